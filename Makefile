@@ -21,8 +21,9 @@ test: $(STAMP)
 	$(PY) -m ruff check .
 	$(PY) -m pytest -m "not slow"
 
+# exit code 5 (no test collected or all skipped) is not a failure here
 test-slow: $(STAMP)
-	$(PY) -m pytest -m slow
+	$(PY) -m pytest -m slow -s || test $$? -eq 5
 
 lint: $(STAMP)
 	$(PY) -m ruff check .

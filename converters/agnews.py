@@ -19,6 +19,7 @@ from pathlib import Path
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from recipekit.cli import script_parser
 from recipekit.convert import Skip, SkipCounter, stratified_sample, stratified_split, write_alpaca_dataset
 from recipekit.errors import InputError, exit_on_input_error
 from recipekit.tables import (
@@ -166,13 +167,10 @@ def convert(args: argparse.Namespace) -> dict[str, object]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        description=__doc__.split("\n\n")[0], epilog=__doc__.split("Example:")[1],
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    parser = script_parser(__doc__)
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--input", help="original CSV folder (train.csv/test.csv), or one CSV/JSONL/parquet file")
-    source.add_argument("--hf", metavar="HUB_ID", help=f"hub dataset id read with datasets.load_dataset (e.g. {HUB_ID})")
+    source.add_argument("--hf", metavar="HUB_ID", help=f"hub id read with datasets.load_dataset (e.g. {HUB_ID})")
     parser.add_argument("--name", default="agnews", help="dataset name; writes data/NAME.jsonl and NAME_val.jsonl")
     parser.add_argument("--data-dir", default="data", help="folder holding dataset_info.json (default: data)")
     parser.add_argument("--max-samples", type=int, help="stratified subset of this many training rows")

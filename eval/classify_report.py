@@ -20,8 +20,9 @@ from typing import Any
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from recipekit.classify import classification_metrics, compare_with_baseline, deltas, label_set, score_file
+from recipekit.classify import classification_metrics, compare_with_baseline, deltas, score_file
 from recipekit.classify_render import plot_confusion_matrix, render_markdown
+from recipekit.cli import script_parser
 from recipekit.errors import InputError, exit_on_input_error
 from recipekit.report import file_signature, versions, write_report
 
@@ -42,10 +43,9 @@ def build_report(args: argparse.Namespace) -> dict[str, Any]:
     """Everything the report says, as one JSON-ready dict."""
     labels = parse_labels(args.labels)
     scored = score_file(args.predictions, labels)
-    labels = label_set(scored, labels)
 
     def metrics_for(path: str, which: Any) -> dict[str, Any]:
-        result = classification_metrics(which, labels, args.bootstrap, args.seed)
+        result = classification_metrics(which, args.bootstrap, args.seed)
         result["meta"] = {"predictions": file_signature(path), "matching": MATCHING,
                           "labels_from": "--labels" if args.labels else "file",
                           "versions": versions("scikit-learn", "numpy")}
@@ -53,7 +53,7 @@ def build_report(args: argparse.Namespace) -> dict[str, Any]:
 
     report = metrics_for(args.predictions, scored)
     if args.baseline:
-        base = score_file(args.baseline, labels)
+        base = score_file(args.baseline, labels)  # same gold labels (checked next), so the same label set
         report["label_shift"] = compare_with_baseline(scored, base)
         report["baseline"] = metrics_for(args.baseline, base)
         report["delta"] = deltas(report, report["baseline"])
@@ -77,8 +77,7 @@ def log_wandb(report: dict[str, Any], out_dir: Path, png: Path) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], epilog=__doc__.split("\n\n", 1)[1],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = script_parser(__doc__)
     parser.add_argument("predictions", help="generated_predictions.jsonl (prompt, predict, label)")
     parser.add_argument("--baseline", help="predictions of a baseline model on the same rows, same order")
     parser.add_argument("--labels", help="comma-separated label set (default: the labels seen in the file)")

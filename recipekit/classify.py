@@ -25,10 +25,14 @@ class Scored:
     rows: list[Prediction]
     gold: list[str]
     predicted: list[str]
+    labels: list[str]
 
 
 def score_file(path: str | Path, labels: list[str] | None) -> Scored:
-    """Load a predictions file and map every prediction onto the label set."""
+    """Load a predictions file and map every prediction onto the label set.
+
+    The label set is ``labels`` in its order, or the gold labels seen in the file, sorted.
+    """
     rows = load_predictions(path)
     gold = [normalize_text(row.label) for row in rows]
     if labels is None:
@@ -37,15 +41,10 @@ def score_file(path: str | Path, labels: list[str] | None) -> Scored:
         allowed = set(labels)
         for row, label in zip(rows, gold, strict=True):
             if label not in allowed:
-                raise InputError(f"label {label!r} is not one of --labels", str(path), row.line)
+                raise InputError(f"label {label!r} is not in the label set {labels}", str(path), row.line)
     matcher = LabelMatcher(labels)
     predicted = [matcher.match(row.predict) or INVALID for row in rows]
-    return Scored(str(path), rows, gold, predicted)
-
-
-def label_set(scored: Scored, labels: list[str] | None) -> list[str]:
-    """The report's labels: ``--labels`` in its order, or the gold labels seen, sorted."""
-    return list(labels) if labels is not None else sorted(set(scored.gold))
+    return Scored(str(path), rows, gold, predicted, list(labels))
 
 
 def bootstrap_ci(gold: list[str], predicted: list[str], labels: list[str], resamples: int, seed: int) -> dict[str, Any]:
@@ -69,9 +68,9 @@ def bootstrap_ci(gold: list[str], predicted: list[str], labels: list[str], resam
             "accuracy": interval(accuracy), "macro_f1": interval(macro_f1)}
 
 
-def classification_metrics(scored: Scored, labels: list[str], resamples: int, seed: int) -> dict[str, Any]:
+def classification_metrics(scored: Scored, resamples: int, seed: int) -> dict[str, Any]:
     """n, n_invalid, accuracy, per-class and averaged P/R/F1, confusion matrix, bootstrap CI."""
-    gold, predicted = scored.gold, scored.predicted
+    gold, predicted, labels = scored.gold, scored.predicted, scored.labels
     n_invalid = sum(p == INVALID for p in predicted)
     result: dict[str, Any] = {
         "n": len(gold),

@@ -20,6 +20,7 @@ from pathlib import Path
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from recipekit.cli import script_parser
 from recipekit.errors import InputError, exit_on_input_error
 from recipekit.files import read_jsonl
 
@@ -83,12 +84,11 @@ def build_model(args: argparse.Namespace, tokenizer: object) -> object:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], epilog=__doc__.split("\n\n", 1)[1],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = script_parser(__doc__)
     parser.add_argument("--texts", nargs="+", required=True, help="JSONL or plain-text files to train the BPE on")
     parser.add_argument("--out", required=True, help="output folder (model + tokenizer)")
     parser.add_argument("--arch", choices=("llama", "qwen2"), default="llama")
-    parser.add_argument("--vocab-size", type=int, default=2048)
+    parser.add_argument("--vocab-size", type=int, default=4096)
     parser.add_argument("--hidden", type=int, default=128)
     parser.add_argument("--intermediate", type=int, default=352)
     parser.add_argument("--layers", type=int, default=2)

@@ -24,6 +24,7 @@ from pathlib import Path
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from recipekit.cli import script_parser
 from recipekit.files import write_json
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -33,13 +34,14 @@ PREDICT_RECIPE = "recipes/demo/agnews_tiny_predict.yaml"
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], epilog=__doc__.split("\n\n", 1)[1],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = script_parser(__doc__)
     parser.add_argument("--out", default="outputs/demo", help="folder for the model, runs, logs and report")
     parser.add_argument("--data-dir", default="data", help="dataset folder with dataset_info.json")
     parser.add_argument("--train-size", type=int, default=6600)
     parser.add_argument("--val-size", type=int, default=1000)
-    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--seed", type=int, default=42, help="seed of the data split")
+    parser.add_argument("--model-seed", type=int, default=0,
+                        help="seed of the tiny model's random init (the demo's result depends on it; see README)")
     return parser
 
 
@@ -80,7 +82,7 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
     if not model:
         model = str(out / "tiny_model")
         stages.run("tiny_model", [python, "scripts/make_tiny_model.py", "--texts",
-                                  f"{args.data_dir}/agnews.jsonl", "--out", model, "--seed", str(args.seed)])
+                                  f"{args.data_dir}/agnews.jsonl", "--out", model, "--seed", str(args.model_seed)])
     template = f"template={os.environ.get('TEMPLATE', 'default')}"
     sft_dir, predict_dir = out / "sft", out / "predict"
     stages.run("train", [cli, "train", TRAIN_RECIPE, f"model_name_or_path={model}", f"output_dir={sft_dir}",
@@ -93,7 +95,8 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
     report = json.loads((out / "report" / "classify_report.json").read_text(encoding="utf-8"))
     summary = {
         "model": model, "accuracy": report["accuracy"], "n": report["n"], "n_invalid": report["n_invalid"],
-        "seconds": stages.times, "train_plus_predict_seconds": round(stages.times["train"] + stages.times["predict"], 1),
+        "seconds": stages.times,
+        "train_plus_predict_seconds": round(stages.times["train"] + stages.times["predict"], 1),
         "paths": {"data": args.data_dir, "model": model, "sft": str(sft_dir), "predictions": str(predictions),
                   "report": str(out / "report" / "classify_report.md"), "logs": str(out / "logs")},
     }

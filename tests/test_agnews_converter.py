@@ -63,7 +63,7 @@ def test_split_is_stratified_disjoint_and_byte_identical(agnews_folder: Path, tm
     outputs = []
     for run in ("a", "b"):
         convert("--input", test_only, "--data-dir", tmp_path / run, "--max-samples", "20", "--val-size", "8")
-        outputs.append(((tmp_path / run / "agnews.jsonl").read_bytes(), (tmp_path / run / "agnews_val.jsonl").read_bytes()))
+        outputs.append(tuple((tmp_path / run / f).read_bytes() for f in ("agnews.jsonl", "agnews_val.jsonl")))
     assert outputs[0] == outputs[1]
     train, val = read_rows(tmp_path / "a" / "agnews.jsonl"), read_rows(tmp_path / "a" / "agnews_val.jsonl")
     assert len(train) == 20 and len(val) == 8

@@ -118,7 +118,8 @@ def test_baseline_deltas_and_label_shift(tmp_path: Path) -> None:
     gold = ["1: World", "2: Sports", "3: Business", "4: Sci/Tech", "3: Business", "1: World"]
     base = ["1: World", "1: World", "3", "2: Sports", "Tech", "1: World"]
     new = ["1: World", "2: Sports", "3: Business", "4: Sci/Tech", "1: World", "1: World"]
-    base_path = write_jsonl(tmp_path / "base" / "generated_predictions.jsonl", predictions(list(zip(base, gold, strict=True))))
+    base_path = write_jsonl(tmp_path / "base" / "generated_predictions.jsonl",
+                            predictions(list(zip(base, gold, strict=True))))
     got = report(tmp_path, predictions(list(zip(new, gold, strict=True))), "--baseline", str(base_path),
                  "--labels", AGNEWS_LABELS, "--bootstrap", "0")
     assert got["baseline"]["accuracy"] == pytest.approx(3 / 6)
@@ -176,11 +177,17 @@ def test_wandb_offline_run_files(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     runs = list((tmp_path / "wandb").glob("offline-run-*"))
     assert len(runs) == 1
-    assert list(runs[0].glob("run-*.wandb"))
-    summary = json.loads((runs[0] / "files" / "wandb-summary.json").read_text(encoding="utf-8"))
-    assert summary["accuracy"] == 0.5 and summary["n_invalid"] == 0
-    assert summary["per_class"]["_type"] == "table-file"
-    assert summary["confusion_matrix_png"]["_type"] == "image-file"
+    assert len(list(runs[0].glob("run-*.wandb"))) == 1
+    media = runs[0] / "files" / "media"
+    assert len(list((media / "images").glob("confusion_matrix_png_*.png"))) == 1
+    (per_class,) = (media / "table").glob("per_class_*.table.json")
+    table = json.loads(per_class.read_text(encoding="utf-8"))
+    assert table["columns"] == ["label", "precision", "recall", "f1", "support"]
+    assert table["data"][0] == ["1: World", 1.0, 1.0, 1.0, 1]
+    assert table["data"][1] == ["2: Sports", 0.0, 0.0, 0.0, 1]
+    (matrix,) = (media / "table").glob("confusion_matrix_*.table.json")
+    assert json.loads(matrix.read_text(encoding="utf-8"))["data"] == [
+        ["1: World", 1, 0, 0], ["2: Sports", 0, 0, 1], ["(invalid)", 0, 0, 0]]
 
 
 @pytest.mark.parametrize(("content", "message"), [
@@ -191,7 +198,7 @@ def test_wandb_offline_run_files(tmp_path: Path) -> None:
     ('{"label": "a"}\n', ":1: missing field 'predict'"),
     ('{"predict": null, "label": "a"}\n', ":1: field 'predict' must be a string, got NoneType"),
     ('["predict", "label"]\n', ":1: expected a JSON object"),
-    ('{"predict": "a", "label": "zzz"}\n', ":1: label 'zzz' is not one of --labels"),
+    ('{"predict": "a", "label": "zzz"}\n', ":1: label 'zzz' is not in the label set ['a', 'b']"),
 ])
 def test_bad_input_is_a_one_line_error(tmp_path: Path, content: str | None, message: str) -> None:
     path = tmp_path / "generated_predictions.jsonl"

@@ -1,0 +1,31 @@
+"""`make demo`'s script on real AG News (slow: about 6 minutes on 2 cores)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+from conftest import ROOT, run_script
+
+SHARED_AG_NEWS = ROOT.parent / "shared" / "data" / "ag_news_csv"
+
+
+@pytest.mark.slow
+def test_demo_on_real_ag_news_reaches_its_accuracy(tmp_path: Path) -> None:
+    source = os.environ.get("AG_NEWS") or (str(SHARED_AG_NEWS) if SHARED_AG_NEWS.is_dir() else None)
+    if source is None:
+        pytest.skip("set AG_NEWS to a folder with the original AG News CSV files")
+    out, data = tmp_path / "demo", tmp_path / "data"
+    result = run_script("scripts/run_demo.py", "--out", out, "--data-dir", data, env={"AG_NEWS": source},
+                        timeout=1800)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    summary = json.loads((out / "demo_summary.json").read_text(encoding="utf-8"))
+    assert summary["n"] == 1000
+    assert summary["accuracy"] >= 0.75, summary
+    assert set(summary["seconds"]) == {"convert", "tiny_model", "train", "predict", "report"}
+    for name in ("agnews.jsonl", "agnews_val.jsonl"):
+        assert sum(1 for _ in (data / name).open(encoding="utf-8")) == {"agnews.jsonl": 6600}.get(name, 1000)
+    assert "Held-out accuracy" in result.stdout and "Stage times: convert" in result.stdout
+    print(f"demo: accuracy {summary['accuracy']:.4f}, train + predict {summary['train_plus_predict_seconds']} s")
