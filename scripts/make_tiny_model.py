@@ -114,7 +114,8 @@ def main(argv: list[str] | None = None) -> Path:
     tokenizer.save_pretrained(out)
     model.save_pretrained(out)
     params = sum(p.numel() for p in model.parameters())
-    (out / "tiny_model.json").write_text(json.dumps({**vars(args), "parameters": params}, indent=2) + "\n")
+    settings = {key: value for key, value in vars(args).items() if key != "out"}  # no path: same bytes anywhere
+    (out / "tiny_model.json").write_text(json.dumps({**settings, "parameters": params}, indent=2) + "\n")
     print(f"wrote {args.arch} model ({params / 1e6:.2f} M parameters, vocab {len(tokenizer)}) to {out}")
     return out
 
