@@ -1,0 +1,109 @@
+"""Generation report for LLaMA-Factory's generated_predictions.jsonl: BLEU/ROUGE, lengths, JSON + Markdown + PNG.
+
+The `llamafactory` block defines BLEU-4 and ROUGE-1/2/L exactly as LLaMA-Factory's eval_bleu_rouge.py does
+(the same numbers on the same file); the `corpus` block adds sacrebleu BLEU and chrF with signatures and
+rouge-score ROUGE; the `length` block compares prediction and label lengths. --baseline (e.g. SFT vs DPO)
+puts both side by side with absolute and relative deltas.
+
+Example:
+    python eval/gen_report.py saves/qwen3-4b/dpo/predict/generated_predictions.jsonl \\
+        --baseline saves/qwen3-4b/sft/predict/generated_predictions.jsonl --out reports/sft_vs_dpo
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from recipekit.cli import script_parser
+from recipekit.errors import exit_on_input_error
+from recipekit.files import write_jsonl
+from recipekit.gen_render import headline, plot_lengths, plot_metrics, render_markdown
+from recipekit.gencorpus import corpus_metrics, length_metrics, text_length
+from recipekit.genmetrics import mean_scores, score_rows
+from recipekit.predictions import load_predictions
+from recipekit.report import file_signature, versions, write_report
+
+LF_DEFINITION = ("LLaMA-Factory eval_bleu_rouge.py: char-level sentence BLEU-4 (nltk, smoothing method3), "
+                 "jieba + rouge-chinese F-scores (0 when a side is empty), x100, rounded to 4 places, row mean")
+SAMPLE_ROWS = 20
+
+
+def evaluate(path: str, workers: int | None, tokenize: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The report block of one predictions file, and its per-row scores."""
+    rows = load_predictions(path)
+    predicts, labels = [row.predict for row in rows], [row.label for row in rows]
+    scores = score_rows(list(zip(predicts, labels, strict=True)), workers=workers, progress=len(rows) > 500)
+    per_row = [{"line": row.line, **score, "predict_len": text_length(row.predict), "label_len": text_length(row.label)}
+               for row, score in zip(rows, scores, strict=True)]
+    report = {
+        "n": len(rows),
+        "n_empty_predict": sum(not row.predict.strip() for row in rows),
+        "llamafactory": mean_scores(scores),
+        "corpus": corpus_metrics(predicts, labels, tokenize),
+        "length": length_metrics(predicts, labels),
+        "meta": {"predictions": file_signature(path), "llamafactory_definition": LF_DEFINITION,
+                 "versions": versions("nltk", "jieba", "rouge-chinese", "rapidfuzz", "sacrebleu", "rouge-score")},
+    }
+    report["samples"] = [{"prompt": row.prompt, "predict": row.predict, "label": row.label, **score}
+                         for row, score in zip(rows[:SAMPLE_ROWS], scores, strict=False)]
+    return report, per_row
+
+
+def deltas(this: dict[str, Any], base: dict[str, Any]) -> dict[str, dict[str, float | None]]:
+    """Absolute and relative (fraction of the baseline) change of every headline metric."""
+    new, old = headline(this), headline(base)
+    return {name: {"abs": new[name] - old[name], "rel": (new[name] - old[name]) / old[name] if old[name] else None}
+            for name in new}
+
+
+def log_wandb(report: dict[str, Any], out_dir: Path, images: dict[str, Path]) -> str:
+    from recipekit.wandb_log import log_report
+
+    scalars = headline(report)
+    if "delta" in report:
+        scalars.update({f"delta_{name}": value["abs"] for name, value in report["delta"].items()})
+    columns = ["prompt", "predict", "label", "bleu-4", "rouge-l"]
+    sample = (columns, [[s[c] for c in columns] for s in report["samples"]])
+    return log_report("gen_report", out_dir, scalars, {"samples": sample}, images,
+                      {"predictions": report["meta"]["predictions"]})
+
+
+def build_parser() -> Any:
+    parser = script_parser(__doc__)
+    parser.add_argument("predictions", help="generated_predictions.jsonl (prompt, predict, label)")
+    parser.add_argument("--baseline", help="predictions of a baseline model, scored the same way")
+    parser.add_argument("--out", help="output folder (default: the predictions file's folder)")
+    parser.add_argument("--workers", type=int, help="processes for the per-row scores (default: all cores)")
+    parser.add_argument("--tokenize", default="auto",
+                        help="sacrebleu tokenizer for corpus BLEU (auto: zh for Chinese labels, else 13a)")
+    parser.add_argument("--wandb", action="store_true", help="log metrics, plots and a sample table to wandb")
+    return parser
+
+
+@exit_on_input_error
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    args = build_parser().parse_args(argv)
+    report, per_row = evaluate(args.predictions, args.workers, args.tokenize)
+    if args.baseline:
+        report["baseline"], _ = evaluate(args.baseline, args.workers, args.tokenize)
+        report["delta"] = deltas(report, report["baseline"])
+    out_dir = Path(args.out) if args.out else Path(args.predictions).parent
+    write_jsonl(out_dir / "gen_scores.jsonl", per_row)
+    markdown = render_markdown(report)
+    json_path, md_path = write_report(out_dir, "gen_report", report, markdown)
+    images = {"gen_metrics": plot_metrics(report, out_dir / "gen_metrics.png"),
+              "gen_lengths": plot_lengths(per_row, out_dir / "gen_lengths.png")}
+    print(markdown)
+    print(f"wrote {json_path}, {md_path}, {out_dir / 'gen_scores.jsonl'}, {', '.join(map(str, images.values()))}")
+    if args.wandb:
+        print(f"wandb run: {log_wandb(report, out_dir, images)}")
+    return report
+
+
+if __name__ == "__main__":
+    main()

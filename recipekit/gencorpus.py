@@ -1,0 +1,82 @@
+"""Corpus-level generation metrics (sacrebleu BLEU/chrF, rouge-score ROUGE) and length statistics."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import numpy as np
+
+_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+CHINESE_SHARE = 0.1
+ROUGE_TYPES = ("rouge1", "rouge2", "rougeL", "rougeLsum")
+
+
+def is_chinese(texts: list[str]) -> bool:
+    """True when CJK characters make up at least 10% of the non-space characters."""
+    chars = sum(len("".join(text.split())) for text in texts)
+    cjk = sum(len(_CJK.findall(text)) for text in texts)
+    return chars > 0 and cjk / chars >= CHINESE_SHARE
+
+
+class JiebaTokenizer:
+    """A rouge-score tokenizer that segments with jieba (rouge-score's default drops non-ASCII text)."""
+
+    def tokenize(self, text: str) -> list[str]:
+        import jieba
+
+        return [token for token in jieba.cut(text.lower()) if token.strip()]
+
+
+def corpus_metrics(predicts: list[str], labels: list[str], tokenize: str = "auto") -> dict[str, Any]:
+    """sacrebleu corpus BLEU and chrF with their signatures; rouge-score ROUGE-1/2/L/Lsum mean F1 (x100).
+
+    ``tokenize`` is sacrebleu's tokenizer name, or ``auto``: ``zh`` (and jieba for ROUGE) when the labels
+    are Chinese, else ``13a`` (and rouge-score's own tokenizer).
+    """
+    from rouge_score import rouge_scorer
+    from sacrebleu.metrics import BLEU, CHRF
+
+    chinese = is_chinese(labels)
+    bleu_tokenize = ("zh" if chinese else "13a") if tokenize == "auto" else tokenize
+    bleu, chrf = BLEU(tokenize=bleu_tokenize), CHRF()
+    bleu_score = bleu.corpus_score(predicts, [labels])
+    chrf_score = chrf.corpus_score(predicts, [labels])
+
+    use_jieba = bleu_tokenize == "zh"
+    scorer = rouge_scorer.RougeScorer(list(ROUGE_TYPES), tokenizer=JiebaTokenizer() if use_jieba else None)
+    f1: dict[str, list[float]] = {name: [] for name in ROUGE_TYPES}
+    for predict, label in zip(predicts, labels, strict=True):
+        scores = scorer.score(label, predict)  # rouge-score takes (target, prediction)
+        for name in ROUGE_TYPES:
+            f1[name].append(scores[name].fmeasure)
+    return {
+        "bleu": {"score": float(bleu_score.score), "signature": str(bleu.get_signature())},
+        "chrf": {"score": float(chrf_score.score), "signature": str(chrf.get_signature())},
+        "rouge": {name: float(np.mean(values) * 100) for name, values in f1.items()},
+        "rouge_tokenizer": "jieba" if use_jieba else "rouge-score default",
+    }
+
+
+def text_length(text: str) -> int:
+    """Length in characters, whitespace excluded (comparable across English and Chinese)."""
+    return len("".join(text.split()))
+
+
+def _stats(values: list[int]) -> dict[str, float]:
+    array = np.asarray(values, dtype=float)
+    return {"mean": float(array.mean()), "p50": float(np.percentile(array, 50)), "p95": float(np.percentile(array, 95))}
+
+
+def length_metrics(predicts: list[str], labels: list[str]) -> dict[str, Any]:
+    """Prediction and label lengths (mean, p50, p95), the ratio of means, and the share of empty predictions."""
+    predict_lengths = [text_length(text) for text in predicts]
+    label_lengths = [text_length(text) for text in labels]
+    label_mean = float(np.mean(label_lengths))
+    return {
+        "unit": "non-space characters",
+        "predict": _stats(predict_lengths),
+        "label": _stats(label_lengths),
+        "ratio": float(np.mean(predict_lengths)) / label_mean if label_mean else None,
+        "empty_predict_share": sum(length == 0 for length in predict_lengths) / len(predict_lengths),
+    }
