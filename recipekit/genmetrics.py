@@ -8,14 +8,18 @@ each ``round(x * 100, 4)``, then averaged over rows.
 
 rouge-chinese's ROUGE-1/2 compare n-gram *sets* and its ROUGE-L is the longest common subsequence of the
 two flattened word lists. Here the words come from rouge-chinese's own sentence cutting and splitting, the
-sets from Python and the LCS from rapidfuzz (C++) instead of a pure-Python table; BLEU calls nltk itself.
-``reference_row_scores`` is the straightforward per-row loop over the same libraries, kept for benchmarks.
+sets from Python and the LCS from rapidfuzz (C++) instead of a pure-Python table; BLEU follows nltk's
+``sentence_bleu`` step for step with faster n-gram counting. ``reference_row_scores`` is the straightforward
+per-row loop over jieba + rouge-chinese + nltk, kept for tests and benchmarks.
 """
 
 from __future__ import annotations
 
 import itertools
+import math
+import multiprocessing
 import os
+from collections import Counter
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from functools import cache
@@ -64,10 +68,39 @@ def _rouge_l(hyp: list[str], ref: list[str]) -> float:
     return 2.0 * ((p_lcs * r_lcs) / (p_lcs + r_lcs + 1e-8))
 
 
-def _bleu4(predict: str, label: str) -> float:
+def _nltk_bleu4(predict: str, label: str) -> float:
     from nltk.translate.bleu_score import SmoothingFunction, sentence_bleu
 
     return sentence_bleu([list(label)], list(predict), smoothing_function=SmoothingFunction().method3)
+
+
+def _char_ngrams(text: str, n: int) -> Counter[tuple[str, ...]]:
+    return Counter(zip(*(text[i:] for i in range(n)), strict=False))
+
+
+def _bleu4(predict: str, label: str) -> float:
+    """nltk's ``sentence_bleu([list(label)], list(predict), SmoothingFunction().method3)``, step for step.
+
+    Same clipped n-gram counts (1-4), brevity penalty, method3 smoothing (1 / (2**k * denominator) for the
+    k-th zero count) and ``exp(fsum(0.25 * log p_n))``; n-grams are counted with C-level ``zip`` instead of
+    nltk's generator. Equality with nltk is tested on fixed and random cases.
+    """
+    precisions = []
+    for n in range(1, 5):
+        hyp, ref = _char_ngrams(predict, n), _char_ngrams(label, n)
+        precisions.append((sum((hyp & ref).values()), max(1, sum(hyp.values()))))
+    if precisions[0][0] == 0:
+        return 0
+    hyp_len, ref_len = len(predict), len(label)
+    penalty = 1 if hyp_len > ref_len else math.exp(1 - ref_len / hyp_len)
+    smoothed, k = [], 1
+    for numerator, denominator in precisions:
+        if numerator == 0:
+            smoothed.append(1 / (2**k * denominator))
+            k += 1
+        else:
+            smoothed.append(numerator / denominator)
+    return penalty * math.exp(math.fsum(0.25 * math.log(p) for p in smoothed if p > 0))
 
 
 def _no_tokens(tokens: list[str]) -> bool:
@@ -97,7 +130,7 @@ def reference_row_scores(predict: str, label: str) -> dict[str, float]:
     else:
         result = _rouge().get_scores(" ".join(hypothesis), " ".join(reference))[0]
     scores = {key: round(value["f"] * 100, 4) for key, value in result.items()}
-    scores["bleu-4"] = round(_bleu4(predict, label) * 100, 4)
+    scores["bleu-4"] = round(_nltk_bleu4(predict, label) * 100, 4)
     return {key: scores[key] for key in METRICS}
 
 
@@ -130,7 +163,8 @@ def score_rows(pairs: Sequence[tuple[str, str]], workers: int | None = None,
                 out.extend(_score_chunk(chunk))
                 bar.update(len(chunk))
         else:
-            with ProcessPoolExecutor(max_workers=workers) as pool:
+            _score_chunk(chunks[0][:1])  # load jieba's dictionary once; forked workers inherit it
+            with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("fork")) as pool:
                 for chunk, scored in zip(chunks, pool.map(_score_chunk, chunks), strict=True):
                     out.extend(scored)
                     bar.update(len(chunk))

@@ -67,3 +67,15 @@ def test_pool_gives_the_same_rows_in_order() -> None:
     assert score_rows(pairs, workers=2) == serial
     assert serial == [direct(p, lab) for p, lab in pairs]
     assert mean_scores(serial)["bleu-4"] == pytest.approx(sum(r["bleu-4"] for r in serial) / len(serial))
+
+
+def test_bleu_matches_nltk_on_random_strings() -> None:
+    """Short, empty, repetitive and long strings: the faster BLEU equals nltk's sentence_bleu to the last bit."""
+    from recipekit.genmetrics import _bleu4, _nltk_bleu4
+
+    rng = random.Random(7)
+    alphabet = "ab c数据。"
+    for _ in range(400):
+        predict = "".join(rng.choice(alphabet) for _ in range(rng.choice([0, 1, 2, 3, 4, 5, 8, 30, 200])))
+        label = "".join(rng.choice(alphabet) for _ in range(rng.choice([0, 1, 3, 4, 6, 30, 150])))
+        assert _bleu4(predict, label) == _nltk_bleu4(predict, label), (predict, label)
