@@ -149,3 +149,14 @@ def test_bad_input_is_a_one_line_error(tmp_path: Path, content: str | None, mess
     assert result.returncode == 2
     assert result.stderr.startswith(f"error: {path}") and message in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_tokenizer_override_for_chinese(tmp_path: Path) -> None:
+    from sacrebleu.metrics import BLEU
+
+    chinese = [ROWS[1], ("我喜欢机器学习。", "我非常喜欢机器学习。")]
+    got = gen_report(tmp_path, rows_file(tmp_path / "generated_predictions.jsonl", chinese), "--tokenize", "char")
+    bleu = BLEU(tokenize="char")
+    score = bleu.corpus_score([p for p, _ in chinese], [[lab for _, lab in chinese]]).score
+    assert got["corpus"]["bleu"]["score"] == pytest.approx(score)
+    assert got["corpus"]["bleu"]["signature"] == str(bleu.get_signature()) and "tok:char" in str(bleu.get_signature())
