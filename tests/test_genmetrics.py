@@ -79,3 +79,14 @@ def test_bleu_matches_nltk_on_random_strings() -> None:
         predict = "".join(rng.choice(alphabet) for _ in range(rng.choice([0, 1, 2, 3, 4, 5, 8, 30, 200])))
         label = "".join(rng.choice(alphabet) for _ in range(rng.choice([0, 1, 3, 4, 6, 30, 150])))
         assert _bleu4(predict, label) == _nltk_bleu4(predict, label), (predict, label)
+
+
+def test_cached_segmentation_equals_jieba_cut() -> None:
+    from recipekit.genmetrics import _jieba_words
+
+    rng = random.Random(11)
+    pieces = ["数据", "训练", "模型", "the", "model", "x-ray", "3.14", "C++", "#tag", " ", "\n", "\r\n", "。", "，",
+              "?", "!", "🎉", "e-mail", "GPT4", "自然语言处理", "\t", "A&B", "50%"]
+    texts = ["".join(rng.choice(pieces) for _ in range(rng.randint(0, 40))) for _ in range(300)]
+    for text in [*texts, *texts[:50]]:  # the second pass hits the cache
+        assert _jieba_words(text) == list(jieba.cut(text)), text
