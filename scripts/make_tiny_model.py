@@ -76,7 +76,8 @@ def build_model(args: argparse.Namespace, tokenizer: object) -> object:
         vocab_size=len(tokenizer), hidden_size=args.hidden, intermediate_size=args.intermediate,
         num_hidden_layers=args.layers, num_attention_heads=args.heads,
         num_key_value_heads=args.kv_heads or args.heads, max_position_embeddings=args.max_positions,
-        tie_word_embeddings=True, bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
+        tie_word_embeddings=args.tie_embeddings, bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
         pad_token_id=tokenizer.pad_token_id,
     )
     torch.manual_seed(args.seed)
@@ -95,6 +96,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--heads", type=int, default=4)
     parser.add_argument("--kv-heads", type=int, help="key/value heads (default: --heads)")
     parser.add_argument("--max-positions", type=int, default=512)
+    parser.add_argument("--tie-embeddings", action="store_true",
+                        help="share the input embeddings with the output head (untied by default: an untied "
+                             "head lets a model trained from scratch leave its label-prior plateau much sooner)")
     parser.add_argument("--extra-special-tokens", nargs="*", default=[],
                         help="more special tokens, e.g. <|im_start|> <|im_end|> for chat templates")
     parser.add_argument("--seed", type=int, default=0)
