@@ -24,7 +24,7 @@ from recipekit.classify import classification_metrics, compare_with_baseline, de
 from recipekit.classify_render import plot_confusion_matrix, render_markdown
 from recipekit.cli import script_parser
 from recipekit.errors import InputError, exit_on_input_error
-from recipekit.report import file_signature, versions, write_report
+from recipekit.report import file_signature, report_dir, versions, write_report
 
 MATCHING = "exact match after whitespace/special-token normalisation; 'N: Name' labels also match 'N' or 'Name'"
 
@@ -92,7 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = build_parser().parse_args(argv)
     report = build_report(args)
-    out_dir = Path(args.out) if args.out else Path(args.predictions).parent
+    out_dir = report_dir(args.out, args.predictions)
     markdown = render_markdown(report)
     json_path, md_path = write_report(out_dir, "classify_report", report, markdown)
     png = plot_confusion_matrix(report, out_dir / "confusion_matrix.png")

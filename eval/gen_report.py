@@ -26,7 +26,7 @@ from recipekit.gen_render import headline, plot_lengths, plot_metrics, render_ma
 from recipekit.gencorpus import corpus_metrics, length_metrics, text_length
 from recipekit.genmetrics import mean_scores, score_rows
 from recipekit.predictions import load_predictions
-from recipekit.report import file_signature, versions, write_report
+from recipekit.report import file_signature, report_dir, versions, write_report
 
 LF_DEFINITION = ("LLaMA-Factory eval_bleu_rouge.py: char-level sentence BLEU-4 (nltk, smoothing method3), "
                  "jieba + rouge-chinese F-scores (0 when a side is empty), x100, rounded to 4 places, row mean")
@@ -92,7 +92,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     if args.baseline:
         report["baseline"], _ = evaluate(args.baseline, args.workers, args.tokenize)
         report["delta"] = deltas(report, report["baseline"])
-    out_dir = Path(args.out) if args.out else Path(args.predictions).parent
+    out_dir = report_dir(args.out, args.predictions)
     write_jsonl(out_dir / "gen_scores.jsonl", per_row)
     markdown = render_markdown(report)
     json_path, md_path = write_report(out_dir, "gen_report", report, markdown)

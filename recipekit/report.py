@@ -54,6 +54,11 @@ def save_figure(figure: Any, path: Path) -> Path:
     return path
 
 
+def report_dir(out: str | None, predictions: str) -> Path:
+    """Where a report goes: ``--out``, or the predictions file's folder."""
+    return Path(out) if out else Path(predictions).parent
+
+
 def write_report(out_dir: Path, stem: str, report: dict[str, Any], markdown: str) -> tuple[Path, Path]:
     """Write ``stem.json`` and ``stem.md`` into ``out_dir`` atomically."""
     json_path, md_path = out_dir / f"{stem}.json", out_dir / f"{stem}.md"
