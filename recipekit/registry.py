@@ -10,6 +10,8 @@ from recipekit.errors import InputError
 from recipekit.files import write_json
 
 ALPACA_COLUMNS = {"prompt": "instruction", "query": "input", "response": "output"}
+OPENAI_TAGS = {"role_tag": "role", "content_tag": "content", "user_tag": "user", "assistant_tag": "assistant",
+               "system_tag": "system"}
 
 
 def load_registry(path: str | Path) -> dict[str, Any]:
@@ -33,6 +35,28 @@ def upsert_dataset_entry(path: str | Path, name: str, entry: dict[str, Any]) -> 
     write_json(path, registry)
 
 
-def alpaca_entry(file_name: str) -> dict[str, Any]:
-    """The registry entry of an Alpaca JSONL file (``instruction``/``input``/``output``)."""
-    return {"file_name": file_name, "formatting": "alpaca", "columns": dict(ALPACA_COLUMNS)}
+def alpaca_entry() -> dict[str, Any]:
+    """The registry entry (less ``file_name``) of Alpaca rows: ``instruction``/``input``/``output``."""
+    return {"formatting": "alpaca", "columns": dict(ALPACA_COLUMNS)}
+
+
+def alpaca_ranking_entry() -> dict[str, Any]:
+    """Alpaca preference rows: ``instruction``/``input`` with ``chosen``/``rejected`` answers."""
+    columns = {"prompt": "instruction", "query": "input", "chosen": "chosen", "rejected": "rejected"}
+    return {"formatting": "alpaca", "ranking": True, "columns": columns}
+
+
+def sharegpt_entry(messages: str = "messages", ranking: bool = False) -> dict[str, Any]:
+    """ShareGPT rows in the OpenAI message style (``role``/``content``; system, user, assistant).
+
+    With ``ranking`` the rows also hold ``chosen``/``rejected`` assistant messages.
+    """
+    columns = {"messages": messages}
+    if ranking:
+        columns |= {"chosen": "chosen", "rejected": "rejected"}
+    entry: dict[str, Any] = {"formatting": "sharegpt"}
+    if ranking:
+        entry["ranking"] = True
+    entry["columns"] = columns
+    entry["tags"] = dict(OPENAI_TAGS)
+    return entry

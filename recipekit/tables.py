@@ -1,13 +1,17 @@
-"""Reading raw tables: headerless CSVs with line numbers, and anything ``datasets`` loads.
+"""Reading raw tables: CSV/TSV and JSONL with exact line numbers, JSON/parquet files and hub ids via `datasets`.
 
-Every row comes back as a :class:`Record` that knows where it came from, so a converter can
-name the file and line of a bad row.
+Every row comes back as a :class:`Record` that knows where it came from, so a converter can name the
+file and line of a bad row. A row the reader itself cannot use (wrong number of CSV fields, a line that
+is not JSON) carries a ``problem``; bytes that are not UTF-8 become U+FFFD and the field is listed in
+``repaired``. The shared pipeline counts both.
 """
 
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterator
+import json
+import re
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,41 +21,130 @@ from recipekit.errors import InputError
 # file suffix -> the `datasets` builder that reads it
 BUILDERS = {".csv": "csv", ".tsv": "csv", ".jsonl": "json", ".json": "json", ".parquet": "parquet"}
 SPLIT_NAMES = ("train", "validation", "dev", "test")
+_SURROGATES = re.compile("[\ud800-\udfff]")
+BROKEN_UTF8 = "broken UTF-8 or lone surrogate replaced with U+FFFD"
 
 
 @dataclass(frozen=True)
 class Record:
-    """One raw row and where it came from (``file:line`` or ``source[split] row N``)."""
+    """One raw row, where it came from (``file:line`` or ``source[split] row N``) and what the reader saw."""
 
     where: str
     fields: dict[str, Any]
+    problem: str | None = None
+    repaired: tuple[str, ...] = ()
 
 
-def read_headerless_csv(path: Path, columns: list[str]) -> Iterator[Record]:
-    """Rows of a CSV without a header (doubled quotes, quoted newlines) with their line numbers.
+def repair_text(value: str) -> tuple[str, bool]:
+    """Replace lone surrogates (undecodable bytes read with surrogateescape, bad JSON escapes) by U+FFFD."""
+    if value.isascii() or not _SURROGATES.search(value):
+        return value, False
+    return _SURROGATES.sub("\ufffd", value), True
 
-    A row with the wrong number of fields is yielded with ``fields == {}`` so the caller can
-    count it as a skip with its location.
+
+def read_csv(path: Path, columns: list[str] | None = None) -> Iterator[Record]:
+    """CSV/TSV rows with the line each starts on (doubled quotes and quoted newlines handled).
+
+    ``columns`` names the fields of a headerless file; otherwise the first line is the header.
     """
-    with path.open(encoding="utf-8", newline="") as handle:
-        reader = csv.reader(handle)
+    delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
+    with path.open(encoding="utf-8", errors="surrogateescape", newline="") as handle:
+        reader = csv.reader(handle, delimiter=delimiter)
         start = 1
+        if columns is None:
+            header = next(reader, None)
+            if header is None:
+                raise InputError("empty file (expected a header line)", str(path))
+            columns = [name.strip() for name in header]
+            start = reader.line_num + 1
+        width = len(columns)
         for row in reader:
             where = f"{path}:{start}"
             start = reader.line_num + 1
             if not row:
                 continue
-            if len(row) != len(columns):
-                yield Record(where, {})
+            if len(row) != width:
+                yield Record(where, {}, f"wrong number of fields ({len(row)}, expected {width}: {', '.join(columns)})")
                 continue
-            yield Record(where, dict(zip(columns, row, strict=True)))
+            repaired = []
+            for index, value in enumerate(row):
+                if not value.isascii():
+                    row[index], changed = repair_text(value)
+                    if changed:
+                        repaired.append(columns[index])
+            yield Record(where, dict(zip(columns, row, strict=True)), None, tuple(repaired))
 
 
 def csv_has_header(path: Path, required: set[str]) -> bool:
     """True when the first CSV line names all ``required`` columns."""
-    with path.open(encoding="utf-8", newline="") as handle:
-        first = next(csv.reader(handle), [])
+    delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
+    with path.open(encoding="utf-8", errors="surrogateescape", newline="") as handle:
+        first = next(csv.reader(handle, delimiter=delimiter), [])
     return required.issubset({name.strip() for name in first})
+
+
+def read_json_lines(path: Path) -> Iterator[Record]:
+    """JSONL rows by line number; a line that is not a JSON object is a Record with a problem."""
+    with path.open(encoding="utf-8", errors="surrogateescape") as handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            where = f"{path}:{number}"
+            line, broken = repair_text(line)
+            try:
+                obj = json.loads(line)
+            except json.JSONDecodeError as exc:
+                yield Record(where, {}, f"not valid JSON ({exc.msg})")
+                continue
+            if not isinstance(obj, dict):
+                yield Record(where, {}, "not a JSON object")
+                continue
+            yield Record(where, obj, None, ("(line)",) if broken else ())
+
+
+def is_json_lines(path: Path) -> bool:
+    """A ``.json`` file holding one object per line (CLUE's layout) rather than one JSON array."""
+    with path.open(encoding="utf-8", errors="replace") as handle:
+        for line in handle:
+            if line.strip():
+                return not line.lstrip().startswith("[")
+    return True
+
+
+def read_file(path: Path, headerless: list[str] | None = None, header_names: Iterable[str] = ()) -> list[Record]:
+    """All records of one local file. ``headerless`` names the columns of a CSV whose first line is not a
+    header naming ``header_names`` (the original releases of AG News and Yelp have no header)."""
+    suffix = path.suffix.lower()
+    if suffix not in BUILDERS:
+        raise InputError(f"unsupported file type {path.suffix!r} (use {', '.join(BUILDERS)})", str(path))
+    if suffix in (".csv", ".tsv"):
+        has_header = headerless is None or csv_has_header(path, set(header_names))
+        return list(read_csv(path, None if has_header else headerless))
+    if suffix == ".jsonl" or (suffix == ".json" and is_json_lines(path)):
+        return list(read_json_lines(path))
+    dataset = load_with_datasets(BUILDERS[suffix], str(path))["train"]
+    return list(dataset_records(dataset, str(path)))
+
+
+def read_source(source: str, hub: bool = False, headerless: list[str] | None = None,
+                header_names: Iterable[str] = (), split_names: Iterable[str] = SPLIT_NAMES,
+                **hub_kwargs: Any) -> dict[str, list[Record]]:
+    """Split name -> records from a hub id (``datasets.load_dataset``), a folder of split files or one file.
+
+    One file is the split its name says (``test.jsonl`` -> test), else ``train``.
+    """
+    if hub:
+        return {split: list(dataset_records(dataset, f"{source}[{split}]"))
+                for split, dataset in sorted(load_with_datasets(source, **hub_kwargs).items())}
+    path = Path(source)
+    if not path.exists():
+        raise InputError("no such file or folder", str(path))
+    names = tuple(split_names)
+    if path.is_dir():
+        files = split_files(path, names)
+    else:
+        files = {path.stem if path.stem in names else "train": path}
+    return {split: read_file(file, headerless, header_names) for split, file in files.items()}
 
 
 def load_with_datasets(builder_or_id: str, data_files: str | None = None, **kwargs: Any) -> dict[str, Any]:
@@ -101,24 +194,16 @@ def _rows(dataset: Any) -> Iterator[dict[str, Any]]:
             yield dict(zip(names, values, strict=True))
 
 
-def split_files(folder: Path) -> dict[str, Path]:
+def split_files(folder: Path, split_names: tuple[str, ...] = SPLIT_NAMES) -> dict[str, Path]:
     """Map split name -> file for ``train.csv``, ``test.parquet`` ... found in ``folder``."""
     found: dict[str, Path] = {}
-    for split in SPLIT_NAMES:
+    for split in split_names:
         for suffix in BUILDERS:
             candidate = folder / f"{split}{suffix}"
             if candidate.is_file():
                 found[split] = candidate
                 break
     if not found:
-        names = ", ".join(f"{s}{{{','.join(BUILDERS)}}}" for s in ("train", "test"))
+        names = ", ".join(f"{s}{{{','.join(BUILDERS)}}}" for s in split_names)
         raise InputError(f"no split files found (looked for {names})", str(folder))
     return found
-
-
-def builder_for(path: Path) -> str:
-    """The `datasets` builder name for a local file, by suffix."""
-    try:
-        return BUILDERS[path.suffix.lower()]
-    except KeyError:
-        raise InputError(f"unsupported file type {path.suffix!r} (use {', '.join(BUILDERS)})", str(path)) from None

@@ -10,9 +10,10 @@ import pytest
 from conftest import agnews_rows, hub_records, run_script, write_jsonl, write_original_csv
 
 from converters import agnews
+from recipekit.convert import Conversion
 
 
-def convert(*args: str | Path) -> dict:
+def convert(*args: str | Path) -> Conversion:
     return agnews.main([str(a) for a in args])
 
 
@@ -78,7 +79,7 @@ def test_split_is_stratified_disjoint_and_byte_identical(agnews_folder: Path, tm
 
 def test_folder_with_train_and_test_draws_val_from_test(agnews_folder: Path, tmp_path: Path) -> None:
     result = convert("--input", agnews_folder, "--data-dir", tmp_path, "--max-samples", "40", "--val-size", "12")
-    assert result["read"] == 140
+    assert result.read == 140
     train, val = read_rows(tmp_path / "agnews.jsonl"), read_rows(tmp_path / "agnews_val.jsonl")
     assert (len(train), len(val)) == (40, 12)
     test_texts = {f"{t} {d}" for _, t, d in agnews_rows(10, prefix="Test story")}
@@ -116,8 +117,8 @@ def test_hf_option_reads_through_datasets_load_dataset(tmp_path: Path) -> None:
     pd.DataFrame(hub_records(agnews_rows(10))).to_parquet(hub / "train.parquet")
     pd.DataFrame(hub_records(agnews_rows(3))).to_parquet(hub / "test.parquet")
     result = convert("--hf", hub, "--data-dir", tmp_path / "data", "--max-samples", "8")
-    assert result["read"] == 52
-    assert result["counts"] == {"agnews": 8, "agnews_val": 12}
+    assert result.read == 52
+    assert result.counts == {"agnews": 8, "agnews_val": 12}
     assert len(read_rows(tmp_path / "data" / "agnews_val.jsonl")) == 12
 
 
@@ -156,7 +157,8 @@ def test_bad_rows_are_counted_with_file_line_and_reason(tmp_path: Path) -> None:
     # the last bad row follows a quoted newline and is still named by its own line, 8
     assert (f"skipped 3 row(s): class index not in 1-4; e.g. {raw}:2 (field class_index); "
             f"{raw}:4 (field class_index); {raw}:8 (field class_index)") in out
-    assert f"skipped 1 row(s): wrong number of fields (expected class index, title, description); e.g. {raw}:3" in out
+    assert ("skipped 1 row(s): wrong number of fields (4, expected 3: class_index, title, description); "
+            f"e.g. {raw}:3") in out
     assert f"skipped 1 row(s): empty text; e.g. {raw}:5 (field title/description)" in out
     assert "wrote 2 rows" in out
 
@@ -167,19 +169,32 @@ def test_hub_rows_with_bad_labels_are_counted(tmp_path: Path) -> None:
         {"text": "no label"}, {"text": None, "label": 2}, {"text": "last", "label": 3},
     ])
     result = convert("--input", path, "--data-dir", tmp_path / "data")
-    skips = result["skips"]
+    skips = result.log
     assert dict(skips.counts) == {"label not in 0-3": 1, "empty text": 1, "missing value": 2}
     assert skips.examples == {"label not in 0-3": [f"{path}:2 (field label)"], "empty text": [f"{path}:3 (field text)"],
                               "missing value": [f"{path}:4 (field label)", f"{path}:5 (field text)"]}
-    assert result["counts"]["agnews"] == 2
+    assert result.counts["agnews"] == 2
+
+
+def test_jsonl_lines_that_are_not_objects_are_counted_by_line(tmp_path: Path) -> None:
+    path = tmp_path / "test.jsonl"
+    path.write_text('{"text": "a", "label": 0}\n{"text": "b", "label": "two"}\n{"text": \n\n[1, 2]\n'
+                    '{"text": "c", "label": "3"}\n', encoding="utf-8")
+    result = convert("--input", path, "--data-dir", tmp_path / "data")
+    assert dict(result.log.counts) == {"label not in 0-3": 1, "not valid JSON (Expecting value)": 1,
+                                       "not a JSON object": 1}
+    assert result.log.examples["not a JSON object"] == [f"{path}:5"]
+    assert result.log.examples["not valid JSON (Expecting value)"] == [f"{path}:3"]
+    assert sorted(r["output"] for r in read_rows(tmp_path / "data" / "agnews.jsonl")) == ["1: World", "4: Sci/Tech"]
 
 
 def test_a_file_datasets_cannot_parse_is_a_one_line_error(tmp_path: Path) -> None:
-    path = write_jsonl(tmp_path / "test.jsonl", [{"text": "a", "label": 0}, {"text": "b", "label": "two"}])
+    path = tmp_path / "test.parquet"
+    path.write_bytes(b"PAR1 this is not a parquet file")
     result = run_script("converters/agnews.py", "--input", path, "--data-dir", tmp_path / "data")
     assert result.returncode == 2
     assert result.stderr.startswith(f"error: {path}: datasets could not load it: ")
-    assert "changed from number to string" in result.stderr
+    assert "Parquet" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
 
 

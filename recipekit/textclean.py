@@ -1,0 +1,46 @@
+"""Text fixes shared by converters: the char-CNN releases' escapes, head+tail truncation to a budget."""
+
+from __future__ import annotations
+
+import html
+import re
+
+# The AG News / Yelp CSV releases (Zhang et al. 2015) write line breaks as a backslash ("\n" or "\\"),
+# and AG News lost the '&' of HTML entities, leaving a space: "doesn #39;t", "By  #36;10", " quot;".
+_ENTITY = re.compile(r"(?: |^)(#\d+;|quot;|amp;|lt;|gt;)")
+_LINE_BREAK = re.compile(r"\\n(?![a-z])|\\+")
+_SPACES = re.compile(r"[ \t]+")
+TRUNCATION_MARK = "\n[... {n} {unit} cut ...]\n"
+
+
+def clean_release_text(text: str) -> str:
+    """Undo the release's escapes (backslash line breaks, entities without '&'); squeeze spaces and blank lines."""
+    if "\\" in text:
+        text = _LINE_BREAK.sub("\n", text)
+    if ";" in text or "&" in text:
+        text = html.unescape(_ENTITY.sub(r"&\1", text))
+    lines = (_SPACES.sub(" ", line).strip() for line in text.split("\n"))
+    return "\n".join(line for line in lines if line)
+
+
+def head_tail(text: str, budget: int) -> tuple[str, int]:
+    """Keep the first and last ``budget // 2`` characters with a marker between; returns (text, chars cut)."""
+    if budget <= 0 or len(text) <= budget:
+        return text, 0
+    head = budget - budget // 2
+    tail = budget // 2
+    cut = len(text) - head - tail
+    return text[:head] + TRUNCATION_MARK.format(n=cut, unit="chars") + (text[-tail:] if tail else ""), cut
+
+
+def head_tail_tokens(text: str, budget: int, tokenizer: object) -> tuple[str, int]:
+    """Token-budget version of :func:`head_tail` using a transformers tokenizer; returns (text, tokens cut)."""
+    ids = tokenizer.encode(text, add_special_tokens=False)  # type: ignore[attr-defined]
+    if budget <= 0 or len(ids) <= budget:
+        return text, 0
+    head = budget - budget // 2
+    tail = budget // 2
+    cut = len(ids) - head - tail
+    decode = tokenizer.decode  # type: ignore[attr-defined]
+    kept = decode(ids[:head]) + TRUNCATION_MARK.format(n=cut, unit="tokens") + (decode(ids[-tail:]) if tail else "")
+    return kept, cut
