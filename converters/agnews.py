@@ -23,10 +23,9 @@ from recipekit.convert import (
     Example,
     Skip,
     add_source_arguments,
+    convert_table,
     int_label,
-    read_and_map,
     required_text,
-    select_rows,
 )
 from recipekit.errors import exit_on_input_error
 from recipekit.registry import alpaca_entry
@@ -71,14 +70,8 @@ def mapper(label_style: str):
 
 def convert(args: argparse.Namespace) -> Conversion:
     """Read, map, split, sample, write and register; returns what was done."""
-    result = Conversion()
-    pools = read_and_map(args.hf or args.input, bool(args.hf), mapper(args.label_style), result,
+    return convert_table(args, mapper(args.label_style), alpaca_entry(),
                          headerless=ORIGINAL_COLUMNS, header_names={"text", "label"})
-    train, val = select_rows(pools, args.max_samples, args.val_size, args.seed)
-    result.write(args.data_dir, args.name, train, alpaca_entry())
-    if val:
-        result.write(args.data_dir, f"{args.name}_val", val, alpaca_entry())
-    return result
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -48,6 +48,8 @@ class RowLog:
     examples: dict[str, list[str]] = field(default_factory=dict)
     fixes: Counter[str] = field(default_factory=Counter)
     fix_examples: dict[str, list[str]] = field(default_factory=dict)
+    omitted: Counter[str] = field(default_factory=Counter)
+    omit_examples: dict[str, list[str]] = field(default_factory=dict)
 
     def add(self, reason: str, where: str, field_name: str | None = None) -> None:
         """Count one skipped row."""
@@ -59,6 +61,11 @@ class RowLog:
         self.fixes[reason] += 1
         _remember(self.fix_examples, reason, where, field_name)
 
+    def omit(self, reason: str, where: str, field_name: str | None = None) -> None:
+        """Count one kept row left out of one of the outputs (e.g. a tie from a preference set)."""
+        self.omitted[reason] += 1
+        _remember(self.omit_examples, reason, where, field_name)
+
     @property
     def total(self) -> int:
         return sum(self.counts.values())
@@ -68,6 +75,8 @@ class RowLog:
                  for reason, n in sorted(self.counts.items())]
         lines += [f"  repaired {n} time(s), row kept: {reason}; e.g. {'; '.join(self.fix_examples[reason])}"
                   for reason, n in sorted(self.fixes.items())]
+        lines += [f"  left out {n} row(s): {reason}; e.g. {'; '.join(self.omit_examples[reason])}"
+                  for reason, n in sorted(self.omitted.items())]
         return lines
 
 
@@ -193,7 +202,7 @@ class Conversion:
         for name, (path, count) in self.written.items():
             print(f"wrote {count} rows to {path} (dataset '{name}')")
             if name in self.balance:
-                print("  classes: " + ", ".join(f"{label} {n} ({n / count:.1%})"
+                print("  class balance: " + ", ".join(f"{label} {n} ({n / count:.1%})"
                                                 for label, n in sorted(self.balance[name].items(), key=str)))
 
 
@@ -252,3 +261,14 @@ def int_label(fields: dict[str, Any], name: str, low: int, high: int) -> int:
     if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
         raise Skip(f"{name} not in {low}-{high}", name)
     return value
+
+
+def convert_table(args: argparse.Namespace, mapper: Mapper, entry: dict[str, Any], **read_kwargs: Any) -> Conversion:
+    """The whole run of a one-table converter: read --input/--hf, map, select train/validation, write both."""
+    result = Conversion()
+    pools = read_and_map(args.hf or args.input, bool(args.hf), mapper, result, **read_kwargs)
+    train, val = select_rows(pools, args.max_samples, args.val_size, args.seed)
+    result.write(args.data_dir, args.name, train, entry)
+    if val:
+        result.write(args.data_dir, f"{args.name}_val", val, entry)
+    return result

@@ -128,27 +128,30 @@ def read_file(path: Path, headerless: list[str] | None = None, header_names: Ite
 
 def read_source(source: str, hub: bool = False, headerless: list[str] | None = None,
                 header_names: Iterable[str] = (), split_names: Iterable[str] = SPLIT_NAMES,
-                **hub_kwargs: Any) -> dict[str, list[Record]]:
+                hub_splits: Iterable[str] | None = None, **hub_kwargs: Any) -> dict[str, list[Record]]:
     """Split name -> records from a hub id (``datasets.load_dataset``), a folder of split files or one file.
 
-    One file is the split its name says (``test.jsonl`` -> test), else ``train``.
+    One file is the split its name says (``test.jsonl`` -> test), else ``train``. ``hub_splits`` loads
+    only those splits of a hub dataset.
     """
     if hub:
+        loaded = load_with_datasets(source, splits=tuple(hub_splits) if hub_splits else None, **hub_kwargs)
         return {split: list(dataset_records(dataset, f"{source}[{split}]"))
-                for split, dataset in sorted(load_with_datasets(source, **hub_kwargs).items())}
+                for split, dataset in sorted(loaded.items())}
     path = Path(source)
     if not path.exists():
         raise InputError("no such file or folder", str(path))
     names = tuple(split_names)
-    if path.is_dir():
-        files = split_files(path, names)
-    else:
-        files = {path.stem if path.stem in names else "train": path}
+    files = split_files(path, names) if path.is_dir() else {path.stem if path.stem in names else "train": path}
     return {split: read_file(file, headerless, header_names) for split, file in files.items()}
 
 
-def load_with_datasets(builder_or_id: str, data_files: str | None = None, **kwargs: Any) -> dict[str, Any]:
-    """``datasets.load_dataset`` for a local file (builder + data_files) or a hub id; split -> Dataset."""
+def load_with_datasets(builder_or_id: str, data_files: str | None = None, splits: tuple[str, ...] | None = None,
+                       **kwargs: Any) -> dict[str, Any]:
+    """``datasets.load_dataset`` for a local file (builder + data_files) or a hub id; split -> Dataset.
+
+    ``splits`` loads only those splits of a hub dataset.
+    """
     import logging
 
     import datasets
@@ -160,6 +163,8 @@ def load_with_datasets(builder_or_id: str, data_files: str | None = None, **kwar
             if builder_or_id == "csv" and data_files.endswith(".tsv"):
                 kwargs.setdefault("delimiter", "\t")
             loaded = datasets.load_dataset(builder_or_id, data_files={"train": data_files}, **kwargs)
+        elif splits:
+            loaded = dict(zip(splits, datasets.load_dataset(builder_or_id, split=list(splits), **kwargs), strict=True))
         else:
             loaded = datasets.load_dataset(builder_or_id, **kwargs)
     except Exception as exc:  # datasets wraps parser errors; name the file and the root cause

@@ -44,3 +44,15 @@ def head_tail_tokens(text: str, budget: int, tokenizer: object) -> tuple[str, in
     decode = tokenizer.decode  # type: ignore[attr-defined]
     kept = decode(ids[:head]) + TRUNCATION_MARK.format(n=cut, unit="tokens") + (decode(ids[-tail:]) if tail else "")
     return kept, cut
+
+
+def unescape_backslash_newlines(text: str) -> str:
+    """Yelp's release writes line breaks as the two characters ``\\n`` and quotes as ``\\"``; undo both,
+    strip each line and keep at most one blank line between paragraphs."""
+    if "\\" in text:
+        text = text.replace("\\n", "\n").replace('\\"', '"')
+    lines = [_SPACES.sub(" ", line).strip() for line in text.split("\n")]
+    return _BLANK_RUNS.sub("\n\n", "\n".join(lines)).strip()
+
+
+_BLANK_RUNS = re.compile(r"\n{3,}")

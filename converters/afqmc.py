@@ -1,0 +1,123 @@
+"""AFQMC (CLUE) sentence pairs -> Alpaca JSONL with single-token answers, registered in dataset_info.json.
+
+Reads CLUE's JSON-lines files (train.json, dev.json with `sentence1`, `sentence2`, `label` "0"/"1";
+test.json with `id` and no label), the hub layout (`idx`, label 0/1, -1 on test) or a hub id. Label 1
+(same meaning) answers the first of --answers. Both answers are one character by default (是/否), the
+report's fix for labels of unequal token length. An unlabeled test split becomes NAME_test, a
+predict-ready file that keeps each row's id.
+
+Example:
+    python converters/afqmc.py --input afqmc_public --val-size 2000
+    python converters/afqmc.py --hf clue/clue --hf-config afqmc --answers yes,no
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from recipekit.cli import script_parser
+from recipekit.convert import (
+    Conversion,
+    Example,
+    Mapper,
+    Skip,
+    add_source_arguments,
+    int_label,
+    map_records,
+    parse_label_names,
+    required_text,
+    select_rows,
+)
+from recipekit.errors import exit_on_input_error
+from recipekit.registry import alpaca_entry
+from recipekit.tables import Record, read_source
+
+HUB_ID = "clue/clue"
+ANSWERS = ("是", "否")
+UNLABELED = (None, -1, "-1", "")
+
+
+def instruction(answers: list[str]) -> str:
+    """The report's task prompt: do the two questions mean the same? Answer with one of two tokens."""
+    same, different = answers
+    return f"判断下面两个句子的意思是否相同。相同回答“{same}”，不同回答“{different}”，只输出一个字。"
+
+
+def pair_text(fields: dict) -> str:
+    """The two sentences, labelled, one per line."""
+    first, second = (required_text(fields, name).strip() for name in ("sentence1", "sentence2"))
+    for name, text in (("sentence1", first), ("sentence2", second)):
+        if not text:
+            raise Skip("empty sentence", name)
+    return f"句子1：{first}\n句子2：{second}"
+
+
+def is_labeled(records: list[Record]) -> bool:
+    """A split is labeled when any row carries a label other than CLUE's test placeholder (-1 / missing)."""
+    return any(r.fields.get("label") not in UNLABELED for r in records if not r.problem)
+
+
+def mapper(answers: list[str], labeled: bool) -> Mapper:
+    prompt = instruction(answers)
+
+    def to_example(record: Record) -> Example:
+        fields = record.fields
+        text = pair_text(fields)
+        if not labeled:
+            row_id = fields.get("id", fields.get("idx"))
+            if row_id is None:
+                raise Skip("missing id on an unlabeled row", "id")
+            return Example({"id": row_id, "instruction": prompt, "input": text, "output": ""})
+        answer = answers[1 - int_label(fields, "label", 0, 1)]
+        return Example({"instruction": prompt, "input": text, "output": answer}, answer)
+
+    return to_example
+
+
+def convert(args: argparse.Namespace) -> Conversion:
+    """Read, map, split, sample, write and register; returns what was done."""
+    answers = parse_label_names(args.answers, 2, "--answers")
+    result = Conversion()
+    kwargs = {"name": args.hf_config} if args.hf and args.hf_config else {}
+    pools, unlabeled = {}, []
+    for split, records in read_source(args.hf or args.input, bool(args.hf), **kwargs).items():
+        result.read += len(records)
+        labeled = is_labeled(records)
+        examples = map_records(records, mapper(answers, labeled), result.log)
+        if labeled:
+            pools[split] = examples
+        else:
+            unlabeled += examples
+    if pools:
+        train, val = select_rows(pools, args.max_samples, args.val_size, args.seed)
+        result.write(args.data_dir, args.name, train, alpaca_entry())
+        if val:
+            result.write(args.data_dir, f"{args.name}_val", val, alpaca_entry())
+    if unlabeled:
+        result.write(args.data_dir, f"{args.name}_test", unlabeled, alpaca_entry())
+    return result
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = script_parser(__doc__)
+    add_source_arguments(parser, "afqmc", HUB_ID, "CLUE folder (train.json, dev.json, test.json)")
+    parser.add_argument("--hf-config", default="afqmc", help="config of the hub dataset (default: afqmc)")
+    parser.add_argument("--answers", default=",".join(ANSWERS),
+                        help="answer for same meaning, then for different (default: 是,否)")
+    return parser
+
+
+@exit_on_input_error
+def main(argv: list[str] | None = None) -> Conversion:
+    result = convert(build_parser().parse_args(argv))
+    result.print()
+    return result
+
+
+if __name__ == "__main__":
+    main()
