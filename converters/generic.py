@@ -104,8 +104,7 @@ def convert(args: argparse.Namespace) -> Conversion:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = script_parser(__doc__)
-    add_source_arguments(parser, "custom", "stanfordnlp/imdb", "a table")
-    parser.set_defaults(name=None)
+    add_source_arguments(parser, None, "stanfordnlp/imdb", "a table")
     parser.add_argument("--format", choices=("alpaca", "sharegpt"), default="alpaca")
     parser.add_argument("--instruction", help="fixed instruction text for every row")
     parser.add_argument("--input-column", help="column whose text follows the instruction")
@@ -120,10 +119,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 @exit_on_input_error
 def main(argv: list[str] | None = None) -> Conversion:
-    args = build_parser().parse_args(argv)
-    if not args.name:
-        raise InputError("--name is required: it names data/NAME.jsonl and the dataset_info.json entry")
-    result = convert(args)
+    result = convert(build_parser().parse_args(argv))
     result.print()
     return result
 

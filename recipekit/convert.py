@@ -216,12 +216,15 @@ def read_and_map(source: str, hub: bool, mapper: Mapper, conversion: Conversion,
     return pools
 
 
-def add_source_arguments(parser: argparse.ArgumentParser, name: str, hub_id: str, what: str) -> None:
+def add_source_arguments(parser: argparse.ArgumentParser, name: str | None, hub_id: str, what: str) -> None:
     """The flags every converter shares: --input/--hf, --name, --data-dir, --max-samples, --val-size, --seed."""
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--input", help=f"{what}: a folder of split files (train/validation/dev/test) or one file")
     source.add_argument("--hf", metavar="HUB_ID", help=f"hub id read with datasets.load_dataset (e.g. {hub_id})")
-    parser.add_argument("--name", default=name, help=f"dataset name: writes DATA_DIR/NAME.jsonl (default: {name})")
+    if name is None:
+        parser.add_argument("--name", required=True, help="dataset name: writes DATA_DIR/NAME.jsonl")
+    else:
+        parser.add_argument("--name", default=name, help=f"dataset name: writes DATA_DIR/NAME.jsonl (default: {name})")
     parser.add_argument("--data-dir", default="data", help="folder holding dataset_info.json (default: data)")
     parser.add_argument("--max-samples", type=int, help="seeded (stratified where labeled) subset of training rows")
     parser.add_argument("--val-size", type=int,

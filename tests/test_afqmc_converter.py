@@ -1,0 +1,110 @@
+"""converters/afqmc.py on CLUE-layout and hub-layout fixtures."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+
+from conftest import run_script, write_jsonl
+
+from converters import afqmc
+
+PROMPT = afqmc.instruction(["是", "否"])
+
+
+def clue_folder(root: Path) -> Path:
+    """train.json / dev.json / test.json as CLUE ships them: JSON lines, labels as strings, test with ids."""
+    folder = root / "afqmc_public"
+    pairs = [(f"花呗第{i}期怎么还款", f"花呗第{i}期如何还钱", str(i % 3 == 0)) for i in range(12)]
+    write_jsonl(folder / "train.json", [{"sentence1": a, "sentence2": b, "label": "1" if same == "True" else "0"}
+                                        for a, b, same in pairs])
+    write_jsonl(folder / "dev.json", [{"sentence1": "借呗额度", "sentence2": "借呗的额度", "label": "1"},
+                                      {"sentence1": "借呗额度", "sentence2": "花呗分期", "label": "0"}])
+    write_jsonl(folder / "test.json", [{"id": 0, "sentence1": "余额宝", "sentence2": "余额宝收益"},
+                                       {"id": 1, "sentence1": "蚂蚁森林", "sentence2": "能量"}])
+    return folder
+
+
+def rows_of(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+def test_clue_folder_gives_train_val_and_predict_ready_test(tmp_path: Path) -> None:
+    result = afqmc.main(["--input", str(clue_folder(tmp_path)), "--data-dir", str(tmp_path / "data")])
+    data = tmp_path / "data"
+    assert result.counts == {"afqmc": 12, "afqmc_val": 2, "afqmc_test": 2}
+    assert sorted(rows_of(data / "afqmc_val.jsonl"), key=lambda r: r["output"]) == [
+        {"instruction": PROMPT, "input": "句子1：借呗额度\n句子2：花呗分期", "output": "否"},
+        {"instruction": PROMPT, "input": "句子1：借呗额度\n句子2：借呗的额度", "output": "是"},
+    ]
+    assert rows_of(data / "afqmc_test.jsonl") == [
+        {"id": 0, "instruction": PROMPT, "input": "句子1：余额宝\n句子2：余额宝收益", "output": ""},
+        {"id": 1, "instruction": PROMPT, "input": "句子1：蚂蚁森林\n句子2：能量", "output": ""},
+    ]
+    assert result.balance["afqmc"] == Counter({"否": 8, "是": 4})
+    info = json.loads((data / "dataset_info.json").read_text(encoding="utf-8"))
+    assert list(info) == ["afqmc", "afqmc_val", "afqmc_test"]
+    assert info["afqmc_test"]["file_name"] == "afqmc_test.jsonl" and info["afqmc_test"]["formatting"] == "alpaca"
+
+
+def test_class_balance_is_printed_and_answers_configurable(tmp_path: Path) -> None:
+    result = run_script("converters/afqmc.py", "--input", clue_folder(tmp_path), "--data-dir", tmp_path / "data",
+                        "--answers", "yes,no")
+    assert result.returncode == 0, result.stderr
+    assert "class balance: no 8 (66.7%), yes 4 (33.3%)" in result.stdout
+    rows = rows_of(tmp_path / "data" / "afqmc.jsonl")
+    assert {r["output"] for r in rows} == {"yes", "no"}
+    assert rows[0]["instruction"] == "判断下面两个句子的意思是否相同。相同回答“yes”，不同回答“no”，只输出一个字。"
+
+
+def test_hub_layout_matches_clue_layout(tmp_path: Path) -> None:
+    """The hub's parquet layout: integer labels, -1 on the unlabeled test split, `idx` as the id."""
+    import pandas as pd
+
+    clue = clue_folder(tmp_path)
+    hub = tmp_path / "hub"
+    hub.mkdir()
+    for split, name in (("train", "train"), ("dev", "validation"), ("test", "test")):
+        frame = pd.read_json(clue / f"{split}.json", lines=True, dtype=False)
+        frame["label"] = frame["label"].astype(int) if "label" in frame else -1
+        frame = frame.rename(columns={"id": "idx"})
+        frame.to_parquet(hub / f"{name}.parquet")
+    for name, folder in (("clue", clue), ("hub", hub)):
+        afqmc.main(["--input", str(folder), "--data-dir", str(tmp_path / name), "--max-samples", "9"])
+    for file in ("afqmc.jsonl", "afqmc_val.jsonl", "afqmc_test.jsonl"):
+        assert (tmp_path / "clue" / file).read_bytes() == (tmp_path / "hub" / file).read_bytes()
+
+
+def test_same_input_and_seed_give_the_same_bytes(tmp_path: Path) -> None:
+    folder = clue_folder(tmp_path)
+    for run in ("a", "b"):
+        afqmc.main(["--input", str(folder), "--data-dir", str(tmp_path / run), "--max-samples", "6"])
+    assert (tmp_path / "a" / "afqmc.jsonl").read_bytes() == (tmp_path / "b" / "afqmc.jsonl").read_bytes()
+    assert Counter(r["output"] for r in rows_of(tmp_path / "a" / "afqmc.jsonl")) == {"否": 4, "是": 2}
+
+
+def test_bad_rows_are_counted_with_their_reasons(tmp_path: Path) -> None:
+    train = tmp_path / "train.json"
+    train.write_text("\n".join([
+        json.dumps({"sentence1": "a", "sentence2": "b", "label": "1"}, ensure_ascii=False),
+        json.dumps({"sentence1": "a", "sentence2": "b", "label": "2"}),
+        json.dumps({"sentence1": " ", "sentence2": "b", "label": "0"}),
+        json.dumps({"sentence2": "b", "label": "0"}),
+        '{"sentence1": "a", "sentence2": "b", "label": "0"',
+        json.dumps({"sentence1": "c", "sentence2": "d", "label": 0}),
+    ]) + "\n", encoding="utf-8")
+    result = afqmc.main(["--input", str(train), "--data-dir", str(tmp_path / "data")])
+    assert dict(result.log.counts) == {"label not in 0-1": 1, "empty sentence": 1, "missing value": 1,
+                                       "not valid JSON (Expecting ',' delimiter)": 1}
+    assert result.log.examples["empty sentence"] == [f"{train}:3 (field sentence1)"]
+    assert result.log.examples["missing value"] == [f"{train}:4 (field sentence1)"]
+    assert result.counts == {"afqmc": 2}
+
+
+def test_unlabeled_rows_without_an_id_are_counted(tmp_path: Path) -> None:
+    test = write_jsonl(tmp_path / "test.json", [{"sentence1": "a", "sentence2": "b"},
+                                                {"id": 5, "sentence1": "c", "sentence2": "d"}])
+    result = afqmc.main(["--input", str(test), "--data-dir", str(tmp_path / "data")])
+    assert dict(result.log.counts) == {"missing id on an unlabeled row": 1}
+    assert result.counts == {"afqmc_test": 1}
