@@ -11,10 +11,11 @@ from collections import Counter
 from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from recipekit.errors import InputError
 from recipekit.files import write_jsonl
+from recipekit.gcpause import paused_gc
 from recipekit.registry import upsert_dataset_entry
 from recipekit.tables import BROKEN_UTF8, Record, read_source
 
@@ -31,8 +32,7 @@ class Skip(Exception):
         self.field_name = field_name
 
 
-@dataclass(frozen=True)
-class Example:
+class Example(NamedTuple):
     """One output row, its class (for stratified splits and balance; None when unlabeled) and its repairs."""
 
     row: dict[str, Any]
@@ -66,6 +66,16 @@ class RowLog:
         self.omitted[reason] += 1
         _remember(self.omit_examples, reason, where, field_name)
 
+    def merge(self, other: RowLog) -> None:
+        """Add the counts of a log kept over later rows (examples stay the first ones, as in one pass)."""
+        for mine, theirs, store, shown in ((self.counts, other.counts, self.examples, other.examples),
+                                           (self.fixes, other.fixes, self.fix_examples, other.fix_examples),
+                                           (self.omitted, other.omitted, self.omit_examples, other.omit_examples)):
+            mine.update(theirs)
+            for reason, places in shown.items():
+                kept = store.setdefault(reason, [])
+                kept += places[:EXAMPLES_PER_REASON - len(kept)]
+
     @property
     def total(self) -> int:
         return sum(self.counts.values())
@@ -91,6 +101,11 @@ Mapper = Callable[[Record], Example]
 
 def map_records(records: Iterable[Record], mapper: Mapper, log: RowLog) -> list[Example]:
     """Apply ``mapper`` to every record; reader problems and Skips are counted, repairs logged."""
+    with paused_gc():
+        return _map_serial(records, mapper, log)
+
+
+def _map_serial(records: Iterable[Record], mapper: Mapper, log: RowLog) -> list[Example]:
     examples = []
     for record in records:
         if record.problem:
@@ -165,7 +180,7 @@ def select_rows(pools: dict[str, list[Example]], max_samples: int | None, val_si
     return train, val
 
 
-def write_dataset(data_dir: str | Path, name: str, rows: Iterable[dict[str, Any]], entry: dict[str, Any]) -> Path:
+def write_dataset(data_dir: str | Path, name: str, rows: Sequence[dict[str, Any]], entry: dict[str, Any]) -> Path:
     """Write ``data_dir/name.jsonl`` atomically and upsert ``entry`` (its file name added) in dataset_info.json."""
     path = Path(data_dir) / f"{name}.jsonl"
     write_jsonl(path, rows)
@@ -188,7 +203,7 @@ class Conversion:
 
     def write(self, data_dir: str | Path, name: str, examples: Sequence[Example], entry: dict[str, Any]) -> Path:
         """Write and register one dataset, remembering its row count and class balance."""
-        path = write_dataset(data_dir, name, (e.row for e in examples), entry)
+        path = write_dataset(data_dir, name, [e.row for e in examples], entry)
         self.written[name] = (path, len(examples))
         labels = [e.label for e in examples if e.label is not None]
         if labels:

@@ -42,9 +42,40 @@ def write_json(path: str | os.PathLike[str], obj: Any) -> None:
     atomic_write_text(path, dumps_json(obj))
 
 
+_COMPACT = json.JSONEncoder(ensure_ascii=False)  # one encoder: json.dumps(**kwargs) builds a new one per call
+
+
+def jsonl_lines(rows: Iterable[dict[str, Any]]) -> Iterator[str]:
+    """Each row as ``json.dumps(row, ensure_ascii=False) + "\\n"``, byte for byte.
+
+    A value that is the very same object as in the previous row (a shared instruction, say) reuses its
+    encoding instead of escaping it again.
+    """
+    encode = _COMPACT.encode
+    previous: dict[str, tuple[Any, str]] = {}
+    keys: dict[str, str] = {}
+    for row in rows:
+        if not all(type(key) is str for key in row):
+            yield encode(row) + "\n"
+            continue
+        parts = []
+        for key, value in row.items():
+            seen = previous.get(key)
+            if seen is not None and seen[0] is value:
+                text = seen[1]
+            else:
+                text = encode(value)
+                previous[key] = (value, text)
+            name = keys.get(key)
+            if name is None:
+                name = keys[key] = encode(key)
+            parts.append(f"{name}: {text}")
+        yield "{" + ", ".join(parts) + "}\n"
+
+
 def write_jsonl(path: str | os.PathLike[str], rows: Iterable[dict[str, Any]]) -> int:
-    """Atomically write one compact JSON object per line; returns the row count."""
-    lines = [json.dumps(row, ensure_ascii=False) + "\n" for row in rows]
+    """Atomically write one compact JSON object per line (as json.dumps(ensure_ascii=False)); returns the count."""
+    lines = list(jsonl_lines(rows))
     atomic_write_text(path, "".join(lines))
     return len(lines)
 

@@ -12,11 +12,11 @@ import csv
 import json
 import re
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from recipekit.errors import InputError
+from recipekit.gcpause import paused_gc
 
 # file suffix -> the `datasets` builder that reads it
 BUILDERS = {".csv": "csv", ".tsv": "csv", ".jsonl": "json", ".json": "json", ".parquet": "parquet"}
@@ -25,8 +25,7 @@ _SURROGATES = re.compile("[\ud800-\udfff]")
 BROKEN_UTF8 = "broken UTF-8 or lone surrogate replaced with U+FFFD"
 
 
-@dataclass(frozen=True)
-class Record:
+class Record(NamedTuple):
     """One raw row, where it came from (``file:line`` or ``source[split] row N``) and what the reader saw."""
 
     where: str
@@ -58,20 +57,23 @@ def read_csv(path: Path, columns: list[str] | None = None) -> Iterator[Record]:
             columns = [name.strip() for name in header]
             start = reader.line_num + 1
         width = len(columns)
+        name = str(path)
         for row in reader:
-            where = f"{path}:{start}"
+            where = f"{name}:{start}"
             start = reader.line_num + 1
             if not row:
                 continue
             if len(row) != width:
                 yield Record(where, {}, f"wrong number of fields ({len(row)}, expected {width}: {', '.join(columns)})")
                 continue
+            if "".join(row).isascii():
+                yield Record(where, dict(zip(columns, row, strict=True)))
+                continue
             repaired = []
             for index, value in enumerate(row):
-                if not value.isascii():
-                    row[index], changed = repair_text(value)
-                    if changed:
-                        repaired.append(columns[index])
+                row[index], changed = repair_text(value)
+                if changed:
+                    repaired.append(columns[index])
             yield Record(where, dict(zip(columns, row, strict=True)), None, tuple(repaired))
 
 
@@ -119,9 +121,11 @@ def read_file(path: Path, headerless: list[str] | None = None, header_names: Ite
         raise InputError(f"unsupported file type {path.suffix!r} (use {', '.join(BUILDERS)})", str(path))
     if suffix in (".csv", ".tsv"):
         has_header = headerless is None or csv_has_header(path, set(header_names))
-        return list(read_csv(path, None if has_header else headerless))
+        with paused_gc():
+            return list(read_csv(path, None if has_header else headerless))
     if suffix == ".jsonl" or (suffix == ".json" and is_json_lines(path)):
-        return list(read_json_lines(path))
+        with paused_gc():
+            return list(read_json_lines(path))
     dataset = load_with_datasets(BUILDERS[suffix], str(path))["train"]
     return list(dataset_records(dataset, str(path)))
 

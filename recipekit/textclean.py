@@ -7,9 +7,9 @@ import re
 
 # The AG News / Yelp CSV releases (Zhang et al. 2015) write line breaks as a backslash ("\n" or "\\"),
 # and AG News lost the '&' of HTML entities, leaving a space: "doesn #39;t", "By  #36;10", " quot;".
-_ENTITY = re.compile(r"(?: |^)(#\d+;|quot;|amp;|lt;|gt;)")
+_ENTITY_GAP = re.compile(r" (?=#\d+;|quot;|amp;|lt;|gt;)")  # a literal first char keeps the scan fast
 _LINE_BREAK = re.compile(r"\\n(?![a-z])|\\+")
-_SPACES = re.compile(r"[ \t]+")
+_SPACES = re.compile(r"\t[ \t]*| [ \t]+")  # only runs that change: a tab, or two or more blanks
 TRUNCATION_MARK = "\n[... {n} {unit} cut ...]\n"
 
 
@@ -17,10 +17,22 @@ def clean_release_text(text: str) -> str:
     """Undo the release's escapes (backslash line breaks, entities without '&'); squeeze spaces and blank lines."""
     if "\\" in text:
         text = _LINE_BREAK.sub("\n", text)
-    if ";" in text or "&" in text:
-        text = html.unescape(_ENTITY.sub(r"&\1", text))
-    lines = (_SPACES.sub(" ", line).strip() for line in text.split("\n"))
+    if ";" in text:
+        fixed = _ENTITY_GAP.sub("&", " " + text)  # the leading space lets an entity at the very start match
+        text = fixed[1:] if fixed[0] == " " else fixed
+    if "&" in text:
+        text = html.unescape(text)
+    if "\n" not in text:
+        return squeeze_spaces(text)
+    lines = (squeeze_spaces(line) for line in text.split("\n"))
     return "\n".join(line for line in lines if line)
+
+
+def squeeze_spaces(line: str) -> str:
+    """Runs of spaces/tabs become one space; ends stripped."""
+    if "  " in line or "\t" in line:
+        line = _SPACES.sub(" ", line)
+    return line.strip()
 
 
 def head_tail(text: str, budget: int) -> tuple[str, int]:
@@ -51,7 +63,7 @@ def unescape_backslash_newlines(text: str) -> str:
     strip each line and keep at most one blank line between paragraphs."""
     if "\\" in text:
         text = text.replace("\\n", "\n").replace('\\"', '"')
-    lines = [_SPACES.sub(" ", line).strip() for line in text.split("\n")]
+    lines = [squeeze_spaces(line) for line in text.split("\n")]
     return _BLANK_RUNS.sub("\n\n", "\n".join(lines)).strip()
 
 
