@@ -31,9 +31,9 @@ from recipekit.convert import (
     map_records,
     parse_label_names,
     required_text,
+    run_converter,
     select_rows,
 )
-from recipekit.errors import exit_on_input_error
 from recipekit.registry import alpaca_entry
 from recipekit.tables import Record, read_source
 
@@ -112,11 +112,8 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-@exit_on_input_error
 def main(argv: list[str] | None = None) -> Conversion:
-    result = convert(build_parser().parse_args(argv))
-    result.print()
-    return result
+    return run_converter(convert, build_parser, argv)
 
 
 if __name__ == "__main__":

@@ -26,8 +26,8 @@ from recipekit.convert import (
     convert_table,
     int_label,
     required_text,
+    run_converter,
 )
-from recipekit.errors import exit_on_input_error
 from recipekit.registry import alpaca_entry
 from recipekit.tables import Record
 from recipekit.textclean import clean_release_text
@@ -82,11 +82,8 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-@exit_on_input_error
 def main(argv: list[str] | None = None) -> Conversion:
-    result = convert(build_parser().parse_args(argv))
-    result.print()
-    return result
+    return run_converter(convert, build_parser, argv)
 
 
 if __name__ == "__main__":

@@ -38,9 +38,10 @@ from recipekit.convert import (
     add_source_arguments,
     map_records,
     required,
+    run_converter,
     select_rows,
 )
-from recipekit.errors import InputError, exit_on_input_error
+from recipekit.errors import InputError
 from recipekit.registry import alpaca_entry, alpaca_ranking_entry
 from recipekit.tables import Record, read_source, repair_text
 from recipekit.textclean import head_tail, head_tail_tokens
@@ -226,11 +227,8 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-@exit_on_input_error
 def main(argv: list[str] | None = None) -> Conversion:
-    result = convert(build_parser().parse_args(argv))
-    result.print()
-    return result
+    return run_converter(convert, build_parser, argv)
 
 
 if __name__ == "__main__":

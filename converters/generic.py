@@ -24,8 +24,8 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from recipekit.cli import script_parser
-from recipekit.convert import Conversion, Example, Mapper, Skip, add_source_arguments, convert_table
-from recipekit.errors import InputError, exit_on_input_error
+from recipekit.convert import Conversion, Example, Mapper, Skip, add_source_arguments, convert_table, run_converter
+from recipekit.errors import InputError
 from recipekit.registry import alpaca_entry, sharegpt_entry
 from recipekit.tables import Record
 
@@ -117,11 +117,8 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-@exit_on_input_error
 def main(argv: list[str] | None = None) -> Conversion:
-    result = convert(build_parser().parse_args(argv))
-    result.print()
-    return result
+    return run_converter(convert, build_parser, argv)
 
 
 if __name__ == "__main__":

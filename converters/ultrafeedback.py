@@ -23,8 +23,16 @@ if __package__ in (None, ""):
 
 from recipekit.chat import check_alternation, parse_messages
 from recipekit.cli import script_parser
-from recipekit.convert import Conversion, Example, Skip, add_source_arguments, read_and_map, required, select_rows
-from recipekit.errors import exit_on_input_error
+from recipekit.convert import (
+    Conversion,
+    Example,
+    Skip,
+    add_source_arguments,
+    read_and_map,
+    required,
+    run_converter,
+    select_rows,
+)
 from recipekit.registry import sharegpt_entry
 from recipekit.tables import Record
 
@@ -85,11 +93,8 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-@exit_on_input_error
 def main(argv: list[str] | None = None) -> Conversion:
-    result = convert(build_parser().parse_args(argv))
-    result.print()
-    return result
+    return run_converter(convert, build_parser, argv)
 
 
 if __name__ == "__main__":

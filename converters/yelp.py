@@ -29,8 +29,8 @@ from recipekit.convert import (
     int_label,
     parse_label_names,
     required_text,
+    run_converter,
 )
-from recipekit.errors import exit_on_input_error
 from recipekit.registry import alpaca_entry
 from recipekit.tables import Record
 from recipekit.textclean import unescape_backslash_newlines
@@ -81,11 +81,8 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-@exit_on_input_error
 def main(argv: list[str] | None = None) -> Conversion:
-    result = convert(build_parser().parse_args(argv))
-    result.print()
-    return result
+    return run_converter(convert, build_parser, argv)
 
 
 if __name__ == "__main__":

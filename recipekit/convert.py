@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from recipekit.errors import InputError
+from recipekit.errors import InputError, exit_on_input_error
 from recipekit.files import write_jsonl
 from recipekit.gcpause import paused_gc
 from recipekit.registry import upsert_dataset_entry
@@ -289,4 +289,13 @@ def convert_table(args: argparse.Namespace, mapper: Mapper, entry: dict[str, Any
     result.write(args.data_dir, args.name, train, entry)
     if val:
         result.write(args.data_dir, f"{args.name}_val", val, entry)
+    return result
+
+
+@exit_on_input_error
+def run_converter(convert: Callable[[argparse.Namespace], Conversion],
+                  build_parser: Callable[[], argparse.ArgumentParser], argv: list[str] | None) -> Conversion:
+    """The body of every converter's ``main``: parse, convert, print the summary; bad input exits 2 in one line."""
+    result = convert(build_parser().parse_args(argv))
+    result.print()
     return result
