@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from pathlib import Path
+from types import ModuleType
 
 import pytest
-from conftest import agnews_rows, hub_records, run_script, write_jsonl
+from conftest import ROOT, agnews_rows, hub_records, run_script, write_jsonl
 
 
 @pytest.fixture(scope="module")
@@ -14,12 +16,20 @@ def texts(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return write_jsonl(tmp_path_factory.mktemp("texts") / "texts.jsonl", hub_records(agnews_rows(30)))
 
 
+def load_script() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("make_tiny_model", ROOT / "scripts" / "make_tiny_model.py")
+    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+    spec.loader.exec_module(module)  # type: ignore[union-attr]
+    return module
+
+
+make_tiny_model = load_script()
+
+
 def build(texts: Path, out: Path, *args: str) -> Path:
-    result = run_script("scripts/make_tiny_model.py", "--texts", texts, "--out", out, "--vocab-size", "400",
-                        "--hidden", "32", "--intermediate", "64", "--layers", "1", "--heads", "2", *args,
-                        env={"HF_HUB_OFFLINE": "1"})
-    assert result.returncode == 0, result.stderr
-    return out
+    """Run the script's main in this process (one torch import for all builds)."""
+    return make_tiny_model.main(["--texts", str(texts), "--out", str(out), "--vocab-size", "400", "--hidden", "32",
+                                 "--intermediate", "64", "--layers", "1", "--heads", "2", *args])
 
 
 @pytest.mark.parametrize("arch", ["llama", "qwen2"])
