@@ -1,0 +1,227 @@
+"""Run recipes for real for 2 steps on a tiny local model and a small sample of the same data format.
+
+Each recipe keeps its stage, fine-tuning type, LoRA settings and targets (the tiny Llama/Qwen2 model has the
+same q/k/v/o/gate/up/down_proj module names), DPO settings and DeepSpeed config (run with FORCE_TORCHRUN=1 on
+2 CPU ranks). Swapped: the model (a tiny model of the same family, with its template's special tokens), the
+data (fixtures in the dataset's raw format, made by its own converter), paths, steps (max_steps 2), sequence
+length (at most 512) and batch sizes (at most 2). Dropped where this machine cannot run them, with a note:
+bf16/fp16 and 4-bit quantisation on a machine without CUDA/bitsandbytes. A recipe that needs another's
+output (an adapter, a trained model) runs that recipe first. Predict recipes run predict and must write
+generated_predictions.jsonl; wandb runs offline and its run folder is checked. Exit 1 on any failure.
+
+Example:
+    python scripts/smoke_recipe.py recipes/yelp5_lora.yaml recipes/yelp5_predict.yaml
+    python scripts/smoke_recipe.py recipes/*.yaml --work outputs/smoke
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import yaml
+
+from recipekit.cli import script_parser
+from recipekit.errors import InputError, exit_on_input_error
+from recipekit.recipes import Recipe, load_recipe
+from recipekit.smoke_fixtures import FIXTURES, make_dataset
+
+ROOT = Path(__file__).resolve().parents[1]
+TEMPLATE_TOKENS = {
+    "qwen": ["<|im_start|>", "<|im_end|>", "<|endoftext|>"],
+    "qwen3": ["<|im_start|>", "<|im_end|>", "<|endoftext|>", "<think>", "</think>"],
+    "qwen3_nothink": ["<|im_start|>", "<|im_end|>", "<|endoftext|>", "<think>", "</think>"],
+    "llama3": ["<|begin_of_text|>", "<|start_header_id|>", "<|end_header_id|>", "<|eot_id|>"],
+}
+MODEL_KEYS = ("model_name_or_path", "ref_model")
+ADAPTER_KEYS = ("adapter_name_or_path", "ref_model_adapters")
+MAX_CUTOFF = 512
+
+
+class Smoke:
+    """One smoke session: a work folder, the tiny models, the converted data, the recipes already run."""
+
+    def __init__(self, work: Path, steps: int) -> None:
+        self.work, self.steps = work.resolve(), steps
+        self.data = self.work / "data"
+        self.models: dict[tuple[str, str], Path] = {}
+        self.outputs: dict[Path, Path] = {}  # recipe -> its smoke output_dir
+        every = {p.resolve(): load_recipe(p) for p in sorted((ROOT / "recipes").glob("**/*.yaml"))}
+        self.made_by = {str(r.args["output_dir"]).rstrip("/"): p for p, r in every.items() if r.args.get("output_dir")}
+
+    def dataset(self, name: str) -> None:
+        base = re.sub(r"_(val|test|pref)$", "", name)
+        if base not in FIXTURES:
+            raise InputError(f"no smoke fixture makes dataset {name!r} (known: {', '.join(FIXTURES)})")
+        if not (self.data / f"{name}.jsonl").exists():
+            make_dataset(base, self.work / "raw", self.data)
+
+    def tiny_model(self, recipe: Recipe) -> Path:
+        """A tiny model of the recipe's family (Qwen -> qwen2, else llama) with its template's special tokens."""
+        model = str(recipe.args.get("model_name_or_path", "")).lower()
+        arch = "qwen2" if "qwen" in model else "llama"
+        template = str(recipe.args.get("template", "default"))
+        key = (arch, template)
+        if key not in self.models:
+            out = self.work / "models" / f"{arch}_{template}"
+            if not (out / "config.json").exists():
+                texts = sorted(str(p) for p in self.data.glob("*.jsonl"))
+                run([sys.executable, str(ROOT / "scripts" / "make_tiny_model.py"), "--texts", *texts, "--out",
+                     str(out), "--arch", arch, "--vocab-size", "1024", "--hidden", "64", "--intermediate", "128",
+                     "--layers", "2", "--heads", "4", "--max-positions", "1024",
+                     "--extra-special-tokens", *TEMPLATE_TOKENS.get(template, [])], self.work / f"model_{arch}.log")
+            self.models[key] = out
+        return self.models[key]
+
+    def swapped(self, recipe: Recipe, notes: list[str]) -> dict[str, Any]:
+        """The recipe's arguments with model, data, paths and sizes swapped for the smoke run."""
+        a = dict(recipe.args)
+        for name in recipe.datasets():
+            self.dataset(name)
+        tiny = self.tiny_model(recipe)
+        for key in MODEL_KEYS + ADAPTER_KEYS:
+            if key not in a:
+                continue
+            value = str(a[key]).rstrip("/")
+            producer = self.made_by.get(value)
+            if producer is not None:  # another recipe's output: run it first and use its smoke output
+                a[key] = str(self.run(producer))
+            elif key in MODEL_KEYS:
+                a[key] = str(tiny)
+            else:
+                raise InputError(f"{key} {value} is not made by any recipe", str(recipe.path))
+        a.update(dataset_dir=str(self.data), output_dir=str(self.work / "runs" / recipe.path.stem),
+                 overwrite_output_dir=True, overwrite_cache=True)
+        a["cutoff_len"] = min(int(a.get("cutoff_len", 1024)), MAX_CUTOFF)
+        a.pop("preprocessing_num_workers", None)
+        if a.get("flash_attn") not in (None, "auto", "disabled"):
+            notes.append(f"flash_attn {a['flash_attn']} -> auto (no flash-attn kernels on CPU)")
+            a["flash_attn"] = "auto"
+        import torch
+
+        if not torch.cuda.is_available():
+            for key in ("bf16", "fp16", "pure_bf16"):
+                if a.pop(key, None):
+                    notes.append(f"{key} dropped: this machine has no CUDA")
+        if a.get("quantization_bit") and not (torch.cuda.is_available() and has_module("bitsandbytes")):
+            for key in ("quantization_bit", "quantization_method", "quantization_type", "double_quantization"):
+                a.pop(key, None)
+            notes.append("4-bit quantisation dropped: bitsandbytes with a GPU is not available here (LoRA kept)")
+        if a.get("do_train"):
+            a.update(max_steps=self.steps, per_device_train_batch_size=min(int(a.get("per_device_train_batch_size",
+                     1)), 2), gradient_accumulation_steps=min(int(a.get("gradient_accumulation_steps", 1)), 2),
+                     logging_steps=1, save_steps=self.steps)
+            if a.get("eval_strategy", "no") != "no":
+                a.update(eval_steps=self.steps, per_device_eval_batch_size=2)
+        if a.get("do_predict"):
+            a.update(per_device_eval_batch_size=2, max_new_tokens=min(int(a.get("max_new_tokens", 8)), 8))
+        a["max_samples"] = 16
+        return a
+
+    def run(self, path: Path) -> Path:
+        """Smoke-run one recipe (and what it depends on); returns its output folder."""
+        path = path.resolve()
+        if path in self.outputs:
+            return self.outputs[path]
+        recipe = load_recipe(path)
+        notes: list[str] = []
+        args = self.swapped(recipe, notes)
+        config = self.work / "recipes" / f"{path.stem}.yaml"
+        config.parent.mkdir(parents=True, exist_ok=True)
+        config.write_text(yaml.safe_dump(args, sort_keys=False), encoding="utf-8")
+        env = {"WANDB_MODE": "offline", "WANDB_DIR": str(self.work), "WANDB_PROJECT": "smoke",
+               "LLAMAFACTORY_VERBOSITY": "WARN"}
+        if args.get("deepspeed"):
+            env |= {"FORCE_TORCHRUN": "1", "NPROC_PER_NODE": "2"}
+            notes.append("DeepSpeed on 2 CPU ranks (FORCE_TORCHRUN=1 NPROC_PER_NODE=2)")
+        start = time.perf_counter()
+        wandb_runs = set(self.work.glob("wandb/offline-run-*"))
+        cli = str(Path(sys.executable).with_name("llamafactory-cli"))
+        run([cli, "train", str(config)], self.work / "logs" / f"{path.stem}.log", env)
+        out = Path(args["output_dir"])
+        verify(args, out)
+        if "wandb" in str(args.get("report_to", "")) and args.get("do_train"):
+            new = set(self.work.glob("wandb/offline-run-*")) - wandb_runs
+            if not new or not any(run_dir.glob("*.wandb") for run_dir in new):
+                raise InputError("report_to wandb but this run wrote no offline wandb run", str(self.work / "wandb"))
+            notes.append(f"wandb offline run: {sorted(new)[0].name}")
+        label = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
+        print(f"{label}: ok in {time.perf_counter() - start:.0f} s ({describe(args)})")
+        for note in notes:
+            print(f"  note: {note}")
+        self.outputs[path] = out
+        return out
+
+
+def has_module(name: str) -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec(name) is not None
+
+
+def run(command: list[str], log: Path, env: dict[str, str] | None = None) -> None:
+    """Run a command from the repository root with the venv's bin first on PATH; its output goes to ``log``."""
+    log.parent.mkdir(parents=True, exist_ok=True)
+    path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+    full_env = {**os.environ, "PATH": path, "PYTHONPATH": str(ROOT), **(env or {})}
+    done = subprocess.run(command, cwd=ROOT, env=full_env, capture_output=True, text=True, check=False)
+    log.write_text(done.stdout + done.stderr, encoding="utf-8")
+    if done.returncode != 0:
+        tail = "\n".join((done.stdout + done.stderr).strip().splitlines()[-15:])
+        raise InputError(f"{' '.join(command[:3])} failed (exit {done.returncode}); last lines:\n{tail}", str(log))
+
+
+def verify(args: dict[str, Any], out: Path) -> None:
+    """The run left what it should: weights + trainer state for training, predictions for predict."""
+    if args.get("do_train"):
+        weights = "adapter_model.safetensors" if args.get("finetuning_type", "lora") == "lora" else "model.safetensors"
+        if not list(out.glob(weights)) and not list(out.glob("model-*.safetensors")):
+            raise InputError(f"training wrote no {weights}", str(out))
+        state = json.loads((out / "trainer_state.json").read_text(encoding="utf-8"))
+        if state.get("global_step") != args["max_steps"]:
+            raise InputError(f"trained {state.get('global_step')} steps, expected {args['max_steps']}", str(out))
+    if args.get("do_predict"):
+        predictions = out / "generated_predictions.jsonl"
+        if not predictions.is_file() or not predictions.read_text(encoding="utf-8").strip():
+            raise InputError("predict wrote no generated_predictions.jsonl", str(out))
+
+
+def describe(args: dict[str, Any]) -> str:
+    parts = [f"stage {args.get('stage', 'sft')}", args.get("finetuning_type", "lora")]
+    if args.get("lora_target"):
+        parts.append(f"lora_target {args['lora_target']}")
+    if args.get("deepspeed"):
+        parts.append(Path(args["deepspeed"]).stem)
+    parts.append("predict" if args.get("do_predict") else f"{args.get('max_steps')} steps")
+    return ", ".join(parts)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = script_parser(__doc__)
+    parser.add_argument("recipes", nargs="+", metavar="RECIPE", help="recipe YAML files")
+    parser.add_argument("--work", default="outputs/smoke", help="work folder (default: outputs/smoke)")
+    parser.add_argument("--steps", type=int, default=2, help="training steps per recipe (default: 2)")
+    return parser
+
+
+@exit_on_input_error
+def main(argv: list[str] | None = None) -> dict[Path, Path]:
+    args = build_parser().parse_args(argv)
+    smoke = Smoke(Path(args.work), args.steps)
+    for recipe in args.recipes:
+        smoke.run(Path(recipe))
+    return smoke.outputs
+
+
+if __name__ == "__main__":
+    main()
