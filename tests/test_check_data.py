@@ -106,3 +106,16 @@ def test_unregistered_names_are_a_one_line_error(tmp_path: Path) -> None:
     assert result.returncode == 2
     expected = f"error: {tmp_path}/dataset_info.json: not registered: nope (run its converter first)"
     assert result.stderr.strip() == expected
+
+
+def test_committed_registry_holds_each_converters_own_entries(all_datasets: Path) -> None:
+    """data/dataset_info.json (what the recipes are checked against) matches what the converters write."""
+    made = json.loads((all_datasets / "dataset_info.json").read_text(encoding="utf-8"))
+    committed = json.loads((Path(__file__).resolve().parents[1] / "data" / "dataset_info.json").read_text("utf-8"))
+    shared = set(made) & set(committed)
+    assert len(shared) >= 12
+    for name in shared:
+        assert committed[name] == made[name], name
+    for name in ("yelp5_val", "tulu3_personas_if_val", "ultrafeedback_dpo_val"):
+        base = committed[name[:-4]]
+        assert committed[name] == {**base, "file_name": f"{name}.jsonl"}
