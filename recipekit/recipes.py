@@ -19,6 +19,10 @@ HEADER_FIELDS = {
     "differences": re.compile(r"^#\s*Differences from\b", re.I),
 }
 GLOBAL_BATCH = re.compile(r"Global batch:\s*(\d+) per device x (\d+) accumulation x (\d+) (?:GPUs?|ranks?)\s*=\s*(\d+)")
+# local paths that a script (not a recipe) makes -> the command that makes them
+MADE_BY_COMMANDS = {
+    "outputs/demo/tiny_model": "make demo (scripts/run_demo.py runs scripts/make_tiny_model.py)",
+}
 # dataset name -> the command that writes and registers it
 CONVERTER_COMMANDS = {
     "agnews": "python converters/agnews.py --hf fancyzhx/ag_news --val-size 1000",

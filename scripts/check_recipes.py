@@ -29,7 +29,7 @@ if __package__ in (None, ""):
 
 from recipekit.cli import script_parser
 from recipekit.errors import InputError, exit_on_input_error
-from recipekit.recipes import HEADER_FIELDS, Recipe, converter_for, load_recipe
+from recipekit.recipes import HEADER_FIELDS, MADE_BY_COMMANDS, Recipe, converter_for, load_recipe
 from recipekit.registry import load_registry
 
 GPU_COUNTS = (1, 2, 8)
@@ -134,6 +134,8 @@ def check_paths(recipe: Recipe, made_by: dict[str, Path], found: Findings) -> No
                 continue
             if path.rstrip("/") in made_by:
                 found.notes.append(f"{key} {path} is made by {made_by[path.rstrip('/')]}")
+            elif path.rstrip("/") in MADE_BY_COMMANDS:
+                found.notes.append(f"{key} {path} is made by {MADE_BY_COMMANDS[path.rstrip('/')]}")
             else:
                 found.errors.append(f"{key} {path}: no such local path, and no recipe writes it")
 
