@@ -95,9 +95,7 @@ def convert(args: argparse.Namespace) -> Conversion:
             unlabeled += examples
     if pools:
         train, val = select_rows(pools, args.max_samples, args.val_size, args.seed)
-        result.write(args.data_dir, args.name, train, alpaca_entry())
-        if val:
-            result.write(args.data_dir, f"{args.name}_val", val, alpaca_entry())
+        result.write_train_val(args.data_dir, args.name, train, val, alpaca_entry())
     if unlabeled:
         result.write(args.data_dir, f"{args.name}_test", unlabeled, alpaca_entry())
     return result

@@ -39,7 +39,6 @@ PROMPT = (
 )
 ORIGINAL_COLUMNS = ["class_index", "title", "description"]
 HUB_ID = "fancyzhx/ag_news"
-clean_text = clean_release_text
 
 
 def label_and_text(record: Record) -> tuple[int, str, str]:

@@ -79,10 +79,7 @@ def convert(args: argparse.Namespace) -> Conversion:
         if split in SPLITS:
             renamed.setdefault(SPLITS[split], []).extend(examples)
     train, val = select_rows(renamed, args.max_samples, args.val_size, args.seed)
-    entry = sharegpt_entry("conversations", ranking=True)
-    result.write(args.data_dir, args.name, train, entry)
-    if val:
-        result.write(args.data_dir, f"{args.name}_val", val, entry)
+    result.write_train_val(args.data_dir, args.name, train, val, sharegpt_entry("conversations", ranking=True))
     return result
 
 

@@ -66,16 +66,6 @@ class RowLog:
         self.omitted[reason] += 1
         _remember(self.omit_examples, reason, where, field_name)
 
-    def merge(self, other: RowLog) -> None:
-        """Add the counts of a log kept over later rows (examples stay the first ones, as in one pass)."""
-        for mine, theirs, store, shown in ((self.counts, other.counts, self.examples, other.examples),
-                                           (self.fixes, other.fixes, self.fix_examples, other.fix_examples),
-                                           (self.omitted, other.omitted, self.omit_examples, other.omit_examples)):
-            mine.update(theirs)
-            for reason, places in shown.items():
-                kept = store.setdefault(reason, [])
-                kept += places[:EXAMPLES_PER_REASON - len(kept)]
-
     @property
     def total(self) -> int:
         return sum(self.counts.values())
@@ -101,26 +91,22 @@ Mapper = Callable[[Record], Example]
 
 def map_records(records: Iterable[Record], mapper: Mapper, log: RowLog) -> list[Example]:
     """Apply ``mapper`` to every record; reader problems and Skips are counted, repairs logged."""
-    with paused_gc():
-        return _map_serial(records, mapper, log)
-
-
-def _map_serial(records: Iterable[Record], mapper: Mapper, log: RowLog) -> list[Example]:
     examples = []
-    for record in records:
-        if record.problem:
-            log.add(record.problem, record.where)
-            continue
-        try:
-            example = mapper(record)
-        except Skip as skip:
-            log.add(skip.reason, record.where, skip.field_name)
-            continue
-        for name in record.repaired:
-            log.fix(BROKEN_UTF8, record.where, name)
-        for reason, name in example.fixes:
-            log.fix(reason, record.where, name)
-        examples.append(example)
+    with paused_gc():
+        for record in records:
+            if record.problem:
+                log.add(record.problem, record.where)
+                continue
+            try:
+                example = mapper(record)
+            except Skip as skip:
+                log.add(skip.reason, record.where, skip.field_name)
+                continue
+            for name in record.repaired:
+                log.fix(BROKEN_UTF8, record.where, name)
+            for reason, name in example.fixes:
+                log.fix(reason, record.where, name)
+            examples.append(example)
     return examples
 
 
@@ -210,6 +196,13 @@ class Conversion:
             self.balance[name] = Counter(labels)
         return path
 
+    def write_train_val(self, data_dir: str | Path, name: str, train: Sequence[Example], val: Sequence[Example],
+                        entry: dict[str, Any]) -> None:
+        """Write NAME and, when there are validation rows, NAME_val, both with ``entry``."""
+        self.write(data_dir, name, train, entry)
+        if val:
+            self.write(data_dir, f"{name}_val", val, entry)
+
     def print(self) -> None:
         print(f"read {self.read} rows, skipped {self.log.total}")
         for line in self.log.summary_lines():
@@ -286,9 +279,7 @@ def convert_table(args: argparse.Namespace, mapper: Mapper, entry: dict[str, Any
     result = Conversion()
     pools = read_and_map(args.hf or args.input, bool(args.hf), mapper, result, **read_kwargs)
     train, val = select_rows(pools, args.max_samples, args.val_size, args.seed)
-    result.write(args.data_dir, args.name, train, entry)
-    if val:
-        result.write(args.data_dir, f"{args.name}_val", val, entry)
+    result.write_train_val(args.data_dir, args.name, train, val, entry)
     return result
 
 

@@ -96,7 +96,21 @@ def load_recipe(path: str | Path) -> Recipe:
     return Recipe(source, args, header)
 
 
+def dataset_base(name: str) -> str:
+    """The converter's main dataset of ``name``: ``X_val``, ``X_test`` and ``X_pref`` come with ``X``."""
+    return re.sub(r"_(val|test|pref)$", "", name)
+
+
 def converter_for(name: str) -> str | None:
-    """The converter command that creates dataset ``name`` (``X_val``/``X_test``/``X_pref`` come with ``X``)."""
-    base = re.sub(r"_(val|test|pref)$", "", name)
-    return CONVERTER_COMMANDS.get(base)
+    """The converter command that creates dataset ``name``."""
+    return CONVERTER_COMMANDS.get(dataset_base(name))
+
+
+def recipe_outputs(paths: list[Path]) -> dict[str, Path]:
+    """``output_dir`` (no trailing slash) -> the recipe that writes it, for the given recipe files."""
+    outputs = {}
+    for path in paths:
+        output_dir = load_recipe(path).args.get("output_dir")
+        if output_dir:
+            outputs[str(output_dir).rstrip("/")] = path
+    return outputs

@@ -41,14 +41,17 @@ def repair_text(value: str) -> tuple[str, bool]:
     return _SURROGATES.sub("\ufffd", value), True
 
 
+def _delimiter(path: Path) -> str:
+    return "\t" if path.suffix.lower() == ".tsv" else ","
+
+
 def read_csv(path: Path, columns: list[str] | None = None) -> Iterator[Record]:
     """CSV/TSV rows with the line each starts on (doubled quotes and quoted newlines handled).
 
     ``columns`` names the fields of a headerless file; otherwise the first line is the header.
     """
-    delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
     with path.open(encoding="utf-8", errors="surrogateescape", newline="") as handle:
-        reader = csv.reader(handle, delimiter=delimiter)
+        reader = csv.reader(handle, delimiter=_delimiter(path))
         start = 1
         if columns is None:
             header = next(reader, None)
@@ -79,9 +82,8 @@ def read_csv(path: Path, columns: list[str] | None = None) -> Iterator[Record]:
 
 def csv_has_header(path: Path, required: set[str]) -> bool:
     """True when the first CSV line names all ``required`` columns."""
-    delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
     with path.open(encoding="utf-8", errors="surrogateescape", newline="") as handle:
-        first = next(csv.reader(handle, delimiter=delimiter), [])
+        first = next(csv.reader(handle, delimiter=_delimiter(path)), [])
     return required.issubset({name.strip() for name in first})
 
 

@@ -29,7 +29,7 @@ if __package__ in (None, ""):
 
 from recipekit.cli import script_parser
 from recipekit.errors import InputError, exit_on_input_error
-from recipekit.recipes import HEADER_FIELDS, MADE_BY_COMMANDS, Recipe, converter_for, load_recipe
+from recipekit.recipes import HEADER_FIELDS, MADE_BY_COMMANDS, Recipe, converter_for, load_recipe, recipe_outputs
 from recipekit.registry import load_registry
 
 GPU_COUNTS = (1, 2, 8)
@@ -278,8 +278,7 @@ def main(argv: list[str] | None = None) -> dict[str, Findings]:
     if not paths:
         raise InputError("no recipes found", "recipes/")
     recipes = [load_recipe(path) for path in paths]
-    every = {p: load_recipe(p) for p in sorted(Path("recipes").glob("**/*.yaml"))} if Path("recipes").is_dir() else {}
-    made_by = {str(r.args["output_dir"]).rstrip("/"): p for p, r in every.items() if r.args.get("output_dir")}
+    made_by = recipe_outputs(sorted(Path("recipes").glob("**/*.yaml")))
     registry = load_registry(Path(args.data_dir) / "dataset_info.json")
     gpu_counts = sorted({*GPU_COUNTS, *([args.gpus] if args.gpus else [])})
     results: dict[str, Findings] = {}

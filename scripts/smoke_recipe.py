@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import subprocess
 import sys
 import time
@@ -33,7 +32,7 @@ import yaml
 
 from recipekit.cli import script_parser
 from recipekit.errors import InputError, exit_on_input_error
-from recipekit.recipes import Recipe, load_recipe
+from recipekit.recipes import Recipe, dataset_base, load_recipe, recipe_outputs
 from recipekit.smoke_fixtures import FIXTURES, make_dataset
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -56,11 +55,10 @@ class Smoke:
         self.data = self.work / "data"
         self.models: dict[tuple[str, str], Path] = {}
         self.outputs: dict[Path, Path] = {}  # recipe -> its smoke output_dir
-        every = {p.resolve(): load_recipe(p) for p in sorted((ROOT / "recipes").glob("**/*.yaml"))}
-        self.made_by = {str(r.args["output_dir"]).rstrip("/"): p for p, r in every.items() if r.args.get("output_dir")}
+        self.made_by = recipe_outputs([p.resolve() for p in sorted((ROOT / "recipes").glob("**/*.yaml"))])
 
     def dataset(self, name: str) -> None:
-        base = re.sub(r"_(val|test|pref)$", "", name)
+        base = dataset_base(name)
         if base not in FIXTURES:
             raise InputError(f"no smoke fixture makes dataset {name!r} (known: {', '.join(FIXTURES)})")
         if not (self.data / f"{name}.jsonl").exists():
