@@ -3,11 +3,14 @@
 Normalises predictions and labels (whitespace, special tokens), maps "3" or "Business" onto a
 "3: Business" label, counts everything else as invalid (scored wrong, never dropped), and computes
 accuracy, per-class and averaged precision/recall/F1, the confusion matrix and bootstrap intervals
-with scikit-learn. With --baseline it adds the baseline's metrics, the deltas and the label shift.
+with scikit-learn. Rows carrying `probs` (eval/score_labels.py) add log loss, Brier score, expected
+calibration error and a reliability diagram. With --baseline it adds the baseline's metrics, the
+deltas and the label shift.
 
 Example:
     python eval/classify_report.py outputs/agnews_tiny_predict/generated_predictions.jsonl \\
         --labels "1: World,2: Sports,3: Business,4: Sci/Tech" --baseline outputs/base/generated_predictions.jsonl
+    python eval/classify_report.py outputs/scores/agnews_val/label_scores.jsonl --ece-bins 10
 """
 
 from __future__ import annotations
@@ -24,6 +27,14 @@ from recipekit.classify import classification_metrics, compare_with_baseline, de
 from recipekit.classify_render import plot_confusion_matrix, render_markdown
 from recipekit.cli import script_parser
 from recipekit.errors import InputError, exit_on_input_error
+from recipekit.probabilistic import (
+    DEFAULT_BINS,
+    gold_indices,
+    labels_from_probs,
+    plot_reliability,
+    probabilistic_metrics,
+    probability_matrix,
+)
 from recipekit.report import file_signature, report_dir, versions, write_report
 
 MATCHING = "exact match after whitespace/special-token normalisation; 'N: Name' labels also match 'N' or 'Name'"
@@ -39,33 +50,41 @@ def parse_labels(text: str | None) -> list[str] | None:
     return labels
 
 
-def build_report(args: argparse.Namespace) -> dict[str, Any]:
-    """Everything the report says, as one JSON-ready dict."""
-    labels = parse_labels(args.labels)
+def build_report(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Everything the report says, as one JSON-ready dict, and the (probs, gold) pairs for the diagram."""
+    labels = parse_labels(args.labels) or labels_from_probs(args.predictions)
     scored = score_file(args.predictions, labels)
+    curves: dict[str, Any] = {}
 
-    def metrics_for(path: str, which: Any) -> dict[str, Any]:
+    def metrics_for(path: str, which: Any, name: str) -> dict[str, Any]:
         result = classification_metrics(which, args.bootstrap, args.seed)
+        probs = probability_matrix(which.rows, which.labels, path)
+        if probs is not None:
+            gold = gold_indices(which.gold, which.labels, path)
+            result["probabilistic"] = probabilistic_metrics(probs, gold, which.labels, args.ece_bins)
+            curves[name] = (probs, gold)
         result["meta"] = {"predictions": file_signature(path), "matching": MATCHING,
-                          "labels_from": "--labels" if args.labels else "file",
+                          "labels_from": "--labels" if args.labels else "probs" if labels else "file",
                           "versions": versions("scikit-learn", "numpy")}
         return result
 
-    report = metrics_for(args.predictions, scored)
+    report = metrics_for(args.predictions, scored, "this")
     if args.baseline:
-        base = score_file(args.baseline, labels)  # same gold labels (checked next), so the same label set
+        base = score_file(args.baseline, scored.labels)  # same gold labels (checked next), so the same label set
         report["label_shift"] = compare_with_baseline(scored, base)
-        report["baseline"] = metrics_for(args.baseline, base)
+        report["baseline"] = metrics_for(args.baseline, base, "baseline")
         report["delta"] = deltas(report, report["baseline"])
-    return report
+    return report, curves
 
 
-def log_wandb(report: dict[str, Any], out_dir: Path, png: Path) -> str:
+def log_wandb(report: dict[str, Any], out_dir: Path, pngs: dict[str, Path]) -> str:
     from recipekit.wandb_log import log_report
 
     scalars = {"accuracy": report["accuracy"], "n_invalid": report["n_invalid"],
                **{f"{avg}_{m}": report[avg][m] for avg in ("macro", "micro", "weighted")
                   for m in ("precision", "recall", "f1")}}
+    if "probabilistic" in report:
+        scalars.update({k: report["probabilistic"][k] for k in ("log_loss", "brier", "ece")})
     if "baseline" in report:
         scalars.update({f"delta_{k}": v for k, v in report["delta"].items()})
     per_class = (["label", "precision", "recall", "f1", "support"],
@@ -73,7 +92,7 @@ def log_wandb(report: dict[str, Any], out_dir: Path, png: Path) -> str:
     cm = report["confusion_matrix"]
     matrix = (["label", *cm["labels"]], [[k, *row] for k, row in zip(cm["labels"], cm["matrix"], strict=True)])
     return log_report("classify_report", out_dir, scalars, {"per_class": per_class, "confusion_matrix": matrix},
-                      {"confusion_matrix_png": png}, {"predictions": report["meta"]["predictions"]})
+                      pngs, {"predictions": report["meta"]["predictions"]})
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -84,6 +103,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--out", help="output folder (default: the predictions file's folder)")
     parser.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples for the CIs (0: none)")
     parser.add_argument("--seed", type=int, default=0, help="bootstrap seed")
+    parser.add_argument("--ece-bins", type=int, default=DEFAULT_BINS,
+                        help=f"equal-width confidence bins for ECE and the reliability diagram (default: {DEFAULT_BINS})")
     parser.add_argument("--wandb", action="store_true", help="log metrics, tables and the matrix to wandb")
     return parser
 
@@ -91,15 +112,19 @@ def build_parser() -> argparse.ArgumentParser:
 @exit_on_input_error
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = build_parser().parse_args(argv)
-    report = build_report(args)
+    if args.ece_bins < 1:
+        raise InputError("--ece-bins must be at least 1")
+    report, curves = build_report(args)
     out_dir = report_dir(args.out, args.predictions)
     markdown = render_markdown(report)
     json_path, md_path = write_report(out_dir, "classify_report", report, markdown)
-    png = plot_confusion_matrix(report, out_dir / "confusion_matrix.png")
+    pngs = {"confusion_matrix_png": plot_confusion_matrix(report, out_dir / "confusion_matrix.png")}
+    if curves:
+        pngs["reliability_png"] = plot_reliability(curves, args.ece_bins, out_dir / "reliability.png")
     print(markdown)
-    print(f"wrote {json_path}, {md_path}, {png}")
+    print(f"wrote {json_path}, {md_path}, " + ", ".join(str(p) for p in pngs.values()))
     if args.wandb:
-        print(f"wandb run: {log_wandb(report, out_dir, png)}")
+        print(f"wandb run: {log_wandb(report, out_dir, pngs)}")
     return report
 
 

@@ -116,12 +116,17 @@ def compare_with_baseline(new: Scored, base: Scored) -> dict[str, int]:
 
 
 DELTA_KEYS = ("accuracy", "n_invalid")
+PROBABILISTIC_DELTA_KEYS = ("log_loss", "brier", "ece")
 
 
 def deltas(new: dict[str, Any], base: dict[str, Any]) -> dict[str, float]:
-    """new - baseline for accuracy, invalid count and the averaged P/R/F1."""
+    """new - baseline for accuracy, invalid count, the averaged P/R/F1 and, when both have them, log loss,
+    Brier score and ECE."""
     out: dict[str, float] = {key: new[key] - base[key] for key in DELTA_KEYS}
     for average in ("macro", "micro", "weighted"):
         for metric in ("precision", "recall", "f1"):
             out[f"{average}_{metric}"] = new[average][metric] - base[average][metric]
+    if "probabilistic" in new and "probabilistic" in base:
+        for metric in PROBABILISTIC_DELTA_KEYS:
+            out[metric] = new["probabilistic"][metric] - base["probabilistic"][metric]
     return out

@@ -8,6 +8,20 @@ from typing import Any
 from recipekit.report import fmt, md_table, save_figure
 
 LABEL_SHIFT_ROWS = 20
+PROBABILITY_METRICS = (("log_loss", "log loss"), ("brier", "Brier score"), ("ece", "ECE"))
+
+
+def _probability_section(metrics: dict[str, Any]) -> list[str]:
+    """Log loss, Brier, ECE and the reliability bins of rows that carry label probabilities."""
+    rows = [[name, fmt(metrics[key])] for key, name in PROBABILITY_METRICS]
+    rows[-1][0] = f"ECE ({metrics['ece_bins']} equal-width bins)"
+    rows += [["mean top-label confidence", fmt(metrics["mean_confidence"])],
+             ["accuracy of the argmax", fmt(metrics["argmax_accuracy"])]]
+    bins = [[f"({b['low']:.2f}, {b['high']:.2f}]", b["count"], fmt(b["confidence"]), fmt(b["accuracy"])]
+            for b in metrics["reliability"]]
+    return ["## Probabilities (rows' `probs`)", "", md_table(["metric", "value"], rows), "",
+            "Reliability (top label; `reliability.png`):", "",
+            md_table(["confidence bin", "rows", "mean confidence", "accuracy"], bins), ""]
 
 
 def _headline_rows(report: dict[str, Any]) -> list[list[str]]:
@@ -38,6 +52,8 @@ def render_markdown(report: dict[str, Any]) -> str:
     parts += ["## Confusion matrix (rows: label, columns: prediction)", "",
               md_table(["label \\ predicted", *cm["labels"]],
                        [[label, *row] for label, row in zip(cm["labels"], cm["matrix"], strict=True)]), ""]
+    if "probabilistic" in report:
+        parts += _probability_section(report["probabilistic"])
     if report["invalid_examples"]:
         parts += [f"## Invalid predictions ({report['n_invalid']}, first {len(report['invalid_examples'])})", "",
                   md_table(["line", "predict", "label"],
@@ -49,7 +65,9 @@ def render_markdown(report: dict[str, Any]) -> str:
             ["metric", "baseline", "this", "delta"],
             [["accuracy", fmt(base["accuracy"]), fmt(report["accuracy"]), f"{delta['accuracy']:+.4f}"],
              ["macro F1", fmt(base["macro"]["f1"]), fmt(report["macro"]["f1"]), f"{delta['macro_f1']:+.4f}"],
-             ["invalid", base["n_invalid"], report["n_invalid"], f"{delta['n_invalid']:+d}"]]), ""]
+             ["invalid", base["n_invalid"], report["n_invalid"], f"{delta['n_invalid']:+d}"],
+             *[[name, fmt(base["probabilistic"][key]), fmt(report["probabilistic"][key]), f"{delta[key]:+.4f}"]
+               for key, name in PROBABILITY_METRICS if key in delta]]), ""]
         shifts = list(report["label_shift"].items())
         parts += [f"### Label shift (baseline -> this), {sum(c for _, c in shifts)} rows changed", ""]
         parts += [md_table(["from->to", "rows"], [[k, v] for k, v in shifts[:LABEL_SHIFT_ROWS]]) if shifts
