@@ -7,6 +7,8 @@ prompt and responses are JSON lists of strings, one per turn. Writes and registe
   NAME_val   held-out classification rows (--val-size, or the rows of --fold K), not swapped
   NAME_pref  preference rows from the training rows: chosen = the winner's response (ties skipped)
   NAME_test  the unlabeled test rows, predict-ready, keeping `id`
+  NAME_val_swapped, NAME_test_swapped  the same rows, same order, responses A/B exchanged and the label
+             flipped (--swap-eval): score both orders and average them (eval/calibrate.py swap)
 Every row keeps `id` and its `fold` (a stable hash of the id, --folds) for out-of-fold runs.
 
 Example:
@@ -196,6 +198,9 @@ def convert(args: argparse.Namespace) -> Conversion:
         if val:
             result.write(args.data_dir, f"{args.name}_val", [Example(cls_row(e.row), e.label) for e in val],
                          alpaca_entry())
+            if args.swap_eval:
+                result.write(args.data_dir, f"{args.name}_val_swapped",
+                             [Example(cls_row(e.row, swap=True), SWAPPED[e.label]) for e in val], alpaca_entry())
         prefs = []
         for example in train:
             if example.label == "tie":
@@ -207,6 +212,9 @@ def convert(args: argparse.Namespace) -> Conversion:
     if unlabeled:
         result.write(args.data_dir, f"{args.name}_test", [Example(cls_row(e.row)) for e in unlabeled],
                      alpaca_entry())
+        if args.swap_eval:
+            result.write(args.data_dir, f"{args.name}_test_swapped",
+                         [Example(cls_row(e.row, swap=True)) for e in unlabeled], alpaca_entry())
     return result
 
 
@@ -215,6 +223,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_source_arguments(parser, "arena", HUB_ID, "Kaggle competition folder (train.csv, test.csv)")
     parser.add_argument("--swap-augment", action=argparse.BooleanOptionalAction, default=True,
                         help="add an A/B-swapped copy of every training row (default: on)")
+    parser.add_argument("--swap-eval", action=argparse.BooleanOptionalAction, default=True,
+                        help="also write NAME_val_swapped and NAME_test_swapped for swap averaging (default: on)")
     parser.add_argument("--folds", type=int, default=5, help="number of id-hash folds stored in each row (default: 5)")
     parser.add_argument("--fold", type=int, help="hold out this fold as NAME_val instead of --val-size rows")
     parser.add_argument("--budget-unit", choices=("chars", "tokens"), default="chars",

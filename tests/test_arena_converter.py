@@ -66,6 +66,17 @@ def test_one_battle_becomes_exact_rows_with_its_swap_and_preference(tmp_path: Pa
     assert info["arena"]["columns"] == {"prompt": "instruction", "query": "input", "response": "output"}
 
 
+def assert_swapped_copy(folder: Path, name: str) -> None:
+    """NAME_swapped holds NAME's rows in the same order with the responses exchanged and A/B flipped."""
+    plain, swapped = rows_of(folder / f"{name}.jsonl"), rows_of(folder / f"{name}_swapped.jsonl")
+    assert [r["id"] for r in swapped] == [r["id"] for r in plain] and all(r["swapped"] for r in swapped)
+    assert [r["output"] for r in swapped] == [{"A": "B", "B": "A"}.get(r["output"], r["output"]) for r in plain]
+    for before, after in zip(plain, swapped, strict=True):
+        head, rest = before["input"].split("\n\n### Response A\n")
+        response_a, response_b = rest.split("\n\n### Response B\n")
+        assert after["input"] == f"{head}\n\n### Response A\n{response_b}\n\n### Response B\n{response_a}"
+
+
 def test_swap_flips_a_and_b_and_keeps_tie(tmp_path: Path) -> None:
     result = arena.main(["--input", str(competition(tmp_path / "kaggle")), "--data-dir", str(tmp_path / "data")])
     rows = rows_of(tmp_path / "data" / "arena.jsonl")
@@ -86,6 +97,7 @@ def test_swap_flips_a_and_b_and_keeps_tie(tmp_path: Path) -> None:
     test_rows = rows_of(tmp_path / "data" / "arena_test.jsonl")
     assert [(r["id"], r["output"]) for r in test_rows] == [("136060", ""), ("211333", "")]
     assert test_rows[1]["input"].endswith("### Response B\n[Turn 1] s1\n\n[Turn 2]")
+    assert_swapped_copy(tmp_path / "data", "arena_test")
 
 
 def test_folds_are_stable_by_id_and_hold_out_one_fold(tmp_path: Path) -> None:
@@ -112,6 +124,7 @@ def test_same_input_and_seed_give_the_same_bytes(tmp_path: Path) -> None:
         outs.append(tuple((tmp_path / run / f"arena{s}.jsonl").read_bytes() for s in ("", "_val", "_pref", "_test")))
     assert outs[0] == outs[1] and outs[0][0] != outs[2][0]
     assert Counter(r["output"] for r in rows_of(tmp_path / "a" / "arena_val.jsonl")) == {"A": 2, "B": 2, "tie": 2}
+    assert_swapped_copy(tmp_path / "a", "arena_val")
 
 
 def test_long_fields_keep_head_and_tail_within_their_own_budget(tmp_path: Path) -> None:
