@@ -94,7 +94,8 @@ def score_batch(model: Any, prompts: list[list[int]], candidates: list[list[int]
     ids, mask, positions = _left_padded(prompts, pad_id, device)
     longer = [k for k, cand in enumerate(candidates) if len(cand) > 1]
     with torch.inference_mode():
-        out = model(input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=bool(longer))
+        out = model(input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=bool(longer),
+                    logits_to_keep=1)  # only the last position's logits: the head over every position is waste
         last = out.logits[:, -1, :].float().log_softmax(-1)
         first = torch.tensor([cand[0] for cand in candidates], device=device)
         scores = last.index_select(1, first).double()
