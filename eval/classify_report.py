@@ -104,7 +104,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples for the CIs (0: none)")
     parser.add_argument("--seed", type=int, default=0, help="bootstrap seed")
     parser.add_argument("--ece-bins", type=int, default=DEFAULT_BINS,
-                        help=f"equal-width confidence bins for ECE and the reliability diagram (default: {DEFAULT_BINS})")
+                        help=f"equal-width confidence bins for ECE and the reliability diagram "
+                             f"(default: {DEFAULT_BINS})")
     parser.add_argument("--wandb", action="store_true", help="log metrics, tables and the matrix to wandb")
     return parser
 

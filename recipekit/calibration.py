@@ -7,6 +7,7 @@ log-scores gives the probabilities.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -51,12 +52,10 @@ def load_scores(path: str, labels: list[str] | None = None) -> ScoreFile:
         raise InputError("rows carry no 'probs' (label -> probability); score them with eval/score_labels.py", path)
     scores = np.log(np.clip(probs, PROB_FLOOR, None))
     if all(isinstance(row.extra.get("logprobs"), dict) for row in rows):
-        try:
-            scores = np.array([[float(row.extra["logprobs"][label]) for label in labels] for row in rows])
-        except (KeyError, TypeError, ValueError):
-            pass  # fall back to log(probs)
-        if not np.isfinite(scores).all():
-            scores = np.log(np.clip(probs, PROB_FLOOR, None))
+        with contextlib.suppress(KeyError, TypeError, ValueError):  # else keep log(probs)
+            logprobs = np.array([[float(row.extra["logprobs"][label]) for label in labels] for row in rows])
+            if np.isfinite(logprobs).all():
+                scores = logprobs
     gold = [normalize_text(row.label) for row in rows]
     if not any(gold):
         return ScoreFile(path, rows, labels, scores, None)

@@ -29,13 +29,14 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "eval"))
 
-import score_labels  # noqa: E402  (eval/score_labels.py)
+import score_labels
 
-from recipekit.cli import script_parser  # noqa: E402
-from recipekit.errors import InputError, exit_on_input_error  # noqa: E402
-from recipekit.files import read_jsonl, write_json  # noqa: E402
-from recipekit.label_scoring import label_candidates, score_prompts  # noqa: E402
-from recipekit.labels import LabelMatcher  # noqa: E402
+from recipekit.cli import script_parser
+from recipekit.errors import InputError, exit_on_input_error
+from recipekit.files import read_jsonl, write_json
+from recipekit.label_scoring import label_candidates, score_prompts
+from recipekit.labels import LabelMatcher
+from recipekit.scoring_inputs import load_for_scoring
 
 ROOT = Path(__file__).resolve().parents[1]
 PREDICT_RECIPE = "recipes/demo/agnews_tiny_predict.yaml"
@@ -91,7 +92,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         print(f"generating with LLaMA-Factory ({PREDICT_RECIPE if args.recipe == PREDICT_RECIPE else args.recipe})",
               flush=True)
         gen_seconds, generated = generate(args, Path(work) / "predict")
-        loaded = score_labels.load_for_scoring(scoring_args, Path(work))
+        loaded = load_for_scoring(scoring_args, Path(work))
     candidates = label_candidates(loaded.template, loaded.tokenizer, labels)
     prompts = [e.prompt_ids for e in loaded.examples]
     pad = loaded.tokenizer.pad_token_id
@@ -130,8 +131,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         import numpy as np
 
         same = float(np.abs(np.concatenate(per_label, axis=1) - scores).max())
-        result |= {"per_label_seconds": per_label_seconds, "ratio_shared_vs_per_label": per_label_seconds / score_seconds,
-                   "per_label_max_abs_diff": same}
+        result |= {"per_label_seconds": per_label_seconds, "per_label_max_abs_diff": same,
+                   "ratio_shared_vs_per_label": per_label_seconds / score_seconds}
         lines.append(f"  baseline, prompt re-encoded per label: {per_label_seconds:.2f} s; shared pass is "
                      f"{per_label_seconds / score_seconds:.2f}x faster (max |diff| {same:.2e})")
     print("\n".join(lines))

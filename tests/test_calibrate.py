@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 
@@ -58,7 +59,7 @@ def test_classify_report_log_loss_brier_and_ece_match_their_definitions(tmp_path
     confidence, correct = probs.max(axis=1), probs.argmax(axis=1) == y
     edges = np.linspace(0, 1, 16)
     ece = sum(abs(correct[m].mean() - confidence[m].mean()) * m.sum()
-              for lo, hi in zip(edges[:-1], edges[1:], strict=True)
+              for lo, hi in itertools.pairwise(edges)
               if (m := (confidence > lo) & (confidence <= hi)).any()) / 200
     assert got["ece"] == pytest.approx(ece, abs=1e-12) and got["ece"] > 0.05  # sharpened twice: over-confident
     assert sum(b["count"] for b in got["reliability"]) == 200
@@ -108,7 +109,8 @@ def test_temperature_fit_lowers_log_loss_of_an_over_confident_model(tmp_path: Pa
     assert fitted["temperature"] == report["temperature"] and 2.4 < fitted["temperature"] < 3.6
     s = report["summaries"]
     assert s["val_after"]["log_loss"] < s["val_before"]["log_loss"] - 0.1
-    assert s["test_after"]["log_loss"] < s["test_before"]["log_loss"] and s["test_after"]["ece"] < s["test_before"]["ece"]
+    assert s["test_after"]["log_loss"] < s["test_before"]["log_loss"]
+    assert s["test_after"]["ece"] < s["test_before"]["ece"]
     assert s["test_after"]["accuracy"] == s["test_before"]["accuracy"]  # one temperature keeps every argmax
     rows = [json.loads(line) for line in (tmp_path / "t" / "test.temperature.jsonl").read_text("utf-8").splitlines()]
     expected = softmax(test_scores / fitted["temperature"], axis=1)
