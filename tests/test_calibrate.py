@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import importlib.util
 import itertools
 import json
 from pathlib import Path
+from types import ModuleType
+from typing import Any, NamedTuple
 
 import numpy as np
 import pytest
-from conftest import run_script, write_jsonl
+from conftest import ROOT, write_jsonl
 from scipy.special import softmax
 from sklearn.metrics import f1_score, log_loss
 
@@ -16,6 +19,37 @@ from recipekit.calibration import flip_permutation, search_threshold, swap_avera
 from recipekit.probabilistic import expected_calibration_error
 
 LABELS = ["A", "B", "tie"]
+
+
+def load(name: str) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(name, ROOT / "eval" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+    spec.loader.exec_module(module)  # type: ignore[union-attr]
+    return module
+
+
+SCRIPTS = {"eval/calibrate.py": load("calibrate"), "eval/classify_report.py": load("classify_report")}
+
+
+class Done(NamedTuple):
+    returncode: int
+    stderr: str
+
+
+@pytest.fixture
+def run_script(capsys: pytest.CaptureFixture[str]) -> Any:
+    """Run an eval script's main in this process (no interpreter start per call): exit code and stderr."""
+
+    def run(script: str, *args: object) -> Done:
+        capsys.readouterr()
+        try:
+            SCRIPTS[script].main([str(a) for a in args])
+            code = 0
+        except SystemExit as exc:
+            code = int(exc.code or 0)
+        return Done(code, capsys.readouterr().err)
+
+    return run
 
 
 def score_rows(scores: np.ndarray, gold: list[int] | None, labels: list[str], **extra: list[object]) -> list[dict]:
@@ -39,17 +73,17 @@ def calibrated_sample(n: int, seed: int, sharpness: float) -> tuple[np.ndarray, 
     return true * sharpness, gold
 
 
-def report_of(tmp_path: Path, rows: list[dict], *args: str) -> dict:
+def report_of(run_script: Any, tmp_path: Path, rows: list[dict], *args: str) -> dict:
     path = write_jsonl(tmp_path / "scores.jsonl", rows)
     done = run_script("eval/classify_report.py", path, "--bootstrap", "0", *args)
     assert done.returncode == 0, done.stderr
     return json.loads((tmp_path / "classify_report.json").read_text(encoding="utf-8"))
 
 
-def test_classify_report_log_loss_brier_and_ece_match_their_definitions(tmp_path: Path) -> None:
+def test_classify_report_log_loss_brier_and_ece_match_their_definitions(tmp_path: Path, run_script: Any) -> None:
     scores, gold = calibrated_sample(200, 0, 2.0)
     rows = score_rows(scores, gold, LABELS)
-    got = report_of(tmp_path, rows)["probabilistic"]
+    got = report_of(run_script, tmp_path, rows)["probabilistic"]
     probs = softmax(scores, axis=1)
     y = np.array(gold)
     assert got["log_loss"] == pytest.approx(-np.log(probs[np.arange(200), y]).mean(), abs=1e-9)
@@ -68,10 +102,11 @@ def test_classify_report_log_loss_brier_and_ece_match_their_definitions(tmp_path
     assert f"| log loss | {got['log_loss']:.4f} |" in markdown and "## Probabilities" in markdown
 
 
-def test_baseline_probabilities_get_their_own_metrics_and_deltas(tmp_path: Path) -> None:
+def test_baseline_probabilities_get_their_own_metrics_and_deltas(tmp_path: Path, run_script: Any) -> None:
     scores, gold = calibrated_sample(120, 1, 1.0)
     write_jsonl(tmp_path / "base" / "scores.jsonl", score_rows(scores * 4, gold, LABELS))
-    got = report_of(tmp_path, score_rows(scores, gold, LABELS), "--baseline", str(tmp_path / "base" / "scores.jsonl"))
+    got = report_of(run_script, tmp_path, score_rows(scores, gold, LABELS),
+                    "--baseline", str(tmp_path / "base" / "scores.jsonl"))
     assert got["baseline"]["probabilistic"]["log_loss"] > got["probabilistic"]["log_loss"]
     assert got["delta"]["log_loss"] == pytest.approx(got["probabilistic"]["log_loss"]
                                                      - got["baseline"]["probabilistic"]["log_loss"])
@@ -89,7 +124,7 @@ def test_ece_is_zero_when_confidence_equals_accuracy() -> None:
     ({"A": 0.5, "B": 0.4, "tie": 0.2}, "scores.jsonl:2: field 'probs' sums to 1.100000 over the labels"),
     ({"A": 0.5, "B": -0.1, "tie": 0.6}, "scores.jsonl:2: field 'probs' has no valid probability for label 'B'"),
 ])
-def test_bad_probabilities_name_file_line_and_field(tmp_path: Path, probs: dict, message: str) -> None:
+def test_bad_probabilities_name_file_line_and_field(tmp_path: Path, probs: dict, message: str, run_script: Any) -> None:
     rows = score_rows(np.zeros((2, 3)), [0, 1], LABELS)
     rows[1]["probs"] = probs
     path = write_jsonl(tmp_path / "scores.jsonl", rows)
@@ -97,7 +132,7 @@ def test_bad_probabilities_name_file_line_and_field(tmp_path: Path, probs: dict,
     assert done.returncode == 2 and message in done.stderr
 
 
-def test_temperature_fit_lowers_log_loss_of_an_over_confident_model(tmp_path: Path) -> None:
+def test_temperature_fit_lowers_log_loss_of_an_over_confident_model(tmp_path: Path, run_script: Any) -> None:
     val_scores, val_gold = calibrated_sample(600, 2, 3.0)   # 3x sharper than the truth: over-confident
     test_scores, test_gold = calibrated_sample(600, 3, 3.0)
     val = write_jsonl(tmp_path / "val.jsonl", score_rows(val_scores, val_gold, LABELS, id=list(range(600))))
@@ -130,7 +165,7 @@ def test_threshold_search_finds_the_known_optimum() -> None:
     assert search_threshold(delta + 10, positive, -3, 3, 0.5)[1] < 1.0
 
 
-def test_threshold_command_applies_the_validation_threshold_to_test(tmp_path: Path) -> None:
+def test_threshold_command_applies_the_validation_threshold_to_test(tmp_path: Path, run_script: Any) -> None:
     rng = np.random.default_rng(4)
 
     def rows(n: int) -> list[dict]:
@@ -163,7 +198,7 @@ def test_swap_average_flips_a_and_b_and_keeps_tie() -> None:
     assert averaged == pytest.approx(np.array([[0.65, 0.15, 0.2]]))
 
 
-def test_swap_command_pairs_by_id_and_checks_the_flipped_labels(tmp_path: Path) -> None:
+def test_swap_command_pairs_by_id_and_checks_the_flipped_labels(tmp_path: Path, run_script: Any) -> None:
     rng = np.random.default_rng(5)
     truth = rng.normal(0, 1.5, size=(300, 3))
     gold = [int(rng.choice(3, p=p)) for p in softmax(truth, axis=1)]
@@ -195,7 +230,7 @@ def test_swap_command_pairs_by_id_and_checks_the_flipped_labels(tmp_path: Path) 
     assert f"bad.jsonl:{first + 1}: label '{LABELS[gold[first]]}' is not the flip of" in bad.stderr
 
 
-def test_merge_oof_concatenates_folds_and_rejects_overlap(tmp_path: Path) -> None:
+def test_merge_oof_concatenates_folds_and_rejects_overlap(tmp_path: Path, run_script: Any) -> None:
     files = []
     for fold in range(3):
         scores, gold = calibrated_sample(50, 10 + fold, 1.0)
