@@ -1,4 +1,6 @@
-"""The whole path on real AG News: convert -> tiny model -> LLaMA-Factory train -> predict -> report.
+"""The whole path on real AG News: convert -> tiny model -> LLaMA-Factory train -> predict -> report,
+then the same held-out rows scored label by label (eval/score_labels.py) and reported with log loss and
+calibration.
 
 Reads AG News from the hub (fancyzhx/ag_news, cached by `datasets` after the first run), or from a
 folder with the original CSV files when AG_NEWS is set. MODEL=<hub id or path> trains a real model
@@ -83,7 +85,8 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
         model = str(out / "tiny_model")
         stages.run("tiny_model", [python, "scripts/make_tiny_model.py", "--texts",
                                   f"{args.data_dir}/agnews.jsonl", "--out", model, "--seed", str(args.model_seed)])
-    template = f"template={os.environ.get('TEMPLATE', 'default')}"
+    template_name = os.environ.get("TEMPLATE", "default")
+    template = f"template={template_name}"
     sft_dir, predict_dir = out / "sft", out / "predict"
     stages.run("train", [cli, "train", TRAIN_RECIPE, f"model_name_or_path={model}", f"output_dir={sft_dir}",
                          f"dataset_dir={args.data_dir}", template])
@@ -92,19 +95,31 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
     predictions = predict_dir / "generated_predictions.jsonl"
     stages.run("report", [python, "eval/classify_report.py", str(predictions), "--labels", LABELS,
                           "--out", str(out / "report")])
+    scores = out / "scores" / "label_scores.jsonl"
+    stages.run("score_labels", [python, "eval/score_labels.py", "--recipe", PREDICT_RECIPE, "--model", str(sft_dir),
+                                "--dataset-dir", args.data_dir, "--labels", LABELS, "--out", str(scores),
+                                "--template", template_name, "--no-progress"])
+    stages.run("score_report", [python, "eval/classify_report.py", str(scores), "--labels", LABELS])
     report = json.loads((out / "report" / "classify_report.json").read_text(encoding="utf-8"))
+    scored = json.loads((scores.parent / "classify_report.json").read_text(encoding="utf-8"))
     summary = {
         "model": model, "accuracy": report["accuracy"], "n": report["n"], "n_invalid": report["n_invalid"],
+        "label_scoring": {"accuracy": scored["accuracy"], "n_invalid": scored["n_invalid"],
+                          **{k: scored["probabilistic"][k] for k in ("log_loss", "brier", "ece")}},
         "seconds": stages.times,
         "train_plus_predict_seconds": round(stages.times["train"] + stages.times["predict"], 1),
         "paths": {"data": args.data_dir, "model": model, "sft": str(sft_dir), "predictions": str(predictions),
-                  "report": str(out / "report" / "classify_report.md"), "logs": str(out / "logs")},
+                  "report": str(out / "report" / "classify_report.md"), "scores": str(scores),
+                  "scores_report": str(scores.parent / "classify_report.md"), "logs": str(out / "logs")},
     }
     write_json(out / "demo_summary.json", summary)
     print((out / "report" / "classify_report.md").read_text(encoding="utf-8"))
     print("Stage times: " + ", ".join(f"{k} {v:.1f} s" for k, v in stages.times.items()))
     print(f"Held-out accuracy {report['accuracy']:.4f} on {report['n']} rows ({report['n_invalid']} invalid); "
           f"train + predict {summary['train_plus_predict_seconds']:.0f} s")
+    scoring = summary["label_scoring"]
+    print(f"Label scoring: accuracy {scoring['accuracy']:.4f} ({scoring['n_invalid']} invalid), "
+          f"log loss {scoring['log_loss']:.4f}, Brier {scoring['brier']:.4f}, ECE {scoring['ece']:.4f}")
     for name, path in summary["paths"].items():
         print(f"  {name:12s} {path}")
     return summary

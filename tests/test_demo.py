@@ -24,7 +24,11 @@ def test_demo_on_real_ag_news_reaches_its_accuracy(tmp_path: Path) -> None:
     summary = json.loads((out / "demo_summary.json").read_text(encoding="utf-8"))
     assert summary["n"] == 1000
     assert summary["accuracy"] >= 0.75, summary
-    assert set(summary["seconds"]) == {"convert", "tiny_model", "train", "predict", "report"}
+    assert set(summary["seconds"]) == {"convert", "tiny_model", "train", "predict", "report", "score_labels",
+                                       "score_report"}
+    scoring = summary["label_scoring"]  # every row gets a label: no invalid answer, at least generation's accuracy
+    assert scoring["n_invalid"] == 0 and scoring["accuracy"] >= summary["accuracy"] - 0.01, scoring
+    assert 0 < scoring["log_loss"] < 1.0 and 0 <= scoring["ece"] < 0.2, scoring
     for name in ("agnews.jsonl", "agnews_val.jsonl"):
         assert sum(1 for _ in (data / name).open(encoding="utf-8")) == {"agnews.jsonl": 6600}.get(name, 1000)
     assert "Held-out accuracy" in result.stdout and "Stage times: convert" in result.stdout
