@@ -70,7 +70,7 @@ def build_report(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, An
 
     report = metrics_for(args.predictions, scored, "this")
     if args.baseline:
-        base = score_file(args.baseline, scored.labels)  # same gold labels (checked next), so the same label set
+        base = score_file(args.baseline, labels)  # same gold labels (checked next), so the same label set
         report["label_shift"] = compare_with_baseline(scored, base)
         report["baseline"] = metrics_for(args.baseline, base, "baseline")
         report["delta"] = deltas(report, report["baseline"])

@@ -58,6 +58,8 @@ def entry_for_file(path: Path) -> dict[str, Any]:
 def source_rows(dataset_dir: Path, name: str) -> list[dict[str, Any]] | None:
     """The registered dataset's raw rows when it is one local JSON-lines file (to keep id/fold fields)."""
     entry = load_registry(dataset_dir / "dataset_info.json").get(name, {})
+    if entry.get("num_samples"):  # LLaMA-Factory samples rows: their order is not the file's
+        return None
     file_name = entry.get("file_name")
     path = dataset_dir / file_name if file_name else None
     if path is None or not path.is_file() or path.suffix not in (".jsonl", ".json"):
@@ -103,8 +105,8 @@ def load_for_scoring(args: argparse.Namespace, workdir: Path) -> Loaded:
     processor = _get_dataset_processor(data_args, "sft", template, tokenizer, tokenizer_module["processor"],
                                        do_generate=True)
     raw = [row for _, row in read_jsonl(args.data)] if args.data else source_rows(dataset_dir, name)
-    if raw is not None:
-        raw = raw[: len(aligned)]
+    if raw is not None and not (len(raw) == len(aligned) or (args.max_samples and len(raw) > len(aligned))):
+        raw = None  # rows do not pair with what LLaMA-Factory loaded: keep no fields rather than wrong ones
     keep = [key.strip() for key in args.keep.split(",") if key.strip()]
     examples, skipped = [], Counter()
     for index, row in enumerate(aligned):
@@ -115,7 +117,7 @@ def load_for_scoring(args: argparse.Namespace, workdir: Path) -> Loaded:
             continue
         response = row["_response"]
         gold = response[0]["content"] if len(response) == 1 else ""
-        kept = {k: raw[index][k] for k in keep if k in raw[index]} if raw and len(raw) == len(aligned) else {}
+        kept = {k: raw[index][k] for k in keep if k in raw[index]} if raw else {}
         examples.append(Example(encoded["input_ids"][0], gold, kept))
     model = load_model(tokenizer, model_args, finetuning_args, is_trainable=False)
     if getattr(model, "hf_device_map", None) is None and args.quantization_bit is None:

@@ -48,6 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--recipe", default=PREDICT_RECIPE, help=f"predict recipe (default: {PREDICT_RECIPE})")
     parser.add_argument("--model", help="model folder (default: the recipe's, outputs/demo/sft)")
     parser.add_argument("--dataset", help="dataset name (default: the recipe's eval_dataset, agnews_val)")
+    parser.add_argument("--dataset-dir", help="folder holding dataset_info.json (default: the recipe's, data)")
     parser.add_argument("--labels", default=LABELS, help="comma-separated labels (default: AG News)")
     parser.add_argument("--rows", type=int, default=1000, help="rows scored and generated (default: 1000)")
     parser.add_argument("--batch-size", type=int, help="batch size of both (default: the recipe's, 64)")
@@ -60,6 +61,7 @@ def generate(args: argparse.Namespace, out: Path) -> tuple[float, list[str]]:
     """LLaMA-Factory's own predict run; its predict_runtime (generation only) and the raw predictions."""
     cli = Path(sys.executable).with_name("llamafactory-cli")
     overrides = [f"model_name_or_path={args.model}", f"eval_dataset={args.dataset}", f"max_samples={args.rows}",
+                 f"dataset_dir={args.dataset_dir}", f"cutoff_len={args.cutoff_len}",
                  f"per_device_eval_batch_size={args.batch_size}", f"output_dir={out}", "overwrite_cache=true"]
     log = out.with_suffix(".log")
     with log.open("w", encoding="utf-8") as handle:
@@ -83,8 +85,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     scoring_args = score_labels.apply_recipe(score_labels.build_parser().parse_args(
         ["--recipe", args.recipe, "--labels", args.labels, "--max-samples", str(args.rows)]
         + [f"--{k}={v}" for k, v in (("model", args.model), ("dataset", args.dataset),
-                                      ("batch-size", args.batch_size)) if v is not None]))
+                                      ("dataset-dir", args.dataset_dir), ("batch-size", args.batch_size))
+           if v is not None]))
     args.model, args.dataset, args.batch_size = scoring_args.model, scoring_args.dataset, scoring_args.batch_size
+    args.dataset_dir, args.cutoff_len = scoring_args.dataset_dir, scoring_args.cutoff_len
     if not Path(args.model).exists():
         raise InputError(f"no model at {args.model}: run `make demo` first (it trains outputs/demo/sft)")
     labels = [label.strip() for label in args.labels.split(",")]

@@ -12,6 +12,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import pytest
 from conftest import ROOT, write_jsonl
+from conftest import run_script as subprocess_script
 from scipy.special import softmax
 from sklearn.metrics import f1_score, log_loss
 
@@ -247,3 +248,16 @@ def test_merge_oof_concatenates_folds_and_rejects_overlap(tmp_path: Path, run_sc
     assert report["summaries"]["oof"]["log_loss"] == pytest.approx(np.mean(per_file))  # equal-sized folds
     overlap = run_script("eval/calibrate.py", "merge-oof", files[0], files[1], files[0], "--out", tmp_path / "x")
     assert overlap.returncode == 2 and "fold0.jsonl:1: id 0-0 is also in" in overlap.stderr
+
+
+def test_calibrate_logs_before_and_after_to_an_offline_wandb_run(tmp_path: Path) -> None:
+    scores, gold = calibrated_sample(100, 6, 3.0)
+    val = write_jsonl(tmp_path / "val.jsonl", score_rows(scores, gold, LABELS))
+    done = subprocess_script("eval/calibrate.py", "temperature", "--val", val, "--test", val, "--wandb",
+                             env={"WANDB_MODE": "offline", "WANDB_SILENT": "true", "WANDB_PROJECT": "test"})
+    assert done.returncode == 0, done.stderr
+    (run,) = (tmp_path / "wandb").glob("offline-run-*")
+    assert len(list(run.glob("run-*.wandb"))) == 1
+    assert len(list((run / "files" / "media" / "images").glob("reliability_*.png"))) == 1
+    log = next(run.glob("run-*.wandb")).read_bytes()  # offline: the history lives in the run's protobuf log
+    assert all(f"{name}_log_loss".encode() in log for name in ("val_before", "val_after", "test_before", "test_after"))

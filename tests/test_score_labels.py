@@ -173,3 +173,11 @@ def test_argmax_matches_greedy_generation_of_a_model_trained_on_one_token_labels
     assert [s["predict"] for s, g in zip(scored, greedy, strict=True) if g] == [g for g in greedy if g]
     assert [s["prompt"] for s in scored] == [g["prompt"] for g in generated]  # the very prompt LLaMA-Factory built
     assert all(matcher.match(s["predict"]) for s in scored)  # scoring never gives an invalid answer
+
+    bench = run_script("scripts/bench_score_labels.py", "--recipe", predict, "--labels", ",".join(TOPICS.values()),
+                       "--rows", "32", "--batch-size", "8", "--json", tmp / "bench.json")
+    assert bench.returncode == 0, bench.stdout[-2000:] + bench.stderr[-2000:]
+    numbers = json.loads((tmp / "bench.json").read_text(encoding="utf-8"))
+    assert numbers["rows"] == 32 and numbers["score_invalid"] == 0
+    assert numbers["generate_invalid"] == sum(g is None for g in greedy) and numbers["agreement_valid_rows"] == 1.0
+    assert numbers["per_label_max_abs_diff"] < 1e-3 and "ratio score/generate" in bench.stdout
