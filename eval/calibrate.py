@@ -50,14 +50,11 @@ from recipekit.calibration import (
 from recipekit.cli import script_parser
 from recipekit.errors import InputError, exit_on_input_error
 from recipekit.files import write_json, write_jsonl
+from recipekit.labels import parse_labels
 from recipekit.probabilistic import DEFAULT_BINS, plot_reliability
 from recipekit.report import file_signature, fmt, md_table, versions, write_report
 
 METRICS = ("n", "accuracy", "macro_f1", "log_loss", "brier", "ece")
-
-
-def parse_labels(text: str | None) -> list[str] | None:
-    return [part.strip() for part in text.split(",") if part.strip()] if text else None
 
 
 def metrics_table(columns: dict[str, dict[str, Any] | None]) -> str:
@@ -86,12 +83,16 @@ def finish(args: argparse.Namespace, command: str, anchor: str, report: dict[str
     return report
 
 
-def run_temperature(args: argparse.Namespace) -> dict[str, Any]:
-    labels = parse_labels(args.labels)
-    val = load_scores(args.val, labels)
-    test = load_scores(args.test, val.labels)
+def val_and_test(args: argparse.Namespace, purpose: str) -> tuple[ScoreFile, ScoreFile]:
+    """--val (which must carry gold labels) and --test, on one label set."""
+    val = load_scores(args.val, parse_labels(args.labels))
     if val.y is None:
-        raise InputError("validation rows need gold labels to fit a temperature", args.val)
+        raise InputError(f"validation rows need gold labels to {purpose}", args.val)
+    return val, load_scores(args.test, val.labels)
+
+
+def run_temperature(args: argparse.Namespace) -> dict[str, Any]:
+    val, test = val_and_test(args, "fit a temperature")
     temperature = fit_temperature(val.scores, val.y)
     scaled = test.scores / temperature
     summaries = {
@@ -128,11 +129,7 @@ def two_class(file: ScoreFile, positive: str | None) -> tuple[int, int]:
 
 
 def run_threshold(args: argparse.Namespace) -> dict[str, Any]:
-    labels = parse_labels(args.labels)
-    val = load_scores(args.val, labels)
-    test = load_scores(args.test, val.labels)
-    if val.y is None:
-        raise InputError("validation rows need gold labels to search a threshold", args.val)
+    val, test = val_and_test(args, "search a threshold")
     pos, neg = two_class(val, args.positive)
     delta = val.scores[:, pos] - val.scores[:, neg]
     threshold, val_f1 = search_threshold(delta, (val.y == pos).astype(int), args.low, args.high, args.step)

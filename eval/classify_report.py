@@ -27,6 +27,7 @@ from recipekit.classify import classification_metrics, compare_with_baseline, de
 from recipekit.classify_render import plot_confusion_matrix, render_markdown
 from recipekit.cli import script_parser
 from recipekit.errors import InputError, exit_on_input_error
+from recipekit.labels import parse_labels
 from recipekit.probabilistic import (
     DEFAULT_BINS,
     gold_indices,
@@ -38,16 +39,6 @@ from recipekit.probabilistic import (
 from recipekit.report import file_signature, report_dir, versions, write_report
 
 MATCHING = "exact match after whitespace/special-token normalisation; 'N: Name' labels also match 'N' or 'Name'"
-
-
-def parse_labels(text: str | None) -> list[str] | None:
-    """'A,B,C' -> ['A', 'B', 'C']; None stays None."""
-    if text is None:
-        return None
-    labels = [part.strip() for part in text.split(",") if part.strip()]
-    if not labels:
-        raise InputError("--labels names no label")
-    return labels
 
 
 def build_report(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]]:

@@ -32,6 +32,7 @@ from recipekit.cli import script_parser
 from recipekit.errors import InputError, exit_on_input_error
 from recipekit.files import write_jsonl
 from recipekit.label_scoring import END_TOKEN_MODES, Candidates, label_candidates
+from recipekit.labels import parse_labels
 from recipekit.recipes import load_recipe
 from recipekit.scoring_inputs import Example, Loaded, load_for_scoring, result_rows, score_examples
 
@@ -46,7 +47,7 @@ DEFAULTS = {"dataset_dir": "data", "cutoff_len": 2048, "batch_size": 16}
 def choose_labels(text: str | None, examples: list[Example], source: str) -> list[str]:
     """--labels in its order, or the gold answers seen, sorted; every gold answer must be one of them."""
     seen = sorted({e.gold for e in examples if e.gold})
-    labels = [part.strip() for part in text.split(",") if part.strip()] if text else seen
+    labels = parse_labels(text) or seen
     if len(labels) < 2:
         raise InputError(f"need at least two labels, got {labels}; pass --labels A,B,...", source)
     allowed = set(labels)

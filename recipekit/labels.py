@@ -15,6 +15,18 @@ _NUMBERED = re.compile(r"^(\d+)\s*:\s*(\S.*)$")
 INVALID = "(invalid)"
 
 
+def parse_labels(text: str | None) -> list[str] | None:
+    """--labels 'A,B,C' -> ['A', 'B', 'C'] (stripped, empty parts dropped); None stays None."""
+    if text is None:
+        return None
+    labels = [part.strip() for part in text.split(",") if part.strip()]
+    if not labels:
+        from recipekit.errors import InputError
+
+        raise InputError("--labels names no label")
+    return labels
+
+
 def normalize_text(text: str) -> str:
     """Drop special tokens, fold runs of whitespace (newlines included) to one space, strip."""
     return _WHITESPACE.sub(" ", _SPECIAL.sub(" ", text)).strip()

@@ -35,7 +35,7 @@ from recipekit.cli import script_parser
 from recipekit.errors import InputError, exit_on_input_error
 from recipekit.files import read_jsonl, write_json
 from recipekit.label_scoring import label_candidates, score_prompts
-from recipekit.labels import LabelMatcher
+from recipekit.labels import LabelMatcher, parse_labels
 from recipekit.scoring_inputs import load_for_scoring
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -91,7 +91,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     args.dataset_dir, args.cutoff_len = scoring_args.dataset_dir, scoring_args.cutoff_len
     if not Path(args.model).exists():
         raise InputError(f"no model at {args.model}: run `make demo` first (it trains outputs/demo/sft)")
-    labels = [label.strip() for label in args.labels.split(",")]
+    labels = parse_labels(args.labels) or []
     with tempfile.TemporaryDirectory() as work:
         print(f"generating with LLaMA-Factory ({PREDICT_RECIPE if args.recipe == PREDICT_RECIPE else args.recipe})",
               flush=True)
