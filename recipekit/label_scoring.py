@@ -81,24 +81,40 @@ def _left_padded(prompts: list[list[int]], pad_id: int, device: Any) -> tuple[An
     return ids.to(device), mask.to(device), positions.to(device)
 
 
+def common_prefix(candidates: list[list[int]]) -> int:
+    """How many leading tokens all candidates share, leaving each at least one token of its own."""
+    n = 0
+    while n < min(len(c) for c in candidates) - 1 and all(c[n] == candidates[0][n] for c in candidates):
+        n += 1
+    return n
+
+
 def score_batch(model: Any, prompts: list[list[int]], candidates: list[list[int]], pad_id: int) -> np.ndarray:
     """Summed log-probabilities ``[len(prompts), len(candidates)]`` of each candidate after each prompt.
 
-    One forward pass over the left-padded prompts gives every candidate's first token; the remaining
-    tokens of the multi-token candidates run in one more pass over (prompt, candidate) pairs that reuse
-    the prompts' key/value cache, repeated once per candidate.
+    Tokens every candidate starts with (a template's empty thought, say) join the prompts. One forward
+    pass over the left-padded prompts then gives those shared tokens and every candidate's next token;
+    the remaining tokens of the multi-token candidates run in one more pass over (prompt, candidate)
+    pairs that reuse the prompts' key/value cache, repeated once per candidate.
     """
     import torch
 
     device = next(model.parameters()).device
+    shared = common_prefix(candidates)
+    if shared:
+        prompts = [prompt + candidates[0][:shared] for prompt in prompts]
+        candidates = [cand[shared:] for cand in candidates]
     ids, mask, positions = _left_padded(prompts, pad_id, device)
     longer = [k for k, cand in enumerate(candidates) if len(cand) > 1]
     with torch.inference_mode():
         out = model(input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=bool(longer),
-                    logits_to_keep=1)  # only the last position's logits: the head over every position is waste
-        last = out.logits[:, -1, :].float().log_softmax(-1)
+                    logits_to_keep=shared + 1)  # only the positions scored: the head over every position is waste
+        logp = out.logits.float().log_softmax(-1)
         first = torch.tensor([cand[0] for cand in candidates], device=device)
-        scores = last.index_select(1, first).double()
+        scores = logp[:, -1, :].index_select(1, first).double()
+        if shared:
+            targets = ids[:, -shared:]  # the shared tokens, each predicted from the position before it
+            scores += logp[:, :-1, :].gather(-1, targets[..., None]).squeeze(-1).sum(-1, keepdim=True).double()
         if longer:
             batch, k = len(prompts), len(longer)
             steps = max(len(candidates[c]) for c in longer) - 1

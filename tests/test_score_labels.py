@@ -63,8 +63,12 @@ def template_and_tokenizer(model: Path, template_name: str = "default") -> tuple
     return get_template_and_fix_tokenizer(tokenizer, DataArguments(template=template_name)), tokenizer
 
 
-@pytest.mark.parametrize("arch", ["llama", "qwen2"])
-def test_shared_prompt_pass_equals_reencoding_each_label(arch: str) -> None:
+@pytest.mark.parametrize(("arch", "candidates"), [
+    ("llama", [[11], [12, 13, 14], [12, 15], [40, 41, 42, 43, 44]]),  # shared first token, different lengths
+    ("qwen2", [[11], [12, 13, 14], [12, 15], [40, 41, 42, 43, 44]]),
+    ("llama", [[7, 8, 9, 11], [7, 8, 9, 12, 13], [7, 8, 9, 14]]),  # a prefix all share (an empty thought, say)
+])
+def test_shared_prompt_pass_equals_reencoding_each_label(arch: str, candidates: list[list[int]]) -> None:
     from transformers import AutoModelForCausalLM, LlamaConfig, Qwen2Config
 
     config_class = LlamaConfig if arch == "llama" else Qwen2Config
@@ -74,7 +78,6 @@ def test_shared_prompt_pass_equals_reencoding_each_label(arch: str) -> None:
         num_key_value_heads=2, max_position_embeddings=128)).eval()
     generator = torch.Generator().manual_seed(1)
     prompts = [torch.randint(4, 97, (n,), generator=generator).tolist() for n in (9, 1, 23, 5, 14)]
-    candidates = [[11], [12, 13, 14], [12, 15], [40, 41, 42, 43, 44]]  # shared first token, different lengths
     fast = score_batch(model, prompts, candidates, pad_id=0)
     with torch.inference_mode():
         for i, prompt in enumerate(prompts):
@@ -82,7 +85,7 @@ def test_shared_prompt_pass_equals_reencoding_each_label(arch: str) -> None:
                 logp = model(input_ids=torch.tensor([prompt + candidate])).logits[0].log_softmax(-1)
                 slow = sum(logp[len(prompt) - 1 + j, token].item() for j, token in enumerate(candidate))
                 assert fast[i, k] == pytest.approx(slow, abs=1e-4)
-    assert fast.shape == (5, 4) and (fast < 0).all()
+    assert fast.shape == (5, len(candidates)) and (fast < 0).all()
 
 
 def test_label_tokens_add_the_end_token_only_when_labels_would_clash(topics: dict[str, Path]) -> None:
