@@ -122,9 +122,9 @@ def run_temperature(args: argparse.Namespace) -> dict[str, Any]:
 def two_class(file: ScoreFile, positive: str | None) -> tuple[int, int]:
     if len(file.labels) != 2:
         raise InputError(f"threshold search needs two labels, the file has {file.labels}", file.path)
-    pos = file.labels.index(positive) if positive else 0
     if positive and positive not in file.labels:
         raise InputError(f"--positive {positive!r} is not one of the labels {file.labels}", file.path)
+    pos = file.labels.index(positive) if positive else 0
     return pos, 1 - pos
 
 

@@ -181,6 +181,11 @@ def test_threshold_command_applies_the_validation_threshold_to_test(tmp_path: Pa
     assert 0.6 < report["threshold"] < 1.2  # the classes' midpoint is 0.9
     s = report["summaries"]
     assert s["test_after"]["macro_f1"] > s["test_before"]["macro_f1"] + 0.1
+    wrong = run_script("eval/calibrate.py", "threshold", "--val", val, "--test", test, "--positive", "yes")
+    assert wrong.returncode == 2 and "--positive 'yes' is not one of the labels ['是', '否']" in wrong.stderr
+    three = write_jsonl(tmp_path / "three.jsonl", score_rows(np.zeros((2, 3)), [0, 1], LABELS))
+    assert "threshold search needs two labels" in run_script("eval/calibrate.py", "threshold", "--val", three,
+                                                             "--test", three).stderr
     out = [json.loads(line) for line in (tmp_path / "test.threshold.jsonl").read_text("utf-8").splitlines()]
     source = [json.loads(line) for line in test.read_text("utf-8").splitlines()]
     for before, after in zip(source, out, strict=True):
