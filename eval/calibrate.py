@@ -37,6 +37,7 @@ from recipekit.calibration import (
     ScoreFile,
     fit_temperature,
     flip_permutation,
+    ids_everywhere,
     load_scores,
     merge_folds,
     out_path,
@@ -196,8 +197,9 @@ def run_swap(args: argparse.Namespace) -> dict[str, Any]:
     outputs = {"rows": out_path(args.out, args.original, f"{Path(args.original).stem}.swap_averaged.jsonl")}
     write_jsonl(outputs["rows"], rewritten_rows(original, averaged, np.log(np.clip(averaged, 1e-300, None))))
     report = {"labels": original.labels, "flip": args.flip, "original": file_signature(args.original),
-              "swapped": file_signature(args.swapped), "paired_by": "id" if "id" in original.rows[0].extra
-              else "position", "order_consistency": consistent, "summaries": summaries}
+              "swapped": file_signature(args.swapped),
+              "paired_by": "id" if ids_everywhere(original, swapped) else "position",
+              "order_consistency": consistent, "summaries": summaries}
     markdown = ["# A/B swap averaging", "",
                 f"`{args.original}` and its swapped copy `{args.swapped}` ({len(original.rows)} rows, paired by "
                 f"{report['paired_by']}, labels flipped {args.flip}). The two orders agree on the top label in "

@@ -134,9 +134,14 @@ def swap_average(original: np.ndarray, swapped: np.ndarray, perm: list[int]) -> 
     return flipped, (original + flipped) / 2
 
 
+def ids_everywhere(*files: ScoreFile) -> bool:
+    """True when every row of every file carries an ``id``."""
+    return all("id" in row.extra for file in files for row in file.rows)
+
+
 def pair_rows(original: ScoreFile, swapped: ScoreFile) -> np.ndarray:
     """Row index in ``swapped`` of each original row: by ``id`` when every row has one, else by position."""
-    if all("id" in row.extra for row in original.rows + swapped.rows):
+    if ids_everywhere(original, swapped):
         where: dict[str, int] = {}
         for k, row in enumerate(swapped.rows):
             key = str(row.extra["id"])
