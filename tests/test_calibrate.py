@@ -266,3 +266,25 @@ def test_calibrate_logs_before_and_after_to_an_offline_wandb_run(tmp_path: Path)
     assert len(list((run / "files" / "media" / "images").glob("reliability_*.png"))) == 1
     log = next(run.glob("run-*.wandb")).read_bytes()  # offline: the history lives in the run's protobuf log
     assert all(f"{name}_log_loss".encode() in log for name in ("val_before", "val_after", "test_before", "test_after"))
+
+
+def test_unlabeled_test_rows_are_calibrated_without_metrics_and_pair_by_position(tmp_path: Path,
+                                                                                  run_script: Any) -> None:
+    val_scores, val_gold = calibrated_sample(300, 7, 3.0)
+    test_scores, _ = calibrated_sample(40, 8, 3.0)
+    val = write_jsonl(tmp_path / "val.jsonl", score_rows(val_scores, val_gold, LABELS))
+    test = write_jsonl(tmp_path / "test.jsonl", score_rows(test_scores, None, LABELS))  # Kaggle test: no labels
+    swapped = write_jsonl(tmp_path / "test_swapped.jsonl", score_rows(test_scores[:, [1, 0, 2]], None, LABELS))
+    done = run_script("eval/calibrate.py", "swap", "--original", test, "--swapped", swapped)
+    assert done.returncode == 0, done.stderr
+    report = json.loads((tmp_path / "calibrate_swap.json").read_text(encoding="utf-8"))
+    assert report["paired_by"] == "position" and report["summaries"]["averaged"] is None
+    assert report["order_consistency"] == 1.0  # the swapped copy agrees exactly once flipped back
+    averaged = [json.loads(line) for line in (tmp_path / "test.swap_averaged.jsonl").read_text("utf-8").splitlines()]
+    assert np.allclose([[r["probs"][k] for k in LABELS] for r in averaged], softmax(test_scores, axis=1))
+    done = run_script("eval/calibrate.py", "temperature", "--val", val, "--test", tmp_path / "test.swap_averaged.jsonl")
+    assert done.returncode == 0, done.stderr
+    report = json.loads((tmp_path / "calibrate_temperature.json").read_text(encoding="utf-8"))
+    assert report["summaries"]["test_after"] is None and report["summaries"]["val_after"]["n"] == 300
+    markdown = (tmp_path / "calibrate_temperature.md").read_text(encoding="utf-8")
+    assert "40 rows, unlabeled" in markdown and "| log_loss |" in markdown
