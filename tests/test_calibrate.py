@@ -29,7 +29,7 @@ def load(name: str) -> ModuleType:
     return module
 
 
-SCRIPTS = {"eval/calibrate.py": load("calibrate"), "eval/classify_report.py": load("classify_report")}
+SCRIPTS = {f"eval/{name}.py": load(name) for name in ("calibrate", "classify_report", "kaggle_submission")}
 
 
 class Done(NamedTuple):
@@ -288,3 +288,24 @@ def test_unlabeled_test_rows_are_calibrated_without_metrics_and_pair_by_position
     assert report["summaries"]["test_after"] is None and report["summaries"]["val_after"]["n"] == 300
     markdown = (tmp_path / "calibrate_temperature.md").read_text(encoding="utf-8")
     assert "40 rows, unlabeled" in markdown and "| log_loss |" in markdown
+
+
+def test_kaggle_submission_has_one_probability_column_per_label(tmp_path: Path, run_script: Any) -> None:
+    scores, _ = calibrated_sample(5, 9, 1.0)
+    rows = score_rows(scores, None, LABELS, id=[136060, 211333, 1233961, 9, 10])
+    path = write_jsonl(tmp_path / "test.jsonl", rows)
+    done = run_script("eval/kaggle_submission.py", path, "--out", tmp_path / "submission.csv")
+    assert done.returncode == 0, done.stderr
+    lines = (tmp_path / "submission.csv").read_text(encoding="utf-8").splitlines()
+    assert lines[0] == "id,winner_model_a,winner_model_b,winner_tie" and len(lines) == 6
+    first = lines[1].split(",")
+    assert first[0] == "136060" and np.allclose([float(v) for v in first[1:]], softmax(scores[0]))
+    rows[3]["id"] = 136060
+    write_jsonl(path, rows)
+    duplicate = run_script("eval/kaggle_submission.py", path, "--out", tmp_path / "x.csv")
+    assert duplicate.returncode == 2 and "test.jsonl:4: id 136060 also on line 1" in duplicate.stderr
+    del rows[2]["id"]
+    write_jsonl(path, rows)
+    missing = run_script("eval/kaggle_submission.py", path, "--out", tmp_path / "x.csv")
+    assert missing.returncode == 2 and "test.jsonl:3: missing field 'id'" in missing.stderr
+    assert not (tmp_path / "x.csv").exists()
