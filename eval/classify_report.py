@@ -59,10 +59,12 @@ def build_report(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, An
                           "versions": versions("scikit-learn", "numpy")}
         return result
 
+    # the baseline is read and paired first: one that does not pair fails before any metric is computed
+    base = score_file(args.baseline, labels) if args.baseline else None
+    shift = compare_with_baseline(scored, base) if base is not None else None
     report = metrics_for(args.predictions, scored, "this")
-    if args.baseline:
-        base = score_file(args.baseline, labels)  # same gold labels (checked next), so the same label set
-        report["label_shift"] = compare_with_baseline(scored, base)
+    if base is not None:
+        report["label_shift"] = shift
         report["baseline"] = metrics_for(args.baseline, base, "baseline")
         report["delta"] = deltas(report, report["baseline"])
     return report, curves

@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import importlib.util
 import itertools
 import json
 from pathlib import Path
-from types import ModuleType
-from typing import Any, NamedTuple
 
 import numpy as np
 import pytest
-from conftest import ROOT, write_jsonl
-from conftest import run_script as subprocess_script
+from conftest import run_main, run_script, write_jsonl
 from scipy.special import softmax
 from sklearn.metrics import f1_score, log_loss
 
@@ -20,37 +16,6 @@ from recipekit.calibration import flip_permutation, search_threshold, swap_avera
 from recipekit.probabilistic import expected_calibration_error
 
 LABELS = ["A", "B", "tie"]
-
-
-def load(name: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(name, ROOT / "eval" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
-    spec.loader.exec_module(module)  # type: ignore[union-attr]
-    return module
-
-
-SCRIPTS = {f"eval/{name}.py": load(name) for name in ("calibrate", "classify_report", "kaggle_submission")}
-
-
-class Done(NamedTuple):
-    returncode: int
-    stderr: str
-
-
-@pytest.fixture
-def run_script(capsys: pytest.CaptureFixture[str]) -> Any:
-    """Run an eval script's main in this process (no interpreter start per call): exit code and stderr."""
-
-    def run(script: str, *args: object) -> Done:
-        capsys.readouterr()
-        try:
-            SCRIPTS[script].main([str(a) for a in args])
-            code = 0
-        except SystemExit as exc:
-            code = int(exc.code or 0)
-        return Done(code, capsys.readouterr().err)
-
-    return run
 
 
 def score_rows(scores: np.ndarray, gold: list[int] | None, labels: list[str], **extra: list[object]) -> list[dict]:
@@ -74,17 +39,17 @@ def calibrated_sample(n: int, seed: int, sharpness: float) -> tuple[np.ndarray, 
     return true * sharpness, gold
 
 
-def report_of(run_script: Any, tmp_path: Path, rows: list[dict], *args: str) -> dict:
+def report_of(tmp_path: Path, rows: list[dict], *args: str) -> dict:
     path = write_jsonl(tmp_path / "scores.jsonl", rows)
-    done = run_script("eval/classify_report.py", path, "--bootstrap", "0", *args)
+    done = run_main("eval/classify_report.py", path, "--bootstrap", "0", *args)
     assert done.returncode == 0, done.stderr
     return json.loads((tmp_path / "classify_report.json").read_text(encoding="utf-8"))
 
 
-def test_classify_report_log_loss_brier_and_ece_match_their_definitions(tmp_path: Path, run_script: Any) -> None:
+def test_classify_report_log_loss_brier_and_ece_match_their_definitions(tmp_path: Path) -> None:
     scores, gold = calibrated_sample(200, 0, 2.0)
     rows = score_rows(scores, gold, LABELS)
-    got = report_of(run_script, tmp_path, rows)["probabilistic"]
+    got = report_of(tmp_path, rows)["probabilistic"]
     probs = softmax(scores, axis=1)
     y = np.array(gold)
     assert got["log_loss"] == pytest.approx(-np.log(probs[np.arange(200), y]).mean(), abs=1e-9)
@@ -103,10 +68,10 @@ def test_classify_report_log_loss_brier_and_ece_match_their_definitions(tmp_path
     assert f"| log loss | {got['log_loss']:.4f} |" in markdown and "## Probabilities" in markdown
 
 
-def test_baseline_probabilities_get_their_own_metrics_and_deltas(tmp_path: Path, run_script: Any) -> None:
+def test_baseline_probabilities_get_their_own_metrics_and_deltas(tmp_path: Path) -> None:
     scores, gold = calibrated_sample(120, 1, 1.0)
     write_jsonl(tmp_path / "base" / "scores.jsonl", score_rows(scores * 4, gold, LABELS))
-    got = report_of(run_script, tmp_path, score_rows(scores, gold, LABELS),
+    got = report_of(tmp_path, score_rows(scores, gold, LABELS),
                     "--baseline", str(tmp_path / "base" / "scores.jsonl"))
     assert got["baseline"]["probabilistic"]["log_loss"] > got["probabilistic"]["log_loss"]
     assert got["delta"]["log_loss"] == pytest.approx(got["probabilistic"]["log_loss"]
@@ -125,20 +90,20 @@ def test_ece_is_zero_when_confidence_equals_accuracy() -> None:
     ({"A": 0.5, "B": 0.4, "tie": 0.2}, "scores.jsonl:2: field 'probs' sums to 1.100000 over the labels"),
     ({"A": 0.5, "B": -0.1, "tie": 0.6}, "scores.jsonl:2: field 'probs' has no valid probability for label 'B'"),
 ])
-def test_bad_probabilities_name_file_line_and_field(tmp_path: Path, probs: dict, message: str, run_script: Any) -> None:
+def test_bad_probabilities_name_file_line_and_field(tmp_path: Path, probs: dict, message: str) -> None:
     rows = score_rows(np.zeros((2, 3)), [0, 1], LABELS)
     rows[1]["probs"] = probs
     path = write_jsonl(tmp_path / "scores.jsonl", rows)
-    done = run_script("eval/classify_report.py", path, "--bootstrap", "0")
+    done = run_main("eval/classify_report.py", path, "--bootstrap", "0")
     assert done.returncode == 2 and message in done.stderr
 
 
-def test_temperature_fit_lowers_log_loss_of_an_over_confident_model(tmp_path: Path, run_script: Any) -> None:
+def test_temperature_fit_lowers_log_loss_of_an_over_confident_model(tmp_path: Path) -> None:
     val_scores, val_gold = calibrated_sample(600, 2, 3.0)   # 3x sharper than the truth: over-confident
     test_scores, test_gold = calibrated_sample(600, 3, 3.0)
     val = write_jsonl(tmp_path / "val.jsonl", score_rows(val_scores, val_gold, LABELS, id=list(range(600))))
     test = write_jsonl(tmp_path / "test.jsonl", score_rows(test_scores, test_gold, LABELS, id=list(range(600))))
-    done = run_script("eval/calibrate.py", "temperature", "--val", val, "--test", test, "--out", tmp_path / "t")
+    done = run_main("eval/calibrate.py", "temperature", "--val", val, "--test", test, "--out", tmp_path / "t")
     assert done.returncode == 0, done.stderr
     report = json.loads((tmp_path / "t" / "calibrate_temperature.json").read_text(encoding="utf-8"))
     fitted = json.loads((tmp_path / "t" / "temperature.json").read_text(encoding="utf-8"))
@@ -152,7 +117,7 @@ def test_temperature_fit_lowers_log_loss_of_an_over_confident_model(tmp_path: Pa
     expected = softmax(test_scores / fitted["temperature"], axis=1)
     assert np.allclose([[r["probs"][k] for k in LABELS] for r in rows], expected, atol=1e-12)
     assert [r["id"] for r in rows] == list(range(600))
-    again = run_script("eval/classify_report.py", tmp_path / "t" / "test.temperature.jsonl", "--bootstrap", "0")
+    again = run_main("eval/classify_report.py", tmp_path / "t" / "test.temperature.jsonl", "--bootstrap", "0")
     assert again.returncode == 0, again.stderr
 
 
@@ -166,7 +131,7 @@ def test_threshold_search_finds_the_known_optimum() -> None:
     assert search_threshold(delta + 10, positive, -3, 3, 0.5)[1] < 1.0
 
 
-def test_threshold_command_applies_the_validation_threshold_to_test(tmp_path: Path, run_script: Any) -> None:
+def test_threshold_command_applies_the_validation_threshold_to_test(tmp_path: Path) -> None:
     rng = np.random.default_rng(4)
 
     def rows(n: int) -> list[dict]:
@@ -175,16 +140,16 @@ def test_threshold_command_applies_the_validation_threshold_to_test(tmp_path: Pa
         return score_rows(np.stack([delta, np.zeros(n)], axis=1), list(gold), ["是", "否"])
 
     val, test = write_jsonl(tmp_path / "val.jsonl", rows(400)), write_jsonl(tmp_path / "test.jsonl", rows(400))
-    done = run_script("eval/calibrate.py", "threshold", "--val", val, "--test", test, "--positive", "是")
+    done = run_main("eval/calibrate.py", "threshold", "--val", val, "--test", test, "--positive", "是")
     assert done.returncode == 0, done.stderr
     report = json.loads((tmp_path / "calibrate_threshold.json").read_text(encoding="utf-8"))
     assert 0.6 < report["threshold"] < 1.2  # the classes' midpoint is 0.9
     s = report["summaries"]
     assert s["test_after"]["macro_f1"] > s["test_before"]["macro_f1"] + 0.1
-    wrong = run_script("eval/calibrate.py", "threshold", "--val", val, "--test", test, "--positive", "yes")
+    wrong = run_main("eval/calibrate.py", "threshold", "--val", val, "--test", test, "--positive", "yes")
     assert wrong.returncode == 2 and "--positive 'yes' is not one of the labels ['是', '否']" in wrong.stderr
     three = write_jsonl(tmp_path / "three.jsonl", score_rows(np.zeros((2, 3)), [0, 1], LABELS))
-    assert "threshold search needs two labels" in run_script("eval/calibrate.py", "threshold", "--val", three,
+    assert "threshold search needs two labels" in run_main("eval/calibrate.py", "threshold", "--val", three,
                                                              "--test", three).stderr
     out = [json.loads(line) for line in (tmp_path / "test.threshold.jsonl").read_text("utf-8").splitlines()]
     source = [json.loads(line) for line in test.read_text("utf-8").splitlines()]
@@ -204,7 +169,7 @@ def test_swap_average_flips_a_and_b_and_keeps_tie() -> None:
     assert averaged == pytest.approx(np.array([[0.65, 0.15, 0.2]]))
 
 
-def test_swap_command_pairs_by_id_and_checks_the_flipped_labels(tmp_path: Path, run_script: Any) -> None:
+def test_swap_command_pairs_by_id_and_checks_the_flipped_labels(tmp_path: Path) -> None:
     rng = np.random.default_rng(5)
     truth = rng.normal(0, 1.5, size=(300, 3))
     gold = [int(rng.choice(3, p=p)) for p in softmax(truth, axis=1)]
@@ -216,7 +181,7 @@ def test_swap_command_pairs_by_id_and_checks_the_flipped_labels(tmp_path: Path, 
     order = rng.permutation(300)  # the swapped file in another order: rows pair by id
     swapped_rows = score_rows(swapped, [flip[g] for g in gold], LABELS, id=[f"id{i}" for i in range(300)])
     write_jsonl(tmp_path / "swap.jsonl", [swapped_rows[i] for i in order])
-    done = run_script("eval/calibrate.py", "swap", "--original", tmp_path / "orig.jsonl",
+    done = run_main("eval/calibrate.py", "swap", "--original", tmp_path / "orig.jsonl",
                       "--swapped", tmp_path / "swap.jsonl")
     assert done.returncode == 0, done.stderr
     report = json.loads((tmp_path / "calibrate_swap.json").read_text(encoding="utf-8"))
@@ -229,21 +194,21 @@ def test_swap_command_pairs_by_id_and_checks_the_flipped_labels(tmp_path: Path, 
     assert out[7]["probs"]["tie"] == pytest.approx((p_o[7, 2] + p_s[7, 2]) / 2)
     # a copy whose labels were not flipped is not the swapped copy
     write_jsonl(tmp_path / "bad.jsonl", score_rows(swapped, gold, LABELS, id=[f"id{i}" for i in range(300)]))
-    bad = run_script("eval/calibrate.py", "swap", "--original", tmp_path / "orig.jsonl",
+    bad = run_main("eval/calibrate.py", "swap", "--original", tmp_path / "orig.jsonl",
                      "--swapped", tmp_path / "bad.jsonl")
     first = next(i for i, g in enumerate(gold) if g != 2)
     assert bad.returncode == 2
     assert f"bad.jsonl:{first + 1}: label '{LABELS[gold[first]]}' is not the flip of" in bad.stderr
 
 
-def test_merge_oof_concatenates_folds_and_rejects_overlap(tmp_path: Path, run_script: Any) -> None:
+def test_merge_oof_concatenates_folds_and_rejects_overlap(tmp_path: Path) -> None:
     files = []
     for fold in range(3):
         scores, gold = calibrated_sample(50, 10 + fold, 1.0)
         ids = [f"{fold}-{i}" for i in range(50)]
         files.append(write_jsonl(tmp_path / f"fold{fold}.jsonl", score_rows(scores, gold, LABELS, id=ids,
                                                                             fold=[fold] * 50)))
-    done = run_script("eval/calibrate.py", "merge-oof", *files, "--out", tmp_path / "oof")
+    done = run_main("eval/calibrate.py", "merge-oof", *files, "--out", tmp_path / "oof")
     assert done.returncode == 0, done.stderr
     merged = [json.loads(line) for line in (tmp_path / "oof" / "oof_scores.jsonl").read_text("utf-8").splitlines()]
     assert [r["id"] for r in merged] == [f"{f}-{i}" for f in range(3) for i in range(50)]
@@ -251,14 +216,14 @@ def test_merge_oof_concatenates_folds_and_rejects_overlap(tmp_path: Path, run_sc
     assert report["summaries"]["oof"]["n"] == 150 and [f["folds"] for f in report["files"]] == [["0"], ["1"], ["2"]]
     per_file = [report["summaries"][f"file_{i}"]["log_loss"] for i in range(3)]
     assert report["summaries"]["oof"]["log_loss"] == pytest.approx(np.mean(per_file))  # equal-sized folds
-    overlap = run_script("eval/calibrate.py", "merge-oof", files[0], files[1], files[0], "--out", tmp_path / "x")
+    overlap = run_main("eval/calibrate.py", "merge-oof", files[0], files[1], files[0], "--out", tmp_path / "x")
     assert overlap.returncode == 2 and "fold0.jsonl:1: id 0-0 is also in" in overlap.stderr
 
 
 def test_calibrate_logs_before_and_after_to_an_offline_wandb_run(tmp_path: Path) -> None:
     scores, gold = calibrated_sample(100, 6, 3.0)
     val = write_jsonl(tmp_path / "val.jsonl", score_rows(scores, gold, LABELS))
-    done = subprocess_script("eval/calibrate.py", "temperature", "--val", val, "--test", val, "--wandb",
+    done = run_script("eval/calibrate.py", "temperature", "--val", val, "--test", val, "--wandb",
                              env={"WANDB_MODE": "offline", "WANDB_SILENT": "true", "WANDB_PROJECT": "test"})
     assert done.returncode == 0, done.stderr
     (run,) = (tmp_path / "wandb").glob("offline-run-*")
@@ -268,21 +233,20 @@ def test_calibrate_logs_before_and_after_to_an_offline_wandb_run(tmp_path: Path)
     assert all(f"{name}_log_loss".encode() in log for name in ("val_before", "val_after", "test_before", "test_after"))
 
 
-def test_unlabeled_test_rows_are_calibrated_without_metrics_and_pair_by_position(tmp_path: Path,
-                                                                                  run_script: Any) -> None:
+def test_unlabeled_test_rows_are_calibrated_without_metrics_and_pair_by_position(tmp_path: Path) -> None:
     val_scores, val_gold = calibrated_sample(300, 7, 3.0)
     test_scores, _ = calibrated_sample(40, 8, 3.0)
     val = write_jsonl(tmp_path / "val.jsonl", score_rows(val_scores, val_gold, LABELS))
     test = write_jsonl(tmp_path / "test.jsonl", score_rows(test_scores, None, LABELS))  # Kaggle test: no labels
     swapped = write_jsonl(tmp_path / "test_swapped.jsonl", score_rows(test_scores[:, [1, 0, 2]], None, LABELS))
-    done = run_script("eval/calibrate.py", "swap", "--original", test, "--swapped", swapped)
+    done = run_main("eval/calibrate.py", "swap", "--original", test, "--swapped", swapped)
     assert done.returncode == 0, done.stderr
     report = json.loads((tmp_path / "calibrate_swap.json").read_text(encoding="utf-8"))
     assert report["paired_by"] == "position" and report["summaries"]["averaged"] is None
     assert report["order_consistency"] == 1.0  # the swapped copy agrees exactly once flipped back
     averaged = [json.loads(line) for line in (tmp_path / "test.swap_averaged.jsonl").read_text("utf-8").splitlines()]
     assert np.allclose([[r["probs"][k] for k in LABELS] for r in averaged], softmax(test_scores, axis=1))
-    done = run_script("eval/calibrate.py", "temperature", "--val", val, "--test", tmp_path / "test.swap_averaged.jsonl")
+    done = run_main("eval/calibrate.py", "temperature", "--val", val, "--test", tmp_path / "test.swap_averaged.jsonl")
     assert done.returncode == 0, done.stderr
     report = json.loads((tmp_path / "calibrate_temperature.json").read_text(encoding="utf-8"))
     assert report["summaries"]["test_after"] is None and report["summaries"]["val_after"]["n"] == 300
@@ -290,11 +254,11 @@ def test_unlabeled_test_rows_are_calibrated_without_metrics_and_pair_by_position
     assert "40 rows, unlabeled" in markdown and "| log_loss |" in markdown
 
 
-def test_kaggle_submission_has_one_probability_column_per_label(tmp_path: Path, run_script: Any) -> None:
+def test_kaggle_submission_has_one_probability_column_per_label(tmp_path: Path) -> None:
     scores, _ = calibrated_sample(5, 9, 1.0)
     rows = score_rows(scores, None, LABELS, id=[136060, 211333, 1233961, 9, 10])
     path = write_jsonl(tmp_path / "test.jsonl", rows)
-    done = run_script("eval/kaggle_submission.py", path, "--out", tmp_path / "submission.csv")
+    done = run_main("eval/kaggle_submission.py", path, "--out", tmp_path / "submission.csv")
     assert done.returncode == 0, done.stderr
     lines = (tmp_path / "submission.csv").read_text(encoding="utf-8").splitlines()
     assert lines[0] == "id,winner_model_a,winner_model_b,winner_tie" and len(lines) == 6
@@ -302,10 +266,10 @@ def test_kaggle_submission_has_one_probability_column_per_label(tmp_path: Path, 
     assert first[0] == "136060" and np.allclose([float(v) for v in first[1:]], softmax(scores[0]))
     rows[3]["id"] = 136060
     write_jsonl(path, rows)
-    duplicate = run_script("eval/kaggle_submission.py", path, "--out", tmp_path / "x.csv")
+    duplicate = run_main("eval/kaggle_submission.py", path, "--out", tmp_path / "x.csv")
     assert duplicate.returncode == 2 and "test.jsonl:4: id 136060 also on line 1" in duplicate.stderr
     del rows[2]["id"]
     write_jsonl(path, rows)
-    missing = run_script("eval/kaggle_submission.py", path, "--out", tmp_path / "x.csv")
+    missing = run_main("eval/kaggle_submission.py", path, "--out", tmp_path / "x.csv")
     assert missing.returncode == 2 and "test.jsonl:3: missing field 'id'" in missing.stderr
     assert not (tmp_path / "x.csv").exists()

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import agnews_rows, run_script, write_jsonl, write_original_csv
+from conftest import agnews_rows, run_main, run_script, write_jsonl, write_original_csv
 from test_afqmc_converter import clue_folder
 from test_arena_converter import competition
 from test_chat_converters import tulu_row, uf_row
@@ -42,7 +42,7 @@ NAMES = ["agnews", "agnews_val", "yelp5", "afqmc", "afqmc_val", "afqmc_test", "a
 
 def test_every_converter_output_loads_through_llamafactory(all_datasets: Path, tmp_path: Path) -> None:
     out = tmp_path / "report.json"
-    result = run_script("scripts/check_data.py", *NAMES, "--data-dir", all_datasets, "--cutoff-len", "64",
+    result = run_main("scripts/check_data.py", *NAMES, "--data-dir", all_datasets, "--cutoff-len", "64",
                         "--json", out)
     assert result.returncode == 0, result.stdout + result.stderr[-3000:]
     reports = json.loads(out.read_text(encoding="utf-8"))
@@ -70,13 +70,13 @@ def test_every_converter_output_loads_through_llamafactory(all_datasets: Path, t
 def test_rows_over_cutoff_len_are_counted(all_datasets: Path, tmp_path: Path) -> None:
     """None at the longest row's length, that row alone one token below (the tiny BPE depends on the names)."""
     out = tmp_path / "report.json"
-    assert run_script("scripts/check_data.py", "arena_test", "--data-dir", all_datasets, "--json", out).returncode == 0
+    assert run_main("scripts/check_data.py", "arena_test", "--data-dir", all_datasets, "--json", out).returncode == 0
     tokens = json.loads(out.read_text(encoding="utf-8"))["arena_test"]["tokens"]
     longest, shortest = tokens["max"], 2 * tokens["mean"] - tokens["max"]
     assert shortest < longest
     for cutoff, over in ((longest, 0), (longest - 1, 1), (int(shortest) - 1, 2)):
-        again = run_script("scripts/check_data.py", "arena_test", "--data-dir", all_datasets, "--cutoff-len", cutoff,
-                           "--json", out)
+        again = run_main("scripts/check_data.py", "arena_test", "--data-dir", all_datasets, "--cutoff-len", cutoff,
+                         "--json", out)
         assert again.returncode == 0
         assert json.loads(out.read_text(encoding="utf-8"))["arena_test"]["tokens"]["over_cutoff"] == over
 
@@ -93,7 +93,7 @@ def test_rows_llamafactory_drops_and_unloadable_sets_fail(all_datasets: Path, tm
                  "tags": tags},
         "gone": {"file_name": "missing.jsonl"},
     }), encoding="utf-8")
-    result = run_script("scripts/check_data.py", "chat", "gone", "--data-dir", data)
+    result = run_main("scripts/check_data.py", "chat", "gone", "--data-dir", data)
     assert result.returncode == 1
     assert "chat: 1 rows kept of 2 (sharegpt)" in result.stdout
     assert "  ERROR: LLaMA-Factory dropped 1 row(s) as invalid" in result.stdout

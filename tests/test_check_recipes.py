@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import ROOT, run_script
+from conftest import ROOT, run_main, run_script
 
 HEADER = """# A broken copy for a test.
 #
@@ -37,7 +37,7 @@ def base_args(**changes: object) -> dict:
 
 
 def check(*args: str | Path, cwd: Path = ROOT) -> tuple[int, str]:
-    result = run_script(ROOT / "scripts" / "check_recipes.py", *args, cwd=cwd)
+    result = run_main("scripts/check_recipes.py", *args, cwd=cwd)
     return result.returncode, result.stdout
 
 

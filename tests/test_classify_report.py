@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import AGNEWS_LABELS, run_script, write_jsonl
+from conftest import AGNEWS_LABELS, run_main, run_script, write_jsonl
 from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precision_recall_fscore_support
 
 from recipekit.labels import LabelMatcher, normalize_text
@@ -23,7 +23,7 @@ def predictions(pairs: list[tuple[str, str]]) -> list[dict[str, str]]:
 
 def report(tmp_path: Path, rows: list[dict[str, object]], *args: str) -> dict:
     path = write_jsonl(tmp_path / "generated_predictions.jsonl", rows)
-    result = run_script("eval/classify_report.py", path, *args)
+    result = run_main("eval/classify_report.py", path, *args)
     assert result.returncode == 0, result.stderr
     return json.loads((tmp_path / "classify_report.json").read_text(encoding="utf-8"))
 
@@ -98,7 +98,7 @@ def test_invalid_predictions_are_counted_shown_and_scored_wrong(tmp_path: Path) 
     rows = predictions([("Tech", "4: Sci/Tech"), ("/Tech", "4: Sci/Tech"), ("4", "4: Sci/Tech"),
                         ("1: World", "1: World")])
     path = write_jsonl(tmp_path / "generated_predictions.jsonl", rows)
-    result = run_script("eval/classify_report.py", path, "--labels", AGNEWS_LABELS)
+    result = run_main("eval/classify_report.py", path, "--labels", AGNEWS_LABELS)
     assert result.returncode == 0, result.stderr
     got = json.loads((tmp_path / "classify_report.json").read_text(encoding="utf-8"))
     assert (got["n"], got["n_invalid"], got["accuracy"]) == (4, 2, 0.5)
@@ -140,7 +140,7 @@ def test_baseline_deltas_and_label_shift(tmp_path: Path) -> None:
 def test_baseline_that_does_not_pair_is_an_error(tmp_path: Path, base_rows: list, message: str) -> None:
     path = write_jsonl(tmp_path / "new.jsonl", predictions([("1: World", "1: World"), ("2", "2: Sports")]))
     base = write_jsonl(tmp_path / "base.jsonl", predictions(base_rows))
-    result = run_script("eval/classify_report.py", path, "--baseline", base)
+    result = run_main("eval/classify_report.py", path, "--baseline", base)
     assert result.returncode == 2
     assert message in result.stderr and str(base) in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
@@ -150,7 +150,7 @@ def test_writes_three_files_and_prints_markdown(tmp_path: Path) -> None:
     path = write_jsonl(tmp_path / "preds" / "generated_predictions.jsonl",
                        predictions([("1: World", "1: World"), ("2", "2: Sports"), ("4", "3: Business")]))
     out = tmp_path / "report"
-    result = run_script("eval/classify_report.py", path, "--out", out, "--labels", AGNEWS_LABELS)
+    result = run_main("eval/classify_report.py", path, "--out", out, "--labels", AGNEWS_LABELS)
     assert result.returncode == 0, result.stderr
     assert sorted(p.name for p in out.iterdir()) == ["classify_report.json", "classify_report.md",
                                                      "confusion_matrix.png"]
@@ -165,7 +165,7 @@ def test_writes_three_files_and_prints_markdown(tmp_path: Path) -> None:
     assert got["meta"]["predictions"]["sha256"] and got["meta"]["versions"]["scikit-learn"]
     # same input, same bytes
     first = (out / "classify_report.json").read_bytes()
-    run_script("eval/classify_report.py", path, "--out", out, "--labels", AGNEWS_LABELS)
+    run_main("eval/classify_report.py", path, "--out", out, "--labels", AGNEWS_LABELS)
     assert (out / "classify_report.json").read_bytes() == first
 
 
@@ -204,7 +204,7 @@ def test_bad_input_is_a_one_line_error(tmp_path: Path, content: str | None, mess
     path = tmp_path / "generated_predictions.jsonl"
     if content is not None:
         path.write_text(content, encoding="utf-8")
-    result = run_script("eval/classify_report.py", path, "--labels", "a,b")
+    result = run_main("eval/classify_report.py", path, "--labels", "a,b")
     assert result.returncode == 2
     assert result.stderr.startswith(f"error: {path}")
     assert message in result.stderr

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import run_script, write_jsonl
+from conftest import run_main, run_script, write_jsonl
 
 ROWS = [
     ("The cat sat on the mat.", "A cat was sitting on the mat."),
@@ -24,7 +24,7 @@ def rows_file(path: Path, pairs: list[tuple[str, str]]) -> Path:
 
 
 def gen_report(tmp_path: Path, *args: str | Path) -> dict:
-    result = run_script("eval/gen_report.py", *args, "--workers", "1")
+    result = run_main("eval/gen_report.py", *args, "--workers", "1")
     assert result.returncode == 0, result.stderr
     return json.loads((tmp_path / "gen_report.json").read_text(encoding="utf-8"))
 
@@ -145,7 +145,7 @@ def test_bad_input_is_a_one_line_error(tmp_path: Path, content: str | None, mess
     path = tmp_path / "generated_predictions.jsonl"
     if content is not None:
         path.write_text(content, encoding="utf-8")
-    result = run_script("eval/gen_report.py", path)
+    result = run_main("eval/gen_report.py", path)
     assert result.returncode == 2
     assert result.stderr.startswith(f"error: {path}") and message in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1

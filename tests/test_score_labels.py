@@ -3,15 +3,13 @@ agreement with LLaMA-Factory's greedy generation on a model trained here to answ
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
-from types import ModuleType
 
 import numpy as np
 import pytest
 import torch
-from conftest import ROOT, agnews_rows, run_script, write_jsonl
+from conftest import agnews_rows, load_script, run_main, run_script, write_jsonl
 from scipy.special import softmax
 
 from recipekit.errors import InputError
@@ -22,14 +20,7 @@ TOPICS = {"1": "World", "2": "Sports", "3": "Business", "4": "Tech"}
 INSTRUCTION = "Classify the news topic: World, Sports, Business or Tech."
 
 
-def load(name: str, relative: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(name, ROOT / relative)
-    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
-    spec.loader.exec_module(module)  # type: ignore[union-attr]
-    return module
-
-
-score_labels = load("score_labels", "eval/score_labels.py")
+score_labels = load_script("eval/score_labels.py")
 
 
 def topic_rows(per_class: int, prefix: str) -> list[dict[str, object]]:
@@ -48,7 +39,7 @@ def topics(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     entry = {"formatting": "alpaca", "columns": {"prompt": "instruction", "query": "input", "response": "output"}}
     (data / "dataset_info.json").write_text(json.dumps({
         "topics": {"file_name": "topics.jsonl", **entry}, "topics_val": {"file_name": "topics_val.jsonl", **entry}}))
-    make_tiny_model = load("make_tiny_model", "scripts/make_tiny_model.py")
+    make_tiny_model = load_script("scripts/make_tiny_model.py")
     model = make_tiny_model.main(["--texts", str(data / "topics.jsonl"), "--out", str(tmp / "tiny_model"),
                                   "--vocab-size", "400", "--hidden", "64", "--intermediate", "128", "--layers", "2"])
     return {"tmp": tmp, "data": data, "model": model}
@@ -128,7 +119,7 @@ def test_score_labels_writes_normalised_probabilities_classify_report_reads(topi
                for a, b in zip(rows, again, strict=True))
     score_labels.main(args)
     assert out.read_bytes() == first  # same input, same settings: the same bytes
-    report = run_script("eval/classify_report.py", out, "--bootstrap", "0")
+    report = run_main("eval/classify_report.py", out, "--bootstrap", "0")
     assert report.returncode == 0, report.stderr
     got = json.loads((out.parent / "classify_report.json").read_text(encoding="utf-8"))
     assert got["n"] == 32 and got["n_invalid"] == 0
@@ -143,7 +134,7 @@ def test_score_labels_reads_a_plain_file_and_names_bad_input(topics: dict[str, P
     rows = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
     assert len(rows) == 8 and list(rows[0]["probs"]) == ["Tech", "World", "Sports", "Business"]
     assert [r["id"] for r in rows] == [f"File-{i}" for i in range(8)]
-    missing = run_script("eval/score_labels.py", *base, "--data", data, "--labels", "World,Sports")
+    missing = run_main("eval/score_labels.py", *base, "--data", data, "--labels", "World,Sports")
     assert missing.returncode == 2
     assert f"error: {data}: row 3: answer 'Business' is not one of the labels ['World', 'Sports']" in missing.stderr
     unknown = run_script("eval/score_labels.py", *base, "--dataset", "nope", "--dataset-dir", topics["data"])
