@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
-from types import ModuleType
 
 import pytest
-from conftest import ROOT, agnews_rows, hub_records, run_script, write_jsonl
+from conftest import agnews_rows, hub_records, load_script, run_script, write_jsonl
 
 
 @pytest.fixture(scope="module")
@@ -16,14 +14,7 @@ def texts(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return write_jsonl(tmp_path_factory.mktemp("texts") / "texts.jsonl", hub_records(agnews_rows(30)))
 
 
-def load_script() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("make_tiny_model", ROOT / "scripts" / "make_tiny_model.py")
-    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
-    spec.loader.exec_module(module)  # type: ignore[union-attr]
-    return module
-
-
-make_tiny_model = load_script()
+make_tiny_model = load_script("scripts/make_tiny_model.py")
 
 
 def build(texts: Path, out: Path, *args: str) -> Path:
