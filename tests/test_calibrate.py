@@ -150,7 +150,7 @@ def test_threshold_command_applies_the_validation_threshold_to_test(tmp_path: Pa
     assert wrong.returncode == 2 and "--positive 'yes' is not one of the labels ['是', '否']" in wrong.stderr
     three = write_jsonl(tmp_path / "three.jsonl", score_rows(np.zeros((2, 3)), [0, 1], LABELS))
     assert "threshold search needs two labels" in run_main("eval/calibrate.py", "threshold", "--val", three,
-                                                             "--test", three).stderr
+                                                           "--test", three).stderr
     out = [json.loads(line) for line in (tmp_path / "test.threshold.jsonl").read_text("utf-8").splitlines()]
     source = [json.loads(line) for line in test.read_text("utf-8").splitlines()]
     for before, after in zip(source, out, strict=True):
@@ -182,7 +182,7 @@ def test_swap_command_pairs_by_id_and_checks_the_flipped_labels(tmp_path: Path) 
     swapped_rows = score_rows(swapped, [flip[g] for g in gold], LABELS, id=[f"id{i}" for i in range(300)])
     write_jsonl(tmp_path / "swap.jsonl", [swapped_rows[i] for i in order])
     done = run_main("eval/calibrate.py", "swap", "--original", tmp_path / "orig.jsonl",
-                      "--swapped", tmp_path / "swap.jsonl")
+                    "--swapped", tmp_path / "swap.jsonl")
     assert done.returncode == 0, done.stderr
     report = json.loads((tmp_path / "calibrate_swap.json").read_text(encoding="utf-8"))
     s = report["summaries"]
@@ -195,7 +195,7 @@ def test_swap_command_pairs_by_id_and_checks_the_flipped_labels(tmp_path: Path) 
     # a copy whose labels were not flipped is not the swapped copy
     write_jsonl(tmp_path / "bad.jsonl", score_rows(swapped, gold, LABELS, id=[f"id{i}" for i in range(300)]))
     bad = run_main("eval/calibrate.py", "swap", "--original", tmp_path / "orig.jsonl",
-                     "--swapped", tmp_path / "bad.jsonl")
+                   "--swapped", tmp_path / "bad.jsonl")
     first = next(i for i, g in enumerate(gold) if g != 2)
     assert bad.returncode == 2
     assert f"bad.jsonl:{first + 1}: label '{LABELS[gold[first]]}' is not the flip of" in bad.stderr
@@ -224,7 +224,7 @@ def test_calibrate_logs_before_and_after_to_an_offline_wandb_run(tmp_path: Path)
     scores, gold = calibrated_sample(100, 6, 3.0)
     val = write_jsonl(tmp_path / "val.jsonl", score_rows(scores, gold, LABELS))
     done = run_script("eval/calibrate.py", "temperature", "--val", val, "--test", val, "--wandb",
-                             env={"WANDB_MODE": "offline", "WANDB_SILENT": "true", "WANDB_PROJECT": "test"})
+                      env={"WANDB_MODE": "offline", "WANDB_SILENT": "true", "WANDB_PROJECT": "test"})
     assert done.returncode == 0, done.stderr
     (run,) = (tmp_path / "wandb").glob("offline-run-*")
     assert len(list(run.glob("run-*.wandb"))) == 1

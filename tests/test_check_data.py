@@ -43,7 +43,7 @@ NAMES = ["agnews", "agnews_val", "yelp5", "afqmc", "afqmc_val", "afqmc_test", "a
 def test_every_converter_output_loads_through_llamafactory(all_datasets: Path, tmp_path: Path) -> None:
     out = tmp_path / "report.json"
     result = run_main("scripts/check_data.py", *NAMES, "--data-dir", all_datasets, "--cutoff-len", "64",
-                        "--json", out)
+                      "--json", out)
     assert result.returncode == 0, result.stdout + result.stderr[-3000:]
     reports = json.loads(out.read_text(encoding="utf-8"))
     expected_rows = {"agnews": 16, "agnews_val": 4, "yelp5": 15, "afqmc": 12, "afqmc_val": 2, "afqmc_test": 2,
