@@ -20,22 +20,22 @@ from pathlib import Path
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from recipekit.cli import script_parser
-from recipekit.convert import (
+from recipekit.cli import parse_names, script_parser
+from recipekit.data import (
     Conversion,
     Example,
     Mapper,
+    Record,
     Skip,
     add_source_arguments,
+    alpaca_entry,
     int_label,
     map_records,
-    parse_label_names,
+    read_source,
     required_text,
     run_converter,
     select_rows,
 )
-from recipekit.registry import alpaca_entry
-from recipekit.tables import Record, read_source
 
 HUB_ID = "clue/clue"
 ANSWERS = ("是", "否")
@@ -81,7 +81,7 @@ def mapper(answers: list[str], labeled: bool) -> Mapper:
 
 def convert(args: argparse.Namespace) -> Conversion:
     """Read, map, split, sample, write and register; returns what was done."""
-    answers = parse_label_names(args.answers, 2, "--answers")
+    answers = parse_names(args.answers, 2, "--answers")
     result = Conversion()
     kwargs = {"name": args.hf_config} if args.hf and args.hf_config else {}
     pools, unlabeled = {}, []

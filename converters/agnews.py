@@ -18,19 +18,20 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from recipekit.cli import script_parser
-from recipekit.convert import (
+from recipekit.data import (
     Conversion,
     Example,
+    Record,
     Skip,
+    SourceOptions,
     add_source_arguments,
+    alpaca_entry,
+    clean_release_text,
     convert_table,
     int_label,
     required_text,
     run_converter,
 )
-from recipekit.registry import alpaca_entry
-from recipekit.tables import Record
-from recipekit.textclean import clean_release_text
 
 CLASS_NAMES = ("World", "Sports", "Business", "Sci/Tech")
 PROMPT = (
@@ -69,7 +70,7 @@ def mapper(label_style: str):
 
 def convert(args: argparse.Namespace) -> Conversion:
     """Read, map, split, sample, write and register; returns what was done."""
-    return convert_table(args, mapper(args.label_style), alpaca_entry(),
+    return convert_table(SourceOptions.from_args(args), mapper(args.label_style), alpaca_entry(),
                          headerless=ORIGINAL_COLUMNS, header_names={"text", "label"})
 
 

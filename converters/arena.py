@@ -32,21 +32,25 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from recipekit.cli import script_parser
-from recipekit.convert import (
+from recipekit.data import (
     Conversion,
     Example,
     Mapper,
+    Record,
     Skip,
     add_source_arguments,
+    alpaca_entry,
+    alpaca_ranking_entry,
+    head_tail,
+    head_tail_tokens,
     map_records,
+    read_source,
+    repair_text,
     required,
     run_converter,
     select_rows,
 )
 from recipekit.errors import InputError
-from recipekit.registry import alpaca_entry, alpaca_ranking_entry
-from recipekit.tables import Record, read_source, repair_text
-from recipekit.textclean import head_tail, head_tail_tokens
 
 HUB_ID = "lmsys/lmsys-arena-human-preference-55k"
 TEXT_FIELDS = ("prompt", "response_a", "response_b")

@@ -23,24 +23,26 @@ from typing import Any
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from recipekit.cli import script_parser
-from recipekit.convert import Conversion, Example, Mapper, Skip, add_source_arguments, convert_table, run_converter
+from recipekit.cli import parse_pairs, script_parser
+from recipekit.data import (
+    Conversion,
+    Example,
+    Mapper,
+    Record,
+    Skip,
+    SourceOptions,
+    add_source_arguments,
+    alpaca_entry,
+    convert_table,
+    run_converter,
+    sharegpt_entry,
+)
 from recipekit.errors import InputError
-from recipekit.registry import alpaca_entry, sharegpt_entry
-from recipekit.tables import Record
 
 
 def parse_label_map(text: str | None) -> dict[str, str] | None:
     """``0=World,1=Sports`` -> {"0": "World", "1": "Sports"}."""
-    if not text:
-        return None
-    mapping = {}
-    for item in text.split(","):
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip() or not value.strip():
-            raise InputError(f"--label-map items look like RAW=NAME, got {item!r}")
-        mapping[key.strip()] = value.strip()
-    return mapping
+    return parse_pairs(text, "--label-map", "RAW=NAME") if text else None
 
 
 def template_fields(template: str) -> list[str]:
@@ -99,7 +101,7 @@ def convert(args: argparse.Namespace) -> Conversion:
     if args.system and args.format == "alpaca":
         raise InputError("--system needs --format sharegpt")
     entry = alpaca_entry() if args.format == "alpaca" else sharegpt_entry("messages")
-    return convert_table(args, mapper(args), entry)
+    return convert_table(SourceOptions.from_args(args), mapper(args), entry)
 
 
 def build_parser() -> argparse.ArgumentParser:

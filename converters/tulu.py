@@ -19,11 +19,19 @@ from pathlib import Path
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from recipekit.chat import check_alternation, parse_messages
 from recipekit.cli import script_parser
-from recipekit.convert import Conversion, Example, add_source_arguments, convert_table, run_converter
-from recipekit.registry import sharegpt_entry
-from recipekit.tables import Record
+from recipekit.data import (
+    Conversion,
+    Example,
+    Record,
+    SourceOptions,
+    add_source_arguments,
+    check_alternation,
+    convert_table,
+    parse_messages,
+    run_converter,
+    sharegpt_entry,
+)
 
 HUB_ID = "allenai/tulu-3-sft-personas-instruction-following"
 
@@ -41,7 +49,7 @@ def to_example(record: Record) -> Example:
 
 def convert(args: argparse.Namespace) -> Conversion:
     """Read, check, split, sample, write and register; returns what was done."""
-    return convert_table(args, to_example, sharegpt_entry("messages"))
+    return convert_table(SourceOptions.from_args(args), to_example, sharegpt_entry("messages"))
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -21,20 +21,21 @@ from pathlib import Path
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from recipekit.chat import check_alternation, parse_messages
 from recipekit.cli import script_parser
-from recipekit.convert import (
+from recipekit.data import (
     Conversion,
     Example,
+    Record,
     Skip,
     add_source_arguments,
+    check_alternation,
+    parse_messages,
     read_and_map,
     required,
     run_converter,
     select_rows,
+    sharegpt_entry,
 )
-from recipekit.registry import sharegpt_entry
-from recipekit.tables import Record
 
 HUB_ID = "HuggingFaceH4/ultrafeedback_binarized"
 SPLITS = {"train_prefs": "train", "test_prefs": "test", "train": "train", "test": "test"}

@@ -18,22 +18,22 @@ from pathlib import Path
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from recipekit.cli import script_parser
-from recipekit.convert import (
+from recipekit.cli import parse_names, script_parser
+from recipekit.data import (
     Conversion,
     Example,
     Mapper,
+    Record,
     Skip,
+    SourceOptions,
     add_source_arguments,
+    alpaca_entry,
     convert_table,
     int_label,
-    parse_label_names,
     required_text,
     run_converter,
+    unescape_backslash_newlines,
 )
-from recipekit.registry import alpaca_entry
-from recipekit.tables import Record
-from recipekit.textclean import unescape_backslash_newlines
 
 LABEL_NAMES = ("strong_negative", "negative", "neutral", "positive", "strong_positive")
 ORIGINAL_COLUMNS = ["stars", "text"]
@@ -68,8 +68,8 @@ def mapper(names: list[str]) -> Mapper:
 
 def convert(args: argparse.Namespace) -> Conversion:
     """Read, map, split, sample, write and register; returns what was done."""
-    names = parse_label_names(args.label_names, 5, "--label-names")
-    return convert_table(args, mapper(names), alpaca_entry(),
+    names = parse_names(args.label_names, 5, "--label-names")
+    return convert_table(SourceOptions.from_args(args), mapper(names), alpaca_entry(),
                          headerless=ORIGINAL_COLUMNS, header_names={"label", "text"})
 
 

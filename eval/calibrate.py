@@ -33,7 +33,9 @@ if __package__ in (None, ""):
 import numpy as np
 from scipy.special import softmax
 
-from recipekit.calibration import (
+from recipekit.cli import parse_pairs, script_parser
+from recipekit.errors import InputError, exit_on_input_error
+from recipekit.eval.calibration import (
     ScoreFile,
     fit_temperature,
     flip_permutation,
@@ -48,12 +50,11 @@ from recipekit.calibration import (
     swap_average,
     threshold_predictions,
 )
-from recipekit.cli import script_parser
-from recipekit.errors import InputError, exit_on_input_error
+from recipekit.eval.labels import parse_labels
+from recipekit.eval.probabilities import DEFAULT_BINS
 from recipekit.files import write_json, write_jsonl
-from recipekit.labels import parse_labels
-from recipekit.probabilistic import DEFAULT_BINS, plot_reliability
-from recipekit.report import file_signature, fmt, md_table, versions, write_report
+from recipekit.report.reliability import plot_reliability
+from recipekit.report.writer import file_signature, fmt, md_table, versions, write_report
 
 METRICS = ("n", "accuracy", "macro_f1", "log_loss", "brier", "ece")
 
@@ -75,7 +76,7 @@ def finish(args: argparse.Namespace, command: str, anchor: str, report: dict[str
     print("\n".join(markdown))
     print(f"wrote {json_path}, {md_path}, " + ", ".join(str(p) for p in outputs.values()))
     if args.wandb:
-        from recipekit.wandb_log import log_report
+        from recipekit.report.wandb import log_report
 
         scalars = {f"{name}_{metric}": value for name, block in report["summaries"].items() if block
                    for metric, value in block.items()}
@@ -164,13 +165,7 @@ def run_threshold(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def parse_flip(text: str) -> list[tuple[str, str]]:
-    pairs = []
-    for part in text.split(","):
-        a, sep, b = part.partition("=")
-        if not sep or not a.strip() or not b.strip():
-            raise InputError(f"--flip expects LABEL=LABEL pairs, got {part!r}")
-        pairs.append((a.strip(), b.strip()))
-    return pairs
+    return list(parse_pairs(text, "--flip", "LABEL=LABEL").items())
 
 
 def run_swap(args: argparse.Namespace) -> dict[str, Any]:

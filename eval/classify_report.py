@@ -20,23 +20,19 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from recipekit.classify import classification_metrics, compare_with_baseline, deltas, score_file
-from recipekit.classify_render import plot_confusion_matrix, render_markdown
 from recipekit.cli import script_parser
 from recipekit.errors import InputError, exit_on_input_error
-from recipekit.labels import parse_labels
-from recipekit.probabilistic import (
-    DEFAULT_BINS,
-    gold_indices,
-    labels_from_probs,
-    plot_reliability,
-    probabilistic_metrics,
-    probability_matrix,
-)
-from recipekit.report import file_signature, report_dir, versions, write_report
+from recipekit.eval.classification import classification_metrics, compare_with_baseline, deltas, score_file
+from recipekit.eval.labels import label_codes, parse_labels
+from recipekit.eval.probabilities import DEFAULT_BINS, labels_from_probs, probabilistic_metrics, probability_matrix
+from recipekit.report.classification import plot_confusion_matrix, render_markdown
+from recipekit.report.reliability import plot_reliability
+from recipekit.report.writer import file_signature, report_dir, versions, write_report
 
 MATCHING = "exact match after whitespace/special-token normalisation; 'N: Name' labels also match 'N' or 'Name'"
 
@@ -51,7 +47,7 @@ def build_report(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, An
         result = classification_metrics(which, args.bootstrap, args.seed)
         probs = probability_matrix(which.rows, which.labels, path)
         if probs is not None:
-            gold = gold_indices(which.gold, which.labels, path)
+            gold = np.array(label_codes(which.gold, which.labels, path, [row.line for row in which.rows]))
             result["probabilistic"] = probabilistic_metrics(probs, gold, which.labels, args.ece_bins)
             curves[name] = (probs, gold)
         result["meta"] = {"predictions": file_signature(path), "matching": MATCHING,
@@ -71,7 +67,7 @@ def build_report(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, An
 
 
 def log_wandb(report: dict[str, Any], out_dir: Path, pngs: dict[str, Path]) -> str:
-    from recipekit.wandb_log import log_report
+    from recipekit.report.wandb import log_report
 
     scalars = {"accuracy": report["accuracy"], "n_invalid": report["n_invalid"],
                **{f"{avg}_{m}": report[avg][m] for avg in ("macro", "micro", "weighted")

@@ -21,12 +21,12 @@ if __package__ in (None, ""):
 
 from recipekit.cli import script_parser
 from recipekit.errors import exit_on_input_error
+from recipekit.eval.corpus import corpus_metrics, length_metrics, text_length
+from recipekit.eval.generation import mean_scores, score_rows
+from recipekit.eval.predictions import load_predictions
 from recipekit.files import write_jsonl
-from recipekit.gen_render import headline, plot_lengths, plot_metrics, render_markdown
-from recipekit.gencorpus import corpus_metrics, length_metrics, text_length
-from recipekit.genmetrics import mean_scores, score_rows
-from recipekit.predictions import load_predictions
-from recipekit.report import file_signature, report_dir, versions, write_report
+from recipekit.report.generation import headline, plot_lengths, plot_metrics, render_markdown
+from recipekit.report.writer import file_signature, report_dir, versions, write_report
 
 LF_DEFINITION = ("LLaMA-Factory eval_bleu_rouge.py: char-level sentence BLEU-4 (nltk, smoothing method3), "
                  "jieba + rouge-chinese F-scores (0 when a side is empty), x100, rounded to 4 places, row mean")
@@ -62,7 +62,7 @@ def deltas(this: dict[str, Any], base: dict[str, Any]) -> dict[str, dict[str, fl
 
 
 def log_wandb(report: dict[str, Any], out_dir: Path, images: dict[str, Path]) -> str:
-    from recipekit.wandb_log import log_report
+    from recipekit.report.wandb import log_report
 
     scalars = headline(report)
     if "delta" in report:

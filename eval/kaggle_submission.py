@@ -22,24 +22,18 @@ from typing import Any
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from recipekit.cli import script_parser
+from recipekit.cli import parse_pairs, script_parser
 from recipekit.errors import InputError, exit_on_input_error
+from recipekit.eval.predictions import load_predictions
+from recipekit.eval.probabilities import probability_matrix
 from recipekit.files import atomic_write_text
-from recipekit.predictions import load_predictions
-from recipekit.probabilistic import probability_matrix
 
 ARENA_COLUMNS = "A=winner_model_a,B=winner_model_b,tie=winner_tie"
 
 
 def parse_columns(text: str) -> dict[str, str]:
     """'A=col_a,B=col_b' -> {'A': 'col_a', 'B': 'col_b'}."""
-    columns = {}
-    for part in text.split(","):
-        label, sep, column = part.partition("=")
-        if not sep or not label.strip() or not column.strip():
-            raise InputError(f"--columns expects LABEL=COLUMN pairs, got {part!r}")
-        columns[label.strip()] = column.strip()
-    return columns
+    return parse_pairs(text, "--columns", "LABEL=COLUMN")
 
 
 def submission_csv(path: str, columns: dict[str, str], id_column: str) -> tuple[str, int]:

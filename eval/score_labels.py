@@ -30,11 +30,11 @@ if __package__ in (None, ""):
 
 from recipekit.cli import script_parser
 from recipekit.errors import InputError, exit_on_input_error
+from recipekit.eval.label_scoring import END_TOKEN_MODES, Candidates, label_candidates
+from recipekit.eval.labels import parse_labels
+from recipekit.eval.scoring_inputs import Example, Loaded, ScoringSource, load_for_scoring, result_rows, score_examples
 from recipekit.files import write_jsonl
-from recipekit.label_scoring import END_TOKEN_MODES, Candidates, label_candidates
-from recipekit.labels import parse_labels
-from recipekit.recipes import load_recipe
-from recipekit.scoring_inputs import Example, Loaded, load_for_scoring, result_rows, score_examples
+from recipekit.recipes.reading import load_recipe
 
 KEEP_DEFAULT = "id,fold,swapped"
 # flag -> the predict recipe's key it defaults to with --recipe
@@ -126,7 +126,7 @@ def summary_lines(rows: list[dict[str, Any]], loaded: Loaded, candidates: Candid
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = apply_recipe(build_parser().parse_args(argv))
     with tempfile.TemporaryDirectory() as workdir:
-        loaded = load_for_scoring(args, Path(workdir))
+        loaded = load_for_scoring(ScoringSource.from_args(args), Path(workdir))
     if not loaded.examples:
         raise InputError("no rows to score", loaded.source)
     labels = choose_labels(args.labels, loaded.examples, loaded.source)

@@ -1,7 +1,9 @@
-"""Atomic writes and line-numbered JSONL reading."""
+"""Atomic writes, line-numbered JSONL reading, and a paused garbage collector for loops that build many rows."""
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import hashlib
 import json
 import os
@@ -105,3 +107,16 @@ def sha256_file(path: str | os.PathLike[str]) -> str:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+@contextlib.contextmanager
+def paused_gc() -> Iterator[None]:
+    """Pause the cyclic GC while a loop builds many small containers that all stay alive (it would
+    otherwise rescan them again and again); reference counting still frees everything else."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()

@@ -19,7 +19,7 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from recipekit.cli import script_parser
-from recipekit.genmetrics import mean_scores, quiet_jieba, reference_row_scores, score_rows
+from recipekit.eval.generation import mean_scores, quiet_jieba, reference_row_scores, score_rows
 
 ENGLISH_TEXT = ("the model learns to answer questions about training data with clear and helpful steps "
                 "first we load the dataset then we fine tune with lora and evaluate on held out prompts")

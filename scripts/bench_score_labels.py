@@ -33,10 +33,10 @@ import score_labels
 
 from recipekit.cli import script_parser
 from recipekit.errors import InputError, exit_on_input_error
+from recipekit.eval.label_scoring import label_candidates, score_prompts
+from recipekit.eval.labels import LabelMatcher, parse_labels
+from recipekit.eval.scoring_inputs import ScoringSource, load_for_scoring
 from recipekit.files import read_jsonl, write_json
-from recipekit.label_scoring import label_candidates, score_prompts
-from recipekit.labels import LabelMatcher, parse_labels
-from recipekit.scoring_inputs import load_for_scoring
 
 ROOT = Path(__file__).resolve().parents[1]
 PREDICT_RECIPE = "recipes/demo/agnews_tiny_predict.yaml"
@@ -96,7 +96,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         print(f"generating with LLaMA-Factory ({PREDICT_RECIPE if args.recipe == PREDICT_RECIPE else args.recipe})",
               flush=True)
         gen_seconds, generated = generate(args, Path(work) / "predict")
-        loaded = load_for_scoring(scoring_args, Path(work))
+        loaded = load_for_scoring(ScoringSource.from_args(scoring_args), Path(work))
     candidates = label_candidates(loaded.template, loaded.tokenizer, labels)
     prompts = [e.prompt_ids for e in loaded.examples]
     pad = loaded.tokenizer.pad_token_id

@@ -27,10 +27,10 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from recipekit.cli import script_parser
+from recipekit.data.dataset_info import load_registry
 from recipekit.errors import InputError, exit_on_input_error
 from recipekit.files import write_json
-from recipekit.registry import load_registry
-from recipekit.tiny_tokenizer import iter_texts, train_tokenizer
+from recipekit.recipes.tiny_model import iter_texts, train_tokenizer
 
 UNTRUNCATED = 1_000_000
 TOKENIZER_SAMPLE_ROWS = 2000

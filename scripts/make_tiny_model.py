@@ -21,25 +21,7 @@ if __package__ in (None, ""):
 
 from recipekit.cli import script_parser
 from recipekit.errors import InputError, exit_on_input_error
-from recipekit.tiny_tokenizer import iter_texts, train_tokenizer
-
-
-def build_model(args: argparse.Namespace, tokenizer: object) -> object:
-    """A random-init causal LM of the requested architecture and shape."""
-    import torch
-    from transformers import AutoModelForCausalLM, LlamaConfig, Qwen2Config
-
-    config_class = {"llama": LlamaConfig, "qwen2": Qwen2Config}[args.arch]
-    config = config_class(
-        vocab_size=len(tokenizer), hidden_size=args.hidden, intermediate_size=args.intermediate,
-        num_hidden_layers=args.layers, num_attention_heads=args.heads,
-        num_key_value_heads=args.kv_heads or args.heads, max_position_embeddings=args.max_positions,
-        tie_word_embeddings=args.tie_embeddings, bos_token_id=tokenizer.bos_token_id,
-        eos_token_id=tokenizer.eos_token_id,
-        pad_token_id=tokenizer.pad_token_id,
-    )
-    torch.manual_seed(args.seed)
-    return AutoModelForCausalLM.from_config(config, dtype=torch.float32)
+from recipekit.recipes.tiny_model import TinyShape, build_model, iter_texts, train_tokenizer
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -70,7 +52,9 @@ def main(argv: list[str] | None = None) -> Path:
     if not texts:
         raise InputError("no text to train the tokenizer on", " ".join(args.texts))
     tokenizer = train_tokenizer(texts, args.vocab_size, args.extra_special_tokens)
-    model = build_model(args, tokenizer)
+    shape = TinyShape(args.arch, args.hidden, args.intermediate, args.layers, args.heads, args.kv_heads,
+                      args.max_positions, args.tie_embeddings, args.seed)
+    model = build_model(shape, tokenizer)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     tokenizer.save_pretrained(out)

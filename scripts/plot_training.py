@@ -22,7 +22,7 @@ if __package__ in (None, ""):
 from recipekit.cli import script_parser
 from recipekit.errors import InputError, exit_on_input_error
 from recipekit.files import read_jsonl, write_json
-from recipekit.report import save_figure
+from recipekit.report.writer import save_figure
 
 # plot file -> the series drawn on it
 PLOTS = {
@@ -130,7 +130,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
               f"(min {item['min_loss']:.4f}), {item['steps']} steps{extra}")
     print(f"wrote {out / 'training_summary.json'} and {', '.join(map(str, images.values()))}")
     if args.wandb:
-        from recipekit.wandb_log import log_report
+        from recipekit.report.wandb import log_report
 
         scalars = {f"{i}/{k}": v for i, s in enumerate(summaries) for k, v in s.items() if isinstance(v, float)}
         print(f"wandb run: {log_report('plot_training', out, scalars, {}, images, {'runs': args.run_dirs})}")

@@ -30,10 +30,10 @@ if __package__ in (None, ""):
 
 import yaml
 
+from converters.catalog import DATASETS, make_fixture_dataset, spec_for
 from recipekit.cli import script_parser
 from recipekit.errors import InputError, exit_on_input_error
-from recipekit.recipes import Recipe, dataset_base, load_recipe, recipe_outputs
-from recipekit.smoke_fixtures import FIXTURES, make_dataset
+from recipekit.recipes.reading import Recipe, load_recipe, recipe_outputs
 
 ROOT = Path(__file__).resolve().parents[1]
 TEMPLATE_TOKENS = {
@@ -58,11 +58,11 @@ class Smoke:
         self.made_by = recipe_outputs([p.resolve() for p in sorted((ROOT / "recipes").glob("**/*.yaml"))])
 
     def dataset(self, name: str) -> None:
-        base = dataset_base(name)
-        if base not in FIXTURES:
-            raise InputError(f"no smoke fixture makes dataset {name!r} (known: {', '.join(FIXTURES)})")
+        spec = spec_for(name)
+        if spec is None:
+            raise InputError(f"no smoke fixture makes dataset {name!r} (known: {', '.join(DATASETS)})")
         if not (self.data / f"{name}.jsonl").exists():
-            make_dataset(base, self.work / "raw", self.data)
+            make_fixture_dataset(spec.name, self.work / "raw", self.data)
 
     def tiny_model(self, recipe: Recipe) -> Path:
         """A tiny model of the recipe's family (Qwen -> qwen2, else llama) with its template's special tokens."""

@@ -1,10 +1,9 @@
-"""Shared fixtures: AG News files in the original and hub layouts, and a runner for the scripts."""
+"""Shared fixtures: AG News files in the original and hub layouts, and runners for `llm-recipes` and the scripts."""
 
 from __future__ import annotations
 
 import contextlib
 import csv
-import importlib.util
 import io
 import json
 import os
@@ -15,6 +14,8 @@ from types import ModuleType
 from typing import NamedTuple
 
 import pytest
+
+from recipekit import commands
 
 ROOT = Path(__file__).resolve().parents[1]
 NAMES = ("World", "Sports", "Business", "Sci/Tech")
@@ -55,6 +56,27 @@ def write_jsonl(path: Path, records: list[dict[str, object]]) -> Path:
     return path
 
 
+def msg(role: str, content: str) -> dict[str, str]:
+    return {"role": role, "content": content}
+
+
+def tulu_row(i: int, messages: list | str | None = None) -> dict:
+    prompt = f"Write a haiku about topic {i}. Use no commas."
+    return {"id": f"personas_IF_{i}", "prompt": prompt,
+            "messages": messages if messages is not None else [msg("user", prompt), msg("assistant", f"haiku {i}")],
+            "constraints": ["Use no commas."]}
+
+
+def uf_row(i: int, chosen_score: float = 8.0, rejected_score: float = 4.0, **changes: object) -> dict:
+    prompt = f"Explain idea {i}."
+    row = {"prompt": prompt, "prompt_id": f"p{i}",
+           "chosen": [msg("user", prompt), msg("assistant", f"good answer {i}")],
+           "rejected": [msg("user", prompt), msg("assistant", f"weak answer {i}")],
+           "messages": [msg("user", prompt), msg("assistant", f"good answer {i}")],
+           "score_chosen": chosen_score, "score_rejected": rejected_score}
+    return {**row, **changes}
+
+
 def run_script(*args: str | Path, env: dict[str, str] | None = None, cwd: Path = ROOT,
                timeout: int = 900) -> subprocess.CompletedProcess[str]:
     """Run ``python <script> args...`` from the repository root, capturing text output."""
@@ -71,23 +93,15 @@ class Ran(NamedTuple):
     stderr: str
 
 
-_SCRIPTS: dict[str, ModuleType] = {}
+def command_module(*words: str) -> ModuleType:
+    """The module behind an ``llm-recipes`` subcommand (``"score"``, ``"report", "classify"``), loaded once."""
+    _, script, _ = commands.resolve([*words])
+    return commands.load(script)
 
 
-def load_script(relative: str) -> ModuleType:
-    """The module of a script (``eval/x.py``, ``scripts/x.py``), loaded once per test session."""
-    if relative not in _SCRIPTS:
-        name = "script_" + relative.removesuffix(".py").replace("/", "_")
-        spec = importlib.util.spec_from_file_location(name, ROOT / relative)
-        module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
-        sys.modules[name] = module  # dataclasses look their module up there
-        spec.loader.exec_module(module)  # type: ignore[union-attr]
-        _SCRIPTS[relative] = module
-    return _SCRIPTS[relative]
-
-
-def run_main(script: str, *args: object, cwd: Path = ROOT) -> Ran:
-    """Run a script's ``main(argv)`` in this process: no interpreter start and no LLaMA-Factory import per call.
+def run_cli(*argv: object, cwd: Path = ROOT) -> Ran:
+    """Run ``llm-recipes ARGV...`` through its dispatcher in this process: no interpreter start and no
+    LLaMA-Factory import per call.
 
     The working directory and environment are restored afterwards; the exit code follows Python's rules for
     ``SystemExit`` (a string is printed to stderr and gives 1). Each script keeps at least one test through
@@ -98,8 +112,7 @@ def run_main(script: str, *args: object, cwd: Path = ROOT) -> Ran:
     try:
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
             try:
-                load_script(script).main([str(a) for a in args])
-                code = 0
+                code = commands.main([str(a) for a in argv])
             except SystemExit as exc:
                 if isinstance(exc.code, str):
                     code = 1

@@ -1,0 +1,65 @@
+"""The datasets this repository converts, declared once: each one's converter, the command that makes it
+from the public source, and the small raw fixture the smoke runs convert instead.
+
+``scripts/check_recipes.py`` names the command when a recipe's dataset is missing; ``scripts/smoke_recipe.py``
+builds every dataset a recipe needs from its fixture with the same converter.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import io
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from converters import fixtures
+from recipekit.data.dataset_info import dataset_base
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """One converted dataset: its registered name, its converter module and how to make it."""
+
+    name: str
+    converter: str
+    command: str
+    fixture: Callable[[Path], list[str]]
+
+
+DATASETS: dict[str, DatasetSpec] = {spec.name: spec for spec in (
+    DatasetSpec("agnews", "agnews", "python converters/agnews.py --hf fancyzhx/ag_news --val-size 1000",
+                fixtures.agnews),
+    DatasetSpec("yelp5", "yelp",
+                "python converters/yelp.py --hf Yelp/yelp_review_full --max-samples 20000 --val-size 2000",
+                fixtures.yelp5),
+    DatasetSpec("afqmc", "afqmc", "python converters/afqmc.py --input afqmc_public/", fixtures.afqmc),
+    DatasetSpec("arena", "arena", "python converters/arena.py --input llm-classification-finetuning/ --val-size 2000",
+                fixtures.arena),
+    DatasetSpec("tulu3_personas_if", "tulu",
+                "python converters/tulu.py --hf allenai/tulu-3-sft-personas-instruction-following --val-size 500",
+                fixtures.tulu3_personas_if),
+    DatasetSpec("ultrafeedback_dpo", "ultrafeedback",
+                "python converters/ultrafeedback.py --hf HuggingFaceH4/ultrafeedback_binarized --val-size 1000",
+                fixtures.ultrafeedback_dpo),
+)}
+
+
+def spec_for(name: str) -> DatasetSpec | None:
+    """The spec of the conversion that writes dataset ``name`` (``X_val``, ``X_test``, ... come with ``X``)."""
+    return DATASETS.get(dataset_base(name))
+
+
+def converter_commands() -> dict[str, str]:
+    """Dataset name -> the command that writes and registers it."""
+    return {name: spec.command for name, spec in DATASETS.items()}
+
+
+def make_fixture_dataset(name: str, raw: Path, data_dir: Path) -> None:
+    """Write the raw fixture of dataset ``name`` under ``raw`` and run its converter into ``data_dir`` quietly."""
+    spec = DATASETS[name]
+    args = spec.fixture(raw / name)
+    converter = importlib.import_module(f"converters.{spec.converter}")
+    with contextlib.redirect_stdout(io.StringIO()):
+        converter.main([*args, "--data-dir", str(data_dir)])

@@ -1,0 +1,69 @@
+"""LLaMA-Factory's dataset registry, ``dataset_info.json``."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+from recipekit.errors import InputError
+from recipekit.files import write_json
+
+ALPACA_COLUMNS = {"prompt": "instruction", "query": "input", "response": "output"}
+OPENAI_TAGS = {"role_tag": "role", "content_tag": "content", "user_tag": "user", "assistant_tag": "assistant",
+               "system_tag": "system"}
+
+
+def load_registry(path: str | Path) -> dict[str, Any]:
+    """Read ``dataset_info.json``; a missing file is an empty registry."""
+    source = Path(path)
+    if not source.exists():
+        return {}
+    try:
+        data = json.loads(source.read_text(encoding="utf-8") or "{}")
+    except json.JSONDecodeError as exc:
+        raise InputError(f"not valid JSON ({exc.msg})", str(source), exc.lineno) from None
+    if not isinstance(data, dict):
+        raise InputError("expected a JSON object of dataset entries", str(source))
+    return data
+
+
+def upsert_dataset_entry(path: str | Path, name: str, entry: dict[str, Any]) -> None:
+    """Add or replace one entry, keep every other entry and its order, write atomically."""
+    registry = load_registry(path)
+    registry[name] = entry
+    write_json(path, registry)
+
+
+def alpaca_entry() -> dict[str, Any]:
+    """The registry entry (less ``file_name``) of Alpaca rows: ``instruction``/``input``/``output``."""
+    return {"formatting": "alpaca", "columns": dict(ALPACA_COLUMNS)}
+
+
+def alpaca_ranking_entry() -> dict[str, Any]:
+    """Alpaca preference rows: ``instruction``/``input`` with ``chosen``/``rejected`` answers."""
+    columns = {"prompt": "instruction", "query": "input", "chosen": "chosen", "rejected": "rejected"}
+    return {"formatting": "alpaca", "ranking": True, "columns": columns}
+
+
+def sharegpt_entry(messages: str = "messages", ranking: bool = False) -> dict[str, Any]:
+    """ShareGPT rows in the OpenAI message style (``role``/``content``; system, user, assistant).
+
+    With ``ranking`` the rows also hold ``chosen``/``rejected`` assistant messages.
+    """
+    columns = {"messages": messages}
+    if ranking:
+        columns |= {"chosen": "chosen", "rejected": "rejected"}
+    entry: dict[str, Any] = {"formatting": "sharegpt"}
+    if ranking:
+        entry["ranking"] = True
+    entry["columns"] = columns
+    entry["tags"] = dict(OPENAI_TAGS)
+    return entry
+
+
+def dataset_base(name: str) -> str:
+    """The converter's main dataset of ``name``: ``X_val``, ``X_test`` (and their ``_swapped`` copies) and
+    ``X_pref`` are written by the same conversion as ``X``."""
+    return re.sub(r"_(?:(?:val|test)(?:_swapped)?|pref)$", "", name)

@@ -1,0 +1,129 @@
+"""Classification metrics over a predictions file, computed with scikit-learn."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precision_recall_fscore_support
+
+from recipekit.errors import InputError
+from recipekit.eval.labels import INVALID, LabelMatcher, label_codes, normalize_text
+from recipekit.eval.predictions import Prediction, load_predictions
+
+INVALID_EXAMPLES = 5
+
+
+@dataclass
+class Scored:
+    """Gold labels and mapped predictions of one file (``INVALID`` where nothing matched)."""
+
+    path: str
+    rows: list[Prediction]
+    gold: list[str]
+    predicted: list[str]
+    labels: list[str]
+
+
+def score_file(path: str | Path, labels: list[str] | None) -> Scored:
+    """Load a predictions file and map every prediction onto the label set.
+
+    The label set is ``labels`` in its order, or the gold labels seen in the file, sorted.
+    """
+    rows = load_predictions(path)
+    gold = [normalize_text(row.label) for row in rows]
+    if labels is None:
+        labels = sorted(set(gold))
+    else:
+        label_codes(gold, labels, str(path), [row.line for row in rows])
+    matcher = LabelMatcher(labels)
+    predicted = [matcher.match(row.predict) or INVALID for row in rows]
+    return Scored(str(path), rows, gold, predicted, list(labels))
+
+
+def bootstrap_ci(gold: list[str], predicted: list[str], labels: list[str], resamples: int, seed: int) -> dict[str, Any]:
+    """Seeded percentile bootstrap 95% intervals for accuracy and macro-F1."""
+    codes = {label: i for i, label in enumerate(labels)}
+    y_true = np.array([codes[g] for g in gold])
+    y_pred = np.array([codes.get(p, -1) for p in predicted])
+    rng = np.random.default_rng(seed)
+    accuracy, macro_f1 = [], []
+    for _ in range(resamples):
+        pick = rng.integers(0, len(y_true), size=len(y_true))
+        accuracy.append(float(np.mean(y_true[pick] == y_pred[pick])))
+        macro_f1.append(f1_score(y_true[pick], y_pred[pick], labels=list(range(len(labels))),
+                                 average="macro", zero_division=0))
+
+    def interval(values: list[float]) -> list[float]:
+        low, high = np.percentile(values, [2.5, 97.5])
+        return [float(low), float(high)]
+
+    return {"level": 0.95, "resamples": resamples, "seed": seed,
+            "accuracy": interval(accuracy), "macro_f1": interval(macro_f1)}
+
+
+def classification_metrics(scored: Scored, resamples: int, seed: int) -> dict[str, Any]:
+    """n, n_invalid, accuracy, per-class and averaged P/R/F1, confusion matrix, bootstrap CI."""
+    gold, predicted, labels = scored.gold, scored.predicted, scored.labels
+    n_invalid = sum(p == INVALID for p in predicted)
+    result: dict[str, Any] = {
+        "n": len(gold),
+        "n_invalid": n_invalid,
+        "accuracy": float(accuracy_score(gold, predicted)),
+    }
+    for average in ("macro", "micro", "weighted"):
+        p, r, f, _ = precision_recall_fscore_support(gold, predicted, labels=labels, average=average,
+                                                     zero_division=0)
+        result[average] = {"precision": float(p), "recall": float(r), "f1": float(f)}
+    p, r, f, s = precision_recall_fscore_support(gold, predicted, labels=labels, average=None, zero_division=0)
+    result["per_class"] = {
+        label: {"precision": float(p[i]), "recall": float(r[i]), "f1": float(f[i]), "support": int(s[i])}
+        for i, label in enumerate(labels)
+    }
+    matrix_labels = labels + ([INVALID] if n_invalid else [])
+    result["confusion_matrix"] = {
+        "labels": matrix_labels,
+        "matrix": confusion_matrix(gold, predicted, labels=matrix_labels).tolist(),
+    }
+    result["ci"] = bootstrap_ci(gold, predicted, labels, resamples, seed) if resamples > 0 else None
+    result["invalid_examples"] = [
+        {"line": row.line, "predict": row.predict, "label": row.label}
+        for row, p in zip(scored.rows, predicted, strict=True) if p == INVALID
+    ][:INVALID_EXAMPLES]
+    return result
+
+
+def compare_with_baseline(new: Scored, base: Scored) -> dict[str, int]:
+    """Label shift counts ``"from->to"`` (baseline prediction -> new prediction) where they differ.
+
+    Rows pair by order; files of different lengths or with differing gold labels are an error.
+    """
+    if len(new.gold) != len(base.gold):
+        raise InputError(f"has {len(base.gold)} rows but {new.path} has {len(new.gold)}; rows pair by order",
+                         base.path)
+    for new_row, base_row, new_gold, base_gold in zip(new.rows, base.rows, new.gold, base.gold, strict=True):
+        if new_gold != base_gold:
+            raise InputError(f"label {base_gold!r} differs from {new_gold!r} at {new.path}:{new_row.line}; "
+                             "rows pair by order", base.path, base_row.line)
+    shifts = Counter(f"{b}->{n}" for b, n in zip(base.predicted, new.predicted, strict=True) if b != n)
+    return dict(sorted(shifts.items(), key=lambda item: (-item[1], item[0])))
+
+
+DELTA_KEYS = ("accuracy", "n_invalid")
+PROBABILISTIC_DELTA_KEYS = ("log_loss", "brier", "ece")
+
+
+def deltas(new: dict[str, Any], base: dict[str, Any]) -> dict[str, float]:
+    """new - baseline for accuracy, invalid count, the averaged P/R/F1 and, when both have them, log loss,
+    Brier score and ECE."""
+    out: dict[str, float] = {key: new[key] - base[key] for key in DELTA_KEYS}
+    for average in ("macro", "micro", "weighted"):
+        for metric in ("precision", "recall", "f1"):
+            out[f"{average}_{metric}"] = new[average][metric] - base[average][metric]
+    if "probabilistic" in new and "probabilistic" in base:
+        for metric in PROBABILISTIC_DELTA_KEYS:
+            out[metric] = new["probabilistic"][metric] - base["probabilistic"][metric]
+    return out

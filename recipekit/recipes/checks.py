@@ -1,0 +1,257 @@
+"""The rules a recipe must follow before any GPU: header, LLaMA-Factory's parser, datasets, paths, DeepSpeed.
+
+Each check adds errors (the recipe would fail or mislead), warnings (legal but probably unintended) or
+notes (what still has to be made) to a :class:`Findings`; ``scripts/check_recipes.py`` prints them.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from recipekit.data.dataset_info import dataset_base
+from recipekit.recipes.reading import HEADER_FIELDS, MADE_BY_COMMANDS, Recipe
+
+GPU_COUNTS = (1, 2, 8)
+PLAIN_TEMPLATES = {"default", "empty", "alpaca", "vicuna"}
+PATH_KEYS = ("model_name_or_path", "adapter_name_or_path", "ref_model", "ref_model_adapters")
+MIXED_PRECISION_KEYS = ("bf16", "fp16", "pure_bf16")
+
+
+@dataclass(frozen=True)
+class CheckContext:
+    """What the checks compare a recipe with: the dataset registry (and the command that makes each dataset),
+    the recipes that write local paths, and the GPU counts to resolve DeepSpeed's config at."""
+
+    registry: dict[str, Any]
+    data_dir: Path
+    made_by: dict[str, Path]
+    gpu_counts: list[int]
+    converter_commands: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Findings:
+    """Errors, warnings and notes about one recipe."""
+
+    errors: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def is_local(path: str) -> bool:
+    """A path on disk rather than a hub id ('org/name')."""
+    first = path.split("/", 1)[0]
+    return path.startswith(("/", "./", "../")) or first in {"saves", "outputs", "data", "recipes"} or \
+        path.count("/") != 1 or Path(path).exists()
+
+
+def zero_stage(config: dict[str, Any]) -> int:
+    return int(config.get("zero_optimization", {}).get("stage", 0) or 0)
+
+
+def check_header(recipe: Recipe, found: Findings) -> None:
+    missing = [name for name, pattern in HEADER_FIELDS.items() if not any(map(pattern.match, recipe.header))]
+    if missing:
+        found.errors.append(f"header lacks: {', '.join(missing)} (start the file with comment lines 'Launch', "
+                            "'Report's hardware:', 'Global batch:', 'Target:', 'Differences from the report:')")
+    batch = recipe.header_batch()
+    if batch:
+        per_device, accumulation, gpus, total = batch
+        if per_device * accumulation * gpus != total:
+            found.errors.append(f"header's global batch does not add up: {per_device} x {accumulation} x {gpus} "
+                                f"!= {total}")
+        yaml_batch = (recipe.args.get("per_device_train_batch_size"), recipe.args.get("gradient_accumulation_steps", 1))
+        if recipe.args.get("do_train") and yaml_batch != (per_device, accumulation):
+            found.errors.append(f"header says {per_device} per device x {accumulation} accumulation but the recipe "
+                                f"sets per_device_train_batch_size {yaml_batch[0]}, gradient_accumulation_steps "
+                                f"{yaml_batch[1]}: make them agree")
+
+
+def parse_with_llamafactory(recipe: Recipe, found: Findings) -> None:
+    """LLaMA-Factory's HfArgumentParser over its own argument classes (unknown keys are refused)."""
+    from llamafactory.hparams.parser import _parse_train_args
+
+    args = dict(recipe.args)
+    import torch
+
+    if not torch.cuda.is_available():  # transformers refuses bf16/fp16 on a CPU-only machine: not the recipe's fault
+        for key in MIXED_PRECISION_KEYS:
+            args.pop(key, None)
+    with tempfile.TemporaryDirectory() as scratch:
+        args["output_dir"] = scratch
+        try:
+            _parse_train_args(args)
+        except (ValueError, TypeError) as exc:
+            message = " ".join(str(exc).split())
+            if "not used by the HfArgumentParser" in message:
+                unknown = message.split(":", 1)[1].strip()
+                found.errors.append(f"unknown key(s) {unknown}: not LLaMA-Factory arguments (check the spelling; "
+                                    "`llamafactory-cli train -h` lists them)")
+            else:
+                found.errors.append(f"LLaMA-Factory's parser refused it: {message}")
+    stage, a = recipe.args.get("stage", "sft"), recipe.args
+    if stage != "sft" and a.get("predict_with_generate"):
+        found.errors.append("predict_with_generate only works with stage: sft")
+    if stage == "sft" and a.get("do_predict") and not a.get("predict_with_generate"):
+        found.errors.append("do_predict without predict_with_generate saves no predictions: set predict_with_generate")
+    if a.get("do_train") and not a.get("dataset"):
+        found.errors.append("do_train needs `dataset`")
+    if (a.get("do_eval") or a.get("do_predict")) and not a.get("eval_dataset") and not a.get("val_size"):
+        found.errors.append("do_predict/do_eval needs `eval_dataset` (or val_size)")
+
+
+def check_datasets(recipe: Recipe, context: CheckContext, found: Findings) -> None:
+    registry, data_dir = context.registry, context.data_dir
+    ranking_stage = recipe.args.get("stage", "sft") in {"dpo", "rm", "kto", "orpo", "simpo"}
+    for name in recipe.datasets():
+        command = context.converter_commands.get(dataset_base(name))
+        if name not in registry:
+            hint = f"run `{command}`" if command else "register it in dataset_info.json"
+            found.errors.append(f"dataset {name!r} is not in {data_dir / 'dataset_info.json'}: {hint}")
+            continue
+        entry = registry[name]
+        if bool(entry.get("ranking")) != ranking_stage:
+            kind = "a preference (ranking) set" if entry.get("ranking") else "not a preference set"
+            found.errors.append(f"dataset {name!r} is {kind} but stage is {recipe.args.get('stage', 'sft')}")
+        file_name = entry.get("file_name")
+        if file_name and not (data_dir / file_name).exists():
+            found.notes.append(f"{data_dir / file_name} is not made yet" + (f": `{command}`" if command else ""))
+
+
+def check_paths(recipe: Recipe, made_by: dict[str, Path], found: Findings) -> None:
+    for key in PATH_KEYS:
+        value = recipe.args.get(key)
+        for path in [p.strip() for p in str(value).split(",")] if value else []:
+            if not is_local(path) or Path(path).exists():
+                continue
+            if path.rstrip("/") in made_by:
+                found.notes.append(f"{key} {path} is made by {made_by[path.rstrip('/')]}")
+            elif path.rstrip("/") in MADE_BY_COMMANDS:
+                found.notes.append(f"{key} {path} is made by {MADE_BY_COMMANDS[path.rstrip('/')]}")
+            else:
+                found.errors.append(f"{key} {path}: no such local path, and no recipe writes it")
+
+
+def deepspeed_config(recipe: Recipe, found: Findings) -> dict[str, Any] | None:
+    path = recipe.args.get("deepspeed")
+    if not path:
+        return None
+    if not Path(path).is_file():
+        found.errors.append(f"deepspeed config {path}: no such file")
+        return None
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        found.errors.append(f"deepspeed config {path}:{exc.lineno}: not valid JSON ({exc.msg})")
+        return None
+
+
+def resolved(config: dict[str, Any], recipe: Recipe, gpus: int) -> dict[str, Any]:
+    """The DeepSpeed config with "auto" filled as the HF Trainer fills it for ``gpus`` GPUs (model-size fields
+    get a 4096-hidden placeholder)."""
+    a = recipe.args
+    micro, accumulation = int(a.get("per_device_train_batch_size", 1)), int(a.get("gradient_accumulation_steps", 1))
+    values = {"train_micro_batch_size_per_gpu": micro, "gradient_accumulation_steps": accumulation,
+              "train_batch_size": micro * accumulation * gpus, "gradient_clipping": float(a.get("max_grad_norm", 1.0))}
+    hidden = 4096
+    zero_values = {"reduce_bucket_size": hidden * hidden, "stage3_prefetch_bucket_size": int(0.9 * hidden * hidden),
+                   "stage3_param_persistence_threshold": 10 * hidden}
+
+    def fill(node: Any, key: str = "", parent: str = "") -> Any:
+        if isinstance(node, dict):
+            return {k: fill(v, k, key) for k, v in node.items()}
+        if node != "auto":
+            return node
+        if key == "enabled":
+            return bool(a.get("bf16" if parent == "bf16" else "fp16"))
+        if key in values:
+            return values[key]
+        if key in zero_values:
+            return zero_values[key]
+        return node
+
+    return fill(config)
+
+
+def check_deepspeed(recipe: Recipe, config: dict[str, Any], gpu_counts: list[int], found: Findings) -> None:
+    """Load the config through deepspeed.runtime.config.DeepSpeedConfig at each GPU count."""
+    from unittest import mock
+
+    import deepspeed.comm as dist
+    from deepspeed.runtime.config import DeepSpeedConfig
+
+    for gpus in gpu_counts:
+        # DeepSpeed asks torch.distributed for the world size; tell it the GPU count being checked
+        with mock.patch.object(dist, "get_rank", return_value=0), \
+                mock.patch.object(dist, "get_world_size", return_value=gpus):
+            try:
+                DeepSpeedConfig(resolved(config, recipe, gpus))
+            except Exception as exc:  # pydantic ValidationError, AssertionError ...: DeepSpeed's own words
+                message = " ".join(str(exc).split())
+                found.errors.append(f"DeepSpeed rejects {recipe.args['deepspeed']} on {gpus} GPU(s): {message}")
+                return
+
+
+def check_compatibility(recipe: Recipe, config: dict[str, Any] | None, found: Findings) -> None:
+    a = recipe.args
+    stage3 = config is not None and zero_stage(config) == 3
+    if a.get("predict_with_generate") and stage3:
+        found.errors.append("predict_with_generate is refused under DeepSpeed ZeRO-3: drop `deepspeed` from this "
+                            "predict recipe (generation fits on one GPU) or use ds_z2_config.json")
+    if a.get("quantization_bit") and stage3:
+        found.errors.append("quantization_bit with ZeRO-3: bitsandbytes-quantised weights cannot be partitioned "
+                            "here; use ds_z2_config.json or no DeepSpeed for QLoRA")
+    if a.get("quantization_bit") and a.get("finetuning_type", "lora") == "full" and a.get("do_train"):
+        found.errors.append("quantization_bit with finetuning_type full: a quantised model can only be trained "
+                            "through adapters; use finetuning_type lora (QLoRA) or drop quantization_bit")
+    if config is not None and a.get("do_train") and "FORCE_TORCHRUN=1" not in recipe.launch_line():
+        found.errors.append("DeepSpeed recipes must be launched with torchrun: make the header's launch line "
+                            f"`FORCE_TORCHRUN=1 llamafactory-cli train {recipe.path}`")
+    model, template = str(a.get("model_name_or_path", "")), str(a.get("template", "default"))
+    name = model.lower().rsplit("/", 1)[-1]
+    base = "base" in name.split("-") or not any(tag in name for tag in ("instruct", "chat", "-it", "tiny"))
+    if not is_local(model) and base and template not in PLAIN_TEMPLATES:
+        found.warnings.append(f"template {template} is a chat template and {model} looks like a base model: fine "
+                              "when SFT teaches the format; for the untuned base model use template default")
+
+
+def batch_lines(recipe: Recipe, gpus: int | None) -> list[str]:
+    a = recipe.args
+    if not a.get("do_train"):
+        return []
+    micro, accumulation = int(a.get("per_device_train_batch_size", 1)), int(a.get("gradient_accumulation_steps", 1))
+    sizes = ", ".join(f"{n} GPU{'s' * (n > 1)}: {micro * accumulation * n}" for n in GPU_COUNTS)
+    lines = [f"global batch ({micro} per device x {accumulation} accumulation): {sizes}"]
+    batch = recipe.header_batch()
+    if gpus and batch:
+        total = batch[3]
+        exact = total / (micro * gpus)
+        if exact >= 1 and exact == int(exact):
+            lines.append(f"on {gpus} GPUs keep the report's global batch {total} with gradient_accumulation_steps="
+                         f"{int(exact)}")
+        else:
+            nearest = max(1, round(exact))
+            lines.append(f"on {gpus} GPUs no whole accumulation gives {total} with {micro} per device; "
+                         f"gradient_accumulation_steps={nearest} gives {micro * nearest * gpus} (or change "
+                         "per_device_train_batch_size)")
+    elif gpus:
+        lines.append(f"on {gpus} GPUs: {micro * accumulation * gpus} (the header states no report batch)")
+    return lines
+
+
+def check_recipe(recipe: Recipe, context: CheckContext) -> Findings:
+    """Every check of one recipe, in the order a reader fixes them."""
+    found = Findings()
+    check_header(recipe, found)
+    parse_with_llamafactory(recipe, found)
+    check_datasets(recipe, context, found)
+    check_paths(recipe, context.made_by, found)
+    config = deepspeed_config(recipe, found)
+    if config is not None:
+        check_deepspeed(recipe, config, context.gpu_counts, found)
+    check_compatibility(recipe, config, found)
+    return found

@@ -1,0 +1,95 @@
+"""Reading LLaMA-Factory recipes: the YAML, its comment header, and the facts the checks and smoke runs need."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from recipekit.errors import InputError
+
+HEADER_FIELDS = {
+    "launch": re.compile(r"^#\s*Launch\b", re.I),
+    "hardware": re.compile(r"^#\s*(Report's hardware|Hardware)\s*:", re.I),
+    "global batch": re.compile(r"^#\s*Global batch\s*:", re.I),
+    "target": re.compile(r"^#\s*Target\s*:", re.I),
+    "differences": re.compile(r"^#\s*Differences from\b", re.I),
+}
+GLOBAL_BATCH = re.compile(r"Global batch:\s*(\d+) per device x (\d+) accumulation x (\d+) (?:GPUs?|ranks?)\s*=\s*(\d+)")
+# local paths that a script (not a recipe) makes -> the command that makes them
+MADE_BY_COMMANDS = {
+    "outputs/demo/tiny_model": "make demo (scripts/run_demo.py runs scripts/make_tiny_model.py)",
+}
+
+
+@dataclass
+class Recipe:
+    """One recipe file: its arguments, its header lines and what the header promises."""
+
+    path: Path
+    args: dict[str, Any]
+    header: list[str] = field(default_factory=list)
+
+    @property
+    def header_text(self) -> str:
+        return "\n".join(self.header)
+
+    def datasets(self) -> list[str]:
+        """Every dataset name in ``dataset`` and ``eval_dataset``."""
+        names = []
+        for key in ("dataset", "eval_dataset"):
+            value = self.args.get(key)
+            if value:
+                names += [name.strip() for name in str(value).split(",") if name.strip()]
+        return names
+
+    def header_batch(self) -> tuple[int, int, int, int] | None:
+        """(per device, accumulation, GPUs, global) from the 'Global batch:' line, if it has that shape."""
+        match = GLOBAL_BATCH.search(self.header_text)
+        return tuple(int(g) for g in match.groups()) if match else None  # type: ignore[return-value]
+
+    def launch_line(self) -> str:
+        """The first command line under 'Launch' in the header."""
+        lines = self.header
+        for index, line in enumerate(lines):
+            if HEADER_FIELDS["launch"].match(line):
+                for candidate in lines[index + 1:]:
+                    text = candidate.lstrip("#").strip()
+                    if "llamafactory-cli" in text:
+                        return text
+        return ""
+
+
+def load_recipe(path: str | Path) -> Recipe:
+    """Parse a recipe's YAML (a mapping) and keep its leading comment block."""
+    source = Path(path)
+    if not source.is_file():
+        raise InputError("no such recipe", str(source))
+    text = source.read_text(encoding="utf-8")
+    try:
+        args = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        line = getattr(getattr(exc, "problem_mark", None), "line", None)
+        raise InputError(f"not valid YAML ({getattr(exc, 'problem', exc)})", str(source),
+                         None if line is None else line + 1) from None
+    if not isinstance(args, dict):
+        raise InputError("a recipe must be a YAML mapping of LLaMA-Factory arguments", str(source))
+    header = []
+    for line in text.splitlines():
+        if not line.startswith("#"):
+            break
+        header.append(line)
+    return Recipe(source, args, header)
+
+
+def recipe_outputs(paths: list[Path]) -> dict[str, Path]:
+    """``output_dir`` (no trailing slash) -> the recipe that writes it, for the given recipe files."""
+    outputs = {}
+    for path in paths:
+        output_dir = load_recipe(path).args.get("output_dir")
+        if output_dir:
+            outputs[str(output_dir).rstrip("/")] = path
+    return outputs

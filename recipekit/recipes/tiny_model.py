@@ -1,0 +1,84 @@
+"""Tiny local models: a byte-level BPE tokenizer trained offline on the strings of JSONL or text files, and a
+random-init Llama or Qwen2 of a given shape around it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from recipekit.errors import InputError
+from recipekit.files import read_jsonl
+
+SPECIAL_TOKENS = ["<unk>", "<s>", "</s>", "<pad>"]
+
+
+def iter_texts(paths: list[str]) -> Iterator[str]:
+    """Every string value of JSONL rows (nested lists/dicts included), or each line of a text file."""
+
+    def strings(value: object) -> Iterator[str]:
+        if isinstance(value, str):
+            yield value
+        elif isinstance(value, dict):
+            for item in value.values():
+                yield from strings(item)
+        elif isinstance(value, list):
+            for item in value:
+                yield from strings(item)
+
+    for path in paths:
+        if path.endswith((".jsonl", ".json")):
+            for _, row in read_jsonl(path):
+                yield from strings(row)
+        else:
+            if not Path(path).is_file():
+                raise InputError("no such file", path)
+            yield from Path(path).read_text(encoding="utf-8").splitlines()
+
+
+def train_tokenizer(texts: list[str], vocab_size: int, extra_special: list[str]) -> object:
+    """Byte-level BPE trained on ``texts``, wrapped as a transformers fast tokenizer."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    tokenizer = Tokenizer(models.BPE(unk_token="<unk>"))
+    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tokenizer.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=SPECIAL_TOKENS + extra_special,
+                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
+    tokenizer.train_from_iterator(texts, trainer=trainer)
+    return PreTrainedTokenizerFast(tokenizer_object=tokenizer, bos_token="<s>", eos_token="</s>",
+                                   unk_token="<unk>", pad_token="<pad>",
+                                   additional_special_tokens=extra_special or None)
+
+
+@dataclass(frozen=True)
+class TinyShape:
+    """The architecture and size of a tiny causal LM."""
+
+    arch: str = "llama"  # llama | qwen2
+    hidden: int = 128
+    intermediate: int = 352
+    layers: int = 2
+    heads: int = 4
+    kv_heads: int | None = None
+    max_positions: int = 512
+    tie_embeddings: bool = False
+    seed: int = 0
+
+
+def build_model(shape: TinyShape, tokenizer: object) -> object:
+    """A random-init causal LM of ``shape`` whose vocabulary and special token ids are the tokenizer's."""
+    import torch
+    from transformers import AutoModelForCausalLM, LlamaConfig, Qwen2Config
+
+    config_class = {"llama": LlamaConfig, "qwen2": Qwen2Config}[shape.arch]
+    config = config_class(
+        vocab_size=len(tokenizer), hidden_size=shape.hidden, intermediate_size=shape.intermediate,
+        num_hidden_layers=shape.layers, num_attention_heads=shape.heads,
+        num_key_value_heads=shape.kv_heads or shape.heads, max_position_embeddings=shape.max_positions,
+        tie_word_embeddings=shape.tie_embeddings, bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id,
+    )
+    torch.manual_seed(shape.seed)
+    return AutoModelForCausalLM.from_config(config, dtype=torch.float32)

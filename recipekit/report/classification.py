@@ -1,0 +1,96 @@
+"""Markdown and confusion-matrix PNG of a classification report, rendered from its JSON."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from recipekit.report.writer import fmt, md_table, save_figure
+
+LABEL_SHIFT_ROWS = 20
+PROBABILITY_METRICS = (("log_loss", "log loss"), ("brier", "Brier score"), ("ece", "ECE"))
+
+
+def _probability_section(metrics: dict[str, Any]) -> list[str]:
+    """Log loss, Brier, ECE and the reliability bins of rows that carry label probabilities."""
+    rows = [[name, fmt(metrics[key])] for key, name in PROBABILITY_METRICS]
+    rows[-1][0] = f"ECE ({metrics['ece_bins']} equal-width bins)"
+    rows += [["mean top-label confidence", fmt(metrics["mean_confidence"])],
+             ["accuracy of the argmax", fmt(metrics["argmax_accuracy"])]]
+    bins = [[f"({b['low']:.2f}, {b['high']:.2f}]", b["count"], fmt(b["confidence"]), fmt(b["accuracy"])]
+            for b in metrics["reliability"]]
+    return ["## Probabilities (rows' `probs`)", "", md_table(["metric", "value"], rows), "",
+            "Reliability (top label; `reliability.png`):", "",
+            md_table(["confidence bin", "rows", "mean confidence", "accuracy"], bins), ""]
+
+
+def _headline_rows(report: dict[str, Any]) -> list[list[str]]:
+    ci = report.get("ci") or {}
+
+    def with_ci(value: float, key: str) -> str:
+        return f"{fmt(value)} [{fmt(ci[key][0])}, {fmt(ci[key][1])}]" if key in ci else fmt(value)
+
+    return [
+        ["n", fmt(report["n"])],
+        ["invalid predictions", fmt(report["n_invalid"])],
+        ["accuracy (95% CI)", with_ci(report["accuracy"], "accuracy")],
+        ["macro F1 (95% CI)", with_ci(report["macro"]["f1"], "macro_f1")],
+        *[[f"{avg} P / R / F1", " / ".join(fmt(report[avg][m]) for m in ("precision", "recall", "f1"))]
+          for avg in ("macro", "micro", "weighted")],
+    ]
+
+
+def render_markdown(report: dict[str, Any]) -> str:
+    """The report as Markdown: headline, per class, confusion matrix, invalid examples, baseline."""
+    parts = [f"# Classification report: `{report['meta']['predictions']['path']}`", ""]
+    parts += [md_table(["metric", "value"], _headline_rows(report)), ""]
+    parts += ["## Per class", "", md_table(
+        ["label", "precision", "recall", "f1", "support"],
+        [[label, fmt(m["precision"]), fmt(m["recall"]), fmt(m["f1"]), m["support"]]
+         for label, m in report["per_class"].items()]), ""]
+    cm = report["confusion_matrix"]
+    parts += ["## Confusion matrix (rows: label, columns: prediction)", "",
+              md_table(["label \\ predicted", *cm["labels"]],
+                       [[label, *row] for label, row in zip(cm["labels"], cm["matrix"], strict=True)]), ""]
+    if "probabilistic" in report:
+        parts += _probability_section(report["probabilistic"])
+    if report["invalid_examples"]:
+        parts += [f"## Invalid predictions ({report['n_invalid']}, first {len(report['invalid_examples'])})", "",
+                  md_table(["line", "predict", "label"],
+                           [[e["line"], repr(e["predict"]), repr(e["label"])] for e in report["invalid_examples"]]),
+                  ""]
+    if "baseline" in report:
+        base, delta = report["baseline"], report["delta"]
+        parts += [f"## Against baseline `{base['meta']['predictions']['path']}`", "", md_table(
+            ["metric", "baseline", "this", "delta"],
+            [["accuracy", fmt(base["accuracy"]), fmt(report["accuracy"]), f"{delta['accuracy']:+.4f}"],
+             ["macro F1", fmt(base["macro"]["f1"]), fmt(report["macro"]["f1"]), f"{delta['macro_f1']:+.4f}"],
+             ["invalid", base["n_invalid"], report["n_invalid"], f"{delta['n_invalid']:+d}"],
+             *[[name, fmt(base["probabilistic"][key]), fmt(report["probabilistic"][key]), f"{delta[key]:+.4f}"]
+               for key, name in PROBABILITY_METRICS if key in delta]]), ""]
+        shifts = list(report["label_shift"].items())
+        parts += [f"### Label shift (baseline -> this), {sum(c for _, c in shifts)} rows changed", ""]
+        parts += [md_table(["from->to", "rows"], [[k, v] for k, v in shifts[:LABEL_SHIFT_ROWS]]) if shifts
+                  else "No prediction changed.", ""]
+    meta = report["meta"]
+    parts += [f"_{meta['matching']}; sha256 {meta['predictions']['sha256'][:12]}; "
+              + ", ".join(f"{k} {v}" for k, v in meta["versions"].items()) + "_", ""]
+    return "\n".join(parts)
+
+
+def plot_confusion_matrix(report: dict[str, Any], path: Path) -> Path:
+    """Confusion matrix heat map (counts) as PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import numpy as np
+    from sklearn.metrics import ConfusionMatrixDisplay
+
+    cm = report["confusion_matrix"]
+    size = max(4.0, 0.9 * len(cm["labels"]) + 2)
+    display = ConfusionMatrixDisplay(np.array(cm["matrix"]), display_labels=cm["labels"])
+    display.plot(cmap="Blues", colorbar=False, values_format="d")
+    display.figure_.set_size_inches(size, size)
+    display.ax_.set_title(f"accuracy {report['accuracy']:.4f} (n={report['n']})")
+    display.ax_.tick_params(axis="x", labelrotation=45)
+    return save_figure(display.figure_, path)

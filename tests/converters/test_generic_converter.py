@@ -1,0 +1,99 @@
+"""converters/generic.py: any table to Alpaca or ShareGPT from flags."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from conftest import run_script, write_jsonl
+
+from converters import generic
+
+
+def rows_of(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+def reviews_csv(path: Path, per_class: int = 5) -> Path:
+    lines = ["text,label,title"] + [f'"review {i}, class {label}",{label},t{i}' for i in range(per_class)
+                                    for label in (0, 1, 2)]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def test_label_map_gives_exact_alpaca_rows_and_stratified_split(tmp_path: Path) -> None:
+    raw = reviews_csv(tmp_path / "reviews.csv")
+    result = generic.main(["--input", str(raw), "--name", "reviews", "--data-dir", str(tmp_path / "data"),
+                           "--instruction", "Rate the review.", "--input-column", "text", "--output-column", "label",
+                           "--label-map", "0=bad,1=ok,2=good", "--val-size", "3"])
+    train = rows_of(tmp_path / "data" / "reviews.jsonl")
+    val = rows_of(tmp_path / "data" / "reviews_val.jsonl")
+    assert {"instruction": "Rate the review.", "input": "review 0, class 2", "output": "good"} in train + val
+    assert Counter(r["output"] for r in val) == {"bad": 1, "ok": 1, "good": 1}
+    assert Counter(r["output"] for r in train) == {"bad": 4, "ok": 4, "good": 4}
+    assert result.counts == {"reviews": 12, "reviews_val": 3}
+    info = json.loads((tmp_path / "data" / "dataset_info.json").read_text(encoding="utf-8"))
+    assert info["reviews"]["formatting"] == "alpaca" and info["reviews_val"]["file_name"] == "reviews_val.jsonl"
+
+
+def test_template_and_sharegpt_with_system(tmp_path: Path) -> None:
+    raw = write_jsonl(tmp_path / "pairs.jsonl", [{"title": "Cup final", "body": "3-2", "topic": "sport"}])
+    generic.main(["--input", str(raw), "--name", "topics", "--data-dir", str(tmp_path / "data"), "--format",
+                  "sharegpt", "--system", "Be brief.", "--instruction", "Name the topic.",
+                  "--template", "Title: {title}\nBody: {body}", "--output-column", "topic"])
+    assert rows_of(tmp_path / "data" / "topics.jsonl") == [{"messages": [
+        {"role": "system", "content": "Be brief."},
+        {"role": "user", "content": "Name the topic.\n\nTitle: Cup final\nBody: 3-2"},
+        {"role": "assistant", "content": "sport"}]}]
+    info = json.loads((tmp_path / "data" / "dataset_info.json").read_text(encoding="utf-8"))
+    assert info["topics"]["formatting"] == "sharegpt" and info["topics"]["columns"] == {"messages": "messages"}
+
+
+def test_parquet_and_tsv_inputs_give_the_same_rows_as_csv(tmp_path: Path) -> None:
+    import pandas as pd
+
+    raw = reviews_csv(tmp_path / "reviews.csv")
+    frame = pd.read_csv(raw)
+    frame.to_parquet(tmp_path / "reviews.parquet")
+    frame.to_csv(tmp_path / "reviews.tsv", sep="\t", index=False)
+    outs = []
+    for source in ("reviews.csv", "reviews.parquet", "reviews.tsv"):
+        generic.main(["--input", str(tmp_path / source), "--name", "r", "--data-dir", str(tmp_path / source[8:]),
+                      "--input-column", "text", "--output-column", "label", "--label-map", "0=a,1=b,2=c",
+                      "--instruction", "Classify.", "--seed", "3", "--max-samples", "9"])
+        outs.append((tmp_path / source[8:] / "r.jsonl").read_bytes())
+    assert outs[0] == outs[1] == outs[2]
+
+
+def test_bad_rows_are_counted(tmp_path: Path) -> None:
+    raw = write_jsonl(tmp_path / "t.jsonl", [{"text": "a", "label": 0}, {"text": "b", "label": 7}, {"label": 1},
+                                             {"text": "c"}, {"text": "d", "label": 1}])
+    result = generic.main(["--input", str(raw), "--name", "t", "--data-dir", str(tmp_path / "data"),
+                           "--input-column", "text", "--output-column", "label", "--label-map", "0=no,1=yes"])
+    assert dict(result.log.counts) == {"label not in --label-map": 1, "missing value": 2}
+    assert result.log.examples["missing value"] == [f"{raw}:3 (field text)", f"{raw}:4 (field label)"]
+    assert result.counts == {"t": 2}
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--output-column", "label"], "error: give --instruction, --input-column or --template (what the model reads)"),
+    (["--output-column", "label", "--input-column", "text", "--template", "{text}"],
+     "error: give --input-column or --template, not both"),
+    (["--output-column", "label", "--input-column", "text", "--label-map", "0:no"],
+     "error: --label-map expects RAW=NAME pairs separated by commas, got '0:no'"),
+    (["--output-column", "label", "--input-column", "text", "--system", "s"],
+     "error: --system needs --format sharegpt"),
+    (["--output-column", "label", "--template", "{text"], "error: --template is not a valid format string"),
+])
+def test_bad_flags_are_one_line_errors(tmp_path: Path, args: list[str], message: str) -> None:
+    raw = reviews_csv(tmp_path / "reviews.csv")
+    result = run_script("converters/generic.py", "--input", raw, "--name", "x", "--data-dir", tmp_path, *args)
+    assert result.returncode == 2
+    assert result.stderr.startswith(message) and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_help_shows_an_example() -> None:
+    result = run_script("converters/generic.py", "--help")
+    assert result.returncode == 0 and "python converters/generic.py --input reviews.csv" in result.stdout

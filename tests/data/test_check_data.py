@@ -1,0 +1,120 @@
+"""scripts/check_data.py: every converter's output loaded through LLaMA-Factory's own data pipeline."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from conftest import ROOT, agnews_rows, run_cli, run_script, tulu_row, uf_row, write_jsonl, write_original_csv
+from test_afqmc_converter import clue_folder
+from test_arena_converter import competition
+from test_yelp_converter import reviews, write_yelp_csv
+
+from converters import afqmc, agnews, arena, generic, tulu, ultrafeedback, yelp
+
+
+@pytest.fixture(scope="module")
+def all_datasets(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One data folder holding the output of every converter, made from fixtures in each raw format."""
+    root = tmp_path_factory.mktemp("check_data")
+    data = str(root / "data")
+    agnews.main(["--input", str(write_original_csv(root / "ag" / "train.csv", agnews_rows(5))), "--data-dir", data,
+                 "--val-size", "4"])
+    yelp.main(["--input", str(write_yelp_csv(root / "yelp" / "train.csv", reviews(3))), "--data-dir", data])
+    afqmc.main(["--input", str(clue_folder(root)), "--data-dir", data])
+    arena.main(["--input", str(competition(root / "kaggle", battles=12)), "--data-dir", data, "--val-size", "3"])
+    tulu.main(["--input", str(write_jsonl(root / "tulu.jsonl", [tulu_row(i) for i in range(6)])), "--data-dir", data])
+    ultrafeedback.main(["--input", str(write_jsonl(root / "uf" / "train_prefs.jsonl", [uf_row(i) for i in range(5)])),
+                        "--data-dir", data])
+    csv = root / "g.csv"
+    csv.write_text("text,label\n" + "".join(f"row {i},{i % 2}\n" for i in range(6)), encoding="utf-8")
+    generic.main(["--input", str(csv), "--name", "generic_sg", "--format", "sharegpt", "--instruction", "Odd?",
+                  "--input-column", "text", "--output-column", "label", "--label-map", "0=no,1=yes",
+                  "--data-dir", data])
+    return root / "data"
+
+
+NAMES = ["agnews", "agnews_val", "yelp5", "afqmc", "afqmc_val", "afqmc_test", "arena", "arena_val", "arena_pref",
+         "arena_test", "tulu3_personas_if", "ultrafeedback_dpo", "generic_sg"]
+
+
+def test_every_converter_output_loads_through_llamafactory(all_datasets: Path, tmp_path: Path) -> None:
+    out = tmp_path / "report.json"
+    result = run_cli("check", "data", *NAMES, "--data-dir", all_datasets, "--cutoff-len", "64",
+                      "--json", out)
+    assert result.returncode == 0, result.stdout + result.stderr[-3000:]
+    reports = json.loads(out.read_text(encoding="utf-8"))
+    expected_rows = {"agnews": 16, "agnews_val": 4, "yelp5": 15, "afqmc": 12, "afqmc_val": 2, "afqmc_test": 2,
+                     "arena": 18, "arena_val": 3, "arena_pref": 6, "arena_test": 2, "tulu3_personas_if": 6,
+                     "ultrafeedback_dpo": 5, "generic_sg": 6}
+    for name, rows in expected_rows.items():
+        report = reports[name]
+        assert (report["rows_in_file"], report["rows_kept"], report["dropped_by_llamafactory"]) == (rows, rows, 0)
+        lines = (all_datasets / f"{name}.jsonl").read_text(encoding="utf-8").splitlines()
+        assert len(lines) == rows
+        tokens = report["tokens"]
+        assert 0 < tokens["p50"] <= tokens["p95"] <= tokens["max"] and tokens["mean"] <= tokens["max"]
+    assert reports["arena_pref"]["ranking"] and reports["ultrafeedback_dpo"]["ranking"]
+    assert reports["agnews"]["labels"] == {"1: World": 4, "2: Sports": 4, "3: Business": 4, "4: Sci/Tech": 4}
+    assert reports["afqmc"]["labels"] == {"否": 8, "是": 4}
+    assert reports["afqmc_test"]["labels"] == {"": 2}
+    assert reports["generic_sg"]["labels"] == {"no": 3, "yes": 3}
+    assert "labels" not in reports["tulu3_personas_if"]
+    assert "agnews: 16 rows kept of 16 (alpaca)" in result.stdout
+    assert "  answers: 1: World 4 (25.0%), 2: Sports 4 (25.0%), 3: Business 4 (25.0%), 4: Sci/Tech 4 (25.0%)" in \
+        result.stdout
+
+
+def test_rows_over_cutoff_len_are_counted(all_datasets: Path, tmp_path: Path) -> None:
+    """None at the longest row's length, that row alone one token below (the tiny BPE depends on the names)."""
+    out = tmp_path / "report.json"
+    assert run_cli("check", "data", "arena_test", "--data-dir", all_datasets, "--json", out).returncode == 0
+    tokens = json.loads(out.read_text(encoding="utf-8"))["arena_test"]["tokens"]
+    longest, shortest = tokens["max"], 2 * tokens["mean"] - tokens["max"]
+    assert shortest < longest
+    for cutoff, over in ((longest, 0), (longest - 1, 1), (int(shortest) - 1, 2)):
+        again = run_cli("check", "data", "arena_test", "--data-dir", all_datasets, "--cutoff-len", cutoff,
+                         "--json", out)
+        assert again.returncode == 0
+        assert json.loads(out.read_text(encoding="utf-8"))["arena_test"]["tokens"]["over_cutoff"] == over
+
+
+def test_rows_llamafactory_drops_and_unloadable_sets_fail(all_datasets: Path, tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    good = [{"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "yo"}]}]
+    broken = [{"messages": [{"role": "assistant", "content": "first"}, {"role": "user", "content": "then"}]}]
+    write_jsonl(data / "chat.jsonl", good + broken)
+    tags = {"role_tag": "role", "content_tag": "content", "user_tag": "user", "assistant_tag": "assistant"}
+    (data / "dataset_info.json").write_text(json.dumps({
+        "chat": {"file_name": "chat.jsonl", "formatting": "sharegpt", "columns": {"messages": "messages"},
+                 "tags": tags},
+        "gone": {"file_name": "missing.jsonl"},
+    }), encoding="utf-8")
+    result = run_cli("check", "data", "chat", "gone", "--data-dir", data)
+    assert result.returncode == 1
+    assert "chat: 1 rows kept of 2 (sharegpt)" in result.stdout
+    assert "  ERROR: LLaMA-Factory dropped 1 row(s) as invalid" in result.stdout
+    assert "gone: ERROR: LLaMA-Factory could not load it: " in result.stdout
+
+
+def test_unregistered_names_are_a_one_line_error(tmp_path: Path) -> None:
+    (tmp_path / "dataset_info.json").write_text("{}", encoding="utf-8")
+    result = run_script("scripts/check_data.py", "nope", "--data-dir", tmp_path)
+    assert result.returncode == 2
+    expected = f"error: {tmp_path}/dataset_info.json: not registered: nope (run its converter first)"
+    assert result.stderr.strip() == expected
+
+
+def test_committed_registry_holds_each_converters_own_entries(all_datasets: Path) -> None:
+    """data/dataset_info.json (what the recipes are checked against) matches what the converters write."""
+    made = json.loads((all_datasets / "dataset_info.json").read_text(encoding="utf-8"))
+    committed = json.loads((ROOT / "data" / "dataset_info.json").read_text("utf-8"))
+    shared = set(made) & set(committed)
+    assert len(shared) >= 12
+    for name in shared:
+        assert committed[name] == made[name], name
+    for name in ("yelp5_val", "tulu3_personas_if_val", "ultrafeedback_dpo_val"):
+        base = committed[name[:-4]]
+        assert committed[name] == {**base, "file_name": f"{name}.jsonl"}

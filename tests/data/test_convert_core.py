@@ -1,0 +1,111 @@
+"""The shared conversion core: JSONL writer, text cleaning, reader, splits, row log, benchmark script."""
+
+from __future__ import annotations
+
+import html
+import json
+import random
+import re
+from pathlib import Path
+
+import pytest
+from conftest import run_script
+
+from recipekit.data import Example, RowLog, select_rows
+from recipekit.data.readers import read_source
+from recipekit.data.textclean import clean_release_text, head_tail
+from recipekit.errors import InputError
+from recipekit.files import jsonl_lines
+
+
+def test_jsonl_lines_equal_json_dumps_byte_for_byte() -> None:
+    rng = random.Random(0)
+    shared = "Classify:\n1: World\t\"quoted\" \\ back 中文 \u2028"
+    pieces = ["a", "é", "中", "\n", "\"", "\\", "\u2028", "\x00", "😀", " "]
+    rows: list[dict] = []
+    for i in range(300):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 12)))
+        row = {"instruction": shared if i % 3 else text, "input": text, "output": rng.choice(["A", "B", None, 1, 2.5])}
+        if i % 7 == 0:
+            row["messages"] = [{"role": "user", "content": text}, {"role": "assistant", "content": shared}]
+        if i % 11 == 0:
+            row = {1: text, "x": True}  # a non-string key goes through the plain encoder
+        rows.append(row)
+    rows.append({})
+    expected = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
+    assert "".join(jsonl_lines(rows)) == expected
+
+
+def reference_clean(text: str) -> str:
+    """The first, plain implementation of the AG News clean-up, kept here as the specification."""
+    text = re.sub(r"\\n(?![a-z])|\\+", "\n", text)
+    text = re.sub(r"(?: |^)(#\d+;|quot;|amp;|lt;|gt;)", r"&\1", text)
+    text = html.unescape(text)
+    lines = (re.sub(r"[ \t]+", " ", line).strip() for line in text.split("\n"))
+    return "\n".join(line for line in lines if line)
+
+
+def test_fast_clean_equals_the_reference_on_random_release_text() -> None:
+    rng = random.Random(1)
+    pieces = [" ", "  ", "\t", "\\", "\\n", "\\nthe", " #39;", "#36;", " quot;", "quot;", " amp;", "&amp;", "&lt;",
+              " gt;", "&", ";", "word", "Word", "\n", "\n\n", " #12345;", "#x;", "&#150;", "é"]
+    for _ in range(3000):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 10)))
+        assert clean_release_text(text) == reference_clean(text), repr(text)
+
+
+def test_head_tail_keeps_both_ends_and_counts_the_cut() -> None:
+    assert head_tail("abcdefghij", 0) == ("abcdefghij", 0)
+    assert head_tail("abcdefghij", 10) == ("abcdefghij", 0)
+    assert head_tail("abcdefghij", 5) == ("abc\n[... 5 chars cut ...]\nij", 5)
+    assert head_tail("abcdefghij", 1) == ("a\n[... 9 chars cut ...]\n", 9)
+
+
+def test_reader_names_lines_and_splits(tmp_path: Path) -> None:
+    (tmp_path / "train.tsv").write_text("text\tlabel\nhello\t1\nbad line\n\nlast\t0\n", encoding="utf-8")
+    (tmp_path / "dev.json").write_text('[{"text": "array", "label": 1}]', encoding="utf-8")
+    (tmp_path / "test.json").write_text('{"text": "lines", "label": 0}\n', encoding="utf-8")
+    splits = read_source(str(tmp_path))
+    assert list(splits) == ["train", "dev", "test"]
+    train = splits["train"]
+    assert [(r.where, r.fields, r.problem) for r in train] == [
+        (f"{tmp_path / 'train.tsv'}:2", {"text": "hello", "label": "1"}, None),
+        (f"{tmp_path / 'train.tsv'}:3", {}, "wrong number of fields (1, expected 2: text, label)"),
+        (f"{tmp_path / 'train.tsv'}:5", {"text": "last", "label": "0"}, None)]
+    assert splits["dev"][0].fields == {"text": "array", "label": 1}
+    assert splits["test"][0].where == f"{tmp_path / 'test.json'}:1"
+    assert list(read_source(str(tmp_path / "test.json"))) == ["test"]
+    (tmp_path / "empty.csv").write_text("", encoding="utf-8")
+    with pytest.raises(InputError, match="empty file"):
+        read_source(str(tmp_path / "empty.csv"))
+
+
+def test_row_log_counts_all_and_shows_the_first_three() -> None:
+    log = RowLog()
+    for where in ("f:0", "f:1", "g:0", "g:1", "g:2"):
+        log.add("bad label", where, "label")
+    log.fix("trimmed", "g:9")
+    assert log.counts == {"bad label": 5} and log.total == 5
+    assert log.summary_lines() == ["  skipped 5 row(s): bad label; e.g. f:0 (field label); f:1 (field label); "
+                                   "g:0 (field label)", "  repaired 1 time(s), row kept: trimmed; e.g. g:9"]
+
+
+def test_select_rows_explains_what_cannot_be_split() -> None:
+    pool = {"train": [Example({"i": i}, "a" if i else "b") for i in range(5)]}
+    with pytest.raises(InputError, match="cannot stratify: class b has only one row"):
+        select_rows(pool, None, 2, 0)
+    with pytest.raises(InputError, match="cannot hold out 5 rows from 5 usable rows"):
+        select_rows({"train": [Example({"i": i}) for i in range(5)]}, None, 5, 0)
+    train, val = select_rows({"train": [Example({"i": i}) for i in range(10)]}, 4, 3, 0)
+    assert len(train) == 4 and len(val) == 3 and not {e.row["i"] for e in train} & {e.row["i"] for e in val}
+
+
+def test_bench_convert_prints_both_rates_and_the_ratio() -> None:
+    result = run_script("scripts/bench_convert.py", "--rows", "3000", "--repeats", "1")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0] == "rows: 3,000 (best of 1)"
+    assert lines[1].startswith("converters/agnews.py: ") and lines[1].endswith(" rows/s")
+    assert lines[2].startswith("bare csv -> jsonl loop: ")
+    ratio = float(re.search(r"ratio \(converter time / bare time\): ([0-9.]+)x", lines[3]).group(1))
+    assert ratio > 0

@@ -1,0 +1,217 @@
+"""eval/classify_report.py: numbers against scikit-learn, normalisation, baseline, files, wandb, errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import AGNEWS_LABELS, run_cli, run_script, write_jsonl
+from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precision_recall_fscore_support
+
+from recipekit.eval.labels import LabelMatcher, normalize_text
+
+LABELS = AGNEWS_LABELS.split(",")
+
+
+def predictions(pairs: list[tuple[str, str]]) -> list[dict[str, str]]:
+    """LLaMA-Factory-shaped rows: the label carries a trailing newline, as LLaMA-Factory writes it."""
+    return [{"prompt": f"Human: story {i}\nAssistant: </s>", "predict": p, "label": f"{g}\n"}
+            for i, (p, g) in enumerate(pairs)]
+
+
+def report(tmp_path: Path, rows: list[dict[str, object]], *args: str) -> dict:
+    path = write_jsonl(tmp_path / "generated_predictions.jsonl", rows)
+    result = run_cli("report", "classify", path, *args)
+    assert result.returncode == 0, result.stderr
+    return json.loads((tmp_path / "classify_report.json").read_text(encoding="utf-8"))
+
+
+@pytest.mark.parametrize(("raw", "expected"), [
+    ("3: Business", "3: Business"),
+    ("3: Business\n", "3: Business"),
+    ("  3:   Business </s>", "3: Business"),
+    ("3: Business<|eot_id|>", "3: Business"),
+    ("<|im_end|>3: Business<|im_end|>\n", "3: Business"),
+    ("3", "3: Business"),
+    ("Business", "3: Business"),
+    ("3:Business", "3: Business"),
+    ("4: Sci/Tech<|endoftext|>", "4: Sci/Tech"),
+    ("Sci/Tech", "4: Sci/Tech"),
+    ("3: Sports", None),
+    ("Tech", None),
+    ("/Tech", None),
+    ("business", None),
+    ("", None),
+    ("5", None),
+])
+def test_label_matching_cases(raw: str, expected: str | None) -> None:
+    assert LabelMatcher(LABELS).match(raw) == expected
+
+
+def test_plain_label_sets_match_exactly_after_normalisation() -> None:
+    matcher = LabelMatcher(["A", "B", "tie"])
+    assert matcher.match(" tie\n</s>") == "tie"
+    assert matcher.match("1") is None
+    assert normalize_text("a\n\n b\t<s>c") == "a b c"
+
+
+def test_numbers_equal_scikit_learn(tmp_path: Path) -> None:
+    rng = np.random.default_rng(3)
+    gold = rng.choice(LABELS, size=200).tolist()
+    pred = [g if rng.random() < 0.7 else str(rng.choice(LABELS)) for g in gold]
+    got = report(tmp_path, predictions(list(zip(pred, gold, strict=True))), "--labels", AGNEWS_LABELS)
+    assert got["n"] == 200 and got["n_invalid"] == 0
+    assert got["accuracy"] == pytest.approx(accuracy_score(gold, pred))
+    for average in ("macro", "micro", "weighted"):
+        p, r, f, _ = precision_recall_fscore_support(gold, pred, labels=LABELS, average=average, zero_division=0)
+        assert got[average] == pytest.approx({"precision": p, "recall": r, "f1": f})
+    p, r, f, s = precision_recall_fscore_support(gold, pred, labels=LABELS, zero_division=0)
+    for i, label in enumerate(LABELS):
+        assert got["per_class"][label] == pytest.approx(
+            {"precision": p[i], "recall": r[i], "f1": f[i], "support": int(s[i])})
+    assert got["confusion_matrix"] == {"labels": LABELS,
+                                       "matrix": confusion_matrix(gold, pred, labels=LABELS).tolist()}
+    ci = got["ci"]
+    assert ci["resamples"] == 1000 and ci["level"] == 0.95
+    assert ci["accuracy"][0] < got["accuracy"] < ci["accuracy"][1]
+    assert ci["macro_f1"][0] < f1_score(gold, pred, labels=LABELS, average="macro") < ci["macro_f1"][1]
+    assert 0.05 < ci["accuracy"][1] - ci["accuracy"][0] < 0.2
+
+
+def test_known_small_case_by_hand(tmp_path: Path) -> None:
+    rows = predictions([("1: World", "1: World"), ("2", "2: Sports"), ("Business", "2: Sports"),
+                        ("???", "3: Business")])
+    got = report(tmp_path, rows, "--labels", AGNEWS_LABELS, "--bootstrap", "0")
+    assert got["accuracy"] == 0.5
+    assert got["n_invalid"] == 1
+    assert got["per_class"]["2: Sports"] == {"precision": 1.0, "recall": 0.5, "f1": pytest.approx(2 / 3), "support": 2}
+    assert got["per_class"]["3: Business"] == {"precision": 0.0, "recall": 0.0, "f1": 0.0, "support": 1}
+    assert got["confusion_matrix"]["labels"] == [*LABELS, "(invalid)"]
+    assert got["confusion_matrix"]["matrix"][2] == [0, 0, 0, 0, 1]  # Business row: one invalid prediction
+    assert got["invalid_examples"] == [{"line": 4, "predict": "???", "label": "3: Business\n"}]
+    assert got["ci"] is None
+
+
+def test_invalid_predictions_are_counted_shown_and_scored_wrong(tmp_path: Path) -> None:
+    rows = predictions([("Tech", "4: Sci/Tech"), ("/Tech", "4: Sci/Tech"), ("4", "4: Sci/Tech"),
+                        ("1: World", "1: World")])
+    path = write_jsonl(tmp_path / "generated_predictions.jsonl", rows)
+    result = run_cli("report", "classify", path, "--labels", AGNEWS_LABELS)
+    assert result.returncode == 0, result.stderr
+    got = json.loads((tmp_path / "classify_report.json").read_text(encoding="utf-8"))
+    assert (got["n"], got["n_invalid"], got["accuracy"]) == (4, 2, 0.5)
+    assert [e["predict"] for e in got["invalid_examples"]] == ["Tech", "/Tech"]
+    assert "## Invalid predictions (2, first 2)" in result.stdout
+    assert "| 1 | 'Tech' |" in result.stdout
+
+
+def test_labels_default_to_those_seen_in_the_file(tmp_path: Path) -> None:
+    got = report(tmp_path, predictions([("B", "B"), ("A", "B"), ("C", "A")]), "--bootstrap", "0")
+    assert list(got["per_class"]) == ["A", "B"]
+    assert got["n_invalid"] == 1
+    assert got["meta"]["labels_from"] == "file"
+
+
+def test_baseline_deltas_and_label_shift(tmp_path: Path) -> None:
+    gold = ["1: World", "2: Sports", "3: Business", "4: Sci/Tech", "3: Business", "1: World"]
+    base = ["1: World", "1: World", "3", "2: Sports", "Tech", "1: World"]
+    new = ["1: World", "2: Sports", "3: Business", "4: Sci/Tech", "1: World", "1: World"]
+    base_path = write_jsonl(tmp_path / "base" / "generated_predictions.jsonl",
+                            predictions(list(zip(base, gold, strict=True))))
+    got = report(tmp_path, predictions(list(zip(new, gold, strict=True))), "--baseline", str(base_path),
+                 "--labels", AGNEWS_LABELS, "--bootstrap", "0")
+    assert got["baseline"]["accuracy"] == pytest.approx(3 / 6)
+    assert got["accuracy"] == pytest.approx(5 / 6)
+    assert got["delta"]["accuracy"] == pytest.approx(2 / 6)
+    assert got["delta"]["n_invalid"] == -1
+    assert got["delta"]["macro_f1"] == pytest.approx(got["macro"]["f1"] - got["baseline"]["macro"]["f1"])
+    assert got["label_shift"] == {"(invalid)->1: World": 1, "1: World->2: Sports": 1, "2: Sports->4: Sci/Tech": 1}
+    md = (tmp_path / "classify_report.md").read_text(encoding="utf-8")
+    assert "### Label shift (baseline -> this), 3 rows changed" in md
+    assert "| accuracy | 0.5000 | 0.8333 | +0.3333 |" in md
+
+
+@pytest.mark.parametrize(("base_rows", "message"), [
+    ([("1: World", "1: World")], "has 1 rows but"),
+    ([("1: World", "1: World"), ("2: Sports", "3: Business")], "label '3: Business' differs from '2: Sports'"),
+])
+def test_baseline_that_does_not_pair_is_an_error(tmp_path: Path, base_rows: list, message: str) -> None:
+    path = write_jsonl(tmp_path / "new.jsonl", predictions([("1: World", "1: World"), ("2", "2: Sports")]))
+    base = write_jsonl(tmp_path / "base.jsonl", predictions(base_rows))
+    result = run_cli("report", "classify", path, "--baseline", base)
+    assert result.returncode == 2
+    assert message in result.stderr and str(base) in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_writes_three_files_and_prints_markdown(tmp_path: Path) -> None:
+    path = write_jsonl(tmp_path / "preds" / "generated_predictions.jsonl",
+                       predictions([("1: World", "1: World"), ("2", "2: Sports"), ("4", "3: Business")]))
+    out = tmp_path / "report"
+    result = run_cli("report", "classify", path, "--out", out, "--labels", AGNEWS_LABELS)
+    assert result.returncode == 0, result.stderr
+    assert sorted(p.name for p in out.iterdir()) == ["classify_report.json", "classify_report.md",
+                                                     "confusion_matrix.png"]
+    md = (out / "classify_report.md").read_text(encoding="utf-8")
+    assert md in result.stdout
+    assert "| accuracy (95% CI) | 0.6667 [" in md
+    assert "| 3: Business | 0.0000 | 0.0000 | 0.0000 | 1 |" in md
+    assert (out / "confusion_matrix.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    got = json.loads((out / "classify_report.json").read_text(encoding="utf-8"))
+    assert set(got) >= {"n", "n_invalid", "accuracy", "macro", "micro", "weighted", "per_class",
+                        "confusion_matrix", "ci", "meta"}
+    assert got["meta"]["predictions"]["sha256"] and got["meta"]["versions"]["scikit-learn"]
+    # same input, same bytes
+    first = (out / "classify_report.json").read_bytes()
+    run_cli("report", "classify", path, "--out", out, "--labels", AGNEWS_LABELS)
+    assert (out / "classify_report.json").read_bytes() == first
+
+
+def test_wandb_offline_run_files(tmp_path: Path) -> None:
+    path = write_jsonl(tmp_path / "generated_predictions.jsonl",
+                       predictions([("1: World", "1: World"), ("3", "2: Sports")]))
+    result = run_script("eval/classify_report.py", path, "--wandb", "--bootstrap", "0",
+                        env={"WANDB_MODE": "offline", "WANDB_SILENT": "true", "WANDB_PROJECT": "test"})
+    assert result.returncode == 0, result.stderr
+    runs = list((tmp_path / "wandb").glob("offline-run-*"))
+    assert len(runs) == 1
+    assert len(list(runs[0].glob("run-*.wandb"))) == 1
+    media = runs[0] / "files" / "media"
+    assert len(list((media / "images").glob("confusion_matrix_png_*.png"))) == 1
+    (per_class,) = (media / "table").glob("per_class_*.table.json")
+    table = json.loads(per_class.read_text(encoding="utf-8"))
+    assert table["columns"] == ["label", "precision", "recall", "f1", "support"]
+    assert table["data"][0] == ["1: World", 1.0, 1.0, 1.0, 1]
+    assert table["data"][1] == ["2: Sports", 0.0, 0.0, 0.0, 1]
+    (matrix,) = (media / "table").glob("confusion_matrix_*.table.json")
+    assert json.loads(matrix.read_text(encoding="utf-8"))["data"] == [
+        ["1: World", 1, 0, 0], ["2: Sports", 0, 0, 1], ["(invalid)", 0, 0, 0]]
+
+
+@pytest.mark.parametrize(("content", "message"), [
+    (None, "no such file"),
+    ("", "empty file: no prediction rows"),
+    ('{"predict": "a", "label": "a"}\nnot json\n', ":2: not valid JSON"),
+    ('{"predict": "a", "label": "a"}\n{"predict": "b"}\n', ":2: missing field 'label'"),
+    ('{"label": "a"}\n', ":1: missing field 'predict'"),
+    ('{"predict": null, "label": "a"}\n', ":1: field 'predict' must be a string, got NoneType"),
+    ('["predict", "label"]\n', ":1: expected a JSON object"),
+    ('{"predict": "a", "label": "zzz"}\n', ":1: label 'zzz' is not in the label set ['a', 'b']"),
+])
+def test_bad_input_is_a_one_line_error(tmp_path: Path, content: str | None, message: str) -> None:
+    path = tmp_path / "generated_predictions.jsonl"
+    if content is not None:
+        path.write_text(content, encoding="utf-8")
+    result = run_cli("report", "classify", path, "--labels", "a,b")
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"error: {path}")
+    assert message in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "classify_report.json").exists()
+
+
+def test_help_shows_an_example() -> None:
+    result = run_script("eval/classify_report.py", "--help")
+    assert result.returncode == 0 and "python eval/classify_report.py outputs/" in result.stdout

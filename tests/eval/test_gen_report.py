@@ -1,0 +1,162 @@
+"""eval/gen_report.py: LLaMA-Factory parity, corpus metrics, files, baseline, wandb, errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import run_cli, run_script, write_jsonl
+
+ROWS = [
+    ("The cat sat on the mat.", "A cat was sitting on the mat."),
+    ("今天天气很好，我们去公园散步。", "今天的天气非常好，我们一起去公园。"),
+    ("LoRA 微调让 Qwen3 模型更快收敛.", "使用 LoRA 微调, Qwen3 模型收敛更快."),
+    ("", "An answer the model did not give."),
+    ("Great job 🎉 keep going 🚀", "Great work 🎉 keep it up 🚀"),
+    ("Exactly the same answer.", "Exactly the same answer."),
+]
+
+
+def rows_file(path: Path, pairs: list[tuple[str, str]]) -> Path:
+    return write_jsonl(path, [{"prompt": f"q{i}", "predict": p, "label": lab} for i, (p, lab) in enumerate(pairs)])
+
+
+def gen_report(tmp_path: Path, *args: str | Path) -> dict:
+    result = run_cli("report", "gen", *args, "--workers", "1")
+    assert result.returncode == 0, result.stderr
+    return json.loads((tmp_path / "gen_report.json").read_text(encoding="utf-8"))
+
+
+def test_llamafactory_block_equals_llamafactorys_own_metric(tmp_path: Path) -> None:
+    """LLaMA-Factory's ComputeSimilarity, fed token ids that decode to the same texts, gives the same means."""
+    from llamafactory.extras.constants import IGNORE_INDEX
+    from llamafactory.train.sft.metric import ComputeSimilarity
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import EvalPrediction, PreTrainedTokenizerFast
+
+    texts = [text for pair in ROWS for text in pair]
+    core = Tokenizer(models.BPE())
+    core.pre_tokenizer, core.decoder = pre_tokenizers.ByteLevel(add_prefix_space=False), decoders.ByteLevel()
+    core.train_from_iterator(texts, trainers.BpeTrainer(vocab_size=300, special_tokens=["<pad>"], show_progress=False,
+                                                        initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
+    tokenizer = PreTrainedTokenizerFast(tokenizer_object=core, pad_token="<pad>")
+
+    def ids(strings: list[str]) -> np.ndarray:
+        encoded = [tokenizer(s, add_special_tokens=False)["input_ids"] for s in strings]
+        width = max(len(e) for e in encoded)
+        return np.array([e + [IGNORE_INDEX] * (width - len(e)) for e in encoded])
+
+    predicts, labels = [p for p, _ in ROWS], [lab for _, lab in ROWS]
+    padded = np.where(ids(labels) != IGNORE_INDEX, ids(labels), tokenizer.pad_token_id)
+    assert tokenizer.batch_decode(padded, skip_special_tokens=True) == labels  # the ids carry exactly our texts
+    expected = ComputeSimilarity(tokenizer)(EvalPrediction(predictions=ids(predicts), label_ids=ids(labels)))
+    got = gen_report(tmp_path, rows_file(tmp_path / "generated_predictions.jsonl", ROWS))["llamafactory"]
+    for metric, value in expected.items():
+        assert got[metric] == pytest.approx(value, abs=1e-4), metric
+
+
+def test_corpus_metrics_equal_sacrebleu_and_rouge_score(tmp_path: Path) -> None:
+    from rouge_score import rouge_scorer
+    from sacrebleu.metrics import BLEU, CHRF
+
+    english = [("the quick brown fox jumps", "the quick brown fox jumped over"), ("hello there world", "hello world"),
+               ("a b c d e", "a b c d e")]
+    got = gen_report(tmp_path, rows_file(tmp_path / "generated_predictions.jsonl", english))["corpus"]
+    predicts, labels = [p for p, _ in english], [lab for _, lab in english]
+    bleu = BLEU(tokenize="13a")
+    assert got["bleu"]["score"] == pytest.approx(bleu.corpus_score(predicts, [labels]).score)
+    assert got["bleu"]["signature"] == str(bleu.get_signature()) and "tok:13a" in got["bleu"]["signature"]
+    assert got["chrf"]["score"] == pytest.approx(CHRF().corpus_score(predicts, [labels]).score)
+    scorer = rouge_scorer.RougeScorer(["rouge1", "rouge2", "rougeL", "rougeLsum"])
+    for name in ("rouge1", "rouge2", "rougeL", "rougeLsum"):
+        direct = np.mean([scorer.score(lab, p)[name].fmeasure for p, lab in english]) * 100
+        assert got["rouge"][name] == pytest.approx(direct)
+
+
+def test_chinese_labels_use_the_chinese_tokenizers(tmp_path: Path) -> None:
+    import jieba
+    from rouge_score import rouge_scorer
+    from sacrebleu.metrics import BLEU
+
+    chinese = [ROWS[1], ("我喜欢机器学习。", "我非常喜欢机器学习。")]
+    got = gen_report(tmp_path, rows_file(tmp_path / "generated_predictions.jsonl", chinese))["corpus"]
+    assert "tok:zh" in got["bleu"]["signature"] and got["rouge_tokenizer"] == "jieba"
+    bleu = BLEU(tokenize="zh").corpus_score([p for p, _ in chinese], [[lab for _, lab in chinese]]).score
+    assert got["bleu"]["score"] == pytest.approx(bleu)
+
+    class Jieba:
+        def tokenize(self, text: str) -> list[str]:
+            return [t for t in jieba.cut(text.lower()) if t.strip()]
+
+    scorer = rouge_scorer.RougeScorer(["rouge1"], tokenizer=Jieba())
+    direct = np.mean([scorer.score(lab, p)["rouge1"].fmeasure for p, lab in chinese]) * 100
+    assert got["rouge"]["rouge1"] == pytest.approx(direct) and direct > 0
+
+
+def test_files_rows_and_lengths(tmp_path: Path) -> None:
+    out = tmp_path / "report"
+    result = run_script("eval/gen_report.py", rows_file(tmp_path / "p.jsonl", ROWS), "--out", out, "--workers", "2")
+    assert result.returncode == 0, result.stderr
+    assert sorted(p.name for p in out.iterdir()) == ["gen_lengths.png", "gen_metrics.png", "gen_report.json",
+                                                     "gen_report.md", "gen_scores.jsonl"]
+    report = json.loads((out / "gen_report.json").read_text(encoding="utf-8"))
+    scores = [json.loads(line) for line in (out / "gen_scores.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert [s["line"] for s in scores] == [1, 2, 3, 4, 5, 6]
+    assert scores[3]["rouge-1"] == 0.0 and scores[3]["predict_len"] == 0  # the empty prediction, scored and counted
+    assert scores[5]["rouge-l"] == pytest.approx(100.0, abs=1e-4)
+    assert report["n"] == 6 and report["n_empty_predict"] == 1
+    assert report["length"]["empty_predict_share"] == pytest.approx(1 / 6)
+    assert report["length"]["label"]["mean"] == pytest.approx(np.mean([len("".join(lab.split())) for _, lab in ROWS]))
+    assert report["llamafactory"]["bleu-4"] == pytest.approx(np.mean([s["bleu-4"] for s in scores]))
+    assert (out / "gen_report.md").read_text(encoding="utf-8") in result.stdout
+
+
+def test_baseline_side_by_side_with_deltas(tmp_path: Path) -> None:
+    base = rows_file(tmp_path / "base.jsonl", [("completely different words", lab) for _, lab in ROWS])
+    report = gen_report(tmp_path, rows_file(tmp_path / "generated_predictions.jsonl", ROWS), "--baseline", base)
+    delta = report["delta"]["lf_rouge-l"]
+    base_rouge_l = report["baseline"]["llamafactory"]["rouge-l"]
+    assert delta["abs"] == pytest.approx(report["llamafactory"]["rouge-l"] - base_rouge_l)
+    assert delta["abs"] > 0
+    md = (tmp_path / "gen_report.md").read_text(encoding="utf-8")
+    assert "| metric (x100) | baseline | this | delta | relative |" in md
+
+
+def test_wandb_offline(tmp_path: Path) -> None:
+    result = run_script("eval/gen_report.py", rows_file(tmp_path / "p.jsonl", ROWS[:2]), "--wandb", "--workers", "1",
+                        env={"WANDB_MODE": "offline", "WANDB_SILENT": "true"})
+    assert result.returncode == 0, result.stderr
+    (run,) = (tmp_path / "wandb").glob("offline-run-*")
+    media = run / "files" / "media"
+    assert len(list((media / "images").glob("*.png"))) == 2
+    (table,) = (media / "table").glob("samples_*.table.json")
+    assert json.loads(table.read_text(encoding="utf-8"))["data"][0][:3] == ["q0", ROWS[0][0], ROWS[0][1]]
+
+
+@pytest.mark.parametrize(("content", "message"), [
+    (None, "no such file"),
+    ("", "empty file: no prediction rows"),
+    ('{"predict": "a", "label": "a"}\n{oops\n', ":2: not valid JSON"),
+    ('{"prompt": "q", "predict": "a"}\n', ":1: missing field 'label'"),
+])
+def test_bad_input_is_a_one_line_error(tmp_path: Path, content: str | None, message: str) -> None:
+    path = tmp_path / "generated_predictions.jsonl"
+    if content is not None:
+        path.write_text(content, encoding="utf-8")
+    result = run_cli("report", "gen", path)
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"error: {path}") and message in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_tokenizer_override_for_chinese(tmp_path: Path) -> None:
+    from sacrebleu.metrics import BLEU
+
+    chinese = [ROWS[1], ("我喜欢机器学习。", "我非常喜欢机器学习。")]
+    got = gen_report(tmp_path, rows_file(tmp_path / "generated_predictions.jsonl", chinese), "--tokenize", "char")
+    bleu = BLEU(tokenize="char")
+    score = bleu.corpus_score([p for p, _ in chinese], [[lab for _, lab in chinese]]).score
+    assert got["corpus"]["bleu"]["score"] == pytest.approx(score)
+    assert got["corpus"]["bleu"]["signature"] == str(bleu.get_signature()) and "tok:char" in str(bleu.get_signature())

@@ -1,0 +1,155 @@
+"""scripts/check_recipes.py on every shipped recipe and on broken ones."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+from conftest import ROOT, run_cli, run_script
+
+HEADER = """# A broken copy for a test.
+#
+# Launch (from the repository root):
+#   {launch}llamafactory-cli train {path}
+#
+# Report's hardware: 1 GPU.
+# Global batch: 2 per device x 8 accumulation x 2 GPUs = 32 rows per optimizer step.
+# Target: none.
+# Differences from the report: none.
+"""
+
+
+def write_recipe(tmp_path: Path, name: str, args: dict, launch: str = "") -> Path:
+    path = tmp_path / "recipes" / f"{name}.yaml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(HEADER.format(launch=launch, path=path) + yaml.safe_dump(args, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def base_args(**changes: object) -> dict:
+    args = yaml.safe_load((ROOT / "recipes" / "qwen3_4b_tulu_sft_lora.yaml").read_text(encoding="utf-8"))
+    args.pop("deepspeed")
+    args.update(changes)
+    return {k: v for k, v in args.items() if v is not None}
+
+
+def check(*args: str | Path, cwd: Path = ROOT) -> tuple[int, str]:
+    result = run_cli("check", "recipes", *args, cwd=cwd)
+    return result.returncode, result.stdout
+
+
+def test_every_shipped_recipe_passes_and_prints_its_global_batch() -> None:
+    code, out = check()
+    assert code == 0, out
+    recipes = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "recipes").glob("**/*.yaml"))
+    assert len(recipes) >= 15
+    for recipe in recipes:
+        assert f"{recipe}: ok" in out
+    assert f"{len(recipes)} recipe(s) checked, 0 with errors" in out
+    assert "global batch (2 per device x 8 accumulation): 1 GPU: 16, 2 GPUs: 32, 8 GPUs: 128" in out
+    assert "note: adapter_name_or_path saves/qwen3-4b/lora/tulu_sft is made by recipes/qwen3_4b_tulu_sft_lora.yaml" \
+        in out
+
+
+def test_gpus_prints_the_accumulation_that_keeps_the_reports_batch() -> None:
+    code, out = check("recipes/agnews_full.yaml", "recipes/qwen3_4b_tulu_sft_lora.yaml", "--gpus", "4")
+    assert code == 0, out
+    assert "on 4 GPUs keep the report's global batch 256 with gradient_accumulation_steps=16" in out
+    assert "on 4 GPUs keep the report's global batch 32 with gradient_accumulation_steps=4" in out
+    code, out = check("recipes/qwen3_4b_tulu_sft_lora.yaml", "--gpus", "3")
+    assert "on 3 GPUs no whole accumulation gives 32 with 2 per device; gradient_accumulation_steps=5 gives 30" in out
+
+
+BROKEN = {
+    "unknown_key": (base_args(lora_rnak=8),
+                    "error: unknown key(s) ['lora_rnak']: not LLaMA-Factory arguments (check the spelling"),
+    "missing_dataset": (base_args(dataset="yelp5_typo"),
+                        "error: dataset 'yelp5_typo' is not in data/dataset_info.json: register it in "
+                        "dataset_info.json"),
+    "stage_mismatch": (base_args(stage="dpo"),
+                       "error: dataset 'tulu3_personas_if' is not a preference set but stage is dpo"),
+    "bad_value": (base_args(lr_scheduler_type="sometimes"), "error: LLaMA-Factory's parser refused it:"),
+    "quant_full": (base_args(quantization_bit=4, finetuning_type="full"),
+                   "error: quantization_bit with finetuning_type full: a quantised model can only be trained through "
+                   "adapters"),
+    "no_model_path": (base_args(adapter_name_or_path="saves/never/made"),
+                      "error: adapter_name_or_path saves/never/made: no such local path, and no recipe writes it"),
+    "batch_mismatch": (base_args(gradient_accumulation_steps=4),
+                       "error: header says 2 per device x 8 accumulation but the recipe sets "
+                       "per_device_train_batch_size 2, gradient_accumulation_steps 4: make them agree"),
+    "z3_quant": (base_args(deepspeed="recipes/deepspeed/ds_z3_config.json", quantization_bit=4),
+                 "error: quantization_bit with ZeRO-3"),
+    "z3_no_torchrun": (base_args(deepspeed="recipes/deepspeed/ds_z3_config.json"),
+                       "error: DeepSpeed recipes must be launched with torchrun: make the header's launch line "
+                       "`FORCE_TORCHRUN=1 llamafactory-cli train"),
+}
+
+
+def sections(out: str) -> dict[str, str]:
+    """Each recipe's block of check_recipes output, by recipe file stem."""
+    blocks: dict[str, str] = {}
+    current = None
+    for line in out.splitlines():
+        if not line.startswith(" ") and ".yaml: " in line:
+            current = Path(line.split(": ", 1)[0]).stem
+            blocks[current] = line
+        elif current and line.startswith("  "):
+            blocks[current] += "\n" + line
+    return blocks
+
+
+@pytest.fixture(scope="module")
+def broken_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[int, str, Path]:
+    """One check_recipes run over every broken recipe (LLaMA-Factory and DeepSpeed import once)."""
+    tmp_path = tmp_path_factory.mktemp("broken")
+    paths = [write_recipe(tmp_path, name, args) for name, (args, _) in BROKEN.items()]
+    z3_predict = yaml.safe_load((ROOT / "recipes" / "agnews_predict.yaml").read_text(encoding="utf-8"))
+    z3_predict["deepspeed"] = "recipes/deepspeed/ds_z3_config.json"
+    paths.append(write_recipe(tmp_path, "z3_predict", z3_predict))
+    config = json.loads((ROOT / "recipes" / "deepspeed" / "ds_z2_config.json").read_text(encoding="utf-8"))
+    config["zero_optimization"]["overlap_comms"] = True
+    bad = tmp_path / "ds_bad.json"
+    bad.write_text(json.dumps(config), encoding="utf-8")
+    paths.append(write_recipe(tmp_path, "bad_ds", base_args(deepspeed=str(bad)), launch="FORCE_TORCHRUN=1 "))
+    paths.append(write_recipe(tmp_path, "z2_ok", base_args(deepspeed="recipes/deepspeed/ds_z2_config.json"),
+                              launch="FORCE_TORCHRUN=1 "))
+    code, out = check(*paths)
+    return code, out, bad
+
+
+@pytest.mark.parametrize("name", list(BROKEN))
+def test_broken_recipes_fail_with_what_to_change(broken_run: tuple[int, str, Path], name: str) -> None:
+    code, out, _ = broken_run
+    assert code == 1
+    block = sections(out)[name]
+    assert " error(s)" in block.splitlines()[0]
+    assert BROKEN[name][1] in block, block
+
+
+def test_zero3_predict_and_bad_deepspeed_fields_are_refused(broken_run: tuple[int, str, Path]) -> None:
+    _, out, bad = broken_run
+    blocks = sections(out)
+    assert "error: predict_with_generate is refused under DeepSpeed ZeRO-3: drop `deepspeed`" in blocks["z3_predict"]
+    assert f"error: DeepSpeed rejects {bad} on 1 GPU(s):" in blocks["bad_ds"]
+    assert "overlap_comms" in blocks["bad_ds"] and "Extra inputs are not permitted" in blocks["bad_ds"]
+    assert blocks["z2_ok"].splitlines()[0].endswith(": ok, 1 warning(s)")  # the base-model template warning
+    assert f"{len(BROKEN) + 3} recipe(s) checked, {len(BROKEN) + 2} with errors" in out
+
+
+def test_header_fields_are_required(tmp_path: Path) -> None:
+    path = tmp_path / "bare.yaml"
+    shutil.copy(ROOT / "recipes" / "yelp5_predict.yaml", path)
+    path.write_text("\n".join(line for line in path.read_text(encoding="utf-8").splitlines()
+                              if not line.startswith("# Target")), encoding="utf-8")
+    code, out = check(path)
+    assert code == 1 and "error: header lacks: target" in out
+
+
+def test_invalid_yaml_is_a_one_line_error(tmp_path: Path) -> None:
+    path = tmp_path / "broken.yaml"
+    path.write_text("stage: sft\n  bad: [indent\n", encoding="utf-8")
+    result = run_script("scripts/check_recipes.py", path)
+    assert result.returncode == 2 and result.stderr.startswith(f"error: {path}:")

@@ -1,0 +1,119 @@
+"""`llm-recipes`: every subcommand reaches its script, both forms give the same result, and the library's layers."""
+
+from __future__ import annotations
+
+import ast
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import ROOT, run_cli, run_script, write_jsonl
+
+from recipekit import commands
+from recipekit.cli import parse_names, parse_pairs
+from recipekit.data.dataset_info import dataset_base
+from recipekit.errors import InputError
+
+CONSOLE = Path(sys.executable).parent / "llm-recipes"
+
+
+def every_script() -> list[tuple[list[str], str]]:
+    found = []
+    for name, target in commands.commands().items():
+        if isinstance(target, dict):
+            found += [([name, sub], script) for sub, script in target.items()]
+        else:
+            found.append(([name], target))
+    return found
+
+
+def test_help_lists_every_command_with_its_docstring_summary() -> None:
+    result = run_cli("--help")
+    assert result.returncode == 0
+    for words, script in every_script():
+        summary = ast.get_docstring(ast.parse((ROOT / script).read_text(encoding="utf-8"))).splitlines()[0]
+        assert f"  {' '.join(words)} " in result.stdout and summary in result.stdout, words
+    converters = {p.stem for p in (ROOT / "converters").glob("*.py")} - commands.NOT_CONVERTERS
+    assert set(commands.commands()["convert"]) == converters == {
+        "agnews", "yelp", "afqmc", "arena", "tulu", "ultrafeedback", "generic"}
+
+
+@pytest.mark.parametrize(("words", "script"), every_script(), ids=lambda v: " ".join(v) if isinstance(v, list) else "")
+def test_every_subcommand_is_a_script_with_main_and_an_example(words: list[str], script: str) -> None:
+    result = run_cli(*words, "--help")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith(f"usage: llm-recipes {' '.join(words)}")  # argparse's prog names the subcommand
+    assert "Example:" in result.stdout or "example" in result.stdout.lower()
+    assert callable(commands.load(script).main)
+
+
+def test_wrong_commands_are_one_line_and_exit_2() -> None:
+    for argv, message in ((["nope"], "unknown command 'nope' (choose from convert, check,"),
+                          (["report", "pie"], "report: unknown subcommand 'pie' (choose from classify, gen)"),
+                          (["report"], "usage: llm-recipes report SUBCOMMAND")):
+        done = subprocess.run([sys.executable, "-m", "recipekit.commands", *argv], capture_output=True, text=True,
+                              cwd=ROOT, check=False)
+        assert done.returncode == 2 and message in done.stderr, (argv, done.stderr)
+        assert "Traceback" not in done.stderr and (len(done.stderr.strip().splitlines()) == 1 or argv == ["report"])
+
+
+def test_both_forms_write_the_same_report(tmp_path: Path) -> None:
+    rows = [{"prompt": f"p{i}", "predict": "a" if i % 3 else "b", "label": "a" if i % 2 else "b"} for i in range(12)]
+    path = write_jsonl(tmp_path / "pred.jsonl", rows)
+    assert CONSOLE.is_file(), "pip install -e . installs the llm-recipes console script"
+    console = subprocess.run([str(CONSOLE), "report", "classify", str(path), "--out", str(tmp_path / "a"),
+                              "--bootstrap", "50"], capture_output=True, text=True, cwd=tmp_path, check=False)
+    script = run_script("eval/classify_report.py", path, "--out", tmp_path / "b", "--bootstrap", "50")
+    assert console.returncode == 0 and script.returncode == 0, console.stderr + script.stderr
+    first, second = (json.loads((tmp_path / d / "classify_report.json").read_text("utf-8")) for d in "ab")
+    first.pop("meta"), second.pop("meta")
+    assert first == second and first["accuracy"] == pytest.approx(sum(
+        (("a" if i % 3 else "b") == ("a" if i % 2 else "b")) for i in range(12)) / 12)
+    failed = subprocess.run([str(CONSOLE), "report", "classify", str(tmp_path / "none.jsonl")], capture_output=True,
+                            text=True, check=False)
+    assert failed.returncode == 2 and failed.stderr.strip().endswith("none.jsonl: no such file")
+
+
+def test_key_value_and_name_parsers() -> None:
+    assert parse_pairs(" 0 = no , 1=yes", "--label-map") == {"0": "no", "1": "yes"}
+    with pytest.raises(InputError, match=r"--flip expects LABEL=LABEL pairs separated by commas, got 'A'"):
+        parse_pairs("A", "--flip", "LABEL=LABEL")
+    with pytest.raises(InputError, match="--columns names 'A' twice"):
+        parse_pairs("A=x,A=y", "--columns")
+    assert parse_names("x, y", 2, "--answers") == ["x", "y"]
+    with pytest.raises(InputError, match="--answers needs 2 distinct"):
+        parse_names("x,x", 2, "--answers")
+
+
+def test_dataset_base_groups_every_name_one_conversion_writes() -> None:
+    for name in ("arena", "arena_val", "arena_test", "arena_pref", "arena_val_swapped", "arena_test_swapped"):
+        assert dataset_base(name) == "arena"
+    assert dataset_base("my_validation") == "my_validation"
+
+
+def imports_of(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            found.add(node.module)
+    return found
+
+
+def test_library_layers_point_one_way() -> None:
+    """The library never imports the scripts above it; data and recipes know nothing of eval or reports; eval
+    computes and draws nothing."""
+    rules = {"data": ("recipekit.eval", "recipekit.report", "recipekit.recipes", "matplotlib"),
+             "eval": ("recipekit.report", "recipekit.recipes", "matplotlib"),
+             "recipes": ("recipekit.eval", "recipekit.report")}
+    for path in (ROOT / "recipekit").rglob("*.py"):
+        names = imports_of(path)
+        assert not any(n.split(".")[0] in ("converters", "eval", "scripts") for n in names), path
+        layer = path.relative_to(ROOT / "recipekit").parts[0]
+        for forbidden in rules.get(layer, ()):
+            assert not any(n == forbidden or n.startswith(forbidden + ".") for n in names), (path, forbidden)
+        assert ast.get_docstring(ast.parse(path.read_text(encoding="utf-8"))), f"{path} has no module docstring"
