@@ -31,7 +31,7 @@ from typing import Any
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from recipekit.cli import script_parser
+from recipekit.cli import at_least, script_parser
 from recipekit.data import (
     Conversion,
     Example,
@@ -77,7 +77,7 @@ def parse_turns(raw: Any, name: str, fixes: list[tuple[str, str]]) -> list[str]:
         try:
             turns = json.loads(raw)
         except json.JSONDecodeError as exc:
-            raise Skip(f"invalid JSON in {name} ({exc.msg})", name) from None
+            raise Skip(f"invalid JSON in {name} ({exc.msg})", name, f"at character {exc.pos}") from None
         if not isinstance(turns, list):
             raise Skip(f"{name} is not a JSON-encoded list", name)
     cleaned = []
@@ -195,9 +195,11 @@ def convert(args: argparse.Namespace) -> Conversion:
             train, _ = select_rows(pool, args.max_samples, None, args.seed)
         else:
             train, val = select_rows({"train": labeled}, args.max_samples, args.val_size, args.seed)
-        rows = [Example(cls_row(e.row), e.label) for e in train]
-        if args.swap_augment:
-            rows += [Example(cls_row(e.row, swap=True), SWAPPED[e.label]) for e in train]
+        rows = []
+        for e in train:  # each swapped copy right after its original: a recipe's max_samples keeps pairs whole
+            rows.append(Example(cls_row(e.row), e.label))
+            if args.swap_augment:
+                rows.append(Example(cls_row(e.row, swap=True), SWAPPED[e.label]))
         result.write(args.data_dir, args.name, rows, alpaca_entry())
         if val:
             result.write(args.data_dir, f"{args.name}_val", [Example(cls_row(e.row), e.label) for e in val],
@@ -229,14 +231,15 @@ def build_parser() -> argparse.ArgumentParser:
                         help="add an A/B-swapped copy of every training row (default: on)")
     parser.add_argument("--swap-eval", action=argparse.BooleanOptionalAction, default=True,
                         help="also write NAME_val_swapped and NAME_test_swapped for swap averaging (default: on)")
-    parser.add_argument("--folds", type=int, default=5, help="number of id-hash folds stored in each row (default: 5)")
-    parser.add_argument("--fold", type=int, help="hold out this fold as NAME_val instead of --val-size rows")
+    parser.add_argument("--folds", type=at_least(2), default=5,
+                        help="number of id-hash folds stored in each row (default: 5)")
+    parser.add_argument("--fold", type=at_least(0), help="hold out this fold as NAME_val instead of --val-size rows")
     parser.add_argument("--budget-unit", choices=("chars", "tokens"), default="chars",
                         help="unit of the budgets (tokens needs --tokenizer)")
     parser.add_argument("--tokenizer", help="tokenizer folder or hub id for --budget-unit tokens")
-    parser.add_argument("--prompt-budget", type=int, default=1500,
+    parser.add_argument("--prompt-budget", type=at_least(1), default=1500,
                         help="most chars/tokens kept of the flattened prompt, head + tail (default: 1500; 0 = all)")
-    parser.add_argument("--response-budget", type=int, default=3000,
+    parser.add_argument("--response-budget", type=at_least(1), default=3000,
                         help="most chars/tokens kept of each flattened response (default: 3000; 0 = all)")
     return parser
 

@@ -33,7 +33,7 @@ if __package__ in (None, ""):
 import numpy as np
 from scipy.special import softmax
 
-from recipekit.cli import parse_pairs, script_parser
+from recipekit.cli import at_least, parse_pairs, script_parser
 from recipekit.errors import InputError, exit_on_input_error
 from recipekit.eval.calibration import (
     ScoreFile,
@@ -52,8 +52,9 @@ from recipekit.eval.calibration import (
 )
 from recipekit.eval.labels import parse_labels
 from recipekit.eval.probabilities import DEFAULT_BINS
-from recipekit.files import write_json, write_jsonl
+from recipekit.files import write_json, write_jsonl, writes_held
 from recipekit.report.reliability import plot_reliability
+from recipekit.report.wandb import require_wandb
 from recipekit.report.writer import file_signature, fmt, md_table, versions, write_report
 
 METRICS = ("n", "accuracy", "macro_f1", "log_loss", "brier", "ece")
@@ -230,7 +231,7 @@ def build_parser() -> argparse.ArgumentParser:
         sub.set_defaults(run=run)
         sub.add_argument("--labels", help="comma-separated label set (default: the first row's probs keys)")
         sub.add_argument("--out", help="output folder (default: the folder of the test/original/first file)")
-        sub.add_argument("--ece-bins", type=int, default=DEFAULT_BINS,
+        sub.add_argument("--ece-bins", type=at_least(1), default=DEFAULT_BINS,
                          help=f"equal-width bins for ECE (default: {DEFAULT_BINS})")
         sub.add_argument("--wandb", action="store_true", help="log the before/after numbers to wandb")
         return sub
@@ -255,10 +256,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 @exit_on_input_error
+@writes_held()
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = build_parser().parse_args(argv)
-    if args.ece_bins < 1:
-        raise InputError("--ece-bins must be at least 1")
+    if args.wandb:
+        require_wandb()
     return args.run(args)
 
 

@@ -25,13 +25,15 @@ import numpy as np
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from recipekit.cli import script_parser
-from recipekit.errors import InputError, exit_on_input_error
+from recipekit.cli import at_least, script_parser
+from recipekit.errors import exit_on_input_error
 from recipekit.eval.classification import classification_metrics, compare_with_baseline, deltas, score_file
 from recipekit.eval.labels import label_codes, parse_labels
 from recipekit.eval.probabilities import DEFAULT_BINS, labels_from_probs, probabilistic_metrics, probability_matrix
+from recipekit.files import writes_held
 from recipekit.report.classification import plot_confusion_matrix, render_markdown
 from recipekit.report.reliability import plot_reliability
+from recipekit.report.wandb import require_wandb
 from recipekit.report.writer import file_signature, report_dir, versions, write_report
 
 MATCHING = "exact match after whitespace/special-token normalisation; 'N: Name' labels also match 'N' or 'Name'"
@@ -90,9 +92,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--baseline", help="predictions of a baseline model on the same rows, same order")
     parser.add_argument("--labels", help="comma-separated label set (default: the labels seen in the file)")
     parser.add_argument("--out", help="output folder (default: the predictions file's folder)")
-    parser.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples for the CIs (0: none)")
-    parser.add_argument("--seed", type=int, default=0, help="bootstrap seed")
-    parser.add_argument("--ece-bins", type=int, default=DEFAULT_BINS,
+    parser.add_argument("--bootstrap", type=at_least(0), default=1000, help="bootstrap resamples for the CIs (0: none)")
+    parser.add_argument("--seed", type=at_least(0), default=0, help="bootstrap seed")
+    parser.add_argument("--ece-bins", type=at_least(1), default=DEFAULT_BINS,
                         help=f"equal-width confidence bins for ECE and the reliability diagram "
                              f"(default: {DEFAULT_BINS})")
     parser.add_argument("--wandb", action="store_true", help="log metrics, tables and the matrix to wandb")
@@ -100,10 +102,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 @exit_on_input_error
+@writes_held()
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = build_parser().parse_args(argv)
-    if args.ece_bins < 1:
-        raise InputError("--ece-bins must be at least 1")
+    if args.wandb:
+        require_wandb()
     report, curves = build_report(args)
     out_dir = report_dir(args.out, args.predictions)
     markdown = render_markdown(report)

@@ -19,13 +19,14 @@ from typing import Any
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from recipekit.cli import script_parser
+from recipekit.cli import at_least, script_parser
 from recipekit.errors import exit_on_input_error
 from recipekit.eval.corpus import corpus_metrics, length_metrics, text_length
 from recipekit.eval.generation import mean_scores, score_rows
 from recipekit.eval.predictions import load_predictions
-from recipekit.files import write_jsonl
+from recipekit.files import write_jsonl, writes_held
 from recipekit.report.generation import headline, plot_lengths, plot_metrics, render_markdown
+from recipekit.report.wandb import require_wandb
 from recipekit.report.writer import file_signature, report_dir, versions, write_report
 
 LF_DEFINITION = ("LLaMA-Factory eval_bleu_rouge.py: char-level sentence BLEU-4 (nltk, smoothing method3), "
@@ -78,7 +79,7 @@ def build_parser() -> Any:
     parser.add_argument("predictions", help="generated_predictions.jsonl (prompt, predict, label)")
     parser.add_argument("--baseline", help="predictions of a baseline model, scored the same way")
     parser.add_argument("--out", help="output folder (default: the predictions file's folder)")
-    parser.add_argument("--workers", type=int, help="processes for the per-row scores (default: all cores)")
+    parser.add_argument("--workers", type=at_least(1), help="processes for the per-row scores (default: all cores)")
     parser.add_argument("--tokenize", default="auto",
                         help="sacrebleu tokenizer for corpus BLEU (auto: zh for Chinese labels, else 13a)")
     parser.add_argument("--wandb", action="store_true", help="log metrics, plots and a sample table to wandb")
@@ -86,8 +87,11 @@ def build_parser() -> Any:
 
 
 @exit_on_input_error
+@writes_held()
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = build_parser().parse_args(argv)
+    if args.wandb:
+        require_wandb()
     report, per_row = evaluate(args.predictions, args.workers, args.tokenize)
     if args.baseline:
         report["baseline"], _ = evaluate(args.baseline, args.workers, args.tokenize)

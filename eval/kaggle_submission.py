@@ -26,7 +26,7 @@ from recipekit.cli import parse_pairs, script_parser
 from recipekit.errors import InputError, exit_on_input_error
 from recipekit.eval.predictions import load_predictions
 from recipekit.eval.probabilities import probability_matrix
-from recipekit.files import atomic_write_text
+from recipekit.files import atomic_write_text, writes_held
 
 ARENA_COLUMNS = "A=winner_model_a,B=winner_model_b,tie=winner_tie"
 
@@ -69,6 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 @exit_on_input_error
+@writes_held()
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = build_parser().parse_args(argv)
     text, count = submission_csv(args.scores, parse_columns(args.columns), args.id_column)

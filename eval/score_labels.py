@@ -28,12 +28,12 @@ from typing import Any
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from recipekit.cli import script_parser
+from recipekit.cli import at_least, script_parser
 from recipekit.errors import InputError, exit_on_input_error
 from recipekit.eval.label_scoring import END_TOKEN_MODES, Candidates, label_candidates
 from recipekit.eval.labels import parse_labels
 from recipekit.eval.scoring_inputs import Example, Loaded, ScoringSource, load_for_scoring, result_rows, score_examples
-from recipekit.files import write_jsonl
+from recipekit.files import write_jsonl, writes_held
 from recipekit.recipes.reading import load_recipe
 
 KEEP_DEFAULT = "id,fold,swapped"
@@ -93,9 +93,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--labels", help="comma-separated candidate labels (default: the answers seen, sorted)")
     parser.add_argument("--out", help="output JSONL (default: the recipe's output_dir or outputs/scores/NAME, "
                                       "file label_scores.jsonl)")
-    parser.add_argument("--batch-size", type=int, help="prompts per forward pass (default: 16)")
-    parser.add_argument("--cutoff-len", type=int, help="LLaMA-Factory cutoff_len for the prompt (default: 2048)")
-    parser.add_argument("--max-samples", type=int, help="score only the first N rows")
+    parser.add_argument("--batch-size", type=at_least(1), help="prompts per forward pass (default: 16)")
+    parser.add_argument("--cutoff-len", type=at_least(1),
+                        help="LLaMA-Factory cutoff_len for the prompt (default: 2048)")
+    parser.add_argument("--max-samples", type=at_least(1), help="score only the first N rows")
     parser.add_argument("--quantization-bit", type=int, choices=(4, 8), help="load the model in 4/8 bit (GPU)")
     parser.add_argument("--end-tokens", choices=END_TOKEN_MODES, default="auto",
                         help="score the template's end-of-answer tokens: auto = only when a label's tokens start "
@@ -123,6 +124,7 @@ def summary_lines(rows: list[dict[str, Any]], loaded: Loaded, candidates: Candid
 
 
 @exit_on_input_error
+@writes_held()
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = apply_recipe(build_parser().parse_args(argv))
     with tempfile.TemporaryDirectory() as workdir:

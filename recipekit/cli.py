@@ -3,15 +3,54 @@
 from __future__ import annotations
 
 import argparse
+import sys
+from collections.abc import Callable
+from typing import NoReturn
 
-from recipekit.errors import InputError
+from recipekit.errors import InputError, quiet_interrupts
+
+quiet_interrupts()  # every script imports this module first
 
 
-def script_parser(doc: str | None) -> argparse.ArgumentParser:
+class ScriptParser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line (``error: PROG: --flag: what is wrong``), exit status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        print(f"error: {self.prog}: {message} (see --help)", file=sys.stderr)
+        raise SystemExit(2)
+
+
+def script_parser(doc: str | None) -> ScriptParser:
     """A parser whose description is the docstring's first paragraph and whose epilog is the rest (the example)."""
     summary, _, rest = (doc or "").strip().partition("\n\n")
-    return argparse.ArgumentParser(description=summary, epilog=rest,
-                                   formatter_class=argparse.RawDescriptionHelpFormatter)
+    return ScriptParser(description=summary, epilog=rest, formatter_class=argparse.RawDescriptionHelpFormatter)
+
+
+def at_least(low: int) -> Callable[[str], int]:
+    """An argparse ``type``: an integer >= ``low`` (argparse names the flag in its one-line error)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"must be at least {low}, got {value}")
+        return value
+
+    parse.__name__ = f"integer >= {low}"
+    return parse
+
+
+def fraction(text: str) -> float:
+    """An argparse ``type``: a number in [0, 1]."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1], got {text!r}") from None
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"must be in [0, 1], got {value:g}")
+    return value
 
 
 def parse_pairs(text: str, flag: str, shape: str = "KEY=VALUE") -> dict[str, str]:
@@ -22,6 +61,8 @@ def parse_pairs(text: str, flag: str, shape: str = "KEY=VALUE") -> dict[str, str
         key, sep, value = item.partition("=")
         if not sep or not key.strip() or not value.strip():
             raise InputError(f"{flag} expects {shape} pairs separated by commas, got {item!r}")
+        if "=" in value:
+            raise InputError(f"{flag}: {item!r} holds more than one '=': separate {shape} pairs with commas")
         if key.strip() in pairs:
             raise InputError(f"{flag} names {key.strip()!r} twice")
         pairs[key.strip()] = value.strip()

@@ -1,4 +1,4 @@
-"""One error type for bad input, and the one-line exit every script uses for it."""
+"""One error type for bad input, and the one-line exit every script uses for it (and for Ctrl-C and OS errors)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ from functools import wraps
 from typing import TypeVar
 
 T = TypeVar("T")
+INTERRUPTED = 130  # the shell's code for a process ended by SIGINT
+INTERRUPTED_LINE = "interrupted (Ctrl-C): stopped without leaving a partial file"
 
 
 class InputError(Exception):
@@ -22,8 +24,30 @@ class InputError(Exception):
         self.line = line
 
 
+def os_error_line(exc: OSError) -> str:
+    """``PATH: what went wrong`` for an OSError (permission denied, not a directory, disk full...)."""
+    what = exc.strerror or exc.__class__.__name__
+    names = [str(name) for name in (exc.filename, exc.filename2) if name is not None]
+    return f"{' -> '.join(names)}: {what}" if names else what
+
+
+def quiet_interrupts() -> None:
+    """Ctrl-C before a script's ``main`` runs (while it imports) prints one line instead of a traceback."""
+    previous = sys.excepthook
+
+    def hook(kind: type[BaseException], value: BaseException, trace: object) -> None:
+        if issubclass(kind, KeyboardInterrupt):
+            print(INTERRUPTED_LINE, file=sys.stderr)
+        else:
+            previous(kind, value, trace)  # type: ignore[arg-type]
+
+    if getattr(previous, "__name__", "") != "hook":
+        sys.excepthook = hook
+
+
 def exit_on_input_error(main: Callable[..., T]) -> Callable[..., T]:
-    """Turn an InputError raised by ``main`` into ``error: ...`` on stderr and exit status 2."""
+    """Turn bad input (InputError), an OS refusal (OSError: permissions, a file where a folder belongs) into
+    ``error: ...`` on stderr and exit status 2, and Ctrl-C into one line and exit status 130: no traceback."""
 
     @wraps(main)
     def wrapper(*args: object, **kwargs: object) -> T:
@@ -32,5 +56,11 @@ def exit_on_input_error(main: Callable[..., T]) -> Callable[..., T]:
         except InputError as exc:
             print(f"error: {exc}", file=sys.stderr)
             raise SystemExit(2) from None
+        except OSError as exc:
+            print(f"error: {os_error_line(exc)}", file=sys.stderr)
+            raise SystemExit(2) from None
+        except KeyboardInterrupt:
+            print(INTERRUPTED_LINE, file=sys.stderr)
+            raise SystemExit(INTERRUPTED) from None
 
     return wrapper

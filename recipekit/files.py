@@ -1,4 +1,5 @@
-"""Atomic writes, line-numbered JSONL reading, and a paused garbage collector for loops that build many rows."""
+"""Atomic writes (one file, or several as one unit), line-numbered JSONL reading with encodings detected, and a
+paused garbage collector for loops that build many rows."""
 
 from __future__ import annotations
 
@@ -7,7 +8,9 @@ import gc
 import hashlib
 import json
 import os
+import signal
 import tempfile
+import threading
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -15,18 +18,158 @@ from typing import Any
 from recipekit.errors import InputError
 
 
+def usual_mode(target: Path) -> int:
+    """The permission bits a new file gets from ``open()`` under the current umask, or an existing file's own."""
+    try:
+        return target.stat().st_mode & 0o7777
+    except FileNotFoundError:
+        mask = os.umask(0)
+        os.umask(mask)
+        return 0o666 & ~mask
+
+
+def ensure_folder(path: str | os.PathLike[str], flag: str | None = None, create: bool = True) -> Path:
+    """``path`` as a folder, created when missing (unless ``create`` is False); a file in its place is an error
+    naming ``flag``."""
+    folder = Path(path)
+    if folder.exists() and not folder.is_dir():
+        raise InputError(f"{'given to ' + flag + ' ' if flag else ''}is a file, not a folder", str(folder))
+    if create:
+        folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+_HELD: dict[Path, bytes] | None = None  # files held back by written_together()
+
+
+@contextlib.contextmanager
+def writes_held() -> Iterator[None]:
+    """Every file written through this module inside the block is held back and written, as one unit, when the
+    block ends; an error or Ctrl-C before that leaves no file of the block behind."""
+    global _HELD
+    if _HELD is not None:  # already inside one unit
+        yield
+        return
+    _HELD = {}
+    try:
+        yield
+        held, _HELD = _HELD, None
+        write_together(held)
+    finally:
+        _HELD = None
+
+
+def held_bytes(path: str | os.PathLike[str]) -> bytes | None:
+    """The bytes of a file written inside :func:`writes_held` and not yet on disk, else None."""
+    return None if _HELD is None else _HELD.get(Path(path))
+
+
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
-    """Write ``data`` to a temp file beside ``path`` and rename it over ``path``."""
+    """Write ``data`` to a temp file beside ``path`` and rename it over ``path`` (usual permissions kept); inside
+    :func:`writes_held`, hold it back until the block ends."""
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
+    if target.is_dir():
+        raise InputError("is a folder, not a file", str(target))
+    if _HELD is not None:
+        for folder in (target.parent, *target.parent.parents):
+            if folder.exists():
+                ensure_folder(folder, create=False)  # a file where a folder belongs: refused now
+                break
+        _HELD[target] = data
+        return
+    ensure_folder(target.parent)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
+        os.chmod(tmp, usual_mode(target))  # mkstemp makes 0600
         os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+@contextlib.contextmanager
+def sigint_deferred() -> Iterator[None]:
+    """Ignore Ctrl-C (SIGINT) for a block that takes milliseconds and must not stop half-way: the work it
+    finishes is whole, so a Ctrl-C that lands there lets the run end normally."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous if previous is not None else signal.default_int_handler)
+
+
+def _temp_beside(target: Path, data: bytes) -> Path:
+    ensure_folder(target.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.chmod(tmp, usual_mode(target))
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return Path(tmp)
+
+
+def _keep_aside(target: Path) -> Path | None:
+    """A hard link (else a copy) of ``target`` beside it, to put back if the transaction fails."""
+    if not target.exists():
+        return None
+    backup = target.with_name(f".{target.name}.{os.getpid()}.bak")
+    backup.unlink(missing_ok=True)
+    try:
+        os.link(target, backup)
+    except OSError:
+        import shutil
+
+        shutil.copy2(target, backup)
+    return backup
+
+
+def write_together(writes: dict[Path, bytes], deletes: Iterable[Path] = ()) -> None:
+    """Write several files and delete others as one unit, in the order given (put an index last).
+
+    Every new file is written beside its target first (a failure there changes nothing); then, with Ctrl-C
+    held off, each is renamed over its target and each delete done, keeping the old files aside; any error
+    puts every old file back, byte for byte, and removes the new ones.
+    """
+    for path in [*writes, *deletes]:
+        if Path(path).is_dir():
+            raise InputError("is a folder, not a file", str(path))
+    staged: list[tuple[Path, Path]] = []
+    try:
+        for path, data in writes.items():
+            staged.append((Path(path), _temp_beside(Path(path), data)))
+        done: list[tuple[Path, Path | None]] = []
+        with sigint_deferred():
+            try:
+                for target, tmp in staged:
+                    done.append((target, _keep_aside(target)))
+                    os.replace(tmp, target)
+                for target in map(Path, deletes):
+                    backup = _keep_aside(target)
+                    if backup is not None:
+                        done.append((target, backup))
+                        target.unlink()
+            except BaseException:
+                for target, backup in reversed(done):
+                    if backup is not None:
+                        os.replace(backup, target)  # a no-op when both still name the same file (not yet replaced)
+                        backup.unlink(missing_ok=True)
+                    else:
+                        target.unlink(missing_ok=True)
+                raise
+            for _, backup in done:
+                if backup is not None:
+                    backup.unlink(missing_ok=True)
+    finally:
+        for _, tmp in staged:
+            tmp.unlink(missing_ok=True)
 
 
 def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
@@ -82,13 +225,47 @@ def write_jsonl(path: str | os.PathLike[str], rows: Iterable[dict[str, Any]]) ->
     return len(lines)
 
 
+BOMS = ((b"\x00\x00\xfe\xff", "utf-32"), (b"\xff\xfe\x00\x00", "utf-32"), (b"\xef\xbb\xbf", "utf-8-sig"),
+        (b"\xff\xfe", "utf-16"), (b"\xfe\xff", "utf-16"))
+
+
+def text_encoding(path: str | os.PathLike[str]) -> str:
+    """The encoding to read a text file with: its byte-order mark's (UTF-8, UTF-16, UTF-32), else UTF-8.
+
+    NUL bytes without a byte-order mark (UTF-16/32 saved without one) are refused, naming the encoding.
+    """
+    with open(path, "rb") as handle:
+        head = handle.read(4096)
+    for bom, encoding in BOMS:
+        if head.startswith(bom):
+            return encoding
+    if b"\x00" in head:
+        guess = "UTF-32" if b"\x00\x00\x00" in head else "UTF-16"
+        raise InputError(f"looks like {guess} without a byte-order mark (NUL bytes); save it as UTF-8", str(path))
+    return "utf-8"
+
+
 def read_jsonl(path: str | os.PathLike[str]) -> Iterator[tuple[int, dict[str, Any]]]:
-    """Yield ``(line_number, object)`` for each non-blank line; bad lines raise InputError."""
+    """Yield ``(line_number, object)`` for each non-blank line; bad lines raise InputError.
+
+    A byte-order mark (UTF-8/16/32) is honoured; bytes that are not valid in the encoding are an error.
+    """
     source = Path(path)
     if not source.is_file():
-        raise InputError("no such file", str(source))
-    with source.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
+        raise InputError("no such file" if not source.exists() else "is a folder, not a file", str(source))
+    encoding = text_encoding(source)
+    with source.open(encoding=encoding) as handle:
+        lines = iter(handle)
+        number = 0
+        while True:
+            try:
+                line = next(lines)
+            except StopIteration:
+                return
+            except UnicodeDecodeError as exc:
+                raise InputError(f"not valid {encoding.upper().removesuffix('-SIG')} after line {number} "
+                                 f"({exc.reason})", str(source)) from None
+            number += 1
             if not line.strip():
                 continue
             try:

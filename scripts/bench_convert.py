@@ -1,9 +1,10 @@
 """Benchmark converters/agnews.py against a bare read-CSV/write-JSONL loop on the same rows, in one run.
 
 Writes --rows AG-News-like rows in the original headerless CSV layout (with the release's escapes),
-then times the full converter (read with line numbers, validate, clean, stratified shuffle, atomic
-write, registry update) and a bare loop that only reads the CSV and writes the same JSON lines
-(no cleaning, checks or shuffling). Prints rows/s of both and the ratio; the goal is within 2x.
+then times the full converter (read with line numbers, validate, clean, stratified shuffle, the
+overlap and empty-set checks, the one-unit write of data file and registry) and a bare loop that only
+reads the CSV and writes the same JSON lines (no cleaning, checks or shuffling). Prints rows/s of both
+and the ratio; the goal is within 2x.
 
 Example:
     python scripts/bench_convert.py --rows 120000 --repeats 3
@@ -12,7 +13,9 @@ Example:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
+import io
 import json
 import sys
 import tempfile
@@ -24,7 +27,8 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from converters import agnews
-from recipekit.cli import script_parser
+from recipekit.cli import at_least, script_parser
+from recipekit.errors import exit_on_input_error
 
 WORDS = ("minister", "match", "shares", "software", "election", "coach", "profit", "chip", "troops", "season")
 
@@ -71,19 +75,25 @@ def best_times(functions: list[Callable[[], object]], repeats: int) -> list[floa
 
 def build_parser() -> argparse.ArgumentParser:
     parser = script_parser(__doc__)
-    parser.add_argument("--rows", type=int, default=120_000)
-    parser.add_argument("--repeats", type=int, default=5, help="best of this many runs of each (default: 5)")
+    parser.add_argument("--rows", type=at_least(1), default=120_000)
+    parser.add_argument("--repeats", type=at_least(1), default=5, help="best of this many runs of each (default: 5)")
     return parser
 
 
+@exit_on_input_error
 def main(argv: list[str] | None = None) -> dict[str, float]:
     args = build_parser().parse_args(argv)
     with tempfile.TemporaryDirectory() as scratch:
         folder = Path(scratch)
         source = folder / "train.csv"
         write_rows(source, args.rows)
-        convert_args = agnews.build_parser().parse_args(["--input", str(source), "--data-dir", str(folder / "data")])
-        converter, bare = best_times([lambda: agnews.convert(convert_args),
+        argv = ["--input", str(source), "--data-dir", str(folder / "data")]
+
+        def converter_run() -> None:
+            with contextlib.redirect_stdout(io.StringIO()):
+                agnews.main(argv)
+
+        converter, bare = best_times([converter_run,
                                       lambda: bare_loop(source, folder / "bare.jsonl")], args.repeats)
         written = sum(1 for _ in (folder / "data" / "agnews.jsonl").open(encoding="utf-8"))
     result = {"rows": written, "converter_rows_per_s": written / converter, "bare_rows_per_s": args.rows / bare,

@@ -18,7 +18,8 @@ from pathlib import Path
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from recipekit.cli import script_parser
+from recipekit.cli import at_least, script_parser
+from recipekit.errors import exit_on_input_error
 from recipekit.eval.generation import mean_scores, quiet_jieba, reference_row_scores, score_rows
 
 ENGLISH_TEXT = ("the model learns to answer questions about training data with clear and helpful steps "
@@ -42,12 +43,13 @@ def make_rows(count: int, words: int, seed: int) -> list[tuple[str, str]]:
     return rows
 
 
+@exit_on_input_error
 def main(argv: list[str] | None = None) -> dict[str, float]:
     parser = script_parser(__doc__)
-    parser.add_argument("--rows", type=int, default=2000)
-    parser.add_argument("--words", type=int, default=300, help="maximum tokens (words or characters) per label")
-    parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--rows", type=at_least(1), default=2000)
+    parser.add_argument("--words", type=at_least(1), default=300, help="maximum tokens (words or characters) per label")
+    parser.add_argument("--workers", type=at_least(1), default=2)
+    parser.add_argument("--seed", type=at_least(0), default=0)
     args = parser.parse_args(argv)
 
     rows = make_rows(args.rows, args.words, args.seed)

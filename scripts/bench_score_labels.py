@@ -31,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "eval"))
 
 import score_labels
 
-from recipekit.cli import script_parser
+from recipekit.cli import at_least, script_parser
 from recipekit.errors import InputError, exit_on_input_error
 from recipekit.eval.label_scoring import label_candidates, score_prompts
 from recipekit.eval.labels import LabelMatcher, parse_labels
@@ -50,8 +50,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--dataset", help="dataset name (default: the recipe's eval_dataset, agnews_val)")
     parser.add_argument("--dataset-dir", help="folder holding dataset_info.json (default: the recipe's, data)")
     parser.add_argument("--labels", default=LABELS, help="comma-separated labels (default: AG News)")
-    parser.add_argument("--rows", type=int, default=1000, help="rows scored and generated (default: 1000)")
-    parser.add_argument("--batch-size", type=int, help="batch size of both (default: the recipe's, 64)")
+    parser.add_argument("--rows", type=at_least(1), default=1000, help="rows scored and generated (default: 1000)")
+    parser.add_argument("--batch-size", type=at_least(1), help="batch size of both (default: the recipe's, 64)")
     parser.add_argument("--no-per-label", action="store_true", help="skip the re-encode-per-label baseline")
     parser.add_argument("--json", help="also write the numbers to this JSON file")
     return parser

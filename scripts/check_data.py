@@ -6,8 +6,13 @@ per row (mean, p50, p95, max, prompt + answer, chosen/rejected for preference se
 --cutoff-len, and the answer distribution of classification sets. Exits 1 when LLaMA-Factory cannot
 load a dataset, drops rows, or keeps none.
 
+With --overlap A B it instead counts the rows of A that are also in B (same system, prompt and answer as
+LLaMA-Factory reads them, whatever the two files' formats), e.g. a hand-made validation set against a
+hub training split, and exits 1 when there are any.
+
 Example:
     python scripts/check_data.py agnews agnews_val --cutoff-len 192
+    python scripts/check_data.py my_val agnews --overlap
     python scripts/check_data.py arena arena_pref --model Qwen/Qwen2.5-0.5B-Instruct --template qwen --json out.json
 """
 
@@ -16,6 +21,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
+import json
 import os
 import sys
 import tempfile
@@ -26,8 +32,8 @@ from typing import Any
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from recipekit.cli import script_parser
-from recipekit.data.dataset_info import load_registry
+from recipekit.cli import at_least, script_parser
+from recipekit.data.dataset_info import DEFAULT_DATA_DIR, load_registry
 from recipekit.errors import InputError, exit_on_input_error
 from recipekit.files import write_json
 from recipekit.recipes.tiny_model import iter_texts, train_tokenizer
@@ -57,25 +63,57 @@ def stats(lengths: list[int], cutoff: int) -> dict[str, Any]:
             "over_cutoff": int((array > cutoff).sum())}
 
 
-def check_one(name: str, entry: dict[str, Any], args: argparse.Namespace, model: str) -> dict[str, Any]:
-    """Run LLaMA-Factory's loader, aligner and tokenizing processor on one dataset."""
+def load_aligned(name: str, entry: dict[str, Any], args: argparse.Namespace, model: str, out: str) -> tuple:
+    """LLaMA-Factory's parsed arguments, tokenizer, template and aligned rows (``_system``, ``_prompt``,
+    ``_response`` ...) of one dataset."""
     from llamafactory.data import get_template_and_fix_tokenizer
-    from llamafactory.data.loader import _get_merged_dataset, _get_preprocessed_dataset
+    from llamafactory.data.loader import _get_merged_dataset
     from llamafactory.hparams import get_train_args
     from llamafactory.model import load_tokenizer
 
     ranking = bool(entry.get("ranking"))
+    model_args, data_args, training_args, _, _ = get_train_args({
+        "model_name_or_path": model, "stage": "dpo" if ranking else "sft", "do_train": True,
+        "finetuning_type": "lora", "dataset": name, "dataset_dir": args.data_dir, "template": args.template,
+        "cutoff_len": UNTRUNCATED, "output_dir": out, "overwrite_cache": True, "report_to": "none",
+    })
+    tokenizer_module = load_tokenizer(model_args)
+    template = get_template_and_fix_tokenizer(tokenizer_module["tokenizer"], data_args)
+    aligned = _get_merged_dataset([name], model_args, data_args, training_args, "rm" if ranking else "sft")
+    return data_args, training_args, tokenizer_module, template, aligned
+
+
+def row_keys(aligned: Any) -> list[str]:
+    """What the model sees of each aligned row (system, prompt turns, answer), as one comparable string."""
+    columns = [c for c in ("_system", "_tools", "_prompt", "_response") if c in aligned.column_names]
+    return [json.dumps(values, sort_keys=True, ensure_ascii=False)
+            for values in zip(*(aligned[c] for c in columns), strict=True)]
+
+
+def overlap(names: list[str], registry: dict[str, Any], args: argparse.Namespace, model: str) -> dict[str, Any]:
+    """Rows of the first set that are also in the second (same system, prompt and answer as LLaMA-Factory
+    reads them), and the rows repeated inside each."""
+    keys = {}
+    for name in names:
+        with tempfile.TemporaryDirectory() as out:
+            keys[name] = row_keys(load_aligned(name, registry[name], args, model, out)[-1])
+    first, second = names
+    shared = set(keys[first]) & set(keys[second])
+    in_first = sum(key in shared for key in keys[first])
+    return {"sets": names, "rows": {name: len(k) for name, k in keys.items()},
+            "repeated_inside": {name: len(k) - len(set(k)) for name, k in keys.items()},
+            "rows_of_first_in_second": in_first, "distinct_shared": len(shared)}
+
+
+def check_one(name: str, entry: dict[str, Any], args: argparse.Namespace, model: str) -> dict[str, Any]:
+    """Run LLaMA-Factory's loader, aligner and tokenizing processor on one dataset."""
+    from llamafactory.data.loader import _get_preprocessed_dataset
+
+    ranking = bool(entry.get("ranking"))
     with tempfile.TemporaryDirectory() as out:
-        model_args, data_args, training_args, _, _ = get_train_args({
-            "model_name_or_path": model, "stage": "dpo" if ranking else "sft", "do_train": True,
-            "finetuning_type": "lora", "dataset": name, "dataset_dir": args.data_dir, "template": args.template,
-            "cutoff_len": UNTRUNCATED, "output_dir": out, "overwrite_cache": True, "report_to": "none",
-        })
-        tokenizer_module = load_tokenizer(model_args)
+        data_args, training_args, tokenizer_module, template, aligned = load_aligned(name, entry, args, model, out)
         tokenizer = tokenizer_module["tokenizer"]
-        template = get_template_and_fix_tokenizer(tokenizer, data_args)
         stage = "rm" if ranking else "sft"
-        aligned = _get_merged_dataset([name], model_args, data_args, training_args, stage)
         with contextlib.redirect_stdout(io.StringIO()):  # LLaMA-Factory prints one tokenized example
             processed = _get_preprocessed_dataset(aligned, data_args, training_args, stage, template, tokenizer,
                                                   tokenizer_module["processor"])
@@ -113,11 +151,16 @@ def render(name: str, report: dict[str, Any]) -> list[str]:
 def build_parser() -> argparse.ArgumentParser:
     parser = script_parser(__doc__)
     parser.add_argument("names", nargs="+", metavar="NAME", help="dataset names registered in dataset_info.json")
-    parser.add_argument("--data-dir", default="data", help="folder holding dataset_info.json (default: data)")
+    parser.add_argument("--data-dir", default=str(DEFAULT_DATA_DIR),
+                        help="folder holding dataset_info.json (default: the repository's data/)")
+    parser.add_argument("--overlap", action="store_true",
+                        help="with two NAMEs: count the rows of the first that are also in the second (same system, "
+                             "prompt and answer as LLaMA-Factory reads them); exit 1 when there are any")
     parser.add_argument("--model", help="tokenizer folder or hub id (default: a tiny BPE trained on the data)")
     parser.add_argument("--template", default="default", help="LLaMA-Factory chat template (default: default)")
-    parser.add_argument("--cutoff-len", type=int, default=2048, help="count rows longer than this (default: 2048)")
-    parser.add_argument("--max-labels", type=int, default=20,
+    parser.add_argument("--cutoff-len", type=at_least(1), default=2048,
+                        help="count rows longer than this (default: 2048)")
+    parser.add_argument("--max-labels", type=at_least(1), default=20,
                         help="show the answer distribution when a set has at most this many answers (default: 20)")
     parser.add_argument("--json", help="also write the reports to this JSON file")
     return parser
@@ -132,12 +175,28 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     if missing:
         raise InputError(f"not registered: {', '.join(missing)} (run its converter first)",
                          str(Path(args.data_dir) / "dataset_info.json"))
+    if args.overlap and len(args.names) != 2:
+        raise InputError(f"--overlap compares two datasets, got {len(args.names)}: {' '.join(args.names)}")
     reports: dict[str, Any] = {}
     failed = False
     with tempfile.TemporaryDirectory() as scratch:
         files = [Path(args.data_dir) / registry[name]["file_name"] for name in args.names
                  if "file_name" in registry[name]]
         model = args.model or tiny_tokenizer([f for f in files if f.is_file()], Path(scratch))
+        if args.overlap:
+            found = overlap(args.names, registry, args, model)
+            first, second = args.names
+            print(f"{first} ({found['rows'][first]} rows) against {second} ({found['rows'][second]} rows): "
+                  f"{found['rows_of_first_in_second']} row(s) of {first} are also in {second} "
+                  f"({found['distinct_shared']} distinct)")
+            for name, repeats in found["repeated_inside"].items():
+                if repeats:
+                    print(f"  {name}: {repeats} row(s) repeat another row of {name}")
+            if args.json:
+                write_json(args.json, found)
+            if found["rows_of_first_in_second"]:
+                raise SystemExit(1)
+            return found
         for name in args.names:
             try:
                 reports[name] = check_one(name, registry[name], args, model)

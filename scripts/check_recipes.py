@@ -24,7 +24,7 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from converters.catalog import converter_commands
-from recipekit.cli import script_parser
+from recipekit.cli import at_least, script_parser
 from recipekit.data.dataset_info import load_registry
 from recipekit.errors import InputError, exit_on_input_error
 from recipekit.recipes.checks import GPU_COUNTS, CheckContext, Findings, batch_lines, check_recipe
@@ -35,7 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = script_parser(__doc__)
     parser.add_argument("paths", nargs="*", metavar="PATH", help="recipe files (default: every recipes/**/*.yaml)")
     parser.add_argument("--data-dir", default="data", help="folder holding dataset_info.json (default: data)")
-    parser.add_argument("--gpus", type=int,
+    parser.add_argument("--gpus", type=at_least(1),
                         help="print the accumulation that keeps the header's global batch on N GPUs")
     return parser
 

@@ -19,7 +19,7 @@ from pathlib import Path
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from recipekit.cli import script_parser
+from recipekit.cli import at_least, script_parser
 from recipekit.errors import InputError, exit_on_input_error
 from recipekit.recipes.tiny_model import TinyShape, build_model, iter_texts, train_tokenizer
 
@@ -29,19 +29,19 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--texts", nargs="+", required=True, help="JSONL or plain-text files to train the BPE on")
     parser.add_argument("--out", required=True, help="output folder (model + tokenizer)")
     parser.add_argument("--arch", choices=("llama", "qwen2"), default="llama")
-    parser.add_argument("--vocab-size", type=int, default=4096)
-    parser.add_argument("--hidden", type=int, default=128)
-    parser.add_argument("--intermediate", type=int, default=352)
-    parser.add_argument("--layers", type=int, default=2)
-    parser.add_argument("--heads", type=int, default=4)
-    parser.add_argument("--kv-heads", type=int, help="key/value heads (default: --heads)")
-    parser.add_argument("--max-positions", type=int, default=512)
+    parser.add_argument("--vocab-size", type=at_least(64), default=4096)
+    parser.add_argument("--hidden", type=at_least(1), default=128)
+    parser.add_argument("--intermediate", type=at_least(1), default=352)
+    parser.add_argument("--layers", type=at_least(1), default=2)
+    parser.add_argument("--heads", type=at_least(1), default=4)
+    parser.add_argument("--kv-heads", type=at_least(1), help="key/value heads (default: --heads)")
+    parser.add_argument("--max-positions", type=at_least(1), default=512)
     parser.add_argument("--tie-embeddings", action="store_true",
                         help="share the input embeddings with the output head (untied by default: an untied "
                              "head lets a model trained from scratch leave its label-prior plateau much sooner)")
     parser.add_argument("--extra-special-tokens", nargs="*", default=[],
                         help="more special tokens, e.g. <|im_start|> <|im_end|> for chat templates")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=at_least(0), default=0)
     return parser
 
 

@@ -21,7 +21,8 @@ if __package__ in (None, ""):
 
 from recipekit.cli import script_parser
 from recipekit.errors import InputError, exit_on_input_error
-from recipekit.files import read_jsonl, write_json
+from recipekit.files import read_jsonl, write_json, writes_held
+from recipekit.report.wandb import require_wandb
 from recipekit.report.writer import save_figure
 
 # plot file -> the series drawn on it
@@ -106,12 +107,15 @@ def plot(runs: dict[str, list[dict[str, Any]]], name: str, keys: tuple[str, ...]
 
 
 @exit_on_input_error
+@writes_held()
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = script_parser(__doc__)
     parser.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="LLaMA-Factory output folders")
     parser.add_argument("--out", help="output folder (default: the first RUN_DIR)")
     parser.add_argument("--wandb", action="store_true", help="log the summary and plots to wandb")
     args = parser.parse_args(argv)
+    if args.wandb:
+        require_wandb()
 
     runs: dict[str, list[dict[str, Any]]] = {}
     summaries = []

@@ -26,7 +26,8 @@ from pathlib import Path
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from recipekit.cli import script_parser
+from recipekit.cli import at_least, script_parser
+from recipekit.errors import exit_on_input_error
 from recipekit.files import write_json
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -39,10 +40,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser = script_parser(__doc__)
     parser.add_argument("--out", default="outputs/demo", help="folder for the model, runs, logs and report")
     parser.add_argument("--data-dir", default="data", help="dataset folder with dataset_info.json")
-    parser.add_argument("--train-size", type=int, default=6600)
-    parser.add_argument("--val-size", type=int, default=1000)
-    parser.add_argument("--seed", type=int, default=42, help="seed of the data split")
-    parser.add_argument("--model-seed", type=int, default=0,
+    parser.add_argument("--train-size", type=at_least(1), default=6600)
+    parser.add_argument("--val-size", type=at_least(1), default=1000)
+    parser.add_argument("--seed", type=at_least(0), default=42, help="seed of the data split")
+    parser.add_argument("--model-seed", type=at_least(0), default=0,
                         help="seed of the tiny model's random init (the demo's result depends on it; see README)")
     return parser
 
@@ -55,7 +56,7 @@ class Stages:
         self.times: dict[str, float] = {}
         log_dir.mkdir(parents=True, exist_ok=True)
 
-    def run(self, name: str, command: list[str]) -> None:
+    def run(self, name: str, command: list[str], hint: str = "") -> None:
         log = self.log_dir / f"{name}.log"
         print(f"[{name}] {' '.join(command)}", flush=True)
         start = time.perf_counter()
@@ -65,10 +66,11 @@ class Stages:
         if done.returncode != 0:
             tail = log.read_text(encoding="utf-8", errors="replace").splitlines()[-25:]
             print("\n".join(tail), file=sys.stderr)
-            raise SystemExit(f"[{name}] failed with exit code {done.returncode}; full log: {log}")
+            raise SystemExit(f"[{name}] failed with exit code {done.returncode}; full log: {log}{hint}")
         print(f"[{name}] done in {self.times[name]:.1f} s (log: {log})", flush=True)
 
 
+@exit_on_input_error
 def main(argv: list[str] | None = None) -> dict[str, object]:
     args = build_parser().parse_args(argv)
     out = Path(args.out)
@@ -79,7 +81,9 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
     source = ["--input", os.environ["AG_NEWS"]] if os.environ.get("AG_NEWS") else ["--hf", "fancyzhx/ag_news"]
     stages.run("convert", [python, "converters/agnews.py", *source, "--data-dir", args.data_dir,
                            "--max-samples", str(args.train_size), "--val-size", str(args.val_size),
-                           "--seed", str(args.seed)])
+                           "--seed", str(args.seed)],
+               hint="" if os.environ.get("AG_NEWS") else ". Without network, point the demo at a local copy of the "
+               "original CSV release: AG_NEWS=<folder with test.csv> make demo")
     model = os.environ.get("MODEL")
     if not model:
         model = str(out / "tiny_model")

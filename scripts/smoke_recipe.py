@@ -31,7 +31,7 @@ if __package__ in (None, ""):
 import yaml
 
 from converters.catalog import DATASETS, make_fixture_dataset, spec_for
-from recipekit.cli import script_parser
+from recipekit.cli import at_least, script_parser
 from recipekit.errors import InputError, exit_on_input_error
 from recipekit.recipes.reading import Recipe, load_recipe, recipe_outputs
 
@@ -208,7 +208,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = script_parser(__doc__)
     parser.add_argument("recipes", nargs="+", metavar="RECIPE", help="recipe YAML files")
     parser.add_argument("--work", default="outputs/smoke", help="work folder (default: outputs/smoke)")
-    parser.add_argument("--steps", type=int, default=2, help="training steps per recipe (default: 2)")
+    parser.add_argument("--steps", type=at_least(1), default=2, help="training steps per recipe (default: 2)")
     return parser
 
 

@@ -14,6 +14,7 @@ from types import ModuleType
 from typing import NamedTuple
 
 import pytest
+import yaml
 
 from recipekit import commands
 
@@ -83,6 +84,29 @@ def run_script(*args: str | Path, env: dict[str, str] | None = None, cwd: Path =
     full_env = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
     return subprocess.run([sys.executable, *map(str, args)], capture_output=True, text=True, env=full_env,
                           cwd=cwd, timeout=timeout, check=False)
+
+
+CLI = str(Path(sys.executable).with_name("llamafactory-cli"))
+
+
+def recipe_with(tmp_path: Path, recipe: str, **overrides: object) -> Path:
+    """The repository's recipe with paths pointed into tmp_path (everything else unchanged)."""
+    config = yaml.safe_load((ROOT / recipe).read_text(encoding="utf-8"))
+    config.update(overrides)
+    path = tmp_path / Path(recipe).name
+    path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def llamafactory(recipe: Path, log: Path, env: dict[str, str] | None = None) -> str:
+    """Run ``llamafactory-cli train recipe`` from the repository root; return its output, fail loudly."""
+    path = os.pathsep.join([str(Path(CLI).parent), os.environ.get("PATH", "")])  # torchrun lives beside the CLI
+    full_env = {**os.environ, "PATH": path, "WANDB_MODE": "offline", **(env or {})}
+    done = subprocess.run([CLI, "train", str(recipe)], cwd=ROOT, env=full_env, capture_output=True, text=True,
+                          timeout=900, check=False)
+    log.write_text(done.stdout + done.stderr, encoding="utf-8")
+    assert done.returncode == 0, (done.stdout + done.stderr)[-4000:]
+    return done.stdout + done.stderr
 
 
 class Ran(NamedTuple):

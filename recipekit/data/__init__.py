@@ -21,7 +21,6 @@ from recipekit.data.pipeline import (
     convert_table,
     read_and_map,
     run_converter,
-    write_dataset,
 )
 from recipekit.data.readers import BROKEN_UTF8, Record, read_source, repair_text
 from recipekit.data.rows import Example, Mapper, RowLog, Skip, int_label, map_records, required, required_text
@@ -39,5 +38,5 @@ __all__ = [
     "convert_table", "head_tail", "head_tail_tokens", "int_label", "load_registry", "map_records",
     "parse_messages", "read_and_map", "read_source", "repair_text", "required", "required_text", "run_converter",
     "select_rows", "sharegpt_entry", "stratified_sample", "stratified_split", "unescape_backslash_newlines",
-    "upsert_dataset_entry", "write_dataset",
+    "upsert_dataset_entry",
 ]

@@ -10,6 +10,9 @@ from typing import Any
 from recipekit.errors import InputError
 from recipekit.files import write_json
 
+REPO_DATA_DIR = Path(__file__).resolve().parents[2] / "data"
+# converters write into the repository's data/ wherever they are run from (a plain "data" outside a clone)
+DEFAULT_DATA_DIR = REPO_DATA_DIR if (REPO_DATA_DIR / "dataset_info.json").is_file() else Path("data")
 ALPACA_COLUMNS = {"prompt": "instruction", "query": "input", "response": "output"}
 OPENAI_TAGS = {"role_tag": "role", "content_tag": "content", "user_tag": "user", "assistant_tag": "assistant",
                "system_tag": "system"}

@@ -1,4 +1,5 @@
-"""The conversion pipeline: read and map every split, select rows, write and register, print the summary."""
+"""The conversion pipeline: read and map every split, select rows, stage the sets, commit them as one unit
+(files and registry), print the summary."""
 
 from __future__ import annotations
 
@@ -9,28 +10,24 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from recipekit.data.dataset_info import upsert_dataset_entry
+from recipekit.cli import at_least
+from recipekit.data.dataset_info import DEFAULT_DATA_DIR, load_registry
 from recipekit.data.readers import read_source
 from recipekit.data.rows import Example, Mapper, RowLog, map_records
 from recipekit.data.splits import select_rows
-from recipekit.errors import exit_on_input_error
-from recipekit.files import write_jsonl
-
-
-def write_dataset(data_dir: str | Path, name: str, rows: Sequence[dict[str, Any]], entry: dict[str, Any]) -> Path:
-    """Write ``data_dir/name.jsonl`` atomically and upsert ``entry`` (its file name added) in dataset_info.json."""
-    path = Path(data_dir) / f"{name}.jsonl"
-    write_jsonl(path, rows)
-    upsert_dataset_entry(Path(data_dir) / "dataset_info.json", name, {"file_name": path.name, **entry})
-    return path
+from recipekit.data.transaction import Plan, StagedSet, commit, removal_lines
+from recipekit.errors import InputError, exit_on_input_error
+from recipekit.files import ensure_folder
 
 
 @dataclass
 class Conversion:
-    """What a converter did: rows read, the skip/repair log, files written with row counts, class balance."""
+    """What a converter does: rows read, the skip/repair log, the sets staged, then (after :meth:`commit`) the
+    files written with row counts and class balance and the stale sets removed."""
 
     read: int = 0
     log: RowLog = field(default_factory=RowLog)
+    plan: Plan | None = None
     written: dict[str, tuple[Path, int]] = field(default_factory=dict)
     balance: dict[str, Counter[Hashable]] = field(default_factory=dict)
 
@@ -39,30 +36,48 @@ class Conversion:
         return {name: count for name, (_, count) in self.written.items()}
 
     def write(self, data_dir: str | Path, name: str, examples: Sequence[Example], entry: dict[str, Any]) -> Path:
-        """Write and register one dataset, remembering its row count and class balance."""
-        path = write_dataset(data_dir, name, [e.row for e in examples], entry)
-        self.written[name] = (path, len(examples))
-        labels = [e.label for e in examples if e.label is not None]
-        if labels:
-            self.balance[name] = Counter(labels)
-        return path
+        """Stage one dataset (written and registered by :meth:`commit`, with the others); returns its path."""
+        if self.plan is None:
+            self.plan = Plan(Path(data_dir))
+        elif self.plan.data_dir != Path(data_dir):
+            raise InputError(f"one conversion writes into one folder, not {self.plan.data_dir} and {data_dir}")
+        self.plan.sets[name] = StagedSet([e.row for e in examples], entry, [e.label for e in examples])
+        return Path(data_dir) / f"{name}.jsonl"
 
     def write_train_val(self, data_dir: str | Path, name: str, train: Sequence[Example], val: Sequence[Example],
                         entry: dict[str, Any]) -> None:
-        """Write NAME and, when there are validation rows, NAME_val, both with ``entry``."""
+        """Stage NAME and, when there are validation rows, NAME_val, both with ``entry``."""
         self.write(data_dir, name, train, entry)
         if val:
             self.write(data_dir, f"{name}_val", val, entry)
 
-    def print(self) -> None:
+    def commit(self, base: str, data_dir: str | Path, drop_overlap: bool = False) -> None:
+        """Check and write every staged set, remove ``base``'s sets this run no longer writes, update the
+        registry: all together or, on any error or Ctrl-C, nothing."""
+        plan = self.plan or Plan(Path(data_dir))
+        self.plan = plan
+        self.written = commit(plan, base, drop_overlap)
+        for name, staged in plan.sets.items():
+            labels = [label for label in staged.labels if label is not None]
+            if labels:
+                self.balance[name] = Counter(labels)
+
+    def print_read(self) -> None:
+        """Rows read and every skip and repair (printed before the commit, so a refusal comes with its reasons)."""
         print(f"read {self.read} rows, skipped {self.log.total}")
         for line in self.log.summary_lines():
             print(line)
+
+    def print_written(self) -> None:
+        """Rows written per set, class balance, stale sets removed and notes."""
         for name, (path, count) in self.written.items():
             print(f"wrote {count} rows to {path} (dataset '{name}')")
             if name in self.balance:
                 print("  class balance: " + ", ".join(f"{label} {n} ({n / count:.1%})"
                                                 for label, n in sorted(self.balance[name].items(), key=str)))
+        if self.plan is not None:
+            for line in removal_lines(self.plan, self.plan.data_dir / "dataset_info.json"):
+                print(line)
 
 
 def read_and_map(source: str, hub: bool, mapper: Mapper, conversion: Conversion,
@@ -84,11 +99,16 @@ def add_source_arguments(parser: argparse.ArgumentParser, name: str | None, hub_
         parser.add_argument("--name", required=True, help="dataset name: writes DATA_DIR/NAME.jsonl")
     else:
         parser.add_argument("--name", default=name, help=f"dataset name: writes DATA_DIR/NAME.jsonl (default: {name})")
-    parser.add_argument("--data-dir", default="data", help="folder holding dataset_info.json (default: data)")
-    parser.add_argument("--max-samples", type=int, help="seeded (stratified where labeled) subset of training rows")
-    parser.add_argument("--val-size", type=int,
+    parser.add_argument("--data-dir", default=str(DEFAULT_DATA_DIR),
+                        help="folder holding dataset_info.json (default: the repository's data/, from any folder)")
+    parser.add_argument("--max-samples", type=at_least(1),
+                        help="seeded (stratified where labeled) subset of training rows")
+    parser.add_argument("--val-size", type=at_least(0),
                         help="validation rows (NAME_val), from the held-out split when there is one, else split off")
-    parser.add_argument("--seed", type=int, default=42, help="seed of every sample and split (default: 42)")
+    parser.add_argument("--seed", type=at_least(0), default=42, help="seed of every sample and split (default: 42)")
+    parser.add_argument("--drop-overlap", action="store_true",
+                        help="remove training rows that equal a held-out row (same prompt and answer) instead of "
+                             "refusing to write overlapping sets")
 
 
 @dataclass(frozen=True)
@@ -122,7 +142,15 @@ def convert_table(options: SourceOptions, mapper: Mapper, entry: dict[str, Any],
 @exit_on_input_error
 def run_converter(convert: Callable[[argparse.Namespace], Conversion],
                   build_parser: Callable[[], argparse.ArgumentParser], argv: list[str] | None) -> Conversion:
-    """The body of every converter's ``main``: parse, convert, print the summary; bad input exits 2 in one line."""
-    result = convert(build_parser().parse_args(argv))
-    result.print()
+    """The body of every converter's ``main``: parse, convert, commit every set as one unit, print the summary;
+    bad input exits 2 in one line and Ctrl-C 130, both leaving the data folder as it was."""
+    args = build_parser().parse_args(argv)
+    # a data folder that is a file, or a corrupt registry, is refused before any reading
+    load_registry(ensure_folder(args.data_dir, "--data-dir", create=False) / "dataset_info.json")
+    result = convert(args)
+    result.print_read()
+    if result.read == 0:
+        raise InputError("the input holds no rows", args.hf or args.input)
+    result.commit(args.name, args.data_dir, args.drop_overlap)
+    result.print_written()
     return result

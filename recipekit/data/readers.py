@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import re
+import socket
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, NamedTuple
+from urllib.parse import urlparse
 
 from recipekit.errors import InputError
-from recipekit.files import paused_gc
+from recipekit.files import paused_gc, text_encoding
 
 # file suffix -> the `datasets` builder that reads it
 BUILDERS = {".csv": "csv", ".tsv": "csv", ".jsonl": "json", ".json": "json", ".parquet": "parquet"}
@@ -50,7 +53,7 @@ def read_csv(path: Path, columns: list[str] | None = None) -> Iterator[Record]:
 
     ``columns`` names the fields of a headerless file; otherwise the first line is the header.
     """
-    with path.open(encoding="utf-8", errors="surrogateescape", newline="") as handle:
+    with path.open(encoding=text_encoding(path), errors="surrogateescape", newline="") as handle:
         reader = csv.reader(handle, delimiter=_delimiter(path))
         start = 1
         if columns is None:
@@ -82,14 +85,14 @@ def read_csv(path: Path, columns: list[str] | None = None) -> Iterator[Record]:
 
 def csv_has_header(path: Path, required: set[str]) -> bool:
     """True when the first CSV line names all ``required`` columns."""
-    with path.open(encoding="utf-8", errors="surrogateescape", newline="") as handle:
+    with path.open(encoding=text_encoding(path), errors="surrogateescape", newline="") as handle:
         first = next(csv.reader(handle, delimiter=_delimiter(path)), [])
     return required.issubset({name.strip() for name in first})
 
 
 def read_json_lines(path: Path) -> Iterator[Record]:
     """JSONL rows by line number; a line that is not a JSON object is a Record with a problem."""
-    with path.open(encoding="utf-8", errors="surrogateescape") as handle:
+    with path.open(encoding=text_encoding(path), errors="surrogateescape") as handle:
         for number, line in enumerate(handle, start=1):
             if not line.strip():
                 continue
@@ -108,7 +111,7 @@ def read_json_lines(path: Path) -> Iterator[Record]:
 
 def is_json_lines(path: Path) -> bool:
     """A ``.json`` file holding one object per line (CLUE's layout) rather than one JSON array."""
-    with path.open(encoding="utf-8", errors="replace") as handle:
+    with path.open(encoding=text_encoding(path), errors="replace") as handle:
         for line in handle:
             if line.strip():
                 return not line.lstrip().startswith("[")
@@ -164,6 +167,14 @@ def load_with_datasets(builder_or_id: str, data_files: str | None = None, splits
 
     datasets.disable_progress_bars()
     datasets.logging.set_verbosity(logging.CRITICAL)  # failures are re-raised below with their cause
+    local = data_files is not None or Path(builder_or_id).exists()
+    if local:  # datasets' cache key of a local folder misses edits to its files: always read them afresh
+        kwargs.setdefault("download_mode", "force_redownload")
+    offline = not local and not hub_reachable()
+    if offline:  # only the local cache can answer: do not let datasets retry the network for half a minute
+        import huggingface_hub.constants
+
+        datasets.config.HF_HUB_OFFLINE = huggingface_hub.constants.HF_HUB_OFFLINE = True
     try:
         if data_files is not None:
             if builder_or_id == "csv" and data_files.endswith(".tsv"):
@@ -174,8 +185,25 @@ def load_with_datasets(builder_or_id: str, data_files: str | None = None, splits
         else:
             loaded = datasets.load_dataset(builder_or_id, **kwargs)
     except Exception as exc:  # datasets wraps parser errors; name the file and the root cause
+        if offline:
+            raise InputError("the hub is unreachable and this dataset is not in the local datasets cache: load it "
+                             "once where the hub is reachable, or pass --input with a local copy of its files",
+                             builder_or_id) from None
         raise InputError(f"datasets could not load it: {root_cause(exc)}", data_files or builder_or_id) from None
     return dict(loaded)
+
+
+def hub_reachable(timeout: float = 3.0) -> bool:
+    """Whether the hub (``HF_ENDPOINT``, default huggingface.co) accepts a connection; False in offline mode."""
+    if os.environ.get("HF_HUB_OFFLINE", "0") not in ("0", "") or os.environ.get("HF_DATASETS_OFFLINE", "0") not in (
+            "0", ""):
+        return False
+    endpoint = urlparse(os.environ.get("HF_ENDPOINT", "https://huggingface.co"))
+    try:
+        socket.create_connection((endpoint.hostname or "huggingface.co", endpoint.port or 443), timeout).close()
+    except OSError:
+        return False
+    return True
 
 
 def root_cause(exc: BaseException) -> str:

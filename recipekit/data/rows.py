@@ -8,18 +8,27 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from recipekit.data.readers import BROKEN_UTF8, Record
+from recipekit.errors import InputError
 from recipekit.files import paused_gc
 
 EXAMPLES_PER_REASON = 3
 
 
 class Skip(Exception):
-    """Raised by a row mapping: the row is skipped and counted under ``reason``."""
+    """Raised by a row mapping: the row is skipped and counted under ``reason`` (the log shows the field's
+    value beside the row's location)."""
 
-    def __init__(self, reason: str, field_name: str | None = None) -> None:
+    def __init__(self, reason: str, field_name: str | None = None, detail: str | None = None) -> None:
         super().__init__(reason)
         self.reason = reason
         self.field_name = field_name
+        self.detail = detail  # where in the value (a JSON error's position), shown beside the value
+
+
+def shown(value: Any, width: int = 40) -> str:
+    """A value as a skip reason shows it: its repr, cut to ``width`` characters."""
+    text = repr(value)
+    return text if len(text) <= width else text[: width - 3] + "..."
 
 
 class Example(NamedTuple):
@@ -41,10 +50,10 @@ class RowLog:
     omitted: Counter[str] = field(default_factory=Counter)
     omit_examples: dict[str, list[str]] = field(default_factory=dict)
 
-    def add(self, reason: str, where: str, field_name: str | None = None) -> None:
-        """Count one skipped row."""
+    def add(self, reason: str, where: str, field_name: str | None = None, value: str | None = None) -> None:
+        """Count one skipped row (``value``: the offending value, already shown)."""
         self.counts[reason] += 1
-        _remember(self.examples, reason, where, field_name)
+        _remember(self.examples, reason, where, field_name, value)
 
     def fix(self, reason: str, where: str, field_name: str | None = None) -> None:
         """Count one repair of a row that is kept."""
@@ -70,18 +79,24 @@ class RowLog:
         return lines
 
 
-def _remember(store: dict[str, list[str]], reason: str, where: str, field_name: str | None) -> None:
-    shown = store.setdefault(reason, [])
-    if len(shown) < EXAMPLES_PER_REASON:
-        shown.append(f"{where} (field {field_name})" if field_name else where)
+def _remember(store: dict[str, list[str]], reason: str, where: str, field_name: str | None,
+              value: str | None = None) -> None:
+    kept = store.setdefault(reason, [])
+    if len(kept) < EXAMPLES_PER_REASON:
+        field_text = f" = {value}" if value is not None else ""
+        kept.append(f"{where} (field {field_name}{field_text})" if field_name else where)
 
 
 Mapper = Callable[[Record], Example]
 
 
 def map_records(records: Iterable[Record], mapper: Mapper, log: RowLog) -> list[Example]:
-    """Apply ``mapper`` to every record; reader problems and Skips are counted, repairs logged."""
+    """Apply ``mapper`` to every record; reader problems and Skips are counted (with the field's value),
+    repairs logged. When no row maps because rows lack a column the mapping asks for (wrong column names),
+    that is an error naming the column and the columns the rows have."""
     examples = []
+    absent: Counter[str] = Counter()
+    found: dict[str, Any] = {}
     with paused_gc():
         for record in records:
             if record.problem:
@@ -90,13 +105,26 @@ def map_records(records: Iterable[Record], mapper: Mapper, log: RowLog) -> list[
             try:
                 example = mapper(record)
             except Skip as skip:
-                log.add(skip.reason, record.where, skip.field_name)
+                name = skip.field_name
+                if name in record.fields:
+                    value = shown(record.fields[name])
+                    log.add(skip.reason, record.where, name, f"{value}, {skip.detail}" if skip.detail else value)
+                else:
+                    log.add(skip.reason, record.where, name)
+                    if name and record.fields:
+                        absent[name] += 1
+                        found = found or {"where": record.where, "columns": list(record.fields)}
                 continue
             for name in record.repaired:
                 log.fix(BROKEN_UTF8, record.where, name)
             for reason, name in example.fixes:
                 log.fix(reason, record.where, name)
             examples.append(example)
+    if not examples and absent:
+        name = absent.most_common(1)[0][0]
+        source = found["where"].rsplit(":", 1)[0] if ":" in found["where"] else found["where"]
+        raise InputError(f"no row could be used: {absent[name]} row(s) have no column {name!r} (columns found: "
+                         f"{', '.join(map(str, found['columns']))})", source)
     return examples
 
 

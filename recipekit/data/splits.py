@@ -22,7 +22,11 @@ def stratified_sample(labels: Sequence[Hashable], size: int | None, seed: int) -
     if size <= 0:
         return []
     stratify = _stratify(labels)
-    picked, _ = train_test_split(indices, train_size=size, stratify=stratify, random_state=seed)
+    try:
+        picked, _ = train_test_split(indices, train_size=size, stratify=stratify, random_state=seed)
+    except ValueError as exc:  # too few rows for every class: scikit-learn's reason, in one line
+        raise InputError(f"cannot draw a stratified sample of {size} from {len(labels)} rows ({exc}); "
+                         "change --max-samples or --val-size") from None
     return picked.tolist()
 
 
@@ -36,7 +40,11 @@ def stratified_split(labels: Sequence[Hashable], test_size: int, seed: int) -> t
         return np.random.default_rng(seed).permutation(indices).tolist(), []
     if test_size >= len(labels):
         raise InputError(f"cannot hold out {test_size} rows from {len(labels)} usable rows (lower --val-size)")
-    rest, held_out = train_test_split(indices, test_size=test_size, stratify=_stratify(labels), random_state=seed)
+    try:
+        rest, held_out = train_test_split(indices, test_size=test_size, stratify=_stratify(labels), random_state=seed)
+    except ValueError as exc:  # too few held-out rows for every class to appear: scikit-learn's reason, in one line
+        raise InputError(f"cannot hold out {test_size} of {len(labels)} rows stratified by class ({exc}); "
+                         "change --val-size") from None
     return rest.tolist(), held_out.tolist()
 
 
@@ -63,5 +71,8 @@ def select_rows(pools: dict[str, list[Example]], max_samples: int | None, val_si
         only = pools.get("train") if "train" in pools else pools.get(held_name or "", [])
         rest, held = stratified_split([e.label for e in only], val_size or 0, seed)
         train_pool, val = [only[i] for i in rest], [only[i] for i in held]
+    if max_samples is not None and max_samples > len(train_pool):
+        print(f"note: --max-samples {max_samples} is more than the {len(train_pool)} training rows there are: "
+              f"all {len(train_pool)} are used")
     train = [train_pool[i] for i in stratified_sample([e.label for e in train_pool], max_samples, seed)]
     return train, val

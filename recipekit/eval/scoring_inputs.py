@@ -18,7 +18,7 @@ from typing import Any
 from recipekit.data.dataset_info import alpaca_entry, load_registry, sharegpt_entry
 from recipekit.errors import InputError
 from recipekit.eval.label_scoring import Candidates, normalise, score_prompts
-from recipekit.files import read_jsonl, write_json
+from recipekit.files import dumps_json, read_jsonl
 
 DATA_NAME = "score_labels_input"
 
@@ -107,7 +107,8 @@ def load_for_scoring(args: ScoringSource, workdir: Path) -> Loaded:
             raise InputError("no such file", str(data))
         dataset_dir, name = workdir / "data", DATA_NAME
         dataset_dir.mkdir()
-        write_json(dataset_dir / "dataset_info.json", {name: {"file_name": str(data), **entry_for_file(data)}})
+        registry = {name: {"file_name": str(data), **entry_for_file(data)}}  # scratch, read by LLaMA-Factory now
+        (dataset_dir / "dataset_info.json").write_text(dumps_json(registry), encoding="utf-8")
     elif name not in load_registry(dataset_dir / "dataset_info.json"):
         raise InputError(f"dataset {name!r} is not registered", str(dataset_dir / "dataset_info.json"))
     options: dict[str, Any] = {

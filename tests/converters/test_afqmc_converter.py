@@ -7,23 +7,11 @@ from collections import Counter
 from pathlib import Path
 
 from conftest import run_script, write_jsonl
+from raw_formats import clue_folder
 
 from converters import afqmc
 
 PROMPT = afqmc.instruction(["是", "否"])
-
-
-def clue_folder(root: Path) -> Path:
-    """train.json / dev.json / test.json as CLUE ships them: JSON lines, labels as strings, test with ids."""
-    folder = root / "afqmc_public"
-    pairs = [(f"花呗第{i}期怎么还款", f"花呗第{i}期如何还钱", str(i % 3 == 0)) for i in range(12)]
-    write_jsonl(folder / "train.json", [{"sentence1": a, "sentence2": b, "label": "1" if same == "True" else "0"}
-                                        for a, b, same in pairs])
-    write_jsonl(folder / "dev.json", [{"sentence1": "借呗额度", "sentence2": "借呗的额度", "label": "1"},
-                                      {"sentence1": "借呗额度", "sentence2": "花呗分期", "label": "0"}])
-    write_jsonl(folder / "test.json", [{"id": 0, "sentence1": "余额宝", "sentence2": "余额宝收益"},
-                                       {"id": 1, "sentence1": "蚂蚁森林", "sentence2": "能量"}])
-    return folder
 
 
 def rows_of(path: Path) -> list[dict]:
@@ -97,7 +85,7 @@ def test_bad_rows_are_counted_with_their_reasons(tmp_path: Path) -> None:
     result = afqmc.main(["--input", str(train), "--data-dir", str(tmp_path / "data")])
     assert dict(result.log.counts) == {"label not in 0-1": 1, "empty sentence": 1, "missing value": 1,
                                        "not valid JSON (Expecting ',' delimiter)": 1}
-    assert result.log.examples["empty sentence"] == [f"{train}:3 (field sentence1)"]
+    assert result.log.examples["empty sentence"] == [f"{train}:3 (field sentence1 = ' ')"]
     assert result.log.examples["missing value"] == [f"{train}:4 (field sentence1)"]
     assert result.counts == {"afqmc": 2}
 

@@ -115,7 +115,7 @@ def test_hf_option_reads_through_datasets_load_dataset(tmp_path: Path) -> None:
     hub = tmp_path / "ag_news_hub"
     hub.mkdir()
     pd.DataFrame(hub_records(agnews_rows(10))).to_parquet(hub / "train.parquet")
-    pd.DataFrame(hub_records(agnews_rows(3))).to_parquet(hub / "test.parquet")
+    pd.DataFrame(hub_records(agnews_rows(3, prefix="Test story"))).to_parquet(hub / "test.parquet")
     result = convert("--hf", hub, "--data-dir", tmp_path / "data", "--max-samples", "8")
     assert result.read == 52
     assert result.counts == {"agnews": 8, "agnews_val": 12}
@@ -155,8 +155,8 @@ def test_bad_rows_are_counted_with_file_line_and_reason(tmp_path: Path) -> None:
     out = result.stdout
     assert "read 7 rows, skipped 5" in out
     # the last bad row follows a quoted newline and is still named by its own line, 8
-    assert (f"skipped 3 row(s): class index not in 1-4; e.g. {raw}:2 (field class_index); "
-            f"{raw}:4 (field class_index); {raw}:8 (field class_index)") in out
+    assert (f"skipped 3 row(s): class index not in 1-4; e.g. {raw}:2 (field class_index = '7'); "
+            f"{raw}:4 (field class_index = 'x'); {raw}:8 (field class_index = '9')") in out
     assert ("skipped 1 row(s): wrong number of fields (4, expected 3: class_index, title, description); "
             f"e.g. {raw}:3") in out
     assert f"skipped 1 row(s): empty text; e.g. {raw}:5 (field title/description)" in out
@@ -171,8 +171,9 @@ def test_hub_rows_with_bad_labels_are_counted(tmp_path: Path) -> None:
     result = convert("--input", path, "--data-dir", tmp_path / "data")
     skips = result.log
     assert dict(skips.counts) == {"label not in 0-3": 1, "empty text": 1, "missing value": 2}
-    assert skips.examples == {"label not in 0-3": [f"{path}:2 (field label)"], "empty text": [f"{path}:3 (field text)"],
-                              "missing value": [f"{path}:4 (field label)", f"{path}:5 (field text)"]}
+    assert skips.examples == {"label not in 0-3": [f"{path}:2 (field label = 4)"],
+                              "empty text": [f"{path}:3 (field text = '')"],
+                              "missing value": [f"{path}:4 (field label)", f"{path}:5 (field text = None)"]}
     assert result.counts["agnews"] == 2
 
 

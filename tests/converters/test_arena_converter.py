@@ -9,34 +9,9 @@ from pathlib import Path
 
 import pytest
 from conftest import run_script
+from raw_formats import battle, competition, write_csv
 
 from converters import arena
-
-HEADER = ["id", "model_a", "model_b", "prompt", "response_a", "response_b",
-          "winner_model_a", "winner_model_b", "winner_tie"]
-WINNERS = {"A": ("1", "0", "0"), "B": ("0", "1", "0"), "tie": ("0", "0", "1")}
-
-
-def battle(row_id: int, prompt: list, a: list, b: list, winner: str) -> list[str]:
-    return [str(row_id), "model-x", "model-y", json.dumps(prompt), json.dumps(a), json.dumps(b), *WINNERS[winner]]
-
-
-def write_csv(path: Path, rows: list[list[str]], header: list[str] = HEADER) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", encoding="utf-8", newline="") as handle:
-        csv.writer(handle, lineterminator="\n").writerows([header, *rows])
-    return path
-
-
-def competition(root: Path, battles: int = 30) -> Path:
-    winners = ("A", "B", "tie")
-    rows = [battle(1000 + i, [f"question {i}"], [f"answer a{i}"], [f"answer b{i}"], winners[i % 3])
-            for i in range(battles)]
-    write_csv(root / "train.csv", rows)
-    tests = [["136060", json.dumps(["q1"]), json.dumps(["ra"]), json.dumps(["rb"])],
-             ["211333", json.dumps(["q2", "q3"]), json.dumps(["r1", "r2"]), json.dumps(["s1", None])]]
-    write_csv(root / "test.csv", tests, header=["id", "prompt", "response_a", "response_b"])
-    return root
 
 
 def rows_of(path: Path) -> list[dict]:
@@ -176,12 +151,13 @@ def test_bad_rows_are_cleaned_or_counted_with_reasons(tmp_path: Path) -> None:
     out = result.stdout
     assert "read 9 rows, skipped 6" in out
     for line in (
-        f"skipped 1 row(s): invalid JSON in prompt (Expecting value); e.g. {raw}:3 (field prompt)",
-        f"skipped 1 row(s): prompt is not a JSON-encoded list; e.g. {raw}:4 (field prompt)",
+        f"skipped 1 row(s): invalid JSON in prompt (Expecting value); e.g. {raw}:3 (field prompt = '[not json', "
+        "at character 1)",
+        f"skipped 1 row(s): prompt is not a JSON-encoded list; e.g. {raw}:4 (field prompt = '{{\"a\": 1}}')",
         f"skipped 1 row(s): winner columns do not hold exactly one 1; e.g. {raw}:5",
-        f"skipped 1 row(s): winner_model_a is not 0 or 1; e.g. {raw}:6 (field winner_model_a)",
-        f"skipped 1 row(s): empty prompt; e.g. {raw}:8 (field prompt)",
-        f"skipped 1 row(s): response_a holds a non-string turn; e.g. {raw}:9 (field response_a)",
+        f"skipped 1 row(s): winner_model_a is not 0 or 1; e.g. {raw}:6 (field winner_model_a = 'yes')",
+        f"skipped 1 row(s): empty prompt; e.g. {raw}:8 (field prompt = '[null]')",
+        f"skipped 1 row(s): response_a holds a non-string turn; e.g. {raw}:9 (field response_a = '[1]')",
         f"repaired 1 time(s), row kept: lone surrogate in JSON text replaced with U+FFFD; e.g. {raw}:7 (field prompt)",
         "repaired 1 time(s), row kept: broken UTF-8 or lone surrogate replaced with U+FFFD; "
         f"e.g. {raw}:10 (field prompt)",

@@ -54,7 +54,9 @@ def test_tulu_broken_conversations_are_counted(tmp_path: Path, messages: object,
     raw = write_jsonl(tmp_path / "train.jsonl", [tulu_row(0), tulu_row(1, messages)])  # type: ignore[arg-type]
     result = tulu.main(["--input", str(raw), "--data-dir", str(tmp_path / "data")])
     assert dict(result.log.counts) == {reason: 1}
-    assert result.log.examples[reason] == [f"{raw}:2 (field {where_field})"]
+    [example] = result.log.examples[reason]
+    assert example.startswith(f"{raw}:2 (field {where_field} = ")  # the offending value follows
+    assert example.removeprefix(f"{raw}:2 (field {where_field} = ").startswith(repr(messages)[:20])
     assert result.counts == {"tulu3_personas_if": 1}
 
 
@@ -120,7 +122,8 @@ def test_ultrafeedback_hub_layout_reads_only_the_preference_splits(tmp_path: Pat
     (repo / "data").mkdir(parents=True)
     splits = {"train_prefs": 8, "test_prefs": 2, "train_sft": 5}
     for split, count in splits.items():
-        pd.DataFrame([uf_row(i) for i in range(count)]).to_parquet(repo / "data" / f"{split}-00000-of-00001.parquet")
+        rows = [uf_row(i + 100 * (split == "test_prefs")) for i in range(count)]  # test rows differ from train rows
+        pd.DataFrame(rows).to_parquet(repo / "data" / f"{split}-00000-of-00001.parquet")
     files = "\n".join(f"  - split: {s}\n    path: data/{s}-*" for s in splits)
     (repo / "README.md").write_text(f"---\nconfigs:\n- config_name: default\n  data_files:\n{files}\n---\n")
     result = ultrafeedback.main(["--hf", str(repo), "--data-dir", str(tmp_path / "data")])

@@ -2,30 +2,17 @@
 
 from __future__ import annotations
 
-import csv
 import json
 from collections import Counter
 from pathlib import Path
 
 import pytest
 from conftest import run_script, write_jsonl
+from raw_formats import reviews, write_yelp_csv
 
 from converters import yelp
 
 NAMES = list(yelp.LABEL_NAMES)
-
-
-def write_yelp_csv(path: Path, rows: list[tuple[str, str]]) -> Path:
-    """The original release: no header, every field quoted, line breaks as the two characters \\n."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", encoding="utf-8", newline="") as handle:
-        csv.writer(handle, quoting=csv.QUOTE_ALL, lineterminator="\n").writerows(rows)
-    return path
-
-
-def reviews(per_class: int) -> list[tuple[str, str]]:
-    return [(str(stars), f"Review {i} with {stars} stars.\\nSecond line {i}.")
-            for i in range(per_class) for stars in range(1, 6)]
 
 
 def rows_of(path: Path) -> list[dict]:
@@ -93,10 +80,10 @@ def test_bad_rows_are_counted_with_their_reasons(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     out = result.stdout
     assert "read 7 rows, skipped 5" in out
-    assert f"skipped 2 row(s): stars not in 1-5; e.g. {raw}:2 (field stars); {raw}:3 (field stars)" in out
+    assert f"skipped 2 row(s): stars not in 1-5; e.g. {raw}:2 (field stars = '6'); {raw}:3 (field stars = 'x')" in out
     assert f"skipped 1 row(s): wrong number of fields (1, expected 2: stars, text); e.g. {raw}:4" in out
     assert f"skipped 1 row(s): wrong number of fields (3, expected 2: stars, text); e.g. {raw}:6" in out
-    assert f"skipped 1 row(s): empty text; e.g. {raw}:5 (field text)" in out
+    assert f"skipped 1 row(s): empty text; e.g. {raw}:5 (field text = '   ')" in out
     assert f"repaired 1 time(s), row kept: broken UTF-8 or lone surrogate replaced with U+FFFD; e.g. {raw}:7 " \
            "(field text)" in out
     texts = sorted(r["input"] for r in rows_of(tmp_path / "data" / "yelp5.jsonl"))

@@ -7,9 +7,7 @@ from pathlib import Path
 
 import pytest
 from conftest import ROOT, agnews_rows, run_cli, run_script, tulu_row, uf_row, write_jsonl, write_original_csv
-from test_afqmc_converter import clue_folder
-from test_arena_converter import competition
-from test_yelp_converter import reviews, write_yelp_csv
+from raw_formats import clue_folder, competition, reviews, write_yelp_csv
 
 from converters import afqmc, agnews, arena, generic, tulu, ultrafeedback, yelp
 

@@ -4,36 +4,10 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-import yaml
-from conftest import AGNEWS_LABELS, ROOT, agnews_rows, run_script, write_original_csv
-
-CLI = str(Path(sys.executable).with_name("llamafactory-cli"))
-
-
-def recipe_with(tmp_path: Path, recipe: str, **overrides: object) -> Path:
-    """The repository's recipe with paths pointed into tmp_path (everything else unchanged)."""
-    config = yaml.safe_load((ROOT / recipe).read_text(encoding="utf-8"))
-    config.update(overrides)
-    path = tmp_path / Path(recipe).name
-    path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
-    return path
-
-
-def llamafactory(recipe: Path, log: Path, env: dict[str, str] | None = None) -> str:
-    """Run ``llamafactory-cli train recipe`` from the repository root; return its output, fail loudly."""
-    path = os.pathsep.join([str(Path(CLI).parent), os.environ.get("PATH", "")])  # torchrun lives beside the CLI
-    full_env = {**os.environ, "PATH": path, "WANDB_MODE": "offline", **(env or {})}
-    done = subprocess.run([CLI, "train", str(recipe)], cwd=ROOT, env=full_env, capture_output=True, text=True,
-                          timeout=900, check=False)
-    log.write_text(done.stdout + done.stderr, encoding="utf-8")
-    assert done.returncode == 0, (done.stdout + done.stderr)[-4000:]
-    return done.stdout + done.stderr
+from conftest import AGNEWS_LABELS, agnews_rows, llamafactory, recipe_with, run_script, write_original_csv
 
 
 @pytest.fixture(scope="module")

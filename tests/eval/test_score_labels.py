@@ -143,7 +143,7 @@ def test_score_labels_reads_a_plain_file_and_names_bad_input(topics: dict[str, P
 
 @pytest.mark.slow
 def test_argmax_matches_greedy_generation_of_a_model_trained_on_one_token_labels(topics: dict[str, Path]) -> None:
-    from test_llamafactory_e2e import llamafactory, recipe_with
+    from conftest import llamafactory, recipe_with
 
     tmp, data = topics["tmp"], topics["data"]
     train = recipe_with(tmp, "recipes/demo/agnews_tiny_sft.yaml", model_name_or_path=str(topics["model"]),

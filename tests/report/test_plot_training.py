@@ -6,8 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import agnews_rows, hub_records, run_script, write_jsonl
-from test_llamafactory_e2e import llamafactory
+from conftest import agnews_rows, hub_records, llamafactory, run_script, write_jsonl
 
 REWARD_KEYS = ("rewards/chosen", "rewards/rejected", "rewards/margins", "rewards/accuracies")
 

@@ -1,0 +1,135 @@
+"""One conversion, one transaction: every set it writes and the registry change land together, or none does.
+
+A conversion owns the names it writes (NAME, NAME_val, NAME_test, NAME_pref and the swapped copies): a
+re-run that no longer writes one of them removes it, so a stale held-out set can't stay registered. Before
+anything is written the registry is read (a corrupt one changes nothing), no set may be empty, and no
+held-out set may share a row (same prompt and answer) with a training set.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Hashable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from recipekit.data.dataset_info import load_registry
+from recipekit.errors import InputError
+from recipekit.files import dumps_json, ensure_folder, jsonl_lines, paused_gc, write_together
+
+HELD_OUT_SUFFIXES = ("_val", "_test", "_val_swapped", "_test_swapped")
+TRAINING_SUFFIXES = ("", "_pref")
+OWNED_SUFFIXES = TRAINING_SUFFIXES + HELD_OUT_SUFFIXES
+IDENTITY_FIELDS = frozenset({"id", "fold", "swapped"})  # bookkeeping, not what the model sees
+
+
+def content_key(row: dict[str, Any]) -> tuple[tuple[str, str], ...]:
+    """What the model sees of a row (prompt and answer; ids and folds left out), as a hashable key: rows are
+    compared by Python's set hashing and then exactly, so two different rows never count as the same."""
+    return tuple((key, value if type(value) is str else json.dumps(value, sort_keys=True, ensure_ascii=False))
+                 for key, value in sorted(row.items()) if key not in IDENTITY_FIELDS)
+
+
+@dataclass
+class StagedSet:
+    """One set to write: its rows, its registry entry (less ``file_name``) and each row's class (or None)."""
+
+    rows: list[dict[str, Any]]
+    entry: dict[str, Any]
+    labels: list[Hashable | None]
+
+
+@dataclass
+class Plan:
+    """What a commit will do: sets to write, names to remove, what the checks found."""
+
+    data_dir: Path
+    sets: dict[str, StagedSet] = field(default_factory=dict)
+    removed: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    dropped: Counter[str] = field(default_factory=Counter)
+
+
+def kind(name: str, base: str) -> str:
+    """'training', 'held-out' or 'other' for a set of the conversion of ``base``."""
+    suffix = name[len(base):] if name.startswith(base) else None
+    if suffix in TRAINING_SUFFIXES:
+        return "training"
+    return "held-out" if suffix in HELD_OUT_SUFFIXES else "other"
+
+
+def check_sets(plan: Plan, base: str, drop_overlap: bool) -> None:
+    """No empty set; duplicates inside a set noted; held-out rows found in a training set refused (or, with
+    ``drop_overlap``, removed from the training set and counted)."""
+    for name, staged in plan.sets.items():
+        if not staged.rows:
+            raise InputError(f"dataset {name!r} would have 0 rows: nothing was written (check the skip reasons "
+                             "above, the input's columns and the flags)", str(plan.data_dir / f"{name}.jsonl"))
+    with paused_gc():
+        keys = {name: [content_key(row) for row in staged.rows] for name, staged in plan.sets.items()}
+    for name, row_keys in keys.items():
+        repeats = len(row_keys) - len(set(row_keys))
+        if repeats:
+            plan.notes.append(f"{name}: {repeats} row(s) repeat another row of {name} (same prompt and answer)")
+    held_out = {name: set(row_keys) for name, row_keys in keys.items() if kind(name, base) == "held-out"}
+    for train in [name for name in plan.sets if kind(name, base) == "training"]:
+        staged = plan.sets[train]
+        for held, held_keys in held_out.items():
+            shared = [i for i, key in enumerate(keys[train]) if key in held_keys]
+            if not shared:
+                continue
+            if not drop_overlap:
+                raise InputError(f"{len(shared)} row(s) of {train} are also in {held} (same prompt and answer): a "
+                                 f"held-out set must not overlap its training set; nothing was written "
+                                 f"(--drop-overlap removes them from {train})", str(plan.data_dir))
+            drop = set(shared)
+            keep = [i for i in range(len(staged.rows)) if i not in drop]
+            staged = StagedSet([staged.rows[i] for i in keep], staged.entry, [staged.labels[i] for i in keep])
+            keys[train] = [keys[train][i] for i in keep]
+            plan.dropped[f"{train} (also in {held})"] += len(drop)
+        if not staged.rows:
+            raise InputError(f"dataset {train!r} would have 0 rows once the rows also held out are removed",
+                             str(plan.data_dir))
+        plan.sets[train] = staged
+
+
+def commit(plan: Plan, base: str, drop_overlap: bool = False) -> dict[str, tuple[Path, int]]:
+    """Check the plan, then write every set, remove the stale ones and update the registry, as one unit.
+
+    Returns name -> (path, rows) of the sets written; ``plan.removed`` names the stale sets removed.
+    """
+    if not plan.sets:
+        raise InputError("nothing to write: no rows were converted", str(plan.data_dir))
+    ensure_folder(plan.data_dir, "--data-dir", create=False)  # made when the first file is written
+    registry_path = plan.data_dir / "dataset_info.json"
+    registry = load_registry(registry_path)  # a corrupt registry stops us before anything is written
+    check_sets(plan, base, drop_overlap)
+    writes: dict[Path, bytes] = {}
+    written = {}
+    for name, staged in plan.sets.items():
+        path = plan.data_dir / f"{name}.jsonl"
+        writes[path] = "".join(jsonl_lines(staged.rows)).encode("utf-8")
+        registry[name] = {"file_name": path.name, **staged.entry}
+        written[name] = (path, len(staged.rows))
+    deletes = []
+    for name in [base + suffix for suffix in OWNED_SUFFIXES]:
+        if name in plan.sets or name not in registry:
+            continue
+        plan.removed.append(name)
+        file_name = registry.pop(name).get("file_name")
+        if file_name == f"{name}.jsonl" and (plan.data_dir / file_name).is_file():
+            deletes.append(plan.data_dir / file_name)
+    writes[registry_path] = dumps_json(registry).encode("utf-8")  # last: the registry names only files in place
+    write_together(writes, deletes)
+    return written
+
+
+def removal_lines(plan: Plan, registry_path: Path) -> list[str]:
+    """What the commit removed and left out, for the converter's summary."""
+    lines = [f"removed stale dataset '{name}' from {registry_path} (and {plan.data_dir / (name + '.jsonl')}): this "
+             "run no longer writes it" for name in plan.removed]
+    lines += [f"left out {n} training row(s) of {what}: same prompt and answer as a held-out row"
+              for what, n in plan.dropped.items()]
+    return lines + [f"note: {note}" for note in plan.notes]

@@ -1,0 +1,184 @@
+"""One conversion = one transaction: stale sets removed, overlap refused, encodings read, permissions kept."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import time
+from pathlib import Path
+
+import pytest
+from conftest import ROOT, agnews_rows, run_cli, write_jsonl, write_original_csv
+
+from recipekit.data.dataset_info import DEFAULT_DATA_DIR
+from recipekit.errors import InputError
+from recipekit.files import write_together
+
+
+def registry_of(data: Path) -> dict:
+    return json.loads((data / "dataset_info.json").read_text(encoding="utf-8"))
+
+
+def lines_of(path: Path) -> list[str]:
+    return path.read_text(encoding="utf-8").splitlines()
+
+
+def test_a_rerun_without_val_removes_the_stale_split_it_would_contaminate(tmp_path: Path) -> None:
+    raw = write_original_csv(tmp_path / "test.csv", agnews_rows(20))
+    data = tmp_path / "data"
+    first = run_cli("convert", "agnews", "--input", raw, "--data-dir", data, "--max-samples", "60", "--val-size", "20")
+    assert first.returncode == 0 and set(registry_of(data)) == {"agnews", "agnews_val"}
+    second = run_cli("convert", "agnews", "--input", raw, "--data-dir", data)
+    assert second.returncode == 0, second.stderr
+    assert set(registry_of(data)) == {"agnews"} and not (data / "agnews_val.jsonl").exists()
+    assert f"removed stale dataset 'agnews_val' from {data / 'dataset_info.json'}" in second.stdout
+    assert len(lines_of(data / "agnews.jsonl")) == 80
+
+
+def test_a_held_out_row_that_is_also_a_training_row_is_refused_or_dropped(tmp_path: Path) -> None:
+    rows = [{"text": f"same story {i % 10}", "label": i % 2} for i in range(40)]  # every text four times
+    raw = write_jsonl(tmp_path / "dups.jsonl", rows)
+    data = tmp_path / "data"
+    args = ["convert", "generic", "--input", raw, "--name", "d", "--instruction", "Label it.", "--input-column",
+            "text", "--output-column", "label", "--val-size", "10", "--data-dir", data]
+    refused = run_cli(*args)
+    assert refused.returncode == 2 and not data.exists()
+    assert "row(s) of d are also in d_val (same prompt and answer)" in refused.stderr
+    assert "--drop-overlap" in refused.stderr
+    dropped = run_cli(*args, "--drop-overlap")
+    assert dropped.returncode == 0, dropped.stderr
+    train = {line for line in lines_of(data / "d.jsonl")}
+    val = set(lines_of(data / "d_val.jsonl"))
+    assert not train & val and len(lines_of(data / "d_val.jsonl")) == 10
+    assert "left out" in dropped.stdout and "training row(s) of d (also in d_val)" in dropped.stdout
+    assert "note: d_val: " in dropped.stdout  # duplicates inside a split are reported
+
+
+def test_files_keep_the_usual_permissions(tmp_path: Path) -> None:
+    raw = write_original_csv(tmp_path / "test.csv", agnews_rows(10))
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "dataset_info.json").write_text("{}\n", encoding="utf-8")
+    os.chmod(data / "dataset_info.json", 0o640)
+    old = os.umask(0o022)
+    try:
+        assert run_cli("convert", "agnews", "--input", raw, "--data-dir", data, "--val-size", "8").returncode == 0
+        report = run_cli("report", "classify", write_jsonl(tmp_path / "p.jsonl", [{"predict": "a", "label": "a"}]),
+                         "--bootstrap", "0")
+    finally:
+        os.umask(old)
+    assert report.returncode == 0
+    assert stat.S_IMODE((data / "agnews.jsonl").stat().st_mode) == 0o644
+    assert stat.S_IMODE((data / "dataset_info.json").stat().st_mode) == 0o640  # an existing file keeps its mode
+    assert stat.S_IMODE((tmp_path / "classify_report.json").stat().st_mode) == 0o644
+
+
+@pytest.mark.parametrize("encoding", ["utf-8-sig", "utf-16", "utf-32"])
+def test_byte_order_marks_are_read_and_cost_no_row(tmp_path: Path, encoding: str) -> None:
+    plain = write_original_csv(tmp_path / "plain.csv", agnews_rows(5))
+    marked = tmp_path / "marked.csv"
+    marked.write_bytes(plain.read_text(encoding="utf-8").encode(encoding))
+    for name, path in (("plain", plain), ("marked", marked)):
+        done = run_cli("convert", "agnews", "--input", path, "--data-dir", tmp_path / name)
+        assert done.returncode == 0 and "skipped 0" in done.stdout, done.stdout
+    assert (tmp_path / "plain" / "agnews.jsonl").read_bytes() == (tmp_path / "marked" / "agnews.jsonl").read_bytes()
+
+
+def test_generic_reads_a_bom_header(tmp_path: Path) -> None:
+    raw = tmp_path / "bom.csv"
+    raw.write_bytes("text,label\n".encode("utf-8-sig") + "".join(f"row {i},{i % 2}\n" for i in range(8)).encode())
+    done = run_cli("convert", "generic", "--input", raw, "--name", "g", "--input-column", "text", "--output-column",
+                   "label", "--label-map", "0=no,1=yes", "--data-dir", tmp_path / "data")
+    assert done.returncode == 0 and "read 8 rows, skipped 0" in done.stdout, done.stderr
+
+
+def test_skip_reasons_show_the_bad_value(tmp_path: Path) -> None:
+    raw = tmp_path / "bom.csv"
+    raw.write_bytes(b'"1","ok","fine"\n"5","Bad","class"\n"2","more","rows"\n')
+    done = run_cli("convert", "agnews", "--input", raw, "--data-dir", tmp_path / "data")
+    assert f"class index not in 1-4; e.g. {raw}:2 (field class_index = '5')" in done.stdout
+
+
+def test_write_together_puts_every_old_file_back_when_one_step_fails(tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    files = {tmp_path / name: f"old {name}\n".encode() for name in ("a.jsonl", "b.jsonl", "index.json")}
+    for path, data in files.items():
+        path.write_bytes(data)
+    (tmp_path / "stale.jsonl").write_bytes(b"stale\n")
+    real_replace, calls = os.replace, []
+
+    def failing_replace(src: str, dst: str) -> None:
+        calls.append(dst)
+        if len(calls) == 3:  # the third rename (the index) fails after two files were replaced
+            raise OSError(28, "No space left on device", str(dst))
+        real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", failing_replace)
+    with pytest.raises(OSError, match="No space left"):
+        write_together({path: b"new\n" for path in files}, [tmp_path / "stale.jsonl"])
+    monkeypatch.setattr(os, "replace", real_replace)
+    assert {p: p.read_bytes() for p in files} == files and (tmp_path / "stale.jsonl").read_bytes() == b"stale\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.jsonl", "b.jsonl", "index.json", "stale.jsonl"]
+    write_together({path: b"new\n" for path in files}, [tmp_path / "stale.jsonl"])
+    assert all(p.read_bytes() == b"new\n" for p in files) and not (tmp_path / "stale.jsonl").exists()
+    with pytest.raises(InputError, match="is a folder, not a file"):
+        write_together({tmp_path: b"x"})
+
+
+def test_arena_writes_each_swapped_copy_right_after_its_original(tmp_path: Path) -> None:
+    from raw_formats import competition
+
+    done = run_cli("convert", "arena", "--input", competition(tmp_path / "kaggle"), "--val-size", "6",
+                   "--data-dir", tmp_path / "data")
+    assert done.returncode == 0, done.stderr
+    rows = [json.loads(line) for line in lines_of(tmp_path / "data" / "arena.jsonl")]
+    assert [r["swapped"] for r in rows] == [False, True] * (len(rows) // 2)
+    assert all(a["id"] == b["id"] for a, b in zip(rows[::2], rows[1::2], strict=True))
+
+
+def test_converters_write_into_the_repositorys_data_folder_by_default() -> None:
+    assert DEFAULT_DATA_DIR == ROOT / "data"
+    result = run_cli("convert", "agnews", "--help", cwd=Path("/"))
+    assert "repository's data/" in " ".join(result.stdout.split())
+
+
+def test_an_unreachable_hub_fails_fast_in_one_line(tmp_path: Path) -> None:
+    start = time.perf_counter()
+    done = run_cli("convert", "agnews", "--hf", "no-such-org/no-such-dataset", "--data-dir", tmp_path / "data")
+    assert done.returncode == 2 and time.perf_counter() - start < 20
+    assert "the hub is unreachable and this dataset is not in the local datasets cache" in done.stderr
+    assert "--input" in done.stderr and not (tmp_path / "data").exists()
+
+
+def test_a_folder_edited_between_runs_is_read_again(tmp_path: Path) -> None:
+    """datasets caches a local folder by its name: the converter reads it afresh every time."""
+    import pandas as pd
+    from conftest import hub_records
+
+    hub = tmp_path / "ag_news_hub"
+    hub.mkdir()
+    for prefix in ("First", "Second"):
+        pd.DataFrame(hub_records(agnews_rows(4, prefix=prefix))).to_parquet(hub / "train.parquet")
+        assert run_cli("convert", "agnews", "--hf", hub, "--data-dir", tmp_path / prefix).returncode == 0
+        assert all(prefix in line for line in lines_of(tmp_path / prefix / "agnews.jsonl"))
+
+
+def test_check_data_overlap_compares_sets_across_formats(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    alpaca = [{"instruction": "Label it.", "input": f"text {i}", "output": "yes"} for i in range(6)]
+    chat = [{"messages": [{"role": "user", "content": f"Label it.\ntext {i}"}, {"role": "assistant", "content": "yes"}]}
+            for i in range(4, 9)]
+    write_jsonl(data / "a.jsonl", alpaca)
+    write_jsonl(data / "b.jsonl", chat)
+    (data / "dataset_info.json").write_text(json.dumps({
+        "a": {"file_name": "a.jsonl"},
+        "b": {"file_name": "b.jsonl", "formatting": "sharegpt", "columns": {"messages": "messages"},
+              "tags": {"role_tag": "role", "content_tag": "content", "user_tag": "user", "assistant_tag": "assistant"}},
+    }), encoding="utf-8")
+    found = run_cli("check", "data", "a", "b", "--overlap", "--data-dir", data)
+    assert found.returncode == 1, found.stderr
+    assert "a (6 rows) against b (5 rows): 2 row(s) of a are also in b (2 distinct)" in found.stdout
+    clean = run_cli("check", "data", "a", "a", "--data-dir", data, "--overlap")
+    assert clean.returncode == 1  # a set against itself overlaps completely
+    assert run_cli("check", "data", "a", "--overlap", "--data-dir", data).returncode == 2

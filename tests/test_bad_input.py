@@ -1,0 +1,276 @@
+"""Every script under bad input: exit 2 (130 for Ctrl-C), one line on stderr, no traceback, nothing changed.
+
+The inputs are generated here (encodings, byte-order marks, empty / header-only / truncated files, wrong
+columns, paths of the wrong kind, unwritable folders, out-of-range flags, a corrupt registry); every case
+runs through `llm-recipes` in this process with the files already there snapshotted before and compared
+byte for byte (and by permission bits) after. Ctrl-C is sent to real conversions at random moments.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from conftest import ROOT, agnews_rows, run_cli, write_jsonl, write_original_csv
+
+UNWRITABLE = "/sys/llm-recipes-test/out"  # refused even to root
+NO_WANDB = {"WANDB_MODE": "", "WANDB_API_KEY": "", "HOME": "/nonexistent-home", "NETRC": "/nonexistent"}
+
+
+def snapshot(root: Path) -> dict[str, tuple[bytes, int]]:
+    """Every file under ``root``: its bytes and permission bits."""
+    return {str(p.relative_to(root)): (p.read_bytes(), p.stat().st_mode & 0o7777)
+            for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def workspace(tmp: Path) -> dict[str, Path]:
+    """Good and bad inputs side by side, plus a data folder holding a previous good conversion."""
+    paths: dict[str, Path] = {}
+    raw = write_original_csv(tmp / "raw" / "train.csv", agnews_rows(10))
+    paths["good_csv"] = raw
+    data = tmp / "data"
+    assert run_cli("convert", "agnews", "--input", raw, "--data-dir", data, "--val-size", "8").returncode == 0
+    paths["data"] = data
+    text = raw.read_text(encoding="utf-8")
+    paths["utf16_nobom"] = tmp / "raw" / "utf16.csv"
+    paths["utf16_nobom"].write_bytes(text.encode("utf-16-le"))
+    paths["empty"] = tmp / "raw" / "empty.csv"
+    paths["empty"].write_bytes(b"")
+    paths["header_only"] = tmp / "raw" / "header.csv"
+    paths["header_only"].write_text("text,label\n", encoding="utf-8")
+    paths["truncated_jsonl"] = tmp / "raw" / "cut.jsonl"
+    paths["truncated_jsonl"].write_text('{"text": "a", "label": 0}\n{"text": "b", "lab', encoding="utf-8")
+    paths["wrong_columns"] = write_jsonl(tmp / "raw" / "wrong.jsonl",
+                                         [{"body": f"x{i}", "cls": i % 2} for i in range(8)])
+    paths["bad_labels"] = write_jsonl(tmp / "raw" / "labels.jsonl", [{"text": f"t{i}", "label": 9} for i in range(8)])
+    paths["not_json"] = tmp / "raw" / "pred.jsonl"
+    paths["not_json"].write_text("{not json\n", encoding="utf-8")
+    paths["a_file"] = tmp / "raw" / "plain.txt"
+    paths["a_file"].write_text("hello\n", encoding="utf-8")
+    paths["folder"] = tmp / "raw"
+    corrupt = tmp / "corrupt"
+    corrupt.mkdir()
+    (corrupt / "dataset_info.json").write_text('{"agnews": {"file_name": "agnews.jsonl"', encoding="utf-8")
+    (corrupt / "agnews.jsonl").write_text('{"instruction": "old"}\n', encoding="utf-8")
+    paths["corrupt"] = corrupt
+    preds = [{"prompt": "p", "predict": "a", "label": "a" if i % 2 else "b"} for i in range(6)]
+    paths["preds"] = write_jsonl(tmp / "preds" / "generated_predictions.jsonl", preds)
+    paths["preds_utf16"] = tmp / "preds" / "utf16.jsonl"
+    paths["preds_utf16"].write_bytes(paths["preds"].read_text(encoding="utf-8").encode("utf-16-le"))
+    scored = [{"prompt": "p", "predict": "A", "label": "A", "id": i, "probs": {"A": 0.6, "B": 0.3, "tie": 0.1}}
+              for i in range(4)]
+    paths["scores"] = write_jsonl(tmp / "preds" / "scores.jsonl", scored)
+    paths["recipe_not_yaml"] = tmp / "raw" / "bad.yaml"
+    paths["recipe_not_yaml"].write_text("stage: [sft\n", encoding="utf-8")
+    return paths
+
+
+Case = tuple[str, Callable[[dict[str, Path]], list[object]], dict[str, str]]
+CONVERTERS = ("agnews", "yelp", "afqmc", "arena", "tulu", "ultrafeedback")
+
+
+def converter_cases() -> list[Case]:
+    cases: list[Case] = []
+    for name in CONVERTERS:
+        cases += [
+            (f"{name}: missing input", lambda p, n=name: ["convert", n, "--input", p["folder"] / "nope.csv",
+                                                          "--data-dir", p["data"]], {}),
+            (f"{name}: empty file", lambda p, n=name: ["convert", n, "--input", p["empty"], "--data-dir", p["data"]],
+             {}),
+            (f"{name}: UTF-16 without BOM", lambda p, n=name: ["convert", n, "--input", p["utf16_nobom"],
+                                                               "--data-dir", p["data"]], {}),
+            (f"{name}: --val-size -5", lambda p, n=name: ["convert", n, "--input", p["good_csv"], "--val-size", "-5",
+                                                          "--data-dir", p["data"]], {}),
+            (f"{name}: --max-samples 0", lambda p, n=name: ["convert", n, "--input", p["good_csv"], "--max-samples",
+                                                            "0", "--data-dir", p["data"]], {}),
+            (f"{name}: negative seed", lambda p, n=name: ["convert", n, "--input", p["good_csv"], "--seed", "-1",
+                                                          "--data-dir", p["data"]], {}),
+            (f"{name}: data folder is a file", lambda p, n=name: ["convert", n, "--input", p["good_csv"],
+                                                                  "--data-dir", p["a_file"]], {}),
+        ]
+    return [
+        *cases,
+        ("agnews: header-only CSV", lambda p: ["convert", "agnews", "--input", p["header_only"], "--data-dir",
+                                               p["data"]], {}),
+        ("agnews: truncated JSONL, one row", lambda p: ["convert", "agnews", "--input", p["truncated_jsonl"],
+                                                        "--data-dir", p["data"], "--val-size", "1"], {}),
+        ("agnews: wrong columns", lambda p: ["convert", "agnews", "--input", p["wrong_columns"], "--data-dir",
+                                             p["data"]], {}),
+        ("agnews: every label out of range", lambda p: ["convert", "agnews", "--input", p["bad_labels"],
+                                                        "--data-dir", p["data"]], {}),
+        ("agnews: corrupt registry", lambda p: ["convert", "agnews", "--input", p["good_csv"], "--data-dir",
+                                                p["corrupt"]], {}),
+        ("agnews: unwritable data folder", lambda p: ["convert", "agnews", "--input", p["good_csv"], "--data-dir",
+                                                      UNWRITABLE], {}),
+        ("agnews: too few rows for the split", lambda p: ["convert", "agnews", "--input", p["good_csv"],
+                                                          "--val-size", "39", "--data-dir", p["data"]], {}),
+        ("generic: --label-map with semicolons", lambda p: ["convert", "generic", "--input", p["wrong_columns"],
+                                                            "--name", "g", "--input-column", "body",
+                                                            "--output-column", "cls", "--label-map", "0=no;1=yes",
+                                                            "--data-dir", p["data"]], {}),
+        ("generic: every label outside --label-map", lambda p: ["convert", "generic", "--input", p["bad_labels"],
+                                                                "--name", "agnews", "--input-column", "text",
+                                                                "--output-column", "label", "--label-map", "0=a,1=b",
+                                                                "--data-dir", p["data"]], {}),
+        ("generic: BOM header, wrong column asked", lambda p: ["convert", "generic", "--input", p["header_only"],
+                                                               "--name", "agnews", "--input-column", "text",
+                                                               "--output-column", "label", "--data-dir", p["data"]],
+         {}),
+    ]
+
+
+def eval_and_script_cases() -> list[Case]:
+    return [
+        ("report classify: missing file", lambda p: ["report", "classify", p["folder"] / "none.jsonl"], {}),
+        ("report classify: not JSON", lambda p: ["report", "classify", p["not_json"]], {}),
+        ("report classify: UTF-16 without BOM", lambda p: ["report", "classify", p["preds_utf16"]], {}),
+        ("report classify: a folder", lambda p: ["report", "classify", p["folder"]], {}),
+        ("report classify: --out is a file", lambda p: ["report", "classify", p["preds"], "--out", p["a_file"]], {}),
+        ("report classify: unwritable --out", lambda p: ["report", "classify", p["preds"], "--out", UNWRITABLE], {}),
+        ("report classify: --bootstrap -1", lambda p: ["report", "classify", p["preds"], "--bootstrap", "-1"], {}),
+        ("report classify: --wandb unconfigured", lambda p: ["report", "classify", p["preds"], "--wandb"], NO_WANDB),
+        ("report gen: missing file", lambda p: ["report", "gen", p["folder"] / "none.jsonl"], {}),
+        ("report gen: --workers 0", lambda p: ["report", "gen", p["preds"], "--workers", "0"], {}),
+        ("report gen: --out is a file", lambda p: ["report", "gen", p["preds"], "--out", p["a_file"], "--workers",
+                                                   "1"], {}),
+        ("report gen: --wandb unconfigured", lambda p: ["report", "gen", p["preds"], "--wandb"], NO_WANDB),
+        ("calibrate swap: bad --flip", lambda p: ["calibrate", "swap", "--original", p["scores"], "--swapped",
+                                                  p["scores"], "--flip", "A"], {}),
+        ("calibrate temperature: UTF-16", lambda p: ["calibrate", "temperature", "--val", p["preds_utf16"],
+                                                     "--test", p["scores"]], {}),
+        ("calibrate temperature: --ece-bins 0", lambda p: ["calibrate", "temperature", "--val", p["scores"],
+                                                           "--test", p["scores"], "--ece-bins", "0"], {}),
+        ("submission: bad --columns", lambda p: ["submission", p["scores"], "--columns", "A:x"], {}),
+        ("submission: --out is a folder", lambda p: ["submission", p["scores"], "--out", p["folder"]], {}),
+        ("score: --batch-size 0", lambda p: ["score", "--model", "m", "--template", "default", "--data",
+                                             p["preds"], "--batch-size", "0"], {}),
+        ("score: missing --data file", lambda p: ["score", "--model", "m", "--template", "default", "--data",
+                                                  p["folder"] / "none.jsonl"], {}),
+        ("check data: corrupt registry", lambda p: ["check", "data", "agnews", "--data-dir", p["corrupt"]], {}),
+        ("check data: --cutoff-len 0", lambda p: ["check", "data", "agnews", "--cutoff-len", "0"], {}),
+        ("check recipes: --gpus 0", lambda p: ["check", "recipes", "--gpus", "0"], {}),
+        ("check recipes: missing recipe", lambda p: ["check", "recipes", p["folder"] / "none.yaml"], {}),
+        ("check recipes: not YAML", lambda p: ["check", "recipes", p["recipe_not_yaml"]], {}),
+        ("smoke: --steps 0", lambda p: ["smoke", "recipes/demo/agnews_tiny_sft.yaml", "--steps", "0"], {}),
+        ("smoke: missing recipe", lambda p: ["smoke", p["folder"] / "none.yaml", "--work", p["folder"] / "w"], {}),
+        ("plot: missing run folder", lambda p: ["plot", p["folder"] / "no_run"], {}),
+        ("plot: --wandb unconfigured", lambda p: ["plot", p["folder"], "--wandb"], NO_WANDB),
+        ("tiny-model: missing texts", lambda p: ["tiny-model", "--texts", p["folder"] / "no.jsonl", "--out",
+                                                 p["folder"] / "m"], {}),
+        ("tiny-model: --vocab-size 0", lambda p: ["tiny-model", "--texts", p["preds"], "--out", p["folder"] / "m",
+                                                  "--vocab-size", "0"], {}),
+        ("demo: --train-size 0", lambda p: ["demo", "--train-size", "0"], {}),
+        ("speed convert: --rows 0", lambda p: ["speed", "convert", "--rows", "0"], {}),
+        ("speed gen-report: --workers 0", lambda p: ["speed", "gen-report", "--workers", "0"], {}),
+        ("speed score-labels: --rows 0", lambda p: ["speed", "score-labels", "--rows", "0"], {}),
+        ("llm-recipes: unknown command", lambda p: ["nope"], {}),
+    ]
+
+
+def test_every_script_refuses_bad_input_in_one_line_and_changes_nothing(tmp_path: Path) -> None:
+    paths = workspace(tmp_path)
+    cases = converter_cases() + eval_and_script_cases()
+    failures, tracebacks, changed = [], 0, 0
+    for name, argv, env in cases:
+        before = snapshot(tmp_path)
+        saved = {key: os.environ.get(key) for key in env}
+        os.environ.update(env)
+        try:
+            result = run_cli(*argv(paths), cwd=ROOT)
+        finally:
+            for key, value in saved.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
+        lines = result.stderr.strip().splitlines()
+        tracebacks += "Traceback" in result.stderr
+        after = snapshot(tmp_path)
+        changed += before != after
+        if result.returncode != 2 or len(lines) != 1 or before != after:
+            failures.append(f"{name}: exit {result.returncode}, stderr {result.stderr.strip()!r}, "
+                            f"files changed: {sorted(set(before.items()) ^ set(after.items()))[:2]}")
+    print(f"bad inputs tried: {len(cases)}, tracebacks: {tracebacks}, files changed: {changed}, "
+          f"other failures: {len(failures)}")
+    assert not failures, "\n".join(failures)
+
+
+def test_messages_name_what_is_wrong(tmp_path: Path) -> None:
+    paths = workspace(tmp_path)
+    expect = {
+        ("convert", "agnews", "--input", paths["utf16_nobom"], "--data-dir", paths["data"]):
+            "looks like UTF-16 without a byte-order mark",
+        ("convert", "agnews", "--input", paths["wrong_columns"], "--data-dir", paths["data"]):
+            "8 row(s) have no column 'label' (columns found: body, cls)",
+        ("convert", "agnews", "--input", paths["bad_labels"], "--data-dir", paths["data"]):
+            "dataset 'agnews' would have 0 rows: nothing was written",
+        ("convert", "agnews", "--input", paths["good_csv"], "--data-dir", paths["corrupt"]):
+            "dataset_info.json:1: not valid JSON",
+        ("convert", "agnews", "--input", paths["good_csv"], "--val-size", "-5", "--data-dir", paths["data"]):
+            "argument --val-size: must be at least 0, got -5",
+        ("convert", "agnews", "--input", paths["good_csv"], "--val-size", "39", "--data-dir", paths["data"]):
+            "cannot hold out 39 of 40 rows stratified by class",
+        ("convert", "generic", "--input", paths["wrong_columns"], "--name", "g", "--input-column", "body",
+         "--output-column", "cls", "--label-map", "0=no;1=yes", "--data-dir", paths["data"]):
+            "--label-map: '0=no;1=yes' holds more than one '='",
+        ("convert", "agnews", "--input", paths["good_csv"], "--data-dir", UNWRITABLE):
+            f"{Path(UNWRITABLE).parent}: Operation not permitted",
+        ("report", "classify", paths["preds"], "--out", paths["a_file"]): "is a file, not a folder",
+        ("check", "recipes", "--gpus", "0"): "argument --gpus: must be at least 1, got 0",
+    }
+    for argv, fragment in expect.items():
+        result = run_cli(*argv)
+        assert result.returncode == 2 and fragment in result.stderr, (argv, result.stderr)
+    os.environ.update(NO_WANDB)
+    try:
+        result = run_cli("report", "classify", paths["preds"], "--out", tmp_path / "r", "--wandb")
+    finally:
+        for key in NO_WANDB:
+            os.environ.pop(key, None)
+    assert "set WANDB_MODE=offline" in result.stderr and not (tmp_path / "r").exists()  # checked before any work
+
+
+def test_ctrl_c_mid_conversion_leaves_the_old_files_or_the_whole_new_set(tmp_path: Path) -> None:
+    """SIGINT at random moments of a 60k-row conversion: exit 130 with the old files byte for byte, or a
+    finished conversion; never a mix, never a temp file left behind."""
+    sys.path.insert(0, str(ROOT / "scripts"))
+    import bench_convert
+
+    raw = tmp_path / "train.csv"
+    bench_convert.write_rows(raw, 60_000)
+    data = tmp_path / "data"
+    small = write_original_csv(tmp_path / "small.csv", agnews_rows(10))
+    assert run_cli("convert", "agnews", "--input", small, "--data-dir", data, "--val-size", "8").returncode == 0
+    old = snapshot(data)
+    rng = random.Random(7)
+    outcomes = []
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    for _ in range(4):
+        process = subprocess.Popen([sys.executable, "converters/agnews.py", "--input", str(raw), "--data-dir",
+                                    str(data)], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                   text=True)
+        time.sleep(rng.uniform(0.3, 2.5))
+        process.send_signal(signal.SIGINT)
+        _, err = process.communicate(timeout=120)
+        now = snapshot(data)
+        assert not [name for name in now if name.endswith((".tmp", ".bak"))], now.keys()
+        if process.returncode in (130, -signal.SIGINT):  # -SIGINT: it was still importing
+            assert err.strip().splitlines() == ["interrupted (Ctrl-C): stopped without leaving a partial file"]
+            assert now == old
+        else:
+            assert process.returncode == 0, err
+            registry = json.loads(now["dataset_info.json"][0])
+            assert "agnews_val" not in registry and "agnews_val.jsonl" not in now  # the stale split went with it
+            assert len(now["agnews.jsonl"][0].splitlines()) == 60_000
+            assert run_cli("convert", "agnews", "--input", small, "--data-dir", data, "--val-size", "8").returncode == 0
+            old = snapshot(data)
+        outcomes.append(process.returncode)
+    print(f"Ctrl-C outcomes (exit codes): {outcomes}")
+    assert {130, -signal.SIGINT} & set(outcomes), outcomes
