@@ -5,6 +5,7 @@ Reads the original CSV release (headerless: class index 1-4, title, description)
 
 Example:
     python converters/agnews.py --input ../shared/data/ag_news_csv --max-samples 6600 --val-size 1000
+    python converters/agnews.py --input ag_news_csv --name agnews_v1 --instruction "Classify it.\\n1: World\\n..."
     python converters/agnews.py --hf fancyzhx/ag_news --max-samples 6600 --val-size 1000
 """
 
@@ -17,7 +18,7 @@ from pathlib import Path
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from recipekit.cli import script_parser
+from recipekit.cli import escaped_text, script_parser
 from recipekit.data import (
     Conversion,
     Example,
@@ -54,8 +55,9 @@ def label_and_text(record: Record) -> tuple[int, str, str]:
     return label, required_text(fields, "text"), "text"
 
 
-def mapper(label_style: str):
-    """The row mapping for one label style: '3: Business' (numbered, the report's) or 'Business'."""
+def mapper(label_style: str, instruction: str = PROMPT):
+    """The row mapping for one label style, '3: Business' (numbered, the report's) or 'Business', and one
+    instruction (the report's v2 prompt by default)."""
     outputs = [f"{i + 1}: {name}" if label_style == "numbered" else name for i, name in enumerate(CLASS_NAMES)]
 
     def to_example(record: Record) -> Example:
@@ -63,14 +65,14 @@ def mapper(label_style: str):
         text = clean_release_text(text)
         if not text:
             raise Skip("empty text", blame)
-        return Example({"instruction": PROMPT, "input": text, "output": outputs[label]}, outputs[label])
+        return Example({"instruction": instruction, "input": text, "output": outputs[label]}, outputs[label])
 
     return to_example
 
 
 def convert(args: argparse.Namespace) -> Conversion:
     """Read, map, split, sample, write and register; returns what was done."""
-    return convert_table(SourceOptions.from_args(args), mapper(args.label_style), alpaca_entry(),
+    return convert_table(SourceOptions.from_args(args), mapper(args.label_style, args.instruction), alpaca_entry(),
                          headerless=ORIGINAL_COLUMNS, header_names={"text", "label"})
 
 
@@ -79,6 +81,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_source_arguments(parser, "agnews", HUB_ID, "original CSV folder (train.csv/test.csv)")
     parser.add_argument("--label-style", choices=("numbered", "name"), default="numbered",
                         help="output '3: Business' (numbered, the report's) or 'Business' (name)")
+    parser.add_argument("--instruction", type=escaped_text, default=PROMPT,
+                        help="the instruction of every row, \\n for a line break (default: the report's v2 prompt; "
+                             "a sweep over prompt versions varies this flag)")
     return parser
 
 

@@ -53,6 +53,15 @@ def fraction(text: str) -> float:
     return value
 
 
+def escaped_text(text: str) -> str:
+    """An argparse ``type`` for free text: ``\\n`` and ``\\t`` typed on a command line become a line break
+    and a tab; an empty text is refused."""
+    value = text.replace("\\n", "\n").replace("\\t", "\t")
+    if not value.strip():
+        raise argparse.ArgumentTypeError("must not be empty")
+    return value
+
+
 def parse_pairs(text: str, flag: str, shape: str = "KEY=VALUE") -> dict[str, str]:
     """``'a=x,b=y'`` -> ``{'a': 'x', 'b': 'y'}`` (stripped); an item that is not ``KEY=VALUE`` or a repeated
     key is an error naming ``flag`` and the expected ``shape``."""

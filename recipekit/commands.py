@@ -37,6 +37,8 @@ COMMANDS: dict[str, str | dict[str, str]] = {
     "report": {"classify": "eval/classify_report.py", "gen": "eval/gen_report.py"},
     "submission": "eval/kaggle_submission.py",
     "plot": "scripts/plot_training.py",
+    "sweep": "scripts/sweep.py",
+    "compare": "scripts/compare_runs.py",
     "demo": "scripts/run_demo.py",
     "speed": {"convert": "scripts/bench_convert.py", "gen-report": "scripts/bench_gen_report.py",
               "score-labels": "scripts/bench_score_labels.py"},

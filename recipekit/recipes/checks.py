@@ -57,7 +57,8 @@ def check_header(recipe: Recipe, found: Findings) -> None:
     missing = [name for name, pattern in HEADER_FIELDS.items() if not any(map(pattern.match, recipe.header))]
     if missing:
         found.errors.append(f"header lacks: {', '.join(missing)} (start the file with comment lines 'Launch', "
-                            "'Report's hardware:', 'Global batch:', 'Target:', 'Differences from the report:')")
+                            "'Report: FILE (or none)', 'Report's hardware:', 'Global batch:', 'Target:', "
+                            "'Differences from the report:')")
     batch = recipe.header_batch()
     if batch:
         per_device, accumulation, gpus, total = batch
@@ -211,6 +212,9 @@ def check_compatibility(recipe: Recipe, config: dict[str, Any] | None, found: Fi
     if config is not None and a.get("do_train") and "FORCE_TORCHRUN=1" not in recipe.launch_line():
         found.errors.append("DeepSpeed recipes must be launched with torchrun: make the header's launch line "
                             f"`FORCE_TORCHRUN=1 llamafactory-cli train {recipe.path}`")
+    if a.get("trust_remote_code"):
+        found.warnings.append("trust_remote_code runs Python code from the model's hub repository; models that "
+                              "transformers supports natively (Llama, Qwen2/2.5/3, Gemma...) do not need it: drop it")
     model, template = str(a.get("model_name_or_path", "")), str(a.get("template", "default"))
     name = model.lower().rsplit("/", 1)[-1]
     base = "base" in name.split("-") or not any(tag in name for tag in ("instruct", "chat", "-it", "tiny"))
@@ -243,10 +247,46 @@ def batch_lines(recipe: Recipe, gpus: int | None) -> list[str]:
     return lines
 
 
+def same_setting(recipe_value: Any, report_value: Any) -> bool:
+    """Whether a recipe's value is the report's: numbers by value (``2e-5`` == ``2.0e-5``), booleans as such,
+    text without case and spaces around commas."""
+    if recipe_value is None:
+        return False
+    if isinstance(report_value, bool) or isinstance(recipe_value, bool):
+        return str(recipe_value).lower() == str(report_value).lower()
+    try:
+        return float(recipe_value) == float(report_value)
+    except (TypeError, ValueError):
+        def norm(value: Any) -> str:
+            return ",".join(part.strip() for part in str(value).lower().split(","))
+        return norm(recipe_value) == norm(report_value)
+
+
+def check_fidelity(recipe: Recipe, found: Findings) -> None:
+    """Every report setting the recipe does not follow is listed under 'Differences from the report', and
+    nothing that the recipe does follow is listed there."""
+    if recipe.report() is None:
+        return
+    settings, listed = recipe.report_settings(), recipe.differences()
+    if not settings:
+        found.errors.append(f"header names report {recipe.report()} but has no \"Report's settings:\" block "
+                            "(one `key: value` line per setting the report gives)")
+        return
+    for key, value in settings.items():
+        follows = same_setting(recipe.args.get(key), value)
+        if not follows and key not in listed:
+            found.errors.append(f"{key}: the report has {value!r}, the recipe {recipe.args.get(key, '(unset)')!r}, "
+                                "and the header does not list it under 'Differences from the report' "
+                                f"(add `#   - {key}: why`)")
+        if follows and key in listed:
+            found.errors.append(f"{key} is listed as a difference but the recipe has the report's value {value!r}")
+
+
 def check_recipe(recipe: Recipe, context: CheckContext) -> Findings:
     """Every check of one recipe, in the order a reader fixes them."""
     found = Findings()
     check_header(recipe, found)
+    check_fidelity(recipe, found)
     parse_with_llamafactory(recipe, found)
     check_datasets(recipe, context, found)
     check_paths(recipe, context.made_by, found)

@@ -17,7 +17,11 @@ HEADER_FIELDS = {
     "global batch": re.compile(r"^#\s*Global batch\s*:", re.I),
     "target": re.compile(r"^#\s*Target\s*:", re.I),
     "differences": re.compile(r"^#\s*Differences from\b", re.I),
+    "report": re.compile(r"^#\s*Report\s*:", re.I),
 }
+REPORT_LINE = re.compile(r"^#\s*Report\s*:\s*(\S+)")
+SETTINGS_START = re.compile(r"^#\s*Report's settings\b.*:\s*$", re.I)
+DIFFERENCE_ITEM = re.compile(r"^#\s+-\s+([A-Za-z_][\w.]*)\s*:")
 GLOBAL_BATCH = re.compile(r"Global batch:\s*(\d+) per device x (\d+) accumulation x (\d+) (?:GPUs?|ranks?)\s*=\s*(\d+)")
 # local paths that a script (not a recipe) makes -> the command that makes them
 MADE_BY_COMMANDS = {
@@ -50,6 +54,52 @@ class Recipe:
         """(per device, accumulation, GPUs, global) from the 'Global batch:' line, if it has that shape."""
         match = GLOBAL_BATCH.search(self.header_text)
         return tuple(int(g) for g in match.groups()) if match else None  # type: ignore[return-value]
+
+    def report(self) -> str | None:
+        """The report file the recipe reproduces (``Report: 004_....txt ...``); None for ``Report: none``."""
+        for line in self.header:
+            match = REPORT_LINE.match(line)
+            if match:
+                return None if match.group(1).lower().startswith("none") else match.group(1)
+        return None
+
+    def report_settings(self) -> dict[str, Any]:
+        """The report's own settings, from the YAML block under ``Report's settings ...:`` in the header."""
+        block: list[str] = []
+        inside = False
+        for line in self.header:
+            if SETTINGS_START.match(line):
+                inside = True
+                continue
+            if inside:
+                if not line.startswith("#   ") or line[4:5] == "-":
+                    break
+                block.append(line[4:])
+        if not block:
+            return {}
+        try:
+            settings = yaml.safe_load("\n".join(block))
+        except yaml.YAMLError as exc:
+            raise InputError(f"the header's report settings are not YAML ({exc})", str(self.path)) from None
+        if not isinstance(settings, dict):
+            raise InputError("the header's report settings must be `key: value` lines", str(self.path))
+        return settings
+
+    def differences(self) -> dict[str, str]:
+        """Key -> explanation of each ``- key: why`` item under ``Differences from the report:``."""
+        items: dict[str, str] = {}
+        inside = False
+        for line in self.header:
+            if HEADER_FIELDS["differences"].match(line):
+                inside = True
+                continue
+            if inside:
+                match = DIFFERENCE_ITEM.match(line)
+                if match:
+                    items[match.group(1)] = line[match.end():].strip()
+                elif not line.startswith("#   "):
+                    break
+        return items
 
     def launch_line(self) -> str:
         """The first command line under 'Launch' in the header."""

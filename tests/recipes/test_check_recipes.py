@@ -18,6 +18,7 @@ HEADER = """# A broken copy for a test.
 # Report's hardware: 1 GPU.
 # Global batch: 2 per device x 8 accumulation x 2 GPUs = 32 rows per optimizer step.
 # Target: none.
+# Report: none (a test recipe).
 # Differences from the report: none.
 """
 
@@ -57,7 +58,7 @@ def test_every_shipped_recipe_passes_and_prints_its_global_batch() -> None:
 def test_gpus_prints_the_accumulation_that_keeps_the_reports_batch() -> None:
     code, out = check("recipes/agnews_full.yaml", "recipes/qwen3_4b_tulu_sft_lora.yaml", "--gpus", "4")
     assert code == 0, out
-    assert "on 4 GPUs keep the report's global batch 256 with gradient_accumulation_steps=16" in out
+    assert "on 4 GPUs keep the report's global batch 128 with gradient_accumulation_steps=8" in out
     assert "on 4 GPUs keep the report's global batch 32 with gradient_accumulation_steps=4" in out
     code, out = check("recipes/qwen3_4b_tulu_sft_lora.yaml", "--gpus", "3")
     assert "on 3 GPUs no whole accumulation gives 32 with 2 per device; gradient_accumulation_steps=5 gives 30" in out
@@ -153,3 +154,60 @@ def test_invalid_yaml_is_a_one_line_error(tmp_path: Path) -> None:
     path.write_text("stage: sft\n  bad: [indent\n", encoding="utf-8")
     result = run_script("scripts/check_recipes.py", path)
     assert result.returncode == 2 and result.stderr.startswith(f"error: {path}:")
+
+
+def fidelity_copy(tmp_path: Path, edit: callable) -> Path:
+    """recipes/yelp5_lora.yaml with ``edit`` applied to its text, beside the real recipes' outputs."""
+    text = edit((ROOT / "recipes" / "yelp5_lora.yaml").read_text(encoding="utf-8"))
+    path = tmp_path / "yelp5_lora.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_every_report_setting_the_recipe_changes_must_be_listed(tmp_path: Path) -> None:
+    changed = fidelity_copy(tmp_path, lambda t: t.replace("\nlearning_rate: 2.0e-4\n", "\nlearning_rate: 1.0e-4\n"))
+    code, out = check(changed)
+    assert code == 1
+    assert ("error: learning_rate: the report has 0.0002, the recipe 0.0001, and the header does not list it under "
+            "'Differences from the report' (add `#   - learning_rate: why`)") in out
+    stale = fidelity_copy(tmp_path, lambda t: t.replace("# Differences from the report:\n",
+                                                       "# Differences from the report:\n#   - cutoff_len: shorter\n"))
+    code, out = check(stale)
+    assert code == 1 and "error: cutoff_len is listed as a difference but the recipe has the report's value 256" in out
+    unlisted = fidelity_copy(tmp_path, lambda t: t.replace("#   - lora_target: q_proj,v_proj", "#   lora_target:"))
+    code, out = check(unlisted)
+    assert "error: lora_target: the report has 'query,value', the recipe 'q_proj,v_proj'" in out
+    bare = fidelity_copy(tmp_path, lambda t: t.replace("# Report's settings", "# The report's settings"))
+    code, out = check(bare)
+    assert "has no \"Report's settings:\" block" in out
+
+
+def test_shipped_recipes_name_their_report_and_follow_its_settings() -> None:
+    from recipekit.recipes.reading import load_recipe
+
+    seeds = {"000", "001", "002", "003", "004"}
+    named = set()
+    for path in sorted((ROOT / "recipes").glob("*.yaml")):
+        recipe = load_recipe(path)
+        report = recipe.report()
+        assert report and report[:3] in seeds, path
+        named.add(report[:3])
+        settings = recipe.report_settings()
+        assert len(settings) >= 2, path
+        followed = [k for k in settings if k not in recipe.differences()]
+        assert followed, f"{path} follows none of its report's settings"
+    assert named == seeds
+    agnews = load_recipe(ROOT / "recipes" / "agnews_full.yaml").args
+    assert (agnews["gradient_accumulation_steps"], agnews["cutoff_len"], agnews["resize_vocab"]) == (4, 4096, True)
+    assert agnews["overwrite_output_dir"] is False and not agnews.get("save_only_model")
+    afqmc = load_recipe(ROOT / "recipes" / "afqmc_qlora.yaml").args
+    assert (afqmc["lr_scheduler_type"], afqmc["cutoff_len"], afqmc["weight_decay"]) == ("linear", 128, 0.01)
+    arena = load_recipe(ROOT / "recipes" / "arena_cls_lora.yaml").args
+    assert (arena["num_train_epochs"], arena["per_device_train_batch_size"], arena["learning_rate"]) == (2.0, 4, 2e-5)
+    assert not any("trust_remote_code" in load_recipe(p).args for p in (ROOT / "recipes").glob("**/*.yaml"))
+
+
+def test_trust_remote_code_is_warned_about(tmp_path: Path) -> None:
+    path = write_recipe(tmp_path, "remote", base_args(trust_remote_code=True))
+    _, out = check(path)
+    assert "warning: trust_remote_code runs Python code from the model's hub repository" in out

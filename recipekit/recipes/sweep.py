@@ -1,0 +1,141 @@
+"""Sweeps: a grid of command-line overrides of one recipe, one output folder and wandb run per point.
+
+A point is a set of ``key=value`` overrides. Keys that start with ``--`` are converter flags (a prompt
+version is ``--instruction=...``): such a point converts its own copy of the dataset first and trains on it.
+Every step is the plain command a user would type; a step whose output exists is skipped on a re-run.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from recipekit.errors import InputError
+
+RESULT_FILES = {"classify": "classify_report.json", "gen": "gen_report.json"}
+
+
+@dataclass(frozen=True)
+class Axis:
+    """One swept key and its values, in the order given."""
+
+    key: str
+    values: list[str]
+
+    @property
+    def converter_flag(self) -> bool:
+        return self.key.startswith("--")
+
+
+def parse_axis(text: str) -> Axis:
+    """``key=v1,v2`` (or ``key=["v, 1", "v2"]`` for values holding commas) -> Axis."""
+    key, sep, raw = text.partition("=")
+    if not sep or not key.strip() or not raw.strip():
+        raise InputError(f"a sweep axis looks like key=v1,v2 (got {text!r})")
+    if raw.lstrip().startswith("["):
+        try:
+            values = [str(v) for v in json.loads(raw)]
+        except json.JSONDecodeError as exc:
+            raise InputError(f"{key}: values in [...] must be a JSON list ({exc.msg})") from None
+    else:
+        values = [v.strip() for v in raw.split(",")]
+    if not values or not all(values):
+        raise InputError(f"{key}: empty value in {raw!r}")
+    if len(set(values)) != len(values):
+        raise InputError(f"{key}: a value is repeated in {raw!r}")
+    return Axis(key.strip(), values)
+
+
+def slug(text: str, width: int = 24) -> str:
+    """A folder-name-safe short form of a value."""
+    cleaned = re.sub(r"[^A-Za-z0-9.+-]+", "_", text)[:width].strip("_.-")
+    return cleaned or "value"
+
+
+@dataclass(frozen=True)
+class Point:
+    """One grid point: its overrides (in axis order), its name and its folder."""
+
+    overrides: tuple[tuple[str, str], ...]
+    index: int
+
+    @property
+    def name(self) -> str:
+        parts = []
+        for key, value in self.overrides:
+            short = key.lstrip("-").replace("_", "")[:12]
+            parts.append(f"{short}-{slug(value)}")
+        return f"p{self.index:02d}_" + "_".join(parts)
+
+    def recipe_overrides(self) -> dict[str, str]:
+        return {k: v for k, v in self.overrides if not k.startswith("--")}
+
+    def converter_flags(self) -> list[str]:
+        flags = []
+        for key, value in self.overrides:
+            if key.startswith("--"):
+                flags += [key, value]
+        return flags
+
+
+def grid(axes: list[Axis]) -> list[Point]:
+    """Every combination of the axes' values, first axis slowest."""
+    if not axes:
+        raise InputError("name at least one axis to sweep, e.g. learning_rate=1e-4,2e-5")
+    keys = [axis.key for axis in axes]
+    if len(set(keys)) != len(keys):
+        raise InputError(f"an axis is named twice: {' '.join(keys)}")
+    combos = itertools.product(*(axis.values for axis in axes))
+    return [Point(tuple(zip(keys, combo, strict=True)), i) for i, combo in enumerate(combos)]
+
+
+@dataclass
+class Step:
+    """One command of one point, the file whose existence means it is done, and its log file."""
+
+    name: str
+    command: list[str]
+    done_when: Path
+    log: Path
+    env: dict[str, str] = field(default_factory=dict)
+
+    def shell(self) -> str:
+        """The command as a user would type it."""
+        import shlex
+
+        prefix = " ".join(f"{k}={v}" for k, v in self.env.items())
+        return (prefix + " " if prefix else "") + " ".join(shlex.quote(part) for part in self.command)
+
+
+def point_metrics(folder: Path) -> dict[str, Any]:
+    """The numbers a point produced: its report's headline metrics and its training summary."""
+    found: dict[str, Any] = {}
+    for kind, name in RESULT_FILES.items():
+        path = folder / "report" / name
+        if path.is_file():
+            report = json.loads(path.read_text(encoding="utf-8"))
+            if kind == "classify":
+                found["accuracy"] = report.get("accuracy")
+                found["macro_f1"] = report.get("macro", {}).get("f1")
+                if "probabilistic" in report:
+                    found["log_loss"] = report["probabilistic"].get("log_loss")
+            else:
+                block = report.get("llamafactory", {})
+                found.update({f"lf_{k}": v for k, v in block.items() if isinstance(v, int | float)})
+    state = folder / "train" / "trainer_state.json"
+    if state.is_file():
+        history = json.loads(state.read_text(encoding="utf-8")).get("log_history", [])
+        losses = [entry["loss"] for entry in history if "loss" in entry]
+        evals = [entry["eval_loss"] for entry in history if "eval_loss" in entry]
+        if losses:
+            found["final_train_loss"] = losses[-1]
+        if evals:
+            found["final_eval_loss"] = evals[-1]
+        steps = [entry.get("step") for entry in history if "step" in entry]
+        if steps:
+            found["steps"] = max(steps)
+    return found
