@@ -36,6 +36,7 @@ COMMANDS: dict[str, str | dict[str, str]] = {
     "calibrate": "eval/calibrate.py",
     "report": {"classify": "eval/classify_report.py", "gen": "eval/gen_report.py"},
     "submission": "eval/kaggle_submission.py",
+    "bench": "eval/benchmarks.py",
     "plot": "scripts/plot_training.py",
     "sweep": "scripts/sweep.py",
     "compare": "scripts/compare_runs.py",

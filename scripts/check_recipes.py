@@ -28,7 +28,7 @@ from recipekit.cli import at_least, script_parser
 from recipekit.data.dataset_info import load_registry
 from recipekit.errors import InputError, exit_on_input_error
 from recipekit.recipes.checks import GPU_COUNTS, CheckContext, Findings, batch_lines, check_recipe
-from recipekit.recipes.reading import load_recipe, recipe_outputs
+from recipekit.recipes.reading import load_recipe, recipe_files, recipe_outputs
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -44,11 +44,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> dict[str, Findings]:
     args = build_parser().parse_args(argv)
     os.environ.setdefault("LLAMAFACTORY_VERBOSITY", "ERROR")
-    paths = [Path(p) for p in args.paths] or sorted(Path("recipes").glob("**/*.yaml"))
+    paths = [Path(p) for p in args.paths] or recipe_files("recipes")
     if not paths:
         raise InputError("no recipes found", "recipes/")
     recipes = [load_recipe(path) for path in paths]
-    made_by = recipe_outputs(sorted(Path("recipes").glob("**/*.yaml")))
+    made_by = recipe_outputs(recipe_files("recipes"))
     registry = load_registry(Path(args.data_dir) / "dataset_info.json")
     gpu_counts = sorted({*GPU_COUNTS, *([args.gpus] if args.gpus else [])})
     context = CheckContext(registry, Path(args.data_dir), made_by, gpu_counts, converter_commands())

@@ -33,7 +33,7 @@ import yaml
 from converters.catalog import DATASETS, make_fixture_dataset, spec_for
 from recipekit.cli import at_least, script_parser
 from recipekit.errors import InputError, exit_on_input_error
-from recipekit.recipes.reading import Recipe, load_recipe, recipe_outputs
+from recipekit.recipes.reading import Recipe, load_recipe, recipe_files, recipe_outputs
 
 ROOT = Path(__file__).resolve().parents[1]
 TEMPLATE_TOKENS = {
@@ -55,7 +55,7 @@ class Smoke:
         self.data = self.work / "data"
         self.models: dict[tuple[str, str], Path] = {}
         self.outputs: dict[Path, Path] = {}  # recipe -> its smoke output_dir
-        self.made_by = recipe_outputs([p.resolve() for p in sorted((ROOT / "recipes").glob("**/*.yaml"))])
+        self.made_by = recipe_outputs([p.resolve() for p in recipe_files(ROOT / "recipes")])
 
     def dataset(self, name: str) -> None:
         spec = spec_for(name)

@@ -172,9 +172,7 @@ def load_with_datasets(builder_or_id: str, data_files: str | None = None, splits
         kwargs.setdefault("download_mode", "force_redownload")
     offline = not local and not hub_reachable()
     if offline:  # only the local cache can answer: do not let datasets retry the network for half a minute
-        import huggingface_hub.constants
-
-        datasets.config.HF_HUB_OFFLINE = huggingface_hub.constants.HF_HUB_OFFLINE = True
+        hub_offline()
     try:
         if data_files is not None:
             if builder_or_id == "csv" and data_files.endswith(".tsv"):
@@ -191,6 +189,15 @@ def load_with_datasets(builder_or_id: str, data_files: str | None = None, splits
                              builder_or_id) from None
         raise InputError(f"datasets could not load it: {root_cause(exc)}", data_files or builder_or_id) from None
     return dict(loaded)
+
+
+def hub_offline() -> None:
+    """Make ``datasets`` and ``huggingface_hub`` answer from the local cache only, even if already imported."""
+    import datasets
+    import huggingface_hub.constants
+
+    os.environ["HF_HUB_OFFLINE"] = os.environ["HF_DATASETS_OFFLINE"] = "1"
+    datasets.config.HF_HUB_OFFLINE = huggingface_hub.constants.HF_HUB_OFFLINE = True
 
 
 def hub_reachable(timeout: float = 3.0) -> bool:

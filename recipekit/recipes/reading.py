@@ -113,6 +113,15 @@ class Recipe:
         return ""
 
 
+NOT_LLAMAFACTORY = ("benchmarks",)  # folders of recipes/ whose files are not llamafactory-cli recipes
+
+
+def recipe_files(folder: str | Path = "recipes") -> list[Path]:
+    """Every LLaMA-Factory recipe under ``folder`` (sub-folders too; benchmark stage files left out), sorted."""
+    root = Path(folder)
+    return sorted(p for p in root.glob("**/*.yaml") if not set(p.relative_to(root).parts[:-1]) & set(NOT_LLAMAFACTORY))
+
+
 def load_recipe(path: str | Path) -> Recipe:
     """Parse a recipe's YAML (a mapping) and keep its leading comment block."""
     source = Path(path)

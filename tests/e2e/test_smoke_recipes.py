@@ -9,7 +9,9 @@ import pytest
 import yaml
 from conftest import ROOT, run_script
 
-RECIPES = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "recipes").glob("**/*.yaml"))
+from recipekit.recipes.reading import recipe_files
+
+RECIPES = [str(p.relative_to(ROOT)) for p in recipe_files(ROOT / "recipes")]
 
 
 @pytest.fixture(scope="module")

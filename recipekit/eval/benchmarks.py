@@ -1,0 +1,141 @@
+"""Capability benchmarks through lm-evaluation-harness: a suite of dimensions, stages to compare, scores.
+
+A suite file names dimensions, each a list of lm-eval tasks run with one number of shots and scored by one
+metric (``acc_norm``, falling back to ``acc`` where a task has none); a dimension's score is the mean of its
+tasks' scores, with the standard error of that mean. A stage file names the model (and LoRA adapter) to
+measure and whether prompts go through its chat template. lm-eval does the benchmarks; this module only
+runs it per stage and shot count and aggregates its numbers.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from recipekit.errors import InputError
+
+FALLBACK = {"acc_norm": "acc"}
+
+
+@dataclass(frozen=True)
+class Dimension:
+    """One capability: its tasks, their shots and the metric read from each."""
+
+    name: str
+    tasks: tuple[str, ...]
+    shots: int
+    metric: str
+
+
+@dataclass(frozen=True)
+class Suite:
+    """The dimensions to measure and, when a report gave them, its numbers for the first stage."""
+
+    name: str
+    dimensions: tuple[Dimension, ...]
+    reported: dict[str, float] = field(default_factory=dict)
+
+    def tasks_by_shots(self) -> dict[int, list[str]]:
+        """Each shot count and the distinct tasks run with it (lm-eval takes one count per run)."""
+        groups: dict[int, list[str]] = {}
+        for dimension in self.dimensions:
+            for task in dimension.tasks:
+                if task not in groups.setdefault(dimension.shots, []):
+                    groups[dimension.shots].append(task)
+        return groups
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One model to measure: base weights, an optional LoRA adapter, plain or chat-formatted prompts."""
+
+    name: str
+    model: str
+    adapter: str | None = None
+    chat: bool = False
+    dtype: str = "auto"
+
+    def model_args(self) -> dict[str, Any]:
+        args: dict[str, Any] = {"pretrained": self.model, "dtype": self.dtype}
+        if self.adapter:
+            args["peft"] = self.adapter
+        return args
+
+
+def read_yaml(path: str | Path, what: str) -> dict[str, Any]:
+    source = Path(path)
+    if not source.is_file():
+        raise InputError(f"no such {what}", str(source))
+    try:
+        data = yaml.safe_load(source.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise InputError(f"not valid YAML ({exc})", str(source)) from None
+    if not isinstance(data, dict):
+        raise InputError(f"a {what} is a YAML mapping", str(source))
+    return data
+
+
+def load_suite(path: str | Path) -> Suite:
+    """A suite file: ``dimensions: {NAME: {tasks: [...], shots: N, metric: M}}`` and optional ``reported``."""
+    data = read_yaml(path, "suite file")
+    dimensions = []
+    for name, spec in (data.get("dimensions") or {}).items():
+        if not isinstance(spec, dict) or not spec.get("tasks"):
+            raise InputError(f"dimension {name!r} needs `tasks: [...]`", str(path))
+        tasks = spec["tasks"] if isinstance(spec["tasks"], list) else [spec["tasks"]]
+        shots = spec.get("shots", 0)
+        if not isinstance(shots, int) or shots < 0:
+            raise InputError(f"dimension {name!r}: shots must be a whole number >= 0", str(path))
+        dimensions.append(Dimension(str(name), tuple(map(str, tasks)), shots, str(spec.get("metric", "acc_norm"))))
+    if not dimensions:
+        raise InputError("a suite needs at least one dimension under `dimensions:`", str(path))
+    reported = {str(k): float(v) for k, v in (data.get("reported") or {}).items()}
+    return Suite(str(data.get("name", Path(path).stem)), tuple(dimensions), reported)
+
+
+def load_stage(path: str | Path) -> tuple[Stage, str]:
+    """A stage file (``model``, optional ``adapter``, ``chat``, ``dtype``, ``suite``) -> the stage and its suite."""
+    data = read_yaml(path, "stage file")
+    if not data.get("model"):
+        raise InputError("a stage names its `model` (hub id or folder)", str(path))
+    adapter = data.get("adapter")
+    if adapter and not Path(str(adapter)).exists() and str(adapter).count("/") != 1:
+        raise InputError(f"adapter {adapter}: no such folder (train it first, or give a hub id)", str(path))
+    stage = Stage(str(data.get("name", Path(path).stem)), str(data["model"]), str(adapter) if adapter else None,
+                  bool(data.get("chat", False)), str(data.get("dtype", "auto")))
+    suite = data.get("suite")
+    if not suite:
+        raise InputError("a stage names its `suite` file", str(path))
+    return stage, str(suite)
+
+
+def task_score(results: dict[str, Any], task: str, metric: str) -> dict[str, Any]:
+    """A task's score under ``metric`` (or its fallback) from lm-eval's ``results`` block, with its stderr."""
+    block = results.get(task)
+    if block is None:
+        raise InputError(f"lm-eval returned no result for task {task!r}")
+    for name in (metric, FALLBACK.get(metric)):
+        if name and f"{name},none" in block:
+            stderr = block.get(f"{name}_stderr,none")
+            return {"task": task, "metric": name, "score": float(block[f"{name},none"]),
+                    "stderr": float(stderr) if isinstance(stderr, int | float) else None}
+    keys = sorted(k.split(",")[0] for k in block if "," in k and "stderr" not in k)
+    raise InputError(f"task {task!r} has no {metric!r} (lm-eval reports: {', '.join(keys)})")
+
+
+def dimension_scores(suite: Suite, results_by_shots: dict[int, dict[str, Any]]) -> dict[str, Any]:
+    """Each dimension: its tasks' scores (from the lm-eval run with its shot count) and their mean, with the
+    standard error of that mean (tasks taken as independent)."""
+    out: dict[str, Any] = {}
+    for dimension in suite.dimensions:
+        results = results_by_shots[dimension.shots]
+        tasks = [task_score(results, task, dimension.metric) for task in dimension.tasks]
+        errors = [t["stderr"] for t in tasks]
+        stderr = math.sqrt(sum(e * e for e in errors)) / len(errors) if all(e is not None for e in errors) else None
+        out[dimension.name] = {"score": sum(t["score"] for t in tasks) / len(tasks), "stderr": stderr,
+                               "shots": dimension.shots, "tasks": tasks}
+    return out
