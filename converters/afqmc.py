@@ -20,7 +20,7 @@ from pathlib import Path
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from recipekit.cli import parse_names, script_parser
+from recipekit.cli import escaped_text, parse_names, script_parser
 from recipekit.data import (
     Conversion,
     Example,
@@ -62,8 +62,8 @@ def is_labeled(records: list[Record]) -> bool:
     return any(r.fields.get("label") not in UNLABELED for r in records if not r.problem)
 
 
-def mapper(answers: list[str], labeled: bool) -> Mapper:
-    prompt = instruction(answers)
+def mapper(answers: list[str], labeled: bool, prompt: str | None = None) -> Mapper:
+    prompt = prompt or instruction(answers)
 
     def to_example(record: Record) -> Example:
         fields = record.fields
@@ -88,7 +88,7 @@ def convert(args: argparse.Namespace) -> Conversion:
     for split, records in read_source(args.hf or args.input, bool(args.hf), **kwargs).items():
         result.read += len(records)
         labeled = is_labeled(records)
-        examples = map_records(records, mapper(answers, labeled), result.log)
+        examples = map_records(records, mapper(answers, labeled, args.instruction), result.log)
         if labeled:
             pools[split] = examples
         else:
@@ -107,6 +107,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--hf-config", default="afqmc", help="config of the hub dataset (default: afqmc)")
     parser.add_argument("--answers", default=",".join(ANSWERS),
                         help="answer for same meaning, then for different (default: 是,否)")
+    parser.add_argument("--instruction", type=escaped_text,
+                        help="the instruction of every row, \\n for a line break "
+                             "(default: the report's prompt naming the two answers); "
+                             "a prompt-version sweep varies this flag")
     return parser
 
 

@@ -25,13 +25,14 @@ import hashlib
 import json
 import sys
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from recipekit.cli import at_least, script_parser
+from recipekit.cli import at_least, escaped_text, script_parser
 from recipekit.data import (
     Conversion,
     Example,
@@ -148,11 +149,11 @@ def battle_text(parts: dict[str, Any], swap: bool = False) -> str:
     return f"### Prompt\n{parts['prompt']}\n\n### Response A\n{parts[first]}\n\n### Response B\n{parts[second]}"
 
 
-def cls_row(parts: dict[str, Any], swap: bool = False) -> dict[str, Any]:
+def cls_row(parts: dict[str, Any], swap: bool = False, instruction: str | None = None) -> dict[str, Any]:
     """A classification row; the swapped copy exchanges the responses and flips A/B (tie stays)."""
     label = parts["label"]
     output = "" if label is None else SWAPPED[label] if swap else label
-    return {"id": parts["id"], "fold": parts["fold"], "swapped": swap, "instruction": INSTRUCTION,
+    return {"id": parts["id"], "fold": parts["fold"], "swapped": swap, "instruction": instruction or INSTRUCTION,
             "input": battle_text(parts, swap), "output": output}
 
 
@@ -177,6 +178,7 @@ def make_truncate(unit: str, tokenizer_path: str | None) -> Truncate:
 
 def convert(args: argparse.Namespace) -> Conversion:
     """Read, map, split (by --fold or --val-size), augment, write and register; returns what was done."""
+    row = partial(cls_row, instruction=args.instruction)
     if args.fold is not None and not 0 <= args.fold < args.folds:
         raise InputError(f"--fold must be in 0..{args.folds - 1}")
     budgets = {"prompt": args.prompt_budget, "response_a": args.response_budget, "response_b": args.response_budget}
@@ -197,16 +199,16 @@ def convert(args: argparse.Namespace) -> Conversion:
             train, val = select_rows({"train": labeled}, args.max_samples, args.val_size, args.seed)
         rows = []
         for e in train:  # each swapped copy right after its original: a recipe's max_samples keeps pairs whole
-            rows.append(Example(cls_row(e.row), e.label))
+            rows.append(Example(row(e.row), e.label))
             if args.swap_augment:
-                rows.append(Example(cls_row(e.row, swap=True), SWAPPED[e.label]))
+                rows.append(Example(row(e.row, swap=True), SWAPPED[e.label]))
         result.write(args.data_dir, args.name, rows, alpaca_entry())
         if val:
-            result.write(args.data_dir, f"{args.name}_val", [Example(cls_row(e.row), e.label) for e in val],
+            result.write(args.data_dir, f"{args.name}_val", [Example(row(e.row), e.label) for e in val],
                          alpaca_entry())
             if args.swap_eval:
                 result.write(args.data_dir, f"{args.name}_val_swapped",
-                             [Example(cls_row(e.row, swap=True), SWAPPED[e.label]) for e in val], alpaca_entry())
+                             [Example(row(e.row, swap=True), SWAPPED[e.label]) for e in val], alpaca_entry())
         prefs = []
         for example in train:
             if example.label == "tie":
@@ -216,11 +218,11 @@ def convert(args: argparse.Namespace) -> Conversion:
                 prefs.append(Example(pref_row(example.row)))
         result.write(args.data_dir, f"{args.name}_pref", prefs, alpaca_ranking_entry())
     if unlabeled:
-        result.write(args.data_dir, f"{args.name}_test", [Example(cls_row(e.row)) for e in unlabeled],
+        result.write(args.data_dir, f"{args.name}_test", [Example(row(e.row)) for e in unlabeled],
                      alpaca_entry())
         if args.swap_eval:
             result.write(args.data_dir, f"{args.name}_test_swapped",
-                         [Example(cls_row(e.row, swap=True)) for e in unlabeled], alpaca_entry())
+                         [Example(row(e.row, swap=True)) for e in unlabeled], alpaca_entry())
     return result
 
 
@@ -241,6 +243,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="most chars/tokens kept of the flattened prompt, head + tail (default: 1500; 0 = all)")
     parser.add_argument("--response-budget", type=at_least(1), default=3000,
                         help="most chars/tokens kept of each flattened response (default: 3000; 0 = all)")
+    parser.add_argument("--instruction", type=escaped_text,
+                        help="the instruction of every row, \\n for a line break (default: the A/B/tie question); "
+                             "a prompt-version sweep varies this flag")
     return parser
 
 

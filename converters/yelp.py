@@ -18,7 +18,7 @@ from pathlib import Path
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from recipekit.cli import parse_names, script_parser
+from recipekit.cli import escaped_text, parse_names, script_parser
 from recipekit.data import (
     Conversion,
     Example,
@@ -53,8 +53,8 @@ def level(record: Record) -> int:
     return int_label(record.fields, "label", 0, 4)
 
 
-def mapper(names: list[str]) -> Mapper:
-    prompt = instruction(names)
+def mapper(names: list[str], prompt: str | None = None) -> Mapper:
+    prompt = prompt or instruction(names)
 
     def to_example(record: Record) -> Example:
         label = level(record)
@@ -69,7 +69,7 @@ def mapper(names: list[str]) -> Mapper:
 def convert(args: argparse.Namespace) -> Conversion:
     """Read, map, split, sample, write and register; returns what was done."""
     names = parse_names(args.label_names, 5, "--label-names")
-    return convert_table(SourceOptions.from_args(args), mapper(names), alpaca_entry(),
+    return convert_table(SourceOptions.from_args(args), mapper(names, args.instruction), alpaca_entry(),
                          headerless=ORIGINAL_COLUMNS, header_names={"label", "text"})
 
 
@@ -78,6 +78,10 @@ def build_parser() -> argparse.ArgumentParser:
     add_source_arguments(parser, "yelp5", HUB_ID, "original CSV folder (train.csv/test.csv)")
     parser.add_argument("--label-names", default=",".join(LABEL_NAMES),
                         help=f"five names, lowest rating first (default: {','.join(LABEL_NAMES)})")
+    parser.add_argument("--instruction", type=escaped_text,
+                        help="the instruction of every row, \\n for a line break "
+                             "(default: a prompt listing the five label names); "
+                             "a prompt-version sweep varies this flag")
     return parser
 
 

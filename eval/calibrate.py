@@ -31,7 +31,7 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np
-from scipy.special import softmax
+from scipy.special import log_softmax, softmax
 
 from recipekit.cli import at_least, parse_pairs, script_parser
 from recipekit.errors import InputError, exit_on_input_error
@@ -60,20 +60,30 @@ from recipekit.report.writer import file_signature, fmt, md_table, versions, wri
 METRICS = ("n", "accuracy", "macro_f1", "log_loss", "brier", "ece")
 
 
-def metrics_table(columns: dict[str, dict[str, Any] | None]) -> str:
-    """Markdown table: one row per metric, one column per named summary (``-`` where unlabeled)."""
+def metrics_table(columns: dict[str, dict[str, Any] | None], counts: dict[str, int] | None = None) -> str:
+    """Markdown table: one row per metric, one column per named summary (``-`` where unlabeled; the row count
+    from ``counts`` even then)."""
     names = list(columns)
-    rows = [[metric, *[fmt((columns[name] or {}).get(metric)) for name in names]] for metric in METRICS]
+    counts = counts or {}
+
+    def cell(name: str, metric: str) -> str:
+        if metric == "n" and columns[name] is None and name in counts:
+            return f"{counts[name]} (unlabeled)"
+        return fmt((columns[name] or {}).get(metric))
+
+    rows = [[metric, *[cell(name, metric) for name in names]] for metric in METRICS]
     return md_table(["metric", *names], rows)
 
 
 def finish(args: argparse.Namespace, command: str, anchor: str, report: dict[str, Any], markdown: list[str],
            outputs: dict[str, Path]) -> dict[str, Any]:
-    """Write calibrate_<command>.json/.md next to the other outputs, print, log to wandb if asked."""
+    """Write calibrate_<command>_<input>.json/.md next to the other outputs (named after the input, so runs on
+    validation and test rows into one folder keep both), print, log to wandb if asked."""
     report["meta"] = {"versions": versions("scikit-learn", "scipy", "numpy"),
                       "outputs": {k: str(v) for k, v in outputs.items()}}
     out_dir = out_path(args.out, anchor, "")
-    json_path, md_path = write_report(out_dir, f"calibrate_{command}", report, "\n".join(markdown) + "\n")
+    stem = f"calibrate_{command}" if command == "oof" else f"calibrate_{command}_{Path(anchor).stem}"
+    json_path, md_path = write_report(out_dir, stem, report, "\n".join(markdown) + "\n")
     print("\n".join(markdown))
     print(f"wrote {json_path}, {md_path}, " + ", ".join(str(p) for p in outputs.values()))
     if args.wandb:
@@ -108,17 +118,21 @@ def run_temperature(args: argparse.Namespace) -> dict[str, Any]:
                "rows": out_path(args.out, args.test, f"{Path(args.test).stem}.temperature.jsonl")}
     write_json(outputs["temperature"], {"temperature": temperature, "labels": val.labels,
                                         "fitted_on": file_signature(args.val)})
-    write_jsonl(outputs["rows"], rewritten_rows(test, softmax(scaled, axis=1), scaled))
-    shown, y = (test, test.y) if test.y is not None else (val, val.y)
+    write_jsonl(outputs["rows"], rewritten_rows(test, softmax(scaled, axis=1), log_softmax(scaled, axis=1)))
+    shown, y, which = ((test, test.y, "test rows") if test.y is not None else
+                       (val, val.y, "validation rows it was fitted on: the test rows carry no labels"))
     outputs["reliability"] = plot_reliability(
-        {"before": (shown.probs, y), f"after (T={temperature:.3f})": (softmax(shown.scores / temperature, axis=1), y)},
-        args.ece_bins, out_path(args.out, args.test, "reliability_temperature.png"))
+        {f"before, {which}": (shown.probs, y),
+         f"after (T={temperature:.3f}), {which}": (softmax(shown.scores / temperature, axis=1), y)},
+        args.ece_bins, out_path(args.out, args.test, f"reliability_temperature_{Path(args.test).stem}.png"))
     report = {"temperature": temperature, "labels": val.labels, "val": file_signature(args.val),
               "test": file_signature(args.test), "summaries": summaries}
     markdown = [f"# Temperature scaling: T = {temperature:.4f}", "",
                 f"Fitted on `{args.val}` ({len(val.rows)} rows, minimum log loss), applied to `{args.test}` "
                 f"({len(test.rows)} rows{'' if test.y is not None else ', unlabeled'}). The argmax does not change.",
-                "", metrics_table(summaries), ""]
+                f"The reliability diagram shows the {which}.", "",
+                metrics_table(summaries, {"val_before": len(val.rows), "val_after": len(val.rows),
+                                          "test_before": len(test.rows), "test_after": len(test.rows)}), ""]
     return finish(args, "temperature", args.test, report, markdown, outputs)
 
 
@@ -156,12 +170,15 @@ def run_threshold(args: argparse.Namespace) -> dict[str, Any]:
                         f"> {threshold:g}", "grid": {"low": args.low, "high": args.high, "step": args.step},
                 "val_macro_f1": val_f1, "fitted_on": file_signature(args.val)}
     write_json(outputs["threshold"], decision)
-    write_jsonl(outputs["rows"], rewritten_rows(test, test_probs, test_scores, test_chosen))
+    # logprobs stay the model's; the shifted scores (above 0 for the positive label) get their own field
+    write_jsonl(outputs["rows"], rewritten_rows(test, test_probs, test.scores, test_chosen,
+                                                {"threshold_scores": test_scores}))
     report = {**decision, "labels": val.labels, "test": file_signature(args.test), "summaries": summaries}
     markdown = [f"# Threshold calibration: {decision['rule']}", "",
                 f"Searched on `{args.val}` over [{args.low:g}, {args.high:g}] step {args.step:g} for macro-F1 "
                 f"(ties: nearest 0); applied to `{args.test}`. Threshold 0 is the plain argmax.", "",
-                metrics_table(summaries), ""]
+                metrics_table(summaries, {"val_before": len(val.rows), "val_after": len(val.rows),
+                                          "test_before": len(test.rows), "test_after": len(test.rows)}), ""]
     return finish(args, "threshold", args.test, report, markdown, outputs)
 
 
@@ -199,7 +216,8 @@ def run_swap(args: argparse.Namespace) -> dict[str, Any]:
     markdown = ["# A/B swap averaging", "",
                 f"`{args.original}` and its swapped copy `{args.swapped}` ({len(original.rows)} rows, paired by "
                 f"{report['paired_by']}, labels flipped {args.flip}). The two orders agree on the top label in "
-                f"{consistent:.1%} of rows.", "", metrics_table(summaries), ""]
+                f"{consistent:.1%} of rows.", "",
+                metrics_table(summaries, dict.fromkeys(summaries, len(original.rows))), ""]
     return finish(args, "swap", args.original, report, markdown, outputs)
 
 

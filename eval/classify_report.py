@@ -25,24 +25,55 @@ import numpy as np
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from recipekit.cli import at_least, script_parser
+from recipekit.cli import at_least, fraction, script_parser
+from recipekit.data.dataset_info import dataset_answers
 from recipekit.errors import exit_on_input_error
-from recipekit.eval.classification import classification_metrics, compare_with_baseline, deltas, score_file
+from recipekit.eval.classification import (
+    classification_metrics,
+    compare_with_baseline,
+    deltas,
+    row_verdicts,
+    score_file,
+)
 from recipekit.eval.labels import label_codes, parse_labels
 from recipekit.eval.probabilities import DEFAULT_BINS, labels_from_probs, probabilistic_metrics, probability_matrix
-from recipekit.files import writes_held
+from recipekit.files import write_jsonl, writes_held
+from recipekit.recipes.reading import load_recipe, recipe_files, recipe_outputs
 from recipekit.report.classification import plot_confusion_matrix, render_markdown
 from recipekit.report.reliability import plot_reliability
 from recipekit.report.wandb import require_wandb
 from recipekit.report.writer import file_signature, report_dir, versions, write_report
 
-MATCHING = "exact match after whitespace/special-token normalisation; 'N: Name' labels also match 'N' or 'Name'"
+
+def known_labels(args: argparse.Namespace) -> tuple[list[str] | None, str]:
+    """The label set and where it came from: --labels, the rows' probs, the registered dataset the predictions
+    were made from (--dataset, or the predict recipe whose output_dir holds the file), else the gold labels."""
+    if args.labels:
+        return parse_labels(args.labels), "--labels"
+    from_probs = labels_from_probs(args.predictions)
+    if from_probs:
+        return from_probs, "the rows' probs"
+    data_dir, name, via = args.data_dir, args.dataset, "--dataset"
+    if name is None:
+        folder = Path(args.predictions).resolve().parent
+        for output_dir, recipe_path in recipe_outputs(recipe_files("recipes")).items():
+            if Path(output_dir).resolve() == folder:
+                recipe = load_recipe(recipe_path).args
+                name = str(recipe.get("eval_dataset", "")).split(",")[0].strip() or None
+                data_dir, via = str(recipe.get("dataset_dir", data_dir)), str(recipe_path)
+                break
+    if name:
+        answers = dataset_answers(data_dir, name)
+        if answers:
+            return answers, f"the answers of {Path(data_dir) / 'dataset_info.json'}:{name} (via {via})"
+    return None, "the gold labels in the file (a class no row has as gold counts as invalid)"
 
 
-def build_report(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Everything the report says, as one JSON-ready dict, and the (probs, gold) pairs for the diagram."""
-    labels = parse_labels(args.labels) or labels_from_probs(args.predictions)
-    scored = score_file(args.predictions, labels)
+def build_report(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any], list[dict[str, Any]]]:
+    """Everything the report says, as one JSON-ready dict, the (probs, gold) pairs for the diagram, and each
+    row's verdict."""
+    labels, labels_from = known_labels(args)
+    scored = score_file(args.predictions, labels, args.match == "lenient")
     curves: dict[str, Any] = {}
 
     def metrics_for(path: str, which: Any, name: str) -> dict[str, Any]:
@@ -52,20 +83,19 @@ def build_report(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, An
             gold = np.array(label_codes(which.gold, which.labels, path, [row.line for row in which.rows]))
             result["probabilistic"] = probabilistic_metrics(probs, gold, which.labels, args.ece_bins)
             curves[name] = (probs, gold)
-        result["meta"] = {"predictions": file_signature(path), "matching": MATCHING,
-                          "labels_from": "--labels" if args.labels else "probs" if labels else "file",
+        result["meta"] = {"predictions": file_signature(path), "matching": scored.rule, "labels_from": labels_from,
                           "versions": versions("scikit-learn", "numpy")}
         return result
 
     # the baseline is read and paired first: one that does not pair fails before any metric is computed
-    base = score_file(args.baseline, labels) if args.baseline else None
+    base = score_file(args.baseline, labels, args.match == "lenient") if args.baseline else None
     shift = compare_with_baseline(scored, base) if base is not None else None
     report = metrics_for(args.predictions, scored, "this")
     if base is not None:
         report["label_shift"] = shift
         report["baseline"] = metrics_for(args.baseline, base, "baseline")
         report["delta"] = deltas(report, report["baseline"])
-    return report, curves
+    return report, curves, row_verdicts(scored)
 
 
 def log_wandb(report: dict[str, Any], out_dir: Path, pngs: dict[str, Path]) -> str:
@@ -97,6 +127,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--ece-bins", type=at_least(1), default=DEFAULT_BINS,
                         help=f"equal-width confidence bins for ECE and the reliability diagram "
                              f"(default: {DEFAULT_BINS})")
+    parser.add_argument("--dataset", help="registered dataset the predictions were made from: its answers are the "
+                                          "label set (default: found through the predict recipe's output_dir)")
+    parser.add_argument("--data-dir", default="data", help="folder holding dataset_info.json (default: data)")
+    parser.add_argument("--match", choices=("exact", "lenient"), default="exact",
+                        help="exact (default): after whitespace/special tokens; lenient: also case, surrounding "
+                             "punctuation and 'The answer is X' prefixes (the rule is written into the report)")
+    parser.add_argument("--max-invalid", type=fraction, default=0.05,
+                        help="warn when more than this share of the predictions match no label (default: 0.05)")
+    parser.add_argument("--strict", action="store_true", help="exit 1 when that share is exceeded")
     parser.add_argument("--wandb", action="store_true", help="log metrics, tables and the matrix to wandb")
     return parser
 
@@ -107,15 +146,24 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = build_parser().parse_args(argv)
     if args.wandb:
         require_wandb()
-    report, curves = build_report(args)
+    report, curves, verdicts = build_report(args)
     out_dir = report_dir(args.out, args.predictions)
+    write_jsonl(out_dir / "classify_rows.jsonl", verdicts)
     markdown = render_markdown(report)
     json_path, md_path = write_report(out_dir, "classify_report", report, markdown)
     pngs = {"confusion_matrix_png": plot_confusion_matrix(report, out_dir / "confusion_matrix.png")}
     if curves:
         pngs["reliability_png"] = plot_reliability(curves, args.ece_bins, out_dir / "reliability.png")
     print(markdown)
-    print(f"wrote {json_path}, {md_path}, " + ", ".join(str(p) for p in pngs.values()))
+    print(f"wrote {json_path}, {md_path}, {out_dir / 'classify_rows.jsonl'}, " + ", ".join(map(str, pngs.values())))
+    share = report["n_invalid"] / report["n"]
+    if share > args.max_invalid:
+        top = ", ".join(f"{g['text']!r} x{g['count']}" for g in report["invalid_groups"][:3])
+        print(f"warning: {share:.1%} of the predictions match no label (more than --max-invalid "
+              f"{args.max_invalid:.0%}; most often {top}): accuracy counts them wrong; see classify_rows.jsonl",
+              file=sys.stderr)
+        if args.strict:
+            raise SystemExit(1)
     if args.wandb:
         print(f"wandb run: {log_wandb(report, out_dir, pngs)}")
     return report

@@ -23,7 +23,7 @@ from recipekit.cli import at_least, script_parser
 from recipekit.errors import exit_on_input_error
 from recipekit.eval.corpus import corpus_metrics, length_metrics, text_length
 from recipekit.eval.generation import mean_scores, score_rows
-from recipekit.eval.predictions import load_predictions
+from recipekit.eval.predictions import Prediction, load_predictions, pair_baseline
 from recipekit.files import write_jsonl, writes_held
 from recipekit.report.generation import headline, plot_lengths, plot_metrics, render_markdown
 from recipekit.report.wandb import require_wandb
@@ -34,9 +34,9 @@ LF_DEFINITION = ("LLaMA-Factory eval_bleu_rouge.py: char-level sentence BLEU-4 (
 SAMPLE_ROWS = 20
 
 
-def evaluate(path: str, workers: int | None, tokenize: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """The report block of one predictions file, and its per-row scores."""
-    rows = load_predictions(path)
+def evaluate(path: str, rows: list[Prediction], workers: int | None,
+             tokenize: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The report block of one predictions file's rows, and their per-row scores."""
     predicts, labels = [row.predict for row in rows], [row.label for row in rows]
     scores = score_rows(list(zip(predicts, labels, strict=True)), workers=workers, progress=len(rows) > 500)
     per_row = [{"line": row.line, **score, "predict_len": text_length(row.predict), "label_len": text_length(row.label)}
@@ -53,6 +53,32 @@ def evaluate(path: str, workers: int | None, tokenize: str) -> tuple[dict[str, A
     report["samples"] = [{"prompt": row.prompt, "predict": row.predict, "label": row.label, **score}
                          for row, score in zip(rows[:SAMPLE_ROWS], scores, strict=False)]
     return report, per_row
+
+
+EXAMPLES = {"best": 2, "median": 3, "worst": 2}
+
+
+def examples(rows: list[Prediction], per_row: list[dict[str, Any]],
+             base_rows: list[Prediction] | None) -> list[dict[str, Any]]:
+    """The best, a few median and the worst rows by LLaMA-Factory's ROUGE-L (ties by line), the baseline's
+    answer beside when there is one."""
+    order = sorted(range(len(rows)), key=lambda i: (-per_row[i]["rouge-l"], rows[i].line))
+    middle = max(0, len(order) // 2 - EXAMPLES["median"] // 2)
+    picks = [("best", order[: EXAMPLES["best"]]), ("median", order[middle: middle + EXAMPLES["median"]]),
+             ("worst", order[::-1][: EXAMPLES["worst"]])]
+    chosen, seen = [], set()
+    for which, indices in picks:
+        for i in indices:
+            if i in seen:
+                continue
+            seen.add(i)
+            entry = {"which": which, "line": rows[i].line, "rouge-l": per_row[i]["rouge-l"],
+                     "bleu-4": per_row[i]["bleu-4"], "prompt": rows[i].prompt, "label": rows[i].label,
+                     "predict": rows[i].predict}
+            if base_rows is not None:
+                entry["baseline"] = base_rows[i].predict
+            chosen.append(entry)
+    return chosen
 
 
 def deltas(this: dict[str, Any], base: dict[str, Any]) -> dict[str, dict[str, float | None]]:
@@ -92,16 +118,23 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = build_parser().parse_args(argv)
     if args.wandb:
         require_wandb()
-    report, per_row = evaluate(args.predictions, args.workers, args.tokenize)
-    if args.baseline:
-        report["baseline"], _ = evaluate(args.baseline, args.workers, args.tokenize)
+    rows = load_predictions(args.predictions)
+    # the baseline is read and paired first: one that does not pair fails before any metric is computed
+    base_rows, paired_by = (pair_baseline(rows, load_predictions(args.baseline), args.predictions, args.baseline)
+                            if args.baseline else (None, None))
+    report, per_row = evaluate(args.predictions, rows, args.workers, args.tokenize)
+    base_per_row = None
+    if base_rows is not None:
+        report["baseline"], base_per_row = evaluate(args.baseline, base_rows, args.workers, args.tokenize)
+        report["baseline"]["paired"] = paired_by
         report["delta"] = deltas(report, report["baseline"])
+    report["examples"] = examples(rows, per_row, base_rows)
     out_dir = report_dir(args.out, args.predictions)
     write_jsonl(out_dir / "gen_scores.jsonl", per_row)
     markdown = render_markdown(report)
     json_path, md_path = write_report(out_dir, "gen_report", report, markdown)
     images = {"gen_metrics": plot_metrics(report, out_dir / "gen_metrics.png"),
-              "gen_lengths": plot_lengths(per_row, out_dir / "gen_lengths.png")}
+              "gen_lengths": plot_lengths(per_row, out_dir / "gen_lengths.png", base_per_row)}
     print(markdown)
     print(f"wrote {json_path}, {md_path}, {out_dir / 'gen_scores.jsonl'}, {', '.join(map(str, images.values()))}")
     if args.wandb:

@@ -1,6 +1,6 @@
 """Set several runs' reports side by side: a table, a chart per metric, accuracy vs log loss, a trend.
 
-Each RUN is a report JSON (classify_report.json, gen_report.json, calibrate_temperature.json) or a folder
+Each RUN is a report JSON (classify_report.json, gen_report.json, calibrate_temperature_*.json) or a folder
 holding one (or holding report/ with one, as sweep points do). Writes compare_runs.json / .md,
 compare_<metric>.png for each metric every run has, compare_acc_vs_logloss.png when runs carry log loss,
 and, with --ordered (versions, steps, learning rates in the order given), compare_trend.png.

@@ -70,3 +70,19 @@ def dataset_base(name: str) -> str:
     """The converter's main dataset of ``name``: ``X_val``, ``X_test`` (and their ``_swapped`` copies) and
     ``X_pref`` are written by the same conversion as ``X``."""
     return re.sub(r"_(?:(?:val|test)(?:_swapped)?|pref)$", "", name)
+
+
+def dataset_answers(data_dir: str | Path, name: str, most: int = 50) -> list[str] | None:
+    """The distinct answers of a registered Alpaca set (its label set, sorted), or None when it is not a local
+    Alpaca JSONL file or has more than ``most`` distinct answers (not a classification set)."""
+    from recipekit.files import read_jsonl
+
+    entry = load_registry(Path(data_dir) / "dataset_info.json").get(name)
+    if not entry or entry.get("formatting", "alpaca") != "alpaca" or not entry.get("file_name"):
+        return None
+    column = entry.get("columns", {}).get("response", "output")
+    path = Path(data_dir) / entry["file_name"]
+    if not path.is_file():
+        return None
+    answers = {str(row.get(column, "")).strip() for _, row in read_jsonl(path)} - {""}
+    return sorted(answers) if 2 <= len(answers) <= most else None

@@ -159,16 +159,20 @@ def pair_rows(original: ScoreFile, swapped: ScoreFile) -> np.ndarray:
     return np.arange(len(original.rows))
 
 
-def rewritten_rows(source: ScoreFile, probs: np.ndarray, scores: np.ndarray,
-                   predicted: np.ndarray | None = None) -> list[dict[str, Any]]:
-    """The source rows with new probs, log-scores and predict (the argmax unless ``predicted`` is given)."""
+def rewritten_rows(source: ScoreFile, probs: np.ndarray, logprobs: np.ndarray, predicted: np.ndarray | None = None,
+                   extra: dict[str, np.ndarray] | None = None) -> list[dict[str, Any]]:
+    """The source rows with new probs, log-probabilities and predict (the argmax unless ``predicted`` is given),
+    plus ``extra`` per-label score fields."""
     chosen = probs.argmax(axis=1) if predicted is None else predicted
+    extra = extra or {}
     out = []
-    for row, p, s, k in zip(source.rows, probs, scores, chosen, strict=True):
-        rest = {key: value for key, value in row.extra.items() if key not in ("probs", "logprobs")}
+    for index, (row, p, s, k) in enumerate(zip(source.rows, probs, logprobs, chosen, strict=True)):
+        rest = {key: value for key, value in row.extra.items() if key not in ("probs", "logprobs", *extra)}
         out.append({"prompt": row.prompt, "predict": source.labels[int(k)], "label": row.label,
                     "probs": {label: float(v) for label, v in zip(source.labels, p, strict=True)},
-                    "logprobs": {label: float(v) for label, v in zip(source.labels, s, strict=True)}, **rest})
+                    "logprobs": {label: float(v) for label, v in zip(source.labels, s, strict=True)},
+                    **{name: {label: float(v) for label, v in zip(source.labels, values[index], strict=True)}
+                       for name, values in extra.items()}, **rest})
     return out
 
 

@@ -26,9 +26,10 @@ class Scored:
     gold: list[str]
     predicted: list[str]
     labels: list[str]
+    rule: str = ""  # how predictions were matched to labels
 
 
-def score_file(path: str | Path, labels: list[str] | None) -> Scored:
+def score_file(path: str | Path, labels: list[str] | None, lenient: bool = False) -> Scored:
     """Load a predictions file and map every prediction onto the label set.
 
     The label set is ``labels`` in its order, or the gold labels seen in the file, sorted.
@@ -39,9 +40,9 @@ def score_file(path: str | Path, labels: list[str] | None) -> Scored:
         labels = sorted(set(gold))
     else:
         label_codes(gold, labels, str(path), [row.line for row in rows])
-    matcher = LabelMatcher(labels)
+    matcher = LabelMatcher(labels, lenient)
     predicted = [matcher.match(row.predict) or INVALID for row in rows]
-    return Scored(str(path), rows, gold, predicted, list(labels))
+    return Scored(str(path), rows, gold, predicted, list(labels), matcher.rule)
 
 
 def bootstrap_ci(gold: list[str], predicted: list[str], labels: list[str], resamples: int, seed: int) -> dict[str, Any]:
@@ -93,7 +94,36 @@ def classification_metrics(scored: Scored, resamples: int, seed: int) -> dict[st
         {"line": row.line, "predict": row.predict, "label": row.label}
         for row, p in zip(scored.rows, predicted, strict=True) if p == INVALID
     ][:INVALID_EXAMPLES]
+    result["invalid_groups"] = invalid_groups(scored)
     return result
+
+
+INVALID_GROUPS = 20
+
+
+def invalid_groups(scored: Scored) -> list[dict[str, Any]]:
+    """The invalid answers grouped by their normalised text, most frequent first (at most 20 groups), with the
+    first lines of each: what the model said instead of a label."""
+    groups: dict[str, list[int]] = {}
+    for row, predicted in zip(scored.rows, scored.predicted, strict=True):
+        if predicted == INVALID:
+            groups.setdefault(normalize_text(row.predict), []).append(row.line)
+    ranked = sorted(groups.items(), key=lambda item: (-len(item[1]), item[0]))[:INVALID_GROUPS]
+    return [{"text": text, "count": len(lines), "lines": lines[:3]} for text, lines in ranked]
+
+
+def row_verdicts(scored: Scored) -> list[dict[str, Any]]:
+    """One row per prediction: its line, gold label, raw prediction, the label it matched (or null) and why."""
+    verdicts = []
+    for row, gold, predicted in zip(scored.rows, scored.gold, scored.predicted, strict=True):
+        if predicted == INVALID:
+            status, why = "invalid", f"no label matches {normalize_text(row.predict)[:80]!r}"
+        else:
+            status = "correct" if predicted == gold else "wrong"
+            why = f"matched {predicted!r}"
+        verdicts.append({"line": row.line, "gold": gold, "predict": row.predict,
+                         "matched": None if predicted == INVALID else predicted, "status": status, "why": why})
+    return verdicts
 
 
 def compare_with_baseline(new: Scored, base: Scored) -> dict[str, int]:

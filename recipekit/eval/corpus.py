@@ -10,6 +10,8 @@ import numpy as np
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 CHINESE_SHARE = 0.1
 ROUGE_TYPES = ("rouge1", "rouge2", "rougeL", "rougeLsum")
+ROUGE_RULE = ("per row: jieba words when CJK characters are at least 10% of the row's label, else rouge-score's "
+              "default tokenizer")
 
 
 def is_chinese(texts: list[str]) -> bool:
@@ -31,8 +33,9 @@ class JiebaTokenizer:
 def corpus_metrics(predicts: list[str], labels: list[str], tokenize: str = "auto") -> dict[str, Any]:
     """sacrebleu corpus BLEU and chrF with their signatures; rouge-score ROUGE-1/2/L/Lsum mean F1 (x100).
 
-    ``tokenize`` is sacrebleu's tokenizer name, or ``auto``: ``zh`` (and jieba for ROUGE) when the labels
-    are Chinese, else ``13a`` (and rouge-score's own tokenizer).
+    ``tokenize`` is sacrebleu's tokenizer name, or ``auto``: ``zh`` when the labels are Chinese, else ``13a``.
+    ROUGE picks its tokenizer per row by the row's script (jieba for a Chinese label, rouge-score's own
+    otherwise), so a Chinese row in a mostly English file is not scored 0.
     """
     from rouge_score import rouge_scorer
     from sacrebleu.metrics import BLEU, CHRF
@@ -43,18 +46,22 @@ def corpus_metrics(predicts: list[str], labels: list[str], tokenize: str = "auto
     bleu_score = bleu.corpus_score(predicts, [labels])
     chrf_score = chrf.corpus_score(predicts, [labels])
 
-    use_jieba = bleu_tokenize == "zh"
-    scorer = rouge_scorer.RougeScorer(list(ROUGE_TYPES), tokenizer=JiebaTokenizer() if use_jieba else None)
+    scorers = {False: rouge_scorer.RougeScorer(list(ROUGE_TYPES)),
+               True: rouge_scorer.RougeScorer(list(ROUGE_TYPES), tokenizer=JiebaTokenizer())}
     f1: dict[str, list[float]] = {name: [] for name in ROUGE_TYPES}
+    chinese_rows = 0
     for predict, label in zip(predicts, labels, strict=True):
-        scores = scorer.score(label, predict)  # rouge-score takes (target, prediction)
+        row_chinese = is_chinese([label])  # per row: one Chinese answer in an English file is still read by jieba
+        chinese_rows += row_chinese
+        scores = scorers[row_chinese].score(label, predict)  # rouge-score takes (target, prediction)
         for name in ROUGE_TYPES:
             f1[name].append(scores[name].fmeasure)
     return {
         "bleu": {"score": float(bleu_score.score), "signature": str(bleu.get_signature())},
         "chrf": {"score": float(chrf_score.score), "signature": str(chrf.get_signature())},
         "rouge": {name: float(np.mean(values) * 100) for name, values in f1.items()},
-        "rouge_tokenizer": "jieba" if use_jieba else "rouge-score default",
+        "rouge_tokenizer": ROUGE_RULE if chinese_rows else "rouge-score default (no Chinese row)",
+        "rouge_jieba_rows": chinese_rows,
     }
 
 

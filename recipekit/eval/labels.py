@@ -16,6 +16,12 @@ _WHITESPACE = re.compile(r"\s+")
 _NUMBERED = re.compile(r"^(\d+)\s*:\s*(\S.*)$")
 
 INVALID = "(invalid)"
+EXACT_RULE = "exact match after whitespace/special-token normalisation; 'N: Name' labels also match 'N' or 'Name'"
+LENIENT_RULE = (EXACT_RULE + "; then, lenient: case ignored, surrounding punctuation/quotes/brackets dropped and a "
+                "leading 'the answer is', 'answer:', 'label:', 'category:' or 'output:' removed")
+_PREFIX = re.compile(r"^(?:the\s+)?(?:final\s+)?(?:answer|label|category|class|output|prediction)\s*(?:is|:|=|-)\s*",
+                     re.I)
+_EDGE = re.compile(r"^[\s\"'`*.,;:!?()\[\]{}<>]+|[\s\"'`*.,;:!?()\[\]{}<>]+$")
 
 
 def parse_labels(text: str | None) -> list[str] | None:
@@ -56,8 +62,9 @@ class LabelMatcher:
     with other spacing. A number and a name that disagree ("3: Sports") match nothing.
     """
 
-    def __init__(self, labels: Iterable[str]) -> None:
+    def __init__(self, labels: Iterable[str], lenient: bool = False) -> None:
         self.labels = list(dict.fromkeys(labels))
+        self.lenient = lenient
         self.numbered = bool(self.labels) and all(split_numbered(label) for label in self.labels)
         self._lookup: dict[str, str] = {label: label for label in self.labels}
         if self.numbered:
@@ -66,8 +73,26 @@ class LabelMatcher:
                 self._lookup.setdefault(number, label)
                 self._lookup.setdefault(name, label)
 
+    @property
+    def rule(self) -> str:
+        return LENIENT_RULE if self.lenient else EXACT_RULE
+
     def match(self, prediction: str) -> str | None:
-        text = normalize_text(prediction)
+        found = self._match_exact(normalize_text(prediction))
+        if found is not None or not self.lenient:
+            return found
+        return self._match_lenient(normalize_text(prediction))
+
+    def _match_lenient(self, text: str) -> str | None:
+        """Case-blind, after surrounding punctuation and an 'answer is' style prefix are dropped."""
+        stripped = _EDGE.sub("", _PREFIX.sub("", _EDGE.sub("", text)))
+        folded = {key.casefold(): label for key, label in self._lookup.items()}
+        if stripped.casefold() in folded:
+            return folded[stripped.casefold()]
+        found = self._match_exact(stripped)
+        return found
+
+    def _match_exact(self, text: str) -> str | None:
         if text in self._lookup:
             return self._lookup[text]
         parts = split_numbered(text) if self.numbered else None

@@ -54,11 +54,13 @@ def render_markdown(report: dict[str, Any]) -> str:
                        [[label, *row] for label, row in zip(cm["labels"], cm["matrix"], strict=True)]), ""]
     if "probabilistic" in report:
         parts += _probability_section(report["probabilistic"])
-    if report["invalid_examples"]:
-        parts += [f"## Invalid predictions ({report['n_invalid']}, first {len(report['invalid_examples'])})", "",
-                  md_table(["line", "predict", "label"],
-                           [[e["line"], repr(e["predict"]), repr(e["label"])] for e in report["invalid_examples"]]),
-                  ""]
+    if report.get("invalid_groups"):
+        groups = report["invalid_groups"]
+        parts += [f"## Invalid predictions ({report['n_invalid']} of {report['n']}, "
+                  f"{report['n_invalid'] / report['n']:.1%}), grouped by text", "",
+                  md_table(["answer given (normalised)", "rows", "first lines"],
+                           [[repr(g["text"]), g["count"], ", ".join(map(str, g["lines"]))] for g in groups]),
+                  "", "Every row's verdict is in `classify_rows.jsonl`.", ""]
     if "baseline" in report:
         base, delta = report["baseline"], report["delta"]
         parts += [f"## Against baseline `{base['meta']['predictions']['path']}`", "", md_table(

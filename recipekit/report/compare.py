@@ -10,7 +10,7 @@ from typing import Any
 from recipekit.errors import InputError
 from recipekit.report.writer import save_figure
 
-REPORT_FILES = ("classify_report.json", "gen_report.json", "calibrate_temperature.json")
+REPORT_FILES = ("classify_report.json", "gen_report.json", "calibrate_temperature_*.json")
 
 
 def find_report(path: Path) -> Path:
@@ -19,8 +19,9 @@ def find_report(path: Path) -> Path:
         return path
     for folder in (path, path / "report"):
         for name in REPORT_FILES:
-            if (folder / name).is_file():
-                return folder / name
+            found = sorted(folder.glob(name))
+            if found:
+                return found[0]
     raise InputError(f"no report found (looked for {', '.join(REPORT_FILES)} here and in report/)", str(path))
 
 

@@ -17,6 +17,12 @@ def headline(report: dict[str, Any]) -> dict[str, float]:
             **{f"corpus_{name}": value for name, value in corpus["rouge"].items()}}
 
 
+def short(text: str, width: int = 120) -> str:
+    """One table cell of free text: one line, cut with an ellipsis."""
+    flat = " ".join(text.split())
+    return repr(flat if len(flat) <= width else flat[: width - 1] + "…")
+
+
 def render_markdown(report: dict[str, Any]) -> str:
     """Metrics (with the baseline and deltas when given), lengths, and the settings behind each number."""
     parts = [f"# Generation report: `{report['meta']['predictions']['path']}`", "",
@@ -26,7 +32,8 @@ def render_markdown(report: dict[str, Any]) -> str:
         base = headline(report["baseline"])
         rows = [[name, fmt(base[name]), fmt(this[name]), f"{this[name] - base[name]:+.4f}",
                  f"{(this[name] - base[name]) / base[name] * 100:+.1f}%" if base[name] else "-"] for name in this]
-        parts += [f"Baseline: `{report['baseline']['meta']['predictions']['path']}`", "",
+        parts += [f"Baseline: `{report['baseline']['meta']['predictions']['path']}`, {report['baseline']['n']} rows "
+                  f"(this file: {report['n']}), paired {report['baseline'].get('paired', 'by position')}.", "",
                   md_table(["metric (x100)", "baseline", "this", "delta", "relative"], rows), ""]
     else:
         parts += [md_table(["metric (x100)", "value"], [[name, fmt(value)] for name, value in this.items()]), ""]
@@ -37,6 +44,12 @@ def render_markdown(report: dict[str, Any]) -> str:
          for side in ("predict", "label")]),
         "", f"Length ratio (predict/label means): {fmt(length['ratio'], 3)}; "
             f"empty predictions: {fmt(length['empty_predict_share'] * 100, 1)}%", ""]
+    if report.get("examples"):
+        with_base = any("baseline" in e for e in report["examples"])
+        headers = ["which", "line", "rouge-l", "label", "prediction", *(["baseline's answer"] if with_base else [])]
+        parts += ["## Examples (best, median and worst rows by LLaMA-Factory's ROUGE-L)", "", md_table(headers, [
+            [e["which"], e["line"], fmt(e["rouge-l"], 2), short(e["label"]), short(e["predict"]),
+             *([short(e.get("baseline", ""))] if with_base else [])] for e in report["examples"]]), ""]
     corpus, meta = report["corpus"], report["meta"]
     parts += ["## Definitions", "",
               f"- `lf_*`: {meta['llamafactory_definition']}",
@@ -72,23 +85,30 @@ def plot_metrics(report: dict[str, Any], path: Path) -> Path:
     return save_figure(figure, path)
 
 
-def plot_lengths(rows: list[dict[str, Any]], path: Path) -> Path:
-    """Prediction vs label length scatter, and the histogram of per-row length ratios."""
+def plot_lengths(rows: list[dict[str, Any]], path: Path, baseline: list[dict[str, Any]] | None = None) -> Path:
+    """Prediction vs label length scatter, and the histogram of per-row length ratios (the baseline's beside)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    label_len = [row["label_len"] for row in rows]
-    predict_len = [row["predict_len"] for row in rows]
-    ratios = [row["predict_len"] / row["label_len"] for row in rows if row["label_len"]]
     figure, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
-    left.scatter(label_len, predict_len, s=8, alpha=0.5)
-    top = max([*label_len, *predict_len, 1])
+    top = 1
+    for name, series in (("this", rows), ("baseline", baseline)):
+        if not series:
+            continue
+        label_len = [row["label_len"] for row in series]
+        predict_len = [row["predict_len"] for row in series]
+        ratios = [row["predict_len"] / row["label_len"] for row in series if row["label_len"]]
+        left.scatter(label_len, predict_len, s=8, alpha=0.5, label=name)
+        right.hist(ratios or [0.0], bins=30, alpha=0.6, label=name)
+        top = max([top, *label_len, *predict_len])
     left.plot([0, top], [0, top], color="grey", linewidth=1, linestyle="--")
     left.set_xlabel("label length (chars)")
     left.set_ylabel("prediction length (chars)")
-    right.hist(ratios or [0.0], bins=30)
+    if baseline:
+        left.legend(fontsize="small")
+        right.legend(fontsize="small")
     right.set_xlabel("prediction / label length")
     right.set_ylabel("rows")
     return save_figure(figure, path)

@@ -182,3 +182,20 @@ def test_check_data_overlap_compares_sets_across_formats(tmp_path: Path) -> None
     clean = run_cli("check", "data", "a", "a", "--data-dir", data, "--overlap")
     assert clean.returncode == 1  # a set against itself overlaps completely
     assert run_cli("check", "data", "a", "--overlap", "--data-dir", data).returncode == 2
+
+
+def test_converters_take_an_instruction_for_prompt_sweeps(tmp_path: Path) -> None:
+    from raw_formats import clue_folder, competition, reviews, write_yelp_csv
+
+    sources = {"agnews": write_original_csv(tmp_path / "ag.csv", agnews_rows(5)),
+               "yelp": write_yelp_csv(tmp_path / "yelp.csv", reviews(4)),
+               "afqmc": clue_folder(tmp_path / "afqmc"), "arena": competition(tmp_path / "arena")}
+    for name, source in sources.items():
+        data = tmp_path / f"data_{name}"
+        done = run_cli("convert", name, "--input", source, "--data-dir", data, "--instruction", "Label it.\\nNow.")
+        assert done.returncode == 0, (name, done.stderr)
+        registry = registry_of(data)
+        for dataset in registry:
+            rows = [json.loads(line) for line in lines_of(data / registry[dataset]["file_name"])]
+            if "instruction" in rows[0] and dataset != "arena_pref":
+                assert {row["instruction"] for row in rows} == {"Label it.\nNow."}, (name, dataset)

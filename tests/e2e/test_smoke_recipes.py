@@ -79,3 +79,27 @@ def test_a_dataset_without_fixture_is_a_one_line_error(tmp_path: Path) -> None:
 def test_help_shows_an_example() -> None:
     result = run_script("scripts/smoke_recipe.py", "--help")
     assert result.returncode == 0 and "python scripts/smoke_recipe.py recipes/yelp5_lora.yaml" in result.stdout
+
+
+KEPT = ("stage", "finetuning_type", "lora_rank", "lora_alpha", "lora_dropout", "lora_target", "deepspeed",
+        "pref_beta", "pref_loss", "pref_ftx", "load_best_model_at_end", "metric_for_best_model", "greater_is_better",
+        "early_stopping_steps", "eval_strategy", "learning_rate", "lr_scheduler_type", "weight_decay", "template")
+
+
+@pytest.mark.slow
+def test_the_smoke_configs_keep_every_method_setting(smoke: tuple[str, Path]) -> None:
+    """Only model, data, paths and sizes are swapped: dropout, early stopping and DPO settings stay the recipe's."""
+    _, work = smoke
+    checked = 0
+    for recipe in RECIPES:
+        config = yaml.safe_load((ROOT / recipe).read_text(encoding="utf-8"))
+        ran = yaml.safe_load((work / "recipes" / f"{Path(recipe).stem}.yaml").read_text(encoding="utf-8"))
+        for key in KEPT:
+            if key in config:
+                assert ran[key] == config[key], (recipe, key)
+                checked += 1
+    dpo = yaml.safe_load((work / "recipes" / "qwen3_4b_ultrafeedback_dpo_lora.yaml").read_text(encoding="utf-8"))
+    assert (dpo["pref_beta"], dpo["pref_loss"], dpo["stage"]) == (0.1, "sigmoid", "dpo")
+    afqmc = yaml.safe_load((work / "recipes" / "afqmc_qlora.yaml").read_text(encoding="utf-8"))
+    assert (afqmc["early_stopping_steps"], afqmc["load_best_model_at_end"], afqmc["lora_dropout"]) == (3, True, 0.1)
+    assert checked > 100

@@ -105,7 +105,7 @@ def test_temperature_fit_lowers_log_loss_of_an_over_confident_model(tmp_path: Pa
     test = write_jsonl(tmp_path / "test.jsonl", score_rows(test_scores, test_gold, LABELS, id=list(range(600))))
     done = run_cli("calibrate", "temperature", "--val", val, "--test", test, "--out", tmp_path / "t")
     assert done.returncode == 0, done.stderr
-    report = json.loads((tmp_path / "t" / "calibrate_temperature.json").read_text(encoding="utf-8"))
+    report = json.loads((tmp_path / "t" / "calibrate_temperature_test.json").read_text(encoding="utf-8"))
     fitted = json.loads((tmp_path / "t" / "temperature.json").read_text(encoding="utf-8"))
     assert fitted["temperature"] == report["temperature"] and 2.4 < fitted["temperature"] < 3.6
     s = report["summaries"]
@@ -131,6 +131,19 @@ def test_threshold_search_finds_the_known_optimum() -> None:
     assert search_threshold(delta + 10, positive, -3, 3, 0.5)[1] < 1.0
 
 
+def test_threshold_ties_go_to_the_value_nearest_zero() -> None:
+    """A plateau of equal macro-F1 on the negative side: the threshold nearest 0 wins, not the lowest."""
+    delta = np.array([-2.0, -1.0, 0.0, 1.0])  # any threshold in [-2.0, -1.01] separates them
+    positive = np.array([0, 1, 1, 1])
+    threshold, best = search_threshold(delta, positive, -3, 3, 0.01)
+    assert best == 1.0 and threshold == pytest.approx(-1.01)  # the plateau's end nearest 0, not its lowest (-2.0)
+    threshold, _ = search_threshold(-delta, 1 - positive, -3, 3, 0.01)
+    assert threshold == pytest.approx(1.0)  # the mirrored plateau [1.0, 1.99]: nearest 0 is its low end
+    plateau_with_zero = np.array([-1.0, -0.5, 0.5, 1.0])
+    threshold, _ = search_threshold(plateau_with_zero, np.array([0, 0, 1, 1]), -3, 3, 0.01)
+    assert threshold == pytest.approx(0.0)
+
+
 def test_threshold_command_applies_the_validation_threshold_to_test(tmp_path: Path) -> None:
     rng = np.random.default_rng(4)
 
@@ -142,7 +155,7 @@ def test_threshold_command_applies_the_validation_threshold_to_test(tmp_path: Pa
     val, test = write_jsonl(tmp_path / "val.jsonl", rows(400)), write_jsonl(tmp_path / "test.jsonl", rows(400))
     done = run_cli("calibrate", "threshold", "--val", val, "--test", test, "--positive", "是")
     assert done.returncode == 0, done.stderr
-    report = json.loads((tmp_path / "calibrate_threshold.json").read_text(encoding="utf-8"))
+    report = json.loads((tmp_path / "calibrate_threshold_test.json").read_text(encoding="utf-8"))
     assert 0.6 < report["threshold"] < 1.2  # the classes' midpoint is 0.9
     s = report["summaries"]
     assert s["test_after"]["macro_f1"] > s["test_before"]["macro_f1"] + 0.1
@@ -157,6 +170,9 @@ def test_threshold_command_applies_the_validation_threshold_to_test(tmp_path: Pa
         delta = before["logprobs"]["是"] - before["logprobs"]["否"]
         assert after["predict"] == ("是" if delta > report["threshold"] else "否")
         assert after["predict"] == max(after["probs"], key=after["probs"].get)
+        assert after["logprobs"] == before["logprobs"]  # still the model's log-probabilities
+        shifted = after["threshold_scores"]
+        assert shifted["是"] - shifted["否"] == pytest.approx(delta - report["threshold"])
 
 
 def test_swap_average_flips_a_and_b_and_keeps_tie() -> None:
@@ -184,7 +200,7 @@ def test_swap_command_pairs_by_id_and_checks_the_flipped_labels(tmp_path: Path) 
     done = run_cli("calibrate", "swap", "--original", tmp_path / "orig.jsonl",
                     "--swapped", tmp_path / "swap.jsonl")
     assert done.returncode == 0, done.stderr
-    report = json.loads((tmp_path / "calibrate_swap.json").read_text(encoding="utf-8"))
+    report = json.loads((tmp_path / "calibrate_swap_orig.json").read_text(encoding="utf-8"))
     s = report["summaries"]
     assert report["paired_by"] == "id"
     assert s["averaged"]["log_loss"] < min(s["original"]["log_loss"], s["swapped_flipped_back"]["log_loss"])
@@ -241,17 +257,19 @@ def test_unlabeled_test_rows_are_calibrated_without_metrics_and_pair_by_position
     swapped = write_jsonl(tmp_path / "test_swapped.jsonl", score_rows(test_scores[:, [1, 0, 2]], None, LABELS))
     done = run_cli("calibrate", "swap", "--original", test, "--swapped", swapped)
     assert done.returncode == 0, done.stderr
-    report = json.loads((tmp_path / "calibrate_swap.json").read_text(encoding="utf-8"))
+    report = json.loads((tmp_path / "calibrate_swap_test.json").read_text(encoding="utf-8"))
     assert report["paired_by"] == "position" and report["summaries"]["averaged"] is None
     assert report["order_consistency"] == 1.0  # the swapped copy agrees exactly once flipped back
     averaged = [json.loads(line) for line in (tmp_path / "test.swap_averaged.jsonl").read_text("utf-8").splitlines()]
     assert np.allclose([[r["probs"][k] for k in LABELS] for r in averaged], softmax(test_scores, axis=1))
     done = run_cli("calibrate", "temperature", "--val", val, "--test", tmp_path / "test.swap_averaged.jsonl")
     assert done.returncode == 0, done.stderr
-    report = json.loads((tmp_path / "calibrate_temperature.json").read_text(encoding="utf-8"))
+    report = json.loads((tmp_path / "calibrate_temperature_test.swap_averaged.json").read_text(encoding="utf-8"))
     assert report["summaries"]["test_after"] is None and report["summaries"]["val_after"]["n"] == 300
-    markdown = (tmp_path / "calibrate_temperature.md").read_text(encoding="utf-8")
+    markdown = (tmp_path / "calibrate_temperature_test.swap_averaged.md").read_text(encoding="utf-8")
     assert "40 rows, unlabeled" in markdown and "| log_loss |" in markdown
+    assert "| n | 300 | 300 | 40 (unlabeled) | 40 (unlabeled) |" in markdown  # the unlabeled rows are counted
+    assert "validation rows it was fitted on: the test rows carry no labels" in markdown
 
 
 def test_kaggle_submission_has_one_probability_column_per_label(tmp_path: Path) -> None:
@@ -273,3 +291,26 @@ def test_kaggle_submission_has_one_probability_column_per_label(tmp_path: Path) 
     missing = run_cli("submission", path, "--out", tmp_path / "x.csv")
     assert missing.returncode == 2 and "test.jsonl:3: missing field 'id'" in missing.stderr
     assert not (tmp_path / "x.csv").exists()
+
+
+def test_binary_brier_is_the_positive_class_form(tmp_path: Path) -> None:
+    """Two labels: Brier = mean (p(positive) - y)^2 (scikit-learn), half the multi-class sum over both labels."""
+    probs = np.array([[0.9, 0.1], [0.3, 0.7], [0.6, 0.4], [0.2, 0.8]])
+    gold = [0, 1, 1, 0]
+    path = write_jsonl(tmp_path / "binary.jsonl", score_rows(np.log(probs), gold, ["是", "否"]))
+    done = run_cli("report", "classify", path, "--bootstrap", "0")
+    assert done.returncode == 0, done.stderr
+    got = json.loads((tmp_path / "classify_report.json").read_text(encoding="utf-8"))["probabilistic"]
+    positive = probs[:, 1]  # scikit-learn's positive class: the second label
+    y = np.array(gold)
+    assert got["brier"] == pytest.approx(((positive - y) ** 2).mean(), abs=1e-9)
+    assert got["brier"] == pytest.approx(((probs - np.eye(2)[y]) ** 2).sum(axis=1).mean() / 2, abs=1e-9)
+
+
+def test_kaggle_submission_runs_as_a_real_process(tmp_path: Path) -> None:
+    scores, _ = calibrated_sample(4, 11, 1.0)
+    path = write_jsonl(tmp_path / "test.jsonl", score_rows(scores, None, LABELS, id=[f"{i}" for i in range(4)]))
+    done = run_script("eval/kaggle_submission.py", path, "--out", tmp_path / "submission.csv")
+    assert done.returncode == 0, done.stderr
+    lines = (tmp_path / "submission.csv").read_text(encoding="utf-8").splitlines()
+    assert lines[0] == "id,winner_model_a,winner_model_b,winner_tie" and len(lines) == 5

@@ -103,15 +103,16 @@ def test_invalid_predictions_are_counted_shown_and_scored_wrong(tmp_path: Path) 
     got = json.loads((tmp_path / "classify_report.json").read_text(encoding="utf-8"))
     assert (got["n"], got["n_invalid"], got["accuracy"]) == (4, 2, 0.5)
     assert [e["predict"] for e in got["invalid_examples"]] == ["Tech", "/Tech"]
-    assert "## Invalid predictions (2, first 2)" in result.stdout
-    assert "| 1 | 'Tech' |" in result.stdout
+    assert "## Invalid predictions (2 of 4, 50.0%), grouped by text" in result.stdout
+    assert "| '/Tech' | 1 | 2 |" in result.stdout and "| 'Tech' | 1 | 1 |" in result.stdout
+    assert "warning: 50.0% of the predictions match no label" in result.stderr
 
 
 def test_labels_default_to_those_seen_in_the_file(tmp_path: Path) -> None:
     got = report(tmp_path, predictions([("B", "B"), ("A", "B"), ("C", "A")]), "--bootstrap", "0")
     assert list(got["per_class"]) == ["A", "B"]
     assert got["n_invalid"] == 1
-    assert got["meta"]["labels_from"] == "file"
+    assert got["meta"]["labels_from"].startswith("the gold labels in the file")
 
 
 def test_baseline_deltas_and_label_shift(tmp_path: Path) -> None:
@@ -153,7 +154,7 @@ def test_writes_three_files_and_prints_markdown(tmp_path: Path) -> None:
     result = run_cli("report", "classify", path, "--out", out, "--labels", AGNEWS_LABELS)
     assert result.returncode == 0, result.stderr
     assert sorted(p.name for p in out.iterdir()) == ["classify_report.json", "classify_report.md",
-                                                     "confusion_matrix.png"]
+                                                     "classify_rows.jsonl", "confusion_matrix.png"]
     md = (out / "classify_report.md").read_text(encoding="utf-8")
     assert md in result.stdout
     assert "| accuracy (95% CI) | 0.6667 [" in md
@@ -215,3 +216,47 @@ def test_bad_input_is_a_one_line_error(tmp_path: Path, content: str | None, mess
 def test_help_shows_an_example() -> None:
     result = run_script("eval/classify_report.py", "--help")
     assert result.returncode == 0 and "python eval/classify_report.py outputs/" in result.stdout
+
+
+def test_invalid_answers_are_grouped_and_every_row_gets_a_verdict(tmp_path: Path) -> None:
+    rows = predictions([("The answer is: Sports.", "2: Sports"), ("the answer is sports", "2: Sports"),
+                        ("I think World", "1: World"), ("1: World", "1: World"), ("3", "4: Sci/Tech")])
+    path = write_jsonl(tmp_path / "generated_predictions.jsonl", rows)
+    exact = run_cli("report", "classify", path, "--labels", AGNEWS_LABELS, "--bootstrap", "0")
+    got = json.loads((tmp_path / "classify_report.json").read_text(encoding="utf-8"))
+    assert got["n_invalid"] == 3 and got["invalid_groups"][0]["text"] == "I think World"
+    assert [g["count"] for g in got["invalid_groups"]] == [1, 1, 1]
+    verdicts = [json.loads(line) for line in (tmp_path / "classify_rows.jsonl").read_text("utf-8").splitlines()]
+    assert [v["status"] for v in verdicts] == ["invalid", "invalid", "invalid", "correct", "wrong"]
+    assert verdicts[4] == {"line": 5, "gold": "4: Sci/Tech", "predict": "3", "matched": "3: Business",
+                           "status": "wrong", "why": "matched '3: Business'"}
+    assert exact.returncode == 0 and "warning: 60.0% of the predictions match no label" in exact.stderr
+    strict = run_cli("report", "classify", path, "--labels", AGNEWS_LABELS, "--bootstrap", "0", "--strict")
+    assert strict.returncode == 1
+    lenient = run_cli("report", "classify", path, "--labels", AGNEWS_LABELS, "--bootstrap", "0", "--match", "lenient",
+                      "--out", tmp_path / "lenient")
+    got = json.loads((tmp_path / "lenient" / "classify_report.json").read_text(encoding="utf-8"))
+    assert lenient.returncode == 0 and got["n_invalid"] == 1 and got["accuracy"] == 0.6
+    assert "case ignored, surrounding punctuation" in got["meta"]["matching"]
+
+
+def test_labels_come_from_the_registered_dataset_when_known(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    write_jsonl(data / "topics_val.jsonl", [{"instruction": "Topic?", "input": f"t{i}", "output": label}
+                                            for i, label in enumerate(["World", "Sports", "Business"] * 2)])
+    (data / "dataset_info.json").write_text(json.dumps({"topics_val": {"file_name": "topics_val.jsonl"}}))
+    path = write_jsonl(tmp_path / "p.jsonl", predictions([("Business", "World"), ("World", "World")]))
+    done = run_cli("report", "classify", path, "--dataset", "topics_val", "--data-dir", data, "--bootstrap", "0")
+    got = json.loads((tmp_path / "classify_report.json").read_text(encoding="utf-8"))
+    assert done.returncode == 0 and got["n_invalid"] == 0  # Business never appears as gold, yet it is a real class
+    assert list(got["per_class"]) == ["Business", "Sports", "World"]
+    assert got["meta"]["labels_from"].startswith(f"the answers of {data / 'dataset_info.json'}:topics_val")
+
+
+def test_the_bootstrap_interval_is_a_95_percent_one(tmp_path: Path) -> None:
+    """400 rows at accuracy 0.75: a 95% interval is about 2 x 1.96 x sqrt(.75 x .25 / 400) = 0.085 wide; a 90%
+    one would be about 0.071."""
+    rows = predictions([("1: World", "1: World") if i % 4 else ("2: Sports", "1: World") for i in range(400)])
+    got = report(tmp_path, rows, "--labels", AGNEWS_LABELS, "--bootstrap", "2000", "--seed", "3")
+    low, high = got["ci"]["accuracy"]
+    assert got["accuracy"] == 0.75 and 0.079 < high - low < 0.091, (low, high)

@@ -82,7 +82,7 @@ def test_chinese_labels_use_the_chinese_tokenizers(tmp_path: Path) -> None:
 
     chinese = [ROWS[1], ("我喜欢机器学习。", "我非常喜欢机器学习。")]
     got = gen_report(tmp_path, rows_file(tmp_path / "generated_predictions.jsonl", chinese))["corpus"]
-    assert "tok:zh" in got["bleu"]["signature"] and got["rouge_tokenizer"] == "jieba"
+    assert "tok:zh" in got["bleu"]["signature"] and got["rouge_tokenizer"].startswith("per row: jieba")
     bleu = BLEU(tokenize="zh").corpus_score([p for p, _ in chinese], [[lab for _, lab in chinese]]).score
     assert got["bleu"]["score"] == pytest.approx(bleu)
 
@@ -160,3 +160,42 @@ def test_tokenizer_override_for_chinese(tmp_path: Path) -> None:
     score = bleu.corpus_score([p for p, _ in chinese], [[lab for _, lab in chinese]]).score
     assert got["corpus"]["bleu"]["score"] == pytest.approx(score)
     assert got["corpus"]["bleu"]["signature"] == str(bleu.get_signature()) and "tok:char" in str(bleu.get_signature())
+
+
+def test_a_baseline_of_other_rows_is_refused(tmp_path: Path) -> None:
+    """A baseline must score the same rows: other lengths, other gold labels or other ids are errors."""
+    this = rows_file(tmp_path / "this.jsonl", ROWS)
+    short = rows_file(tmp_path / "short.jsonl", ROWS[:-2])
+    done = run_cli("report", "gen", this, "--baseline", short, "--workers", "1")
+    assert done.returncode == 2
+    assert f"error: {short}: the baseline has {len(ROWS) - 2} rows and {this} has {len(ROWS)}" in done.stderr
+    shuffled = rows_file(tmp_path / "shuffled.jsonl", [ROWS[1], ROWS[0], *ROWS[2:]])
+    done = run_cli("report", "gen", this, "--baseline", shuffled, "--workers", "1")
+    assert done.returncode == 2 and "have different gold labels" in done.stderr and "paired by position" in done.stderr
+    ids = [{"id": i, "prompt": f"q{i}", "predict": p, "label": lab} for i, (p, lab) in enumerate(ROWS)]
+    by_id = write_jsonl(tmp_path / "ids.jsonl", ids)
+    base = write_jsonl(tmp_path / "base_ids.jsonl", list(reversed(ids)))
+    done = run_cli("report", "gen", by_id, "--baseline", base, "--workers", "1", "--out", tmp_path / "r")
+    assert done.returncode == 0, done.stderr
+    report = json.loads((tmp_path / "r" / "gen_report.json").read_text(encoding="utf-8"))
+    assert report["baseline"]["paired"] == "by id" and report["delta"]["lf_bleu-4"]["abs"] == pytest.approx(0)
+    best, worst = report["examples"][0], report["examples"][-1]
+    assert (best["which"], worst["which"]) == ("best", "worst") and best["rouge-l"] >= worst["rouge-l"]
+    assert best["baseline"] == best["predict"]  # paired by id: the baseline's answer to the same row
+    assert worst["predict"] == ""  # the empty answer scores lowest
+    md = (tmp_path / "r" / "gen_report.md").read_text(encoding="utf-8")
+    assert f"{len(ROWS)} rows (this file: {len(ROWS)}), paired by id" in md
+    assert "## Examples (best, median and worst rows by LLaMA-Factory's ROUGE-L)" in md and "baseline's answer" in md
+
+
+def test_a_chinese_row_in_an_english_file_is_tokenized_by_jieba(tmp_path: Path) -> None:
+    from recipekit.eval.corpus import corpus_metrics
+
+    english = [(f"the report number {i} is ready", f"the report number {i} is ready now") for i in range(9)]
+    chinese = ("今天天气很好，我们去公园散步。", "今天天气很好，我们去公园散步。")
+    got = corpus_metrics([p for p, _ in [*english, chinese]], [lab for _, lab in [*english, chinese]])
+    alone = corpus_metrics([chinese[0]], [chinese[1]])
+    assert alone["rouge"]["rouge1"] == pytest.approx(100.0)  # identical Chinese row: full marks, not 0
+    english_only = corpus_metrics([p for p, _ in english], [lab for _, lab in english])
+    assert got["rouge"]["rouge1"] == pytest.approx((english_only["rouge"]["rouge1"] * 9 + 100.0) / 10)
+    assert got["rouge_jieba_rows"] == 1 and got["rouge_tokenizer"].startswith("per row")
