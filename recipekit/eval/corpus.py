@@ -30,6 +30,58 @@ class JiebaTokenizer:
         return [token for token in jieba.cut(text.lower()) if token.strip()]
 
 
+class CachedTokenizer:
+    """A rouge-score tokenizer that remembers the last texts it split (ROUGE-N and ROUGE-L share them)."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.cache: dict[str, list[str]] = {}
+
+    def tokenize(self, text: str) -> list[str]:
+        if text not in self.cache:
+            if len(self.cache) > 4:
+                self.cache.clear()
+            self.cache[text] = self.inner.tokenize(text)
+        return self.cache[text]
+
+
+def rouge_l(target_tokens: list[str], prediction_tokens: list[str]) -> float:
+    """rouge-score's ROUGE-L F-measure (same formula and float operations) with the LCS length from rapidfuzz."""
+    from rapidfuzz.distance import LCSseq
+    from rouge_score import scoring
+
+    if not target_tokens or not prediction_tokens:
+        return 0.0
+    lcs = LCSseq.similarity(target_tokens, prediction_tokens)
+    return scoring.fmeasure(lcs / len(prediction_tokens), lcs / len(target_tokens))
+
+
+def rouge_rows(predicts: list[str], labels: list[str]) -> tuple[dict[str, list[float]], int]:
+    """rouge-score's ROUGE-1/2/L/Lsum F-measures of every row (tokenizer chosen per row by script) and the
+    number of rows read by jieba. ROUGE-L's LCS length comes from rapidfuzz (the same number, in C); a row
+    without line breaks is one sentence, where ROUGE-Lsum equals ROUGE-L, and the others go to rouge-score."""
+    from rouge_score import rouge_scorer
+    from rouge_score.tokenizers import DefaultTokenizer
+
+    tokenizers = {False: CachedTokenizer(DefaultTokenizer()), True: CachedTokenizer(JiebaTokenizer())}
+    ngrams = {key: rouge_scorer.RougeScorer(["rouge1", "rouge2"], tokenizer=tok) for key, tok in tokenizers.items()}
+    summaries = {key: rouge_scorer.RougeScorer(["rougeLsum"], tokenizer=tok) for key, tok in tokenizers.items()}
+    f1: dict[str, list[float]] = {name: [] for name in ROUGE_TYPES}
+    chinese_rows = 0
+    for predict, label in zip(predicts, labels, strict=True):
+        row_chinese = is_chinese([label])  # per row: one Chinese answer in an English file is still read by jieba
+        chinese_rows += row_chinese
+        scores = ngrams[row_chinese].score(label, predict)  # rouge-score takes (target, prediction)
+        tokenize = tokenizers[row_chinese].tokenize
+        longest = rouge_l(tokenize(label), tokenize(predict))
+        summary = (summaries[row_chinese].score(label, predict)["rougeLsum"].fmeasure
+                   if "\n" in label or "\n" in predict else longest)
+        for name, value in (("rouge1", scores["rouge1"].fmeasure), ("rouge2", scores["rouge2"].fmeasure),
+                            ("rougeL", longest), ("rougeLsum", summary)):
+            f1[name].append(value)
+    return f1, chinese_rows
+
+
 def corpus_metrics(predicts: list[str], labels: list[str], tokenize: str = "auto") -> dict[str, Any]:
     """sacrebleu corpus BLEU and chrF with their signatures; rouge-score ROUGE-1/2/L/Lsum mean F1 (x100).
 
@@ -37,7 +89,6 @@ def corpus_metrics(predicts: list[str], labels: list[str], tokenize: str = "auto
     ROUGE picks its tokenizer per row by the row's script (jieba for a Chinese label, rouge-score's own
     otherwise), so a Chinese row in a mostly English file is not scored 0.
     """
-    from rouge_score import rouge_scorer
     from sacrebleu.metrics import BLEU, CHRF
 
     chinese = is_chinese(labels)
@@ -46,16 +97,7 @@ def corpus_metrics(predicts: list[str], labels: list[str], tokenize: str = "auto
     bleu_score = bleu.corpus_score(predicts, [labels])
     chrf_score = chrf.corpus_score(predicts, [labels])
 
-    scorers = {False: rouge_scorer.RougeScorer(list(ROUGE_TYPES)),
-               True: rouge_scorer.RougeScorer(list(ROUGE_TYPES), tokenizer=JiebaTokenizer())}
-    f1: dict[str, list[float]] = {name: [] for name in ROUGE_TYPES}
-    chinese_rows = 0
-    for predict, label in zip(predicts, labels, strict=True):
-        row_chinese = is_chinese([label])  # per row: one Chinese answer in an English file is still read by jieba
-        chinese_rows += row_chinese
-        scores = scorers[row_chinese].score(label, predict)  # rouge-score takes (target, prediction)
-        for name in ROUGE_TYPES:
-            f1[name].append(scores[name].fmeasure)
+    f1, chinese_rows = rouge_rows(predicts, labels)
     return {
         "bleu": {"score": float(bleu_score.score), "signature": str(bleu.get_signature())},
         "chrf": {"score": float(chrf_score.score), "signature": str(chrf.get_signature())},

@@ -199,3 +199,38 @@ def test_a_chinese_row_in_an_english_file_is_tokenized_by_jieba(tmp_path: Path) 
     english_only = corpus_metrics([p for p, _ in english], [lab for _, lab in english])
     assert got["rouge"]["rouge1"] == pytest.approx((english_only["rouge"]["rouge1"] * 9 + 100.0) / 10)
     assert got["rouge_jieba_rows"] == 1 and got["rouge_tokenizer"].startswith("per row")
+
+
+def test_rouge_rows_equal_rouge_scores_own_numbers_on_thousands_of_cases() -> None:
+    """ROUGE-1/2/L/Lsum per row equal rouge-score's RougeScorer (same tokenizer) to 1e-9, on random English,
+    Chinese and multi-sentence rows, empty sides included."""
+    import random
+
+    from rouge_score import rouge_scorer
+
+    from recipekit.eval.corpus import ROUGE_TYPES, CachedTokenizer, JiebaTokenizer, is_chinese, rouge_rows
+
+    rng = random.Random(5)
+    english = ["the", "a", "model", "data", "train", "test", "answer", "question", "cat", "mat", "on", "sat"]
+    chinese = list("我们加载数据微调评估模型生成质量今天天气")
+    predicts, labels = [], []
+    for i in range(3000):
+        vocab, joiner = (english, " ") if i % 3 else (chinese, "")
+
+        def text(words: int, vocab: list[str] = vocab, joiner: str = joiner) -> str:
+            sentences = [joiner.join(rng.choice(vocab) for _ in range(rng.randint(0, words)))
+                         for _ in range(rng.choice((1, 1, 1, 2, 3)))]
+            return "\n".join(sentences)
+
+        labels.append(text(rng.randint(0, 30)))
+        predicts.append(text(rng.randint(0, 30)))
+    got, jieba_rows = rouge_rows(predicts, labels)
+    reference = {flag: rouge_scorer.RougeScorer(list(ROUGE_TYPES), tokenizer=CachedTokenizer(JiebaTokenizer()))
+                 if flag else rouge_scorer.RougeScorer(list(ROUGE_TYPES)) for flag in (False, True)}
+    multi = 0
+    for index, (predict, label) in enumerate(zip(predicts, labels, strict=True)):
+        expected = reference[is_chinese([label])].score(label, predict)
+        multi += "\n" in label or "\n" in predict
+        for name in ROUGE_TYPES:
+            assert abs(got[name][index] - expected[name].fmeasure) <= 1e-9, (name, predict, label)
+    assert multi > 500 and jieba_rows > 500
