@@ -60,15 +60,26 @@ def kind(name: str, base: str) -> str:
     return "held-out" if suffix in HELD_OUT_SUFFIXES else "other"
 
 
-def check_sets(plan: Plan, base: str, drop_overlap: bool) -> None:
+def encoded(rows: list[dict[str, Any]]) -> tuple[list[str], list[Any]]:
+    """Each row's JSONL line and its content key: the line itself when the row has no bookkeeping field (rows of
+    one conversion share their key order, so equal lines are equal content), else :func:`content_key`."""
+    lines = list(jsonl_lines(rows))
+    keys = [line if IDENTITY_FIELDS.isdisjoint(row) else content_key(row) for row, line in zip(rows, lines,
+                                                                                              strict=True)]
+    return lines, keys
+
+
+def check_sets(plan: Plan, base: str, drop_overlap: bool) -> dict[str, list[str]]:
     """No empty set; duplicates inside a set noted; held-out rows found in a training set refused (or, with
-    ``drop_overlap``, removed from the training set and counted)."""
+    ``drop_overlap``, removed from the training set and counted). Returns each set's JSONL lines."""
     for name, staged in plan.sets.items():
         if not staged.rows:
             raise InputError(f"dataset {name!r} would have 0 rows: nothing was written (check the skip reasons "
                              "above, the input's columns and the flags)", str(plan.data_dir / f"{name}.jsonl"))
     with paused_gc():
-        keys = {name: [content_key(row) for row in staged.rows] for name, staged in plan.sets.items()}
+        both = {name: encoded(staged.rows) for name, staged in plan.sets.items()}
+    lines = {name: pair[0] for name, pair in both.items()}
+    keys = {name: pair[1] for name, pair in both.items()}
     for name, row_keys in keys.items():
         repeats = len(row_keys) - len(set(row_keys))
         if repeats:
@@ -88,11 +99,13 @@ def check_sets(plan: Plan, base: str, drop_overlap: bool) -> None:
             keep = [i for i in range(len(staged.rows)) if i not in drop]
             staged = StagedSet([staged.rows[i] for i in keep], staged.entry, [staged.labels[i] for i in keep])
             keys[train] = [keys[train][i] for i in keep]
+            lines[train] = [lines[train][i] for i in keep]
             plan.dropped[f"{train} (also in {held})"] += len(drop)
         if not staged.rows:
             raise InputError(f"dataset {train!r} would have 0 rows once the rows also held out are removed",
                              str(plan.data_dir))
         plan.sets[train] = staged
+    return lines
 
 
 def commit(plan: Plan, base: str, drop_overlap: bool = False) -> dict[str, tuple[Path, int]]:
@@ -105,12 +118,12 @@ def commit(plan: Plan, base: str, drop_overlap: bool = False) -> dict[str, tuple
     ensure_folder(plan.data_dir, "--data-dir", create=False)  # made when the first file is written
     registry_path = plan.data_dir / "dataset_info.json"
     registry = load_registry(registry_path)  # a corrupt registry stops us before anything is written
-    check_sets(plan, base, drop_overlap)
+    lines = check_sets(plan, base, drop_overlap)
     writes: dict[Path, bytes] = {}
     written = {}
     for name, staged in plan.sets.items():
         path = plan.data_dir / f"{name}.jsonl"
-        writes[path] = "".join(jsonl_lines(staged.rows)).encode("utf-8")
+        writes[path] = "".join(lines[name]).encode("utf-8")
         registry[name] = {"file_name": path.name, **staged.entry}
         written[name] = (path, len(staged.rows))
     deletes = []
