@@ -60,17 +60,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def split_axes(argv: list[str]) -> tuple[list[str], list[str]]:
-    """Axes of converter flags (``--flag=v1,v2``) would look like options to argparse: take them out first."""
-    known = {"--out", "--name", "--predict", "--predict-override", "--report", "--labels", "--convert-args", "--gpus",
-             "--dry-run"}
-    flags, rest = [], []
-    for arg in argv:
-        if arg.startswith("--") and "=" in arg and arg.split("=", 1)[0] not in known:
-            flags.append(arg)
-        else:
-            rest.append(arg)
-    return flags, rest
+def parse_arguments(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
+    """The parsed flags and the converter-flag axes: ``--flag=v1,v2`` tokens the parser does not know."""
+    parser = build_parser()
+    parser.allow_abbrev = False  # `--label-names=...` must not be taken for a prefix of one of our own flags
+    args, unknown = parser.parse_known_args(argv)
+    strays = [arg for arg in unknown if not (arg.startswith("--") and "=" in arg)]
+    if strays:
+        parser.error(f"unrecognized arguments: {' '.join(strays)}")
+    return args, unknown
 
 
 def point_steps(point: Point, recipe: Recipe, args: argparse.Namespace, out: Path, name: str) -> list[Step]:
@@ -165,8 +163,7 @@ def plot_axis(rows: list[dict[str, Any]], axis: str, values: list[str], metric: 
 
 @exit_on_input_error
 def main(argv: list[str] | None = None) -> dict[str, Any]:
-    flags, rest = split_axes(list(sys.argv[1:] if argv is None else argv))
-    args = build_parser().parse_args(rest)
+    args, flags = parse_arguments(list(sys.argv[1:] if argv is None else argv))
     recipe = load_recipe(args.recipe)
     if not recipe.args.get("do_train"):
         raise InputError("sweep a training recipe (do_train: true); predict recipes go to --predict", args.recipe)
