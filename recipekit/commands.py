@@ -31,8 +31,10 @@ COMMANDS: dict[str, str | dict[str, str]] = {
     "convert": {},  # filled from converters/*.py: one subcommand per converter
     "check": {"recipes": "scripts/check_recipes.py", "data": "scripts/check_data.py"},
     "smoke": "scripts/smoke_recipe.py",
+    "train-classifier": "scripts/train_classifier.py",
     "tiny-model": "scripts/make_tiny_model.py",
     "score": "eval/score_labels.py",
+    "checkpoints": "eval/checkpoints.py",
     "calibrate": "eval/calibrate.py",
     "report": {"classify": "eval/classify_report.py", "gen": "eval/gen_report.py"},
     "submission": "eval/kaggle_submission.py",

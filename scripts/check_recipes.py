@@ -1,7 +1,8 @@
-"""Check LLaMA-Factory recipes in seconds, without a GPU or model weights.
+"""Check LLaMA-Factory and classifier recipes in seconds, without a GPU or model weights.
 
 For each recipe: its comment header (launch line, hardware, global batch, target, differences); its
-arguments through LLaMA-Factory's own argument parser (unknown keys, bad values); its datasets against
+arguments through LLaMA-Factory's own argument parser (classifier recipes: the classifier's HfArgumentParser,
+and their labels against the registered answers) (unknown keys, bad values); its datasets against
 dataset_info.json (naming the converter that makes a missing one); its local paths; its DeepSpeed JSON
 through DeepSpeed's own config class at each GPU count; known incompatibilities (predict_with_generate
 with ZeRO-3, quantisation with ZeRO-3 or full fine-tuning, DeepSpeed without FORCE_TORCHRUN, a chat
@@ -9,7 +10,7 @@ template on a base model); and the global batch on 1/2/8 GPUs, or the accumulati
 header's global batch on --gpus N. Exits 1 when any recipe has an error; warnings do not fail.
 
 Example:
-    python scripts/check_recipes.py                       # every recipes/**/*.yaml
+    python scripts/check_recipes.py                       # every recipes/**/*.yaml (classifier/ too)
     python scripts/check_recipes.py recipes/qwen3_4b_tulu_sft_lora.yaml --gpus 4
 """
 
@@ -28,7 +29,7 @@ from recipekit.cli import at_least, script_parser
 from recipekit.data.dataset_info import load_registry
 from recipekit.errors import InputError, exit_on_input_error
 from recipekit.recipes.checks import GPU_COUNTS, CheckContext, Findings, batch_lines, check_recipe
-from recipekit.recipes.reading import load_recipe, recipe_files, recipe_outputs
+from recipekit.recipes.reading import all_recipe_files, load_recipe, recipe_outputs
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -44,11 +45,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> dict[str, Findings]:
     args = build_parser().parse_args(argv)
     os.environ.setdefault("LLAMAFACTORY_VERBOSITY", "ERROR")
-    paths = [Path(p) for p in args.paths] or recipe_files("recipes")
+    paths = [Path(p) for p in args.paths] or all_recipe_files("recipes")
     if not paths:
         raise InputError("no recipes found", "recipes/")
     recipes = [load_recipe(path) for path in paths]
-    made_by = recipe_outputs(recipe_files("recipes"))
+    made_by = recipe_outputs(all_recipe_files("recipes"))
     registry = load_registry(Path(args.data_dir) / "dataset_info.json")
     gpu_counts = sorted({*GPU_COUNTS, *([args.gpus] if args.gpus else [])})
     context = CheckContext(registry, Path(args.data_dir), made_by, gpu_counts, converter_commands())

@@ -1,4 +1,4 @@
-"""Build a tiny, random-init Llama or Qwen2 model and a BPE tokenizer trained on given texts, offline.
+"""Build a tiny, random-init Llama/Qwen2 causal LM or BERT/DeBERTa-v2 encoder and a BPE tokenizer, offline.
 
 The tokenizer is a byte-level BPE (`tokenizers`) with special tokens <unk> <s> </s> <pad>; the texts
 are every string field of the given JSONL files (or the lines of plain-text files). Same texts and
@@ -7,6 +7,7 @@ seed give byte-identical files.
 Example:
     python scripts/make_tiny_model.py --texts data/agnews.jsonl --out outputs/tiny_model
     python scripts/make_tiny_model.py --texts notes.txt --arch qwen2 --hidden 64 --layers 1 --out outputs/tiny_qwen
+    python scripts/make_tiny_model.py --texts data/afqmc.jsonl --arch bert --out outputs/tiny_bert
 """
 
 from __future__ import annotations
@@ -21,14 +22,15 @@ if __package__ in (None, ""):
 
 from recipekit.cli import at_least, script_parser
 from recipekit.errors import InputError, exit_on_input_error
-from recipekit.recipes.tiny_model import TinyShape, build_model, iter_texts, train_tokenizer
+from recipekit.recipes.tiny_model import DECODERS, ENCODERS, TinyShape, build_model, iter_texts, train_tokenizer
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = script_parser(__doc__)
     parser.add_argument("--texts", nargs="+", required=True, help="JSONL or plain-text files to train the BPE on")
     parser.add_argument("--out", required=True, help="output folder (model + tokenizer)")
-    parser.add_argument("--arch", choices=("llama", "qwen2"), default="llama")
+    parser.add_argument("--arch", choices=DECODERS + ENCODERS, default="llama",
+                        help="llama/qwen2: causal LM; bert/deberta-v2: encoder (for classifier recipes)")
     parser.add_argument("--vocab-size", type=at_least(64), default=4096)
     parser.add_argument("--hidden", type=at_least(1), default=128)
     parser.add_argument("--intermediate", type=at_least(1), default=352)
@@ -51,7 +53,7 @@ def main(argv: list[str] | None = None) -> Path:
     texts = [text for text in iter_texts(args.texts) if text]
     if not texts:
         raise InputError("no text to train the tokenizer on", " ".join(args.texts))
-    tokenizer = train_tokenizer(texts, args.vocab_size, args.extra_special_tokens)
+    tokenizer = train_tokenizer(texts, args.vocab_size, args.extra_special_tokens, args.arch in ENCODERS)
     shape = TinyShape(args.arch, args.hidden, args.intermediate, args.layers, args.heads, args.kv_heads,
                       args.max_positions, args.tie_embeddings, args.seed)
     model = build_model(shape, tokenizer)

@@ -1,5 +1,8 @@
 """Run recipes for real for 2 steps on a tiny local model and a small sample of the same data format.
 
+Classifier recipes (recipes/classifier/) run through scripts/train_classifier.py on a tiny encoder (BERT or
+DeBERTa-v2) or decoder of their family and must write their predictions_<set>.jsonl files.
+
 Each recipe keeps its stage, fine-tuning type, LoRA settings and targets (the tiny Llama/Qwen2 model has the
 same q/k/v/o/gate/up/down_proj module names), DPO settings and DeepSpeed config (run with FORCE_TORCHRUN=1 on
 2 CPU ranks). Swapped: the model (a tiny model of the same family, with its template's special tokens), the
@@ -11,7 +14,7 @@ generated_predictions.jsonl; wandb runs offline and its run folder is checked. E
 
 Example:
     python scripts/smoke_recipe.py recipes/yelp5_lora.yaml recipes/yelp5_predict.yaml
-    python scripts/smoke_recipe.py recipes/*.yaml --work outputs/smoke
+    python scripts/smoke_recipe.py recipes/*.yaml recipes/classifier/*.yaml --work outputs/smoke
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ import yaml
 from converters.catalog import DATASETS, make_fixture_dataset, spec_for
 from recipekit.cli import at_least, script_parser
 from recipekit.errors import InputError, exit_on_input_error
-from recipekit.recipes.reading import Recipe, load_recipe, recipe_files, recipe_outputs
+from recipekit.recipes.reading import Recipe, all_recipe_files, load_recipe, recipe_outputs
 
 ROOT = Path(__file__).resolve().parents[1]
 TEMPLATE_TOKENS = {
@@ -45,6 +48,8 @@ TEMPLATE_TOKENS = {
 MODEL_KEYS = ("model_name_or_path", "ref_model")
 ADAPTER_KEYS = ("adapter_name_or_path", "ref_model_adapters")
 MAX_CUTOFF = 512
+ARCH_TAGS = (("qwen", "qwen2"), ("deberta", "deberta-v2"), ("bert", "bert"))  # model id substring -> tiny arch
+QUANTIZATION_KEYS = ("quantization_bit", "quantization_method", "quantization_type", "double_quantization")
 
 
 class Smoke:
@@ -55,7 +60,7 @@ class Smoke:
         self.data = self.work / "data"
         self.models: dict[tuple[str, str], Path] = {}
         self.outputs: dict[Path, Path] = {}  # recipe -> its smoke output_dir
-        self.made_by = recipe_outputs([p.resolve() for p in recipe_files(ROOT / "recipes")])
+        self.made_by = recipe_outputs([p.resolve() for p in all_recipe_files(ROOT / "recipes")])
 
     def dataset(self, name: str) -> None:
         spec = spec_for(name)
@@ -65,9 +70,10 @@ class Smoke:
             make_fixture_dataset(spec.name, self.work / "raw", self.data)
 
     def tiny_model(self, recipe: Recipe) -> Path:
-        """A tiny model of the recipe's family (Qwen -> qwen2, else llama) with its template's special tokens."""
+        """A tiny model of the recipe's family (Qwen -> qwen2, BERT/MacBERT -> bert, DeBERTa -> deberta-v2, else
+        llama) with its template's special tokens."""
         model = str(recipe.args.get("model_name_or_path", "")).lower()
-        arch = "qwen2" if "qwen" in model else "llama"
+        arch = next((arch for tag, arch in ARCH_TAGS if tag in model), "llama")
         template = str(recipe.args.get("template", "default"))
         key = (arch, template)
         if key not in self.models:
@@ -98,8 +104,9 @@ class Smoke:
                 a[key] = str(tiny)
             else:
                 raise InputError(f"{key} {value} is not made by any recipe", str(recipe.path))
-        a.update(dataset_dir=str(self.data), output_dir=str(self.work / "runs" / recipe.path.stem),
-                 overwrite_output_dir=True, overwrite_cache=True)
+        a.update(dataset_dir=str(self.data), output_dir=str(self.work / "runs" / recipe.path.stem))
+        if not recipe.is_classifier:
+            a.update(overwrite_output_dir=True, overwrite_cache=True)
         a["cutoff_len"] = min(int(a.get("cutoff_len", 1024)), MAX_CUTOFF)
         a.pop("preprocessing_num_workers", None)
         if a.get("flash_attn") not in (None, "auto", "disabled"):
@@ -112,7 +119,7 @@ class Smoke:
                 if a.pop(key, None):
                     notes.append(f"{key} dropped: this machine has no CUDA")
         if a.get("quantization_bit") and not (torch.cuda.is_available() and has_module("bitsandbytes")):
-            for key in ("quantization_bit", "quantization_method", "quantization_type", "double_quantization"):
+            for key in QUANTIZATION_KEYS:
                 a.pop(key, None)
             notes.append("4-bit quantisation dropped: bitsandbytes with a GPU is not available here (LoRA kept)")
         if a.get("do_train"):
@@ -120,8 +127,10 @@ class Smoke:
                      1)), 2), gradient_accumulation_steps=min(int(a.get("gradient_accumulation_steps", 1)), 2),
                      logging_steps=1, save_steps=self.steps)
             if a.get("eval_strategy", "no") != "no":
-                a.update(eval_steps=self.steps, per_device_eval_batch_size=2)
-        if a.get("do_predict"):
+                a.update(eval_strategy="steps", eval_steps=self.steps, per_device_eval_batch_size=2)
+                if a.get("save_strategy", "steps") != "no":
+                    a["save_strategy"] = "steps"
+        if a.get("do_predict") and not recipe.is_classifier:
             a.update(per_device_eval_batch_size=2, max_new_tokens=min(int(a.get("max_new_tokens", 8)), 8))
         a["max_samples"] = 16
         return a
@@ -144,17 +153,20 @@ class Smoke:
             notes.append("DeepSpeed on 2 CPU ranks (FORCE_TORCHRUN=1 NPROC_PER_NODE=2)")
         start = time.perf_counter()
         wandb_runs = set(self.work.glob("wandb/offline-run-*"))
-        cli = str(Path(sys.executable).with_name("llamafactory-cli"))
-        run([cli, "train", str(config)], self.work / "logs" / f"{path.stem}.log", env)
+        if recipe.is_classifier:
+            command = [sys.executable, str(ROOT / "scripts" / "train_classifier.py"), str(config)]
+        else:
+            command = [str(Path(sys.executable).with_name("llamafactory-cli")), "train", str(config)]
+        run(command, self.work / "logs" / f"{path.stem}.log", env)
         out = Path(args["output_dir"])
-        verify(args, out)
+        verify(args, out, recipe)
         if "wandb" in str(args.get("report_to", "")) and args.get("do_train"):
             new = set(self.work.glob("wandb/offline-run-*")) - wandb_runs
             if not new or not any(run_dir.glob("*.wandb") for run_dir in new):
                 raise InputError("report_to wandb but this run wrote no offline wandb run", str(self.work / "wandb"))
             notes.append(f"wandb offline run: {sorted(new)[0].name}")
         label = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
-        print(f"{label}: ok in {time.perf_counter() - start:.0f} s ({describe(args)})")
+        print(f"{label}: ok in {time.perf_counter() - start:.0f} s ({describe(args, recipe)})")
         for note in notes:
             print(f"  note: {note}")
         self.outputs[path] = out
@@ -179,28 +191,42 @@ def run(command: list[str], log: Path, env: dict[str, str] | None = None) -> Non
         raise InputError(f"{' '.join(command[:3])} failed (exit {done.returncode}); last lines:\n{tail}", str(log))
 
 
-def verify(args: dict[str, Any], out: Path) -> None:
-    """The run left what it should: weights + trainer state for training, predictions for predict."""
+def verify(args: dict[str, Any], out: Path, recipe: Recipe) -> None:
+    """The run left what it should: weights + trainer state for training, predictions for predict (a classifier:
+    one predictions_<set>.jsonl per evaluation and predict set)."""
+    if recipe.is_classifier:
+        sets = [name for key in ("eval_dataset", "predict_dataset") for name in str(args.get(key) or "").split(",")
+                if name.strip() and (key == "eval_dataset" or args.get("do_predict"))]
+        for name in sets:
+            rows = out / f"predictions_{name.strip()}.jsonl"
+            if not rows.is_file() or not rows.read_text(encoding="utf-8").strip():
+                raise InputError(f"the classifier wrote no {rows.name}", str(out))
+    default_type = "full" if recipe.is_classifier else "lora"
     if args.get("do_train"):
-        weights = "adapter_model.safetensors" if args.get("finetuning_type", "lora") == "lora" else "model.safetensors"
+        weights = "adapter_model.safetensors" if args.get("finetuning_type", default_type) == "lora" \
+            else "model.safetensors"
         if not list(out.glob(weights)) and not list(out.glob("model-*.safetensors")):
             raise InputError(f"training wrote no {weights}", str(out))
         state = json.loads((out / "trainer_state.json").read_text(encoding="utf-8"))
         if state.get("global_step") != args["max_steps"]:
             raise InputError(f"trained {state.get('global_step')} steps, expected {args['max_steps']}", str(out))
-    if args.get("do_predict"):
+    if args.get("do_predict") and not recipe.is_classifier:
         predictions = out / "generated_predictions.jsonl"
         if not predictions.is_file() or not predictions.read_text(encoding="utf-8").strip():
             raise InputError("predict wrote no generated_predictions.jsonl", str(out))
 
 
-def describe(args: dict[str, Any]) -> str:
-    parts = [f"stage {args.get('stage', 'sft')}", args.get("finetuning_type", "lora")]
+def describe(args: dict[str, Any], recipe: Recipe) -> str:
+    kind = "classifier" if recipe.is_classifier else f"stage {args.get('stage', 'sft')}"
+    parts = [kind, args.get("finetuning_type", "full" if recipe.is_classifier else "lora")]
     if args.get("lora_target"):
         parts.append(f"lora_target {args['lora_target']}")
     if args.get("deepspeed"):
         parts.append(Path(args["deepspeed"]).stem)
-    parts.append("predict" if args.get("do_predict") else f"{args.get('max_steps')} steps")
+    if args.get("do_train"):
+        parts.append(f"{args.get('max_steps')} steps")
+    if args.get("do_predict"):
+        parts.append("predict")
     return ", ".join(parts)
 
 

@@ -80,3 +80,14 @@ def probabilistic_metrics(probs: np.ndarray, y: np.ndarray, labels: list[str],
             "mean_confidence": float(probs.max(axis=1).mean()),
             "argmax_accuracy": float((probs.argmax(axis=1) == y).mean()),
             "reliability": calibration_bins(probs, y, n_bins)}
+
+
+def selection_metrics(probs: np.ndarray, y: np.ndarray) -> dict[str, float]:
+    """What a checkpoint is selected by: accuracy, macro-F1 over every label, log loss (scikit-learn)."""
+    from sklearn.metrics import accuracy_score, f1_score
+
+    codes = np.arange(probs.shape[1])
+    predicted = probs.argmax(axis=1)
+    return {"accuracy": float(accuracy_score(y, predicted)),
+            "f1": float(f1_score(y, predicted, labels=codes, average="macro", zero_division=0)),
+            "log_loss": float(log_loss(y, probs, labels=codes))}

@@ -105,6 +105,42 @@ def parse_with_llamafactory(recipe: Recipe, found: Findings) -> None:
         found.errors.append("do_predict/do_eval needs `eval_dataset` (or val_size)")
 
 
+def parse_classifier(recipe: Recipe, found: Findings) -> None:
+    """The classifier's own HfArgumentParser (its settings + TrainingArguments): unknown keys, bad values."""
+    import torch
+
+    from recipekit.classify.arguments import parse_recipe
+    from recipekit.errors import InputError
+
+    drop = {} if torch.cuda.is_available() else {key: False for key in MIXED_PRECISION_KEYS if key != "pure_bf16"}
+    with tempfile.TemporaryDirectory() as scratch:
+        try:
+            parse_recipe(recipe.path, {**drop, "output_dir": scratch})
+        except InputError as exc:
+            message = str(exc).split(": ", 1)[-1]
+            if "not used by the HfArgumentParser" in message:
+                unknown = message.split(":", 1)[1].strip()
+                found.errors.append(f"unknown key(s) {unknown}: neither classifier settings nor TrainingArguments "
+                                    "(check the spelling; scripts/train_classifier.py --help)")
+            else:
+                found.errors.append(f"the classifier's parser refused it: {message}")
+
+
+def check_labels(recipe: Recipe, context: CheckContext, found: Findings) -> None:
+    """A classifier's labels hold every answer of its registered sets (when their files exist)."""
+    from recipekit.data.dataset_info import dataset_answers
+
+    labels = recipe.args.get("labels")
+    if not labels:
+        return
+    names = {str(x).strip() for x in (labels if isinstance(labels, list) else str(labels).split(","))}
+    for name in recipe.datasets():
+        answers = dataset_answers(context.data_dir, name) or []
+        outside = sorted(set(answers) - names)
+        if outside:
+            found.errors.append(f"dataset {name!r} has answers {outside} that are not in labels {sorted(names)}")
+
+
 def check_datasets(recipe: Recipe, context: CheckContext, found: Findings) -> None:
     registry, data_dir = context.registry, context.data_dir
     ranking_stage = recipe.args.get("stage", "sft") in {"dpo", "rm", "kto", "orpo", "simpo"}
@@ -210,8 +246,15 @@ def check_compatibility(recipe: Recipe, config: dict[str, Any] | None, found: Fi
         found.errors.append("quantization_bit with finetuning_type full: a quantised model can only be trained "
                             "through adapters; use finetuning_type lora (QLoRA) or drop quantization_bit")
     if config is not None and a.get("do_train") and "FORCE_TORCHRUN=1" not in recipe.launch_line():
+        command = "llm-recipes train-classifier" if recipe.is_classifier else "llamafactory-cli train"
         found.errors.append("DeepSpeed recipes must be launched with torchrun: make the header's launch line "
-                            f"`FORCE_TORCHRUN=1 llamafactory-cli train {recipe.path}`")
+                            f"`FORCE_TORCHRUN=1 {command} {recipe.path}`")
+    if recipe.is_classifier and config is not None:
+        from recipekit.classify.arguments import zero3_lora_problem
+
+        problem = zero3_lora_problem(str(a.get("finetuning_type", "full")), zero_stage(config))
+        if problem:
+            found.errors.append(problem)
     if a.get("trust_remote_code"):
         found.warnings.append("trust_remote_code runs Python code from the model's hub repository; models that "
                               "transformers supports natively (Llama, Qwen2/2.5/3, Gemma...) do not need it: drop it")
@@ -287,7 +330,11 @@ def check_recipe(recipe: Recipe, context: CheckContext) -> Findings:
     found = Findings()
     check_header(recipe, found)
     check_fidelity(recipe, found)
-    parse_with_llamafactory(recipe, found)
+    if recipe.is_classifier:
+        parse_classifier(recipe, found)
+        check_labels(recipe, context, found)
+    else:
+        parse_with_llamafactory(recipe, found)
     check_datasets(recipe, context, found)
     check_paths(recipe, context.made_by, found)
     config = deepspeed_config(recipe, found)

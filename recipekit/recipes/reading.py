@@ -41,10 +41,15 @@ class Recipe:
     def header_text(self) -> str:
         return "\n".join(self.header)
 
+    @property
+    def is_classifier(self) -> bool:
+        """A classification-head recipe (``recipes/classifier/``), run by ``llm-recipes train-classifier``."""
+        return self.path.parent.name == CLASSIFIER_FOLDER
+
     def datasets(self) -> list[str]:
-        """Every dataset name in ``dataset`` and ``eval_dataset``."""
+        """Every dataset name in ``dataset``, ``eval_dataset`` and ``predict_dataset``."""
         names = []
-        for key in ("dataset", "eval_dataset"):
+        for key in ("dataset", "eval_dataset", "predict_dataset"):
             value = self.args.get(key)
             if value:
                 names += [name.strip() for name in str(value).split(",") if name.strip()]
@@ -113,13 +118,24 @@ class Recipe:
         return ""
 
 
-NOT_LLAMAFACTORY = ("benchmarks",)  # folders of recipes/ whose files are not llamafactory-cli recipes
+CLASSIFIER_FOLDER = "classifier"  # recipes/classifier/: classification-head recipes (llm-recipes train-classifier)
+NOT_LLAMAFACTORY = ("benchmarks", CLASSIFIER_FOLDER)  # folders of recipes/ whose files are not llamafactory-cli's
 
 
 def recipe_files(folder: str | Path = "recipes") -> list[Path]:
     """Every LLaMA-Factory recipe under ``folder`` (sub-folders too; benchmark stage files left out), sorted."""
     root = Path(folder)
     return sorted(p for p in root.glob("**/*.yaml") if not set(p.relative_to(root).parts[:-1]) & set(NOT_LLAMAFACTORY))
+
+
+def classifier_recipe_files(folder: str | Path = "recipes") -> list[Path]:
+    """Every classification-head recipe (``recipes/classifier/*.yaml``), sorted."""
+    return sorted((Path(folder) / CLASSIFIER_FOLDER).glob("*.yaml"))
+
+
+def all_recipe_files(folder: str | Path = "recipes") -> list[Path]:
+    """The LLaMA-Factory recipes, then the classifier recipes."""
+    return recipe_files(folder) + classifier_recipe_files(folder)
 
 
 def load_recipe(path: str | Path) -> Recipe:

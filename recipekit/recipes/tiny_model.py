@@ -1,5 +1,5 @@
 """Tiny local models: a byte-level BPE tokenizer trained offline on the strings of JSONL or text files, and a
-random-init Llama or Qwen2 of a given shape around it."""
+random-init Llama or Qwen2 (causal LM) or BERT or DeBERTa-v2 (encoder) of a given shape around it."""
 
 from __future__ import annotations
 
@@ -11,6 +11,8 @@ from recipekit.errors import InputError
 from recipekit.files import read_jsonl
 
 SPECIAL_TOKENS = ["<unk>", "<s>", "</s>", "<pad>"]
+DECODERS = ("llama", "qwen2")
+ENCODERS = ("bert", "deberta-v2")
 
 
 def iter_texts(paths: list[str]) -> Iterator[str]:
@@ -36,9 +38,10 @@ def iter_texts(paths: list[str]) -> Iterator[str]:
             yield from Path(path).read_text(encoding="utf-8").splitlines()
 
 
-def train_tokenizer(texts: list[str], vocab_size: int, extra_special: list[str]) -> object:
-    """Byte-level BPE trained on ``texts``, wrapped as a transformers fast tokenizer."""
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+def train_tokenizer(texts: list[str], vocab_size: int, extra_special: list[str], encoder: bool = False) -> object:
+    """Byte-level BPE trained on ``texts``, wrapped as a transformers fast tokenizer; an encoder's wraps each
+    text (pair) as ``<s> A </s> B </s>`` with token type ids, as BERT's ``[CLS] A [SEP] B [SEP]``."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
     from transformers import PreTrainedTokenizerFast
 
     tokenizer = Tokenizer(models.BPE(unk_token="<unk>"))
@@ -47,6 +50,13 @@ def train_tokenizer(texts: list[str], vocab_size: int, extra_special: list[str])
     trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=SPECIAL_TOKENS + extra_special,
                                   initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
     tokenizer.train_from_iterator(texts, trainer=trainer)
+    if encoder:
+        ids = {token: tokenizer.token_to_id(token) for token in ("<s>", "</s>")}
+        tokenizer.post_processor = processors.TemplateProcessing(
+            single="<s>:0 $A:0 </s>:0", pair="<s>:0 $A:0 </s>:0 $B:1 </s>:1", special_tokens=list(ids.items()))
+        return PreTrainedTokenizerFast(tokenizer_object=tokenizer, bos_token="<s>", eos_token="</s>",
+                                       unk_token="<unk>", pad_token="<pad>", cls_token="<s>", sep_token="</s>",
+                                       additional_special_tokens=extra_special or None)
     return PreTrainedTokenizerFast(tokenizer_object=tokenizer, bos_token="<s>", eos_token="</s>",
                                    unk_token="<unk>", pad_token="<pad>",
                                    additional_special_tokens=extra_special or None)
@@ -54,9 +64,9 @@ def train_tokenizer(texts: list[str], vocab_size: int, extra_special: list[str])
 
 @dataclass(frozen=True)
 class TinyShape:
-    """The architecture and size of a tiny causal LM."""
+    """The architecture and size of a tiny model."""
 
-    arch: str = "llama"  # llama | qwen2
+    arch: str = "llama"  # llama | qwen2 (causal LM), bert | deberta-v2 (encoder, no head)
     hidden: int = 128
     intermediate: int = 352
     layers: int = 2
@@ -68,9 +78,24 @@ class TinyShape:
 
 
 def build_model(shape: TinyShape, tokenizer: object) -> object:
-    """A random-init causal LM of ``shape`` whose vocabulary and special token ids are the tokenizer's."""
+    """A random-init model of ``shape`` whose vocabulary and special token ids are the tokenizer's: a causal LM,
+    or an encoder without a head (as BERT and DeBERTa-v3 checkpoints come; a classifier adds its own)."""
     import torch
-    from transformers import AutoModelForCausalLM, LlamaConfig, Qwen2Config
+    from transformers import AutoModel, AutoModelForCausalLM, BertConfig, DebertaV2Config, LlamaConfig, Qwen2Config
+
+    if shape.arch in ENCODERS:
+        common = dict(vocab_size=len(tokenizer), hidden_size=shape.hidden, intermediate_size=shape.intermediate,
+                      num_hidden_layers=shape.layers, num_attention_heads=shape.heads,
+                      max_position_embeddings=shape.max_positions, pad_token_id=tokenizer.pad_token_id,
+                      type_vocab_size=2)
+        if shape.arch == "bert":
+            config = BertConfig(**common)
+        else:  # DeBERTa-v3's layout: relative positions, disentangled attention, no absolute position input
+            config = DebertaV2Config(**common, relative_attention=True, position_buckets=64,
+                                     pos_att_type=["p2c", "c2p"], position_biased_input=False,
+                                     norm_rel_ebd="layer_norm", share_att_key=True, max_relative_positions=-1)
+        torch.manual_seed(shape.seed)
+        return AutoModel.from_config(config, dtype=torch.float32)
 
     config_class = {"llama": LlamaConfig, "qwen2": Qwen2Config}[shape.arch]
     config = config_class(

@@ -9,9 +9,10 @@ import pytest
 import yaml
 from conftest import ROOT, run_script
 
-from recipekit.recipes.reading import recipe_files
+from recipekit.recipes.reading import all_recipe_files, classifier_recipe_files
 
-RECIPES = [str(p.relative_to(ROOT)) for p in recipe_files(ROOT / "recipes")]
+RECIPES = [str(p.relative_to(ROOT)) for p in all_recipe_files(ROOT / "recipes")]
+CLASSIFIERS = {str(p.relative_to(ROOT)) for p in classifier_recipe_files(ROOT / "recipes")}
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +34,11 @@ def test_every_recipe_runs_for_real(smoke: tuple[str, Path]) -> None:
             state = json.loads((run_dir / "trainer_state.json").read_text(encoding="utf-8"))
             assert state["global_step"] == 2
             assert all(math_ok(entry.get("loss", 0.0)) for entry in state["log_history"])
-        if config.get("do_predict"):
+        if recipe in CLASSIFIERS:  # label probabilities of the evaluation set, as score_labels writes them
+            rows = (run_dir / f"predictions_{config['eval_dataset']}.jsonl").read_text(encoding="utf-8").splitlines()
+            assert 0 < len(rows) <= 16
+            assert {"prompt", "predict", "label", "probs", "logprobs"} <= set(json.loads(rows[0]))
+        elif config.get("do_predict"):
             rows = (run_dir / "generated_predictions.jsonl").read_text(encoding="utf-8").splitlines()
             assert 0 < len(rows) <= 16 and {"prompt", "predict", "label"} <= set(json.loads(rows[0]))
 
@@ -55,6 +60,8 @@ def test_lora_targets_stage_and_deepspeed_are_kept(smoke: tuple[str, Path]) -> N
     assert "recipes/qwen3_4b_ultrafeedback_dpo_lora.yaml: ok in " in out
     assert "stage dpo, lora, lora_target all, ds_z2_config, 2 steps" in out
     assert "stage sft, full, ds_z3_config, 2 steps" in out
+    assert "recipes/classifier/afqmc_qwen1.5_1.8b_qlora.yaml: ok in " in out
+    assert "classifier, full, 2 steps, predict" in out and "classifier, lora, lora_target query,value, 2 steps" in out
     assert "note: DeepSpeed on 2 CPU ranks (FORCE_TORCHRUN=1 NPROC_PER_NODE=2)" in out
     assert "note: 4-bit quantisation dropped: bitsandbytes with a GPU is not available here (LoRA kept)" in out
     full = work / "runs" / "agnews_full"
@@ -83,7 +90,8 @@ def test_help_shows_an_example() -> None:
 
 KEPT = ("stage", "finetuning_type", "lora_rank", "lora_alpha", "lora_dropout", "lora_target", "deepspeed",
         "pref_beta", "pref_loss", "pref_ftx", "load_best_model_at_end", "metric_for_best_model", "greater_is_better",
-        "early_stopping_steps", "eval_strategy", "learning_rate", "lr_scheduler_type", "weight_decay", "template")
+        "early_stopping_steps", "learning_rate", "lr_scheduler_type", "weight_decay", "template", "labels",
+        "class_weights", "text_pair_separator")
 
 
 @pytest.mark.slow
@@ -102,4 +110,7 @@ def test_the_smoke_configs_keep_every_method_setting(smoke: tuple[str, Path]) ->
     assert (dpo["pref_beta"], dpo["pref_loss"], dpo["stage"]) == (0.1, "sigmoid", "dpo")
     afqmc = yaml.safe_load((work / "recipes" / "afqmc_qlora.yaml").read_text(encoding="utf-8"))
     assert (afqmc["early_stopping_steps"], afqmc["load_best_model_at_end"], afqmc["lora_dropout"]) == (3, True, 0.1)
+    head = yaml.safe_load((work / "recipes" / "afqmc_qwen1.5_1.8b_qlora.yaml").read_text(encoding="utf-8"))
+    assert (head["class_weights"], head["metric_for_best_model"], head["text_pair_separator"]) == (
+        {"是": 3.0, "否": 1.0}, "f1", "句子2：")
     assert checked > 100

@@ -10,7 +10,7 @@ import pytest
 import yaml
 from conftest import ROOT, run_cli, run_script
 
-from recipekit.recipes.reading import recipe_files
+from recipekit.recipes.reading import all_recipe_files, recipe_files
 
 HEADER = """# A broken copy for a test.
 #
@@ -47,9 +47,9 @@ def check(*args: str | Path, cwd: Path = ROOT) -> tuple[int, str]:
 def test_every_shipped_recipe_passes_and_prints_its_global_batch() -> None:
     code, out = check()
     assert code == 0, out
-    recipes = [str(p.relative_to(ROOT)) for p in recipe_files(ROOT / "recipes")]
+    recipes = [str(p.relative_to(ROOT)) for p in all_recipe_files(ROOT / "recipes")]
     assert not any("benchmarks" in r for r in recipes)
-    assert len(recipes) >= 15
+    assert len(recipes) >= 19 and sum("recipes/classifier/" in r for r in recipes) == 4
     for recipe in recipes:
         assert f"{recipe}: ok" in out
     assert f"{len(recipes)} recipe(s) checked, 0 with errors" in out
@@ -214,3 +214,31 @@ def test_trust_remote_code_is_warned_about(tmp_path: Path) -> None:
     path = write_recipe(tmp_path, "remote", base_args(trust_remote_code=True))
     _, out = check(path)
     assert "warning: trust_remote_code runs Python code from the model's hub repository" in out
+
+
+def test_classifier_recipes_are_checked_by_their_own_parser(tmp_path: Path) -> None:
+    """recipes/classifier/*.yaml: the classifier's HfArgumentParser refuses unknown keys, labels must hold every
+    registered answer, and LoRA under ZeRO-3 is refused before any GPU."""
+    from converters.catalog import make_fixture_dataset
+
+    make_fixture_dataset("afqmc", tmp_path / "raw", tmp_path / "data")
+    source = ROOT / "recipes" / "classifier" / "afqmc_macbert.yaml"
+    folder = tmp_path / "recipes" / "classifier"
+    folder.mkdir(parents=True)
+    changes = {"typo": ("early_stoping_steps: 3", "early_stopping_steps: 3"),
+               "labels": ("labels: same,different", "labels: 是,否"),
+               "zero3": ("finetuning_type: lora\ndeepspeed: recipes/deepspeed/ds_z3_config.json",
+                         "finetuning_type: full")}
+    for name, (new, old) in changes.items():
+        text = source.read_text(encoding="utf-8")
+        assert old in text
+        (folder / f"{name}.yaml").write_text(text.replace(old, new), encoding="utf-8")
+    code, out = check(*sorted(folder.glob("*.yaml")), "--data-dir", tmp_path / "data")
+    blocks = sections(out)
+    assert code == 1
+    assert "error: unknown key(s) ['early_stoping_steps']: neither classifier settings nor TrainingArguments" \
+        in blocks["typo"]
+    assert "error: dataset 'afqmc' has answers ['否', '是'] that are not in labels ['different', 'same']" \
+        in blocks["labels"]
+    assert "error: a LoRA classifier under ZeRO-3 fails in DeepSpeed's hooks" in blocks["zero3"]
+    assert "FORCE_TORCHRUN=1 llm-recipes train-classifier" in blocks["zero3"]

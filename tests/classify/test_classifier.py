@@ -1,0 +1,205 @@
+"""llm-recipes train-classifier: a classification head trained by the HF Trainer on the converters' sets, on tiny
+BERT / DeBERTa-v2 / Qwen2 models built here; its predictions read by the eval scripts unchanged."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import yaml
+from conftest import ROOT, run_cli, run_script
+
+from converters.catalog import make_fixture_dataset
+from recipekit.classify.arguments import ClassifierArguments
+from recipekit.classify.data import class_weights
+from recipekit.classify.model import trainable_parameters, with_lora
+from recipekit.classify.training import weighted_loss
+from recipekit.errors import InputError
+
+TINY = ["--vocab-size", "512", "--hidden", "32", "--intermediate", "64", "--layers", "2", "--heads", "2"]
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """The afqmc, yelp5 and arena fixture sets converted by their converters, and tiny BERT, DeBERTa-v2 and Qwen2."""
+    work = tmp_path_factory.mktemp("classifier")
+    data = work / "data"
+    for name in ("afqmc", "yelp5", "arena"):
+        make_fixture_dataset(name, work / "raw", data)
+    paths = {"work": work, "data": data}
+    for arch in ("bert", "deberta-v2", "qwen2"):
+        out = work / arch
+        done = run_cli("tiny-model", "--texts", *sorted(data.glob("*.jsonl")), "--out", out, "--arch", arch, *TINY)
+        assert done.returncode == 0, done.stderr
+        paths[arch] = out
+    return paths
+
+
+def recipe(setup: dict[str, Path], name: str, **values: object) -> Path:
+    base = {"model_name_or_path": str(setup["bert"]), "dataset": "afqmc", "eval_dataset": "afqmc_val",
+            "dataset_dir": str(setup["data"]), "labels": "是,否", "text_pair_separator": "句子2：",
+            "cutoff_len": 64, "output_dir": str(setup["work"] / "runs" / name), "per_device_train_batch_size": 4,
+            "learning_rate": 1.0e-3, "logging_steps": 1, "report_to": "none", "do_train": True}
+    path = setup["work"] / f"{name}.yaml"
+    path.write_text(yaml.safe_dump({**base, **values}, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+def train(path: Path, *overrides: str) -> dict:
+    done = run_cli("train-classifier", path, *overrides)
+    assert done.returncode == 0, done.stderr[-3000:]
+    out = Path(yaml.safe_load(path.read_text(encoding="utf-8"))["output_dir"])
+    return json.loads((out / "classifier_run.json").read_text(encoding="utf-8"))
+
+
+def read_rows(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+def test_bert_base_lora_trains_the_reports_parameter_count() -> None:
+    """bert-base-uncased (transformers' BertConfig defaults are its published numbers) with LoRA r8 on
+    query/value and a 5-way head: 298,757 trainable of 109,784,842, the Yelp report's figures and peft's."""
+    from transformers import AutoModelForSequenceClassification, BertConfig
+
+    config = BertConfig(num_labels=5)
+    assert (config.vocab_size, config.hidden_size, config.num_hidden_layers, config.num_attention_heads,
+            config.intermediate_size, config.max_position_embeddings) == (30522, 768, 12, 12, 3072, 512)
+    with torch.device("meta"):
+        model = AutoModelForSequenceClassification.from_config(config)
+    args = ClassifierArguments(model_name_or_path="bert-base-uncased", finetuning_type="lora", lora_rank=8,
+                               lora_alpha=16, lora_dropout=0.1, lora_target="query,value")
+    peft_model = with_lora(model, args, ["classifier"])
+    assert trainable_parameters(peft_model) == (298_757, 109_784_842)
+    assert peft_model.get_nb_trainable_parameters() == (298_757, 109_784_842)
+
+
+def test_class_weights_are_torchs_weighted_cross_entropy() -> None:
+    logits, labels = torch.randn(6, 3, generator=torch.Generator().manual_seed(0)), torch.tensor([0, 1, 2, 2, 1, 0])
+    weights = class_weights({"b": 3.0}, ["a", "b", "c"], [0, 1, 2])
+    assert weights == [1.0, 3.0, 1.0]
+    expected = torch.nn.CrossEntropyLoss(weight=torch.tensor(weights))(logits, labels)
+    assert torch.allclose(weighted_loss(logits, labels, weights), expected)
+    assert not torch.allclose(expected, torch.nn.CrossEntropyLoss()(logits, labels))
+    from sklearn.utils.class_weight import compute_class_weight
+
+    ids = [0, 0, 0, 1]
+    assert class_weights("balanced", ["是", "否"], ids) == pytest.approx(
+        list(compute_class_weight("balanced", classes=np.arange(2), y=np.array(ids))))
+    with pytest.raises(InputError, match=r"names \['maybe'\], which are not labels"):
+        class_weights({"maybe": 2}, ["是", "否"], ids)
+    with pytest.raises(InputError, match="never occur in the training set"):
+        class_weights("balanced", ["是", "否", "?"], ids)
+
+
+def test_text_pairs_train_with_metrics_per_eval_and_feed_the_eval_scripts(setup: dict[str, Path]) -> None:
+    """AFQMC pairs on a tiny BERT with class weights: accuracy/F1/log loss at every evaluation in trainer_state,
+    prediction rows as score_labels writes them, read by classify_report and calibrate threshold unchanged."""
+    path = recipe(setup, "afqmc_bert", class_weights={"是": 3.0, "否": 1.0}, max_steps=4, eval_strategy="steps",
+                  eval_steps=2, save_steps=2, predict_dataset="afqmc_test", do_predict=True)
+    run = train(path)
+    out = setup["work"] / "runs" / "afqmc_bert"
+    assert run["class_weights"] == [3.0, 1.0] and run["labels"] == ["是", "否"]
+    history = json.loads((out / "trainer_state.json").read_text(encoding="utf-8"))["log_history"]
+    evals = [h for h in history if "eval_f1" in h]
+    assert [h["step"] for h in evals] == [2, 4]
+    assert all(0 <= h["eval_accuracy"] <= 1 and h["eval_log_loss"] > 0 for h in evals)
+    val = read_rows(out / "predictions_afqmc_val.jsonl")
+    assert len(val) == 8 and set(val[0]) >= {"prompt", "predict", "label", "probs", "logprobs"}
+    assert val[0]["prompt"].startswith("句子1：") and "\n句子2：" in val[0]["prompt"]
+    for row in val:
+        assert math.isclose(sum(row["probs"].values()), 1.0, abs_tol=1e-9)
+        assert row["predict"] == max(row["probs"], key=row["probs"].get)
+        assert math.isclose(math.exp(row["logprobs"]["是"]), row["probs"]["是"], rel_tol=1e-9)
+    test = read_rows(out / "predictions_afqmc_test.jsonl")
+    assert all(row["label"] == "" and "id" in row for row in test)
+    accuracy = sum(r["predict"] == r["label"] for r in val) / len(val)
+    assert run["eval_metrics"]["eval_accuracy"] == pytest.approx(accuracy)
+    report = run_cli("report", "classify", out / "predictions_afqmc_val.jsonl", "--out", out / "report")
+    assert report.returncode == 0, report.stderr
+    scored = json.loads((out / "report" / "classify_report.json").read_text(encoding="utf-8"))
+    assert scored["accuracy"] == pytest.approx(accuracy) and scored["n_invalid"] == 0
+    assert scored["macro"]["f1"] == pytest.approx(run["eval_metrics"]["eval_f1"])
+    assert scored["probabilistic"]["log_loss"] == pytest.approx(run["eval_metrics"]["eval_log_loss"])
+    calibrated = run_cli("calibrate", "threshold", "--val", out / "predictions_afqmc_val.jsonl",
+                         "--test", out / "predictions_afqmc_test.jsonl", "--out", out / "calibrated")
+    assert calibrated.returncode == 0, calibrated.stderr
+    assert list((out / "calibrated").glob("*.jsonl"))
+
+
+def test_best_checkpoint_follows_f1_where_eval_loss_disagrees(setup: dict[str, Path]) -> None:
+    """A run whose lowest eval loss and highest macro-F1 fall on different steps keeps the F1 one (and, asked
+    for log loss, the lowest log loss)."""
+    common = dict(finetuning_type="full", learning_rate=2.0e-2, max_steps=12, eval_strategy="steps", eval_steps=1,
+                  save_steps=1, load_best_model_at_end=True, class_weights={"是": 3.0, "否": 1.0})
+    for metric, key, pick in (("f1", "eval_f1", max), ("log_loss", "eval_log_loss", min)):
+        path = recipe(setup, f"select_{metric}", metric_for_best_model=metric, **common)
+        run = train(path)
+        out = setup["work"] / "runs" / f"select_{metric}"
+        evals = [h for h in json.loads((out / "trainer_state.json").read_text(encoding="utf-8"))["log_history"]
+                 if key in h]
+        best = pick(evals, key=lambda h: (h[key], -h["step"] if pick is max else h["step"]))  # earliest of ties
+        assert run["best_checkpoint"] == str(out / f"checkpoint-{best['step']}")
+        assert run["best_metric"] == pytest.approx(best[key])
+        if metric == "f1":
+            lowest_loss = min(evals, key=lambda h: (h["eval_loss"], h["step"]))
+            assert lowest_loss["step"] != best["step"], "this run's loss and F1 no longer disagree"
+            assert run["eval_metrics"]["eval_f1"] == pytest.approx(best["eval_f1"])  # the best was loaded
+
+
+def test_decoder_with_a_head_trains_lora_on_every_linear_layer(setup: dict[str, Path]) -> None:
+    """A tiny Qwen2 with a sequence-classification head (the arena winners' approach): LoRA on all linear layers
+    but the head, which is trained whole; the run's count equals peft's."""
+    path = recipe(setup, "afqmc_qwen", model_name_or_path=str(setup["qwen2"]), finetuning_type="lora",
+                  lora_rank=4, lora_target="all", class_weights="balanced", max_steps=2)
+    run = train(path)
+    out = setup["work"] / "runs" / "afqmc_qwen"
+    adapter = json.loads((out / "adapter_config.json").read_text(encoding="utf-8"))
+    assert adapter["task_type"] == "SEQ_CLS" and "score" in adapter["modules_to_save"]
+    assert set(adapter["target_modules"]) == {"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj",
+                                              "down_proj"}
+    hidden, ranks = 32, 4
+    assert run["trainable_parameters"] > hidden * 2 + ranks * hidden  # the head and the adapters
+    assert run["class_weights"] == [1.0, 1.0]  # balanced on the fixture's 12 + 12 pairs: n / (k * count) = 1
+
+
+def test_deberta_arena_triples_with_swapped_copies_feed_calibrate_swap(setup: dict[str, Path]) -> None:
+    path = recipe(setup, "arena_deberta", model_name_or_path=str(setup["deberta-v2"]), dataset="arena",
+                  eval_dataset="arena_val", predict_dataset="arena_val_swapped", do_predict=True,
+                  labels="A,B,tie", text_pair_separator="### Response A", max_steps=2, cutoff_len=128)
+    train(path)
+    out = setup["work"] / "runs" / "arena_deberta"
+    original = read_rows(out / "predictions_arena_val.jsonl")
+    swapped = read_rows(out / "predictions_arena_val_swapped.jsonl")
+    assert [r["id"] for r in original] == [r["id"] for r in swapped]
+    assert all(r["prompt"].startswith("### Prompt") and "\n### Response A" in r["prompt"] for r in original)
+    done = run_cli("calibrate", "swap", "--original", out / "predictions_arena_val.jsonl",
+                   "--swapped", out / "predictions_arena_val_swapped.jsonl", "--out", out / "swap")
+    assert done.returncode == 0, done.stderr
+
+
+def test_bad_recipes_are_one_line_errors(setup: dict[str, Path]) -> None:
+    cases = [
+        (recipe(setup, "bad_key", lora_rnak=8), "Some keys are not used by the HfArgumentParser: ['lora_rnak']"),
+        (recipe(setup, "bad_labels", labels="same,different"), "afqmc.jsonl:1: answer '否' is not one of the labels"),
+        (recipe(setup, "bad_pair", text_pair_separator="@@"), "afqmc.jsonl:1: text_pair_separator '@@' does not"),
+        (recipe(setup, "bad_type", finetuning_type="freeze"), "finetuning_type must be one of ('full', 'lora')"),
+        (recipe(setup, "bad_stop", early_stopping_steps=2), "early_stopping_steps needs load_best_model_at_end"),
+    ]
+    for path, message in cases:
+        done = run_cli("train-classifier", path)
+        assert done.returncode == 2, (path, done.stderr[-2000:])
+        assert message in done.stderr and "Traceback" not in done.stderr
+        assert len(done.stderr.strip().splitlines()) == 1, done.stderr
+    lora_zero3 = recipe(setup, "lora_zero3", finetuning_type="lora",
+                        deepspeed=str(ROOT / "recipes/deepspeed/ds_z3_config.json"))
+    done = run_script("scripts/train_classifier.py", lora_zero3, env={"FORCE_TORCHRUN": "1", "NPROC_PER_NODE": "2"})
+    assert done.returncode == 2 and done.stderr.count("error:") == 1 and "use recipes/deepspeed/ds_z2" in done.stderr
+
+
+def test_help_shows_an_example() -> None:
+    done = run_script("scripts/train_classifier.py", "--help")
+    assert done.returncode == 0 and "train_classifier.py recipes/classifier/yelp5_bert_lora.yaml" in done.stdout
