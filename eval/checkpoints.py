@@ -34,7 +34,7 @@ from recipekit.eval.labels import label_codes, parse_labels
 from recipekit.eval.probabilities import selection_metrics
 from recipekit.eval.scoring_inputs import ScoringSource, load_for_scoring, result_rows, score_examples
 from recipekit.files import write_jsonl, writes_held
-from recipekit.recipes.reading import load_recipe
+from recipekit.recipes.reading import fill_from_recipe, load_recipe
 from recipekit.report.checkpoints import plot_checkpoints, render_markdown
 from recipekit.report.writer import write_report
 
@@ -66,12 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def apply_recipe(args: argparse.Namespace) -> argparse.Namespace:
     recipe = load_recipe(args.recipe).args if args.recipe else {}
-    for flag, key in RECIPE_KEYS.items():
-        if getattr(args, flag) is None and recipe.get(key) is not None:
-            value = recipe[key]
-            setattr(args, flag, str(value).split(",")[0].strip() if flag == "dataset" else value)
-        if getattr(args, flag) is None and flag in DEFAULTS:
-            setattr(args, flag, DEFAULTS[flag])
+    fill_from_recipe(args, recipe, RECIPE_KEYS, DEFAULTS)
     missing = [flag for flag in ("run_dir", "template", "dataset") if getattr(args, flag) is None]
     if missing:
         raise InputError("missing " + ", ".join("RUN_DIR" if m == "run_dir" else f"--{m}" for m in missing)

@@ -34,7 +34,7 @@ from recipekit.eval.label_scoring import END_TOKEN_MODES, Candidates, label_cand
 from recipekit.eval.labels import parse_labels
 from recipekit.eval.scoring_inputs import Example, Loaded, ScoringSource, load_for_scoring, result_rows, score_examples
 from recipekit.files import write_jsonl, writes_held
-from recipekit.recipes.reading import load_recipe
+from recipekit.recipes.reading import fill_from_recipe, load_recipe
 
 KEEP_DEFAULT = "id,fold,swapped"
 # flag -> the predict recipe's key it defaults to with --recipe
@@ -60,12 +60,7 @@ def choose_labels(text: str | None, examples: list[Example], source: str) -> lis
 def apply_recipe(args: argparse.Namespace) -> argparse.Namespace:
     """Fill flags left unset from --recipe's keys, then the defaults."""
     recipe = load_recipe(args.recipe).args if args.recipe else {}
-    for flag, key in RECIPE_KEYS.items():
-        if getattr(args, flag) is None and recipe.get(key) is not None:
-            value = recipe[key]
-            setattr(args, flag, str(value).split(",")[0].strip() if flag == "dataset" else value)
-        if getattr(args, flag) is None and flag in DEFAULTS:
-            setattr(args, flag, DEFAULTS[flag])
+    fill_from_recipe(args, recipe, RECIPE_KEYS, DEFAULTS)
     if args.out is None:
         base = Path(recipe["output_dir"]) if recipe.get("output_dir") else Path("outputs/scores") / (
             args.dataset or Path(args.data or "data").stem)

@@ -31,6 +31,7 @@ COMMANDS: dict[str, str | dict[str, str]] = {
     "convert": {},  # filled from converters/*.py: one subcommand per converter
     "check": {"recipes": "scripts/check_recipes.py", "data": "scripts/check_data.py"},
     "smoke": "scripts/smoke_recipe.py",
+    "plan": "scripts/plan.py",
     "train-classifier": "scripts/train_classifier.py",
     "tiny-model": "scripts/make_tiny_model.py",
     "score": "eval/score_labels.py",

@@ -38,7 +38,25 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--data-dir", default="data", help="folder holding dataset_info.json (default: data)")
     parser.add_argument("--gpus", type=at_least(1),
                         help="print the accumulation that keeps the header's global batch on N GPUs")
+    parser.add_argument("--gpu", help="also plan each recipe on N (--gpus, default 1) of this card (scripts/plan.py "
+                                      "--gpu) and fail a recipe that does not fit")
     return parser
+
+
+def fit_line(recipe: object, args: argparse.Namespace, made_by: dict, found: Findings) -> str:
+    """The planner's verdict on --gpus x --gpu; a recipe that does not fit is an error."""
+    from recipekit.plan.gpus import resolve_gpu
+    from recipekit.plan.planner import plan
+    from recipekit.report.plan import header_line
+
+    try:
+        result = plan(recipe, resolve_gpu(args.gpu), args.gpus or 1, made_by)  # type: ignore[arg-type]
+    except InputError as exc:
+        return f"plan: not planned ({exc})"
+    if not result["fits"]:
+        found.errors.append(f"does not fit {args.gpus or 1}x {result['gpu']['name']} "
+                            f"({result['memory']['peak_gib']:.1f} GiB per GPU): see scripts/plan.py for the changes")
+    return f"plan: {header_line(result)}"
 
 
 @exit_on_input_error
@@ -56,6 +74,7 @@ def main(argv: list[str] | None = None) -> dict[str, Findings]:
     results: dict[str, Findings] = {}
     for recipe in recipes:
         found = check_recipe(recipe, context)
+        planned = fit_line(recipe, args, made_by, found) if args.gpu else None
         results[str(recipe.path)] = found
         status = f"{len(found.errors)} error(s)" if found.errors else "ok"
         print(f"{recipe.path}: {status}" + (f", {len(found.warnings)} warning(s)" if found.warnings else ""))
@@ -64,6 +83,8 @@ def main(argv: list[str] | None = None) -> dict[str, Findings]:
                 print(f"  {kind}: {item}")
         for line in batch_lines(recipe, args.gpus):
             print(f"  {line}")
+        if planned:
+            print(f"  {planned}")
     failed = sum(1 for f in results.values() if f.errors)
     print(f"{len(results)} recipe(s) checked, {failed} with errors")
     if failed:

@@ -72,6 +72,14 @@ def check_header(recipe: Recipe, found: Findings) -> None:
                                 f"{yaml_batch[1]}: make them agree")
 
 
+def parser_refusal(message: str, what: str, where: str, parser: str) -> str:
+    """One finding from an HfArgumentParser's refusal: the unknown keys named, or the parser's own words."""
+    if "not used by the HfArgumentParser" in message:
+        unknown = message.split(":", 1)[1].strip()
+        return f"unknown key(s) {unknown}: {what} (check the spelling; {where})"
+    return f"{parser} refused it: {message}"
+
+
 def parse_with_llamafactory(recipe: Recipe, found: Findings) -> None:
     """LLaMA-Factory's HfArgumentParser over its own argument classes (unknown keys are refused)."""
     from llamafactory.hparams.parser import _parse_train_args
@@ -87,13 +95,8 @@ def parse_with_llamafactory(recipe: Recipe, found: Findings) -> None:
         try:
             _parse_train_args(args)
         except (ValueError, TypeError) as exc:
-            message = " ".join(str(exc).split())
-            if "not used by the HfArgumentParser" in message:
-                unknown = message.split(":", 1)[1].strip()
-                found.errors.append(f"unknown key(s) {unknown}: not LLaMA-Factory arguments (check the spelling; "
-                                    "`llamafactory-cli train -h` lists them)")
-            else:
-                found.errors.append(f"LLaMA-Factory's parser refused it: {message}")
+            found.errors.append(parser_refusal(" ".join(str(exc).split()), "not LLaMA-Factory arguments",
+                                              "`llamafactory-cli train -h` lists them", "LLaMA-Factory's parser"))
     stage, a = recipe.args.get("stage", "sft"), recipe.args
     if stage != "sft" and a.get("predict_with_generate"):
         found.errors.append("predict_with_generate only works with stage: sft")
@@ -117,13 +120,9 @@ def parse_classifier(recipe: Recipe, found: Findings) -> None:
         try:
             parse_recipe(recipe.path, {**drop, "output_dir": scratch})
         except InputError as exc:
-            message = str(exc).split(": ", 1)[-1]
-            if "not used by the HfArgumentParser" in message:
-                unknown = message.split(":", 1)[1].strip()
-                found.errors.append(f"unknown key(s) {unknown}: neither classifier settings nor TrainingArguments "
-                                    "(check the spelling; scripts/train_classifier.py --help)")
-            else:
-                found.errors.append(f"the classifier's parser refused it: {message}")
+            found.errors.append(parser_refusal(str(exc).split(": ", 1)[-1],
+                                              "neither classifier settings nor TrainingArguments",
+                                              "scripts/train_classifier.py --help", "the classifier's parser"))
 
 
 def check_labels(recipe: Recipe, context: CheckContext, found: Findings) -> None:

@@ -1,0 +1,67 @@
+"""The architecture a recipe trains: its ``config.json`` from a local folder, the Hugging Face cache, or the copy
+shipped under ``recipes/models/<hub id>/`` (architecture numbers only, no weights)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from recipekit.errors import InputError
+
+SHIPPED = Path(__file__).resolve().parents[2] / "recipes" / "models"
+
+
+def config_path(model: str) -> Path:
+    """Where ``model``'s config.json is: the folder itself, the hub cache, or the shipped copy."""
+    local = Path(model)
+    if (local / "config.json").is_file():
+        return local / "config.json"
+    if not local.exists() and model.count("/") == 1:
+        try:
+            from huggingface_hub import try_to_load_from_cache
+
+            cached = try_to_load_from_cache(model, "config.json")
+            if isinstance(cached, str):
+                return Path(cached)
+        except Exception:  # a malformed id or cache: fall through to the shipped copy
+            pass
+    shipped = SHIPPED / model / "config.json"
+    if shipped.is_file():
+        return shipped
+    raise InputError(f"no config.json for {model!r}: not a local folder, not in the Hugging Face cache, and not "
+                     f"shipped as {SHIPPED.relative_to(SHIPPED.parents[1])}/{model}/config.json")
+
+
+def load_config(model: str) -> Any:
+    """The transformers config of ``model`` (no weights read)."""
+    from transformers import AutoConfig
+
+    return AutoConfig.from_pretrained(str(config_path(model).parent))
+
+
+def build_model(config: Any, head_labels: int | None, dtype: Any) -> Any:
+    """The model class a run builds: a causal LM, or a sequence classifier with ``head_labels`` outputs."""
+    from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification
+
+    if head_labels:
+        config.num_labels = head_labels
+        if getattr(config, "pad_token_id", None) is None:
+            config.pad_token_id = 0
+        return AutoModelForSequenceClassification.from_config(config, dtype=dtype)
+    if "ForCausalLM" not in "".join(getattr(config, "architectures", None) or ["ForCausalLM"]):
+        raise InputError(f"{config.model_type} is not a causal LM: plan it with a classifier recipe")
+    return AutoModelForCausalLM.from_config(config, dtype=dtype)
+
+
+def largest_layer(model: Any) -> int:
+    """The most parameters one module holds itself (DeepSpeed's ``model_to_params`` rule)."""
+    return max((sum(p.numel() for p in m.parameters(recurse=False)) for m in model.modules()), default=0)
+
+
+def quantizable(model: Any) -> int:
+    """Parameters of the linear layers bitsandbytes quantises (every ``nn.Linear`` but the output head)."""
+    import torch
+
+    heads = {"lm_head", "score", "classifier"}
+    return sum(m.weight.numel() for name, m in model.named_modules()
+               if isinstance(m, torch.nn.Linear) and name.rsplit(".", 1)[-1] not in heads)

@@ -1,0 +1,229 @@
+"""A recipe's plan: its run read from the YAML (and DeepSpeed JSON), the simulated step, memory per GPU, fit on
+a card, time and cost, and the cheapest changes that make a run fit, each simulated again."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from recipekit.errors import InputError
+from recipekit.plan.gpus import Gpu
+from recipekit.plan.memory import GIB, Memory, Setup, per_gpu
+from recipekit.plan.models import load_config
+from recipekit.plan.simulate import Shape, Simulation, simulate
+from recipekit.recipes.reading import Recipe, load_recipe
+
+# MFU of bf16 fine-tuning when no measurement is given: the Llama 3 paper (Dubey et al. 2024, Table 4) reports
+# 38-43% BF16 MFU training on H100s; a fine-tuning run on a few GPUs rarely does better.
+DEFAULT_MFU = 0.38
+MFU_SOURCE = "assumed 38%: the low end of Llama 3's reported 38-43% BF16 MFU (Dubey et al. 2024, Table 4)"
+RANKING_STAGES = {"dpo", "kto", "orpo", "simpo"}
+
+
+@dataclass(frozen=True)
+class Run:
+    """What a recipe runs, in the planner's terms."""
+
+    model: str
+    shape: Shape
+    setup: Setup
+    accumulation: int
+    epochs: float
+    max_steps: int
+    datasets: tuple[str, ...]
+    dataset_dir: str
+    max_samples: int | None
+    predict: bool = False
+    new_tokens: int = 0
+
+
+def producer_model(value: str, made_by: dict[str, Path], seen: int = 0) -> str:
+    """A model path another recipe writes -> the base model that recipe trains (its architecture)."""
+    producer = made_by.get(value.rstrip("/"))
+    if producer is None or seen > 5:
+        return value
+    return producer_model(str(load_recipe(producer).args.get("model_name_or_path", value)), made_by, seen + 1)
+
+
+def deepspeed_setup(path: str | None, hidden: int) -> dict[str, Any]:
+    """ZeRO stage, offload and bucket elements of a DeepSpeed JSON ("auto" filled as the HF Trainer fills it)."""
+    if not path:
+        return {"zero": 0}
+    source = Path(path)
+    if not source.is_file():
+        raise InputError("no such DeepSpeed config", str(source))
+    zero = json.loads(source.read_text(encoding="utf-8")).get("zero_optimization", {})
+    stage = int(zero.get("stage", 0) or 0)
+
+    def elements(key: str, auto: float) -> int:
+        value = zero.get(key, auto)
+        return int(auto if value == "auto" else float(value))
+
+    buckets = elements("reduce_bucket_size", hidden * hidden)
+    if stage == 3:
+        buckets += elements("stage3_prefetch_bucket_size", 0.9 * hidden * hidden)
+    offload = lambda key: str((zero.get(key) or {}).get("device", "none")) in ("cpu", "nvme")  # noqa: E731
+    return {"zero": stage if stage in (2, 3) else 0, "offload_optimizer": offload("offload_optimizer"),
+            "offload_params": offload("offload_param"), "buffer_elements": buckets}
+
+
+def read_run(recipe: Recipe, gpus: int, made_by: dict[str, Path], seq: int | None = None) -> Run:
+    """The run a LLaMA-Factory or classifier recipe describes."""
+    a = recipe.args
+    model = producer_model(str(a.get("model_name_or_path", "")), made_by)
+    config = load_config(model)
+    classifier = recipe.is_classifier
+    method = str(a.get("finetuning_type", "full" if classifier else "lora"))
+    if method not in ("full", "lora"):
+        raise InputError(f"finetuning_type {method!r}: the planner knows full and lora", str(recipe.path))
+    rank = int(a.get("lora_rank", 8))
+    labels = a.get("labels")
+    head = len(labels if isinstance(labels, list) else str(labels).split(",")) if classifier and labels else None
+    if classifier and head is None:
+        raise InputError("a classifier recipe needs labels to be planned", str(recipe.path))
+    gc = bool(a.get("gradient_checkpointing", False)) if classifier else not a.get("disable_gradient_checkpointing")
+    predict = bool(a.get("do_predict")) and not a.get("do_train")
+    batch = int(a.get("per_device_eval_batch_size" if predict else "per_device_train_batch_size", 1 if predict else 8))
+    shape = Shape(batch=batch, seq=int(seq or a.get("cutoff_len", 512 if classifier else 2048)), method=method,
+                  lora_rank=rank, lora_alpha=int(a.get("lora_alpha") or 2 * rank),
+                  lora_target=str(a.get("lora_target", "all")), gradient_checkpointing=gc,
+                  dpo=str(a.get("stage", "sft")) in RANKING_STAGES, head_labels=head,
+                  bf16=bool(a.get("bf16") or a.get("fp16") or a.get("pure_bf16") or not classifier))
+    ds = deepspeed_setup(a.get("deepspeed"), int(getattr(config, "hidden_size", 4096)))
+    setup = Setup(gpus=gpus, half=shape.bf16, quantization_bit=a.get("quantization_bit"),
+                  double_quantization=bool(a.get("double_quantization", True)),
+                  reference_model=shape.dpo and bool(a.get("ref_model")), **ds)
+    names = [n.strip() for n in str(a.get("dataset") or "").split(",") if n.strip()]
+    return Run(model, shape, setup, int(a.get("gradient_accumulation_steps", 1)),
+               float(a.get("num_train_epochs", 3.0)), int(a.get("max_steps", -1) or -1), tuple(names),
+               str(a.get("dataset_dir", "data")), a.get("max_samples"), predict, int(a.get("max_new_tokens", 512)))
+
+
+def registered_rows(run: Run) -> int | None:
+    """Training rows of the run's registered sets, when their files exist (each capped at max_samples)."""
+    from recipekit.data.dataset_info import load_registry
+
+    registry = load_registry(Path(run.dataset_dir) / "dataset_info.json")
+    total = 0
+    for name in run.datasets:
+        entry = registry.get(name, {})
+        path = Path(run.dataset_dir) / str(entry.get("file_name", ""))
+        if not entry.get("file_name") or not path.is_file():
+            return None
+        with path.open("rb") as handle:
+            rows = sum(1 for line in handle if line.strip())
+        total += min(rows, run.max_samples) if run.max_samples else rows
+    return total or None
+
+
+def predict_memory(run: Run, config: Any, params: int) -> Memory:
+    """Generation: weights plus the key/value cache of the batch at prompt + new tokens, and the logits."""
+    from recipekit.plan.memory import CUDA_CONTEXT, FRAGMENTATION, NF4_BYTES
+
+    layers, heads = config.num_hidden_layers, config.num_attention_heads
+    head_dim = getattr(config, "head_dim", None) or config.hidden_size // heads
+    kv_heads = getattr(config, "num_key_value_heads", None) or heads
+    weights = params * (NF4_BYTES[run.setup.double_quantization] if run.setup.quantization_bit == 4 else 2.0)
+    tokens = run.shape.batch * (run.shape.seq + run.new_tokens)
+    parts = {"weights": weights, "kv cache": 2.0 * layers * kv_heads * head_dim * tokens * 2,
+             "activations": 4.0 * run.shape.batch * config.vocab_size * 2}
+    parts["allowance"] = CUDA_CONTEXT + FRAGMENTATION * sum(parts.values())
+    return Memory(parts)
+
+
+@dataclass
+class Option:
+    """One change tried on a run that does not fit: what it is, and the peak it gives."""
+
+    change: str
+    peak_gib: float
+    fits: bool
+
+
+def evaluate(run: Run, config: Any) -> tuple[Simulation, Memory]:
+    sim = simulate(config, run.shape)
+    return sim, per_gpu(sim, run.setup)
+
+
+def options(run: Run, config: Any, gpu: Gpu) -> list[Option]:
+    """The usual fixes, cheapest first, each simulated: more accumulation for a smaller per-device batch (same
+    global batch), gradient checkpointing, ZeRO-3, offload, a shorter cutoff, QLoRA; then the GPU count."""
+    tries: list[tuple[str, Run]] = []
+    batch = run.shape.batch
+    while batch > 1:
+        batch //= 2
+        factor = run.shape.batch // batch
+        tries.append((f"per_device_train_batch_size {batch}, gradient_accumulation_steps "
+                      f"{run.accumulation * factor} (same global batch)",
+                      replace(run, shape=replace(run.shape, batch=batch), accumulation=run.accumulation * factor)))
+    if not run.shape.gradient_checkpointing:
+        tries.append(("gradient checkpointing on", replace(run, shape=replace(run.shape, gradient_checkpointing=True))))
+    lora_zero3 = run.shape.head_labels and run.shape.method == "lora"  # refused by the classifier trainer
+    if run.setup.zero < 3 and not lora_zero3:
+        tries.append(("deepspeed: recipes/deepspeed/ds_z3_config.json", replace(run, setup=replace(run.setup, zero=3))))
+    if not run.setup.offload_optimizer and not run.setup.quantization_bit and not lora_zero3:
+        tries.append(("deepspeed: recipes/deepspeed/ds_z3_offload_config.json (optimizer and parameters on the CPU)",
+                      replace(run, setup=replace(run.setup, zero=3, offload_optimizer=True, offload_params=True))))
+    if run.shape.seq > 256:
+        shorter = replace(run, shape=replace(run.shape, seq=run.shape.seq // 2))
+        tries.append((f"cutoff_len {run.shape.seq // 2}", shorter))
+    if run.shape.method == "lora" and not run.setup.quantization_bit and run.setup.zero < 3:
+        tries.append(("quantization_bit: 4 (QLoRA)", replace(run, setup=replace(run.setup, quantization_bit=4))))
+    found = []
+    for change, candidate in tries:
+        memory = evaluate(candidate, config)[1]
+        found.append(Option(change, memory.total / GIB, memory.total <= gpu.memory_gib * GIB))
+    if run.setup.zero >= 2:
+        for gpus in range(run.setup.gpus + 1, 65):
+            memory = evaluate(replace(run, setup=replace(run.setup, gpus=gpus)), config)[1]
+            if memory.total <= gpu.memory_gib * GIB:
+                found.append(Option(f"{gpus} GPUs", memory.total / GIB, True))
+                break
+    return found
+
+
+def plan(recipe: Recipe, gpu: Gpu, gpus: int, made_by: dict[str, Path], rows: int | None = None,
+         mfu: float | None = None, price: float | None = None, seq: int | None = None) -> dict[str, Any]:
+    """Everything the planner says about one recipe on ``gpus`` cards, as a JSON-ready dict."""
+    run = read_run(recipe, gpus, made_by, seq)
+    config = load_config(run.model)
+    result: dict[str, Any] = {"recipe": str(recipe.path), "model": run.model, "gpu": asdict(gpu), "gpus": gpus,
+                              "shape": asdict(run.shape), "setup": asdict(run.setup)}
+    if run.predict:
+        import torch
+
+        from recipekit.plan.models import build_model
+
+        with torch.device("meta"):
+            params = sum(p.numel() for p in build_model(config, None, torch.bfloat16).parameters())
+        memory = predict_memory(run, config, params)
+        result.update(kind="predict", params=params, time=None,
+                      time_note="generation is bound by memory bandwidth, not FLOPs: no time estimate")
+    else:
+        sim, memory = evaluate(run, config)
+        half = gpu.peak_tflops(run.shape.bf16) * 1e12
+        efficiency = mfu if mfu is not None else DEFAULT_MFU
+        step_seconds = sim.flops * run.accumulation / (half * efficiency)
+        rows = rows or registered_rows(run)
+        global_batch = run.shape.batch * run.accumulation * gpus
+        steps = run.max_steps if run.max_steps > 0 else (
+            math.ceil(math.ceil(rows / global_batch) * run.epochs) if rows else None)
+        tokens = run.shape.batch * run.accumulation * run.shape.seq * (2 if run.shape.dpo else 1)
+        hours = steps * step_seconds / 3600 if steps else None
+        result.update(kind="train", params=sim.params, trainable=sim.trainable, largest_layer=sim.largest_layer,
+                      flops_per_micro_batch=sim.flops, simulated_seconds=round(sim.seconds, 1),
+                      global_batch=global_batch, rows=rows, steps=steps, step_seconds=step_seconds,
+                      tokens_per_second_per_gpu=tokens / step_seconds,
+                      time={"hours": hours, "gpu_hours": hours * gpus if hours else None,
+                            "cost": hours * gpus * price if hours and price else None, "price_per_gpu_hour": price},
+                      mfu=efficiency, mfu_source="--mfu" if mfu is not None else MFU_SOURCE,
+                      time_note=None if steps else "rows unknown: pass --rows N or convert the data first")
+    result["memory"] = {"per_gpu_gib": {k: v / GIB for k, v in memory.parts.items()},
+                        "peak_gib": memory.total / GIB, "model_states_gib": memory.model_states / GIB,
+                        "host_gib": memory.host_bytes / GIB}
+    result["fits"] = memory.total <= gpu.memory_gib * GIB
+    result["options"] = [] if result["fits"] or run.predict else [asdict(o) for o in options(run, config, gpu)]
+    return result

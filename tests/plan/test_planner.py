@@ -1,0 +1,176 @@
+"""The planner: parameter counts of the shipped configs, model states against DeepSpeed's estimators, the fake
+step against a real one, LLaMA-Factory's memory table, and the plan command on a small local architecture."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+from conftest import ROOT, run_cli, run_script
+
+from recipekit.plan.memory import GIB, Setup, model_states, per_gpu
+from recipekit.plan.models import build_model, config_path, largest_layer, load_config
+from recipekit.plan.simulate import Shape, Simulation, run_step
+
+SMALL = {"architectures": ["LlamaForCausalLM"], "model_type": "llama", "vocab_size": 8192, "hidden_size": 512,
+         "intermediate_size": 1376, "num_hidden_layers": 4, "num_attention_heads": 8, "num_key_value_heads": 8,
+         "max_position_embeddings": 1024, "tie_word_embeddings": False}
+
+
+def meta_counts(model_id: str) -> tuple[int, int]:
+    with torch.device("meta"):
+        model = build_model(load_config(model_id), None, torch.bfloat16)
+    return sum(p.numel() for p in model.parameters()), largest_layer(model)
+
+
+def test_every_recipe_model_has_a_config_and_the_published_parameter_counts() -> None:
+    assert meta_counts("meta-llama/Llama-3.1-8B")[0] == 8_030_261_248
+    assert meta_counts("Qwen/Qwen2.5-0.5B")[0] == 494_032_768
+    assert meta_counts("Qwen/Qwen3-4B-Base")[0] == 4_022_468_096
+    for path in sorted((ROOT / "recipes").rglob("*.yaml")):
+        model = str(yaml.safe_load(path.read_text(encoding="utf-8")).get("model_name_or_path", ""))
+        if model.count("/") == 1 and not model.startswith(("saves", "outputs")):
+            assert config_path(model).is_file(), (path, model)
+
+
+def test_lora_trainable_count_is_peft_on_the_real_config() -> None:
+    from peft import LoraConfig, get_peft_model
+
+    from recipekit.plan.simulate import lora_targets
+
+    config = load_config("Qwen/Qwen3-4B-Base")
+    with torch.device("meta"):
+        model = build_model(config, None, torch.bfloat16)
+        targets = lora_targets(model, "all")
+        peft_model = get_peft_model(model, LoraConfig(r=16, lora_alpha=32, target_modules=targets))
+    assert targets == ["down_proj", "gate_proj", "k_proj", "o_proj", "q_proj", "up_proj", "v_proj"]
+    trainable, _ = peft_model.get_nb_trainable_parameters()
+    layers, hidden, inter, q, kv = 36, 2560, 9728, 4096, 1024
+    expected = layers * 16 * ((hidden + q) * 2 + (hidden + kv) * 2 + (hidden + inter) * 3)
+    assert trainable == expected == 33_030_144
+
+
+@pytest.mark.parametrize("gpus", [1, 8, 64])
+def test_full_fine_tuning_model_states_equal_deepspeeds_estimators(gpus: int) -> None:
+    from deepspeed.runtime.zero.stage3 import estimate_zero3_model_states_mem_needs
+    from deepspeed.runtime.zero.stage_1_and_2 import estimate_zero2_model_states_mem_needs
+
+    params, largest = meta_counts("meta-llama/Llama-3.1-8B")
+    sim = Simulation(params=params, trainable=params, largest_layer=largest, quantizable=0)
+    cases = [
+        (Setup(gpus=gpus, zero=2), estimate_zero2_model_states_mem_needs(params, gpus, 1, cpu_offload=False)[1]),
+        (Setup(gpus=gpus, zero=2, offload_optimizer=True),
+         estimate_zero2_model_states_mem_needs(params, gpus, 1, cpu_offload=True)[1]),
+        (Setup(gpus=gpus, zero=3), estimate_zero3_model_states_mem_needs(
+            params, largest, gpus, 1, cpu_offload=False, cpu_offload_params=False)[1]),
+        (Setup(gpus=gpus, zero=3, offload_optimizer=True), estimate_zero3_model_states_mem_needs(
+            params, largest, gpus, 1, cpu_offload=True, cpu_offload_params=False)[1]),
+        (Setup(gpus=gpus, zero=3, offload_optimizer=True, offload_params=True), estimate_zero3_model_states_mem_needs(
+            params, largest, gpus, 1, cpu_offload=True, cpu_offload_params=True)[1]),
+    ]
+    for setup, deepspeed_bytes in cases:
+        ours = sum(model_states(sim, setup).values())
+        assert ours == pytest.approx(deepspeed_bytes, rel=0.01), setup
+
+
+@pytest.mark.parametrize("shape", [
+    Shape(4, 256, gradient_checkpointing=False, bf16=False),
+    Shape(4, 256, gradient_checkpointing=True, bf16=False),
+    Shape(4, 256, method="lora", lora_target="q_proj,v_proj", bf16=False),
+    Shape(2, 256, dpo=True, bf16=False),
+    Shape(2, 256, dpo=True, method="lora", bf16=False),
+], ids=["full", "full-gc", "lora", "dpo", "dpo-lora"])
+def test_the_fake_step_equals_a_real_one(shape: Shape) -> None:
+    """Activations and the whole peak on fake tensors within 5% of the same step on real CPU tensors."""
+    from transformers import AutoConfig
+
+    config = AutoConfig.for_model(**{k: v for k, v in SMALL.items() if k != "architectures"})
+    fake, real = run_step(config, shape, fake=True), run_step(config, shape, fake=False)
+    assert (fake.params, fake.trainable, fake.flops) == (real.params, real.trainable, real.flops)
+    assert fake.activation_bytes == pytest.approx(real.activation_bytes, rel=0.05)
+    assert fake.peak["Total"] == pytest.approx(real.peak["Total"], rel=0.05)
+
+
+@pytest.mark.slow
+def test_seven_b_lora_and_qlora_land_near_llamafactorys_table(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """LLaMA-Factory's README: 7B LoRA 16 GB, QLoRA 4-bit 6 GB, at its implied settings (batch 1, short rows)."""
+    from recipekit.plan.simulate import simulate
+
+    monkeypatch.setenv("LLM_RECIPES_CACHE", str(tmp_path))
+    sim = simulate(load_config("Qwen/Qwen2.5-7B"), Shape(1, 512, method="lora", lora_rank=8, lora_target="all"))
+    gib = {bits: per_gpu(sim, Setup(quantization_bit=bits)).total / GIB for bits in (None, 4)}
+    print(f"Qwen2.5-7B LoRA r8 all, 1 x 512: {gib[None]:.1f} GiB; QLoRA: {gib[4]:.1f} GiB")
+    assert 12 <= gib[None] <= 24 and 4 <= gib[4] <= 10, gib
+
+
+def small_recipe(tmp_path: Path, **values: object) -> Path:
+    model = tmp_path / "small"
+    model.mkdir(exist_ok=True)
+    (model / "config.json").write_text(json.dumps(SMALL), encoding="utf-8")
+    recipe = {"model_name_or_path": str(model), "stage": "sft", "do_train": True, "finetuning_type": "full",
+              "dataset": "x", "template": "default", "cutoff_len": 512, "output_dir": "saves/x",
+              "per_device_train_batch_size": 8, "gradient_accumulation_steps": 2, "num_train_epochs": 2.0, "bf16": True,
+              **values}
+    path = tmp_path / "recipe.yaml"
+    path.write_text(yaml.safe_dump(recipe), encoding="utf-8")
+    return path
+
+
+def test_plan_writes_its_table_time_and_cost(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LLM_RECIPES_CACHE", str(tmp_path / "cache"))
+    recipe = small_recipe(tmp_path)
+    done = run_cli("plan", recipe, "--gpu", "a100-40g", "--gpus", "2", "--rows", "1000", "--price", "1.5",
+                   "--out", tmp_path / "out")
+    assert done.returncode == 0, done.stderr[-2000:]
+    plan = json.loads((tmp_path / "out" / "plan.json").read_text(encoding="utf-8"))
+    assert plan["fits"] and plan["params"] == 21_041_664 and plan["global_batch"] == 32
+    assert plan["steps"] == 64  # ceil(1000 / 32) x 2 epochs
+    step = plan["flops_per_micro_batch"] * 2 / (312e12 * 0.38)
+    assert plan["time"]["hours"] == pytest.approx(64 * step / 3600)
+    assert plan["time"]["cost"] == pytest.approx(plan["time"]["gpu_hours"] * 1.5)
+    parts = plan["memory"]["per_gpu_gib"]
+    assert set(parts) == {"weights", "gradients", "optimizer state", "activations", "buffers", "allowance"}
+    assert parts["optimizer state"] * GIB == pytest.approx(8 * 21_041_664)  # no DeepSpeed: fp32 Adam moments
+    assert "**Peak per GPU" in (tmp_path / "out" / "plan.md").read_text(encoding="utf-8")
+    assert list((tmp_path / "cache" / "plan").glob("*.json")), "the simulation was not cached"
+
+
+def test_a_run_that_does_not_fit_gets_simulated_fixes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LLM_RECIPES_CACHE", str(tmp_path / "cache"))
+    recipe = small_recipe(tmp_path, deepspeed=str(ROOT / "recipes/deepspeed/ds_z2_config.json"))
+    done = run_cli("plan", recipe, "--gpu-mem", "2.4", "--gpu-tflops", "100", "--gpus", "2",
+                   "--out", tmp_path / "out")
+    assert done.returncode == 0, done.stderr[-2000:]
+    plan = json.loads((tmp_path / "out" / "plan.json").read_text(encoding="utf-8"))
+    assert not plan["fits"] and plan["memory"]["peak_gib"] > 2.4
+    changes = {o["change"]: o for o in plan["options"]}
+    smaller = changes["per_device_train_batch_size 4, gradient_accumulation_steps 4 (same global batch)"]
+    assert smaller["peak_gib"] < plan["memory"]["peak_gib"]
+    assert changes["per_device_train_batch_size 1, gradient_accumulation_steps 16 (same global batch)"]["fits"]
+    assert plan["memory"]["per_gpu_gib"]["buffers"] * GIB == pytest.approx(2 * 5e8)  # ds_z2's reduce bucket
+    assert "does NOT fit" in done.stdout and "Changes tried (each simulated)" in done.stdout
+
+
+def test_bad_cards_are_one_line_errors(tmp_path: Path) -> None:
+    recipe = small_recipe(tmp_path)
+    done = run_script("scripts/plan.py", recipe, "--gpu", "gtx1080")
+    assert done.returncode == 2 and "--gpu 'gtx1080' is not in the table" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert "python scripts/plan.py recipes/agnews_full.yaml --gpu a100-40g" in run_script(
+        "scripts/plan.py", "--help").stdout
+
+
+def test_check_recipes_plans_on_a_card() -> None:
+    done = run_cli("check", "recipes", "recipes/classifier/arena_deberta_v3.yaml", "--gpu", "t4")
+    assert done.returncode == 0, done.stdout[-2000:]
+    assert "plan: 1x T4 16GB: " in done.stdout and "at 4 x 512 tokens, fits" in done.stdout
+
+
+@pytest.mark.slow
+def test_check_recipes_fails_a_recipe_that_does_not_fit() -> None:
+    done = run_cli("check", "recipes", "recipes/qwen3_4b_tulu_sft_lora.yaml", "--gpu", "t4", "--gpus", "2")
+    assert done.returncode == 1
+    assert "error: does not fit 2x T4 16GB" in done.stdout and "does not fit" in done.stdout
