@@ -27,7 +27,8 @@ from recipekit.report.writer import save_figure
 
 # plot file -> the series drawn on it
 PLOTS = {
-    "loss": ("loss", "eval_loss"),
+    "loss": ("loss", "eval_loss", "eval_log_loss"),
+    "task_metrics": ("eval_accuracy", "eval_f1"),  # a classifier run's evaluations (train_classifier.py)
     "learning_rate": ("learning_rate",),
     "grad_norm": ("grad_norm",),
     "rewards": ("rewards/chosen", "rewards/rejected", "rewards/margins"),
@@ -75,6 +76,9 @@ def summarise(run_dir: Path, history: list[dict[str, Any]], final: dict[str, Any
     _, eval_loss = series(history, "eval_loss")
     if eval_loss:
         summary["final_eval_loss"], summary["min_eval_loss"] = eval_loss[-1], min(eval_loss)
+    _, f1 = series(history, "eval_f1")
+    if f1:
+        summary["final_eval_f1"], summary["best_eval_f1"] = f1[-1], max(f1)
     _, accuracy = series(history, "rewards/accuracies")
     if accuracy:
         summary["dpo"] = {"first_reward_accuracy": accuracy[0], "last_reward_accuracy": accuracy[-1]}

@@ -128,6 +128,11 @@ def test_text_pairs_train_with_metrics_per_eval_and_feed_the_eval_scripts(setup:
                          "--test", out / "predictions_afqmc_test.jsonl", "--out", out / "calibrated")
     assert calibrated.returncode == 0, calibrated.stderr
     assert list((out / "calibrated").glob("*.jsonl"))
+    plotted = run_cli("plot", out)
+    assert plotted.returncode == 0, plotted.stderr
+    assert (out / "task_metrics.png").stat().st_size > 0
+    summary = json.loads((out / "training_summary.json").read_text(encoding="utf-8"))["runs"][0]
+    assert summary["best_eval_f1"] == pytest.approx(max(h["eval_f1"] for h in evals))
 
 
 def test_best_checkpoint_follows_f1_where_eval_loss_disagrees(setup: dict[str, Path]) -> None:
@@ -168,7 +173,7 @@ def test_decoder_with_a_head_trains_lora_on_every_linear_layer(setup: dict[str, 
 
 def test_deberta_arena_triples_with_swapped_copies_feed_calibrate_swap(setup: dict[str, Path]) -> None:
     path = recipe(setup, "arena_deberta", model_name_or_path=str(setup["deberta-v2"]), dataset="arena",
-                  eval_dataset="arena_val", predict_dataset="arena_val_swapped", do_predict=True,
+                  eval_dataset="arena_val", predict_dataset="arena_val_swapped,arena_test", do_predict=True,
                   labels="A,B,tie", text_pair_separator="### Response A", max_steps=2, cutoff_len=128)
     train(path)
     out = setup["work"] / "runs" / "arena_deberta"
@@ -179,6 +184,14 @@ def test_deberta_arena_triples_with_swapped_copies_feed_calibrate_swap(setup: di
     done = run_cli("calibrate", "swap", "--original", out / "predictions_arena_val.jsonl",
                    "--swapped", out / "predictions_arena_val_swapped.jsonl", "--out", out / "swap")
     assert done.returncode == 0, done.stderr
+    test = read_rows(out / "predictions_arena_test.jsonl")
+    done = run_cli("submission", out / "predictions_arena_test.jsonl", "--out", out / "submission.csv")
+    assert done.returncode == 0, done.stderr
+    lines = (out / "submission.csv").read_text(encoding="utf-8").splitlines()
+    assert lines[0] == "id,winner_model_a,winner_model_b,winner_tie" and len(lines) == len(test) + 1
+    first = lines[1].split(",")
+    assert first[0] == str(test[0]["id"])
+    assert [float(x) for x in first[1:]] == pytest.approx([test[0]["probs"][k] for k in ("A", "B", "tie")], abs=1e-6)
 
 
 def test_bad_recipes_are_one_line_errors(setup: dict[str, Path]) -> None:

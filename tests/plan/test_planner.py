@@ -174,3 +174,17 @@ def test_check_recipes_fails_a_recipe_that_does_not_fit() -> None:
     done = run_cli("check", "recipes", "recipes/qwen3_4b_tulu_sft_lora.yaml", "--gpu", "t4", "--gpus", "2")
     assert done.returncode == 1
     assert "error: does not fit 2x T4 16GB" in done.stdout and "does not fit" in done.stdout
+
+
+def test_data_measures_the_longest_row(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """--data: the recipe's registered set tokenized by LLaMA-Factory (check_data's loader) sets the row length."""
+    from converters.catalog import make_fixture_dataset
+
+    monkeypatch.setenv("LLM_RECIPES_CACHE", str(tmp_path / "cache"))
+    make_fixture_dataset("afqmc", tmp_path / "raw", tmp_path / "data")
+    recipe = small_recipe(tmp_path, dataset="afqmc", dataset_dir=str(tmp_path / "data"))
+    done = run_cli("plan", recipe, "--gpu", "l4", "--data", "--out", tmp_path / "out")
+    assert done.returncode == 0, done.stderr[-2000:]
+    plan = json.loads((tmp_path / "out" / "plan.json").read_text(encoding="utf-8"))
+    assert 8 < plan["shape"]["seq"] < 512 and plan["rows"] == 24  # the fixture's training rows, registered
+    assert plan["seq_note"].startswith(f"--data: longest row {plan['shape']['seq']} tokens by a tiny BPE")
