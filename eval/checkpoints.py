@@ -32,7 +32,7 @@ from recipekit.eval.checkpoints import METRICS, best_row, find_checkpoints
 from recipekit.eval.label_scoring import label_candidates, normalise
 from recipekit.eval.labels import label_codes, parse_labels
 from recipekit.eval.probabilities import selection_metrics
-from recipekit.eval.scoring_inputs import ScoringSource, load_for_scoring, result_rows, score_examples
+from recipekit.eval.scoring_inputs import ScoringSource, flag_defaults, load_for_scoring, result_rows, score_examples
 from recipekit.files import write_jsonl, writes_held
 from recipekit.recipes.reading import fill_from_recipe, load_recipe
 from recipekit.report.checkpoints import plot_checkpoints, render_markdown
@@ -42,7 +42,6 @@ from recipekit.report.writer import write_report
 RECIPE_KEYS = {"run_dir": "output_dir", "model": "model_name_or_path", "template": "template",
                "dataset": "eval_dataset", "dataset_dir": "dataset_dir", "cutoff_len": "cutoff_len",
                "batch_size": "per_device_eval_batch_size"}
-DEFAULTS = {"dataset_dir": "data", "cutoff_len": 2048, "batch_size": 16}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -66,7 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def apply_recipe(args: argparse.Namespace) -> argparse.Namespace:
     recipe = load_recipe(args.recipe).args if args.recipe else {}
-    fill_from_recipe(args, recipe, RECIPE_KEYS, DEFAULTS)
+    fill_from_recipe(args, recipe, RECIPE_KEYS, flag_defaults())
     missing = [flag for flag in ("run_dir", "template", "dataset") if getattr(args, flag) is None]
     if missing:
         raise InputError("missing " + ", ".join("RUN_DIR" if m == "run_dir" else f"--{m}" for m in missing)

@@ -32,7 +32,15 @@ from recipekit.cli import at_least, script_parser
 from recipekit.errors import InputError, exit_on_input_error
 from recipekit.eval.label_scoring import END_TOKEN_MODES, Candidates, label_candidates
 from recipekit.eval.labels import parse_labels
-from recipekit.eval.scoring_inputs import Example, Loaded, ScoringSource, load_for_scoring, result_rows, score_examples
+from recipekit.eval.scoring_inputs import (
+    Example,
+    Loaded,
+    ScoringSource,
+    flag_defaults,
+    load_for_scoring,
+    result_rows,
+    score_examples,
+)
 from recipekit.files import write_jsonl, writes_held
 from recipekit.recipes.reading import fill_from_recipe, load_recipe
 
@@ -41,7 +49,6 @@ KEEP_DEFAULT = "id,fold,swapped"
 RECIPE_KEYS = {"model": "model_name_or_path", "adapter": "adapter_name_or_path", "template": "template",
                "dataset": "eval_dataset", "dataset_dir": "dataset_dir", "cutoff_len": "cutoff_len",
                "quantization_bit": "quantization_bit", "batch_size": "per_device_eval_batch_size"}
-DEFAULTS = {"dataset_dir": "data", "cutoff_len": 2048, "batch_size": 16}
 
 
 def choose_labels(text: str | None, examples: list[Example], source: str) -> list[str]:
@@ -60,7 +67,7 @@ def choose_labels(text: str | None, examples: list[Example], source: str) -> lis
 def apply_recipe(args: argparse.Namespace) -> argparse.Namespace:
     """Fill flags left unset from --recipe's keys, then the defaults."""
     recipe = load_recipe(args.recipe).args if args.recipe else {}
-    fill_from_recipe(args, recipe, RECIPE_KEYS, DEFAULTS)
+    fill_from_recipe(args, recipe, RECIPE_KEYS, flag_defaults())
     if args.out is None:
         base = Path(recipe["output_dir"]) if recipe.get("output_dir") else Path("outputs/scores") / (
             args.dataset or Path(args.data or "data").stem)

@@ -59,16 +59,16 @@ def torchrun_command(argv: list[str]) -> list[str] | None:
             str(Path(__file__).resolve()), *argv]
 
 
-def refuse_before_launch(recipe: str, extra: dict[str, object]) -> None:
-    """The checks that need no model, once, before torchrun starts the ranks (each would print them again)."""
+def refuse_early(recipe: str, extra: dict[str, object]) -> None:
+    """The checks that need no model, before any rank starts (under torchrun each rank would print them again)."""
     from recipekit.classify.arguments import zero3_lora_problem
+    from recipekit.recipes.checks import zero_stage
     from recipekit.recipes.reading import load_recipe
 
     values = {**load_recipe(recipe).args, **extra}
     if values.get("deepspeed"):
         config = json.loads(Path(str(values["deepspeed"])).read_text(encoding="utf-8"))
-        stage = int(config.get("zero_optimization", {}).get("stage", 0) or 0)
-        problem = zero3_lora_problem(str(values.get("finetuning_type", "full")), stage)
+        problem = zero3_lora_problem(str(values.get("finetuning_type", "full")), zero_stage(config))
         if problem:
             raise InputError(problem, str(values["deepspeed"]))
 
@@ -77,14 +77,15 @@ def refuse_before_launch(recipe: str, extra: dict[str, object]) -> None:
 def main(argv: list[str] | None = None) -> object:
     argv = sys.argv[1:] if argv is None else list(argv)
     args = build_parser().parse_args(argv)
+    extra = overrides(args.overrides)
+    refuse_early(args.recipe, extra)
     command = torchrun_command(argv)
     if command is not None:
-        refuse_before_launch(args.recipe, overrides(args.overrides))
         raise SystemExit(subprocess.run(command, check=False).returncode)
     from recipekit.classify.arguments import parse_recipe
     from recipekit.classify.training import run
 
-    head, training = parse_recipe(args.recipe, overrides(args.overrides))
+    head, training = parse_recipe(args.recipe, extra)
     result = run(head, training)
     if training.process_index == 0:
         print(f"{args.recipe}: {result.trainable:,} trainable of {result.total:,} parameters, labels {result.labels}")

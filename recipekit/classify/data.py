@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from recipekit.data.dataset_info import ALPACA_COLUMNS, load_registry
+from recipekit.data.dataset_info import alpaca_file, load_registry
 from recipekit.errors import InputError
 from recipekit.files import read_jsonl
 
@@ -38,14 +38,14 @@ class ClassSet:
 
 def set_file(data_dir: str | Path, name: str) -> tuple[Path, dict[str, str]]:
     """The JSONL file and column names of a registered Alpaca set."""
-    registry_path = Path(data_dir) / "dataset_info.json"
-    entry = load_registry(registry_path).get(name)
-    if entry is None:
-        raise InputError(f"dataset {name!r} is not registered", str(registry_path))
-    if entry.get("formatting", "alpaca") != "alpaca" or not entry.get("file_name"):
+    found = alpaca_file(data_dir, name)
+    if found is None:
+        registry_path = Path(data_dir) / "dataset_info.json"
+        if name not in load_registry(registry_path):
+            raise InputError(f"dataset {name!r} is not registered", str(registry_path))
         raise InputError(f"dataset {name!r} is not a local Alpaca file (a classifier reads input -> answer rows)",
                          str(registry_path))
-    return Path(data_dir) / entry["file_name"], {**ALPACA_COLUMNS, **entry.get("columns", {})}
+    return found
 
 
 def raw_answers(data_dir: str | Path, names: list[str], max_samples: int | None = None) -> list[str]:

@@ -65,8 +65,9 @@ def whole_load() -> Iterator[None]:
         hf_deepspeed.set_hf_deepspeed_config(config)
 
 
-def lora_targets(model: Any, setting: str, head: list[str]) -> list[str] | str:
-    """``all``: every linear layer's name outside the head; else the comma-separated names."""
+def lora_targets(model: Any, setting: str, head: list[str]) -> list[str]:
+    """LLaMA-Factory's ``lora_target``: ``all`` = the names of every linear layer outside the ``head`` modules;
+    else the comma-separated names."""
     import torch
 
     if setting.strip() != "all":

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from scipy.special import log_softmax, softmax
 
 from recipekit.classify.arguments import ClassifierArguments
 from recipekit.classify.data import ClassSet, class_weights, load_set, raw_answers, tokenized
@@ -18,14 +19,9 @@ from recipekit.eval.probabilities import selection_metrics
 from recipekit.files import write_json, write_jsonl
 
 
-def log_softmax(logits: np.ndarray) -> np.ndarray:
-    shifted = logits - logits.max(axis=-1, keepdims=True)
-    return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
-
-
 def task_metrics(logits: np.ndarray, label_ids: np.ndarray) -> dict[str, float]:
     """Accuracy, macro-F1 over every label and log loss of logits against gold ids."""
-    return selection_metrics(np.exp(log_softmax(np.asarray(logits, dtype=np.float64))), np.asarray(label_ids))
+    return selection_metrics(softmax(np.asarray(logits, dtype=np.float64), axis=-1), np.asarray(label_ids))
 
 
 def compute_metrics(prediction: Any) -> dict[str, float]:
@@ -97,7 +93,7 @@ def choose_labels(args: ClassifierArguments) -> list[str]:
 
 def prediction_rows(rows: ClassSet, logits: np.ndarray, labels: list[str]) -> list[dict[str, Any]]:
     """One row per example: prompt, predict, label, probs, logprobs and the kept id/fold/swapped fields."""
-    logp = log_softmax(np.asarray(logits, dtype=np.float64))
+    logp = log_softmax(np.asarray(logits, dtype=np.float64), axis=-1)
     out = []
     for index, row_logp in enumerate(logp):
         text = rows.texts[index] if rows.pairs is None else f"{rows.texts[index]}\n{rows.pairs[index]}"
@@ -117,13 +113,6 @@ def run(args: ClassifierArguments, training: Any) -> Run:
     from recipekit.classify.model import load_model, load_tokenizer, trainable_parameters
 
     do_train, do_predict = training.do_train, training.do_predict
-    if training.deepspeed:
-        from recipekit.classify.arguments import zero3_lora_problem
-
-        stage = int(training.hf_deepspeed_config.config.get("zero_optimization", {}).get("stage", 0) or 0)
-        problem = zero3_lora_problem(args.finetuning_type, stage)
-        if problem:
-            raise InputError(problem, str(training.deepspeed))
     labels = choose_labels(args)
     read = dict(separator=args.text_pair_separator, include_instruction=args.include_instruction,
                 max_samples=args.max_samples)

@@ -72,17 +72,24 @@ def dataset_base(name: str) -> str:
     return re.sub(r"_(?:(?:val|test)(?:_swapped)?|pref)$", "", name)
 
 
+def alpaca_file(data_dir: str | Path, name: str) -> tuple[Path, dict[str, str]] | None:
+    """The file and column names (Alpaca's defaults filled in) of a registered local Alpaca set; None when the
+    name is not registered or is not a local Alpaca file."""
+    entry = load_registry(Path(data_dir) / "dataset_info.json").get(name)
+    if not entry or entry.get("formatting", "alpaca") != "alpaca" or not entry.get("file_name"):
+        return None
+    return Path(data_dir) / entry["file_name"], {**ALPACA_COLUMNS, **entry.get("columns", {})}
+
+
 def dataset_answers(data_dir: str | Path, name: str, most: int = 50) -> list[str] | None:
     """The distinct answers of a registered Alpaca set (its label set, sorted), or None when it is not a local
     Alpaca JSONL file or has more than ``most`` distinct answers (not a classification set)."""
     from recipekit.files import read_jsonl
 
-    entry = load_registry(Path(data_dir) / "dataset_info.json").get(name)
-    if not entry or entry.get("formatting", "alpaca") != "alpaca" or not entry.get("file_name"):
+    found = alpaca_file(data_dir, name)
+    if found is None or not found[0].is_file():
         return None
-    column = entry.get("columns", {}).get("response", "output")
-    path = Path(data_dir) / entry["file_name"]
-    if not path.is_file():
-        return None
+    path, columns = found
+    column = columns["response"]
     answers = {str(row.get(column, "")).strip() for _, row in read_jsonl(path)} - {""}
     return sorted(answers) if 2 <= len(answers) <= most else None

@@ -93,6 +93,14 @@ class ScoringSource:
         return cls(**{name: getattr(args, name) for name in cls.__dataclass_fields__})
 
 
+def flag_defaults() -> dict[str, Any]:
+    """The defaults of the scoring flags a recipe may leave unset (dataset_dir, cutoff_len, batch_size)."""
+    import dataclasses
+
+    return {f.name: f.default for f in dataclasses.fields(ScoringSource)
+            if f.name in ("dataset_dir", "cutoff_len", "batch_size")}
+
+
 def load_for_scoring(args: ScoringSource, workdir: Path) -> Loaded:
     """Parse LLaMA-Factory's predict arguments, load tokenizer, template, model and encode every row."""
     from llamafactory.data import get_template_and_fix_tokenizer

@@ -9,6 +9,7 @@ from typing import Any
 from recipekit.errors import InputError
 
 SHIPPED = Path(__file__).resolve().parents[2] / "recipes" / "models"
+OUTPUT_LAYERS = ("lm_head", "score", "classifier")  # a causal LM's, a decoder classifier's, an encoder's head
 
 
 def config_path(model: str) -> Path:
@@ -62,6 +63,5 @@ def quantizable(model: Any) -> int:
     """Parameters of the linear layers bitsandbytes quantises (every ``nn.Linear`` but the output head)."""
     import torch
 
-    heads = {"lm_head", "score", "classifier"}
     return sum(m.weight.numel() for name, m in model.named_modules()
-               if isinstance(m, torch.nn.Linear) and name.rsplit(".", 1)[-1] not in heads)
+               if isinstance(m, torch.nn.Linear) and name.rsplit(".", 1)[-1] not in OUTPUT_LAYERS)

@@ -70,8 +70,8 @@ def deepspeed_setup(path: str | None, hidden: int) -> dict[str, Any]:
             "offload_params": offload("offload_param"), "buffer_elements": buckets}
 
 
-def read_run(recipe: Recipe, gpus: int, made_by: dict[str, Path], seq: int | None = None) -> Run:
-    """The run a LLaMA-Factory or classifier recipe describes."""
+def read_run(recipe: Recipe, gpus: int, made_by: dict[str, Path], seq: int | None = None) -> tuple[Run, Any]:
+    """The run a LLaMA-Factory or classifier recipe describes, and its architecture's config."""
     a = recipe.args
     model = producer_model(str(a.get("model_name_or_path", "")), made_by)
     config = load_config(model)
@@ -99,7 +99,8 @@ def read_run(recipe: Recipe, gpus: int, made_by: dict[str, Path], seq: int | Non
     names = [n.strip() for n in str(a.get("dataset") or "").split(",") if n.strip()]
     return Run(model, shape, setup, int(a.get("gradient_accumulation_steps", 1)),
                float(a.get("num_train_epochs", 3.0)), int(a.get("max_steps", -1) or -1), tuple(names),
-               str(a.get("dataset_dir", "data")), a.get("max_samples"), predict, int(a.get("max_new_tokens", 512)))
+               str(a.get("dataset_dir", "data")), a.get("max_samples"), predict,
+               int(a.get("max_new_tokens", 512))), config
 
 
 def registered_rows(run: Run) -> int | None:
@@ -177,8 +178,9 @@ def options(run: Run, config: Any, gpu: Gpu) -> list[Option]:
         memory = evaluate(candidate, config)[1]
         found.append(Option(change, memory.total / GIB, memory.total <= gpu.memory_gib * GIB))
     if run.setup.zero >= 2:
+        sim = simulate(config, run.shape)  # the step does not change with the GPU count
         for gpus in range(run.setup.gpus + 1, 65):
-            memory = evaluate(replace(run, setup=replace(run.setup, gpus=gpus)), config)[1]
+            memory = per_gpu(sim, replace(run.setup, gpus=gpus))
             if memory.total <= gpu.memory_gib * GIB:
                 found.append(Option(f"{gpus} GPUs", memory.total / GIB, True))
                 break
@@ -188,8 +190,7 @@ def options(run: Run, config: Any, gpu: Gpu) -> list[Option]:
 def plan(recipe: Recipe, gpu: Gpu, gpus: int, made_by: dict[str, Path], rows: int | None = None,
          mfu: float | None = None, price: float | None = None, seq: int | None = None) -> dict[str, Any]:
     """Everything the planner says about one recipe on ``gpus`` cards, as a JSON-ready dict."""
-    run = read_run(recipe, gpus, made_by, seq)
-    config = load_config(run.model)
+    run, config = read_run(recipe, gpus, made_by, seq)
     result: dict[str, Any] = {"recipe": str(recipe.path), "model": run.model, "gpu": asdict(gpu), "gpus": gpus,
                               "shape": asdict(run.shape), "setup": asdict(run.setup)}
     if run.predict:

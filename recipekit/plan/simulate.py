@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from recipekit.plan.models import build_model, largest_layer, quantizable
+from recipekit.plan.models import OUTPUT_LAYERS, build_model, largest_layer, quantizable
 
 SIMULATOR_VERSION = 3  # part of the cache key: bump when the step or its accounting changes
 
@@ -73,17 +73,6 @@ def cache_key(config: Any, shape: Shape) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:24]
 
 
-def lora_targets(model: Any, setting: str) -> list[str]:
-    """LLaMA-Factory's ``lora_target``: ``all`` = every linear layer but the output head; else the names."""
-    import torch
-
-    if setting.strip() != "all":
-        return [name.strip() for name in setting.split(",") if name.strip()]
-    heads = {"lm_head", "score", "classifier"}
-    return sorted({name.rsplit(".", 1)[-1] for name, module in model.named_modules()
-                   if isinstance(module, torch.nn.Linear) and name.rsplit(".", 1)[-1] not in heads})
-
-
 def prepared(config: Any, shape: Shape) -> Any:
     """The model as the run trains it: dtype, gradient checkpointing, LoRA adapters (peft) on the targets."""
     import torch
@@ -96,9 +85,12 @@ def prepared(config: Any, shape: Shape) -> Any:
     if shape.method == "lora":
         from peft import LoraConfig, TaskType, get_peft_model
 
+        from recipekit.classify.model import lora_targets
+
         task = TaskType.SEQ_CLS if shape.head_labels else TaskType.CAUSAL_LM
+        targets = lora_targets(model, shape.lora_target, list(OUTPUT_LAYERS))
         model = get_peft_model(model, LoraConfig(task_type=task, r=shape.lora_rank, lora_alpha=shape.lora_alpha,
-                                                 target_modules=lora_targets(model, shape.lora_target)))
+                                                 target_modules=targets))
     if shape.gradient_checkpointing:
         model.enable_input_require_grads()  # reentrant checkpoints need an input that requires grad
     model.train()

@@ -39,12 +39,13 @@ def test_every_recipe_model_has_a_config_and_the_published_parameter_counts() ->
 def test_lora_trainable_count_is_peft_on_the_real_config() -> None:
     from peft import LoraConfig, get_peft_model
 
-    from recipekit.plan.simulate import lora_targets
+    from recipekit.classify.model import lora_targets
+    from recipekit.plan.models import OUTPUT_LAYERS
 
     config = load_config("Qwen/Qwen3-4B-Base")
     with torch.device("meta"):
         model = build_model(config, None, torch.bfloat16)
-        targets = lora_targets(model, "all")
+        targets = lora_targets(model, "all", list(OUTPUT_LAYERS))
         peft_model = get_peft_model(model, LoraConfig(r=16, lora_alpha=32, target_modules=targets))
     assert targets == ["down_proj", "gate_proj", "k_proj", "o_proj", "q_proj", "up_proj", "v_proj"]
     trainable, _ = peft_model.get_nb_trainable_parameters()
