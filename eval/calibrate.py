@@ -92,7 +92,7 @@ def finish(args: argparse.Namespace, command: str, anchor: str, report: dict[str
         scalars = {f"{name}_{metric}": value for name, block in report["summaries"].items() if block
                    for metric, value in block.items()}
         images = {k: v for k, v in outputs.items() if v.suffix == ".png"}
-        print(f"wandb run: {log_report(f'calibrate_{command}', out_dir, scalars, {}, images, {})}")
+        print(f"wandb run: {log_report(f'calibrate_{command}', out_dir, scalars, {}, images, {}, args.wandb_run)}")
     return report
 
 
@@ -252,6 +252,8 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument("--ece-bins", type=at_least(1), default=DEFAULT_BINS,
                          help=f"equal-width bins for ECE (default: {DEFAULT_BINS})")
         sub.add_argument("--wandb", action="store_true", help="log the before/after numbers to wandb")
+        sub.add_argument("--wandb-run", metavar="TRAIN_DIR",
+                         help="with --wandb: log into the wandb run of the training whose output_dir is TRAIN_DIR")
         return sub
 
     temperature = command("temperature", run_temperature, "fit a temperature on --val, apply it to --test")

@@ -95,10 +95,14 @@ def build_report(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, An
         report["label_shift"] = shift
         report["baseline"] = metrics_for(args.baseline, base, "baseline")
         report["delta"] = deltas(report, report["baseline"])
-    return report, curves, row_verdicts(scored)
+    verdicts = row_verdicts(scored)
+    if "this" in curves:  # each row's label probabilities, in the per_class order, for per-row log loss
+        for verdict, probs in zip(verdicts, curves["this"][0].tolist(), strict=True):
+            verdict["probs"] = probs
+    return report, curves, verdicts
 
 
-def log_wandb(report: dict[str, Any], out_dir: Path, pngs: dict[str, Path]) -> str:
+def log_wandb(report: dict[str, Any], out_dir: Path, pngs: dict[str, Path], attach: str | None = None) -> str:
     from recipekit.report.wandb import log_report
 
     scalars = {"accuracy": report["accuracy"], "n_invalid": report["n_invalid"],
@@ -113,7 +117,7 @@ def log_wandb(report: dict[str, Any], out_dir: Path, pngs: dict[str, Path]) -> s
     cm = report["confusion_matrix"]
     matrix = (["label", *cm["labels"]], [[k, *row] for k, row in zip(cm["labels"], cm["matrix"], strict=True)])
     return log_report("classify_report", out_dir, scalars, {"per_class": per_class, "confusion_matrix": matrix},
-                      pngs, {"predictions": report["meta"]["predictions"]})
+                      pngs, {"predictions": report["meta"]["predictions"]}, attach)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -137,6 +141,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="warn when more than this share of the predictions match no label (default: 0.05)")
     parser.add_argument("--strict", action="store_true", help="exit 1 when that share is exceeded")
     parser.add_argument("--wandb", action="store_true", help="log metrics, tables and the matrix to wandb")
+    parser.add_argument("--wandb-run", metavar="TRAIN_DIR",
+                        help="with --wandb: log into the wandb run of the training whose output_dir is TRAIN_DIR")
     return parser
 
 
@@ -165,7 +171,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         if args.strict:
             raise SystemExit(1)
     if args.wandb:
-        print(f"wandb run: {log_wandb(report, out_dir, pngs)}")
+        print(f"wandb run: {log_wandb(report, out_dir, pngs, args.wandb_run)}")
     return report
 
 

@@ -88,7 +88,7 @@ def deltas(this: dict[str, Any], base: dict[str, Any]) -> dict[str, dict[str, fl
             for name in new}
 
 
-def log_wandb(report: dict[str, Any], out_dir: Path, images: dict[str, Path]) -> str:
+def log_wandb(report: dict[str, Any], out_dir: Path, images: dict[str, Path], attach: str | None = None) -> str:
     from recipekit.report.wandb import log_report
 
     scalars = headline(report)
@@ -97,7 +97,7 @@ def log_wandb(report: dict[str, Any], out_dir: Path, images: dict[str, Path]) ->
     columns = ["prompt", "predict", "label", "bleu-4", "rouge-l"]
     sample = (columns, [[s[c] for c in columns] for s in report["samples"]])
     return log_report("gen_report", out_dir, scalars, {"samples": sample}, images,
-                      {"predictions": report["meta"]["predictions"]})
+                      {"predictions": report["meta"]["predictions"]}, attach)
 
 
 def build_parser() -> Any:
@@ -109,6 +109,8 @@ def build_parser() -> Any:
     parser.add_argument("--tokenize", default="auto",
                         help="sacrebleu tokenizer for corpus BLEU (auto: zh for Chinese labels, else 13a)")
     parser.add_argument("--wandb", action="store_true", help="log metrics, plots and a sample table to wandb")
+    parser.add_argument("--wandb-run", metavar="TRAIN_DIR",
+                        help="with --wandb: log into the wandb run of the training whose output_dir is TRAIN_DIR")
     return parser
 
 
@@ -138,7 +140,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     print(markdown)
     print(f"wrote {json_path}, {md_path}, {out_dir / 'gen_scores.jsonl'}, {', '.join(map(str, images.values()))}")
     if args.wandb:
-        print(f"wandb run: {log_wandb(report, out_dir, images)}")
+        print(f"wandb run: {log_wandb(report, out_dir, images, args.wandb_run)}")
     return report
 
 

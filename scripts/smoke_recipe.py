@@ -21,8 +21,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -37,19 +35,9 @@ from converters.catalog import DATASETS, make_fixture_dataset, spec_for
 from recipekit.cli import at_least, script_parser
 from recipekit.errors import InputError, exit_on_input_error
 from recipekit.recipes.reading import Recipe, all_recipe_files, load_recipe, recipe_outputs
+from recipekit.recipes.tiny_run import hub_or_made, launch_env, make_tiny_model, run_logged, tiny_args, tiny_family
 
 ROOT = Path(__file__).resolve().parents[1]
-TEMPLATE_TOKENS = {
-    "qwen": ["<|im_start|>", "<|im_end|>", "<|endoftext|>"],
-    "qwen3": ["<|im_start|>", "<|im_end|>", "<|endoftext|>", "<think>", "</think>"],
-    "qwen3_nothink": ["<|im_start|>", "<|im_end|>", "<|endoftext|>", "<think>", "</think>"],
-    "llama3": ["<|begin_of_text|>", "<|start_header_id|>", "<|end_header_id|>", "<|eot_id|>"],
-}
-MODEL_KEYS = ("model_name_or_path", "ref_model")
-ADAPTER_KEYS = ("adapter_name_or_path", "ref_model_adapters")
-MAX_CUTOFF = 512
-ARCH_TAGS = (("qwen", "qwen2"), ("deberta", "deberta-v2"), ("bert", "bert"))  # model id substring -> tiny arch
-QUANTIZATION_KEYS = ("quantization_bit", "quantization_method", "quantization_type", "double_quantization")
 
 
 class Smoke:
@@ -70,70 +58,20 @@ class Smoke:
             make_fixture_dataset(spec.name, self.work / "raw", self.data)
 
     def tiny_model(self, recipe: Recipe) -> Path:
-        """A tiny model of the recipe's family (Qwen -> qwen2, BERT/MacBERT -> bert, DeBERTa -> deberta-v2, else
-        llama) with its template's special tokens."""
-        model = str(recipe.args.get("model_name_or_path", "")).lower()
-        arch = next((arch for tag, arch in ARCH_TAGS if tag in model), "llama")
-        template = str(recipe.args.get("template", "default"))
+        """A tiny model of the recipe's family with its template's special tokens."""
+        arch, template = tiny_family(recipe)
         key = (arch, template)
         if key not in self.models:
-            out = self.work / "models" / f"{arch}_{template}"
-            if not (out / "config.json").exists():
-                texts = sorted(str(p) for p in self.data.glob("*.jsonl"))
-                run([sys.executable, str(ROOT / "scripts" / "make_tiny_model.py"), "--texts", *texts, "--out",
-                     str(out), "--arch", arch, "--vocab-size", "1024", "--hidden", "64", "--intermediate", "128",
-                     "--layers", "2", "--heads", "4", "--max-positions", "1024",
-                     "--extra-special-tokens", *TEMPLATE_TOKENS.get(template, [])], self.work / f"model_{arch}.log")
-            self.models[key] = out
+            self.models[key] = make_tiny_model(self.work / "models" / f"{arch}_{template}", arch, template,
+                                               self.data, self.work / f"model_{arch}.log")
         return self.models[key]
 
     def swapped(self, recipe: Recipe, notes: list[str]) -> dict[str, Any]:
-        """The recipe's arguments with model, data, paths and sizes swapped for the smoke run."""
-        a = dict(recipe.args)
+        """The recipe's arguments for its smoke run (another recipe's output it needs is made first)."""
         for name in recipe.datasets():
             self.dataset(name)
-        tiny = self.tiny_model(recipe)
-        for key in MODEL_KEYS + ADAPTER_KEYS:
-            if key not in a:
-                continue
-            value = str(a[key]).rstrip("/")
-            producer = self.made_by.get(value)
-            if producer is not None:  # another recipe's output: run it first and use its smoke output
-                a[key] = str(self.run(producer))
-            elif key in MODEL_KEYS:
-                a[key] = str(tiny)
-            else:
-                raise InputError(f"{key} {value} is not made by any recipe", str(recipe.path))
-        a.update(dataset_dir=str(self.data), output_dir=str(self.work / "runs" / recipe.path.stem))
-        if not recipe.is_classifier:
-            a.update(overwrite_output_dir=True, overwrite_cache=True)
-        a["cutoff_len"] = min(int(a.get("cutoff_len", 1024)), MAX_CUTOFF)
-        a.pop("preprocessing_num_workers", None)
-        if a.get("flash_attn") not in (None, "auto", "disabled"):
-            notes.append(f"flash_attn {a['flash_attn']} -> auto (no flash-attn kernels on CPU)")
-            a["flash_attn"] = "auto"
-        import torch
-
-        if not torch.cuda.is_available():
-            for key in ("bf16", "fp16", "pure_bf16"):
-                if a.pop(key, None):
-                    notes.append(f"{key} dropped: this machine has no CUDA")
-        if a.get("quantization_bit") and not (torch.cuda.is_available() and has_module("bitsandbytes")):
-            for key in QUANTIZATION_KEYS:
-                a.pop(key, None)
-            notes.append("4-bit quantisation dropped: bitsandbytes with a GPU is not available here (LoRA kept)")
-        if a.get("do_train"):
-            a.update(max_steps=self.steps, per_device_train_batch_size=min(int(a.get("per_device_train_batch_size",
-                     1)), 2), gradient_accumulation_steps=min(int(a.get("gradient_accumulation_steps", 1)), 2),
-                     logging_steps=1, save_steps=self.steps)
-            if a.get("eval_strategy", "no") != "no":
-                a.update(eval_strategy="steps", eval_steps=self.steps, per_device_eval_batch_size=2)
-                if a.get("save_strategy", "steps") != "no":
-                    a["save_strategy"] = "steps"
-        if a.get("do_predict") and not recipe.is_classifier:
-            a.update(per_device_eval_batch_size=2, max_new_tokens=min(int(a.get("max_new_tokens", 8)), 8))
-        a["max_samples"] = 16
-        return a
+        resolve = hub_or_made(self.tiny_model(recipe), self.made_by, self.run, recipe)
+        return tiny_args(recipe, self.data, self.work / "runs" / recipe.path.stem, self.steps, resolve, notes)
 
     def run(self, path: Path) -> Path:
         """Smoke-run one recipe (and what it depends on); returns its output folder."""
@@ -146,10 +84,8 @@ class Smoke:
         config = self.work / "recipes" / f"{path.stem}.yaml"
         config.parent.mkdir(parents=True, exist_ok=True)
         config.write_text(yaml.safe_dump(args, sort_keys=False), encoding="utf-8")
-        env = {"WANDB_MODE": "offline", "WANDB_DIR": str(self.work), "WANDB_PROJECT": "smoke",
-               "LLAMAFACTORY_VERBOSITY": "WARN"}
+        env = {**launch_env(args), "WANDB_DIR": str(self.work), "WANDB_PROJECT": "smoke"}
         if args.get("deepspeed"):
-            env |= {"FORCE_TORCHRUN": "1", "NPROC_PER_NODE": "2"}
             notes.append("DeepSpeed on 2 CPU ranks (FORCE_TORCHRUN=1 NPROC_PER_NODE=2)")
         start = time.perf_counter()
         wandb_runs = set(self.work.glob("wandb/offline-run-*"))
@@ -157,7 +93,7 @@ class Smoke:
             command = [sys.executable, str(ROOT / "scripts" / "train_classifier.py"), str(config)]
         else:
             command = [str(Path(sys.executable).with_name("llamafactory-cli")), "train", str(config)]
-        run(command, self.work / "logs" / f"{path.stem}.log", env)
+        run_logged(command, self.work / "logs" / f"{path.stem}.log", env)
         out = Path(args["output_dir"])
         verify(args, out, recipe)
         if "wandb" in str(args.get("report_to", "")) and args.get("do_train"):
@@ -171,24 +107,6 @@ class Smoke:
             print(f"  note: {note}")
         self.outputs[path] = out
         return out
-
-
-def has_module(name: str) -> bool:
-    import importlib.util
-
-    return importlib.util.find_spec(name) is not None
-
-
-def run(command: list[str], log: Path, env: dict[str, str] | None = None) -> None:
-    """Run a command from the repository root with the venv's bin first on PATH; its output goes to ``log``."""
-    log.parent.mkdir(parents=True, exist_ok=True)
-    path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
-    full_env = {**os.environ, "PATH": path, "PYTHONPATH": str(ROOT), **(env or {})}
-    done = subprocess.run(command, cwd=ROOT, env=full_env, capture_output=True, text=True, check=False)
-    log.write_text(done.stdout + done.stderr, encoding="utf-8")
-    if done.returncode != 0:
-        tail = "\n".join((done.stdout + done.stderr).strip().splitlines()[-15:])
-        raise InputError(f"{' '.join(command[:3])} failed (exit {done.returncode}); last lines:\n{tail}", str(log))
 
 
 def verify(args: dict[str, Any], out: Path, recipe: Recipe) -> None:

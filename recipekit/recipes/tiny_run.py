@@ -1,0 +1,136 @@
+"""A recipe made small enough to really run on this CPU: a tiny model of its family, small data, few steps.
+
+Kept: stage, fine-tuning type, LoRA settings and targets (the tiny Llama/Qwen2 model has the same projection
+module names), DPO settings, early stopping, the DeepSpeed config. Swapped: the model, the data folder, the
+output folder, steps, sequence length (at most 512), batch sizes (at most 2) and rows (16). Dropped with a
+note where this machine can't run them: bf16/fp16 without CUDA, 4-bit quantisation without bitsandbytes.
+``scripts/smoke_recipe.py`` and ``scripts/reproduce.py --tiny`` both make their runs here.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from recipekit.errors import InputError
+from recipekit.recipes.reading import Recipe
+
+ROOT = Path(__file__).resolve().parents[2]
+TEMPLATE_TOKENS = {
+    "qwen": ["<|im_start|>", "<|im_end|>", "<|endoftext|>"],
+    "qwen3": ["<|im_start|>", "<|im_end|>", "<|endoftext|>", "<think>", "</think>"],
+    "qwen3_nothink": ["<|im_start|>", "<|im_end|>", "<|endoftext|>", "<think>", "</think>"],
+    "llama3": ["<|begin_of_text|>", "<|start_header_id|>", "<|end_header_id|>", "<|eot_id|>"],
+}
+MODEL_KEYS = ("model_name_or_path", "ref_model")
+ADAPTER_KEYS = ("adapter_name_or_path", "ref_model_adapters")
+MAX_CUTOFF = 512
+TINY_ROWS = 16
+ARCH_TAGS = (("qwen", "qwen2"), ("deberta", "deberta-v2"), ("bert", "bert"))  # model id substring -> tiny arch
+QUANTIZATION_KEYS = ("quantization_bit", "quantization_method", "quantization_type", "double_quantization")
+TINY_ENV = {"WANDB_MODE": "offline", "LLAMAFACTORY_VERBOSITY": "WARN"}
+DEEPSPEED_ENV = {"FORCE_TORCHRUN": "1", "NPROC_PER_NODE": "2"}
+
+
+def tiny_family(recipe: Recipe) -> tuple[str, str]:
+    """(tiny architecture, chat template): Qwen -> qwen2, BERT/MacBERT -> bert, DeBERTa -> deberta-v2, else llama."""
+    model = str(recipe.args.get("model_name_or_path", "")).lower()
+    arch = next((arch for tag, arch in ARCH_TAGS if tag in model), "llama")
+    return arch, str(recipe.args.get("template", "default"))
+
+
+def make_tiny_model(out: Path, arch: str, template: str, data_dir: Path, log: Path) -> Path:
+    """A tiny model of ``arch`` with a tokenizer trained on ``data_dir``'s rows (made once: kept if present)."""
+    if not (out / "config.json").exists():
+        texts = sorted(str(p) for p in data_dir.glob("*.jsonl"))
+        run_logged([sys.executable, str(ROOT / "scripts" / "make_tiny_model.py"), "--texts", *texts, "--out", str(out),
+                    "--arch", arch, "--vocab-size", "1024", "--hidden", "64", "--intermediate", "128", "--layers",
+                    "2", "--heads", "4", "--max-positions", "1024",
+                    "--extra-special-tokens", *TEMPLATE_TOKENS.get(template, [])], log)
+    return out
+
+
+def tiny_args(recipe: Recipe, data_dir: Path, output_dir: Path, steps: int,
+              made_elsewhere: Callable[[str, str], str], notes: list[str]) -> dict[str, Any]:
+    """The recipe's arguments for a tiny run. ``made_elsewhere(key, path)`` gives the tiny run's folder for a
+    model or adapter path another recipe makes (or raises); hub ids become ``model``."""
+    a = dict(recipe.args)
+    for key in MODEL_KEYS + ADAPTER_KEYS:
+        if key in a:
+            a[key] = made_elsewhere(key, str(a[key]).rstrip("/"))
+    a.update(dataset_dir=str(data_dir), output_dir=str(output_dir))
+    if not recipe.is_classifier:
+        a.update(overwrite_output_dir=True, overwrite_cache=True)
+    a["cutoff_len"] = min(int(a.get("cutoff_len", 1024)), MAX_CUTOFF)
+    a.pop("preprocessing_num_workers", None)
+    if a.get("flash_attn") not in (None, "auto", "disabled"):
+        notes.append(f"flash_attn {a['flash_attn']} -> auto (no flash-attn kernels on CPU)")
+        a["flash_attn"] = "auto"
+    import torch
+
+    if not torch.cuda.is_available():
+        for key in ("bf16", "fp16", "pure_bf16"):
+            if a.pop(key, None):
+                notes.append(f"{key} dropped: this machine has no CUDA")
+    if a.get("quantization_bit") and not (torch.cuda.is_available() and has_module("bitsandbytes")):
+        for key in QUANTIZATION_KEYS:
+            a.pop(key, None)
+        notes.append("4-bit quantisation dropped: bitsandbytes with a GPU is not available here (LoRA kept)")
+    if a.get("do_train"):
+        a.update(max_steps=steps, per_device_train_batch_size=min(int(a.get("per_device_train_batch_size", 1)), 2),
+                 gradient_accumulation_steps=min(int(a.get("gradient_accumulation_steps", 1)), 2),
+                 logging_steps=1, save_steps=steps)
+        if a.get("eval_strategy", "no") != "no":
+            a.update(eval_strategy="steps", eval_steps=steps, per_device_eval_batch_size=2)
+            if a.get("save_strategy", "steps") != "no":
+                a["save_strategy"] = "steps"
+    if a.get("do_predict") and not recipe.is_classifier:
+        a.update(per_device_eval_batch_size=2, max_new_tokens=min(int(a.get("max_new_tokens", 8)), 8))
+    a["max_samples"] = TINY_ROWS
+    return a
+
+
+def hub_or_made(model: Path, made_by: dict[str, Path], tiny_output: Callable[[Path], Path],
+                recipe: Recipe) -> Callable[[str, str], str]:
+    """``made_elsewhere`` for ``tiny_args``: another recipe's output -> its tiny run folder, a hub id -> the tiny
+    model, an adapter nobody makes -> a one-line error naming the recipe."""
+
+    def resolve(key: str, value: str) -> str:
+        producer = made_by.get(value)
+        if producer is not None:
+            return str(tiny_output(producer))
+        if key in MODEL_KEYS:
+            return str(model)
+        raise InputError(f"{key} {value} is not made by any recipe", str(recipe.path))
+
+    return resolve
+
+
+def launch_env(args: dict[str, Any]) -> dict[str, str]:
+    """Environment of a tiny run: wandb offline, and DeepSpeed recipes on 2 CPU ranks."""
+    return {**TINY_ENV, **(DEEPSPEED_ENV if args.get("deepspeed") else {})}
+
+
+def has_module(name: str) -> bool:
+    return importlib.util.find_spec(name) is not None
+
+
+def tool_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment for the repository's commands: this venv's bin first on PATH, the repository importable."""
+    path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+    return {**os.environ, "PATH": path, "PYTHONPATH": str(ROOT), **(extra or {})}
+
+
+def run_logged(command: list[str], log: Path, env: dict[str, str] | None = None) -> None:
+    """Run a command from the repository root; its output goes to ``log``; a failure is one line naming it."""
+    log.parent.mkdir(parents=True, exist_ok=True)
+    done = subprocess.run(command, cwd=ROOT, env=tool_env(env), capture_output=True, text=True, check=False)
+    log.write_text(done.stdout + done.stderr, encoding="utf-8")
+    if done.returncode != 0:
+        tail = "\n".join((done.stdout + done.stderr).strip().splitlines()[-15:])
+        raise InputError(f"{' '.join(command[:3])} failed (exit {done.returncode}); last lines:\n{tail}", str(log))

@@ -1,0 +1,61 @@
+"""The report card rendered: Markdown and one PNG (the report's number against this run's interval)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from recipekit.report.writer import md_table, save_figure
+
+
+def number_text(value: float | None, unit: str) -> str:
+    return "-" if value is None else f"{value:.4g}{unit}"
+
+
+def render_markdown(card: dict[str, Any]) -> str:
+    rows = []
+    for n in card["numbers"]:
+        ci = n["ci95"]
+        published = ("≈ " if n["approx"] else "") + number_text(n["published"], n["unit"])
+        interval = f"[{number_text(ci[0], n['unit'])}, {number_text(ci[1], n['unit'])}]" if ci else "-"
+        rows.append([n["name"], published, number_text(n["run"], n["unit"]), interval, n["n"] or "-", n["verdict"]])
+    lines = [f"**{card['first_line']}**", "", f"# Report card: {card['title']}", "",
+             f"Report: `{card['source']}`. wandb group: `{card['wandb_group']}`.", "",
+             md_table(["number", "report", "this run", "95% interval", "rows", "verdict"], rows), "",
+             f"Intervals: {card['interval']['method']}, {card['interval']['resamples']} resamples, seed "
+             f"{card['interval']['seed']}.", "", "## Differences from the report", ""]
+    differences = card["differences"]
+    lines += [f"- {item}" for item in differences.get("chain", [])]
+    for recipe, items in differences.items():
+        if recipe != "chain":
+            lines += [f"- `{recipe}`: {key}: {why}" for key, why in items.items()]
+    hardware = card["hardware"]
+    lines += ["", "## Hardware, time, versions", "", f"- the report's: {'; '.join(hardware['report']) or '-'}",
+              f"- this run's: {hardware['run']}",
+              f"- time: {card['time']['total_seconds']:.0f} s in all; " + ", ".join(
+                  f"{k} {v:.0f} s" for k, v in card["time"]["steps_seconds"].items()),
+              "- versions: " + ", ".join(f"{k} {v}" for k, v in card["versions"].items())]
+    return "\n".join(lines) + "\n"
+
+
+def plot_card(card: dict[str, Any], path: Path) -> Path:
+    """One row per number: this run's value and 95% interval, the report's number as a red mark."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    numbers = card["numbers"]
+    figure, axes = plt.subplots(len(numbers), 1, figsize=(7, 0.8 * len(numbers) + 1.2), squeeze=False)
+    for ax, n in zip(axes[:, 0], numbers, strict=True):
+        if n["run"] is not None:
+            low, high = n["ci95"]
+            ax.errorbar([n["run"]], [0], xerr=[[n["run"] - low], [high - n["run"]]], fmt="o", color="tab:blue",
+                        capsize=4, label="this run (95% interval)")
+        ax.plot([n["published"]], [0], marker="|", markersize=18, color="tab:red", mew=2, label="report")
+        ax.set_yticks([0], [f"{n['name']} ({n['unit'] or 'value'})"])
+        ax.set_title(n["verdict"], fontsize="small", loc="right")
+    axes[0, 0].legend(fontsize="small", loc="upper left")
+    figure.suptitle(("TINY RUN - " if card["tiny"] else "") + f"Report card: {card['title']}", fontsize="medium")
+    figure.tight_layout()
+    return save_figure(figure, path)
