@@ -4,11 +4,14 @@ Reads CLUE's JSON-lines files (train.json, dev.json with `sentence1`, `sentence2
 test.json with `id` and no label), the hub layout (`idx`, label 0/1, -1 on test) or a hub id. Label 1
 (same meaning) answers the first of --answers. Both answers are one character by default (是/否), the
 report's fix for labels of unequal token length. An unlabeled test split becomes NAME_test, a
-predict-ready file that keeps each row's id.
+predict-ready file that keeps each row's id. --repeat-same N writes each same-meaning training row N times:
+for a LLaMA-Factory recipe, the nearest equivalent of the report's class weights {0: 1, 1: 3} (held-out rows
+are never repeated).
 
 Example:
     python converters/afqmc.py --input afqmc_public --val-size 2000
     python converters/afqmc.py --hf clue/clue --hf-config afqmc --answers yes,no
+    python converters/afqmc.py --input afqmc_public --repeat-same 3 --name afqmc_weighted
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from pathlib import Path
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from recipekit.cli import escaped_text, parse_names, script_parser
+from recipekit.cli import at_least, escaped_text, parse_names, script_parser
 from recipekit.data import (
     Conversion,
     Example,
@@ -95,6 +98,7 @@ def convert(args: argparse.Namespace) -> Conversion:
             unlabeled += examples
     if pools:
         train, val = select_rows(pools, args.max_samples, args.val_size, args.seed)
+        train = [example for example in train for _ in range(args.repeat_same if example.label == answers[0] else 1)]
         result.write_train_val(args.data_dir, args.name, train, val, alpaca_entry())
     if unlabeled:
         result.write(args.data_dir, f"{args.name}_test", unlabeled, alpaca_entry())
@@ -107,6 +111,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--hf-config", default="afqmc", help="config of the hub dataset (default: afqmc)")
     parser.add_argument("--answers", default=",".join(ANSWERS),
                         help="answer for same meaning, then for different (default: 是,否)")
+    parser.add_argument("--repeat-same", type=at_least(1), default=1, metavar="N",
+                        help="write each same-meaning training row N times (a class weight N:1 for a trainer "
+                             "without one; default: 1)")
     parser.add_argument("--instruction", type=escaped_text,
                         help="the instruction of every row, \\n for a line break "
                              "(default: the report's prompt naming the two answers); "

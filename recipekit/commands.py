@@ -43,6 +43,8 @@ COMMANDS: dict[str, str | dict[str, str]] = {
     "plot": "scripts/plot_training.py",
     "sweep": "scripts/sweep.py",
     "compare": "scripts/compare_runs.py",
+    "reproduce": "scripts/reproduce.py",
+    "report-card": "scripts/report_card.py",
     "demo": "scripts/run_demo.py",
     "speed": {"convert": "scripts/bench_convert.py", "gen-report": "scripts/bench_gen_report.py",
               "score-labels": "scripts/bench_score_labels.py"},

@@ -26,7 +26,7 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from recipekit.cli import at_least, script_parser
-from recipekit.errors import exit_on_input_error
+from recipekit.errors import InputError, exit_on_input_error
 from recipekit.reproduce.chain import ROOT, Layout, chain_names, load_chain
 from recipekit.reproduce.runner import load_state, run_chain
 
@@ -88,11 +88,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         if not args.no_plan:
             print_plans(layout)
         return {"commands": [s.shell() for s in steps] + [card_command]}
-    if not args.no_wandb:
+    names = [step.name for step in steps]
+    if args.start is not None and args.start not in names:
+        raise InputError(f"--from {args.start}: no such step (steps: {', '.join(names)})")
+    if not layout.tiny and not args.no_wandb:
         from recipekit.report.wandb import require_wandb
 
-        if not layout.tiny:
-            require_wandb()
+        require_wandb("the chain logs its runs and card to wandb (--no-wandb: not the card)")
     outcomes = run_chain(layout, steps, args.start)
     from recipekit.reproduce.publish import write_card
 

@@ -119,7 +119,8 @@ class Recipe:
 
 
 CLASSIFIER_FOLDER = "classifier"  # recipes/classifier/: classification-head recipes (llm-recipes train-classifier)
-NOT_LLAMAFACTORY = ("benchmarks", CLASSIFIER_FOLDER)  # folders of recipes/ whose files are not llamafactory-cli's
+CHAIN_FOLDER = "reproduce"  # recipes/reproduce/: each report's chain of commands (scripts/reproduce.py)
+NOT_LLAMAFACTORY = ("benchmarks", CLASSIFIER_FOLDER, CHAIN_FOLDER)  # folders of recipes/ not llamafactory-cli's
 
 
 def recipe_files(folder: str | Path = "recipes") -> list[Path]:

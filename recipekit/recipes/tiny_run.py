@@ -33,6 +33,10 @@ MAX_CUTOFF = 512
 TINY_ROWS = 16
 ARCH_TAGS = (("qwen", "qwen2"), ("deberta", "deberta-v2"), ("bert", "bert"))  # model id substring -> tiny arch
 QUANTIZATION_KEYS = ("quantization_bit", "quantization_method", "quantization_type", "double_quantization")
+KEPT = ("stage", "finetuning_type", "lora_rank", "lora_alpha", "lora_dropout", "lora_target", "deepspeed", "pref_beta",
+        "pref_loss", "pref_ftx", "load_best_model_at_end", "metric_for_best_model", "greater_is_better",
+        "early_stopping_steps", "learning_rate", "lr_scheduler_type", "weight_decay", "template", "labels",
+        "class_weights", "text_pair_separator")  # the method: never swapped in a tiny run
 TINY_ENV = {"WANDB_MODE": "offline", "LLAMAFACTORY_VERBOSITY": "WARN"}
 DEEPSPEED_ENV = {"FORCE_TORCHRUN": "1", "NPROC_PER_NODE": "2"}
 

@@ -17,15 +17,15 @@ from recipekit.errors import InputError
 from recipekit.files import held_bytes
 
 
-def require_wandb() -> None:
-    """Refuse ``--wandb`` before any work when wandb can neither log offline nor reach an account."""
+def require_wandb(who: str = "--wandb") -> None:
+    """Refuse ``--wandb`` (or ``who``) before any work when wandb can neither log offline nor reach an account."""
     if os.environ.get("WANDB_MODE", "").lower() in ("offline", "disabled", "dryrun") or os.environ.get("WANDB_API_KEY"):
         return
     host = urlparse(os.environ.get("WANDB_BASE_URL", "https://api.wandb.ai")).hostname or "api.wandb.ai"
     with contextlib.suppress(FileNotFoundError, netrc.NetrcParseError, OSError):
         if netrc.netrc().authenticators(host):
             return
-    raise InputError("--wandb: wandb is not configured: set WANDB_MODE=offline (the run stays on disk) or run "
+    raise InputError(f"{who}: wandb is not configured: set WANDB_MODE=offline (the run stays on disk) or run "
                      "`wandb login`")
 
 

@@ -13,7 +13,6 @@ with label probabilities) of a classification report folder; ``bleu-4``, ``rouge
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,13 +21,10 @@ from typing import Any
 import numpy as np
 from sklearn.metrics import log_loss, precision_recall_fscore_support
 
-from recipekit.errors import InputError
 from recipekit.eval.generation import METRICS as GEN_METRICS
 from recipekit.reproduce.chain import Number
 
 RESAMPLES, SEED, LEVEL = 1000, 0, 0.95
-PER_CLASS = re.compile(r"^f1\[(.+)\]$")
-CLASSIFY_METRICS = ("accuracy", "macro_precision", "macro_recall", "macro_f1", "log_loss")
 
 
 @dataclass
@@ -37,7 +33,6 @@ class Rows:
 
     n: int
     statistics: Callable[[np.ndarray], dict[str, float]]
-    metrics: set[str]
 
 
 def read_jsonl(path: Path) -> list[dict[str, Any]]:
@@ -64,15 +59,13 @@ def classification_rows(folder: Path) -> Rows:
             found["log_loss"] = float(log_loss(g, probs[pick], labels=k))
         return found
 
-    metrics = {*CLASSIFY_METRICS[:4], *(f"f1[{label}]" for label in labels)} | ({"log_loss"} if probs is not None
-                                                                               else set())
-    return Rows(len(rows), statistics, metrics)
+    return Rows(len(rows), statistics)
 
 
 def generation_rows(folder: Path) -> Rows:
     rows = read_jsonl(folder / "gen_scores.jsonl")
     table = {m: np.array([r[m] for r in rows], dtype=float) for m in GEN_METRICS}
-    return Rows(len(rows), lambda pick: {m: float(np.mean(v[pick])) for m, v in table.items()}, set(GEN_METRICS))
+    return Rows(len(rows), lambda pick: {m: float(np.mean(v[pick])) for m, v in table.items()})
 
 
 def report_rows(folder: Path) -> Rows | None:
@@ -124,9 +117,6 @@ def score_numbers(numbers: list[Number], fill: Callable[[str], Path], tiny: bool
         n = None
         if found is not None:
             rows, values, intervals = found
-            known = PER_CLASS.match(number.metric) or number.metric in (*CLASSIFY_METRICS, *GEN_METRICS)
-            if number.metric not in values and not known:
-                raise InputError(f"number {number.name}: unknown metric {number.metric!r}")
             if number.metric in values:
                 run = values[number.metric] * scale
                 low, high = intervals[number.metric]

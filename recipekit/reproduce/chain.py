@@ -22,10 +22,12 @@ from typing import Any
 import yaml
 
 from recipekit.errors import InputError
+from recipekit.eval.generation import METRICS as GEN_METRICS
+from recipekit.recipes.reading import CHAIN_FOLDER as CHAINS
 from recipekit.recipes.reading import Recipe, load_recipe
 
 ROOT = Path(__file__).resolve().parents[2]
-CHAIN_FOLDER = ROOT / "recipes" / "reproduce"
+CHAIN_FOLDER = ROOT / "recipes" / CHAINS
 CHAIN_KEYS = {"report", "title", "steps", "numbers", "differences"}
 STEP_KEYS = {"name", "run", "tiny", "outputs"}
 NUMBER_KEYS = {"name", "published", "unit", "report", "metric", "approx"}
@@ -33,6 +35,8 @@ PLACEHOLDER = re.compile(r"\{([a-z]+)(?::([A-Za-z0-9_.-]+))?\}")
 RELOCATED = ("saves", "data")  # the folders recipes write and read, moved under {out} in a tiny run
 RUNNERS = {"llamafactory-cli": ("train",), "llm-recipes": ("train-classifier",)}
 CLASSIFIER_SCRIPT = "scripts/train_classifier.py"
+CLASSIFY_METRICS = ("accuracy", "macro_precision", "macro_recall", "macro_f1", "log_loss")
+PER_CLASS = re.compile(r"^f1\[(.+)\]$")  # f1[LABEL]: one class's F1
 
 
 @dataclass(frozen=True)
@@ -105,6 +109,9 @@ def load_chain(name_or_path: str) -> Chain:
         if missing or set(raw) - NUMBER_KEYS:
             raise InputError(f"number {raw.get('name', '?')}: needs name, published, metric, report "
                              f"(may add unit, approx)", where)
+        if not (raw["metric"] in (*CLASSIFY_METRICS, *GEN_METRICS) or PER_CLASS.match(str(raw["metric"]))):
+            raise InputError(f"number {raw['name']}: unknown metric {raw['metric']!r} (known: "
+                             f"{', '.join((*CLASSIFY_METRICS, *GEN_METRICS))}, f1[LABEL])", where)
         numbers.append(Number(str(raw["name"]), float(raw["published"]), str(raw["metric"]), str(raw["report"]),
                               str(raw.get("unit", "")), bool(raw.get("approx", False))))
     return Chain(path.stem, path, str(data.get("report", "")), str(data.get("title", path.stem)), steps, numbers,

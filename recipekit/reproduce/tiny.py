@@ -14,7 +14,7 @@ from recipekit.recipes.reading import load_recipe
 from recipekit.recipes.tiny_run import MODEL_KEYS, ROOT, make_tiny_model, tiny_args, tiny_family
 from recipekit.reproduce.chain import RELOCATED, Layout, Step
 
-TINY_STEPS = 4
+TINY_STEPS = 2
 # datasets whose original files may sit on this machine: env variable, default folder, converter flags
 LOCAL_SOURCES = {"agnews": ("AG_NEWS", ROOT.parent / "shared" / "data" / "ag_news_csv", ["--val-size", "200"])}
 

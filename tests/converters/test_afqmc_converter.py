@@ -96,3 +96,16 @@ def test_unlabeled_rows_without_an_id_are_counted(tmp_path: Path) -> None:
     result = afqmc.main(["--input", str(test), "--data-dir", str(tmp_path / "data")])
     assert dict(result.log.counts) == {"missing id on an unlabeled row": 1}
     assert result.counts == {"afqmc_test": 1}
+
+
+def test_repeat_same_weights_the_same_meaning_class_in_training_only(tmp_path: Path) -> None:
+    plain = afqmc.main(["--input", str(clue_folder(tmp_path)), "--data-dir", str(tmp_path / "plain")])
+    weighted = afqmc.main(["--input", str(clue_folder(tmp_path)), "--data-dir", str(tmp_path / "weighted"),
+                           "--repeat-same", "3"])
+    assert plain.balance["afqmc"] == Counter({"否": 8, "是": 4})
+    assert weighted.balance["afqmc"] == Counter({"否": 8, "是": 12})
+    assert weighted.counts == {"afqmc": 20, "afqmc_val": 2, "afqmc_test": 2}
+    train = rows_of(tmp_path / "weighted" / "afqmc.jsonl")
+    same = Counter(row["input"] for row in train if row["output"] == "是")
+    assert set(same.values()) == {3} and len(same) == 4
+    assert rows_of(tmp_path / "weighted" / "afqmc_val.jsonl") == rows_of(tmp_path / "plain" / "afqmc_val.jsonl")

@@ -1,4 +1,5 @@
-"""scripts/smoke_recipe.py: every recipe trained (or predicted) for real on a tiny model, 2 steps."""
+"""scripts/smoke_recipe.py: every recipe no report chain runs, trained (or predicted) for real on a tiny model,
+2 steps. The recipes the chains run are trained the same way by tests/e2e/test_reproduce_tiny.py."""
 
 from __future__ import annotations
 
@@ -10,8 +11,13 @@ import yaml
 from conftest import ROOT, run_script
 
 from recipekit.recipes.reading import all_recipe_files, classifier_recipe_files
+from recipekit.recipes.tiny_run import KEPT
+from recipekit.reproduce.chain import Layout, chain_names, load_chain
 
-RECIPES = [str(p.relative_to(ROOT)) for p in all_recipe_files(ROOT / "recipes")]
+IN_CHAINS = {step.source_recipe for name in chain_names()
+             for step in Layout(load_chain(name), Path("tiny"), tiny=True).steps() if step.source_recipe}
+RECIPES = [str(p.relative_to(ROOT)) for p in all_recipe_files(ROOT / "recipes")
+           if str(p.relative_to(ROOT)) not in IN_CHAINS]
 CLASSIFIERS = {str(p.relative_to(ROOT)) for p in classifier_recipe_files(ROOT / "recipes")}
 
 
@@ -55,20 +61,15 @@ def test_lora_targets_stage_and_deepspeed_are_kept(smoke: tuple[str, Path]) -> N
         adapter = json.loads((work / "runs" / Path(recipe).stem / "adapter_config.json").read_text(encoding="utf-8"))
         assert sorted(adapter["target_modules"]) == sorted(config["lora_target"].split(","))
         assert (adapter["r"], adapter["lora_alpha"]) == (config["lora_rank"], config["lora_alpha"])
-    dpo = json.loads((work / "runs" / "qwen3_4b_ultrafeedback_dpo_lora" / "trainer_state.json").read_text())
-    assert any("rewards/chosen" in entry for entry in dpo["log_history"])
-    assert "recipes/qwen3_4b_ultrafeedback_dpo_lora.yaml: ok in " in out
-    assert "stage dpo, lora, lora_target all, ds_z2_config, 2 steps" in out
     assert "stage sft, full, ds_z3_config, 2 steps" in out
-    assert "recipes/classifier/afqmc_qwen1.5_1.8b_qlora.yaml: ok in " in out
-    assert "classifier, full, 2 steps, predict" in out and "classifier, lora, lora_target query,value, 2 steps" in out
+    assert "classifier, full, 2 steps, predict" in out
     assert "note: DeepSpeed on 2 CPU ranks (FORCE_TORCHRUN=1 NPROC_PER_NODE=2)" in out
     assert "note: 4-bit quantisation dropped: bitsandbytes with a GPU is not available here (LoRA kept)" in out
-    full = work / "runs" / "agnews_full"
+    full = work / "runs" / "agnews_qwen2.5_7b_full"
     assert list(full.glob("*.safetensors")), "ZeRO-3 run saved no gathered weights"
     configs = [yaml.safe_load((ROOT / r).read_text(encoding="utf-8")) for r in RECIPES]
     reporting = sum(1 for c in configs if c.get("do_train") and c.get("report_to") == "wandb")
-    assert reporting >= 6
+    assert reporting >= 3
     runs = list((work / "wandb").glob("offline-run-*"))
     assert len(runs) == reporting and all(list(run.glob("run-*.wandb")) for run in runs)
 
@@ -88,12 +89,6 @@ def test_help_shows_an_example() -> None:
     assert result.returncode == 0 and "python scripts/smoke_recipe.py recipes/yelp5_lora.yaml" in result.stdout
 
 
-KEPT = ("stage", "finetuning_type", "lora_rank", "lora_alpha", "lora_dropout", "lora_target", "deepspeed",
-        "pref_beta", "pref_loss", "pref_ftx", "load_best_model_at_end", "metric_for_best_model", "greater_is_better",
-        "early_stopping_steps", "learning_rate", "lr_scheduler_type", "weight_decay", "template", "labels",
-        "class_weights", "text_pair_separator")
-
-
 @pytest.mark.slow
 def test_the_smoke_configs_keep_every_method_setting(smoke: tuple[str, Path]) -> None:
     """Only model, data, paths and sizes are swapped: dropout, early stopping and DPO settings stay the recipe's."""
@@ -106,11 +101,6 @@ def test_the_smoke_configs_keep_every_method_setting(smoke: tuple[str, Path]) ->
             if key in config:
                 assert ran[key] == config[key], (recipe, key)
                 checked += 1
-    dpo = yaml.safe_load((work / "recipes" / "qwen3_4b_ultrafeedback_dpo_lora.yaml").read_text(encoding="utf-8"))
-    assert (dpo["pref_beta"], dpo["pref_loss"], dpo["stage"]) == (0.1, "sigmoid", "dpo")
     afqmc = yaml.safe_load((work / "recipes" / "afqmc_qlora.yaml").read_text(encoding="utf-8"))
     assert (afqmc["early_stopping_steps"], afqmc["load_best_model_at_end"], afqmc["lora_dropout"]) == (3, True, 0.1)
-    head = yaml.safe_load((work / "recipes" / "afqmc_qwen1.5_1.8b_qlora.yaml").read_text(encoding="utf-8"))
-    assert (head["class_weights"], head["metric_for_best_model"], head["text_pair_separator"]) == (
-        {"是": 3.0, "否": 1.0}, "f1", "句子2：")
-    assert checked > 100
+    assert checked > 60

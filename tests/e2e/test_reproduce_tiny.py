@@ -1,0 +1,87 @@
+"""Every report's chain end to end on this CPU (`scripts/reproduce.py REPORT --tiny`), then a re-run that skips
+every step (slow: about 7 minutes for the five)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from conftest import run_script
+
+from recipekit.report.wandb import run_facts
+from recipekit.reproduce.chain import Layout, load_chain
+
+REPORTS = ("agnews", "tulu_dpo", "yelp5", "afqmc", "arena")
+TRAINED = {"agnews": "saves/llama3.1-8b/full/agnews", "tulu_dpo": "saves/qwen3-4b/lora/tulu_dpo",
+           "yelp5": "saves/bert-base-uncased/lora/yelp5", "afqmc": "saves/qwen1.5-1.8b/qlora-cls/afqmc",
+           "arena": "saves/deberta-v3-base/full/arena"}
+
+
+@pytest.fixture(scope="module")
+def reproduced(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path, str]]:
+    base = tmp_path_factory.mktemp("reproduce")
+    done = {}
+    for report in REPORTS:
+        out = base / report
+        result = run_script("scripts/reproduce.py", report, "--tiny", "--out", out, timeout=1200)
+        assert result.returncode == 0, f"{report}: {result.stdout[-3000:]}{result.stderr[-3000:]}"
+        done[report] = (out, result.stdout)
+    return done
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("report", REPORTS)
+def test_each_step_leaves_its_files_and_the_card_its_fields(reproduced: dict[str, tuple[Path, str]],
+                                                           report: str) -> None:
+    out, stdout = reproduced[report]
+    layout = Layout(load_chain(report), out, tiny=True)
+    steps = layout.steps()
+    assert f"{len(steps)} step(s) ran, 0 skipped" in stdout
+    for step in steps:
+        assert (out / "logs" / f"{step.name}.log").is_file() and (out / "logs" / f"{step.name}.done").is_file()
+        for output in step.outputs:
+            assert output.is_file() and output.stat().st_size > 0, (step.name, output)
+        assert all(output.is_relative_to(out) for output in step.outputs), step.name  # nothing outside {out}
+    card = json.loads((out / "report_card.json").read_text(encoding="utf-8"))
+    assert card["first_line"].startswith("Tiny run:") and card["tiny"] is True
+    assert (out / "report_card.md").read_text(encoding="utf-8").startswith("**Tiny run:")
+    assert (out / "report_card.png").stat().st_size > 1000
+    assert len(card["numbers"]) == len(load_chain(report).numbers)
+    for number in card["numbers"]:
+        assert number["verdict"] == "no verdict (tiny run)"
+        assert number["run"] is not None and number["n"] > 0, number
+        assert number["ci95"][0] <= number["run"] <= number["ci95"][1], number
+    assert card["hardware"]["run"].startswith("CPU only") and card["hardware"]["report"]
+    assert card["time"]["total_seconds"] > 0 and set(card["time"]["steps_seconds"]) == {s.name for s in steps}
+    assert card["versions"]["llamafactory"] and card["differences"]["chain"]
+    assert card["wandb_group"] == f"reproduce-{report}-tiny"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("report", REPORTS)
+def test_one_wandb_group_and_the_eval_inside_the_training_run(reproduced: dict[str, tuple[Path, str]],
+                                                              report: str) -> None:
+    out, _ = reproduced[report]
+    runs = [run_facts(f) for f in sorted((out / "wandb").glob("offline-run-*/run-*.wandb"))]
+    assert runs and {r["group"] for r in runs} == {f"reproduce-{report}-tiny"}
+    trained = [r for r in runs if str(r["config"].get("output_dir", "")).endswith(TRAINED[report])]
+    assert trained, [r["config"].get("output_dir") for r in runs]
+    same = [r for r in runs if r["id"] == trained[-1]["id"]]
+    curves = set().union(*(r["history"] for r in same))
+    summary = {k for r in same for k in r["summary"]}
+    assert any(k.startswith("train/") for k in curves), curves
+    prefix = "gen_report/" if report == "tulu_dpo" else "classify_report/"
+    assert any(k.startswith(prefix) for k in summary), summary
+    card = [r for r in runs if r["job_type"] == "report_card"]
+    assert card and any(k.startswith("card/") for k in card[-1]["summary"])
+
+
+@pytest.mark.slow
+def test_a_rerun_skips_every_step(reproduced: dict[str, tuple[Path, str]]) -> None:
+    for report in REPORTS:
+        out, _ = reproduced[report]
+        steps = len(load_chain(report).steps)
+        again = run_script("scripts/reproduce.py", report, "--tiny", "--out", out, "--no-wandb", timeout=600)
+        assert again.returncode == 0, again.stderr
+        assert f"0 step(s) ran, {steps} skipped (up to date)" in again.stdout, again.stdout[-2000:]
