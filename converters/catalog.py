@@ -2,20 +2,28 @@
 from the public source, and the small raw fixture the smoke runs convert instead.
 
 ``scripts/check_recipes.py`` names the command when a recipe's dataset is missing; ``scripts/smoke_recipe.py``
-builds every dataset a recipe needs from its fixture with the same converter.
+builds every dataset a recipe needs from its fixture with the same converter; ``scripts/reproduce.py --tiny``
+feeds its converter steps ``tiny_source_flags`` (the original files when this machine has them).
 """
 
 from __future__ import annotations
 
 import contextlib
+import filecmp
 import importlib
 import io
+import os
+import shutil
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from converters import fixtures
 from recipekit.data.dataset_info import dataset_base
+from recipekit.errors import InputError
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @dataclass(frozen=True)
@@ -63,3 +71,33 @@ def make_fixture_dataset(name: str, raw: Path, data_dir: Path) -> None:
     converter = importlib.import_module(f"converters.{spec.converter}")
     with contextlib.redirect_stdout(io.StringIO()):
         converter.main([*args, "--data-dir", str(data_dir)])
+
+
+# datasets whose original files may sit on this machine: environment variable, default folder, converter flags
+LOCAL_SOURCES = {"agnews": ("AG_NEWS", ROOT.parent / "shared" / "data" / "ag_news_csv", ["--val-size", "200"])}
+
+
+def tiny_source_flags(name: str, raw: Path, write: bool = True) -> list[str]:
+    """Converter flags for a tiny run: the dataset's original files when they are here, else its fixture
+    (written under ``raw`` unless ``write`` is false, as in a dry run)."""
+    if name not in DATASETS:
+        raise InputError(f"no raw fixture for dataset {name!r} (known: {', '.join(DATASETS)})")
+    local = LOCAL_SOURCES.get(name)
+    if local:
+        folder = Path(os.environ.get(local[0]) or local[1])
+        if folder.is_dir():
+            return ["--input", str(folder), *local[2]]
+    return fixture_flags(name, raw, write)
+
+
+def fixture_flags(name: str, raw: Path, write: bool = True) -> list[str]:
+    """Write the dataset's raw fixture under ``raw`` (files already equal are left alone, so a re-run sees
+    unchanged inputs) and return its converter flags."""
+    with tempfile.TemporaryDirectory() as scratch:
+        flags = DATASETS[name].fixture(Path(scratch) / name)
+        for made in Path(scratch).rglob("*"):
+            target = raw / made.relative_to(scratch)
+            if write and made.is_file() and not (target.is_file() and filecmp.cmp(made, target, shallow=False)):
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(made, target)
+    return [flag.replace(scratch, str(raw)) for flag in flags]

@@ -20,6 +20,7 @@ from typing import Any
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from converters.catalog import tiny_source_flags
 from recipekit.cli import script_parser
 from recipekit.errors import InputError, exit_on_input_error
 from recipekit.reproduce.chain import ROOT, Layout, chain_names, load_chain
@@ -47,7 +48,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         raise InputError(f"no {STATE} here: run `python scripts/reproduce.py {chain.name}` first", str(folder))
     if bool(state.get("tiny")) != args.tiny:
         raise InputError(f"{STATE} says tiny={state.get('tiny')}: pass --tiny only for a tiny run", str(folder))
-    layout = Layout(chain, folder.relative_to(ROOT) if folder.is_relative_to(ROOT) else folder, args.tiny)
+    layout = Layout(chain, folder.relative_to(ROOT) if folder.is_relative_to(ROOT) else folder, args.tiny,
+                    sources=tiny_source_flags, writes=False)
     if args.wandb:
         from recipekit.report.wandb import require_wandb
 

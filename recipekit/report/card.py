@@ -53,9 +53,13 @@ def plot_card(card: dict[str, Any], path: Path) -> Path:
             ax.errorbar([n["run"]], [0], xerr=[[n["run"] - low], [high - n["run"]]], fmt="o", color="tab:blue",
                         capsize=4, label="this run (95% interval)")
         ax.plot([n["published"]], [0], marker="|", markersize=18, color="tab:red", mew=2, label="report")
-        ax.set_yticks([0], [f"{n['name']} ({n['unit'] or 'value'})"])
+        ax.set_yticks([0], [f"{n['name']} (%)" if n["unit"] == "%" else n["name"]])
         ax.set_title(n["verdict"], fontsize="small", loc="right")
-    axes[0, 0].legend(fontsize="small", loc="upper left")
+    legend: dict[str, Any] = {}
+    for ax in axes[:, 0]:
+        handles, labels = ax.get_legend_handles_labels()
+        legend.update(zip(labels, handles, strict=True))
+    figure.legend(list(legend.values()), list(legend), loc="lower center", ncol=2, fontsize="small")
     figure.suptitle(("TINY RUN - " if card["tiny"] else "") + f"Report card: {card['title']}", fontsize="medium")
-    figure.tight_layout()
+    figure.tight_layout(rect=(0, 0.06, 1, 1))
     return save_figure(figure, path)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 import shlex
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -147,8 +148,11 @@ class Step:
 class Layout:
     """Where one reproduction puts things, and how its commands read here (real or tiny)."""
 
-    def __init__(self, chain: Chain, out: Path, tiny: bool, gpus: int | None = None) -> None:
+    def __init__(self, chain: Chain, out: Path, tiny: bool, gpus: int | None = None,
+                 sources: Callable[[str, Path, bool], list[str]] | None = None, writes: bool = True) -> None:
         self.chain, self.out, self.tiny, self.gpus = chain, out, tiny, gpus
+        self.sources = sources  # {fixture:NAME} -> converter flags (dataset, raw folder, write)
+        self.writes = writes  # False for a dry run: placeholders name the tiny run's files without making them
         self.group = f"reproduce-{chain.name}" + ("-tiny" if tiny else "")
 
     def relocate(self, token: str, recipes: bool = False) -> str:
@@ -172,10 +176,8 @@ class Layout:
             kind, arg = match.group(1), match.group(2)
             if kind == "out" and arg is None:
                 return str(self.out)
-            if kind == "fixture" and arg and self.tiny:
-                from recipekit.reproduce.tiny import source_flags
-
-                return " ".join(shlex.quote(a) for a in source_flags(arg, self.out / "raw"))
+            if kind == "fixture" and arg and self.tiny and self.sources:
+                return " ".join(shlex.quote(a) for a in self.sources(arg, self.out / "raw", self.writes))
             raise InputError(f"step {step}: unknown placeholder {match.group(0)} (known: {{out}}, "
                              "{fixture:DATASET} in a tiny command)", str(self.chain.path))
 

@@ -1,51 +1,18 @@
-"""A chain's tiny run on this CPU: raw data in the real format (AG News from a local copy of the original CSV
-when one is there), tiny copies of the recipes, written just before the step that runs them."""
+"""A chain's tiny run on this CPU: tiny copies of the recipes, written just before the step that runs them
+(the raw data in the real format comes from ``converters.catalog.tiny_source_flags``)."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import yaml
 
-from converters.catalog import DATASETS
 from recipekit.errors import InputError
 from recipekit.recipes.reading import load_recipe
 from recipekit.recipes.tiny_run import MODEL_KEYS, ROOT, make_tiny_model, tiny_args, tiny_family
 from recipekit.reproduce.chain import RELOCATED, Layout, Step
 
 TINY_STEPS = 2
-# datasets whose original files may sit on this machine: env variable, default folder, converter flags
-LOCAL_SOURCES = {"agnews": ("AG_NEWS", ROOT.parent / "shared" / "data" / "ag_news_csv", ["--val-size", "200"])}
-
-
-def source_flags(dataset: str, raw: Path) -> list[str]:
-    """Converter flags reading the dataset's original files when they are here, else a fixture in its format."""
-    if dataset not in DATASETS:
-        raise InputError(f"no raw fixture for dataset {dataset!r} (known: {', '.join(DATASETS)})")
-    local = LOCAL_SOURCES.get(dataset)
-    if local:
-        folder = Path(os.environ.get(local[0]) or local[1])
-        if folder.is_dir():
-            return ["--input", str(folder), *local[2]]
-    return fixture_flags(dataset, raw)
-
-
-def fixture_flags(dataset: str, raw: Path) -> list[str]:
-    """Write the dataset's raw fixture under ``raw`` (files already equal are left alone, so a re-run sees
-    unchanged inputs) and return its converter flags."""
-    import filecmp
-    import shutil
-    import tempfile
-
-    with tempfile.TemporaryDirectory() as scratch:
-        flags = DATASETS[dataset].fixture(Path(scratch) / dataset)
-        for made in Path(scratch).rglob("*"):
-            target = raw / made.relative_to(scratch)
-            if made.is_file() and not (target.is_file() and filecmp.cmp(made, target, shallow=False)):
-                target.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copyfile(made, target)
-    return [flag.replace(scratch, str(raw)) for flag in flags]
 
 
 def prepare(step: Step, layout: Layout, notes: list[str]) -> None:

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from conftest import run_script
 
+from converters.catalog import tiny_source_flags
 from recipekit.report.wandb import run_facts
 from recipekit.reproduce.chain import Layout, load_chain
 
@@ -35,7 +36,7 @@ def reproduced(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path
 def test_each_step_leaves_its_files_and_the_card_its_fields(reproduced: dict[str, tuple[Path, str]],
                                                            report: str) -> None:
     out, stdout = reproduced[report]
-    layout = Layout(load_chain(report), out, tiny=True)
+    layout = Layout(load_chain(report), out, tiny=True, sources=tiny_source_flags, writes=False)
     steps = layout.steps()
     assert f"{len(steps)} step(s) ran, 0 skipped" in stdout
     for step in steps:

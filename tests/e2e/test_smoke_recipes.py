@@ -15,7 +15,7 @@ from recipekit.recipes.tiny_run import KEPT
 from recipekit.reproduce.chain import Layout, chain_names, load_chain
 
 IN_CHAINS = {step.source_recipe for name in chain_names()
-             for step in Layout(load_chain(name), Path("tiny"), tiny=True).steps() if step.source_recipe}
+             for step in Layout(load_chain(name), Path("x"), tiny=False).steps() if step.source_recipe}
 RECIPES = [str(p.relative_to(ROOT)) for p in all_recipe_files(ROOT / "recipes")
            if str(p.relative_to(ROOT)) not in IN_CHAINS]
 CLASSIFIERS = {str(p.relative_to(ROOT)) for p in classifier_recipe_files(ROOT / "recipes")}

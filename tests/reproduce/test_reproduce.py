@@ -84,6 +84,9 @@ def test_a_tiny_dry_run_moves_every_written_folder_under_out(tmp_path: Path) -> 
     assert "WANDB_MODE=offline" in dpo and "reproduce-tulu_dpo-tiny" in dpo
     check = next(line for line in commands if "check_recipes.py" in line)
     assert " recipes/qwen3_4b_tulu_sft_lora.yaml" in check  # checks and plans read the real recipes
+    convert = next(line for line in commands if "converters/tulu.py" in line)
+    assert f"--input {tmp_path}/raw/tulu3_personas_if/tulu/train.jsonl --val-size 4" in convert
+    assert list(tmp_path.iterdir()) == []  # a dry run writes nothing
 
 
 def test_unknown_reports_and_malformed_chains_are_one_line_errors(tmp_path: Path) -> None:
