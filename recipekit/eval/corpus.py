@@ -22,12 +22,13 @@ def is_chinese(texts: list[str]) -> bool:
 
 
 class JiebaTokenizer:
-    """A rouge-score tokenizer that segments with jieba (rouge-score's default drops non-ASCII text)."""
+    """A rouge-score tokenizer that segments with jieba (rouge-score's default drops non-ASCII text); the
+    words are ``jieba.cut``'s, with each block's segmentation cached (``generation.jieba_words``)."""
 
     def tokenize(self, text: str) -> list[str]:
-        import jieba
+        from recipekit.eval.generation import jieba_words
 
-        return [token for token in jieba.cut(text.lower()) if token.strip()]
+        return [token for token in jieba_words(text.lower()) if token.strip()]
 
 
 class CachedTokenizer:

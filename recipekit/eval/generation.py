@@ -29,7 +29,7 @@ METRICS = ("bleu-4", "rouge-1", "rouge-2", "rouge-l")
 _CHUNK = 64
 
 
-def _jieba_words(text: str) -> list[str]:
+def jieba_words(text: str) -> list[str]:
     """``list(jieba.cut(text))``, with each word-character block's segmentation cached.
 
     jieba splits text into blocks of word characters and segments each block on its own (HMM on, the
@@ -57,7 +57,7 @@ def _segment_block(block: str) -> tuple[str, ...]:
     return tuple(jieba.dt._Tokenizer__cut_DAG(block))
 
 
-def _plain_jieba_words(text: str) -> list[str]:
+def _plainjieba_words(text: str) -> list[str]:
     import jieba
 
     return list(jieba.cut(text))
@@ -137,7 +137,7 @@ def _no_tokens(tokens: list[str]) -> bool:
 
 def row_scores(predict: str, label: str) -> dict[str, float]:
     """The four LLaMA-Factory scores of one row, x100 and rounded to 4 places as LLaMA-Factory rounds them."""
-    hypothesis, reference = _jieba_words(predict), _jieba_words(label)
+    hypothesis, reference = jieba_words(predict), jieba_words(label)
     rouge = {"rouge-1": 0.0, "rouge-2": 0.0, "rouge-l": 0.0}
     if not (_no_tokens(hypothesis) or _no_tokens(reference)):
         hyp, ref = _rouge_words(hypothesis), _rouge_words(reference)
@@ -152,7 +152,7 @@ def row_scores(predict: str, label: str) -> dict[str, float]:
 
 def reference_row_scores(predict: str, label: str) -> dict[str, float]:
     """The same scores by the straightforward route: jieba + rouge-chinese ``Rouge`` + nltk, row by row."""
-    hypothesis, reference = _plain_jieba_words(predict), _plain_jieba_words(label)
+    hypothesis, reference = _plainjieba_words(predict), _plainjieba_words(label)
     if _no_tokens(hypothesis) or _no_tokens(reference):
         result = {"rouge-1": {"f": 0.0}, "rouge-2": {"f": 0.0}, "rouge-l": {"f": 0.0}}
     else:

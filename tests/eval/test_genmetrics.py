@@ -82,11 +82,11 @@ def test_bleu_matches_nltk_on_random_strings() -> None:
 
 
 def test_cached_segmentation_equals_jieba_cut() -> None:
-    from recipekit.eval.generation import _jieba_words
+    from recipekit.eval.generation import jieba_words
 
     rng = random.Random(11)
     pieces = ["数据", "训练", "模型", "the", "model", "x-ray", "3.14", "C++", "#tag", " ", "\n", "\r\n", "。", "，",
               "?", "!", "🎉", "e-mail", "GPT4", "自然语言处理", "\t", "A&B", "50%"]
     texts = ["".join(rng.choice(pieces) for _ in range(rng.randint(0, 40))) for _ in range(300)]
     for text in [*texts, *texts[:50]]:  # the second pass hits the cache
-        assert _jieba_words(text) == list(jieba.cut(text)), text
+        assert jieba_words(text) == list(jieba.cut(text)), text
