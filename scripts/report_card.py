@@ -23,7 +23,7 @@ if __package__ in (None, ""):
 from converters.catalog import tiny_source_flags
 from recipekit.cli import script_parser
 from recipekit.errors import InputError, exit_on_input_error
-from recipekit.reproduce.chain import ROOT, Layout, chain_names, load_chain
+from recipekit.reproduce.chain import ROOT, chain_names, layout_for
 from recipekit.reproduce.runner import STATE, load_state
 
 
@@ -41,15 +41,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = build_parser().parse_args(argv)
     from recipekit.reproduce.publish import write_card
 
-    chain = load_chain(args.report)
-    folder = Path(args.out or f"outputs/reproduce/{chain.name}" + ("-tiny" if args.tiny else "")).resolve()
-    state = load_state(folder)
+    layout = layout_for(args.report, args.out, args.tiny, sources=tiny_source_flags, writes=False)
+    state = load_state(ROOT / layout.out)
     if not state:
-        raise InputError(f"no {STATE} here: run `python scripts/reproduce.py {chain.name}` first", str(folder))
+        raise InputError(f"no {STATE} here: run `python scripts/reproduce.py {layout.chain.name}` first",
+                         str(layout.out))
     if bool(state.get("tiny")) != args.tiny:
-        raise InputError(f"{STATE} says tiny={state.get('tiny')}: pass --tiny only for a tiny run", str(folder))
-    layout = Layout(chain, folder.relative_to(ROOT) if folder.is_relative_to(ROOT) else folder, args.tiny,
-                    sources=tiny_source_flags, writes=False)
+        raise InputError(f"{STATE} says tiny={state.get('tiny')}: pass --tiny only for a tiny run", str(layout.out))
     if args.wandb:
         from recipekit.report.wandb import require_wandb
 

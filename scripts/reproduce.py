@@ -28,7 +28,7 @@ if __package__ in (None, ""):
 from converters.catalog import tiny_source_flags
 from recipekit.cli import at_least, script_parser
 from recipekit.errors import InputError, exit_on_input_error
-from recipekit.reproduce.chain import ROOT, Layout, chain_names, load_chain
+from recipekit.reproduce.chain import ROOT, Layout, chain_names, layout_for
 from recipekit.reproduce.runner import load_state, run_chain
 
 
@@ -43,14 +43,6 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--gpus", type=at_least(1), help="GPUs per training run (NPROC_PER_NODE, FORCE_TORCHRUN=1)")
     parser.add_argument("--no-wandb", action="store_true", help="do not log the card to wandb")
     return parser
-
-
-def layout_for(report: str, out: str | None, tiny: bool, gpus: int | None, writes: bool) -> Layout:
-    """The chain and where this reproduction lives (relative to the repository when inside it)."""
-    chain = load_chain(report)
-    folder = Path(out or f"outputs/reproduce/{chain.name}" + ("-tiny" if tiny else "")).resolve()
-    return Layout(chain, folder.relative_to(ROOT) if folder.is_relative_to(ROOT) else folder, tiny, gpus,
-                  tiny_source_flags, writes)
 
 
 def print_plans(layout: Layout) -> None:
@@ -76,7 +68,7 @@ def print_plans(layout: Layout) -> None:
 @exit_on_input_error
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = build_parser().parse_args(argv)
-    layout = layout_for(args.report, args.out, args.tiny, args.gpus, writes=not args.dry_run)
+    layout = layout_for(args.report, args.out, args.tiny, args.gpus, tiny_source_flags, writes=not args.dry_run)
     steps = layout.steps()
     card_command = f"python scripts/report_card.py {layout.chain.name} --out {layout.out}" + \
         (" --tiny" if layout.tiny else "")

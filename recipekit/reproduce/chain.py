@@ -233,6 +233,16 @@ class Layout:
         return False
 
 
+def layout_for(report: str, out: str | None, tiny: bool, gpus: int | None = None,
+               sources: Callable[[str, Path, bool], list[str]] | None = None, writes: bool = True) -> Layout:
+    """A report's chain and where its reproduction lives: ``out``, else outputs/reproduce/REPORT[-tiny]
+    (relative to the repository when inside it)."""
+    chain = load_chain(report)
+    folder = Path(out or f"outputs/reproduce/{chain.name}" + ("-tiny" if tiny else "")).resolve()
+    return Layout(chain, folder.relative_to(ROOT) if folder.is_relative_to(ROOT) else folder, tiny, gpus, sources,
+                  writes)
+
+
 def recipe_marker(recipe: Recipe, args: dict[str, Any], relocate: Any) -> Path:
     """The file a recipe's run writes last: the classifier's run summary, the trainer state, the predictions."""
     out = Path(relocate(str(args.get("output_dir", "")).rstrip("/")))
