@@ -1,5 +1,6 @@
 """scripts/smoke_recipe.py: every recipe no report chain runs, trained (or predicted) for real on a tiny model,
-2 steps. The recipes the chains run are trained the same way by tests/e2e/test_reproduce_tiny.py."""
+2 steps. The recipes the chains run are trained the same way by tests/e2e/test_reproduce_tiny.py, the demo's
+by tests/e2e/test_llamafactory_e2e.py."""
 
 from __future__ import annotations
 
@@ -16,8 +17,9 @@ from recipekit.reproduce.chain import Layout, chain_names, load_chain
 
 IN_CHAINS = {step.source_recipe for name in chain_names()
              for step in Layout(load_chain(name), Path("x"), tiny=False).steps() if step.source_recipe}
+DEMO = {str(p.relative_to(ROOT)) for p in (ROOT / "recipes" / "demo").glob("*.yaml")}  # run in the fast suite
 RECIPES = [str(p.relative_to(ROOT)) for p in all_recipe_files(ROOT / "recipes")
-           if str(p.relative_to(ROOT)) not in IN_CHAINS]
+           if str(p.relative_to(ROOT)) not in IN_CHAINS | DEMO]
 CLASSIFIERS = {str(p.relative_to(ROOT)) for p in classifier_recipe_files(ROOT / "recipes")}
 
 

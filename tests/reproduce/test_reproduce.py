@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
-from conftest import ROOT, run_script, write_jsonl
+from conftest import ROOT, run_cli, run_script, write_jsonl
 
 from recipekit.errors import InputError
 from recipekit.reproduce.card import bootstrap, report_rows, verdict
@@ -132,13 +132,13 @@ def write_chain(tmp_path: Path, published: float) -> Path:
 
 def test_a_failed_step_stops_the_chain_naming_its_log_and_a_rerun_resumes_there(tmp_path: Path) -> None:
     chain, out = write_chain(tmp_path, 75.0), tmp_path / "run"
-    first = run_script("scripts/reproduce.py", chain, "--out", out, "--no-wandb")
+    first = run_cli("reproduce", chain, "--out", out, "--no-wandb")
     assert first.returncode == 2
-    assert first.stderr.strip() == (f"error: step gate failed (exit 3); its log: {out}/logs/gate.log; fix it and run "
-                                    "the same command again to resume from this step")
+    assert first.stderr.strip() == (f"error: step gate failed (exit 3); its log: {out}/logs/gate.log; fix it and "
+                                    "run the same command again to resume from this step")
     assert (out / "predictions.jsonl").is_file() and not (out / "report").exists()
     (out / "go").write_text("", encoding="utf-8")
-    second = run_script("scripts/reproduce.py", chain, "--out", out, "--no-wandb")
+    second = run_cli("reproduce", chain, "--out", out, "--no-wandb")
     assert second.returncode == 0, second.stderr
     assert second.stdout.count("skipped: up to date") == 1  # copy
     assert "2 step(s) ran, 1 skipped" in second.stdout
@@ -150,14 +150,14 @@ def test_a_failed_step_stops_the_chain_naming_its_log_and_a_rerun_resumes_there(
     assert set(card["time"]["steps_seconds"]) == {"copy", "gate", "report"}
     assert (out / "report_card.png").stat().st_size > 1000
     assert "| accuracy | 75% | 75% |" in (out / "report_card.md").read_text(encoding="utf-8")
-    third = run_script("scripts/reproduce.py", chain, "--out", out, "--no-wandb")
+    third = run_cli("reproduce", chain, "--out", out, "--no-wandb")
     assert "0 step(s) ran, 3 skipped" in third.stdout
-    again = run_script("scripts/reproduce.py", chain, "--out", out, "--no-wandb", "--from", "gate")
+    again = run_cli("reproduce", chain, "--out", out, "--no-wandb", "--from", "gate")
     assert "2 step(s) ran, 1 skipped" in again.stdout
     (out / "predictions.jsonl").touch()  # a newer input: the report is redone, the copy is not
-    fourth = run_script("scripts/reproduce.py", chain, "--out", out, "--no-wandb")
+    fourth = run_cli("reproduce", chain, "--out", out, "--no-wandb")
     assert "1 step(s) ran, 2 skipped" in fourth.stdout and "[3/3] report" in fourth.stdout
-    bad_from = run_script("scripts/reproduce.py", chain, "--out", out, "--from", "train")
+    bad_from = run_cli("reproduce", chain, "--out", out, "--from", "train")
     assert bad_from.returncode == 2 and "--from train: no such step (steps: copy, gate, report)" in bad_from.stderr
 
 
@@ -165,12 +165,12 @@ def test_the_card_says_when_a_number_is_not_reproduced(tmp_path: Path) -> None:
     chain, out = write_chain(tmp_path, 95.43), tmp_path / "run"
     (out).mkdir()
     (out / "go").write_text("", encoding="utf-8")
-    assert run_script("scripts/reproduce.py", chain, "--out", out, "--no-wandb").returncode == 0
+    assert run_cli("reproduce", chain, "--out", out, "--no-wandb").returncode == 0
     alone = run_script("scripts/report_card.py", chain, "--out", out)
     assert alone.returncode == 0, alone.stderr
     (number,) = json.loads((out / "report_card.json").read_text(encoding="utf-8"))["numbers"]
     assert number["verdict"] == "not reproduced: run -20.43 (the report's number is above the interval)"
-    tiny = run_script("scripts/report_card.py", chain, "--out", out, "--tiny")
+    tiny = run_cli("report-card", chain, "--out", out, "--tiny")
     assert tiny.returncode == 2 and "reproduce.json says tiny=False" in tiny.stderr
 
 
