@@ -23,7 +23,7 @@ test: $(STAMP)
 
 # exit code 5 (no test collected or all skipped) is not a failure here
 test-slow: $(STAMP)
-	$(PY) -m pytest -m slow -s || test $$? -eq 5
+	$(PY) -m pytest -m slow -s --durations=15 || test $$? -eq 5
 
 lint: $(STAMP)
 	$(PY) -m ruff check .

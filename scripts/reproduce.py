@@ -29,7 +29,7 @@ from converters.catalog import tiny_source_flags
 from recipekit.cli import at_least, script_parser
 from recipekit.errors import InputError, exit_on_input_error
 from recipekit.reproduce.chain import ROOT, Layout, chain_names, layout_for
-from recipekit.reproduce.runner import load_state, run_chain
+from recipekit.reproduce.runner import load_state, named_inputs, run_chain
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -77,7 +77,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
           f"(wandb group {layout.group})")
     if args.dry_run:
         for step in steps:
-            print(f"# {step.name}\n{step.shell()}")
+            reads, writes = named_inputs(step, layout), [str(o) for o in step.outputs]
+            print(f"# {step.name}" + (f"; reads {', '.join(reads)}" if reads else "") +
+                  (f"; writes {', '.join(writes)}" if writes else ""))
+            print(step.shell())
         print(f"# card\n{card_command}")
         if not args.no_plan:
             print_plans(layout)

@@ -140,10 +140,6 @@ class Step:
         prefix = " ".join(f"{k}={shlex.quote(v)}" for k, v in self.env.items())
         return (prefix + " " if prefix else "") + " ".join(shlex.quote(part) for part in self.command)
 
-    def recipe_args(self) -> dict[str, Any]:
-        """The recipe's arguments with the command line's ``key=value`` overrides, as the run sees them."""
-        return {**load_recipe(ROOT / self.recipe).args, **self.overrides} if self.recipe else {}
-
 
 class Layout:
     """Where one reproduction puts things, and how its commands read here (real or tiny)."""

@@ -1,9 +1,9 @@
 """Running a chain: each step once, logged to its own file, skipped on a re-run while it is up to date.
 
 A step is up to date when it finished before (its stamp ``logs/<step>.done`` holds the same command), every
-output exists, and no input is newer than its outputs. Inputs: every existing file the command names (not
-folders), the recipe it runs with that recipe's registered data files, and the model or adapter folder it
-reads (by the files directly in it, so a predict folder nested in a training folder does not count).
+output exists, and no input is newer than its outputs. Inputs (``named_inputs``, also shown by a dry run): the
+files its command names, the recipe it runs with that recipe's data files, and the model or adapter folder
+it reads (by the files directly in it, so a predict folder nested in a training folder does not count).
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from recipekit.errors import InputError
+from recipekit.recipes.reading import load_recipe
 from recipekit.recipes.tiny_run import ROOT, tool_env
 from recipekit.reproduce.chain import Layout, Step
 
@@ -39,27 +40,33 @@ def newest(path: Path) -> float:
     return 0.0
 
 
-def step_inputs(step: Step) -> list[Path]:
-    """The files and folders a step reads, found from its command and its recipe."""
-    found: list[Path] = []
+def named_inputs(step: Step, layout: Layout) -> list[str]:
+    """What a step reads: the files its command names (existing, or a path with a suffix: made by an earlier
+    step), its recipe, that recipe's data files and registry, and the model, adapter or DeepSpeed config it
+    loads from this repository or an earlier step."""
+    names: list[str] = []
     for token in step.command[1:]:
         value = token.split("=", 1)[1] if "=" in token and not token.startswith("-") else token
-        path = ROOT / value
-        if value and not value.startswith("-") and path.is_file() and path not in step.outputs:
-            found.append(path)
-    args = step.recipe_args()
-    if args:
-        data = ROOT / str(args.get("dataset_dir", "data"))
-        found.append(data / "dataset_info.json")
+        looks_like_file = "/" in value and bool(Path(value).suffix)
+        if value and not value.startswith("-") and Path(value) not in step.outputs and (
+                looks_like_file or (ROOT / value).is_file()):
+            names.append(value)
+    if step.source_recipe:
+        args = {**load_recipe(ROOT / step.source_recipe).args, **step.overrides}
+        data = Path(layout.relocate(str(args.get("dataset_dir", "data"))))
+        names.append(str(data / "dataset_info.json"))
         for key in ("dataset", "eval_dataset", "predict_dataset"):
-            for name in str(args.get(key) or "").split(","):
-                if name.strip():
-                    found.append(data / f"{name.strip()}.jsonl")
-        for key in ("model_name_or_path", "adapter_name_or_path", "ref_model", "ref_model_adapters",
-                    "deepspeed"):
-            if args.get(key) and (ROOT / str(args[key])).exists():
-                found.append(ROOT / str(args[key]))
-    return found
+            names += [str(data / f"{n.strip()}.jsonl") for n in str(args.get(key) or "").split(",") if n.strip()]
+        for key in ("model_name_or_path", "adapter_name_or_path", "ref_model", "ref_model_adapters", "deepspeed"):
+            value = str(args.get(key) or "")
+            if value.startswith(("saves/", "recipes/")) or Path(value).is_absolute():
+                names.append(layout.relocate(value))
+    return list(dict.fromkeys(names))
+
+
+def step_inputs(step: Step, layout: Layout) -> list[Path]:
+    """The inputs that exist now (a folder counts by the files directly in it)."""
+    return [ROOT / name for name in named_inputs(step, layout) if (ROOT / name).exists()]
 
 
 def up_to_date(layout: Layout, step: Step) -> bool:
@@ -70,7 +77,7 @@ def up_to_date(layout: Layout, step: Step) -> bool:
     if not all(o.exists() for o in outputs):
         return False
     oldest_output = min(newest(o) for o in outputs)
-    return all(newest(i) <= oldest_output for i in step_inputs(step))
+    return all(newest(i) <= oldest_output for i in step_inputs(step, layout))
 
 
 @dataclass

@@ -59,6 +59,9 @@ def test_dry_run_prints_the_plain_commands_and_the_plan() -> None:
     assert "python converters/yelp.py --hf Yelp/yelp_review_full --max-samples 8000 --val-size 500 --data-dir data" \
         in out
     assert "python scripts/train_classifier.py recipes/classifier/yelp5_bert_lora.yaml\n" in out
+    assert ("# train; reads scripts/train_classifier.py, recipes/classifier/yelp5_bert_lora.yaml, "
+            "data/dataset_info.json, data/yelp5.jsonl, "
+            "data/yelp5_val.jsonl; writes saves/bert-base-uncased/lora/yelp5/classifier_run.json") in out
     assert "WANDB_RUN_GROUP=reproduce-yelp5 WANDB_DIR=outputs/reproduce/yelp5" in out
     assert "python scripts/report_card.py yelp5 --out outputs/reproduce/yelp5" in out
     assert "recipes/classifier/yelp5_bert_lora.yaml: 1x" in out and "GiB peak per GPU" in out  # the planner's line
