@@ -47,7 +47,7 @@ def named_inputs(step: Step, layout: Layout) -> list[str]:
     names: list[str] = []
     for token in step.command[1:]:
         value = token.split("=", 1)[1] if "=" in token and not token.startswith("-") else token
-        looks_like_file = "/" in value and bool(Path(value).suffix)
+        looks_like_file = "/" in value and bool(Path(value).suffix) and not (ROOT / value).is_dir()
         if value and not value.startswith("-") and Path(value) not in step.outputs and (
                 looks_like_file or (ROOT / value).is_file()):
             names.append(value)

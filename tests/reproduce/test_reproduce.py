@@ -122,11 +122,11 @@ def write_chain(tmp_path: Path, published: float) -> Path:
             {"name": "copy", "run": f"python -c 'import shutil, sys; shutil.copy(sys.argv[1], sys.argv[2])' "
                                     f"{source} {{out}}/predictions.jsonl", "outputs": ["{out}/predictions.jsonl"]},
             {"name": "gate", "run": f"python -c '{gate}' {{out}}/go"},
-            {"name": "report", "run": "python eval/classify_report.py {out}/predictions.jsonl --out {out}/report",
-             "outputs": ["{out}/report/classify_report.json"]},
+            {"name": "report", "run": "python eval/classify_report.py {out}/predictions.jsonl --out {out}/report_v1.5",
+             "outputs": ["{out}/report_v1.5/classify_report.json"]},
         ],
         "numbers": [{"name": "accuracy", "published": published, "unit": "%", "metric": "accuracy",
-                     "report": "{out}/report"}],
+                     "report": "{out}/report_v1.5"}],
     }
     path = tmp_path / "mine.yaml"
     path.write_text(yaml.safe_dump(chain, sort_keys=False), encoding="utf-8")
@@ -139,7 +139,7 @@ def test_a_failed_step_stops_the_chain_naming_its_log_and_a_rerun_resumes_there(
     assert first.returncode == 2
     assert first.stderr.strip() == (f"error: step gate failed (exit 3); its log: {out}/logs/gate.log; fix it and "
                                     "run the same command again to resume from this step")
-    assert (out / "predictions.jsonl").is_file() and not (out / "report").exists()
+    assert (out / "predictions.jsonl").is_file() and not (out / "report_v1.5").exists()
     (out / "go").write_text("", encoding="utf-8")
     second = run_cli("reproduce", chain, "--out", out, "--no-wandb")
     assert second.returncode == 0, second.stderr
