@@ -26,8 +26,8 @@ from recipekit.errors import InputError
 from recipekit.eval.generation import METRICS as GEN_METRICS
 from recipekit.recipes.reading import CHAIN_FOLDER as CHAINS
 from recipekit.recipes.reading import Recipe, load_recipe
+from recipekit.recipes.tiny_run import ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
 CHAIN_FOLDER = ROOT / "recipes" / CHAINS
 CHAIN_KEYS = {"report", "title", "steps", "numbers", "differences"}
 STEP_KEYS = {"name", "run", "tiny", "outputs"}
@@ -197,9 +197,9 @@ class Layout:
             at = tokens.index(source)
             step.source_recipe = source
             step.recipe = Path(command[at])
-            step.overrides = dict(t.split("=", 1) for t in command[at + 1:] if "=" in t and not t.startswith("-"))
-            real = {**load_recipe(ROOT / source).args, **dict(t.split("=", 1) for t in tokens[at + 1:]
-                                                              if "=" in t and not t.startswith("-"))}
+            given = dict(t.split("=", 1) for t in tokens[at + 1:] if "=" in t and not t.startswith("-"))
+            step.overrides = {key: self.relocate(value) for key, value in given.items()}
+            real = {**load_recipe(ROOT / source).args, **given}
             if real.get("deepspeed") or self.gpus:
                 env["FORCE_TORCHRUN"] = "1"
             if self.gpus:

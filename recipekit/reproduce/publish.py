@@ -18,10 +18,11 @@ def write_card(layout: Layout, steps: list[Step], state: dict[str, Any], wandb: 
     """report_card.json/.md/.png under the reproduction's folder; with ``wandb`` also a run in its group."""
     card = build_card(layout, steps, state)
     out = ROOT / layout.out
+    markdown = render_markdown(card)
     with writes_held():
-        json_path, md_path = write_report(out, "report_card", card, render_markdown(card))
+        json_path, md_path = write_report(out, "report_card", card, markdown)
         png = plot_card(card, out / "report_card.png")
-    print(render_markdown(card))
+    print(markdown)
     if wandb:
         from recipekit.report.wandb import log_report
 
