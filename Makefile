@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install demo test test-slow lint clean
+.PHONY: install demo test test-unit test-slow lint clean
 
 install: $(STAMP)
 
@@ -17,9 +17,14 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(PY) scripts/run_demo.py
 
+# tiers: unit (no training, no processes), then integration (tiny models, LLaMA-Factory, processes), then slow
 test: $(STAMP)
 	$(PY) -m ruff check .
-	$(PY) -m pytest -m "not slow"
+	$(PY) -m pytest -m "not integration and not slow"
+	$(PY) -m pytest -m "integration and not slow"
+
+test-unit: $(STAMP)
+	$(PY) -m pytest -m "not integration and not slow"
 
 # exit code 5 (no test collected or all skipped) is not a failure here
 test-slow: $(STAMP)

@@ -81,7 +81,7 @@ def uf_row(i: int, chosen_score: float = 8.0, rejected_score: float = 4.0, **cha
 def run_script(*args: str | Path, env: dict[str, str] | None = None, cwd: Path = ROOT,
                timeout: int = 900) -> subprocess.CompletedProcess[str]:
     """Run ``python <script> args...`` from the repository root, capturing text output."""
-    full_env = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
+    full_env = {**os.environ, **(env or {})}
     return subprocess.run([sys.executable, *map(str, args)], capture_output=True, text=True, env=full_env,
                           cwd=cwd, timeout=timeout, check=False)
 
@@ -119,8 +119,8 @@ class Ran(NamedTuple):
 
 def command_module(*words: str) -> ModuleType:
     """The module behind an ``llm-recipes`` subcommand (``"score"``, ``"report", "classify"``), loaded once."""
-    _, script, _ = commands.resolve([*words])
-    return commands.load(script)
+    _, module, _ = commands.resolve([*words])
+    return commands.load(module)
 
 
 def run_cli(*argv: object, cwd: Path = ROOT) -> Ran:

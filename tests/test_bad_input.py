@@ -18,7 +18,10 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from conftest import ROOT, agnews_rows, run_cli, write_jsonl, write_original_csv
+
+pytestmark = pytest.mark.integration  # trains tiny models or starts processes
 
 UNWRITABLE = "/sys/llm-recipes-test/out"  # refused even to root
 NO_WANDB = {"WANDB_MODE": "", "WANDB_API_KEY": "", "HOME": "/nonexistent-home", "NETRC": "/nonexistent"}
@@ -240,8 +243,7 @@ def test_messages_name_what_is_wrong(tmp_path: Path) -> None:
 def test_ctrl_c_mid_conversion_leaves_the_old_files_or_the_whole_new_set(tmp_path: Path) -> None:
     """SIGINT at random moments of a 60k-row conversion: exit 130 with the old files byte for byte, or a
     finished conversion; never a mix, never a temp file left behind."""
-    sys.path.insert(0, str(ROOT / "scripts"))
-    import bench_convert
+    from recipekit.commands import bench_convert
 
     raw = tmp_path / "train.csv"
     bench_convert.write_rows(raw, 60_000)

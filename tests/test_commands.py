@@ -33,9 +33,11 @@ def test_help_lists_every_command_with_its_docstring_summary() -> None:
     result = run_cli("--help")
     assert result.returncode == 0
     for words, script in every_script():
-        summary = ast.get_docstring(ast.parse((ROOT / script).read_text(encoding="utf-8"))).splitlines()[0]
+        source = (ROOT / (script.replace(".", "/") + ".py")).read_text(encoding="utf-8")
+        summary = ast.get_docstring(ast.parse(source)).splitlines()[0]
         assert f"  {' '.join(words)} " in result.stdout and summary in result.stdout, words
-    converters = {p.stem for p in (ROOT / "converters").glob("*.py")} - commands.NOT_CONVERTERS
+    converters = {p.stem for p in (ROOT / "recipekit" / "converters").glob("*.py")} - {"__init__", "catalog",
+                                                                                       "fixtures"}
     assert set(commands.commands()["convert"]) == converters == {
         "agnews", "yelp", "afqmc", "arena", "tulu", "ultrafeedback", "generic"}
 
@@ -49,6 +51,7 @@ def test_every_subcommand_is_a_script_with_main_and_an_example(words: list[str],
     assert callable(commands.load(script).main)
 
 
+@pytest.mark.integration
 def test_wrong_commands_are_one_line_and_exit_2() -> None:
     for argv, message in ((["nope"], "unknown command 'nope' (choose from convert, check,"),
                           (["report", "pie"], "report: unknown subcommand 'pie' (choose from classify, gen)"),
@@ -59,6 +62,7 @@ def test_wrong_commands_are_one_line_and_exit_2() -> None:
         assert "Traceback" not in done.stderr and (len(done.stderr.strip().splitlines()) == 1 or argv == ["report"])
 
 
+@pytest.mark.integration
 def test_both_forms_write_the_same_report(tmp_path: Path) -> None:
     rows = [{"prompt": f"p{i}", "predict": "a" if i % 3 else "b", "label": "a" if i % 2 else "b"} for i in range(12)]
     path = write_jsonl(tmp_path / "pred.jsonl", rows)

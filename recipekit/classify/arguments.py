@@ -8,7 +8,6 @@ field. A key neither knows is refused.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from recipekit.errors import InputError
@@ -115,26 +114,23 @@ def numbers_read(values: dict[str, Any], classes: tuple[type, ...]) -> dict[str,
     return out
 
 
-def parse_recipe(path: str | Path, extra: dict[str, Any] | None = None) -> tuple[ClassifierArguments, Any]:
-    """Read a classifier recipe (plus overrides) into (ClassifierArguments, TrainingArguments); an unknown key or
-    a bad value is one InputError naming the recipe."""
+def parse_values(values: dict[str, Any]) -> tuple[ClassifierArguments, Any]:
+    """A classifier recipe's values (overrides included) read into (ClassifierArguments, TrainingArguments); an
+    unknown key or a bad value is one InputError."""
     from transformers import HfArgumentParser, TrainingArguments
 
-    from recipekit.recipes.reading import load_recipe
-
-    recipe = load_recipe(path)
-    values = {**recipe.args, **(extra or {})}
+    values = dict(values)
     values.setdefault("report_to", "none")
     for key in ("do_train", "do_eval", "do_predict"):  # LLaMA-Factory style switches, read by the runner
         values.setdefault(key, key == "do_train")
-    if "output_dir" not in values:
-        raise InputError("missing output_dir", str(path))
+    if not values.get("output_dir"):
+        raise InputError("missing output_dir")
     parser = HfArgumentParser((ClassifierArguments, TrainingArguments))
     try:
         head, training = parser.parse_dict(numbers_read(values, (ClassifierArguments, TrainingArguments)),
                                            allow_extra_keys=False)
     except ValueError as exc:
-        raise InputError(" ".join(str(exc).split()), str(path)) from None
+        raise InputError(" ".join(str(exc).split())) from None
     except TypeError as exc:
-        raise InputError(f"missing or wrong key ({exc})", str(path)) from None
+        raise InputError(f"missing or wrong key ({exc})") from None
     return head, training

@@ -9,11 +9,16 @@ from typing import Any
 
 from recipekit.errors import InputError
 from recipekit.files import write_json
+from recipekit.paths import root
 
-REPO_DATA_DIR = Path(__file__).resolve().parents[2] / "data"
-# converters write into the repository's data/ wherever they are run from (a plain "data" outside a clone)
-DEFAULT_DATA_DIR = REPO_DATA_DIR if (REPO_DATA_DIR / "dataset_info.json").is_file() else Path("data")
 ALPACA_COLUMNS = {"prompt": "instruction", "query": "input", "response": "output"}
+
+
+def default_data_dir() -> Path:
+    """``data/`` of the repository root (the working directory, or ``llm-recipes --root``)."""
+    return root() / "data"
+
+
 OPENAI_TAGS = {"role_tag": "role", "content_tag": "content", "user_tag": "user", "assistant_tag": "assistant",
                "system_tag": "system"}
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from recipekit.cli import at_least
-from recipekit.data.dataset_info import DEFAULT_DATA_DIR, load_registry
+from recipekit.data.dataset_info import default_data_dir, load_registry
 from recipekit.data.readers import read_source
 from recipekit.data.rows import Example, Mapper, RowLog, map_records
 from recipekit.data.splits import select_rows
@@ -99,8 +99,8 @@ def add_source_arguments(parser: argparse.ArgumentParser, name: str | None, hub_
         parser.add_argument("--name", required=True, help="dataset name: writes DATA_DIR/NAME.jsonl")
     else:
         parser.add_argument("--name", default=name, help=f"dataset name: writes DATA_DIR/NAME.jsonl (default: {name})")
-    parser.add_argument("--data-dir", default=str(DEFAULT_DATA_DIR),
-                        help="folder holding dataset_info.json (default: the repository's data/, from any folder)")
+    parser.add_argument("--data-dir", default=str(default_data_dir()),
+                        help="folder holding dataset_info.json (default: data/ of the working directory or --root)")
     parser.add_argument("--max-samples", type=at_least(1),
                         help="seeded (stratified where labeled) subset of training rows")
     parser.add_argument("--val-size", type=at_least(0),

@@ -1,5 +1,5 @@
 """The architecture a recipe trains: its ``config.json`` from a local folder, the Hugging Face cache, or the copy
-shipped under ``recipes/models/<hub id>/`` (architecture numbers only, no weights)."""
+shipped in the package under ``recipekit/plan/configs/<hub id>/`` (architecture numbers only, no weights)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 
 from recipekit.errors import InputError
 
-SHIPPED = Path(__file__).resolve().parents[2] / "recipes" / "models"
+SHIPPED = Path(__file__).resolve().parent / "configs"
 OUTPUT_LAYERS = ("lm_head", "score", "classifier")  # a causal LM's, a decoder classifier's, an encoder's head
 
 
@@ -30,7 +30,7 @@ def config_path(model: str) -> Path:
     if shipped.is_file():
         return shipped
     raise InputError(f"no config.json for {model!r}: not a local folder, not in the Hugging Face cache, and not "
-                     f"shipped as {SHIPPED.relative_to(SHIPPED.parents[1])}/{model}/config.json")
+                     f"shipped as recipekit/plan/configs/{model}/config.json")
 
 
 def load_config(model: str) -> Any:

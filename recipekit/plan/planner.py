@@ -14,6 +14,7 @@ from recipekit.plan.gpus import Gpu
 from recipekit.plan.memory import GIB, Memory, Setup, per_gpu
 from recipekit.plan.models import load_config
 from recipekit.plan.simulate import Shape, Simulation, simulate
+from recipekit.recipes.arguments import names_of
 from recipekit.recipes.reading import Recipe, load_recipe
 
 # MFU of bf16 fine-tuning when no measurement is given: the Llama 3 paper (Dubey et al. 2024, Table 4) reports
@@ -72,35 +73,38 @@ def deepspeed_setup(path: str | None, hidden: int) -> dict[str, Any]:
 
 def read_run(recipe: Recipe, gpus: int, made_by: dict[str, Path], seq: int | None = None) -> tuple[Run, Any]:
     """The run a LLaMA-Factory or classifier recipe describes, and its architecture's config."""
-    a = recipe.args
-    model = producer_model(str(a.get("model_name_or_path", "")), made_by)
+    value = recipe.setting  # every value as the recipe's trainer reads it, its parser's defaults included
+    model = producer_model(str(value("model_name_or_path")), made_by)
     config = load_config(model)
     classifier = recipe.is_classifier
-    method = str(a.get("finetuning_type", "full" if classifier else "lora"))
+    method = str(value("finetuning_type"))
     if method not in ("full", "lora"):
         raise InputError(f"finetuning_type {method!r}: the planner knows full and lora", str(recipe.path))
-    rank = int(a.get("lora_rank", 8))
-    labels = a.get("labels")
+    rank = int(value("lora_rank"))
+    labels = value("labels", None)
     head = len(labels if isinstance(labels, list) else str(labels).split(",")) if classifier and labels else None
     if classifier and head is None:
         raise InputError("a classifier recipe needs labels to be planned", str(recipe.path))
-    gc = bool(a.get("gradient_checkpointing", False)) if classifier else not a.get("disable_gradient_checkpointing")
-    predict = bool(a.get("do_predict")) and not a.get("do_train")
-    batch = int(a.get("per_device_eval_batch_size" if predict else "per_device_train_batch_size", 1 if predict else 8))
-    shape = Shape(batch=batch, seq=int(seq or a.get("cutoff_len", 512 if classifier else 2048)), method=method,
-                  lora_rank=rank, lora_alpha=int(a.get("lora_alpha") or 2 * rank),
-                  lora_target=str(a.get("lora_target", "all")), gradient_checkpointing=gc,
-                  dpo=str(a.get("stage", "sft")) in RANKING_STAGES, head_labels=head,
-                  bf16=bool(a.get("bf16") or a.get("fp16") or a.get("pure_bf16") or not classifier))
-    ds = deepspeed_setup(a.get("deepspeed"), int(getattr(config, "hidden_size", 4096)))
-    setup = Setup(gpus=gpus, half=shape.bf16, quantization_bit=a.get("quantization_bit"),
-                  double_quantization=bool(a.get("double_quantization", True)),
-                  reference_model=shape.dpo and bool(a.get("ref_model")), **ds)
-    names = [n.strip() for n in str(a.get("dataset") or "").split(",") if n.strip()]
-    return Run(model, shape, setup, int(a.get("gradient_accumulation_steps", 1)),
-               float(a.get("num_train_epochs", 3.0)), int(a.get("max_steps", -1) or -1), tuple(names),
-               str(a.get("dataset_dir", "data")), a.get("max_samples"), predict,
-               int(a.get("max_new_tokens", 512))), config
+    gc = bool(value("gradient_checkpointing")) if classifier else not value("disable_gradient_checkpointing")
+    predict = bool(value("do_predict")) and not value("do_train")
+    batch = int(value("per_device_eval_batch_size" if predict else "per_device_train_batch_size"))
+    target = value("lora_target")
+    # LLaMA-Factory loads a model without bf16/fp16 flags in the checkpoint's half precision on a card that has
+    # it (infer_optim_dtype), so its runs are half precision either way; the classifier's Trainer follows the flags
+    half = bool(value("bf16") or value("fp16") or value("pure_bf16", False) or not classifier)
+    shape = Shape(batch=batch, seq=int(seq or value("cutoff_len")), method=method,
+                  lora_rank=rank, lora_alpha=int(value("lora_alpha") or 2 * rank),
+                  lora_target=",".join(names_of(target)), gradient_checkpointing=gc,
+                  dpo=str(value("stage", "sft")) in RANKING_STAGES, head_labels=head, bf16=half)
+    ds = deepspeed_setup(value("deepspeed"), int(getattr(config, "hidden_size", 4096)))
+    setup = Setup(gpus=gpus, half=shape.bf16, quantization_bit=value("quantization_bit"),
+                  double_quantization=bool(value("double_quantization")),
+                  reference_model=shape.dpo and bool(value("ref_model", None)), **ds)
+    names = names_of(value("dataset"))
+    max_steps = int(value("max_steps") or -1)
+    return Run(model, shape, setup, int(value("gradient_accumulation_steps")), float(value("num_train_epochs")),
+               max_steps if max_steps > 0 else -1, tuple(names), str(value("dataset_dir")), value("max_samples"),
+               predict, int(value("max_new_tokens", 0))), config
 
 
 def registered_rows(run: Run) -> int | None:

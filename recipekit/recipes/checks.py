@@ -7,18 +7,17 @@ notes (what still has to be made) to a :class:`Findings`; ``scripts/check_recipe
 from __future__ import annotations
 
 import json
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from recipekit.data.dataset_info import dataset_base
+from recipekit.errors import InputError
 from recipekit.recipes.reading import HEADER_FIELDS, MADE_BY_COMMANDS, Recipe
 
 GPU_COUNTS = (1, 2, 8)
 PLAIN_TEMPLATES = {"default", "empty", "alpaca", "vicuna"}
 PATH_KEYS = ("model_name_or_path", "adapter_name_or_path", "ref_model", "ref_model_adapters")
-MIXED_PRECISION_KEYS = ("bf16", "fp16", "pure_bf16")
 
 
 @dataclass(frozen=True)
@@ -65,38 +64,28 @@ def check_header(recipe: Recipe, found: Findings) -> None:
         if per_device * accumulation * gpus != total:
             found.errors.append(f"header's global batch does not add up: {per_device} x {accumulation} x {gpus} "
                                 f"!= {total}")
-        yaml_batch = (recipe.args.get("per_device_train_batch_size"), recipe.args.get("gradient_accumulation_steps", 1))
-        if recipe.args.get("do_train") and yaml_batch != (per_device, accumulation):
+        yaml_batch = batch_of(recipe)
+        if recipe.args.get("do_train") and yaml_batch and yaml_batch != (per_device, accumulation):
             found.errors.append(f"header says {per_device} per device x {accumulation} accumulation but the recipe "
                                 f"sets per_device_train_batch_size {yaml_batch[0]}, gradient_accumulation_steps "
                                 f"{yaml_batch[1]}: make them agree")
 
 
-def parser_refusal(message: str, what: str, where: str, parser: str) -> str:
-    """One finding from an HfArgumentParser's refusal: the unknown keys named, or the parser's own words."""
-    if "not used by the HfArgumentParser" in message:
-        unknown = message.split(":", 1)[1].strip()
-        return f"unknown key(s) {unknown}: {what} (check the spelling; {where})"
-    return f"{parser} refused it: {message}"
+def batch_of(recipe: Recipe) -> tuple[int, int] | None:
+    """(per device, accumulation) as the trainer reads them (its defaults for keys left out); None when the
+    recipe's parser refuses it (that is reported on its own)."""
+    try:
+        return int(recipe.setting("per_device_train_batch_size")), int(recipe.setting("gradient_accumulation_steps"))
+    except InputError:
+        return None
 
 
 def parse_with_llamafactory(recipe: Recipe, found: Findings) -> None:
     """LLaMA-Factory's HfArgumentParser over its own argument classes (unknown keys are refused)."""
-    from llamafactory.hparams.parser import _parse_train_args
-
-    args = dict(recipe.args)
-    import torch
-
-    if not torch.cuda.is_available():  # transformers refuses bf16/fp16 on a CPU-only machine: not the recipe's fault
-        for key in MIXED_PRECISION_KEYS:
-            args.pop(key, None)
-    with tempfile.TemporaryDirectory() as scratch:
-        args["output_dir"] = scratch
-        try:
-            _parse_train_args(args)
-        except (ValueError, TypeError) as exc:
-            found.errors.append(parser_refusal(" ".join(str(exc).split()), "not LLaMA-Factory arguments",
-                                              "`llamafactory-cli train -h` lists them", "LLaMA-Factory's parser"))
+    try:
+        recipe.parsed()
+    except InputError as exc:
+        found.errors.append(exc.message)
     stage, a = recipe.args.get("stage", "sft"), recipe.args
     if stage != "sft" and a.get("predict_with_generate"):
         found.errors.append("predict_with_generate only works with stage: sft")
@@ -110,19 +99,10 @@ def parse_with_llamafactory(recipe: Recipe, found: Findings) -> None:
 
 def parse_classifier(recipe: Recipe, found: Findings) -> None:
     """The classifier's own HfArgumentParser (its settings + TrainingArguments): unknown keys, bad values."""
-    import torch
-
-    from recipekit.classify.arguments import parse_recipe
-    from recipekit.errors import InputError
-
-    drop = {} if torch.cuda.is_available() else {key: False for key in MIXED_PRECISION_KEYS if key != "pure_bf16"}
-    with tempfile.TemporaryDirectory() as scratch:
-        try:
-            parse_recipe(recipe.path, {**drop, "output_dir": scratch})
-        except InputError as exc:
-            found.errors.append(parser_refusal(str(exc).split(": ", 1)[-1],
-                                              "neither classifier settings nor TrainingArguments",
-                                              "scripts/train_classifier.py --help", "the classifier's parser"))
+    try:
+        recipe.parsed()
+    except InputError as exc:
+        found.errors.append(exc.message)
 
 
 def check_labels(recipe: Recipe, context: CheckContext, found: Findings) -> None:
@@ -186,13 +166,13 @@ def deepspeed_config(recipe: Recipe, found: Findings) -> dict[str, Any] | None:
         return None
 
 
-def resolved(config: dict[str, Any], recipe: Recipe, gpus: int) -> dict[str, Any]:
-    """The DeepSpeed config with "auto" filled as the HF Trainer fills it for ``gpus`` GPUs (model-size fields
-    get a 4096-hidden placeholder)."""
-    a = recipe.args
-    micro, accumulation = int(a.get("per_device_train_batch_size", 1)), int(a.get("gradient_accumulation_steps", 1))
+def resolved(config: dict[str, Any], recipe: Recipe, gpus: int, batch: tuple[int, int]) -> dict[str, Any]:
+    """The DeepSpeed config with "auto" filled as the HF Trainer fills it for ``gpus`` GPUs and ``batch`` (per
+    device, accumulation); model-size fields get a 4096-hidden placeholder."""
+    micro, accumulation = batch
     values = {"train_micro_batch_size_per_gpu": micro, "gradient_accumulation_steps": accumulation,
-              "train_batch_size": micro * accumulation * gpus, "gradient_clipping": float(a.get("max_grad_norm", 1.0))}
+              "train_batch_size": micro * accumulation * gpus,
+              "gradient_clipping": float(recipe.setting("max_grad_norm"))}
     hidden = 4096
     zero_values = {"reduce_bucket_size": hidden * hidden, "stage3_prefetch_bucket_size": int(0.9 * hidden * hidden),
                    "stage3_param_persistence_threshold": 10 * hidden}
@@ -203,7 +183,7 @@ def resolved(config: dict[str, Any], recipe: Recipe, gpus: int) -> dict[str, Any
         if node != "auto":
             return node
         if key == "enabled":
-            return bool(a.get("bf16" if parent == "bf16" else "fp16"))
+            return bool(recipe.setting("bf16" if parent == "bf16" else "fp16"))
         if key in values:
             return values[key]
         if key in zero_values:
@@ -220,12 +200,15 @@ def check_deepspeed(recipe: Recipe, config: dict[str, Any], gpu_counts: list[int
     import deepspeed.comm as dist
     from deepspeed.runtime.config import DeepSpeedConfig
 
+    batch = batch_of(recipe)
+    if batch is None:  # the recipe's parser refused it: reported already
+        return
     for gpus in gpu_counts:
         # DeepSpeed asks torch.distributed for the world size; tell it the GPU count being checked
         with mock.patch.object(dist, "get_rank", return_value=0), \
                 mock.patch.object(dist, "get_world_size", return_value=gpus):
             try:
-                DeepSpeedConfig(resolved(config, recipe, gpus))
+                DeepSpeedConfig(resolved(config, recipe, gpus, batch))
             except Exception as exc:  # pydantic ValidationError, AssertionError ...: DeepSpeed's own words
                 message = " ".join(str(exc).split())
                 found.errors.append(f"DeepSpeed rejects {recipe.args['deepspeed']} on {gpus} GPU(s): {message}")
@@ -266,10 +249,10 @@ def check_compatibility(recipe: Recipe, config: dict[str, Any] | None, found: Fi
 
 
 def batch_lines(recipe: Recipe, gpus: int | None) -> list[str]:
-    a = recipe.args
-    if not a.get("do_train"):
+    batch = batch_of(recipe)
+    if not recipe.args.get("do_train") or batch is None:
         return []
-    micro, accumulation = int(a.get("per_device_train_batch_size", 1)), int(a.get("gradient_accumulation_steps", 1))
+    micro, accumulation = batch
     sizes = ", ".join(f"{n} GPU{'s' * (n > 1)}: {micro * accumulation * n}" for n in GPU_COUNTS)
     lines = [f"global batch ({micro} per device x {accumulation} accumulation): {sizes}"]
     batch = recipe.header_batch()

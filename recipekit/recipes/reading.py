@@ -31,11 +31,39 @@ MADE_BY_COMMANDS = {
 
 @dataclass
 class Recipe:
-    """One recipe file: its arguments, its header lines and what the header promises."""
+    """One recipe file: its arguments, its header lines and what the header promises.
+
+    ``args`` is the YAML as written; ``parsed()`` is the same read once by the recipe's own parser
+    (LLaMA-Factory's argument classes, or the classifier's), and ``setting(key)`` a value as the trainer sees
+    it: the recipe's own, else that parser's default.
+    """
 
     path: Path
     args: dict[str, Any]
     header: list[str] = field(default_factory=list)
+    classifier: bool | None = None  # None: a classifier recipe is one under recipes/classifier/
+    _parsed: tuple[Any, ...] | None = field(default=None, repr=False, compare=False)
+
+    def parsed(self, explain: bool = True) -> tuple[Any, ...]:
+        """LLaMA-Factory's (ModelArguments, DataArguments, TrainingArguments, FinetuningArguments,
+        GeneratingArguments), or the classifier's (ClassifierArguments, TrainingArguments); a refusal is one
+        InputError naming the recipe."""
+        if self._parsed is None:
+            from recipekit.recipes.arguments import parse_arguments
+
+            self._parsed = parse_arguments(self.args, self.is_classifier, str(self.path), explain)
+        return self._parsed
+
+    def setting(self, key: str, *absent: Any) -> Any:
+        """``key`` as the recipe's trainer reads it: the recipe's value, else its parser's default (``absent``,
+        when given, for a key its parser does not have: the classifier has no ``stage``)."""
+        from recipekit.recipes.arguments import setting
+
+        return setting(self.parsed(), key, *absent)
+
+    def with_values(self, values: dict[str, Any]) -> Recipe:
+        """The same recipe with ``values`` set (a run's ``KEY=VALUE`` overrides)."""
+        return Recipe(self.path, {**self.args, **values}, self.header, self.classifier) if values else self
 
     @property
     def header_text(self) -> str:
@@ -43,8 +71,9 @@ class Recipe:
 
     @property
     def is_classifier(self) -> bool:
-        """A classification-head recipe (``recipes/classifier/``), run by ``llm-recipes train-classifier``."""
-        return self.path.parent.name == CLASSIFIER_FOLDER
+        """A classification-head recipe (``recipes/classifier/``, or any recipe given to
+        ``llm-recipes train-classifier``)."""
+        return self.path.parent.name == CLASSIFIER_FOLDER if self.classifier is None else self.classifier
 
     def datasets(self) -> list[str]:
         """Every dataset name in ``dataset``, ``eval_dataset`` and ``predict_dataset``."""
@@ -139,8 +168,9 @@ def all_recipe_files(folder: str | Path = "recipes") -> list[Path]:
     return recipe_files(folder) + classifier_recipe_files(folder)
 
 
-def load_recipe(path: str | Path) -> Recipe:
-    """Parse a recipe's YAML (a mapping) and keep its leading comment block."""
+def load_recipe(path: str | Path, classifier: bool | None = None) -> Recipe:
+    """Parse a recipe's YAML (a mapping) and keep its leading comment block (``classifier``: read it as a
+    classification-head recipe wherever it lies)."""
     source = Path(path)
     if not source.is_file():
         raise InputError("no such recipe", str(source))
@@ -158,7 +188,7 @@ def load_recipe(path: str | Path) -> Recipe:
         if not line.startswith("#"):
             break
         header.append(line)
-    return Recipe(source, args, header)
+    return Recipe(source, args, header, classifier)
 
 
 def recipe_outputs(paths: list[Path]) -> dict[str, Path]:

@@ -107,3 +107,22 @@ def build_model(shape: TinyShape, tokenizer: object) -> object:
     )
     torch.manual_seed(shape.seed)
     return AutoModelForCausalLM.from_config(config, dtype=torch.float32)
+
+
+def save_tiny_model(text_paths: list[str], out: Path, shape: TinyShape, vocab_size: int,
+                    extra_special: list[str], settings: dict[str, object]) -> str:
+    """Train the tokenizer on ``text_paths``, build the model of ``shape`` around it and save both (with
+    ``tiny_model.json``: ``settings`` and the parameter count) under ``out``; returns the line to print."""
+    import json
+
+    texts = [text for text in iter_texts(text_paths) if text]
+    if not texts:
+        raise InputError("no text to train the tokenizer on", " ".join(text_paths))
+    tokenizer = train_tokenizer(texts, vocab_size, extra_special, shape.arch in ENCODERS)
+    model = build_model(shape, tokenizer)
+    out.mkdir(parents=True, exist_ok=True)
+    tokenizer.save_pretrained(out)
+    model.save_pretrained(out)
+    params = sum(p.numel() for p in model.parameters())
+    (out / "tiny_model.json").write_text(json.dumps({**settings, "parameters": params}, indent=2) + "\n")
+    return f"wrote {shape.arch} model ({params / 1e6:.2f} M parameters, vocab {len(tokenizer)}) to {out}"

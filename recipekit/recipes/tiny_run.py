@@ -14,13 +14,15 @@ import os
 import subprocess
 import sys
 from collections.abc import Callable
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 from recipekit.errors import InputError
+from recipekit.paths import root
 from recipekit.recipes.reading import Recipe
+from recipekit.recipes.tiny_model import TinyShape, save_tiny_model
 
-ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE_TOKENS = {
     "qwen": ["<|im_start|>", "<|im_end|>", "<|endoftext|>"],
     "qwen3": ["<|im_start|>", "<|im_end|>", "<|endoftext|>", "<think>", "</think>"],
@@ -52,17 +54,20 @@ def make_tiny_model(out: Path, arch: str, template: str, data_dir: Path, log: Pa
     """A tiny model of ``arch`` with a tokenizer trained on ``data_dir``'s rows (made once: kept if present)."""
     if not (out / "config.json").exists():
         texts = sorted(str(p) for p in data_dir.glob("*.jsonl"))
-        run_logged([sys.executable, str(ROOT / "scripts" / "make_tiny_model.py"), "--texts", *texts, "--out", str(out),
-                    "--arch", arch, "--vocab-size", "1024", "--hidden", "64", "--intermediate", "128", "--layers",
-                    "2", "--heads", "4", "--max-positions", "1024",
-                    "--extra-special-tokens", *TEMPLATE_TOKENS.get(template, [])], log)
+        shape = TinyShape(arch, hidden=64, intermediate=128, layers=2, heads=4, max_positions=1024)
+        extra = TEMPLATE_TOKENS.get(template, [])
+        settings = {"texts": texts, "arch": arch, "vocab_size": 1024, **asdict(shape), "extra_special_tokens": extra}
+        log.parent.mkdir(parents=True, exist_ok=True)
+        log.write_text(save_tiny_model(texts, out, shape, 1024, extra, settings) + "\n", encoding="utf-8")
     return out
 
 
 def tiny_args(recipe: Recipe, data_dir: Path, output_dir: Path, steps: int,
               made_elsewhere: Callable[[str, str], str], notes: list[str]) -> dict[str, Any]:
     """The recipe's arguments for a tiny run. ``made_elsewhere(key, path)`` gives the tiny run's folder for a
-    model or adapter path another recipe makes (or raises); hub ids become ``model``."""
+    model or adapter path another recipe makes (or raises); hub ids become ``model``. Sizes are capped from the
+    values the recipe's trainer would use (its parser's defaults for keys left out)."""
+    value = recipe.setting
     a = dict(recipe.args)
     for key in MODEL_KEYS + ADAPTER_KEYS:
         if key in a:
@@ -70,7 +75,7 @@ def tiny_args(recipe: Recipe, data_dir: Path, output_dir: Path, steps: int,
     a.update(dataset_dir=str(data_dir), output_dir=str(output_dir))
     if not recipe.is_classifier:
         a.update(overwrite_output_dir=True, overwrite_cache=True)
-    a["cutoff_len"] = min(int(a.get("cutoff_len", 1024)), MAX_CUTOFF)
+    a["cutoff_len"] = min(int(value("cutoff_len")), MAX_CUTOFF)
     a.pop("preprocessing_num_workers", None)
     if a.get("flash_attn") not in (None, "auto", "disabled"):
         notes.append(f"flash_attn {a['flash_attn']} -> auto (no flash-attn kernels on CPU)")
@@ -86,15 +91,15 @@ def tiny_args(recipe: Recipe, data_dir: Path, output_dir: Path, steps: int,
             a.pop(key, None)
         notes.append("4-bit quantisation dropped: bitsandbytes with a GPU is not available here (LoRA kept)")
     if a.get("do_train"):
-        a.update(max_steps=steps, per_device_train_batch_size=min(int(a.get("per_device_train_batch_size", 1)), 2),
-                 gradient_accumulation_steps=min(int(a.get("gradient_accumulation_steps", 1)), 2),
+        a.update(max_steps=steps, per_device_train_batch_size=min(int(value("per_device_train_batch_size")), 2),
+                 gradient_accumulation_steps=min(int(value("gradient_accumulation_steps")), 2),
                  logging_steps=1, save_steps=steps)
-        if a.get("eval_strategy", "no") != "no":
+        if value("eval_strategy") != "no":
             a.update(eval_strategy="steps", eval_steps=steps, per_device_eval_batch_size=2)
-            if a.get("save_strategy", "steps") != "no":
+            if value("save_strategy") != "no":
                 a["save_strategy"] = "steps"
     if a.get("do_predict") and not recipe.is_classifier:
-        a.update(per_device_eval_batch_size=2, max_new_tokens=min(int(a.get("max_new_tokens", 8)), 8))
+        a.update(per_device_eval_batch_size=2, max_new_tokens=min(int(value("max_new_tokens")), 8))
     a["max_samples"] = TINY_ROWS
     return a
 
@@ -125,15 +130,15 @@ def has_module(name: str) -> bool:
 
 
 def tool_env(extra: dict[str, str] | None = None) -> dict[str, str]:
-    """The environment for the repository's commands: this venv's bin first on PATH, the repository importable."""
+    """The environment for the repository's commands: this venv's bin first on PATH."""
     path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
-    return {**os.environ, "PATH": path, "PYTHONPATH": str(ROOT), **(extra or {})}
+    return {**os.environ, "PATH": path, **(extra or {})}
 
 
 def run_logged(command: list[str], log: Path, env: dict[str, str] | None = None) -> None:
     """Run a command from the repository root; its output goes to ``log``; a failure is one line naming it."""
     log.parent.mkdir(parents=True, exist_ok=True)
-    done = subprocess.run(command, cwd=ROOT, env=tool_env(env), capture_output=True, text=True, check=False)
+    done = subprocess.run(command, cwd=root(), env=tool_env(env), capture_output=True, text=True, check=False)
     log.write_text(done.stdout + done.stderr, encoding="utf-8")
     if done.returncode != 0:
         tail = "\n".join((done.stdout + done.stderr).strip().splitlines()[-15:])

@@ -22,6 +22,7 @@ import numpy as np
 from sklearn.metrics import log_loss, precision_recall_fscore_support
 
 from recipekit.eval.generation import METRICS as GEN_METRICS
+from recipekit.paths import root
 from recipekit.reproduce.chain import Number
 
 RESAMPLES, SEED, LEVEL = 1000, 0, 0.95
@@ -157,12 +158,11 @@ def chain_recipes(steps: list[Any]) -> list[str]:
 def build_card(layout: Any, steps: list[Any], state: dict[str, Any]) -> dict[str, Any]:
     """Everything the card says, as one JSON-ready dict."""
     from recipekit.recipes.reading import load_recipe
-    from recipekit.recipes.tiny_run import ROOT
     from recipekit.report.writer import versions
 
     chain = layout.chain
     recipes = chain_recipes(steps)
-    loaded = {name: load_recipe(ROOT / name) for name in recipes}
+    loaded = {name: load_recipe(root() / name) for name in recipes}
     hardware = sorted({line.split(":", 1)[1].strip() for r in loaded.values() for line in r.header
                        if line.lower().lstrip("# ").startswith("report's hardware")})
     seconds = {name: info.get("seconds", 0.0) for name, info in state.get("steps", {}).items()}
@@ -175,7 +175,7 @@ def build_card(layout: Any, steps: list[Any], state: dict[str, Any]) -> dict[str
         "title": chain.title,
         "source": f"../shared/seeds/{chain.report}",
         "tiny": layout.tiny,
-        "numbers": score_numbers(chain.numbers, lambda text: ROOT / layout.relocate(layout.fill(text, "numbers")),
+        "numbers": score_numbers(chain.numbers, lambda text: root() / layout.relocate(layout.fill(text, "numbers")),
                                  layout.tiny),
         "interval": {"level": LEVEL, "resamples": RESAMPLES, "seed": SEED, "method": "percentile bootstrap of rows"},
         "differences": {"chain": chain.differences,

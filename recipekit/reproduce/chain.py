@@ -24,11 +24,10 @@ import yaml
 
 from recipekit.errors import InputError
 from recipekit.eval.generation import METRICS as GEN_METRICS
+from recipekit.paths import root
 from recipekit.recipes.reading import CHAIN_FOLDER as CHAINS
 from recipekit.recipes.reading import Recipe, load_recipe
-from recipekit.recipes.tiny_run import ROOT
 
-CHAIN_FOLDER = ROOT / "recipes" / CHAINS
 CHAIN_KEYS = {"report", "title", "steps", "numbers", "differences"}
 STEP_KEYS = {"name", "run", "tiny", "outputs"}
 NUMBER_KEYS = {"name", "published", "unit", "report", "metric", "approx"}
@@ -73,16 +72,21 @@ class Chain:
     differences: list[str] = field(default_factory=list)
 
 
+def chain_folder() -> Path:
+    """``recipes/reproduce/`` of the repository root."""
+    return root() / "recipes" / CHAINS
+
+
 def chain_names() -> list[str]:
-    return sorted(p.stem for p in CHAIN_FOLDER.glob("*.yaml"))
+    return sorted(p.stem for p in chain_folder().glob("*.yaml"))
 
 
 def load_chain(name_or_path: str) -> Chain:
     """A chain by report name (``agnews``) or file; every malformed field is a one-line error naming the file."""
-    path = Path(name_or_path) if name_or_path.endswith((".yaml", ".yml")) else CHAIN_FOLDER / f"{name_or_path}.yaml"
+    path = Path(name_or_path) if name_or_path.endswith((".yaml", ".yml")) else chain_folder() / f"{name_or_path}.yaml"
     if not path.is_file():
         raise InputError(f"no chain for report {name_or_path!r} (known: {', '.join(chain_names())})")
-    where = str(path.relative_to(ROOT) if path.resolve().is_relative_to(ROOT) else path)
+    where = str(path.relative_to(root()) if path.resolve().is_relative_to(root()) else path)
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
@@ -120,7 +124,7 @@ def load_chain(name_or_path: str) -> Chain:
 
 
 def is_recipe_token(token: str) -> bool:
-    return token.startswith("recipes/") and token.endswith(".yaml") and (ROOT / token).is_file()
+    return token.startswith("recipes/") and token.endswith(".yaml") and (root() / token).is_file()
 
 
 @dataclass
@@ -199,7 +203,7 @@ class Layout:
             step.recipe = Path(command[at])
             given = dict(t.split("=", 1) for t in tokens[at + 1:] if "=" in t and not t.startswith("-"))
             step.overrides = {key: self.relocate(value) for key, value in given.items()}
-            real = {**load_recipe(ROOT / source).args, **given}
+            real = {**load_recipe(root() / source).args, **given}
             if real.get("deepspeed") or self.gpus:
                 env["FORCE_TORCHRUN"] = "1"
             if self.gpus:
@@ -207,7 +211,7 @@ class Layout:
             if self.tiny and real.get("deepspeed"):
                 env["NPROC_PER_NODE"] = "2"
             if not step.outputs:
-                step.outputs = [recipe_marker(load_recipe(ROOT / source), real, self.relocate)]
+                step.outputs = [recipe_marker(load_recipe(root() / source), real, self.relocate)]
         env.update(self.group_env())
         step.env = env
         return step
@@ -235,7 +239,7 @@ def layout_for(report: str, out: str | None, tiny: bool, gpus: int | None = None
     (relative to the repository when inside it)."""
     chain = load_chain(report)
     folder = Path(out or f"outputs/reproduce/{chain.name}" + ("-tiny" if tiny else "")).resolve()
-    return Layout(chain, folder.relative_to(ROOT) if folder.is_relative_to(ROOT) else folder, tiny, gpus, sources,
+    return Layout(chain, folder.relative_to(root()) if folder.is_relative_to(root()) else folder, tiny, gpus, sources,
                   writes)
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from recipekit.files import writes_held
-from recipekit.recipes.tiny_run import ROOT
+from recipekit.paths import root
 from recipekit.report.card import plot_card, render_markdown
 from recipekit.report.writer import write_report
 from recipekit.reproduce.card import build_card
@@ -17,7 +17,7 @@ from recipekit.reproduce.chain import Layout, Step
 def write_card(layout: Layout, steps: list[Step], state: dict[str, Any], wandb: bool) -> list[Path]:
     """report_card.json/.md/.png under the reproduction's folder; with ``wandb`` also a run in its group."""
     card = build_card(layout, steps, state)
-    out = ROOT / layout.out
+    out = root() / layout.out
     markdown = render_markdown(card)
     with writes_held():
         json_path, md_path = write_report(out, "report_card", card, markdown)

@@ -16,8 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from recipekit.errors import InputError
+from recipekit.paths import root
 from recipekit.recipes.reading import load_recipe
-from recipekit.recipes.tiny_run import ROOT, tool_env
+from recipekit.recipes.tiny_run import tool_env
 from recipekit.reproduce.chain import Layout, Step
 
 STATE = "reproduce.json"
@@ -47,12 +48,12 @@ def named_inputs(step: Step, layout: Layout) -> list[str]:
     names: list[str] = []
     for token in step.command[1:]:
         value = token.split("=", 1)[1] if "=" in token and not token.startswith("-") else token
-        looks_like_file = "/" in value and bool(Path(value).suffix) and not (ROOT / value).is_dir()
+        looks_like_file = "/" in value and bool(Path(value).suffix) and not (root() / value).is_dir()
         if value and not value.startswith("-") and Path(value) not in step.outputs and (
-                looks_like_file or (ROOT / value).is_file()):
+                looks_like_file or (root() / value).is_file()):
             names.append(value)
     if step.source_recipe:
-        args = {**load_recipe(ROOT / step.source_recipe).args, **step.overrides}
+        args = {**load_recipe(root() / step.source_recipe).args, **step.overrides}
         data = Path(layout.relocate(str(args.get("dataset_dir", "data"))))
         names.append(str(data / "dataset_info.json"))
         for key in ("dataset", "eval_dataset", "predict_dataset"):
@@ -66,14 +67,14 @@ def named_inputs(step: Step, layout: Layout) -> list[str]:
 
 def step_inputs(step: Step, layout: Layout) -> list[Path]:
     """The inputs that exist now (a folder counts by the files directly in it)."""
-    return [ROOT / name for name in named_inputs(step, layout) if (ROOT / name).exists()]
+    return [root() / name for name in named_inputs(step, layout) if (root() / name).exists()]
 
 
 def up_to_date(layout: Layout, step: Step) -> bool:
     done = stamp(layout, step)
     if not done.is_file() or done.read_text(encoding="utf-8") != step.shell():
         return False
-    outputs = [ROOT / o for o in step.outputs] or [done]
+    outputs = [root() / o for o in step.outputs] or [done]
     if not all(o.exists() for o in outputs):
         return False
     oldest_output = min(newest(o) for o in outputs)
@@ -106,10 +107,10 @@ def run_step(layout: Layout, step: Step, index: int, total: int, force: bool) ->
     stamp(layout, step).unlink(missing_ok=True)
     start = time.perf_counter()
     with log.open("w", encoding="utf-8") as handle:
-        done = subprocess.run(step.command, cwd=ROOT, env=tool_env(step.env), stdout=handle,
+        done = subprocess.run(step.command, cwd=root(), env=tool_env(step.env), stdout=handle,
                               stderr=subprocess.STDOUT, check=False)
     seconds = time.perf_counter() - start
-    missing = [str(o) for o in step.outputs if not (ROOT / o).exists()]
+    missing = [str(o) for o in step.outputs if not (root() / o).exists()]
     if done.returncode != 0 or missing:
         why = f"exit {done.returncode}" if done.returncode else f"it wrote no {missing[0]}"
         raise InputError(f"step {step.name} failed ({why}); its log: {log}; fix it and run the same command again "

@@ -8,8 +8,9 @@ from pathlib import Path
 import yaml
 
 from recipekit.errors import InputError
+from recipekit.paths import root
 from recipekit.recipes.reading import load_recipe
-from recipekit.recipes.tiny_run import MODEL_KEYS, ROOT, make_tiny_model, tiny_args, tiny_family
+from recipekit.recipes.tiny_run import MODEL_KEYS, make_tiny_model, tiny_args, tiny_family
 from recipekit.reproduce.chain import RELOCATED, Layout, Step
 
 TINY_STEPS = 2
@@ -19,8 +20,8 @@ def prepare(step: Step, layout: Layout, notes: list[str]) -> None:
     """Write the tiny copy of the recipe a step runs (unchanged text keeps its time, so a re-run can skip)."""
     if not (layout.tiny and step.recipe and step.source_recipe):
         return
-    recipe = load_recipe(ROOT / step.source_recipe)
-    out = ROOT / layout.out
+    recipe = load_recipe(root() / step.source_recipe)
+    out = root() / layout.out
     data = out / "data"
     arch, template = tiny_family(recipe)
     model = make_tiny_model(out / "models" / f"{arch}_{template}", arch, template, data,
@@ -37,7 +38,7 @@ def prepare(step: Step, layout: Layout, notes: list[str]) -> None:
                      Path(layout.relocate(str(recipe.args.get("output_dir", "saves/run")))), TINY_STEPS,
                      made_elsewhere, notes)
     text = yaml.safe_dump(args, sort_keys=False)
-    target = ROOT / step.recipe
+    target = root() / step.recipe
     if not target.is_file() or target.read_text(encoding="utf-8") != text:
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(text, encoding="utf-8")

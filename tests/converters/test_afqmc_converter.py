@@ -6,10 +6,11 @@ import json
 from collections import Counter
 from pathlib import Path
 
+import pytest
 from conftest import run_script, write_jsonl
 from raw_formats import clue_folder
 
-from converters import afqmc
+from recipekit.converters import afqmc
 
 PROMPT = afqmc.instruction(["是", "否"])
 
@@ -36,6 +37,7 @@ def test_clue_folder_gives_train_val_and_predict_ready_test(tmp_path: Path) -> N
     assert info["afqmc_test"]["file_name"] == "afqmc_test.jsonl" and info["afqmc_test"]["formatting"] == "alpaca"
 
 
+@pytest.mark.integration
 def test_class_balance_is_printed_and_answers_configurable(tmp_path: Path) -> None:
     result = run_script("converters/afqmc.py", "--input", clue_folder(tmp_path), "--data-dir", tmp_path / "data",
                         "--answers", "yes,no")

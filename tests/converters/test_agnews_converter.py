@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from conftest import agnews_rows, hub_records, run_script, write_jsonl, write_original_csv
 
-from converters import agnews
+from recipekit.converters import agnews
 from recipekit.data import Conversion
 
 
@@ -138,6 +138,7 @@ def test_registry_upsert_keeps_every_other_entry(tmp_path: Path) -> None:
     assert not [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
 
 
+@pytest.mark.integration
 def test_bad_rows_are_counted_with_file_line_and_reason(tmp_path: Path) -> None:
     raw = tmp_path / "bad.csv"
     raw.write_text(
@@ -189,6 +190,7 @@ def test_jsonl_lines_that_are_not_objects_are_counted_by_line(tmp_path: Path) ->
     assert sorted(r["output"] for r in read_rows(tmp_path / "data" / "agnews.jsonl")) == ["1: World", "4: Sci/Tech"]
 
 
+@pytest.mark.integration
 def test_a_file_datasets_cannot_parse_is_a_one_line_error(tmp_path: Path) -> None:
     path = tmp_path / "test.parquet"
     path.write_bytes(b"PAR1 this is not a parquet file")
@@ -199,6 +201,7 @@ def test_a_file_datasets_cannot_parse_is_a_one_line_error(tmp_path: Path) -> Non
     assert len(result.stderr.strip().splitlines()) == 1
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize(("args", "message"), [
     (["--input", "no/such/folder"], "error: no/such/folder: no such file or folder"),
     (["--input", "{empty}"], "no split files found"),
@@ -214,6 +217,7 @@ def test_bad_input_is_a_one_line_error(tmp_path: Path, args: list[str], message:
     assert len(result.stderr.strip().splitlines()) == 1
 
 
+@pytest.mark.integration
 def test_help_shows_an_example() -> None:
     result = run_script("converters/agnews.py", "--help")
     assert result.returncode == 0

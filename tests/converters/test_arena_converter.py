@@ -11,7 +11,7 @@ import pytest
 from conftest import run_script
 from raw_formats import battle, competition, write_csv
 
-from converters import arena
+from recipekit.converters import arena
 
 
 def rows_of(path: Path) -> list[dict]:
@@ -131,6 +131,7 @@ def test_token_budget_uses_the_tokenizer(tmp_path: Path) -> None:
     assert head.startswith("word0") and tail.endswith("word99")
 
 
+@pytest.mark.integration
 def test_bad_rows_are_cleaned_or_counted_with_reasons(tmp_path: Path) -> None:
     raw = tmp_path / "train.csv"
     rows = [
@@ -168,6 +169,7 @@ def test_bad_rows_are_cleaned_or_counted_with_reasons(tmp_path: Path) -> None:
     assert prompts == ["caf\ufffd latin-1", "caf\ufffd latin-1", "fine", "fine", "\ufffd lone", "\ufffd lone"]
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize(("args", "message"), [
     (["--fold", "5"], "error: --fold must be in 0..4"),
     (["--budget-unit", "tokens"], "error: --budget-unit tokens needs --tokenizer PATH_OR_HUB_ID"),

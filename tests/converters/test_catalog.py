@@ -7,7 +7,7 @@ from pathlib import Path
 
 from conftest import ROOT, run_cli
 
-from converters.catalog import DATASETS, converter_commands, make_fixture_dataset, spec_for
+from recipekit.converters.catalog import DATASETS, converter_commands, make_fixture_dataset, spec_for
 
 
 def test_every_dataset_names_a_real_converter_and_its_command_runs_it() -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from conftest import msg, run_script, tulu_row, uf_row, write_jsonl
 
-from converters import tulu, ultrafeedback
+from recipekit.converters import tulu, ultrafeedback
 
 OPENAI_TAGS = {"role_tag": "role", "content_tag": "content", "user_tag": "user", "assistant_tag": "assistant",
                "system_tag": "system"}
@@ -131,6 +131,7 @@ def test_ultrafeedback_hub_layout_reads_only_the_preference_splits(tmp_path: Pat
     assert result.counts == {"ultrafeedback_dpo": 8, "ultrafeedback_dpo_val": 2}
 
 
+@pytest.mark.integration
 def test_help_shows_examples() -> None:
     for script in ("converters/tulu.py", "converters/ultrafeedback.py"):
         result = run_script(script, "--help")

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from conftest import run_script, write_jsonl
 
-from converters import generic
+from recipekit.converters import generic
 
 
 def rows_of(path: Path) -> list[dict]:
@@ -77,6 +77,7 @@ def test_bad_rows_are_counted(tmp_path: Path) -> None:
     assert result.counts == {"t": 2}
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize(("args", "message"), [
     (["--output-column", "label"], "error: give --instruction, --input-column or --template (what the model reads)"),
     (["--output-column", "label", "--input-column", "text", "--template", "{text}"],
@@ -94,6 +95,7 @@ def test_bad_flags_are_one_line_errors(tmp_path: Path, args: list[str], message:
     assert result.stderr.startswith(message) and len(result.stderr.strip().splitlines()) == 1
 
 
+@pytest.mark.integration
 def test_help_shows_an_example() -> None:
     result = run_script("converters/generic.py", "--help")
     assert result.returncode == 0 and "python converters/generic.py --input reviews.csv" in result.stdout

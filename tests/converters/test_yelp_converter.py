@@ -10,7 +10,7 @@ import pytest
 from conftest import run_script, write_jsonl
 from raw_formats import reviews, write_yelp_csv
 
-from converters import yelp
+from recipekit.converters import yelp
 
 NAMES = list(yelp.LABEL_NAMES)
 
@@ -72,6 +72,7 @@ def test_split_is_stratified_seeded_and_labels_configurable(tmp_path: Path) -> N
     assert not {r["input"] for r in train} & {r["input"] for r in val}
 
 
+@pytest.mark.integration
 def test_bad_rows_are_counted_with_their_reasons(tmp_path: Path) -> None:
     raw = tmp_path / "train.csv"
     raw.write_bytes(b'"5","fine"\n"6","too many stars"\n"x","not a number"\n"2"\n"4","   "\n"1","ok",""\n'
@@ -99,6 +100,7 @@ def test_hub_rows_with_bad_values_are_counted(tmp_path: Path) -> None:
     assert result.log.examples["missing value"] == [f"{path}:3 (field text)"]
 
 
+@pytest.mark.integration
 def test_label_names_must_be_five(tmp_path: Path) -> None:
     raw = write_yelp_csv(tmp_path / "train.csv", reviews(1))
     result = run_script("converters/yelp.py", "--input", raw, "--label-names", "bad,good")
@@ -106,6 +108,7 @@ def test_label_names_must_be_five(tmp_path: Path) -> None:
     assert result.stderr.strip() == "error: --label-names needs 5 distinct comma-separated names, got 'bad,good'"
 
 
+@pytest.mark.integration
 def test_help_shows_an_example() -> None:
     result = run_script("converters/yelp.py", "--help")
     assert result.returncode == 0 and "python converters/yelp.py --input" in result.stdout

@@ -9,7 +9,9 @@ import pytest
 from conftest import ROOT, agnews_rows, run_cli, run_script, tulu_row, uf_row, write_jsonl, write_original_csv
 from raw_formats import clue_folder, competition, reviews, write_yelp_csv
 
-from converters import afqmc, agnews, arena, generic, tulu, ultrafeedback, yelp
+from recipekit.converters import afqmc, agnews, arena, generic, tulu, ultrafeedback, yelp
+
+pytestmark = pytest.mark.integration  # trains tiny models or starts processes
 
 
 @pytest.fixture(scope="module")

@@ -100,6 +100,7 @@ def test_select_rows_explains_what_cannot_be_split() -> None:
     assert len(train) == 4 and len(val) == 3 and not {e.row["i"] for e in train} & {e.row["i"] for e in val}
 
 
+@pytest.mark.integration
 def test_bench_convert_prints_both_rates_and_the_ratio() -> None:
     result = run_script("scripts/bench_convert.py", "--rows", "3000", "--repeats", "1")
     assert result.returncode == 0, result.stderr

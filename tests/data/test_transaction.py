@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from conftest import ROOT, agnews_rows, run_cli, write_jsonl, write_original_csv
 
-from recipekit.data.dataset_info import DEFAULT_DATA_DIR
+from recipekit.data.dataset_info import default_data_dir
 from recipekit.errors import InputError
 from recipekit.files import write_together
 
@@ -137,10 +137,18 @@ def test_arena_writes_each_swapped_copy_right_after_its_original(tmp_path: Path)
     assert all(a["id"] == b["id"] for a, b in zip(rows[::2], rows[1::2], strict=True))
 
 
-def test_converters_write_into_the_repositorys_data_folder_by_default() -> None:
-    assert DEFAULT_DATA_DIR == ROOT / "data"
+def test_converters_write_into_the_data_folder_of_the_working_directory_or_root(tmp_path: Path,
+                                                                                 agnews_folder: Path) -> None:
+    assert default_data_dir() == ROOT / "data"  # the tests run from the repository root
+    here, there = tmp_path / "here", tmp_path / "there"
+    here.mkdir(), there.mkdir()
+    assert run_cli("convert", "agnews", "--input", agnews_folder, cwd=here).returncode == 0
+    written = sorted(p.name for p in (here / "data").iterdir())
+    assert written == ["agnews.jsonl", "agnews_val.jsonl", "dataset_info.json"]
+    assert run_cli("--root", there, "convert", "agnews", "--input", agnews_folder, cwd=here).returncode == 0
+    assert (there / "data" / "agnews.jsonl").read_bytes() == (here / "data" / "agnews.jsonl").read_bytes()
     result = run_cli("convert", "agnews", "--help", cwd=Path("/"))
-    assert "repository's data/" in " ".join(result.stdout.split())
+    assert "data/ of the working directory or --root" in " ".join(result.stdout.split())
 
 
 def test_an_unreachable_hub_fails_fast_in_one_line(tmp_path: Path) -> None:

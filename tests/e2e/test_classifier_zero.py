@@ -10,7 +10,7 @@ import pytest
 import yaml
 from conftest import ROOT, run_script
 
-from converters.catalog import make_fixture_dataset
+from recipekit.converters.catalog import make_fixture_dataset
 
 TINY = ["--vocab-size", "512", "--hidden", "32", "--intermediate", "64", "--layers", "2", "--heads", "2"]
 

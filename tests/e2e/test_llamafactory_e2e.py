@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 from conftest import AGNEWS_LABELS, agnews_rows, llamafactory, recipe_with, run_script, write_original_csv
 
+pytestmark = pytest.mark.integration  # trains tiny models or starts processes
+
 
 @pytest.fixture(scope="module")
 def tiny_setup(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:

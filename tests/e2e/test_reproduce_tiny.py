@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from conftest import run_script
 
-from converters.catalog import tiny_source_flags
+from recipekit.converters.catalog import tiny_source_flags
 from recipekit.report.wandb import run_facts
 from recipekit.reproduce.chain import Layout, load_chain
 

@@ -76,6 +76,7 @@ def test_lora_targets_stage_and_deepspeed_are_kept(smoke: tuple[str, Path]) -> N
     assert len(runs) == reporting and all(list(run.glob("run-*.wandb")) for run in runs)
 
 
+@pytest.mark.integration
 def test_a_dataset_without_fixture_is_a_one_line_error(tmp_path: Path) -> None:
     config = yaml.safe_load((ROOT / "recipes" / "yelp5_lora.yaml").read_text(encoding="utf-8"))
     config["dataset"] = "mystery"
@@ -86,6 +87,7 @@ def test_a_dataset_without_fixture_is_a_one_line_error(tmp_path: Path) -> None:
     assert result.stderr.strip().startswith("error: no smoke fixture makes dataset 'mystery' (known: agnews, yelp5")
 
 
+@pytest.mark.integration
 def test_help_shows_an_example() -> None:
     result = run_script("scripts/smoke_recipe.py", "--help")
     assert result.returncode == 0 and "python scripts/smoke_recipe.py recipes/yelp5_lora.yaml" in result.stdout

@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 from conftest import command_module, run_cli, write_jsonl
 
+pytestmark = pytest.mark.integration  # trains tiny models or starts processes
+
 IFEVAL_GLUE = '''"""The IFEval checkers of lm-eval, for a local copy of IFEval-format rows."""
 from lm_eval.tasks.ifeval.utils import agg_inst_level_acc, process_results  # noqa: F401
 '''

@@ -131,6 +131,7 @@ def test_threshold_search_finds_the_known_optimum() -> None:
     assert search_threshold(delta + 10, positive, -3, 3, 0.5)[1] < 1.0
 
 
+@pytest.mark.integration  # a search over thousands of thresholds
 def test_threshold_ties_go_to_the_value_nearest_zero() -> None:
     """A plateau of equal macro-F1 on the negative side: the threshold nearest 0 wins, not the lowest."""
     delta = np.array([-2.0, -1.0, 0.0, 1.0])  # any threshold in [-2.0, -1.01] separates them
@@ -236,6 +237,7 @@ def test_merge_oof_concatenates_folds_and_rejects_overlap(tmp_path: Path) -> Non
     assert overlap.returncode == 2 and "fold0.jsonl:1: id 0-0 is also in" in overlap.stderr
 
 
+@pytest.mark.integration
 def test_calibrate_logs_before_and_after_to_an_offline_wandb_run(tmp_path: Path) -> None:
     scores, gold = calibrated_sample(100, 6, 3.0)
     val = write_jsonl(tmp_path / "val.jsonl", score_rows(scores, gold, LABELS))
@@ -307,6 +309,7 @@ def test_binary_brier_is_the_positive_class_form(tmp_path: Path) -> None:
     assert got["brier"] == pytest.approx(((probs - np.eye(2)[y]) ** 2).sum(axis=1).mean() / 2, abs=1e-9)
 
 
+@pytest.mark.integration
 def test_kaggle_submission_runs_as_a_real_process(tmp_path: Path) -> None:
     scores, _ = calibrated_sample(4, 11, 1.0)
     path = write_jsonl(tmp_path / "test.jsonl", score_rows(scores, None, LABELS, id=[f"{i}" for i in range(4)]))

@@ -9,8 +9,10 @@ import pytest
 import yaml
 from conftest import llamafactory, run_cli, run_script
 
-from converters.catalog import make_fixture_dataset
+from recipekit.converters.catalog import make_fixture_dataset
 from recipekit.eval.checkpoints import best_row
+
+pytestmark = pytest.mark.integration  # trains tiny models or starts processes
 
 
 @pytest.fixture(scope="module")

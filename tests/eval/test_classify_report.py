@@ -170,6 +170,7 @@ def test_writes_three_files_and_prints_markdown(tmp_path: Path) -> None:
     assert (out / "classify_report.json").read_bytes() == first
 
 
+@pytest.mark.integration
 def test_wandb_offline_run_files(tmp_path: Path) -> None:
     path = write_jsonl(tmp_path / "generated_predictions.jsonl",
                        predictions([("1: World", "1: World"), ("3", "2: Sports")]))
@@ -213,6 +214,7 @@ def test_bad_input_is_a_one_line_error(tmp_path: Path, content: str | None, mess
     assert not (tmp_path / "classify_report.json").exists()
 
 
+@pytest.mark.integration
 def test_help_shows_an_example() -> None:
     result = run_script("eval/classify_report.py", "--help")
     assert result.returncode == 0 and "python eval/classify_report.py outputs/" in result.stdout
@@ -253,6 +255,7 @@ def test_labels_come_from_the_registered_dataset_when_known(tmp_path: Path) -> N
     assert got["meta"]["labels_from"].startswith(f"the answers of {data / 'dataset_info.json'}:topics_val")
 
 
+@pytest.mark.integration  # hundreds of bootstrap runs
 def test_the_bootstrap_interval_is_a_95_percent_one(tmp_path: Path) -> None:
     """400 rows at accuracy 0.75: a 95% interval is about 2 x 1.96 x sqrt(.75 x .25 / 400) = 0.085 wide; a 90%
     one would be about 0.071."""

@@ -95,6 +95,7 @@ def test_chinese_labels_use_the_chinese_tokenizers(tmp_path: Path) -> None:
     assert got["rouge"]["rouge1"] == pytest.approx(direct) and direct > 0
 
 
+@pytest.mark.integration
 def test_files_rows_and_lengths(tmp_path: Path) -> None:
     out = tmp_path / "report"
     result = run_script("eval/gen_report.py", rows_file(tmp_path / "p.jsonl", ROWS), "--out", out, "--workers", "2")
@@ -124,6 +125,7 @@ def test_baseline_side_by_side_with_deltas(tmp_path: Path) -> None:
     assert "| metric (x100) | baseline | this | delta | relative |" in md
 
 
+@pytest.mark.integration
 def test_wandb_offline(tmp_path: Path) -> None:
     result = run_script("eval/gen_report.py", rows_file(tmp_path / "p.jsonl", ROWS[:2]), "--wandb", "--workers", "1",
                         env={"WANDB_MODE": "offline", "WANDB_SILENT": "true"})

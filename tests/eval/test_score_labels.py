@@ -126,6 +126,7 @@ def test_score_labels_writes_normalised_probabilities_classify_report_reads(topi
     assert got["probabilistic"]["argmax_accuracy"] == got["accuracy"]
 
 
+@pytest.mark.integration
 def test_score_labels_reads_a_plain_file_and_names_bad_input(topics: dict[str, Path], tmp_path: Path) -> None:
     data = write_jsonl(tmp_path / "rows.jsonl", topic_rows(2, "File"))
     out = tmp_path / "scores.jsonl"
@@ -141,6 +142,7 @@ def test_score_labels_reads_a_plain_file_and_names_bad_input(topics: dict[str, P
     assert unknown.returncode == 2 and "dataset 'nope' is not registered" in unknown.stderr
 
 
+@pytest.mark.integration
 @pytest.mark.slow
 def test_argmax_matches_greedy_generation_of_a_model_trained_on_one_token_labels(topics: dict[str, Path]) -> None:
     from conftest import llamafactory, recipe_with

@@ -77,6 +77,7 @@ def test_full_fine_tuning_model_states_equal_deepspeeds_estimators(gpus: int) ->
         assert ours == pytest.approx(deepspeed_bytes, rel=0.01), setup
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("shape", [
     Shape(4, 256, gradient_checkpointing=False, bf16=False),
     Shape(4, 256, gradient_checkpointing=True, bf16=False),
@@ -120,6 +121,7 @@ def small_recipe(tmp_path: Path, **values: object) -> Path:
     return path
 
 
+@pytest.mark.integration
 def test_plan_writes_its_table_time_and_cost(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LLM_RECIPES_CACHE", str(tmp_path / "cache"))
     recipe = small_recipe(tmp_path)
@@ -139,6 +141,7 @@ def test_plan_writes_its_table_time_and_cost(tmp_path: Path, monkeypatch: pytest
     assert list((tmp_path / "cache" / "plan").glob("*.json")), "the simulation was not cached"
 
 
+@pytest.mark.integration
 def test_a_run_that_does_not_fit_gets_simulated_fixes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LLM_RECIPES_CACHE", str(tmp_path / "cache"))
     recipe = small_recipe(tmp_path, deepspeed=str(ROOT / "recipes/deepspeed/ds_z2_config.json"))
@@ -155,6 +158,7 @@ def test_a_run_that_does_not_fit_gets_simulated_fixes(tmp_path: Path, monkeypatc
     assert "does NOT fit" in done.stdout and "Changes tried (each simulated)" in done.stdout
 
 
+@pytest.mark.integration
 def test_bad_cards_are_one_line_errors(tmp_path: Path) -> None:
     recipe = small_recipe(tmp_path)
     done = run_script("scripts/plan.py", recipe, "--gpu", "gtx1080")
@@ -164,12 +168,14 @@ def test_bad_cards_are_one_line_errors(tmp_path: Path) -> None:
         "scripts/plan.py", "--help").stdout
 
 
+@pytest.mark.integration
 def test_check_recipes_plans_on_a_card() -> None:
     done = run_cli("check", "recipes", "recipes/classifier/arena_deberta_v3.yaml", "--gpu", "t4")
     assert done.returncode == 0, done.stdout[-2000:]
     assert "plan: 1x T4 16GB: " in done.stdout and "at 4 x 512 tokens, fits" in done.stdout
 
 
+@pytest.mark.integration
 def test_check_recipes_fails_a_recipe_that_does_not_fit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LLM_RECIPES_CACHE", str(tmp_path / "cache"))
     recipe = small_recipe(tmp_path, per_device_train_batch_size=32, cutoff_len=8192)  # 256k-token batch of logits
@@ -178,9 +184,10 @@ def test_check_recipes_fails_a_recipe_that_does_not_fit(tmp_path: Path, monkeypa
     assert "error: does not fit 1x T4 16GB (" in done.stdout and "plan: 1x T4 16GB: " in done.stdout
 
 
+@pytest.mark.integration
 def test_data_measures_the_longest_row(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """--data: the recipe's registered set tokenized by LLaMA-Factory (check_data's loader) sets the row length."""
-    from converters.catalog import make_fixture_dataset
+    from recipekit.converters.catalog import make_fixture_dataset
 
     monkeypatch.setenv("LLM_RECIPES_CACHE", str(tmp_path / "cache"))
     make_fixture_dataset("afqmc", tmp_path / "raw", tmp_path / "data")

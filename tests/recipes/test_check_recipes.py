@@ -152,6 +152,7 @@ def test_header_fields_are_required(tmp_path: Path) -> None:
     assert code == 1 and "error: header lacks: target" in out
 
 
+@pytest.mark.integration
 def test_invalid_yaml_is_a_one_line_error(tmp_path: Path) -> None:
     path = tmp_path / "broken.yaml"
     path.write_text("stage: sft\n  bad: [indent\n", encoding="utf-8")
@@ -219,7 +220,7 @@ def test_trust_remote_code_is_warned_about(tmp_path: Path) -> None:
 def test_classifier_recipes_are_checked_by_their_own_parser(tmp_path: Path) -> None:
     """recipes/classifier/*.yaml: the classifier's HfArgumentParser refuses unknown keys, labels must hold every
     registered answer, and LoRA under ZeRO-3 is refused before any GPU."""
-    from converters.catalog import make_fixture_dataset
+    from recipekit.converters.catalog import make_fixture_dataset
 
     make_fixture_dataset("afqmc", tmp_path / "raw", tmp_path / "data")
     source = ROOT / "recipes" / "classifier" / "afqmc_macbert.yaml"

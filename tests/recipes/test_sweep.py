@@ -11,6 +11,8 @@ from conftest import AGNEWS_LABELS, agnews_rows, run_cli, write_jsonl, write_ori
 from recipekit.errors import InputError
 from recipekit.recipes.sweep import grid, parse_axis
 
+pytestmark = pytest.mark.integration  # trains tiny models or starts processes
+
 LABELS = ["1: World", "2: Sports", "3: Business", "4: Sci/Tech"]
 
 

@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 from conftest import agnews_rows, command_module, hub_records, run_script, write_jsonl
 
+pytestmark = pytest.mark.integration  # trains tiny models or starts processes
+
 
 @pytest.fixture(scope="module")
 def texts(tmp_path_factory: pytest.TempPathFactory) -> Path:

@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 from conftest import agnews_rows, hub_records, llamafactory, run_script, write_jsonl
 
+pytestmark = pytest.mark.integration  # trains tiny models or starts processes
+
 REWARD_KEYS = ("rewards/chosen", "rewards/rejected", "rewards/margins", "rewards/accuracies")
 
 

@@ -19,6 +19,8 @@ from recipekit.errors import InputError
 from recipekit.reproduce.card import bootstrap, report_rows, verdict
 from recipekit.reproduce.chain import Layout, chain_names, is_recipe_token, load_chain
 
+pytestmark = pytest.mark.integration  # trains tiny models or starts processes
+
 REPORTS = ("afqmc", "agnews", "arena", "tulu_dpo", "yelp5")
 
 

@@ -19,11 +19,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from converters import fixtures
+from recipekit.converters import fixtures
 from recipekit.data.dataset_info import dataset_base
 from recipekit.errors import InputError
-
-ROOT = Path(__file__).resolve().parents[1]
+from recipekit.paths import root
 
 
 @dataclass(frozen=True)
@@ -68,13 +67,14 @@ def make_fixture_dataset(name: str, raw: Path, data_dir: Path) -> None:
     """Write the raw fixture of dataset ``name`` under ``raw`` and run its converter into ``data_dir`` quietly."""
     spec = DATASETS[name]
     args = spec.fixture(raw / name)
-    converter = importlib.import_module(f"converters.{spec.converter}")
+    converter = importlib.import_module(f"recipekit.converters.{spec.converter}")
     with contextlib.redirect_stdout(io.StringIO()):
         converter.main([*args, "--data-dir", str(data_dir)])
 
 
 # datasets whose original files may sit on this machine: environment variable, default folder, converter flags
-LOCAL_SOURCES = {"agnews": ("AG_NEWS", ROOT.parent / "shared" / "data" / "ag_news_csv", ["--val-size", "200"])}
+# (the default folder is relative to the repository root)
+LOCAL_SOURCES = {"agnews": ("AG_NEWS", "../shared/data/ag_news_csv", ["--val-size", "200"])}
 
 
 def tiny_source_flags(name: str, raw: Path, write: bool = True) -> list[str]:
@@ -84,7 +84,7 @@ def tiny_source_flags(name: str, raw: Path, write: bool = True) -> list[str]:
         raise InputError(f"no raw fixture for dataset {name!r} (known: {', '.join(DATASETS)})")
     local = LOCAL_SOURCES.get(name)
     if local:
-        folder = Path(os.environ.get(local[0]) or local[1])
+        folder = Path(os.environ.get(local[0]) or root() / local[1])
         if folder.is_dir():
             return ["--input", str(folder), *local[2]]
     return fixture_flags(name, raw, write)

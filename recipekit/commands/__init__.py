@@ -1,0 +1,178 @@
+"""`llm-recipes`: one command for every step; each subcommand is a module of this package with its own
+``main(argv)``.
+
+The files people type (``python converters/agnews.py``, ``python eval/classify_report.py``,
+``python scripts/plan.py``) call the same ``main``, so both forms take the same flags and print the same output.
+
+Example:
+    llm-recipes --help
+    llm-recipes convert agnews --input ../shared/data/ag_news_csv --max-samples 6600 --val-size 1000
+    llm-recipes check recipes
+    llm-recipes --root ~/llm-recipes report classify outputs/demo/predict/generated_predictions.jsonl
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib
+import importlib.util
+import os
+import pkgutil
+import sys
+from functools import cache
+from types import ModuleType
+from typing import Any
+
+from recipekit import __version__
+from recipekit.paths import ROOT_VARIABLE
+
+PROG = "llm-recipes"
+COMMANDS_PACKAGE = "recipekit.commands"
+CONVERTERS_PACKAGE = "recipekit.converters"
+NOT_CONVERTERS = {"catalog", "fixtures"}
+
+# subcommand -> module of this package, or a group of subcommands -> module
+COMMANDS: dict[str, str | dict[str, str]] = {
+    "convert": {},  # filled from recipekit.converters: one subcommand per converter
+    "check": {"recipes": "check_recipes", "data": "check_data"},
+    "smoke": "smoke_recipe",
+    "plan": "plan",
+    "train-classifier": "train_classifier",
+    "tiny-model": "make_tiny_model",
+    "score": "score_labels",
+    "checkpoints": "checkpoints",
+    "calibrate": "calibrate",
+    "report": {"classify": "classify_report", "gen": "gen_report"},
+    "submission": "kaggle_submission",
+    "bench": "benchmarks",
+    "plot": "plot_training",
+    "sweep": "sweep",
+    "compare": "compare_runs",
+    "reproduce": "reproduce",
+    "report-card": "report_card",
+    "demo": "run_demo",
+    "speed": {"convert": "bench_convert", "gen-report": "bench_gen_report", "score-labels": "bench_score_labels",
+              "plan": "bench_plan"},
+}
+
+
+class UsageError(Exception):
+    """A subcommand that does not exist; the message says what does."""
+
+
+def converter_modules() -> list[str]:
+    """The converter modules' names (``agnews``, ``yelp``, ...), found in the package."""
+    package = importlib.import_module(CONVERTERS_PACKAGE)
+    return sorted(info.name for info in pkgutil.iter_modules(package.__path__) if info.name not in NOT_CONVERTERS)
+
+
+def commands() -> dict[str, str | dict[str, str]]:
+    """Every subcommand -> its module's full name, the converters included."""
+    table: dict[str, str | dict[str, str]] = {}
+    for name, target in COMMANDS.items():
+        if isinstance(target, dict):
+            table[name] = {sub: f"{COMMANDS_PACKAGE}.{module}" for sub, module in target.items()}
+        else:
+            table[name] = f"{COMMANDS_PACKAGE}.{target}"
+    table["convert"] = {name: f"{CONVERTERS_PACKAGE}.{name}" for name in converter_modules()}
+    return table
+
+
+@cache
+def summary(module: str) -> str:
+    """The first line of a command module's docstring (read without importing it)."""
+    spec = importlib.util.find_spec(module)
+    source = spec.loader.get_source(module) if spec and spec.loader else ""  # type: ignore[union-attr]
+    doc = ast.get_docstring(ast.parse(source or "")) or ""
+    return doc.strip().splitlines()[0] if doc.strip() else ""
+
+
+def usage(group: str | None = None) -> str:
+    """The listing ``llm-recipes --help`` (or ``llm-recipes GROUP --help``) prints."""
+    table = commands()
+    lines = [f"usage: {PROG} {group or 'COMMAND'} {'SUBCOMMAND ' if group else ''}[ARGS...]", ""]
+    if group is None:
+        lines += ["One command for every step: convert -> check -> train (llamafactory-cli) -> score -> report.", "",
+                  "commands:"]
+    entries = {group: table[group]} if group else table
+    rows = []
+    for name, target in entries.items():
+        if isinstance(target, dict):
+            rows += [(f"{name} {sub}", summary(module)) for sub, module in target.items()]
+        else:
+            rows.append((name, summary(target)))
+    width = max(len(name) for name, _ in rows) + 2
+    lines += [f"  {name:<{width}}{text}" for name, text in rows]
+    lines += ["", f"`{PROG} COMMAND --help` shows a command's flags and an example; every command is also",
+              "`python <folder>/<script>.py` from the repository root.",
+              f"Commands read recipes/ and data/ from the working directory: `{PROG} --root DIR COMMAND ...` (or",
+              f"${ROOT_VARIABLE}) points them at another clone. `{PROG} --version` prints the version."]
+    return "\n".join(lines)
+
+
+def resolve(argv: list[str]) -> tuple[list[str], str, list[str]]:
+    """(the subcommand's words, its module, the arguments left for it)."""
+    table = commands()
+    if not argv or argv[0] in ("-h", "--help"):
+        raise UsageError(usage())
+    name, rest = argv[0], argv[1:]
+    if name not in table:
+        raise UsageError(f"{PROG}: unknown command {name!r} (choose from {', '.join(table)})")
+    target = table[name]
+    if isinstance(target, str):
+        return [name], target, rest
+    if not rest or rest[0] in ("-h", "--help"):
+        raise UsageError(usage(name))
+    if rest[0] not in target:
+        raise UsageError(f"{PROG} {name}: unknown subcommand {rest[0]!r} (choose from {', '.join(target)})")
+    return [name, rest[0]], target[rest[0]], rest[1:]
+
+
+def load(module: str) -> ModuleType:
+    """A command's module (imported once)."""
+    return importlib.import_module(module)
+
+
+def global_options(argv: list[str]) -> list[str]:
+    """Apply ``--root DIR`` and answer ``--version`` (before the subcommand); return the rest."""
+    while (argv and argv[0] in ("--root", "--version")) or (argv and argv[0].startswith("--root=")):
+        flag, argv = argv[0], argv[1:]
+        if flag == "--version":
+            raise UsageError(f"{PROG} {__version__}")
+        if flag == "--root":
+            if not argv:
+                raise UsageError(f"error: {PROG}: --root: expected a folder")
+            flag, argv = f"--root={argv[0]}", argv[1:]
+        folder = flag.partition("=")[2]
+        if not os.path.isdir(folder):
+            raise UsageError(f"error: {PROG}: --root: no such folder: {folder}")
+        os.environ[ROOT_VARIABLE] = os.path.abspath(folder)
+    return argv
+
+
+def run(argv: list[str]) -> Any:
+    """Run the subcommand named by ``argv`` and return what its ``main`` returns."""
+    words, module, rest = resolve(global_options(argv))
+    saved = sys.argv[0]
+    sys.argv[0] = " ".join([PROG, *words])  # argparse's prog: `llm-recipes report classify`
+    try:
+        return load(module).main(rest)
+    finally:
+        sys.argv[0] = saved
+
+
+def main(argv: list[str] | None = None) -> int:
+    """The console entry point: exit 0 on success, the command's own code otherwise, 2 for a wrong command."""
+    argv = sys.argv[1:] if argv is None else argv
+    try:
+        run(argv)
+    except UsageError as exc:
+        text = str(exc)
+        helped = (bool(argv) and argv[-1] in ("-h", "--help", "--version")) or not argv
+        answered = helped and text.startswith(("usage", f"{PROG} {__version__}"))
+        print(text, file=sys.stdout if answered else sys.stderr)
+        return 0 if answered else 2
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return 130
+    return 0

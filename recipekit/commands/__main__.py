@@ -1,0 +1,5 @@
+"""``python -m recipekit.commands``: the same as ``llm-recipes``."""
+
+from recipekit.commands import main
+
+raise SystemExit(main())

@@ -1,0 +1,86 @@
+"""Time `scripts/plan.py` on every shipped recipe, whole command from process start to plan.json written, on the
+report's hardware with an empty simulation cache (the first plan a user runs), then again with the cache warm.
+
+The goal: every recipe plans in under 60 s on a 2-core machine. Also prints, for --cards, each recipe's peak per
+GPU at the header's GPU count (recipes/README.md's table).
+
+Example:
+    python scripts/bench_plan.py
+    python scripts/bench_plan.py recipes/agnews_full.yaml --cards t4,a100-40g,h100-80g
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+from recipekit.cli import script_parser
+from recipekit.errors import exit_on_input_error
+from recipekit.paths import module_command, root, shown
+from recipekit.plan.gpus import report_hardware
+from recipekit.recipes.reading import all_recipe_files, load_recipe
+
+GOAL_SECONDS = 60.0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = script_parser(__doc__)
+    parser.add_argument("recipes", nargs="*", help="recipes (default: every shipped one but the CPU demo's)")
+    parser.add_argument("--cards", default="", help="comma-separated cards for the peak-per-GPU table")
+    return parser
+
+
+def timed_plan(recipe: Path, cache: Path, out: Path, extra: list[str]) -> tuple[float, dict]:
+    env = {**os.environ, "LLM_RECIPES_CACHE": str(cache)}
+    start = time.perf_counter()
+    done = subprocess.run([*module_command("plan"), str(recipe), "--out", str(out), *extra],
+                          cwd=root(), env=env, capture_output=True, text=True, check=False)
+    seconds = time.perf_counter() - start
+    if done.returncode != 0:
+        raise SystemExit(f"{recipe}: plan failed: {done.stderr.strip().splitlines()[-1]}")
+    return seconds, json.loads((out / "plan.json").read_text(encoding="utf-8"))
+
+
+@exit_on_input_error
+def main(argv: list[str] | None = None) -> list[dict]:
+    args = build_parser().parse_args(argv)
+    shipped = [p for p in all_recipe_files(root() / "recipes") if "demo" not in p.parts]
+    paths = [Path(p) for p in args.recipes] or shipped
+    rows = []
+    with tempfile.TemporaryDirectory() as scratch:
+        cache = Path(scratch) / "cache"
+        print("| recipe | hardware | cold s | warm s | peak per GPU | fits |")
+        print("|---|---|---|---|---|---|")
+        for path in paths:
+            out = Path(scratch) / path.stem
+            cold, plan = timed_plan(path, cache, out, ["--report-hardware"])
+            warm, _ = timed_plan(path, cache, out, ["--report-hardware"])
+            rows.append({"recipe": str(path), "cold": cold, "warm": warm, "plan": plan})
+            name = shown(path)
+            print(f"| {name} | {plan['gpus']}x {plan['gpu']['name']} | {cold:.1f} | {warm:.1f} "
+                  f"| {plan['memory']['peak_gib']:.1f} GiB | {'yes' if plan['fits'] else 'no'} |", flush=True)
+        slowest = max(rows, key=lambda r: r["cold"])
+        print(f"\nslowest cold plan: {slowest['recipe']} {slowest['cold']:.1f} s (goal < {GOAL_SECONDS:.0f} s): "
+              f"{'met' if slowest['cold'] < GOAL_SECONDS else 'NOT met'}")
+        cards = [c.strip() for c in args.cards.split(",") if c.strip()]
+        if cards:
+            print("\n| recipe | GPUs | " + " | ".join(cards) + " |")
+            print("|---|---|" + "---|" * len(cards))
+            for path in paths:
+                _, count, _ = report_hardware(load_recipe(path).header_text)
+                cells = []
+                for card in cards:
+                    _, plan = timed_plan(path, cache, Path(scratch) / f"{path.stem}_{card}",
+                                         ["--gpu", card, "--gpus", str(count)])
+                    cells.append(f"{plan['memory']['peak_gib']:.1f}{'' if plan['fits'] else ' ✗'}")
+                print(f"| {path.name} | {count} | " + " | ".join(cells) + " |", flush=True)
+    return rows
+
+
+if __name__ == "__main__":
+    main()

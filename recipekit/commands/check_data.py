@@ -1,0 +1,214 @@
+"""Load registered datasets through LLaMA-Factory's own data pipeline and report what training will see.
+
+For each NAME in DATA_DIR/dataset_info.json: LLaMA-Factory's dataset loader and aligner, its template
+and a tokenizer (--model, or a tiny BPE trained here on the datasets' own text) give rows kept, tokens
+per row (mean, p50, p95, max, prompt + answer, chosen/rejected for preference sets), rows longer than
+--cutoff-len, and the answer distribution of classification sets. Exits 1 when LLaMA-Factory cannot
+load a dataset, drops rows, or keeps none.
+
+With --overlap A B it instead counts the rows of A that are also in B (same system, prompt and answer as
+LLaMA-Factory reads them, whatever the two files' formats), e.g. a hand-made validation set against a
+hub training split, and exits 1 when there are any.
+
+Example:
+    python scripts/check_data.py agnews agnews_val --cutoff-len 192
+    python scripts/check_data.py my_val agnews --overlap
+    python scripts/check_data.py arena arena_pref --model Qwen/Qwen2.5-0.5B-Instruct --template qwen --json out.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import json
+import os
+import tempfile
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from recipekit.cli import at_least, script_parser
+from recipekit.data.dataset_info import default_data_dir, load_registry
+from recipekit.errors import InputError, exit_on_input_error
+from recipekit.files import write_json
+from recipekit.recipes.tiny_model import iter_texts, train_tokenizer
+
+UNTRUNCATED = 1_000_000
+TOKENIZER_SAMPLE_ROWS = 2000
+
+
+def tiny_tokenizer(files: list[Path], out: Path) -> str:
+    """Train a small BPE on the first rows of each file and save it to ``out`` (a stand-in for --model)."""
+    texts: list[str] = []
+    for file in files:
+        texts += [text for _, text in zip(range(TOKENIZER_SAMPLE_ROWS * 4), iter_texts([str(file)]), strict=False)]
+    train_tokenizer([t for t in texts if t] or ["empty"], 2048, []).save_pretrained(out)
+    return str(out)
+
+
+def stats(lengths: list[int], cutoff: int) -> dict[str, Any]:
+    """Mean, p50, p95, max of token counts and how many exceed ``cutoff``."""
+    import numpy as np
+
+    if not lengths:
+        return {"mean": 0.0, "p50": 0, "p95": 0, "max": 0, "over_cutoff": 0}
+    array = np.array(lengths)
+    return {"mean": round(float(array.mean()), 2), "p50": int(np.percentile(array, 50)),
+            "p95": int(np.percentile(array, 95)), "max": int(array.max()),
+            "over_cutoff": int((array > cutoff).sum())}
+
+
+def load_aligned(name: str, entry: dict[str, Any], args: argparse.Namespace, model: str, out: str) -> tuple:
+    """LLaMA-Factory's parsed arguments, tokenizer, template and aligned rows (``_system``, ``_prompt``,
+    ``_response`` ...) of one dataset."""
+    from llamafactory.data import get_template_and_fix_tokenizer
+    from llamafactory.data.loader import _get_merged_dataset
+    from llamafactory.hparams import get_train_args
+    from llamafactory.model import load_tokenizer
+
+    ranking = bool(entry.get("ranking"))
+    model_args, data_args, training_args, _, _ = get_train_args({
+        "model_name_or_path": model, "stage": "dpo" if ranking else "sft", "do_train": True,
+        "finetuning_type": "lora", "dataset": name, "dataset_dir": args.data_dir, "template": args.template,
+        "cutoff_len": UNTRUNCATED, "output_dir": out, "overwrite_cache": True, "report_to": "none",
+    })
+    tokenizer_module = load_tokenizer(model_args)
+    template = get_template_and_fix_tokenizer(tokenizer_module["tokenizer"], data_args)
+    aligned = _get_merged_dataset([name], model_args, data_args, training_args, "rm" if ranking else "sft")
+    return data_args, training_args, tokenizer_module, template, aligned
+
+
+def row_keys(aligned: Any) -> list[str]:
+    """What the model sees of each aligned row (system, prompt turns, answer), as one comparable string."""
+    columns = [c for c in ("_system", "_tools", "_prompt", "_response") if c in aligned.column_names]
+    return [json.dumps(values, sort_keys=True, ensure_ascii=False)
+            for values in zip(*(aligned[c] for c in columns), strict=True)]
+
+
+def overlap(names: list[str], registry: dict[str, Any], args: argparse.Namespace, model: str) -> dict[str, Any]:
+    """Rows of the first set that are also in the second (same system, prompt and answer as LLaMA-Factory
+    reads them), and the rows repeated inside each."""
+    keys = {}
+    for name in names:
+        with tempfile.TemporaryDirectory() as out:
+            keys[name] = row_keys(load_aligned(name, registry[name], args, model, out)[-1])
+    first, second = names
+    shared = set(keys[first]) & set(keys[second])
+    in_first = sum(key in shared for key in keys[first])
+    return {"sets": names, "rows": {name: len(k) for name, k in keys.items()},
+            "repeated_inside": {name: len(k) - len(set(k)) for name, k in keys.items()},
+            "rows_of_first_in_second": in_first, "distinct_shared": len(shared)}
+
+
+def check_one(name: str, entry: dict[str, Any], args: argparse.Namespace, model: str) -> dict[str, Any]:
+    """Run LLaMA-Factory's loader, aligner and tokenizing processor on one dataset."""
+    from llamafactory.data.loader import _get_preprocessed_dataset
+
+    ranking = bool(entry.get("ranking"))
+    with tempfile.TemporaryDirectory() as out:
+        data_args, training_args, tokenizer_module, template, aligned = load_aligned(name, entry, args, model, out)
+        tokenizer = tokenizer_module["tokenizer"]
+        stage = "rm" if ranking else "sft"
+        with contextlib.redirect_stdout(io.StringIO()):  # LLaMA-Factory prints one tokenized example
+            processed = _get_preprocessed_dataset(aligned, data_args, training_args, stage, template, tokenizer,
+                                                  tokenizer_module["processor"])
+    if ranking:
+        lengths = [max(len(c), len(r)) for c, r in zip(processed["chosen_input_ids"],
+                                                         processed["rejected_input_ids"], strict=True)]
+    else:
+        lengths = [len(ids) for ids in processed["input_ids"]]
+    report: dict[str, Any] = {"rows_in_file": len(aligned), "rows_kept": len(processed),
+                              "dropped_by_llamafactory": len(aligned) - len(processed),
+                              "format": entry.get("formatting", "alpaca"), "ranking": ranking,
+                              "tokens": stats(lengths, args.cutoff_len), "cutoff_len": args.cutoff_len}
+    if not ranking:
+        answers = Counter(r[0]["content"] if r else "" for r in aligned["_response"])
+        if len(answers) <= args.max_labels and len(answers) < max(2, len(aligned)):
+            report["labels"] = dict(sorted(answers.items(), key=lambda item: (-item[1], item[0])))
+    return report
+
+
+def render(name: str, report: dict[str, Any]) -> list[str]:
+    tokens = report["tokens"]
+    lines = [f"{name}: {report['rows_kept']} rows kept of {report['rows_in_file']} "
+             f"({report['format']}{', ranking' if report['ranking'] else ''})",
+             f"  tokens per row: mean {tokens['mean']}, p50 {tokens['p50']}, p95 {tokens['p95']}, max {tokens['max']}; "
+             f"{tokens['over_cutoff']} row(s) longer than cutoff_len {report['cutoff_len']}"]
+    if report["dropped_by_llamafactory"]:
+        lines.append(f"  ERROR: LLaMA-Factory dropped {report['dropped_by_llamafactory']} row(s) as invalid")
+    if "labels" in report:
+        total = sum(report["labels"].values())
+        lines.append("  answers: " + ", ".join(f"{label or '(empty: predict-ready)'} {n} ({n / total:.1%})"
+                                              for label, n in report["labels"].items()))
+    return lines
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = script_parser(__doc__)
+    parser.add_argument("names", nargs="+", metavar="NAME", help="dataset names registered in dataset_info.json")
+    parser.add_argument("--data-dir", default=str(default_data_dir()),
+                        help="folder holding dataset_info.json (default: the repository's data/)")
+    parser.add_argument("--overlap", action="store_true",
+                        help="with two NAMEs: count the rows of the first that are also in the second (same system, "
+                             "prompt and answer as LLaMA-Factory reads them); exit 1 when there are any")
+    parser.add_argument("--model", help="tokenizer folder or hub id (default: a tiny BPE trained on the data)")
+    parser.add_argument("--template", default="default", help="LLaMA-Factory chat template (default: default)")
+    parser.add_argument("--cutoff-len", type=at_least(1), default=2048,
+                        help="count rows longer than this (default: 2048)")
+    parser.add_argument("--max-labels", type=at_least(1), default=20,
+                        help="show the answer distribution when a set has at most this many answers (default: 20)")
+    parser.add_argument("--json", help="also write the reports to this JSON file")
+    return parser
+
+
+@exit_on_input_error
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    args = build_parser().parse_args(argv)
+    os.environ.setdefault("LLAMAFACTORY_VERBOSITY", "WARN")
+    registry = load_registry(Path(args.data_dir) / "dataset_info.json")
+    missing = [name for name in args.names if name not in registry]
+    if missing:
+        raise InputError(f"not registered: {', '.join(missing)} (run its converter first)",
+                         str(Path(args.data_dir) / "dataset_info.json"))
+    if args.overlap and len(args.names) != 2:
+        raise InputError(f"--overlap compares two datasets, got {len(args.names)}: {' '.join(args.names)}")
+    reports: dict[str, Any] = {}
+    failed = False
+    with tempfile.TemporaryDirectory() as scratch:
+        files = [Path(args.data_dir) / registry[name]["file_name"] for name in args.names
+                 if "file_name" in registry[name]]
+        model = args.model or tiny_tokenizer([f for f in files if f.is_file()], Path(scratch))
+        if args.overlap:
+            found = overlap(args.names, registry, args, model)
+            first, second = args.names
+            print(f"{first} ({found['rows'][first]} rows) against {second} ({found['rows'][second]} rows): "
+                  f"{found['rows_of_first_in_second']} row(s) of {first} are also in {second} "
+                  f"({found['distinct_shared']} distinct)")
+            for name, repeats in found["repeated_inside"].items():
+                if repeats:
+                    print(f"  {name}: {repeats} row(s) repeat another row of {name}")
+            if args.json:
+                write_json(args.json, found)
+            if found["rows_of_first_in_second"]:
+                raise SystemExit(1)
+            return found
+        for name in args.names:
+            try:
+                reports[name] = check_one(name, registry[name], args, model)
+            except Exception as exc:  # whatever LLaMA-Factory raised is the answer to "can it load this?"
+                reports[name] = {"error": f"{type(exc).__name__}: {' '.join(str(exc).split())}"}
+                print(f"{name}: ERROR: LLaMA-Factory could not load it: {reports[name]['error']}")
+                failed = True
+                continue
+            failed |= reports[name]["dropped_by_llamafactory"] > 0 or reports[name]["rows_kept"] == 0
+            print("\n".join(render(name, reports[name])))
+    if args.json:
+        write_json(args.json, reports)
+    if failed:
+        raise SystemExit(1)
+    return reports
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,120 @@
+"""Before renting GPUs: does a recipe fit, how much memory each GPU peaks at and why, how long, what it costs.
+
+One training step of the recipe's real architecture (config.json only: a local folder, the Hugging Face cache
+or the package's plan/configs/) runs on fake tensors with PyTorch's MemTracker and FlopCounterMode: activations by
+simulation, model states by DeepSpeed's accounting for the recipe's precision, ZeRO stage and offload, LoRA
+and 4-bit weights, DPO's pair batch and reference. Time = FLOPs x steps / (GPUs x the card's dense peak x
+MFU). When a run does not fit, the usual changes are each simulated. Writes plan.json and plan.md.
+
+Example:
+    python scripts/plan.py recipes/agnews_full.yaml --gpu a100-40g --gpus 8 --seq 256 --rows 120000
+    python scripts/plan.py recipes/qwen3_4b_tulu_sft_lora.yaml --gpu rtx4090 --gpus 2 --price 0.69
+    python scripts/plan.py recipes/classifier/arena_deberta_v3.yaml --gpu-mem 24 --gpu-tflops 150 --mfu 0.3
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from recipekit.cli import at_least, fraction, script_parser
+from recipekit.errors import InputError, exit_on_input_error
+from recipekit.files import atomic_write_text, write_json, writes_held
+from recipekit.plan.gpus import GPUS, report_hardware, resolve_gpu
+from recipekit.recipes.arguments import names_of
+from recipekit.recipes.reading import all_recipe_files, load_recipe, recipe_outputs
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = script_parser(__doc__)
+    parser.add_argument("recipe", help="a LLaMA-Factory or classifier recipe")
+    parser.add_argument("--gpu", help=f"card: {', '.join(GPUS)}")
+    parser.add_argument("--gpus", type=at_least(1), default=1, help="GPUs in the run (default: 1)")
+    parser.add_argument("--gpu-mem", type=float, help="memory of another card in GiB (or override the table's)")
+    parser.add_argument("--gpu-tflops", type=float, help="its dense bf16/fp16 peak in TFLOP/s")
+    parser.add_argument("--seq", type=at_least(1), help="tokens per row instead of cutoff_len (the worst case)")
+    parser.add_argument("--data", action="store_true",
+                        help="measure the longest row of the recipe's registered data (LLaMA-Factory's tokenizing "
+                             "through check_data; the model's tokenizer when local, else a tiny BPE: approximate)")
+    parser.add_argument("--rows", type=at_least(1), help="training rows (default: the registered data's count)")
+    parser.add_argument("--mfu", type=fraction, help="model FLOPs utilisation (default: 0.38, cited in the output)")
+    parser.add_argument("--price", type=float, help="price per GPU-hour, for the cost")
+    parser.add_argument("--out", help="folder for plan.json and plan.md (default: outputs/plan/RECIPE)")
+    parser.add_argument("--report-hardware", action="store_true",
+                        help="plan on the header's \"Report's hardware\" (card and count) instead of --gpu/--gpus")
+    parser.add_argument("--write-header", action="store_true",
+                        help="put the plan's one-line summary into the recipe's header (a '# Plan' line)")
+    return parser
+
+
+def measured_seq(recipe_path: str, cutoff: int) -> tuple[int, str]:
+    """The longest tokenized row of the recipe's training sets (check_data), capped at cutoff_len."""
+    from recipekit.commands import check_data
+
+    recipe = load_recipe(recipe_path)
+    names = names_of(recipe.setting("dataset"))
+    if not names:
+        raise InputError("--data: the recipe names no dataset", recipe_path)
+    argv = [*names, "--data-dir", str(recipe.setting("dataset_dir")), "--cutoff-len", str(cutoff),
+            "--template", str(recipe.setting("template", None) or "default")]
+    model = str(recipe.setting("model_name_or_path"))
+    local = Path(model).is_dir() and any(Path(model).glob("tokenizer*"))
+    if local:
+        argv += ["--model", model]
+    reports = check_data.main(argv)
+    longest = max(report["tokens"]["max"] for report in reports.values())
+    how = "the model's tokenizer" if local else "a tiny BPE trained on the data (approximate)"
+    return min(longest, cutoff), f"--data: longest row {longest} tokens by {how}"
+
+
+def set_plan_line(text: str, line: str) -> str:
+    """The recipe's text with its '# Plan' header line replaced, or added after "Report's hardware"."""
+    lines = text.split("\n")
+    header = [i for i, row in enumerate(lines) if row.startswith("#") and all(r.startswith("#") for r in lines[:i])]
+    old = [i for i in header if lines[i].startswith("# Plan (")]
+    if old:
+        lines[old[0]] = line
+    else:
+        at = next((i for i in header if lines[i].startswith("# Report's hardware")), None)
+        if at is None:
+            raise InputError("the header has no \"Report's hardware:\" line to put the plan after")
+        lines.insert(at + 1, line)
+    return "\n".join(lines)
+
+
+@exit_on_input_error
+@writes_held()
+def main(argv: list[str] | None = None) -> dict:
+    args = build_parser().parse_args(argv)
+    from recipekit.plan.planner import plan
+    from recipekit.report.plan import header_line, render_markdown
+
+    recipe = load_recipe(args.recipe)
+    named = True
+    if args.report_hardware:
+        card, args.gpus, named = report_hardware(recipe.header_text)
+        args.gpu = card
+    gpu = resolve_gpu(args.gpu, args.gpu_mem, args.gpu_tflops)
+    seq, note = args.seq, None
+    if args.data:
+        seq, note = measured_seq(args.recipe, int(recipe.setting("cutoff_len")))
+    result = plan(recipe, gpu, args.gpus, recipe_outputs(all_recipe_files("recipes")), args.rows, args.mfu,
+                  args.price, seq)
+    if note:
+        result["seq_note"] = note
+    out = Path(args.out) if args.out else Path("outputs") / "plan" / Path(args.recipe).stem
+    markdown = render_markdown(result) + (f"\n{note}\n" if note else "")
+    write_json(out / "plan.json", result)
+    atomic_write_text(out / "plan.md", markdown)
+    print(markdown.rstrip())
+    print(f"\nwrote {out / 'plan.json'}, {out / 'plan.md'}")
+    if args.write_header:
+        line = f"# Plan ({'report' if named else 'the report names no GPU; planned'} on {header_line(result)})."
+        text = set_plan_line(Path(args.recipe).read_text(encoding="utf-8"), line)
+        atomic_write_text(args.recipe, text)
+        print(f"wrote to {args.recipe}: {line}")
+    return result
+
+
+if __name__ == "__main__":
+    main()

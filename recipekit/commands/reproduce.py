@@ -1,0 +1,102 @@
+"""Reproduce one report with one command: its chain of plain commands, then a card beside the report's numbers.
+
+REPORT is agnews, tulu_dpo, yelp5, afqmc or arena (recipes/reproduce/REPORT.yaml lists the steps: convert,
+check, plan, train, predict, score, calibrate, report). Each step logs to OUT/logs/STEP.log and prints a
+progress line; a re-run skips every step whose outputs are newer than its inputs, so after a failure or a
+preempted GPU the same command resumes; --from STEP reruns from a step on. All steps share one wandb group
+(reproduce-REPORT). At the end OUT/report_card.md/.json/.png set the report's numbers beside this run's.
+--tiny runs the same chain on this CPU (a tiny model, small data in the raw format, DeepSpeed on 2 CPU
+ranks) to check it end to end; its card gives no verdicts.
+
+Example:
+    python scripts/reproduce.py agnews --dry-run
+    python scripts/reproduce.py yelp5 --gpus 1
+    python scripts/reproduce.py tulu_dpo --tiny --out outputs/reproduce/tulu_dpo-tiny
+    python scripts/reproduce.py agnews --from predict
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from recipekit.cli import at_least, script_parser
+from recipekit.converters.catalog import tiny_source_flags
+from recipekit.errors import InputError, exit_on_input_error
+from recipekit.paths import root
+from recipekit.reproduce.chain import Layout, chain_names, layout_for
+from recipekit.reproduce.runner import load_state, named_inputs, run_chain
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = script_parser(__doc__)
+    parser.add_argument("report", help=f"the report: {', '.join(chain_names())}")
+    parser.add_argument("--out", help="folder of this reproduction (default: outputs/reproduce/REPORT[-tiny])")
+    parser.add_argument("--tiny", action="store_true", help="the same chain on a tiny model and small data (CPU)")
+    parser.add_argument("--dry-run", action="store_true", help="print the commands and the plan; run nothing")
+    parser.add_argument("--no-plan", action="store_true", help="with --dry-run: the commands only")
+    parser.add_argument("--from", dest="start", metavar="STEP", help="rerun from this step on, even if up to date")
+    parser.add_argument("--gpus", type=at_least(1), help="GPUs per training run (NPROC_PER_NODE, FORCE_TORCHRUN=1)")
+    parser.add_argument("--no-wandb", action="store_true", help="do not log the card to wandb")
+    return parser
+
+
+def print_plans(layout: Layout) -> None:
+    """The planner on each training recipe of the chain, on the report's hardware."""
+    from recipekit.plan.gpus import report_hardware, resolve_gpu
+    from recipekit.plan.planner import plan
+    from recipekit.recipes.reading import all_recipe_files, load_recipe, recipe_outputs
+    from recipekit.report.plan import header_line
+
+    made_by = recipe_outputs(all_recipe_files(root() / "recipes"))
+    print("\nplan (the real run, on each recipe's report hardware):")
+    for step in layout.steps():
+        if not step.source_recipe:
+            continue
+        recipe = load_recipe(root() / step.source_recipe)
+        if not recipe.args.get("do_train"):
+            continue
+        card, gpus, _ = report_hardware(recipe.header_text)
+        result = plan(recipe, resolve_gpu(card, None, None), layout.gpus or gpus, made_by)
+        print(f"  {step.source_recipe}: {header_line(result)}")
+
+
+@exit_on_input_error
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    args = build_parser().parse_args(argv)
+    layout = layout_for(args.report, args.out, args.tiny, args.gpus, tiny_source_flags, writes=not args.dry_run)
+    steps = layout.steps()
+    card_command = f"python scripts/report_card.py {layout.chain.name} --out {layout.out}" + \
+        (" --tiny" if layout.tiny else "")
+    kind = "tiny run of " if layout.tiny else ""
+    print(f"reproduce {layout.chain.name}: {kind}{layout.chain.title}; {len(steps)} steps in {layout.out} "
+          f"(wandb group {layout.group})")
+    if args.dry_run:
+        for step in steps:
+            reads, writes = named_inputs(step, layout), [str(o) for o in step.outputs]
+            print(f"# {step.name}" + (f"; reads {', '.join(reads)}" if reads else "") +
+                  (f"; writes {', '.join(writes)}" if writes else ""))
+            print(step.shell())
+        print(f"# card\n{card_command}")
+        if not args.no_plan:
+            print_plans(layout)
+        return {"commands": [s.shell() for s in steps] + [card_command]}
+    names = [step.name for step in steps]
+    if args.start is not None and args.start not in names:
+        raise InputError(f"--from {args.start}: no such step (steps: {', '.join(names)})")
+    if not layout.tiny and not args.no_wandb:
+        from recipekit.report.wandb import require_wandb
+
+        require_wandb("the chain logs its runs and card to wandb (--no-wandb: not the card)")
+    outcomes = run_chain(layout, steps, args.start)
+    from recipekit.reproduce.publish import write_card
+
+    paths = write_card(layout, steps, load_state(Path(root() / layout.out)), wandb=not args.no_wandb)
+    ran = sum(o.status == "ran" for o in outcomes)
+    print(f"{ran} step(s) ran, {len(outcomes) - ran} skipped (up to date); card: {', '.join(map(str, paths))}")
+    return {"outcomes": [o.__dict__ for o in outcomes], "card": [str(p) for p in paths]}
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,165 @@
+"""Run recipes for real for 2 steps on a tiny local model and a small sample of the same data format.
+
+Classifier recipes (recipes/classifier/) run through scripts/train_classifier.py on a tiny encoder (BERT or
+DeBERTa-v2) or decoder of their family and must write their predictions_<set>.jsonl files.
+
+Each recipe keeps its stage, fine-tuning type, LoRA settings and targets (the tiny Llama/Qwen2 model has the
+same q/k/v/o/gate/up/down_proj module names), DPO settings and DeepSpeed config (run with FORCE_TORCHRUN=1 on
+2 CPU ranks). Swapped: the model (a tiny model of the same family, with its template's special tokens), the
+data (fixtures in the dataset's raw format, made by its own converter), paths, steps (max_steps 2), sequence
+length (at most 512) and batch sizes (at most 2). Dropped where this machine cannot run them, with a note:
+bf16/fp16 and 4-bit quantisation on a machine without CUDA/bitsandbytes. A recipe that needs another's
+output (an adapter, a trained model) runs that recipe first. Predict recipes run predict and must write
+generated_predictions.jsonl; wandb runs offline and its run folder is checked. Exit 1 on any failure.
+
+Example:
+    python scripts/smoke_recipe.py recipes/yelp5_lora.yaml recipes/yelp5_predict.yaml
+    python scripts/smoke_recipe.py recipes/*.yaml recipes/classifier/*.yaml --work outputs/smoke
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from recipekit.cli import at_least, script_parser
+from recipekit.converters.catalog import DATASETS, make_fixture_dataset, spec_for
+from recipekit.errors import InputError, exit_on_input_error
+from recipekit.paths import module_command, root, shown
+from recipekit.recipes.reading import Recipe, all_recipe_files, load_recipe, recipe_outputs
+from recipekit.recipes.tiny_run import hub_or_made, launch_env, make_tiny_model, run_logged, tiny_args, tiny_family
+
+
+class Smoke:
+    """One smoke session: a work folder, the tiny models, the converted data, the recipes already run."""
+
+    def __init__(self, work: Path, steps: int) -> None:
+        self.work, self.steps = work.resolve(), steps
+        self.data = self.work / "data"
+        self.models: dict[tuple[str, str], Path] = {}
+        self.outputs: dict[Path, Path] = {}  # recipe -> its smoke output_dir
+        self.made_by = recipe_outputs([p.resolve() for p in all_recipe_files(root() / "recipes")])
+
+    def dataset(self, name: str) -> None:
+        spec = spec_for(name)
+        if spec is None:
+            raise InputError(f"no smoke fixture makes dataset {name!r} (known: {', '.join(DATASETS)})")
+        if not (self.data / f"{name}.jsonl").exists():
+            make_fixture_dataset(spec.name, self.work / "raw", self.data)
+
+    def tiny_model(self, recipe: Recipe) -> Path:
+        """A tiny model of the recipe's family with its template's special tokens."""
+        arch, template = tiny_family(recipe)
+        key = (arch, template)
+        if key not in self.models:
+            self.models[key] = make_tiny_model(self.work / "models" / f"{arch}_{template}", arch, template,
+                                               self.data, self.work / f"model_{arch}.log")
+        return self.models[key]
+
+    def swapped(self, recipe: Recipe, notes: list[str]) -> dict[str, Any]:
+        """The recipe's arguments for its smoke run (another recipe's output it needs is made first)."""
+        for name in recipe.datasets():
+            self.dataset(name)
+        resolve = hub_or_made(self.tiny_model(recipe), self.made_by, self.run, recipe)
+        return tiny_args(recipe, self.data, self.work / "runs" / recipe.path.stem, self.steps, resolve, notes)
+
+    def run(self, path: Path) -> Path:
+        """Smoke-run one recipe (and what it depends on); returns its output folder."""
+        path = path.resolve()
+        if path in self.outputs:
+            return self.outputs[path]
+        recipe = load_recipe(path)
+        notes: list[str] = []
+        args = self.swapped(recipe, notes)
+        config = self.work / "recipes" / f"{path.stem}.yaml"
+        config.parent.mkdir(parents=True, exist_ok=True)
+        config.write_text(yaml.safe_dump(args, sort_keys=False), encoding="utf-8")
+        env = {**launch_env(args), "WANDB_DIR": str(self.work), "WANDB_PROJECT": "smoke"}
+        if args.get("deepspeed"):
+            notes.append("DeepSpeed on 2 CPU ranks (FORCE_TORCHRUN=1 NPROC_PER_NODE=2)")
+        start = time.perf_counter()
+        wandb_runs = set(self.work.glob("wandb/offline-run-*"))
+        if recipe.is_classifier:
+            command = [*module_command("train_classifier"), str(config)]
+        else:
+            command = [str(Path(sys.executable).with_name("llamafactory-cli")), "train", str(config)]
+        run_logged(command, self.work / "logs" / f"{path.stem}.log", env)
+        out = Path(args["output_dir"])
+        verify(args, out, recipe)
+        if "wandb" in str(args.get("report_to", "")) and args.get("do_train"):
+            new = set(self.work.glob("wandb/offline-run-*")) - wandb_runs
+            if not new or not any(run_dir.glob("*.wandb") for run_dir in new):
+                raise InputError("report_to wandb but this run wrote no offline wandb run", str(self.work / "wandb"))
+            notes.append(f"wandb offline run: {sorted(new)[0].name}")
+        label = shown(path)
+        print(f"{label}: ok in {time.perf_counter() - start:.0f} s ({describe(args, recipe)})")
+        for note in notes:
+            print(f"  note: {note}")
+        self.outputs[path] = out
+        return out
+
+
+def verify(args: dict[str, Any], out: Path, recipe: Recipe) -> None:
+    """The run left what it should: weights + trainer state for training, predictions for predict (a classifier:
+    one predictions_<set>.jsonl per evaluation and predict set)."""
+    if recipe.is_classifier:
+        sets = [name for key in ("eval_dataset", "predict_dataset") for name in str(args.get(key) or "").split(",")
+                if name.strip() and (key == "eval_dataset" or args.get("do_predict"))]
+        for name in sets:
+            rows = out / f"predictions_{name.strip()}.jsonl"
+            if not rows.is_file() or not rows.read_text(encoding="utf-8").strip():
+                raise InputError(f"the classifier wrote no {rows.name}", str(out))
+    default_type = "full" if recipe.is_classifier else "lora"
+    if args.get("do_train"):
+        weights = "adapter_model.safetensors" if args.get("finetuning_type", default_type) == "lora" \
+            else "model.safetensors"
+        if not list(out.glob(weights)) and not list(out.glob("model-*.safetensors")):
+            raise InputError(f"training wrote no {weights}", str(out))
+        state = json.loads((out / "trainer_state.json").read_text(encoding="utf-8"))
+        if state.get("global_step") != args["max_steps"]:
+            raise InputError(f"trained {state.get('global_step')} steps, expected {args['max_steps']}", str(out))
+    if args.get("do_predict") and not recipe.is_classifier:
+        predictions = out / "generated_predictions.jsonl"
+        if not predictions.is_file() or not predictions.read_text(encoding="utf-8").strip():
+            raise InputError("predict wrote no generated_predictions.jsonl", str(out))
+
+
+def describe(args: dict[str, Any], recipe: Recipe) -> str:
+    kind = "classifier" if recipe.is_classifier else f"stage {args.get('stage', 'sft')}"
+    parts = [kind, args.get("finetuning_type", "full" if recipe.is_classifier else "lora")]
+    if args.get("lora_target"):
+        parts.append(f"lora_target {args['lora_target']}")
+    if args.get("deepspeed"):
+        parts.append(Path(args["deepspeed"]).stem)
+    if args.get("do_train"):
+        parts.append(f"{args.get('max_steps')} steps")
+    if args.get("do_predict"):
+        parts.append("predict")
+    return ", ".join(parts)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = script_parser(__doc__)
+    parser.add_argument("recipes", nargs="+", metavar="RECIPE", help="recipe YAML files")
+    parser.add_argument("--work", default="outputs/smoke", help="work folder (default: outputs/smoke)")
+    parser.add_argument("--steps", type=at_least(1), default=2, help="training steps per recipe (default: 2)")
+    return parser
+
+
+@exit_on_input_error
+def main(argv: list[str] | None = None) -> dict[Path, Path]:
+    args = build_parser().parse_args(argv)
+    smoke = Smoke(Path(args.work), args.steps)
+    for recipe in args.recipes:
+        smoke.run(Path(recipe))
+    return smoke.outputs
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,205 @@
+"""Run a grid of one recipe's settings (the reports' ablation tables) and tabulate every point's metrics.
+
+Each axis is KEY=V1,V2 (a recipe field, overridden on llamafactory-cli's command line) or --FLAG=V1,V2 (a
+converter flag: that point converts its own copy of the recipe's dataset first, e.g. a prompt version
+with --instruction). One output folder and wandb run per point, all in one wandb group; a point's step
+whose output exists is skipped, so a re-run resumes. With --predict and --report each point is also
+predicted and scored; the table (sweep.json, sweep.md) and one plot per axis come from the points'
+reports (or their training curves).
+
+Example:
+    python scripts/sweep.py recipes/agnews_full.yaml learning_rate=1e-4,2e-5,6e-5,6e-6 --dry-run
+    python scripts/sweep.py recipes/agnews_full.yaml gradient_accumulation_steps=4,8 \\
+        --predict recipes/agnews_predict.yaml --report classify --labels "1: World,2: Sports,3: Business,4: Sci/Tech"
+    python scripts/sweep.py recipes/agnews_full.yaml --instruction='["Classify the news.", "Give you a news ..."]' \\
+        --convert-args "--hf fancyzhx/ag_news --val-size 1000" --predict recipes/agnews_predict.yaml --report classify
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shlex
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from recipekit.cli import at_least, script_parser
+from recipekit.converters.catalog import spec_for
+from recipekit.errors import InputError, exit_on_input_error
+from recipekit.files import atomic_write_text, write_json, writes_held
+from recipekit.paths import root
+from recipekit.recipes.reading import Recipe, load_recipe
+from recipekit.recipes.sweep import RESULT_FILES, Point, Step, grid, parse_axis, point_metrics
+from recipekit.report.writer import fmt, md_table, save_figure
+
+HEADLINE = ("accuracy", "macro_f1", "log_loss", "lf_bleu-4", "lf_rouge-l", "final_eval_loss", "final_train_loss")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = script_parser(__doc__)
+    parser.add_argument("recipe", help="the training recipe to sweep")
+    parser.add_argument("axes", nargs="*", metavar="KEY=V1,V2",
+                        help="a recipe field or a --converter-flag and its values (one value: fixed for all points)")
+    parser.add_argument("--out", help="sweep folder (default: outputs/sweeps/RECIPE_STEM)")
+    parser.add_argument("--name", help="sweep name: the wandb group and run-name prefix (default: RECIPE_STEM-sweep)")
+    parser.add_argument("--predict", help="predict recipe run on each point's model or adapter")
+    parser.add_argument("--predict-override", action="append", default=[], metavar="KEY=VALUE",
+                        help="a field of the predict recipe set for every point (repeatable), e.g. dataset_dir=...")
+    parser.add_argument("--report", choices=tuple(RESULT_FILES), help="score each point's predictions")
+    parser.add_argument("--labels", help="label set for --report classify")
+    parser.add_argument("--convert-args", default="",
+                        help="source flags for the converter of points that sweep a --flag (e.g. \"--input DIR\")")
+    parser.add_argument("--gpus", type=at_least(1), help="GPUs per point (NPROC_PER_NODE)")
+    parser.add_argument("--dry-run", action="store_true", help="print every point's commands and run nothing")
+    return parser
+
+
+def parse_arguments(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
+    """The parsed flags and the converter-flag axes: ``--flag=v1,v2`` tokens the parser does not know."""
+    parser = build_parser()
+    parser.allow_abbrev = False  # `--label-names=...` must not be taken for a prefix of one of our own flags
+    args, unknown = parser.parse_known_args(argv)
+    strays = [arg for arg in unknown if not (arg.startswith("--") and "=" in arg)]
+    if strays:
+        parser.error(f"unrecognized arguments: {' '.join(strays)}")
+    return args, unknown
+
+
+def point_steps(point: Point, recipe: Recipe, args: argparse.Namespace, out: Path, name: str) -> list[Step]:
+    """The plain commands of one point, in order."""
+    folder = out / point.name
+    logs = folder / "logs"
+    cli = str(Path(sys.executable).with_name("llamafactory-cli"))
+    env = {"WANDB_RUN_GROUP": name}
+    if "FORCE_TORCHRUN=1" in recipe.launch_line() or args.gpus:
+        env["FORCE_TORCHRUN"] = "1"
+    if args.gpus:
+        env["NPROC_PER_NODE"] = str(args.gpus)
+    steps, overrides, copy = [], dict(point.recipe_overrides()), None
+    if point.converter_flags():
+        dataset = str(recipe.args.get("dataset", "")).split(",")[0].strip()
+        spec = spec_for(dataset)
+        if spec is None:
+            raise InputError(f"no converter known for dataset {dataset!r}: converter flags can't be swept")
+        data_dir = Path(str(recipe.args.get("dataset_dir", "data")))
+        copy = f"{dataset}_{point.name}"
+        steps.append(Step("convert", [sys.executable, f"converters/{spec.converter}.py",
+                                      *shlex.split(args.convert_args), *point.converter_flags(), "--name", copy,
+                                      "--data-dir", str(data_dir)], data_dir / f"{copy}.jsonl", logs / "convert.log"))
+        overrides["dataset"] = copy
+        if recipe.args.get("eval_dataset"):
+            overrides["eval_dataset"] = f"{copy}_val"
+    train_dir = folder / "train"
+    steps.append(Step("train", [cli, "train", str(recipe.path), *(f"{k}={v}" for k, v in overrides.items()),
+                                f"output_dir={train_dir}", f"run_name={name}-{point.name}"],
+                      train_dir / "trainer_state.json", logs / "train.log", env))
+    if args.predict:
+        predict = load_recipe(args.predict)
+        key = "adapter_name_or_path" if recipe.args.get("finetuning_type", "lora") != "full" else "model_name_or_path"
+        extra = [f"eval_dataset={copy}_val"] if copy and predict.args.get("eval_dataset") else []
+        steps.append(Step("predict", [cli, "train", str(predict.path), f"{key}={train_dir}",
+                                      f"output_dir={folder / 'predict'}", *extra, *args.predict_override],
+                          folder / "predict" / "generated_predictions.jsonl", logs / "predict.log"))
+    if args.report:
+        script = "eval/classify_report.py" if args.report == "classify" else "eval/gen_report.py"
+        labels = ["--labels", args.labels] if args.labels and args.report == "classify" else []
+        steps.append(Step("report", [sys.executable, script, str(folder / "predict" / "generated_predictions.jsonl"),
+                                     *labels, "--out", str(folder / "report")],
+                          folder / "report" / RESULT_FILES[args.report], logs / "report.log"))
+    return steps
+
+
+def run_step(step: Step, point: Point) -> str:
+    """Run one step unless its output exists; a failure stops the sweep naming the step's log."""
+    if step.done_when.exists():
+        return "skipped (done)"
+    step.log.parent.mkdir(parents=True, exist_ok=True)
+    start = time.perf_counter()
+    with step.log.open("w", encoding="utf-8") as handle:
+        done = subprocess.run(step.command, cwd=root(), env={**os.environ, **step.env}, stdout=handle,
+                              stderr=subprocess.STDOUT, check=False)
+    if done.returncode != 0 or not step.done_when.exists():
+        raise SystemExit(f"error: {point.name}: step {step.name} failed (exit {done.returncode}); log: {step.log}")
+    return f"done in {time.perf_counter() - start:.1f} s"
+
+
+def table(points: list[Point], out: Path) -> tuple[list[dict[str, Any]], list[str]]:
+    """One row per point: its overrides and its metrics; the metric columns found."""
+    rows = [{"point": p.name, **dict(p.overrides), **point_metrics(out / p.name)} for p in points]
+    metrics = [m for m in HEADLINE if any(m in row for row in rows)]
+    return rows, metrics
+
+
+def plot_axis(rows: list[dict[str, Any]], axis: str, values: list[str], metric: str, path: Path) -> Path:
+    """The metric against one axis's values, one line per combination of the other axes."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    others = [k for k in rows[0] if k not in {"point", axis, *HEADLINE, "steps"} and not k.startswith("lf_")]
+    figure, ax = plt.subplots(figsize=(6, 4))
+    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for row in rows:
+        groups.setdefault(tuple(str(row.get(k)) for k in others), []).append(row)
+    for group, members in groups.items():
+        ys = [next((r.get(metric) for r in members if r.get(axis) == v), None) for v in values]
+        label = ", ".join(f"{k}={v}" for k, v in zip(others, group, strict=True)) or axis
+        ax.plot(range(len(values)), [float("nan") if y is None else y for y in ys], marker="o", label=label)
+    ax.set_xticks(range(len(values)), [v if len(v) <= 16 else v[:14] + "…" for v in values])
+    ax.set_xlabel(axis)
+    ax.set_ylabel(metric)
+    ax.set_title(f"{metric} by {axis}")
+    if len(groups) > 1:
+        ax.legend(fontsize="small")
+    return save_figure(figure, path)
+
+
+@exit_on_input_error
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    args, flags = parse_arguments(list(sys.argv[1:] if argv is None else argv))
+    recipe = load_recipe(args.recipe)
+    if not recipe.args.get("do_train"):
+        raise InputError("sweep a training recipe (do_train: true); predict recipes go to --predict", args.recipe)
+    if args.report and not args.predict:
+        raise InputError("--report scores predictions: give --predict RECIPE too")
+    axes = [parse_axis(text) for text in [*args.axes, *flags]]
+    points = grid(axes)
+    out = Path(args.out or f"outputs/sweeps/{Path(args.recipe).stem}")
+    name = args.name or f"{Path(args.recipe).stem}-sweep"
+    plans = {point.name: point_steps(point, recipe, args, out, name) for point in points}
+    print(f"sweep {name}: {len(points)} point(s) of {args.recipe} in {out} (wandb group {name})")
+    for point in points:
+        print(f"[{point.name}] " + " ".join(f"{k}={v}" for k, v in point.overrides))
+        for step in plans[point.name]:
+            if args.dry_run:
+                print(f"  {step.shell()}")
+            else:
+                print(f"  {step.name}: {run_step(step, point)}", flush=True)
+    if args.dry_run:
+        return {"points": [p.name for p in points], "commands": {k: [s.shell() for s in v] for k, v in plans.items()}}
+    rows, metrics = table(points, out)
+    result = {"recipe": args.recipe, "name": name, "axes": {a.key: a.values for a in axes}, "metrics": metrics,
+              "points": rows}
+    headers = ["point", *[a.key for a in axes], *metrics]
+    markdown = f"# Sweep {name}\n\n" + md_table(headers, [[fmt(row.get(h)) if isinstance(row.get(h), float) else
+                                                            row.get(h, "-") for h in headers] for row in rows]) + "\n"
+    with writes_held():
+        write_json(out / "sweep.json", result)
+        atomic_write_text(out / "sweep.md", markdown)
+        plots = [str(plot_axis(rows, a.key, a.values, metrics[0], out / f"sweep_{slug_key(a.key)}.png"))
+                 for a in axes if metrics and len(a.values) > 1]
+    print(markdown)
+    print(f"wrote {out / 'sweep.json'}, {out / 'sweep.md'}" + (", " + ", ".join(plots) if plots else ""))
+    return result
+
+
+def slug_key(key: str) -> str:
+    return key.lstrip("-").replace("/", "_")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,101 @@
+"""Train a classification head (encoder or decoder LLM, full or LoRA/QLoRA) from a classifier recipe.
+
+The recipe (recipes/classifier/*.yaml) holds the model, head and data settings plus any HF TrainingArguments
+(DeepSpeed config, eval/save steps, metric_for_best_model, report_to wandb); unknown keys are refused.
+KEY=VALUE after the recipe overrides a key. Accuracy, macro-F1 and log loss are computed at every evaluation
+and kept in trainer_state.json; the best checkpoint follows metric_for_best_model. Predictions of the
+evaluation and predict sets go to OUTPUT_DIR/predictions_<set>.jsonl in the rows eval/score_labels.py
+writes, so classify_report.py, calibrate.py and kaggle_submission.py read them unchanged.
+Several GPUs (or CPU ranks): FORCE_TORCHRUN=1 NPROC_PER_NODE=N (NNODES, NODE_RANK, MASTER_ADDR,
+MASTER_PORT pass through), as with llamafactory-cli.
+
+Example:
+    python scripts/train_classifier.py recipes/classifier/yelp5_bert_lora.yaml
+    FORCE_TORCHRUN=1 NPROC_PER_NODE=4 llm-recipes train-classifier recipes/classifier/afqmc_macbert.yaml \\
+        num_train_epochs=1 output_dir=saves/macbert/try1
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+from recipekit.classify.arguments import overrides
+from recipekit.cli import script_parser
+from recipekit.errors import InputError, exit_on_input_error
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = script_parser(__doc__)
+    parser.add_argument("recipe", help="classifier recipe YAML")
+    parser.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="recipe keys to override")
+    return parser
+
+
+def free_port() -> str:
+    """A TCP port nobody listens on now (the rendezvous port when MASTER_PORT is not set)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return str(probe.getsockname()[1])
+
+
+def torchrun_command(argv: list[str]) -> list[str] | None:
+    """The torchrun line that relaunches this script on several ranks, or None to run here."""
+    if os.environ.get("FORCE_TORCHRUN", "0").lower() not in ("1", "true") or "LOCAL_RANK" in os.environ:
+        return None
+    env = os.environ
+    return [str(Path(sys.executable).with_name("torchrun")), f"--nnodes={env.get('NNODES', '1')}",
+            f"--node_rank={env.get('NODE_RANK', '0')}", f"--nproc_per_node={env.get('NPROC_PER_NODE', '1')}",
+            f"--master_addr={env.get('MASTER_ADDR', '127.0.0.1')}",
+            f"--master_port={env.get('MASTER_PORT') or free_port()}",
+            str(Path(__file__).resolve()), *argv]
+
+
+def refuse_early(recipe: str, extra: dict[str, object]) -> None:
+    """The checks that need no model, before any rank starts (under torchrun each rank would print them again)."""
+    from recipekit.classify.arguments import zero3_lora_problem
+    from recipekit.recipes.checks import zero_stage
+    from recipekit.recipes.reading import load_recipe
+
+    values = {**load_recipe(recipe).args, **extra}
+    if values.get("deepspeed"):
+        config = json.loads(Path(str(values["deepspeed"])).read_text(encoding="utf-8"))
+        problem = zero3_lora_problem(str(values.get("finetuning_type", "full")), zero_stage(config))
+        if problem:
+            raise InputError(problem, str(values["deepspeed"]))
+
+
+@exit_on_input_error
+def main(argv: list[str] | None = None) -> object:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = build_parser().parse_args(argv)
+    extra = overrides(args.overrides)
+    refuse_early(args.recipe, extra)
+    command = torchrun_command(argv)
+    if command is not None:
+        raise SystemExit(subprocess.run(command, check=False).returncode)
+    from recipekit.classify.training import run
+    from recipekit.recipes.reading import load_recipe
+
+    head, training = load_recipe(args.recipe, classifier=True).with_values(extra).parsed(explain=False)
+    result = run(head, training)
+    if training.process_index == 0:
+        print(f"{args.recipe}: {result.trainable:,} trainable of {result.total:,} parameters, labels {result.labels}")
+        if result.best_checkpoint:
+            print(f"best checkpoint ({training.metric_for_best_model} {result.best_metric:.4f}): "
+                  f"{result.best_checkpoint}")
+        if result.metrics:
+            shown = {k: round(v, 4) for k, v in result.metrics.items() if k.endswith(("accuracy", "f1", "log_loss"))}
+            print(f"evaluation: {shown}")
+        for name, path in result.predictions.items():
+            print(f"predictions of {name}: {path}")
+    return result
+
+
+if __name__ == "__main__":
+    main()

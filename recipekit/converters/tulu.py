@@ -1,0 +1,61 @@
+"""Tulu-3 SFT personas instruction following -> ShareGPT JSONL, registered with its role/content tags.
+
+Reads rows with `id`, `prompt`, `messages` (a list of role/content messages, or its JSON text in a CSV)
+and `constraints`, from parquet/JSONL/CSV files or the hub. A leading system message is kept; a
+conversation LLaMA-Factory would drop (roles not alternating user/assistant, a misplaced system
+message, an empty turn, not ending with the assistant) is skipped and counted with its reason.
+
+Example:
+    python converters/tulu.py --hf allenai/tulu-3-sft-personas-instruction-following --val-size 500
+    python converters/tulu.py --input tulu_personas/train.parquet --max-samples 20000 --val-size 500
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from recipekit.cli import script_parser
+from recipekit.data import (
+    Conversion,
+    Example,
+    Record,
+    SourceOptions,
+    add_source_arguments,
+    check_alternation,
+    convert_table,
+    parse_messages,
+    run_converter,
+    sharegpt_entry,
+)
+
+HUB_ID = "allenai/tulu-3-sft-personas-instruction-following"
+
+
+def to_example(record: Record) -> Example:
+    """A row -> {id, messages, constraints} after checking the conversation."""
+    messages = parse_messages(record.fields.get("messages"), "messages")
+    check_alternation(messages, "messages", last="assistant")
+    row = {"id": record.fields.get("id"), "messages": messages}
+    constraints = record.fields.get("constraints")
+    if constraints is not None:
+        row["constraints"] = constraints
+    return Example(row)
+
+
+def convert(args: argparse.Namespace) -> Conversion:
+    """Read, check, split, sample, write and register; returns what was done."""
+    return convert_table(SourceOptions.from_args(args), to_example, sharegpt_entry("messages"))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = script_parser(__doc__)
+    add_source_arguments(parser, "tulu3_personas_if", HUB_ID, "parquet/JSONL/CSV files")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> Conversion:
+    return run_converter(convert, build_parser, argv)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,105 @@
+"""A recipe read by its own parser into typed arguments, once: LLaMA-Factory's ``HfArgumentParser`` over its
+argument classes for a LLaMA-Factory recipe, the classifier's for a classification-head recipe.
+
+Every value a consumer needs (``cutoff_len``, ``max_new_tokens``, batch sizes, precision, ...) comes from these
+objects, so a key the recipe leaves out has the trainer's own default, never a default kept here. On a machine
+without CUDA, transformers refuses bf16/fp16 (not the recipe's fault): they are parsed as off and set back to
+the recipe's values afterwards, so a plan made on a CPU still sees the recipe's precision; ``deepspeed`` is
+held back the same way.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tempfile
+from typing import Any
+
+from recipekit.errors import InputError
+
+MIXED_PRECISION_KEYS = ("bf16", "fp16", "pure_bf16")
+# parsed as unset and set back afterwards: TrainingArguments would set up DeepSpeed for the whole process
+# (ZeRO-3's global switch, accelerate's environment), which a plan or a check must not do
+HELD_KEYS = ("deepspeed",)
+LLAMAFACTORY = "LLaMA-Factory's parser"
+CLASSIFIER = "the classifier's parser"
+
+
+def refusal(message: str, parser: str) -> str:
+    """One line for a parser's refusal: the unknown keys named, or the parser's own words."""
+    message = " ".join(message.split())
+    if "not used by the HfArgumentParser" in message:
+        unknown = message.split(":", 1)[1].strip()
+        if parser == LLAMAFACTORY:
+            return (f"unknown key(s) {unknown}: not LLaMA-Factory arguments (check the spelling; "
+                    "`llamafactory-cli train -h` lists them)")
+        return (f"unknown key(s) {unknown}: neither classifier settings nor TrainingArguments (check the "
+                "spelling; scripts/train_classifier.py --help)")
+    return f"{parser} refused it: {message}"
+
+
+def cuda_available() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
+def parse_llamafactory(values: dict[str, Any]) -> tuple[Any, ...]:
+    """(ModelArguments, DataArguments, Seq2SeqTrainingArguments, FinetuningArguments, GeneratingArguments)."""
+    from llamafactory.hparams.parser import _parse_train_args
+
+    return tuple(_parse_train_args(values))
+
+
+def parse_classifier(values: dict[str, Any]) -> tuple[Any, ...]:
+    """(ClassifierArguments, TrainingArguments)."""
+    from recipekit.classify.arguments import parse_values
+
+    return parse_values(values)
+
+
+def parse_arguments(values: dict[str, Any], classifier: bool, where: str, explain: bool = True) -> tuple[Any, ...]:
+    """``values`` read by the recipe's parser; a refusal is one InputError naming ``where`` (``explain``: in the
+    checks' words, else the parser's own)."""
+    values = dict(values)
+    if classifier and not values.get("output_dir"):
+        raise InputError("missing output_dir", where)
+    held = {key: values.pop(key) for key in HELD_KEYS if key in values}
+    if not cuda_available():
+        held.update({key: values.pop(key) for key in MIXED_PRECISION_KEYS if key in values})
+    output_dir = values.get("output_dir")
+    parser = CLASSIFIER if classifier else LLAMAFACTORY
+    with tempfile.TemporaryDirectory() as scratch:
+        values["output_dir"] = scratch  # parsing never touches the recipe's own folders
+        try:
+            groups = (parse_classifier if classifier else parse_llamafactory)(values)
+        except (InputError, ValueError, TypeError) as exc:
+            message = exc.message if isinstance(exc, InputError) else str(exc)
+            raise InputError(refusal(message, parser) if explain else message, where) from None
+    for group in groups:
+        names = {f.name for f in dataclasses.fields(group)}
+        if "output_dir" in names:
+            group.output_dir = output_dir
+        for key, value in held.items():
+            if key in names:
+                setattr(group, key, value)
+    return groups
+
+
+ABSENT = object()
+
+
+def setting(groups: tuple[Any, ...], key: str, absent: Any = ABSENT) -> Any:
+    """``key``'s value in the first argument class that has the field; ``absent`` when none has it (else
+    KeyError)."""
+    for group in groups:
+        if key in {f.name for f in dataclasses.fields(group)}:
+            return getattr(group, key)
+    if absent is ABSENT:
+        raise KeyError(key)
+    return absent
+
+
+def names_of(value: Any) -> list[str]:
+    """A list setting as names: LLaMA-Factory splits ``dataset: a,b`` into a list; the classifier keeps text."""
+    items = value if isinstance(value, (list, tuple)) else str(value or "").split(",")
+    return [str(item).strip() for item in items if str(item).strip()]

@@ -1,0 +1,158 @@
+"""The one step runner: every command the repository chains (a report's reproduction, a sweep's points, the
+demo, a smoke run) is a :class:`Step` with its declared inputs and outputs, run here.
+
+A step runs from the repository root with this environment's programs first on PATH; its output goes to its
+own log (``<logs>/<step>.log``) and, when it finished, its exact command to its stamp (``<logs>/<step>.done``).
+A step is up to date when its stamp holds the same command, every output exists and no input is newer than its
+oldest output (a folder counts by the files directly in it, so a folder nested inside another is not read as
+a change of it). A failure (non-zero exit, or a declared output not written) raises :class:`StepFailed`
+naming the log; the caller words the line the user sees.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from recipekit.errors import InputError
+from recipekit.paths import root
+
+
+@dataclass
+class Step:
+    """One command: what it reads and writes, its environment, and the recipe it runs (if any)."""
+
+    name: str
+    command: list[str]
+    env: dict[str, str] = field(default_factory=dict)
+    inputs: list[Path] = field(default_factory=list)
+    outputs: list[Path] = field(default_factory=list)
+    recipe: Path | None = None  # the recipe it trains or predicts with (a tiny copy in a tiny run)
+    source_recipe: str | None = None  # that recipe in recipes/
+    overrides: dict[str, Any] = field(default_factory=dict)  # its KEY=VALUE overrides of the recipe
+
+    def shell(self) -> str:
+        """The command as a user would type it."""
+        prefix = " ".join(f"{k}={shlex.quote(v)}" for k, v in self.env.items())
+        return (prefix + " " if prefix else "") + " ".join(shlex.quote(part) for part in self.command)
+
+
+@dataclass
+class Outcome:
+    """What running (or skipping) a step did."""
+
+    step: str
+    status: str  # "ran" | "skipped"
+    seconds: float
+    log: str
+    command: str
+
+
+class StepFailed(InputError):
+    """A step exited non-zero or did not write a declared output; ``why`` and ``log`` say which and where."""
+
+    def __init__(self, step: Step, why: str, log: Path, tail: str = "") -> None:
+        super().__init__(f"step {step.name} failed ({why}); its log: {log}")
+        self.step, self.why, self.log, self.tail = step, why, log, tail
+
+
+def tool_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment for the repository's commands: this environment's programs first on PATH."""
+    path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+    return {**os.environ, "PATH": path, **(extra or {})}
+
+
+def newest(path: Path) -> float:
+    """A file's time; a folder's newest file directly inside it (0 when there is none)."""
+    if path.is_file():
+        return path.stat().st_mtime
+    if path.is_dir():
+        return max((p.stat().st_mtime for p in path.iterdir() if p.is_file()), default=0.0)
+    return 0.0
+
+
+class Runner:
+    """Runs steps with their logs and stamps under ``logs``; ``prepare(step, notes)`` runs before each step
+    (a tiny run writes the recipe copy the step reads there)."""
+
+    def __init__(self, logs: Path, prepare: Callable[[Step, list[str]], None] | None = None) -> None:
+        self.logs, self.prepare = Path(logs), prepare
+
+    def log(self, step: Step) -> Path:
+        return self.logs / f"{step.name}.log"
+
+    def stamp(self, step: Step) -> Path:
+        return self.logs / f"{step.name}.done"
+
+    def up_to_date(self, step: Step) -> bool:
+        done = self.stamp(step)
+        if not done.is_file() or done.read_text(encoding="utf-8") != step.shell():
+            return False
+        outputs = [root() / o for o in step.outputs] or [done]
+        if not all(o.exists() for o in outputs):
+            return False
+        oldest = min(newest(o) for o in outputs)
+        return all(newest(root() / i) <= oldest for i in step.inputs if (root() / i).exists())
+
+    def ready(self, step: Step, force: bool = False, notes: list[str] | None = None) -> bool:
+        """Prepare ``step`` and say whether it has to run (``force``: yes, even when up to date)."""
+        if self.prepare:
+            self.prepare(step, notes if notes is not None else [])
+        return force or not self.up_to_date(step)
+
+    def execute(self, step: Step) -> Outcome:
+        """Run ``step`` now: its log, then its stamp; StepFailed on a non-zero exit or a missing output."""
+        log = self.log(step)
+        log.parent.mkdir(parents=True, exist_ok=True)
+        self.stamp(step).unlink(missing_ok=True)
+        start = time.perf_counter()
+        with log.open("w", encoding="utf-8") as handle:
+            done = subprocess.run(step.command, cwd=root(), env=tool_env(step.env), stdout=handle,
+                                  stderr=subprocess.STDOUT, check=False)
+        seconds = time.perf_counter() - start
+        missing = [str(o) for o in step.outputs if not (root() / o).exists()]
+        if done.returncode != 0 or missing:
+            why = f"exit {done.returncode}" if done.returncode else f"it wrote no {missing[0]}"
+            tail = "\n".join(log.read_text(encoding="utf-8", errors="replace").strip().splitlines()[-25:])
+            raise StepFailed(step, why, log, tail)
+        self.stamp(step).write_text(step.shell(), encoding="utf-8")
+        return Outcome(step.name, "ran", round(seconds, 1), str(log), step.shell())
+
+    def run(self, step: Step, force: bool = False) -> Outcome:
+        """Run ``step`` unless it is up to date (``force``: run it anyway); raise StepFailed on failure."""
+        if not self.ready(step, force):
+            return Outcome(step.name, "skipped", 0.0, str(self.log(step)), step.shell())
+        return self.execute(step)
+
+    def run_all(self, steps: list[Step], start_at: str | None = None) -> list[Outcome]:
+        """Every step in order with a progress line each; from ``start_at`` on each step runs even when up to
+        date; ``after(outcomes)`` is called after each step."""
+        names = [s.name for s in steps]
+        if start_at is not None and start_at not in names:
+            raise InputError(f"--from {start_at}: no such step (steps: {', '.join(names)})")
+        forced = names.index(start_at) if start_at else len(names)
+        outcomes: list[Outcome] = []
+        for index, step in enumerate(steps):
+            print(f"[{index + 1}/{len(steps)}] {step.name}: {step.shell()}", flush=True)
+            notes: list[str] = []
+            if self.ready(step, index >= forced, notes):
+                for note in notes:
+                    print(f"  note: {note}")
+                outcome = self.execute(step)
+                print(f"  done in {outcome.seconds:.1f} s (log: {outcome.log})", flush=True)
+            else:
+                outcome = Outcome(step.name, "skipped", 0.0, str(self.log(step)), step.shell())
+                print("  skipped: up to date", flush=True)
+            outcomes.append(outcome)
+            self.after(outcomes)
+        return outcomes
+
+    def after(self, outcomes: list[Outcome]) -> None:
+        """Called after each step of ``run_all`` (a reproduction saves its state there)."""

@@ -1,0 +1,105 @@
+"""One recipe object: read once by LLaMA-Factory's own parser, and every consumer sees LLaMA-Factory's defaults
+for the keys a recipe leaves out (cutoff_len, max_new_tokens, batch sizes, precision)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from recipekit.errors import InputError
+from recipekit.recipes.checks import batch_lines
+from recipekit.recipes.reading import load_recipe
+
+LEAN_SFT = """model_name_or_path: Qwen/Qwen2.5-0.5B
+stage: sft
+do_train: true
+finetuning_type: lora
+lora_target: all
+dataset: agnews
+template: qwen
+output_dir: saves/lean
+"""
+LEAN_PREDICT = """model_name_or_path: Qwen/Qwen2.5-0.5B
+stage: sft
+do_predict: true
+predict_with_generate: true
+finetuning_type: lora
+eval_dataset: agnews_val
+template: qwen
+output_dir: saves/lean/predict
+"""
+
+
+def llamafactory_default(cls_name: str, key: str) -> object:
+    """The default LLaMA-Factory's (or transformers') dataclass declares for ``key``: read from the class."""
+    from llamafactory.hparams import DataArguments, FinetuningArguments, GeneratingArguments
+    from transformers import Seq2SeqTrainingArguments
+
+    classes = {"data": DataArguments, "generating": GeneratingArguments, "training": Seq2SeqTrainingArguments,
+               "finetuning": FinetuningArguments}
+    return classes[cls_name].__dataclass_fields__[key].default
+
+
+@pytest.fixture
+def lean(tmp_path: Path) -> tuple[Path, Path]:
+    sft, predict = tmp_path / "lean_sft.yaml", tmp_path / "lean_predict.yaml"
+    sft.write_text(LEAN_SFT, encoding="utf-8")
+    predict.write_text(LEAN_PREDICT, encoding="utf-8")
+    return sft, predict
+
+
+def test_a_recipe_that_leaves_keys_out_gets_llamafactorys_defaults_everywhere(lean: tuple[Path, Path],
+                                                                             tmp_path: Path) -> None:
+    from recipekit.plan.planner import read_run
+    from recipekit.recipes.tiny_run import tiny_args
+
+    cutoff = llamafactory_default("data", "cutoff_len")
+    new_tokens = llamafactory_default("generating", "max_new_tokens")
+    per_device = llamafactory_default("training", "per_device_train_batch_size")
+    eval_batch = llamafactory_default("training", "per_device_eval_batch_size")
+    accumulation = llamafactory_default("training", "gradient_accumulation_steps")
+    assert (cutoff, new_tokens, per_device, accumulation) == (2048, 1024, 8, 1)  # what LLaMA-Factory 0.9.5 says
+
+    sft, predict = (load_recipe(p) for p in lean)
+    assert sft.setting("cutoff_len") == cutoff and sft.setting("bf16") is False and sft.setting("fp16") is False
+
+    run, _ = read_run(sft, 1, {})  # the planner
+    assert (run.shape.seq, run.shape.batch, run.accumulation) == (cutoff, per_device, accumulation)
+    run, _ = read_run(predict, 1, {})
+    assert run.predict and (run.new_tokens, run.shape.batch, run.shape.seq) == (new_tokens, eval_batch, cutoff)
+
+    # the checks' batch line
+    assert batch_lines(sft, None)[0].startswith(f"global batch ({per_device} per device x {accumulation} accumulation)")
+
+    # a tiny run caps the trainer's own values
+    notes: list[str] = []
+    tiny = tiny_args(sft, tmp_path / "data", tmp_path / "out", 2, lambda key, value: "model", notes)
+    assert (tiny["cutoff_len"], tiny["per_device_train_batch_size"]) == (min(cutoff, 512), min(per_device, 2))
+    tiny = tiny_args(predict, tmp_path / "data", tmp_path / "out", 2, lambda key, value: "model", notes)
+    assert tiny["max_new_tokens"] == min(new_tokens, 8)
+
+
+def test_the_recipe_is_parsed_once_and_keeps_its_own_precision_and_deepspeed_on_a_cpu(tmp_path: Path) -> None:
+    path = tmp_path / "r.yaml"
+    path.write_text(LEAN_SFT + "bf16: true\ncutoff_len: 256\ndeepspeed: recipes/deepspeed/ds_z3_config.json\n",
+                    encoding="utf-8")
+    recipe = load_recipe(path)
+    first = recipe.parsed()
+    assert recipe.parsed() is first  # parsed once
+    assert recipe.setting("bf16") is True and recipe.setting("cutoff_len") == 256
+    assert recipe.setting("deepspeed") == "recipes/deepspeed/ds_z3_config.json"
+    assert recipe.setting("output_dir") == "saves/lean"
+    from transformers.integrations.deepspeed import is_deepspeed_zero3_enabled
+
+    assert not is_deepspeed_zero3_enabled()  # parsing does not switch ZeRO-3 on for the whole process
+    assert recipe.with_values({"cutoff_len": 64}).setting("cutoff_len") == 64
+
+
+def test_a_refused_recipe_is_one_line_naming_it(tmp_path: Path) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text(LEAN_SFT + "lora_rnak: 8\n", encoding="utf-8")
+    with pytest.raises(InputError) as caught:
+        load_recipe(path).setting("cutoff_len")
+    assert str(caught.value) == (f"{path}: unknown key(s) ['lora_rnak']: not LLaMA-Factory arguments (check the "
+                                 "spelling; `llamafactory-cli train -h` lists them)")
