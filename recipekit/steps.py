@@ -4,9 +4,9 @@ demo, a smoke run) is a :class:`Step` with its declared inputs and outputs, run 
 A step runs from the repository root with this environment's programs first on PATH; its output goes to its
 own log (``<logs>/<step>.log``) and, when it finished, its exact command to its stamp (``<logs>/<step>.done``).
 A step is up to date when its stamp holds the same command, every output exists and no input is newer than its
-oldest output (a folder counts by the files directly in it, so a folder nested inside another is not read as
-a change of it). A failure (non-zero exit, or a declared output not written) raises :class:`StepFailed`
-naming the log; the caller words the line the user sees.
+oldest output (a folder counts by the files directly in it, so a folder nested inside another is not read as a
+change of it); a runner told so takes existing outputs alone as done. A failure (non-zero exit, or a declared
+output not written) raises :class:`StepFailed` naming the log; the caller words the line the user sees.
 """
 
 from __future__ import annotations
@@ -80,10 +80,12 @@ def newest(path: Path) -> float:
 
 class Runner:
     """Runs steps with their logs and stamps under ``logs``; ``prepare(step, notes)`` runs before each step
-    (a tiny run writes the recipe copy the step reads there)."""
+    (a tiny run writes the recipe copy the step reads there). ``outputs_suffice``: a step whose outputs all
+    exist is done, stamp or not (a sweep's points, each an expensive run, are never redone for a newer input)."""
 
-    def __init__(self, logs: Path, prepare: Callable[[Step, list[str]], None] | None = None) -> None:
-        self.logs, self.prepare = Path(logs), prepare
+    def __init__(self, logs: Path, prepare: Callable[[Step, list[str]], None] | None = None,
+                 outputs_suffice: bool = False) -> None:
+        self.logs, self.prepare, self.outputs_suffice = Path(logs), prepare, outputs_suffice
 
     def log(self, step: Step) -> Path:
         return self.logs / f"{step.name}.log"
@@ -92,6 +94,8 @@ class Runner:
         return self.logs / f"{step.name}.done"
 
     def up_to_date(self, step: Step) -> bool:
+        if self.outputs_suffice and step.outputs:
+            return all((root() / o).exists() for o in step.outputs)
         done = self.stamp(step)
         if not done.is_file() or done.read_text(encoding="utf-8") != step.shell():
             return False

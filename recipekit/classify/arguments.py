@@ -84,19 +84,6 @@ def zero3_lora_problem(finetuning_type: str, zero_stage: int) -> str | None:
     return None
 
 
-def overrides(pairs: list[str]) -> dict[str, Any]:
-    """``KEY=VALUE`` command-line overrides, each value read as YAML (``max_steps=2`` is an int)."""
-    import yaml
-
-    values = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key:
-            raise InputError(f"expected KEY=VALUE after the recipe, got {pair!r}")
-        values[key] = yaml.safe_load(value) if value else ""
-    return values
-
-
 def numbers_read(values: dict[str, Any], classes: tuple[type, ...]) -> dict[str, Any]:
     """YAML reads ``5e-5`` as text (YAML 1.1 wants ``5.0e-5``); give a numeric field (by its default) its number."""
     import dataclasses

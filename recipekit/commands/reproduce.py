@@ -74,7 +74,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
           f"(wandb group {layout.group})")
     if args.dry_run:
         for step in steps:
-            reads, writes = named_inputs(step, layout), [str(o) for o in step.outputs]
+            reads, writes = named_inputs(step), [str(o) for o in step.outputs]
             print(f"# {step.name}" + (f"; reads {', '.join(reads)}" if reads else "") +
                   (f"; writes {', '.join(writes)}" if writes else ""))
             print(step.shell())

@@ -18,15 +18,13 @@ import argparse
 import json
 import os
 import shutil
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 from recipekit.cli import at_least, script_parser
 from recipekit.errors import exit_on_input_error
 from recipekit.files import write_json
-from recipekit.paths import root
+from recipekit.steps import Runner, Step, StepFailed
 
 LABELS = "1: World,2: Sports,3: Business,4: Sci/Tech"
 TRAIN_RECIPE = "recipes/demo/agnews_tiny_sft.yaml"
@@ -46,25 +44,22 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 class Stages:
-    """Runs each stage as a subprocess from the repository root, logging and timing it."""
+    """Runs each stage as a step of the one runner (``recipekit.steps``), every time, with its log and time."""
 
     def __init__(self, log_dir: Path) -> None:
-        self.log_dir = log_dir
+        self.runner = Runner(log_dir)
         self.times: dict[str, float] = {}
-        log_dir.mkdir(parents=True, exist_ok=True)
 
     def run(self, name: str, command: list[str], hint: str = "") -> None:
-        log = self.log_dir / f"{name}.log"
         print(f"[{name}] {' '.join(command)}", flush=True)
-        start = time.perf_counter()
-        with log.open("w", encoding="utf-8") as handle:
-            done = subprocess.run(command, cwd=root(), stdout=handle, stderr=subprocess.STDOUT, check=False)
-        self.times[name] = round(time.perf_counter() - start, 1)
-        if done.returncode != 0:
-            tail = log.read_text(encoding="utf-8", errors="replace").splitlines()[-25:]
-            print("\n".join(tail), file=sys.stderr)
-            raise SystemExit(f"[{name}] failed with exit code {done.returncode}; full log: {log}{hint}")
-        print(f"[{name}] done in {self.times[name]:.1f} s (log: {log})", flush=True)
+        try:
+            outcome = self.runner.execute(Step(name, command))
+        except StepFailed as exc:
+            print(exc.tail, file=sys.stderr)
+            raise SystemExit(f"[{name}] failed with exit code {exc.why.removeprefix('exit ')}; full log: "
+                             f"{exc.log}{hint}") from None
+        self.times[name] = outcome.seconds
+        print(f"[{name}] done in {self.times[name]:.1f} s (log: {outcome.log})", flush=True)
 
 
 @exit_on_input_error

@@ -18,11 +18,8 @@ Example:
 from __future__ import annotations
 
 import argparse
-import os
 import shlex
-import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -30,10 +27,11 @@ from recipekit.cli import at_least, script_parser
 from recipekit.converters.catalog import spec_for
 from recipekit.errors import InputError, exit_on_input_error
 from recipekit.files import atomic_write_text, write_json, writes_held
-from recipekit.paths import root
+from recipekit.recipes.arguments import names_of
 from recipekit.recipes.reading import Recipe, load_recipe
-from recipekit.recipes.sweep import RESULT_FILES, Point, Step, grid, parse_axis, point_metrics
+from recipekit.recipes.sweep import RESULT_FILES, Point, grid, parse_axis, point_metrics
 from recipekit.report.writer import fmt, md_table, save_figure
+from recipekit.steps import Runner, Step, StepFailed
 
 HEADLINE = ("accuracy", "macro_f1", "log_loss", "lf_bleu-4", "lf_rouge-l", "final_eval_loss", "final_train_loss")
 
@@ -71,7 +69,6 @@ def parse_arguments(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
 def point_steps(point: Point, recipe: Recipe, args: argparse.Namespace, out: Path, name: str) -> list[Step]:
     """The plain commands of one point, in order."""
     folder = out / point.name
-    logs = folder / "logs"
     cli = str(Path(sys.executable).with_name("llamafactory-cli"))
     env = {"WANDB_RUN_GROUP": name}
     if "FORCE_TORCHRUN=1" in recipe.launch_line() or args.gpus:
@@ -79,51 +76,52 @@ def point_steps(point: Point, recipe: Recipe, args: argparse.Namespace, out: Pat
     if args.gpus:
         env["NPROC_PER_NODE"] = str(args.gpus)
     steps, overrides, copy = [], dict(point.recipe_overrides()), None
+    data_dir = Path(str(recipe.setting("dataset_dir")))
+    data = [data_dir / "dataset_info.json", *(data_dir / f"{n}.jsonl" for n in names_of(recipe.setting("dataset")))]
     if point.converter_flags():
-        dataset = str(recipe.args.get("dataset", "")).split(",")[0].strip()
+        dataset = names_of(recipe.setting("dataset"))[0]
         spec = spec_for(dataset)
         if spec is None:
             raise InputError(f"no converter known for dataset {dataset!r}: converter flags can't be swept")
-        data_dir = Path(str(recipe.args.get("dataset_dir", "data")))
         copy = f"{dataset}_{point.name}"
         steps.append(Step("convert", [sys.executable, f"converters/{spec.converter}.py",
                                       *shlex.split(args.convert_args), *point.converter_flags(), "--name", copy,
-                                      "--data-dir", str(data_dir)], data_dir / f"{copy}.jsonl", logs / "convert.log"))
+                                      "--data-dir", str(data_dir)], outputs=[data_dir / f"{copy}.jsonl"]))
         overrides["dataset"] = copy
+        data = [data_dir / "dataset_info.json", data_dir / f"{copy}.jsonl"]
         if recipe.args.get("eval_dataset"):
             overrides["eval_dataset"] = f"{copy}_val"
     train_dir = folder / "train"
     steps.append(Step("train", [cli, "train", str(recipe.path), *(f"{k}={v}" for k, v in overrides.items()),
-                                f"output_dir={train_dir}", f"run_name={name}-{point.name}"],
-                      train_dir / "trainer_state.json", logs / "train.log", env))
+                                f"output_dir={train_dir}", f"run_name={name}-{point.name}"], env,
+                      inputs=[recipe.path, *data], outputs=[train_dir / "trainer_state.json"]))
     if args.predict:
         predict = load_recipe(args.predict)
-        key = "adapter_name_or_path" if recipe.args.get("finetuning_type", "lora") != "full" else "model_name_or_path"
+        key = "adapter_name_or_path" if recipe.setting("finetuning_type") != "full" else "model_name_or_path"
         extra = [f"eval_dataset={copy}_val"] if copy and predict.args.get("eval_dataset") else []
         steps.append(Step("predict", [cli, "train", str(predict.path), f"{key}={train_dir}",
                                       f"output_dir={folder / 'predict'}", *extra, *args.predict_override],
-                          folder / "predict" / "generated_predictions.jsonl", logs / "predict.log"))
+                          inputs=[predict.path, train_dir / "trainer_state.json"],
+                          outputs=[folder / "predict" / "generated_predictions.jsonl"]))
     if args.report:
         script = "eval/classify_report.py" if args.report == "classify" else "eval/gen_report.py"
         labels = ["--labels", args.labels] if args.labels and args.report == "classify" else []
-        steps.append(Step("report", [sys.executable, script, str(folder / "predict" / "generated_predictions.jsonl"),
-                                     *labels, "--out", str(folder / "report")],
-                          folder / "report" / RESULT_FILES[args.report], logs / "report.log"))
+        predictions = folder / "predict" / "generated_predictions.jsonl"
+        steps.append(Step("report", [sys.executable, script, str(predictions), *labels, "--out",
+                                     str(folder / "report")],
+                          inputs=[predictions], outputs=[folder / "report" / RESULT_FILES[args.report]]))
     return steps
 
 
-def run_step(step: Step, point: Point) -> str:
-    """Run one step unless its output exists; a failure stops the sweep naming the step's log."""
-    if step.done_when.exists():
+def run_step(step: Step, point: Point, out: Path) -> str:
+    """Run one step unless its outputs exist; a failure stops the sweep naming the step's log."""
+    runner = Runner(out / point.name / "logs", outputs_suffice=True)
+    if not runner.ready(step):
         return "skipped (done)"
-    step.log.parent.mkdir(parents=True, exist_ok=True)
-    start = time.perf_counter()
-    with step.log.open("w", encoding="utf-8") as handle:
-        done = subprocess.run(step.command, cwd=root(), env={**os.environ, **step.env}, stdout=handle,
-                              stderr=subprocess.STDOUT, check=False)
-    if done.returncode != 0 or not step.done_when.exists():
-        raise SystemExit(f"error: {point.name}: step {step.name} failed (exit {done.returncode}); log: {step.log}")
-    return f"done in {time.perf_counter() - start:.1f} s"
+    try:
+        return f"done in {runner.execute(step).seconds:.1f} s"
+    except StepFailed as exc:
+        raise SystemExit(f"error: {point.name}: step {step.name} failed ({exc.why}); log: {exc.log}") from None
 
 
 def table(points: list[Point], out: Path) -> tuple[list[dict[str, Any]], list[str]]:
@@ -178,7 +176,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             if args.dry_run:
                 print(f"  {step.shell()}")
             else:
-                print(f"  {step.name}: {run_step(step, point)}", flush=True)
+                print(f"  {step.name}: {run_step(step, point, out)}", flush=True)
     if args.dry_run:
         return {"points": [p.name for p in points], "commands": {k: [s.shell() for s in v] for k, v in plans.items()}}
     rows, metrics = table(points, out)

@@ -25,9 +25,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from recipekit.classify.arguments import overrides
 from recipekit.cli import script_parser
 from recipekit.errors import InputError, exit_on_input_error
+from recipekit.recipes.arguments import parse_overrides
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -74,7 +74,7 @@ def refuse_early(recipe: str, extra: dict[str, object]) -> None:
 def main(argv: list[str] | None = None) -> object:
     argv = sys.argv[1:] if argv is None else list(argv)
     args = build_parser().parse_args(argv)
-    extra = overrides(args.overrides)
+    extra = parse_overrides(args.overrides)
     refuse_early(args.recipe, extra)
     command = torchrun_command(argv)
     if command is not None:

@@ -10,8 +10,10 @@ held back the same way.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import tempfile
+from collections.abc import Iterator
 from typing import Any
 
 from recipekit.errors import InputError
@@ -35,6 +37,20 @@ def refusal(message: str, parser: str) -> str:
         return (f"unknown key(s) {unknown}: neither classifier settings nor TrainingArguments (check the "
                 "spelling; scripts/train_classifier.py --help)")
     return f"{parser} refused it: {message}"
+
+
+@contextlib.contextmanager
+def quiet_transformers() -> Iterator[None]:
+    """transformers' deprecation notes (``warmup_ratio is deprecated``) are about the trainer, not the recipe:
+    not printed each time a recipe is read."""
+    from transformers.utils import logging as hf_logging
+
+    level = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()
+    try:
+        yield
+    finally:
+        hf_logging.set_verbosity(level)
 
 
 def cuda_available() -> bool:
@@ -68,7 +84,7 @@ def parse_arguments(values: dict[str, Any], classifier: bool, where: str, explai
         held.update({key: values.pop(key) for key in MIXED_PRECISION_KEYS if key in values})
     output_dir = values.get("output_dir")
     parser = CLASSIFIER if classifier else LLAMAFACTORY
-    with tempfile.TemporaryDirectory() as scratch:
+    with tempfile.TemporaryDirectory() as scratch, quiet_transformers():
         values["output_dir"] = scratch  # parsing never touches the recipe's own folders
         try:
             groups = (parse_classifier if classifier else parse_llamafactory)(values)
@@ -103,3 +119,20 @@ def names_of(value: Any) -> list[str]:
     """A list setting as names: LLaMA-Factory splits ``dataset: a,b`` into a list; the classifier keeps text."""
     items = value if isinstance(value, (list, tuple)) else str(value or "").split(",")
     return [str(item).strip() for item in items if str(item).strip()]
+
+
+def parse_overrides(pairs: list[str], where: str | None = None) -> dict[str, Any]:
+    """``KEY=VALUE`` overrides of a recipe, each value read as YAML as LLaMA-Factory reads its command line
+    (``max_steps=2`` is an int, ``do_train=false`` is false)."""
+    import yaml
+
+    values = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise InputError(f"expected KEY=VALUE after the recipe, got {pair!r}", where)
+        try:
+            values[key] = yaml.safe_load(value) if value else ""
+        except yaml.YAMLError:
+            values[key] = value
+    return values

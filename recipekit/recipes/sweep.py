@@ -2,7 +2,8 @@
 
 A point is a set of ``key=value`` overrides. Keys that start with ``--`` are converter flags (a prompt
 version is ``--instruction=...``): such a point converts its own copy of the dataset first and trains on it.
-Every step is the plain command a user would type; a step whose output exists is skipped on a re-run.
+Every step is the plain command a user would type, run by the one step runner (``recipekit.steps``); a
+step whose output exists is skipped on a re-run.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import itertools
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -91,24 +92,6 @@ def grid(axes: list[Axis]) -> list[Point]:
         raise InputError(f"an axis is named twice: {' '.join(keys)}")
     combos = itertools.product(*(axis.values for axis in axes))
     return [Point(tuple(zip(keys, combo, strict=True)), i) for i, combo in enumerate(combos)]
-
-
-@dataclass
-class Step:
-    """One command of one point, the file whose existence means it is done, and its log file."""
-
-    name: str
-    command: list[str]
-    done_when: Path
-    log: Path
-    env: dict[str, str] = field(default_factory=dict)
-
-    def shell(self) -> str:
-        """The command as a user would type it."""
-        import shlex
-
-        prefix = " ".join(f"{k}={v}" for k, v in self.env.items())
-        return (prefix + " " if prefix else "") + " ".join(shlex.quote(part) for part in self.command)
 
 
 def point_metrics(folder: Path) -> dict[str, Any]:

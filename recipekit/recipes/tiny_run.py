@@ -10,16 +10,12 @@ note where this machine can't run them: bf16/fp16 without CUDA, 4-bit quantisati
 from __future__ import annotations
 
 import importlib.util
-import os
-import subprocess
-import sys
 from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 from recipekit.errors import InputError
-from recipekit.paths import root
 from recipekit.recipes.reading import Recipe
 from recipekit.recipes.tiny_model import TinyShape, save_tiny_model
 
@@ -129,17 +125,13 @@ def has_module(name: str) -> bool:
     return importlib.util.find_spec(name) is not None
 
 
-def tool_env(extra: dict[str, str] | None = None) -> dict[str, str]:
-    """The environment for the repository's commands: this venv's bin first on PATH."""
-    path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
-    return {**os.environ, "PATH": path, **(extra or {})}
-
-
 def run_logged(command: list[str], log: Path, env: dict[str, str] | None = None) -> None:
-    """Run a command from the repository root; its output goes to ``log``; a failure is one line naming it."""
-    log.parent.mkdir(parents=True, exist_ok=True)
-    done = subprocess.run(command, cwd=root(), env=tool_env(env), capture_output=True, text=True, check=False)
-    log.write_text(done.stdout + done.stderr, encoding="utf-8")
-    if done.returncode != 0:
-        tail = "\n".join((done.stdout + done.stderr).strip().splitlines()[-15:])
-        raise InputError(f"{' '.join(command[:3])} failed (exit {done.returncode}); last lines:\n{tail}", str(log))
+    """Run a command from the repository root as one step of the runner (its output in ``log``, a ``.log``
+    file); a failure is one line naming it."""
+    from recipekit.steps import Runner, Step, StepFailed
+
+    try:
+        Runner(log.parent).execute(Step(log.stem, command, dict(env or {})))
+    except StepFailed as exc:
+        tail = "\n".join(exc.tail.splitlines()[-15:])
+        raise InputError(f"{' '.join(command[:3])} failed ({exc.why}); last lines:\n{tail}", str(log)) from None

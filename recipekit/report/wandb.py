@@ -119,17 +119,22 @@ def log_report(job: str, out_dir: Path, scalars: dict[str, float], tables: dict[
                images: dict[str, Path], config: dict[str, Any], attach: str | None = None) -> str:
     """One wandb run with scalars in its summary, tables and images; returns the run's local folder.
 
-    ``attach``: a training output folder; when its wandb run is found the report is logged into that run
-    (resumed), so the training curves and the evaluation sit together; else a new run in $WANDB_RUN_GROUP."""
+    The report is logged into the training run it evaluates (resumed), so the training curves and the
+    evaluation sit together: the run ``$WANDB_RUN_ID`` names (a chain gives each training step an id and its
+    eval steps the same), else, outside a chain, the run whose ``output_dir`` is ``attach`` (found by reading
+    wandb's own run files: the one case that still needs them); else a new run in $WANDB_RUN_GROUP."""
     import wandb
 
-    found = training_run(attach) if attach else None
-    if attach and found is None:
-        print(f"note: no wandb run of {attach} found: logging to a new run in group "
-              f"{os.environ.get('WANDB_RUN_GROUP', '(none)')}")
-    run_id = found[0] if found else None
+    run_id, folder = os.environ.get("WANDB_RUN_ID"), os.environ.get("WANDB_DIR") or str(out_dir)
+    if run_id is None and attach:
+        found = training_run(attach)
+        if found is None:
+            print(f"note: no wandb run of {attach} found: logging to a new run in group "
+                  f"{os.environ.get('WANDB_RUN_GROUP', '(none)')}")
+        else:
+            run_id, folder = found[0], str(found[1])
     resume = {"id": run_id, "resume": "allow"} if run_id else {"job_type": job}
-    run = wandb.init(project=os.environ.get("WANDB_PROJECT", "llm-recipes"), dir=str(found[1] if found else out_dir),
+    run = wandb.init(project=os.environ.get("WANDB_PROJECT", "llm-recipes"), dir=folder if run_id else str(out_dir),
                      config=config if run_id is None else None, reinit="finish_previous", **resume)
     if run_id:  # inside the training run: the report's numbers under their own prefix
         scalars = {f"{job}/{k}": v for k, v in scalars.items()}

@@ -13,6 +13,7 @@ copy under ``{out}/recipes`` (``recipekit.recipes.tiny_run``), and the folders t
 
 from __future__ import annotations
 
+import hashlib
 import re
 import shlex
 from collections.abc import Callable
@@ -25,11 +26,13 @@ import yaml
 from recipekit.errors import InputError
 from recipekit.eval.generation import METRICS as GEN_METRICS
 from recipekit.paths import root
+from recipekit.recipes.arguments import names_of, parse_overrides
 from recipekit.recipes.reading import CHAIN_FOLDER as CHAINS
 from recipekit.recipes.reading import Recipe, load_recipe
+from recipekit.steps import Step
 
 CHAIN_KEYS = {"report", "title", "steps", "numbers", "differences"}
-STEP_KEYS = {"name", "run", "tiny", "outputs"}
+STEP_KEYS = {"name", "run", "tiny", "inputs", "outputs", "wandb_run"}
 NUMBER_KEYS = {"name", "published", "unit", "report", "metric", "approx"}
 PLACEHOLDER = re.compile(r"\{([a-z]+)(?::([A-Za-z0-9_.-]+))?\}")
 RELOCATED = ("saves", "data")  # the folders recipes write and read, moved under {out} in a tiny run
@@ -56,7 +59,9 @@ class StepSpec:
     name: str
     run: str
     tiny: str | None = None
+    inputs: tuple[str, ...] = ()
     outputs: tuple[str, ...] = ()
+    wandb_run: str | None = None  # the training step whose wandb run this step's report is logged into
 
 
 @dataclass
@@ -107,7 +112,12 @@ def load_chain(name_or_path: str) -> Chain:
             raise InputError(f"step {raw['name']}: the name is used twice", where)
         seen.add(raw["name"])
         steps.append(StepSpec(str(raw["name"]), str(raw["run"]).strip(), raw.get("tiny"),
-                              tuple(str(o) for o in raw.get("outputs") or ())))
+                              tuple(str(i) for i in raw.get("inputs") or ()),
+                              tuple(str(o) for o in raw.get("outputs") or ()), raw.get("wandb_run")))
+    names = [s.name for s in steps]
+    for spec in steps:
+        if spec.wandb_run is not None and spec.wandb_run not in names[:names.index(spec.name)]:
+            raise InputError(f"step {spec.name}: wandb_run {spec.wandb_run!r} is not an earlier step", where)
     numbers = []
     for raw in data.get("numbers") or []:
         missing = {"name", "published", "metric", "report"} - set(raw or {})
@@ -125,24 +135,6 @@ def load_chain(name_or_path: str) -> Chain:
 
 def is_recipe_token(token: str) -> bool:
     return token.startswith("recipes/") and token.endswith(".yaml") and (root() / token).is_file()
-
-
-@dataclass
-class Step:
-    """One step as it runs here: its command (placeholders filled, tiny swaps made), environment and files."""
-
-    name: str
-    command: list[str]
-    env: dict[str, str]
-    outputs: list[Path]
-    recipe: Path | None = None  # the recipe it runs (a tiny copy in a tiny run)
-    source_recipe: str | None = None  # that recipe in recipes/
-    overrides: dict[str, str] = field(default_factory=dict)
-
-    def shell(self) -> str:
-        """The command as a user would type it."""
-        prefix = " ".join(f"{k}={shlex.quote(v)}" for k, v in self.env.items())
-        return (prefix + " " if prefix else "") + " ".join(shlex.quote(part) for part in self.command)
 
 
 class Layout:
@@ -171,13 +163,18 @@ class Layout:
     def tiny_recipe(self, recipe: str) -> Path:
         return self.out / "recipes" / Path(recipe).relative_to("recipes")
 
-    def fill(self, text: str, step: str) -> str:
+    def fill(self, text: str, step: str, fixtures: list[str] | None = None) -> str:
+        """``text`` with ``{out}`` and ``{fixture:NAME}`` filled; the raw files a fixture's flags read (their
+        ``--input``) are added to ``fixtures``."""
         def value(match: re.Match[str]) -> str:
             kind, arg = match.group(1), match.group(2)
             if kind == "out" and arg is None:
                 return str(self.out)
             if kind == "fixture" and arg and self.tiny and self.sources:
-                return " ".join(shlex.quote(a) for a in self.sources(arg, self.out / "raw", self.writes))
+                flags = self.sources(arg, self.out / "raw", self.writes)
+                if fixtures is not None:
+                    fixtures.extend(flags[i + 1] for i, flag in enumerate(flags[:-1]) if flag == "--input")
+                return " ".join(shlex.quote(a) for a in flags)
             raise InputError(f"step {step}: unknown placeholder {match.group(0)} (known: {{out}}, "
                              "{fixture:DATASET} in a tiny command)", str(self.chain.path))
 
@@ -187,8 +184,12 @@ class Layout:
         return [self.step(spec) for spec in self.chain.steps]
 
     def step(self, spec: StepSpec) -> Step:
+        """The step as it runs here: placeholders filled, paths moved in a tiny run, its environment, and its
+        inputs: those the chain declares, the raw files of a tiny conversion, and what the recipe it runs reads
+        (the recipe, its data and registry, the model, adapter or DeepSpeed config from this repository)."""
+        fixtures: list[str] = []
         text = spec.tiny if self.tiny and spec.tiny else spec.run
-        tokens = shlex.split(self.fill(text, spec.name))
+        tokens = shlex.split(self.fill(text, spec.name, fixtures))
         env: dict[str, str] = {}
         while tokens and re.fullmatch(r"[A-Z_][A-Z0-9_]*=.*", tokens[0]):
             key, _, val = tokens.pop(0).partition("=")
@@ -196,25 +197,51 @@ class Layout:
         source = next((t for t in tokens if is_recipe_token(t)), None)
         runs_recipe = source is not None and self.launches(tokens)
         command = [self.relocate(t, runs_recipe) for t in tokens]
-        step = Step(spec.name, command, {}, [Path(self.relocate(self.fill(o, spec.name))) for o in spec.outputs])
+        step = Step(spec.name, command, outputs=[Path(self.relocate(self.fill(o, spec.name))) for o in spec.outputs],
+                    inputs=[Path(self.relocate(self.fill(i, spec.name))) for i in spec.inputs] + [
+                        Path(f) for f in fixtures])
         if runs_recipe:
             at = tokens.index(source)
             step.source_recipe = source
             step.recipe = Path(command[at])
-            given = dict(t.split("=", 1) for t in tokens[at + 1:] if "=" in t and not t.startswith("-"))
-            step.overrides = {key: self.relocate(value) for key, value in given.items()}
-            real = {**load_recipe(root() / source).args, **given}
-            if real.get("deepspeed") or self.gpus:
+            given = parse_overrides([t for t in tokens[at + 1:] if "=" in t and not t.startswith("-")])
+            step.overrides = {key: self.relocate(value) if isinstance(value, str) else value
+                              for key, value in given.items()}
+            recipe = load_recipe(root() / source).with_values(given)
+            if recipe.args.get("deepspeed") or self.gpus:
                 env["FORCE_TORCHRUN"] = "1"
             if self.gpus:
                 env["NPROC_PER_NODE"] = str(self.gpus)
-            if self.tiny and real.get("deepspeed"):
+            if self.tiny and recipe.args.get("deepspeed"):
                 env["NPROC_PER_NODE"] = "2"
             if not step.outputs:
-                step.outputs = [recipe_marker(load_recipe(root() / source), real, self.relocate)]
+                step.outputs = [recipe_marker(recipe, self.relocate)]
+            step.inputs += [step.recipe, *self.recipe_inputs(recipe)]
         env.update(self.group_env())
+        trains = runs_recipe and recipe.setting("do_train")
+        if trains or spec.wandb_run:  # a training run's id, and its evaluations logged into the same run
+            env.update(WANDB_RUN_ID=self.run_id(spec.wandb_run or spec.name), WANDB_RESUME="allow")
         step.env = env
+        step.inputs = list(dict.fromkeys(step.inputs))
         return step
+
+    def recipe_inputs(self, recipe: Recipe) -> list[Path]:
+        """What a recipe's run reads: its registry and data files, and the model, adapter or DeepSpeed config
+        that this repository or an earlier step makes (hub ids are not files)."""
+        data = Path(self.relocate(str(recipe.setting("dataset_dir"))))
+        found = [data / "dataset_info.json"]
+        for key in ("dataset", "eval_dataset", "predict_dataset"):
+            found += [data / f"{name}.jsonl" for name in names_of(recipe.setting(key, None))]
+        for key in ("model_name_or_path", "adapter_name_or_path", "ref_model", "ref_model_adapters", "deepspeed"):
+            value = str(recipe.args.get(key) or "")
+            if value.startswith(("saves/", "recipes/")) or Path(value).is_absolute():
+                found.append(Path(self.relocate(value)))
+        return found
+
+    def run_id(self, step: str) -> str:
+        """The wandb run id of a training step of this reproduction (its eval steps log into the same run)."""
+        where = hashlib.sha1(str((root() / self.out).resolve()).encode()).hexdigest()[:8]
+        return f"{self.chain.name}-{step}-{where}"
 
     def group_env(self) -> dict[str, str]:
         """Every step of one reproduction logs to one wandb group, its runs kept under {out}."""
@@ -243,9 +270,9 @@ def layout_for(report: str, out: str | None, tiny: bool, gpus: int | None = None
                   writes)
 
 
-def recipe_marker(recipe: Recipe, args: dict[str, Any], relocate: Any) -> Path:
+def recipe_marker(recipe: Recipe, relocate: Any) -> Path:
     """The file a recipe's run writes last: the classifier's run summary, the trainer state, the predictions."""
-    out = Path(relocate(str(args.get("output_dir", "")).rstrip("/")))
+    out = Path(relocate(str(recipe.args.get("output_dir", "")).rstrip("/")))
     if recipe.is_classifier:
         return out / "classifier_run.json"
-    return out / ("trainer_state.json" if args.get("do_train") else "generated_predictions.jsonl")
+    return out / ("trainer_state.json" if recipe.setting("do_train") else "generated_predictions.jsonl")

@@ -11,7 +11,8 @@ from recipekit.paths import root
 from recipekit.report.card import plot_card, render_markdown
 from recipekit.report.writer import write_report
 from recipekit.reproduce.card import build_card
-from recipekit.reproduce.chain import Layout, Step
+from recipekit.reproduce.chain import Layout
+from recipekit.steps import Step
 
 
 def write_card(layout: Layout, steps: list[Step], state: dict[str, Any], wandb: bool) -> list[Path]:

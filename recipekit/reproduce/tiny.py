@@ -11,7 +11,8 @@ from recipekit.errors import InputError
 from recipekit.paths import root
 from recipekit.recipes.reading import load_recipe
 from recipekit.recipes.tiny_run import MODEL_KEYS, make_tiny_model, tiny_args, tiny_family
-from recipekit.reproduce.chain import RELOCATED, Layout, Step
+from recipekit.reproduce.chain import RELOCATED, Layout
+from recipekit.steps import Step
 
 TINY_STEPS = 2
 

@@ -61,7 +61,7 @@ def test_dry_run_prints_the_plain_commands_and_the_plan() -> None:
     assert "python converters/yelp.py --hf Yelp/yelp_review_full --max-samples 8000 --val-size 500 --data-dir data" \
         in out
     assert "python scripts/train_classifier.py recipes/classifier/yelp5_bert_lora.yaml\n" in out
-    assert ("# train; reads scripts/train_classifier.py, recipes/classifier/yelp5_bert_lora.yaml, "
+    assert ("# train; reads recipes/classifier/yelp5_bert_lora.yaml, "
             "data/dataset_info.json, data/yelp5.jsonl, "
             "data/yelp5_val.jsonl; writes saves/bert-base-uncased/lora/yelp5/classifier_run.json") in out
     assert "WANDB_RUN_GROUP=reproduce-yelp5 WANDB_DIR=outputs/reproduce/yelp5" in out
@@ -114,7 +114,8 @@ PREDICTIONS = [("1: World", "1: World"), ("2: Sports", "2: Sports"), ("3: Busine
 
 
 def write_chain(tmp_path: Path, published: float) -> Path:
-    """A two-step chain on this machine: write predictions, then score them; step 2 fails until {out}/go exists."""
+    """A three-step chain on this machine: write predictions, a gate that fails until {out}/go exists, then score
+    the predictions (each step declares what it reads and writes)."""
     rows = [{"prompt": f"p{i}", "predict": p, "label": g} for i, (g, p) in enumerate(PREDICTIONS)]
     source = write_jsonl(tmp_path / "source.jsonl", rows)
     gate = "import pathlib, sys; sys.exit(0 if pathlib.Path(sys.argv[1]).exists() else 3)"
@@ -122,10 +123,11 @@ def write_chain(tmp_path: Path, published: float) -> Path:
         "report": "none.txt", "title": "a test chain",
         "steps": [
             {"name": "copy", "run": f"python -c 'import shutil, sys; shutil.copy(sys.argv[1], sys.argv[2])' "
-                                    f"{source} {{out}}/predictions.jsonl", "outputs": ["{out}/predictions.jsonl"]},
+                                    f"{source} {{out}}/predictions.jsonl", "inputs": [str(source)],
+             "outputs": ["{out}/predictions.jsonl"]},
             {"name": "gate", "run": f"python -c '{gate}' {{out}}/go"},
             {"name": "report", "run": "python eval/classify_report.py {out}/predictions.jsonl --out {out}/report_v1.5",
-             "outputs": ["{out}/report_v1.5/classify_report.json"]},
+             "inputs": ["{out}/predictions.jsonl"], "outputs": ["{out}/report_v1.5/classify_report.json"]},
         ],
         "numbers": [{"name": "accuracy", "published": published, "unit": "%", "metric": "accuracy",
                      "report": "{out}/report_v1.5"}],
