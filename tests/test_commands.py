@@ -122,3 +122,19 @@ def test_library_layers_point_one_way() -> None:
         for forbidden in rules.get(layer, ()):
             assert not any(n == forbidden or n.startswith(forbidden + ".") for n in names), (path, forbidden)
         assert ast.get_docstring(ast.parse(path.read_text(encoding="utf-8"))), f"{path} has no module docstring"
+
+
+def test_version_and_root_options(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from recipekit import __version__
+    from recipekit.paths import root
+
+    version = run_cli("--version")
+    assert version.returncode == 0 and version.stdout.strip() == f"llm-recipes {__version__}"
+    missing = run_cli("--root", tmp_path / "nowhere", "check", "recipes")
+    assert missing.returncode == 2 and missing.stderr.strip() == (
+        f"error: llm-recipes: --root: no such folder: {tmp_path / 'nowhere'}")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("LLM_RECIPES_ROOT", raising=False)
+    assert root() == tmp_path.resolve()
+    monkeypatch.setenv("LLM_RECIPES_ROOT", str(ROOT))
+    assert root() == ROOT.resolve()

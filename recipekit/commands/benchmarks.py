@@ -30,7 +30,7 @@ from recipekit.errors import InputError, exit_on_input_error
 from recipekit.eval.benchmarks import Stage, Suite, dimension_scores, load_stage, load_suite
 from recipekit.files import atomic_write_text, write_json, writes_held
 from recipekit.report.benchmarks import plot_radar, render_markdown
-from recipekit.report.wandb import require_wandb
+from recipekit.report.wandb import add_wandb_flags, wandb_checked
 from recipekit.report.writer import versions
 
 AGGREGATION = "the mean of its tasks' scores (each task's metric: acc_norm, or acc where the task has no acc_norm)"
@@ -45,7 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--device", help="cuda, cuda:0, cpu ... (default: cuda when there is one, else cpu)")
     parser.add_argument("--include-path", help="folder of extra lm-eval task YAMLs (local copies, custom tasks)")
     parser.add_argument("--seed", type=at_least(0), default=1234, help="lm-eval's seeds (default: 1234)")
-    parser.add_argument("--wandb", action="store_true", help="log the dimension and task scores to wandb")
+    add_wandb_flags(parser, "the dimension and task scores", into_training=False)
     return parser
 
 
@@ -112,9 +112,7 @@ def stage_entry(stage: Stage, dimensions: dict[str, Any]) -> dict[str, Any]:
 @exit_on_input_error
 @writes_held()
 def main(argv: list[str] | None = None) -> dict[str, Any]:
-    args = build_parser().parse_args(argv)
-    if args.wandb:
-        require_wandb()
+    args = wandb_checked(build_parser().parse_args(argv))
     loaded = [load_stage(path) for path in args.stages]
     names = [stage.name for stage, _ in loaded]
     if len(set(names)) != len(names):

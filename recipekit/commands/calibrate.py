@@ -50,7 +50,7 @@ from recipekit.eval.labels import parse_labels
 from recipekit.eval.probabilities import DEFAULT_BINS
 from recipekit.files import write_json, write_jsonl, writes_held
 from recipekit.report.reliability import plot_reliability
-from recipekit.report.wandb import require_wandb
+from recipekit.report.wandb import add_wandb_flags, wandb_checked
 from recipekit.report.writer import file_signature, fmt, md_table, versions, write_report
 
 METRICS = ("n", "accuracy", "macro_f1", "log_loss", "brier", "ece")
@@ -247,9 +247,7 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument("--out", help="output folder (default: the folder of the test/original/first file)")
         sub.add_argument("--ece-bins", type=at_least(1), default=DEFAULT_BINS,
                          help=f"equal-width bins for ECE (default: {DEFAULT_BINS})")
-        sub.add_argument("--wandb", action="store_true", help="log the before/after numbers to wandb")
-        sub.add_argument("--wandb-run", metavar="TRAIN_DIR",
-                         help="with --wandb: log into the wandb run of the training whose output_dir is TRAIN_DIR")
+        add_wandb_flags(sub, "the before/after numbers")
         return sub
 
     temperature = command("temperature", run_temperature, "fit a temperature on --val, apply it to --test")
@@ -274,9 +272,7 @@ def build_parser() -> argparse.ArgumentParser:
 @exit_on_input_error
 @writes_held()
 def main(argv: list[str] | None = None) -> dict[str, Any]:
-    args = build_parser().parse_args(argv)
-    if args.wandb:
-        require_wandb()
+    args = wandb_checked(build_parser().parse_args(argv))
     return args.run(args)
 
 

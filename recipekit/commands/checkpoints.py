@@ -22,13 +22,20 @@ from typing import Any
 
 import numpy as np
 
-from recipekit.cli import at_least, script_parser
+from recipekit.cli import script_parser
 from recipekit.errors import InputError, exit_on_input_error
 from recipekit.eval.checkpoints import METRICS, best_row, find_checkpoints
 from recipekit.eval.label_scoring import label_candidates, normalise
 from recipekit.eval.labels import label_codes, parse_labels
 from recipekit.eval.probabilities import selection_metrics
-from recipekit.eval.scoring_inputs import ScoringSource, flag_defaults, load_for_scoring, result_rows, score_examples
+from recipekit.eval.scoring_inputs import (
+    ScoringSource,
+    add_scoring_flags,
+    flag_defaults,
+    load_for_scoring,
+    result_rows,
+    score_examples,
+)
 from recipekit.files import write_jsonl, writes_held
 from recipekit.recipes.reading import fill_from_recipe, load_recipe
 from recipekit.report.checkpoints import plot_checkpoints, render_markdown
@@ -44,16 +51,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser = script_parser(__doc__)
     parser.add_argument("run_dir", nargs="?", help="the run's output_dir holding checkpoint-N folders")
     parser.add_argument("--recipe", help="the training recipe: output_dir, model, template, eval_dataset, cutoff_len")
-    parser.add_argument("--model", help="base model of LoRA checkpoints (default: the adapter's own base)")
-    parser.add_argument("--template", help="LLaMA-Factory template the run trained with")
-    parser.add_argument("--dataset", help="registered validation set to score on")
-    parser.add_argument("--dataset-dir", help="folder holding dataset_info.json (default: data)")
-    parser.add_argument("--labels", help="comma-separated labels (default: the gold answers seen, sorted)")
+    add_scoring_flags(parser, "base model of LoRA checkpoints (default: the adapter's own base)",
+                      "comma-separated labels (default: the gold answers seen, sorted)")
     parser.add_argument("--metric", choices=METRICS, default="f1",
                         help="what the best checkpoint is chosen by (default: f1, macro; log_loss: lowest)")
-    parser.add_argument("--cutoff-len", type=at_least(1), help="prompt cutoff (default: the recipe's, else 2048)")
-    parser.add_argument("--batch-size", type=at_least(1), help="prompts per forward pass (default: 16)")
-    parser.add_argument("--max-samples", type=at_least(1), help="score only the first N rows")
     parser.add_argument("--out", help="report folder (default: RUN_DIR/checkpoint_scores)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     return parser

@@ -38,7 +38,7 @@ from recipekit.files import write_jsonl, writes_held
 from recipekit.recipes.reading import load_recipe, recipe_files, recipe_outputs
 from recipekit.report.classification import plot_confusion_matrix, render_markdown
 from recipekit.report.reliability import plot_reliability
-from recipekit.report.wandb import require_wandb
+from recipekit.report.wandb import add_wandb_flags, wandb_checked
 from recipekit.report.writer import file_signature, report_dir, versions, write_report
 
 
@@ -74,8 +74,8 @@ def build_report(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, An
     curves: dict[str, Any] = {}
 
     def metrics_for(path: str, which: Any, name: str) -> dict[str, Any]:
-        result = classification_metrics(which, args.bootstrap, args.seed)
         probs = probability_matrix(which.rows, which.labels, path)
+        result = classification_metrics(which, args.bootstrap, args.seed, probs)
         if probs is not None:
             gold = np.array(label_codes(which.gold, which.labels, path, [row.line for row in which.rows]))
             result["probabilistic"] = probabilistic_metrics(probs, gold, which.labels, args.ece_bins)
@@ -137,18 +137,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--max-invalid", type=fraction, default=0.05,
                         help="warn when more than this share of the predictions match no label (default: 0.05)")
     parser.add_argument("--strict", action="store_true", help="exit 1 when that share is exceeded")
-    parser.add_argument("--wandb", action="store_true", help="log metrics, tables and the matrix to wandb")
-    parser.add_argument("--wandb-run", metavar="TRAIN_DIR",
-                        help="with --wandb: log into the wandb run of the training whose output_dir is TRAIN_DIR")
+    add_wandb_flags(parser, "metrics, tables and the matrix")
     return parser
 
 
 @exit_on_input_error
 @writes_held()
 def main(argv: list[str] | None = None) -> dict[str, Any]:
-    args = build_parser().parse_args(argv)
-    if args.wandb:
-        require_wandb()
+    args = wandb_checked(build_parser().parse_args(argv))
     report, curves, verdicts = build_report(args)
     out_dir = report_dir(args.out, args.predictions)
     write_jsonl(out_dir / "classify_rows.jsonl", verdicts)

@@ -15,14 +15,17 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from recipekit.cli import at_least, script_parser
 from recipekit.errors import exit_on_input_error
+from recipekit.eval.bootstrap import percentile_bootstrap
 from recipekit.eval.corpus import corpus_metrics, length_metrics, text_length
-from recipekit.eval.generation import mean_scores, score_rows
+from recipekit.eval.generation import METRICS, mean_scores, score_rows
 from recipekit.eval.predictions import Prediction, load_predictions, pair_baseline
 from recipekit.files import write_jsonl, writes_held
 from recipekit.report.generation import headline, plot_lengths, plot_metrics, render_markdown
-from recipekit.report.wandb import require_wandb
+from recipekit.report.wandb import add_wandb_flags, wandb_checked
 from recipekit.report.writer import file_signature, report_dir, versions, write_report
 
 LF_DEFINITION = ("LLaMA-Factory eval_bleu_rouge.py: char-level sentence BLEU-4 (nltk, smoothing method3), "
@@ -41,6 +44,7 @@ def evaluate(path: str, rows: list[Prediction], workers: int | None,
         "n": len(rows),
         "n_empty_predict": sum(not row.predict.strip() for row in rows),
         "llamafactory": mean_scores(scores),
+        "ci": score_intervals(scores),
         "corpus": corpus_metrics(predicts, labels, tokenize),
         "length": length_metrics(predicts, labels),
         "meta": {"predictions": file_signature(path), "llamafactory_definition": LF_DEFINITION,
@@ -49,6 +53,12 @@ def evaluate(path: str, rows: list[Prediction], workers: int | None,
     report["samples"] = [{"prompt": row.prompt, "predict": row.predict, "label": row.label, **score}
                          for row, score in zip(rows[:SAMPLE_ROWS], scores, strict=False)]
     return report, per_row
+
+
+def score_intervals(scores: list[dict[str, float]]) -> dict[str, Any]:
+    """Seeded percentile bootstrap 95% intervals of LLaMA-Factory's row means (the report card reads them)."""
+    table = {metric: np.array([s[metric] for s in scores], dtype=float) for metric in METRICS}
+    return percentile_bootstrap(len(scores), lambda pick: {m: float(np.mean(v[pick])) for m, v in table.items()})
 
 
 EXAMPLES = {"best": 2, "median": 3, "worst": 2}
@@ -104,18 +114,14 @@ def build_parser() -> Any:
     parser.add_argument("--workers", type=at_least(1), help="processes for the per-row scores (default: all cores)")
     parser.add_argument("--tokenize", default="auto",
                         help="sacrebleu tokenizer for corpus BLEU (auto: zh for Chinese labels, else 13a)")
-    parser.add_argument("--wandb", action="store_true", help="log metrics, plots and a sample table to wandb")
-    parser.add_argument("--wandb-run", metavar="TRAIN_DIR",
-                        help="with --wandb: log into the wandb run of the training whose output_dir is TRAIN_DIR")
+    add_wandb_flags(parser, "metrics, plots and a sample table")
     return parser
 
 
 @exit_on_input_error
 @writes_held()
 def main(argv: list[str] | None = None) -> dict[str, Any]:
-    args = build_parser().parse_args(argv)
-    if args.wandb:
-        require_wandb()
+    args = wandb_checked(build_parser().parse_args(argv))
     rows = load_predictions(args.predictions)
     # the baseline is read and paired first: one that does not pair fails before any metric is computed
     base_rows, paired_by = (pair_baseline(rows, load_predictions(args.baseline), args.predictions, args.baseline)

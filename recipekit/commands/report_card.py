@@ -19,15 +19,13 @@ from recipekit.cli import script_parser
 from recipekit.converters.catalog import tiny_source_flags
 from recipekit.errors import InputError, exit_on_input_error
 from recipekit.paths import root
-from recipekit.reproduce.chain import chain_names, layout_for
+from recipekit.reproduce.chain import add_chain_arguments, layout_for
 from recipekit.reproduce.runner import STATE, load_state
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = script_parser(__doc__)
-    parser.add_argument("report", help=f"the report: {', '.join(chain_names())}")
-    parser.add_argument("--out", help="the reproduction's folder (default: outputs/reproduce/REPORT[-tiny])")
-    parser.add_argument("--tiny", action="store_true", help="the folder holds a tiny run")
+    add_chain_arguments(parser, "the reproduction's folder", "the folder holds a tiny run")
     parser.add_argument("--wandb", action="store_true", help="log the card to the reproduction's wandb group")
     return parser
 

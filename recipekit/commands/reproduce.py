@@ -25,15 +25,13 @@ from recipekit.cli import at_least, script_parser
 from recipekit.converters.catalog import tiny_source_flags
 from recipekit.errors import InputError, exit_on_input_error
 from recipekit.paths import root
-from recipekit.reproduce.chain import Layout, chain_names, layout_for
+from recipekit.reproduce.chain import Layout, add_chain_arguments, layout_for
 from recipekit.reproduce.runner import load_state, named_inputs, run_chain
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = script_parser(__doc__)
-    parser.add_argument("report", help=f"the report: {', '.join(chain_names())}")
-    parser.add_argument("--out", help="folder of this reproduction (default: outputs/reproduce/REPORT[-tiny])")
-    parser.add_argument("--tiny", action="store_true", help="the same chain on a tiny model and small data (CPU)")
+    add_chain_arguments(parser, "folder of this reproduction", "the same chain on a tiny model and small data (CPU)")
     parser.add_argument("--dry-run", action="store_true", help="print the commands and the plan; run nothing")
     parser.add_argument("--no-plan", action="store_true", help="with --dry-run: the commands only")
     parser.add_argument("--from", dest="start", metavar="STEP", help="rerun from this step on, even if up to date")

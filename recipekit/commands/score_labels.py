@@ -24,7 +24,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from recipekit.cli import at_least, script_parser
+from recipekit.cli import script_parser
 from recipekit.errors import InputError, exit_on_input_error
 from recipekit.eval.label_scoring import END_TOKEN_MODES, Candidates, label_candidates
 from recipekit.eval.labels import parse_labels
@@ -32,6 +32,7 @@ from recipekit.eval.scoring_inputs import (
     Example,
     Loaded,
     ScoringSource,
+    add_scoring_flags,
     flag_defaults,
     load_for_scoring,
     result_rows,
@@ -82,19 +83,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser = script_parser(__doc__)
     parser.add_argument("--recipe", help="a predict recipe whose model, adapter, template, eval_dataset, cutoff_len, "
                                          "batch size and output_dir are the defaults")
-    parser.add_argument("--model", help="model folder or hub id (model_name_or_path)")
+    add_scoring_flags(parser, "model folder or hub id (model_name_or_path)",
+                      "comma-separated candidate labels (default: the answers seen, sorted)")
     parser.add_argument("--adapter", help="LoRA adapter folder(s), comma-separated (adapter_name_or_path)")
-    parser.add_argument("--template", help="LLaMA-Factory chat template the model was trained with")
-    parser.add_argument("--dataset", help="dataset name registered in DATASET_DIR/dataset_info.json")
     parser.add_argument("--data", help="a JSONL file of Alpaca (instruction/input/output) or ShareGPT rows")
-    parser.add_argument("--dataset-dir", help="folder holding dataset_info.json (default: data)")
-    parser.add_argument("--labels", help="comma-separated candidate labels (default: the answers seen, sorted)")
     parser.add_argument("--out", help="output JSONL (default: the recipe's output_dir or outputs/scores/NAME, "
                                       "file label_scores.jsonl)")
-    parser.add_argument("--batch-size", type=at_least(1), help="prompts per forward pass (default: 16)")
-    parser.add_argument("--cutoff-len", type=at_least(1),
-                        help="LLaMA-Factory cutoff_len for the prompt (default: 2048)")
-    parser.add_argument("--max-samples", type=at_least(1), help="score only the first N rows")
     parser.add_argument("--quantization-bit", type=int, choices=(4, 8), help="load the model in 4/8 bit (GPU)")
     parser.add_argument("--end-tokens", choices=END_TOKEN_MODES, default="auto",
                         help="score the template's end-of-answer tokens: auto = only when a label's tokens start "

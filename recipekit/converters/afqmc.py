@@ -18,13 +18,14 @@ from __future__ import annotations
 
 import argparse
 
-from recipekit.cli import at_least, escaped_text, parse_names, script_parser
+from recipekit.cli import at_least, parse_names, script_parser
 from recipekit.data import (
     Conversion,
     Example,
     Mapper,
     Record,
     Skip,
+    add_instruction_argument,
     add_source_arguments,
     alpaca_entry,
     int_label,
@@ -109,16 +110,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--repeat-same", type=at_least(1), default=1, metavar="N",
                         help="write each same-meaning training row N times (a class weight N:1 for a trainer "
                              "without one; default: 1)")
-    parser.add_argument("--instruction", type=escaped_text,
-                        help="the instruction of every row, \\n for a line break "
-                             "(default: the report's prompt naming the two answers); "
-                             "a prompt-version sweep varies this flag")
+    add_instruction_argument(parser, "the report's prompt naming the two answers")
     return parser
 
 
 def main(argv: list[str] | None = None) -> Conversion:
     return run_converter(convert, build_parser, argv)
 
-
-if __name__ == "__main__":
-    main()

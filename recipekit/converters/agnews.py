@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import argparse
 
-from recipekit.cli import escaped_text, script_parser
+from recipekit.cli import script_parser
 from recipekit.data import (
     Conversion,
     Example,
     Record,
     Skip,
     SourceOptions,
+    add_instruction_argument,
     add_source_arguments,
     alpaca_entry,
     clean_release_text,
@@ -76,15 +77,10 @@ def build_parser() -> argparse.ArgumentParser:
     add_source_arguments(parser, "agnews", HUB_ID, "original CSV folder (train.csv/test.csv)")
     parser.add_argument("--label-style", choices=("numbered", "name"), default="numbered",
                         help="output '3: Business' (numbered, the report's) or 'Business' (name)")
-    parser.add_argument("--instruction", type=escaped_text, default=PROMPT,
-                        help="the instruction of every row, \\n for a line break (default: the report's v2 prompt; "
-                             "a sweep over prompt versions varies this flag)")
+    add_instruction_argument(parser, "the report's v2 prompt", PROMPT)
     return parser
 
 
 def main(argv: list[str] | None = None) -> Conversion:
     return run_converter(convert, build_parser, argv)
 
-
-if __name__ == "__main__":
-    main()

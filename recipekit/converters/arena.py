@@ -27,13 +27,14 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any
 
-from recipekit.cli import at_least, escaped_text, script_parser
+from recipekit.cli import at_least, script_parser
 from recipekit.data import (
     Conversion,
     Example,
     Mapper,
     Record,
     Skip,
+    add_instruction_argument,
     add_source_arguments,
     alpaca_entry,
     alpaca_ranking_entry,
@@ -238,15 +239,10 @@ def build_parser() -> argparse.ArgumentParser:
                         help="most chars/tokens kept of the flattened prompt, head + tail (default: 1500; 0 = all)")
     parser.add_argument("--response-budget", type=at_least(1), default=3000,
                         help="most chars/tokens kept of each flattened response (default: 3000; 0 = all)")
-    parser.add_argument("--instruction", type=escaped_text,
-                        help="the instruction of every row, \\n for a line break (default: the A/B/tie question); "
-                             "a prompt-version sweep varies this flag")
+    add_instruction_argument(parser, "the A/B/tie question")
     return parser
 
 
 def main(argv: list[str] | None = None) -> Conversion:
     return run_converter(convert, build_parser, argv)
 
-
-if __name__ == "__main__":
-    main()

@@ -89,6 +89,3 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> Conversion:
     return run_converter(convert, build_parser, argv)
 
-
-if __name__ == "__main__":
-    main()

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import argparse
 
-from recipekit.cli import escaped_text, parse_names, script_parser
+from recipekit.cli import parse_names, script_parser
 from recipekit.data import (
     Conversion,
     Example,
@@ -21,6 +21,7 @@ from recipekit.data import (
     Record,
     Skip,
     SourceOptions,
+    add_instruction_argument,
     add_source_arguments,
     alpaca_entry,
     convert_table,
@@ -73,16 +74,10 @@ def build_parser() -> argparse.ArgumentParser:
     add_source_arguments(parser, "yelp5", HUB_ID, "original CSV folder (train.csv/test.csv)")
     parser.add_argument("--label-names", default=",".join(LABEL_NAMES),
                         help=f"five names, lowest rating first (default: {','.join(LABEL_NAMES)})")
-    parser.add_argument("--instruction", type=escaped_text,
-                        help="the instruction of every row, \\n for a line break "
-                             "(default: a prompt listing the five label names); "
-                             "a prompt-version sweep varies this flag")
+    add_instruction_argument(parser, "a prompt listing the five label names")
     return parser
 
 
 def main(argv: list[str] | None = None) -> Conversion:
     return run_converter(convert, build_parser, argv)
 
-
-if __name__ == "__main__":
-    main()

@@ -17,6 +17,7 @@ from recipekit.data.dataset_info import (
 from recipekit.data.pipeline import (
     Conversion,
     SourceOptions,
+    add_instruction_argument,
     add_source_arguments,
     convert_table,
     read_and_map,
@@ -34,7 +35,8 @@ from recipekit.data.textclean import (
 
 __all__ = [
     "BROKEN_UTF8", "Conversion", "Example", "Mapper", "Record", "RowLog", "Skip", "SourceOptions",
-    "add_source_arguments", "alpaca_entry", "alpaca_ranking_entry", "check_alternation", "clean_release_text",
+    "add_instruction_argument", "add_source_arguments", "alpaca_entry", "alpaca_ranking_entry", "check_alternation",
+    "clean_release_text",
     "convert_table", "head_tail", "head_tail_tokens", "int_label", "load_registry", "map_records",
     "parse_messages", "read_and_map", "read_source", "repair_text", "required", "required_text", "run_converter",
     "select_rows", "sharegpt_entry", "stratified_sample", "stratified_split", "unescape_backslash_newlines",

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from recipekit.cli import at_least
+from recipekit.cli import at_least, escaped_text
 from recipekit.data.dataset_info import default_data_dir, load_registry
 from recipekit.data.readers import read_source
 from recipekit.data.rows import Example, Mapper, RowLog, map_records
@@ -88,6 +88,14 @@ def read_and_map(source: str, hub: bool, mapper: Mapper, conversion: Conversion,
         conversion.read += len(records)
         pools[split] = map_records(records, mapper, conversion.log)
     return pools
+
+
+def add_instruction_argument(parser: argparse.ArgumentParser, default_is: str, default: str | None = None) -> None:
+    """``--instruction``: the instruction of every row (``\\n`` for a line break), the flag a prompt-version
+    sweep varies."""
+    parser.add_argument("--instruction", type=escaped_text, default=default,
+                        help=f"the instruction of every row, \\n for a line break (default: {default_is}); a "
+                             "prompt-version sweep varies this flag")
 
 
 def add_source_arguments(parser: argparse.ArgumentParser, name: str | None, hub_id: str, what: str) -> None:

@@ -8,9 +8,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precision_recall_fscore_support
+from sklearn.metrics import accuracy_score, confusion_matrix, log_loss, precision_recall_fscore_support
 
 from recipekit.errors import InputError
+from recipekit.eval.bootstrap import percentile_bootstrap
 from recipekit.eval.labels import INVALID, LabelMatcher, label_codes, normalize_text
 from recipekit.eval.predictions import Prediction, load_predictions
 
@@ -45,29 +46,32 @@ def score_file(path: str | Path, labels: list[str] | None, lenient: bool = False
     return Scored(str(path), rows, gold, predicted, list(labels), matcher.rule)
 
 
-def bootstrap_ci(gold: list[str], predicted: list[str], labels: list[str], resamples: int, seed: int) -> dict[str, Any]:
-    """Seeded percentile bootstrap 95% intervals for accuracy and macro-F1."""
+def bootstrap_ci(gold: list[str], predicted: list[str], labels: list[str], resamples: int, seed: int,
+                 probs: np.ndarray | None = None) -> dict[str, Any]:
+    """Seeded percentile bootstrap 95% intervals for accuracy, macro precision/recall/F1, each class's F1
+    (``f1[LABEL]``) and, with the rows' label probabilities, log loss."""
     codes = {label: i for i, label in enumerate(labels)}
     y_true = np.array([codes[g] for g in gold])
     y_pred = np.array([codes.get(p, -1) for p in predicted])
-    rng = np.random.default_rng(seed)
-    accuracy, macro_f1 = [], []
-    for _ in range(resamples):
-        pick = rng.integers(0, len(y_true), size=len(y_true))
-        accuracy.append(float(np.mean(y_true[pick] == y_pred[pick])))
-        macro_f1.append(f1_score(y_true[pick], y_pred[pick], labels=list(range(len(labels))),
-                                 average="macro", zero_division=0))
+    k = list(range(len(labels)))
 
-    def interval(values: list[float]) -> list[float]:
-        low, high = np.percentile(values, [2.5, 97.5])
-        return [float(low), float(high)]
+    def statistics(pick: np.ndarray) -> dict[str, float]:
+        g, p = y_true[pick], y_pred[pick]
+        precision, recall, f1, _ = precision_recall_fscore_support(g, p, labels=k, average=None, zero_division=0)
+        found = {"accuracy": float(np.mean(g == p)), "macro_precision": float(np.mean(precision)),
+                 "macro_recall": float(np.mean(recall)), "macro_f1": float(np.mean(f1)),
+                 **{f"f1[{label}]": float(f1[i]) for i, label in enumerate(labels)}}
+        if probs is not None:
+            found["log_loss"] = float(log_loss(g, probs[pick], labels=k))
+        return found
 
-    return {"level": 0.95, "resamples": resamples, "seed": seed,
-            "accuracy": interval(accuracy), "macro_f1": interval(macro_f1)}
+    return percentile_bootstrap(len(y_true), statistics, resamples, seed)
 
 
-def classification_metrics(scored: Scored, resamples: int, seed: int) -> dict[str, Any]:
-    """n, n_invalid, accuracy, per-class and averaged P/R/F1, confusion matrix, bootstrap CI."""
+def classification_metrics(scored: Scored, resamples: int, seed: int,
+                           probs: np.ndarray | None = None) -> dict[str, Any]:
+    """n, n_invalid, accuracy, per-class and averaged P/R/F1, confusion matrix, bootstrap CI (of log loss too
+    with the rows' label probabilities)."""
     gold, predicted, labels = scored.gold, scored.predicted, scored.labels
     n_invalid = sum(p == INVALID for p in predicted)
     result: dict[str, Any] = {
@@ -89,7 +93,7 @@ def classification_metrics(scored: Scored, resamples: int, seed: int) -> dict[st
         "labels": matrix_labels,
         "matrix": confusion_matrix(gold, predicted, labels=matrix_labels).tolist(),
     }
-    result["ci"] = bootstrap_ci(gold, predicted, labels, resamples, seed) if resamples > 0 else None
+    result["ci"] = bootstrap_ci(gold, predicted, labels, resamples, seed, probs) if resamples > 0 else None
     result["invalid_examples"] = [
         {"line": row.line, "predict": row.predict, "label": row.label}
         for row, p in zip(scored.rows, predicted, strict=True) if p == INVALID

@@ -93,6 +93,22 @@ class ScoringSource:
         return cls(**{name: getattr(args, name) for name in cls.__dataclass_fields__})
 
 
+def add_scoring_flags(parser: Any, model_help: str, labels_help: str) -> None:
+    """The flags every label-scoring command shares: the model and its template, the registered set, its labels,
+    and the batch, cutoff and row limits."""
+    from recipekit.cli import at_least
+
+    parser.add_argument("--model", help=model_help)
+    parser.add_argument("--template", help="LLaMA-Factory chat template the model was trained with")
+    parser.add_argument("--dataset", help="dataset name registered in DATASET_DIR/dataset_info.json")
+    parser.add_argument("--dataset-dir", help="folder holding dataset_info.json (default: data)")
+    parser.add_argument("--labels", help=labels_help)
+    parser.add_argument("--batch-size", type=at_least(1), help="prompts per forward pass (default: 16)")
+    parser.add_argument("--cutoff-len", type=at_least(1),
+                        help="LLaMA-Factory cutoff_len for the prompt (default: the recipe's, else 2048)")
+    parser.add_argument("--max-samples", type=at_least(1), help="score only the first N rows")
+
+
 def flag_defaults() -> dict[str, Any]:
     """The defaults of the scoring flags a recipe may leave unset (dataset_dir, cutoff_len, batch_size)."""
     import dataclasses

@@ -29,6 +29,21 @@ def require_wandb(who: str = "--wandb") -> None:
                      "`wandb login`")
 
 
+def add_wandb_flags(parser: Any, logs: str, into_training: bool = True) -> None:
+    """``--wandb`` (log ``logs`` to wandb) and, for a report of a trained model, ``--wandb-run TRAIN_DIR``."""
+    parser.add_argument("--wandb", action="store_true", help=f"log {logs} to wandb")
+    if into_training:
+        parser.add_argument("--wandb-run", metavar="TRAIN_DIR", help="with --wandb: log into the wandb run of the "
+                            "training whose output_dir is TRAIN_DIR (in a chain: the run $WANDB_RUN_ID names)")
+
+
+def wandb_checked(args: Any) -> Any:
+    """``args``, once ``--wandb`` is known to be usable (refused before any work otherwise)."""
+    if getattr(args, "wandb", False):
+        require_wandb()
+    return args
+
+
 def image(path: Path) -> Any:
     """A wandb.Image of a PNG this run wrote (still held back, or on disk)."""
     import wandb

@@ -1,9 +1,9 @@
 """The report card's numbers: this run's value of each published number, its 95% interval, the verdict.
 
-Values are recomputed from the per-row files the eval scripts write (``classify_rows.jsonl``,
-``gen_scores.jsonl``) with scikit-learn and numpy, and resampled rows (seeded percentile bootstrap, 1,000
-resamples) give the interval. A published number inside the interval is reproduced; outside it, the card
-gives the difference.
+Values and intervals are read from the reports the eval scripts wrote (``classify_report.json``,
+``gen_report.json``: scikit-learn's and LLaMA-Factory's numbers, and the seeded percentile bootstrap of
+``recipekit.eval.bootstrap``, 1,000 resamples); nothing is recomputed here. A published number inside the
+interval is reproduced; outside it, the card gives the difference.
 
 Metrics: ``accuracy``, ``macro_precision``, ``macro_recall``, ``macro_f1``, ``f1[LABEL]``, ``log_loss`` (rows
 with label probabilities) of a classification report folder; ``bleu-4``, ``rouge-1``, ``rouge-2``,
@@ -14,81 +14,35 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-from sklearn.metrics import log_loss, precision_recall_fscore_support
-
-from recipekit.eval.generation import METRICS as GEN_METRICS
+from recipekit.eval.bootstrap import LEVEL, RESAMPLES, SEED
 from recipekit.paths import root
 from recipekit.reproduce.chain import Number
 
-RESAMPLES, SEED, LEVEL = 1000, 0, 0.95
+REPORT_FILES = ("classify_report.json", "gen_report.json")
 
 
-@dataclass
-class Rows:
-    """One report folder's per-row data and the statistics it can give."""
-
-    n: int
-    statistics: Callable[[np.ndarray], dict[str, float]]
-
-
-def read_jsonl(path: Path) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-
-
-def classification_rows(folder: Path) -> Rows:
-    report = json.loads((folder / "classify_report.json").read_text(encoding="utf-8"))
-    labels = list(report["per_class"])
-    rows = read_jsonl(folder / "classify_rows.jsonl")
-    codes = {label: i for i, label in enumerate(labels)}
-    gold = np.array([codes[r["gold"]] for r in rows])
-    predicted = np.array([codes.get(r["matched"], -1) if r["matched"] is not None else -1 for r in rows])
-    probs = np.array([r["probs"] for r in rows]) if rows and all("probs" in r for r in rows) else None
-    k = list(range(len(labels)))
-
-    def statistics(pick: np.ndarray) -> dict[str, float]:
-        g, p = gold[pick], predicted[pick]
-        precision, recall, f1, _ = precision_recall_fscore_support(g, p, labels=k, average=None, zero_division=0)
-        found = {"accuracy": float(np.mean(g == p)), "macro_precision": float(np.mean(precision)),
-                 "macro_recall": float(np.mean(recall)), "macro_f1": float(np.mean(f1)),
-                 **{f"f1[{label}]": float(f1[i]) for i, label in enumerate(labels)}}
-        if probs is not None:
-            found["log_loss"] = float(log_loss(g, probs[pick], labels=k))
-        return found
-
-    return Rows(len(rows), statistics)
-
-
-def generation_rows(folder: Path) -> Rows:
-    rows = read_jsonl(folder / "gen_scores.jsonl")
-    table = {m: np.array([r[m] for r in rows], dtype=float) for m in GEN_METRICS}
-    return Rows(len(rows), lambda pick: {m: float(np.mean(v[pick])) for m, v in table.items()})
-
-
-def report_rows(folder: Path) -> Rows | None:
-    """The per-row data of a classification or generation report folder (None when it has neither yet)."""
-    if (folder / "classify_rows.jsonl").is_file():
-        return classification_rows(folder)
-    if (folder / "gen_scores.jsonl").is_file():
-        return generation_rows(folder)
-    return None
-
-
-def bootstrap(rows: Rows) -> tuple[dict[str, float], dict[str, tuple[float, float]]]:
-    """Every statistic on all rows, and its seeded percentile interval over resampled rows."""
-    value = rows.statistics(np.arange(rows.n))
-    rng = np.random.default_rng(SEED)
-    draws: dict[str, list[float]] = {k: [] for k in value}
-    for _ in range(RESAMPLES):
-        for key, v in rows.statistics(rng.integers(0, rows.n, size=rows.n)).items():
-            draws[key].append(v)
-    tail = (1 - LEVEL) / 2 * 100
-    intervals = {k: tuple(float(x) for x in np.percentile(v, [tail, 100 - tail])) for k, v in draws.items()}
-    return value, intervals  # type: ignore[return-value]
+def report_values(folder: Path) -> tuple[int, dict[str, float], dict[str, Any]] | None:
+    """(rows, each number the card can cite, the intervals the report wrote) of a classification or generation
+    report folder; None when it has neither report yet."""
+    for name in REPORT_FILES:
+        path = folder / name
+        if path.is_file():
+            report = json.loads(path.read_text(encoding="utf-8"))
+            break
+    else:
+        return None
+    if name == "gen_report.json":
+        values = dict(report["llamafactory"])
+    else:
+        values = {"accuracy": report["accuracy"],
+                  **{f"macro_{m}": report["macro"][m] for m in ("precision", "recall", "f1")},
+                  **{f"f1[{label}]": entry["f1"] for label, entry in report["per_class"].items()}}
+        if "probabilistic" in report:
+            values["log_loss"] = report["probabilistic"]["log_loss"]
+    return int(report["n"]), values, report.get("ci") or {}
 
 
 def verdict(published: float, run: float | None, interval: tuple[float, float] | None, tiny: bool) -> str:
@@ -104,25 +58,23 @@ def verdict(published: float, run: float | None, interval: tuple[float, float] |
 
 
 def score_numbers(numbers: list[Number], fill: Callable[[str], Path], tiny: bool) -> list[dict[str, Any]]:
-    """Each published number beside this run's value and interval, in the report's unit."""
-    cache: dict[Path, tuple[Rows, dict[str, float], dict[str, tuple[float, float]]] | None] = {}
+    """Each published number beside this run's value and the interval its report wrote, in the report's unit."""
+    cache: dict[Path, tuple[int, dict[str, float], dict[str, Any]] | None] = {}
     scored = []
     for number in numbers:
         folder = fill(number.report)
         if folder not in cache:
-            rows = report_rows(folder)
-            cache[folder] = (rows, *bootstrap(rows)) if rows and rows.n else None
+            cache[folder] = report_values(folder)
         found = cache[folder]
         scale = 100.0 if number.unit == "%" else 1.0
-        run = interval = None
-        n = None
+        run = interval = n = None
         if found is not None:
-            rows, values, intervals = found
+            n, values, intervals = found
             if number.metric in values:
                 run = values[number.metric] * scale
+            if number.metric in intervals:
                 low, high = intervals[number.metric]
                 interval = (low * scale, high * scale)
-            n = rows.n
         scored.append({"name": number.name, "metric": number.metric, "published": number.published,
                        "unit": number.unit, "approx": number.approx, "run": run,
                        "ci95": list(interval) if interval else None, "n": n, "report_folder": str(folder),
@@ -177,7 +129,8 @@ def build_card(layout: Any, steps: list[Any], state: dict[str, Any]) -> dict[str
         "tiny": layout.tiny,
         "numbers": score_numbers(chain.numbers, lambda text: root() / layout.relocate(layout.fill(text, "numbers")),
                                  layout.tiny),
-        "interval": {"level": LEVEL, "resamples": RESAMPLES, "seed": SEED, "method": "percentile bootstrap of rows"},
+        "interval": {"level": LEVEL, "resamples": RESAMPLES, "seed": SEED,
+                     "method": "percentile bootstrap of rows, as each report wrote it"},
         "differences": {"chain": chain.differences,
                         **{name: r.differences() for name, r in loaded.items() if r.differences()}},
         "hardware": {"report": hardware, "run": run_hardware()},

@@ -82,6 +82,13 @@ def chain_folder() -> Path:
     return root() / "recipes" / CHAINS
 
 
+def add_chain_arguments(parser: Any, out_help: str, tiny_help: str) -> None:
+    """The report a command works on, the reproduction's folder and whether it is a tiny run."""
+    parser.add_argument("report", help=f"the report: {', '.join(chain_names())}")
+    parser.add_argument("--out", help=f"{out_help} (default: outputs/reproduce/REPORT[-tiny])")
+    parser.add_argument("--tiny", action="store_true", help=tiny_help)
+
+
 def chain_names() -> list[str]:
     return sorted(p.stem for p in chain_folder().glob("*.yaml"))
 

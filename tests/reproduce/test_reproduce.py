@@ -16,7 +16,7 @@ import yaml
 from conftest import ROOT, run_cli, run_script, write_jsonl
 
 from recipekit.errors import InputError
-from recipekit.reproduce.card import bootstrap, report_rows, verdict
+from recipekit.reproduce.card import report_values, verdict
 from recipekit.reproduce.chain import Layout, chain_names, is_recipe_token, load_chain
 
 pytestmark = pytest.mark.integration  # trains tiny models or starts processes
@@ -192,9 +192,18 @@ def test_verdicts_on_known_numbers() -> None:
     assert verdict(0.5, None, None, tiny=False) == "not measured"
 
 
+def independent_interval(values: np.ndarray, statistic: object, seed: int = 0, resamples: int = 1000) -> list[float]:
+    """A seeded 95% percentile bootstrap written here, apart from the code under test."""
+    rng = np.random.default_rng(seed)
+    draws = [statistic(rng.integers(0, len(values), size=len(values))) for _ in range(resamples)]
+    return [float(x) for x in np.percentile(draws, [2.5, 97.5])]
+
+
 def test_card_numbers_equal_the_reports_and_intervals_are_95_percent(tmp_path: Path) -> None:
-    """Classification: the card's values are classify_report's (scikit-learn), its accuracy interval the
-    report's own bootstrap interval; generation: gen_report's LLaMA-Factory means."""
+    """Classification: the card's values are classify_report's (scikit-learn) and its intervals the report's
+    own, which equal a bootstrap written here; generation: gen_report's LLaMA-Factory means and intervals."""
+    from sklearn.metrics import f1_score, log_loss
+
     rng = np.random.default_rng(1)
     labels = ["A", "B", "tie"]
     rows = []
@@ -207,28 +216,33 @@ def test_card_numbers_equal_the_reports_and_intervals_are_95_percent(tmp_path: P
     done = run_script("eval/classify_report.py", tmp_path / "scored.jsonl", "--out", tmp_path / "c")
     assert done.returncode == 0, done.stderr
     report = json.loads((tmp_path / "c" / "classify_report.json").read_text(encoding="utf-8"))
-    values, intervals = bootstrap(report_rows(tmp_path / "c"))
-    assert values["accuracy"] == pytest.approx(report["accuracy"], abs=1e-12)
-    for metric in ("precision", "recall", "f1"):
-        assert values[f"macro_{metric}"] == pytest.approx(report["macro"][metric], abs=1e-12)
-    for label in labels:
-        assert values[f"f1[{label}]"] == pytest.approx(report["per_class"][label]["f1"], abs=1e-12)
-    assert values["log_loss"] == pytest.approx(report["probabilistic"]["log_loss"], abs=1e-9)
-    assert list(intervals["accuracy"]) == pytest.approx(report["ci"]["accuracy"], abs=1e-12)
-    assert report["ci"]["level"] == 0.95
-    low, high = intervals["log_loss"]
-    assert low < values["log_loss"] < high
+    n, values, intervals = report_values(tmp_path / "c")
+    gold = np.array([labels.index(r["label"]) for r in rows])
+    predicted = np.array([labels.index(r["predict"]) for r in rows])
+    matrix = np.array([[r["probs"][label] for label in labels] for r in rows])
+    assert n == 120 and values["accuracy"] == pytest.approx(float(np.mean(gold == predicted)), abs=1e-12)
+    assert values["macro_f1"] == pytest.approx(f1_score(gold, predicted, average="macro"), abs=1e-12)
+    for i, label in enumerate(labels):
+        assert values[f"f1[{label}]"] == pytest.approx(f1_score(gold == i, predicted == i), abs=1e-12)
+    assert values["log_loss"] == pytest.approx(log_loss(gold, matrix, labels=[0, 1, 2]), abs=1e-9)
+    assert intervals["accuracy"] == pytest.approx(
+        independent_interval(gold, lambda pick: np.mean(gold[pick] == predicted[pick])), abs=1e-12)
+    assert intervals["log_loss"] == pytest.approx(independent_interval(
+        gold, lambda pick: log_loss(gold[pick], matrix[pick], labels=[0, 1, 2])), abs=1e-9)
+    assert report["ci"]["level"] == 0.95 and intervals["log_loss"][0] < values["log_loss"] < intervals["log_loss"][1]
 
     gen = [{"prompt": f"q{i}", "predict": f"the answer is {i} and more {i % 3}", "label": f"the answer is {i}"}
            for i in range(30)]
     write_jsonl(tmp_path / "gen.jsonl", gen)
     done = run_script("eval/gen_report.py", tmp_path / "gen.jsonl", "--out", tmp_path / "g", "--workers", "1")
     assert done.returncode == 0, done.stderr
-    lf = json.loads((tmp_path / "g" / "gen_report.json").read_text(encoding="utf-8"))["llamafactory"]
-    values, intervals = bootstrap(report_rows(tmp_path / "g"))
+    per_row = [json.loads(line) for line in (tmp_path / "g" / "gen_scores.jsonl").read_text("utf-8").splitlines()]
+    n, values, intervals = report_values(tmp_path / "g")
     for metric in ("bleu-4", "rouge-1", "rouge-2", "rouge-l"):
-        assert values[metric] == pytest.approx(lf[metric], abs=1e-9)
-        assert intervals[metric][0] <= values[metric] <= intervals[metric][1]
+        scores = np.array([row[metric] for row in per_row])
+        assert n == 30 and values[metric] == pytest.approx(float(np.mean(scores)), abs=1e-9)
+        mean = lambda pick, scores=scores: np.mean(scores[pick])  # noqa: E731
+        assert intervals[metric] == pytest.approx(independent_interval(scores, mean), abs=1e-9)
 
 
 def test_an_eval_report_logs_into_the_training_run_it_evaluates(tmp_path: Path) -> None:
