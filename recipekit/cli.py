@@ -7,9 +7,7 @@ import sys
 from collections.abc import Callable
 from typing import NoReturn
 
-from recipekit.errors import InputError, quiet_interrupts
-
-quiet_interrupts()  # every script imports this module first
+from recipekit.errors import InputError
 
 
 class ScriptParser(argparse.ArgumentParser):

@@ -138,3 +138,21 @@ def test_version_and_root_options(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     assert root() == tmp_path.resolve()
     monkeypatch.setenv("LLM_RECIPES_ROOT", str(ROOT))
     assert root() == ROOT.resolve()
+
+
+def test_no_cycle_between_the_librarys_packages() -> None:
+    """Function-level imports included: a package never reaches back to itself through another."""
+    edges: dict[str, set[str]] = {}
+    for path in (ROOT / "recipekit").rglob("*.py"):
+        parts = path.relative_to(ROOT / "recipekit").parts
+        if len(parts) < 2:
+            continue  # the top-level modules (paths, errors, files, cli, steps) are below every package
+        targets = {n.split(".")[1] for n in imports_of(path) if n.startswith("recipekit.") and len(n.split(".")) > 2}
+        edges.setdefault(parts[0], set()).update(targets - {parts[0]})
+
+    def reaches(start: str, goal: str, seen: set[str]) -> bool:
+        return any(nxt == goal or (nxt not in seen and reaches(nxt, goal, seen | {nxt}))
+                   for nxt in edges.get(start, ()))
+
+    cycles = [package for package in edges if reaches(package, package, {package})]
+    assert not cycles, {p: sorted(edges[p]) for p in cycles}

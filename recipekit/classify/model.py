@@ -7,8 +7,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from recipekit.classify.arguments import ClassifierArguments
 from recipekit.errors import InputError
+from recipekit.recipes.arguments import lora_targets
+from recipekit.recipes.classifier import ClassifierArguments
 
 HEAD_MODULES = ("classifier", "score")  # the head's name in encoder and decoder classifiers
 
@@ -63,20 +64,6 @@ def whole_load() -> Iterator[None]:
         yield
     finally:
         hf_deepspeed.set_hf_deepspeed_config(config)
-
-
-def lora_targets(model: Any, setting: str, head: list[str]) -> list[str]:
-    """LLaMA-Factory's ``lora_target``: ``all`` = the names of every linear layer outside the ``head`` modules;
-    else the comma-separated names."""
-    import torch
-
-    if setting.strip() != "all":
-        return [name.strip() for name in setting.split(",") if name.strip()]
-    names = set()
-    for name, module in model.named_modules():
-        if isinstance(module, torch.nn.Linear) and not any(name == h or name.startswith(h + ".") for h in head):
-            names.add(name.rsplit(".", 1)[-1])
-    return sorted(names)
 
 
 def with_lora(model: Any, args: ClassifierArguments, trained_new: list[str]) -> Any:

@@ -12,11 +12,11 @@ from typing import Any
 import numpy as np
 from scipy.special import log_softmax, softmax
 
-from recipekit.classify.arguments import ClassifierArguments
 from recipekit.classify.data import ClassSet, class_weights, load_set, raw_answers, tokenized
 from recipekit.errors import InputError
 from recipekit.eval.probabilities import selection_metrics
 from recipekit.files import write_json, write_jsonl
+from recipekit.recipes.classifier import ClassifierArguments
 
 
 def task_metrics(logits: np.ndarray, label_ids: np.ndarray) -> dict[str, float]:

@@ -24,7 +24,10 @@ from types import ModuleType
 from typing import Any
 
 from recipekit import __version__
+from recipekit.errors import quiet_interrupts
 from recipekit.paths import ROOT_VARIABLE
+
+quiet_interrupts()  # Ctrl-C while a command imports its libraries: one line, not a traceback
 
 PROG = "llm-recipes"
 COMMANDS_PACKAGE = "recipekit.commands"

@@ -19,12 +19,8 @@ Example:
 from __future__ import annotations
 
 import argparse
-import contextlib
-import io
-import json
 import os
 import tempfile
-from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -32,101 +28,7 @@ from recipekit.cli import at_least, script_parser
 from recipekit.data.dataset_info import default_data_dir, load_registry
 from recipekit.errors import InputError, exit_on_input_error
 from recipekit.files import write_json
-from recipekit.recipes.tiny_model import iter_texts, train_tokenizer
-
-UNTRUNCATED = 1_000_000
-TOKENIZER_SAMPLE_ROWS = 2000
-
-
-def tiny_tokenizer(files: list[Path], out: Path) -> str:
-    """Train a small BPE on the first rows of each file and save it to ``out`` (a stand-in for --model)."""
-    texts: list[str] = []
-    for file in files:
-        texts += [text for _, text in zip(range(TOKENIZER_SAMPLE_ROWS * 4), iter_texts([str(file)]), strict=False)]
-    train_tokenizer([t for t in texts if t] or ["empty"], 2048, []).save_pretrained(out)
-    return str(out)
-
-
-def stats(lengths: list[int], cutoff: int) -> dict[str, Any]:
-    """Mean, p50, p95, max of token counts and how many exceed ``cutoff``."""
-    import numpy as np
-
-    if not lengths:
-        return {"mean": 0.0, "p50": 0, "p95": 0, "max": 0, "over_cutoff": 0}
-    array = np.array(lengths)
-    return {"mean": round(float(array.mean()), 2), "p50": int(np.percentile(array, 50)),
-            "p95": int(np.percentile(array, 95)), "max": int(array.max()),
-            "over_cutoff": int((array > cutoff).sum())}
-
-
-def load_aligned(name: str, entry: dict[str, Any], args: argparse.Namespace, model: str, out: str) -> tuple:
-    """LLaMA-Factory's parsed arguments, tokenizer, template and aligned rows (``_system``, ``_prompt``,
-    ``_response`` ...) of one dataset."""
-    from llamafactory.data import get_template_and_fix_tokenizer
-    from llamafactory.data.loader import _get_merged_dataset
-    from llamafactory.hparams import get_train_args
-    from llamafactory.model import load_tokenizer
-
-    ranking = bool(entry.get("ranking"))
-    model_args, data_args, training_args, _, _ = get_train_args({
-        "model_name_or_path": model, "stage": "dpo" if ranking else "sft", "do_train": True,
-        "finetuning_type": "lora", "dataset": name, "dataset_dir": args.data_dir, "template": args.template,
-        "cutoff_len": UNTRUNCATED, "output_dir": out, "overwrite_cache": True, "report_to": "none",
-    })
-    tokenizer_module = load_tokenizer(model_args)
-    template = get_template_and_fix_tokenizer(tokenizer_module["tokenizer"], data_args)
-    aligned = _get_merged_dataset([name], model_args, data_args, training_args, "rm" if ranking else "sft")
-    return data_args, training_args, tokenizer_module, template, aligned
-
-
-def row_keys(aligned: Any) -> list[str]:
-    """What the model sees of each aligned row (system, prompt turns, answer), as one comparable string."""
-    columns = [c for c in ("_system", "_tools", "_prompt", "_response") if c in aligned.column_names]
-    return [json.dumps(values, sort_keys=True, ensure_ascii=False)
-            for values in zip(*(aligned[c] for c in columns), strict=True)]
-
-
-def overlap(names: list[str], registry: dict[str, Any], args: argparse.Namespace, model: str) -> dict[str, Any]:
-    """Rows of the first set that are also in the second (same system, prompt and answer as LLaMA-Factory
-    reads them), and the rows repeated inside each."""
-    keys = {}
-    for name in names:
-        with tempfile.TemporaryDirectory() as out:
-            keys[name] = row_keys(load_aligned(name, registry[name], args, model, out)[-1])
-    first, second = names
-    shared = set(keys[first]) & set(keys[second])
-    in_first = sum(key in shared for key in keys[first])
-    return {"sets": names, "rows": {name: len(k) for name, k in keys.items()},
-            "repeated_inside": {name: len(k) - len(set(k)) for name, k in keys.items()},
-            "rows_of_first_in_second": in_first, "distinct_shared": len(shared)}
-
-
-def check_one(name: str, entry: dict[str, Any], args: argparse.Namespace, model: str) -> dict[str, Any]:
-    """Run LLaMA-Factory's loader, aligner and tokenizing processor on one dataset."""
-    from llamafactory.data.loader import _get_preprocessed_dataset
-
-    ranking = bool(entry.get("ranking"))
-    with tempfile.TemporaryDirectory() as out:
-        data_args, training_args, tokenizer_module, template, aligned = load_aligned(name, entry, args, model, out)
-        tokenizer = tokenizer_module["tokenizer"]
-        stage = "rm" if ranking else "sft"
-        with contextlib.redirect_stdout(io.StringIO()):  # LLaMA-Factory prints one tokenized example
-            processed = _get_preprocessed_dataset(aligned, data_args, training_args, stage, template, tokenizer,
-                                                  tokenizer_module["processor"])
-    if ranking:
-        lengths = [max(len(c), len(r)) for c, r in zip(processed["chosen_input_ids"],
-                                                         processed["rejected_input_ids"], strict=True)]
-    else:
-        lengths = [len(ids) for ids in processed["input_ids"]]
-    report: dict[str, Any] = {"rows_in_file": len(aligned), "rows_kept": len(processed),
-                              "dropped_by_llamafactory": len(aligned) - len(processed),
-                              "format": entry.get("formatting", "alpaca"), "ranking": ranking,
-                              "tokens": stats(lengths, args.cutoff_len), "cutoff_len": args.cutoff_len}
-    if not ranking:
-        answers = Counter(r[0]["content"] if r else "" for r in aligned["_response"])
-        if len(answers) <= args.max_labels and len(answers) < max(2, len(aligned)):
-            report["labels"] = dict(sorted(answers.items(), key=lambda item: (-item[1], item[0])))
-    return report
+from recipekit.recipes.datacheck import CheckSettings, check_one, overlap, tiny_tokenizer
 
 
 def render(name: str, report: dict[str, Any]) -> list[str]:
@@ -179,8 +81,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         files = [Path(args.data_dir) / registry[name]["file_name"] for name in args.names
                  if "file_name" in registry[name]]
         model = args.model or tiny_tokenizer([f for f in files if f.is_file()], Path(scratch))
+        settings = CheckSettings(args.data_dir, args.template, args.cutoff_len, args.max_labels)
         if args.overlap:
-            found = overlap(args.names, registry, args, model)
+            found = overlap(args.names, registry, settings, model)
             first, second = args.names
             print(f"{first} ({found['rows'][first]} rows) against {second} ({found['rows'][second]} rows): "
                   f"{found['rows_of_first_in_second']} row(s) of {first} are also in {second} "
@@ -195,7 +98,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             return found
         for name in args.names:
             try:
-                reports[name] = check_one(name, registry[name], args, model)
+                reports[name] = check_one(name, registry[name], settings, model)
             except Exception as exc:  # whatever LLaMA-Factory raised is the answer to "can it load this?"
                 reports[name] = {"error": f"{type(exc).__name__}: {' '.join(str(exc).split())}"}
                 print(f"{name}: ERROR: LLaMA-Factory could not load it: {reports[name]['error']}")

@@ -48,21 +48,37 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def measured_seq(recipe_path: str, cutoff: int) -> tuple[int, str]:
-    """The longest tokenized row of the recipe's training sets (check_data), capped at cutoff_len."""
-    from recipekit.commands import check_data
+    """The longest tokenized row of the recipe's training sets (LLaMA-Factory's pipeline), capped at cutoff_len."""
+    import tempfile
+
+    from recipekit.data.dataset_info import load_registry
+    from recipekit.recipes.datacheck import CheckSettings, check_one, tiny_tokenizer
 
     recipe = load_recipe(recipe_path)
     names = names_of(recipe.setting("dataset"))
     if not names:
         raise InputError("--data: the recipe names no dataset", recipe_path)
-    argv = [*names, "--data-dir", str(recipe.setting("dataset_dir")), "--cutoff-len", str(cutoff),
-            "--template", str(recipe.setting("template", None) or "default")]
+    data_dir = Path(str(recipe.setting("dataset_dir")))
+    registry = load_registry(data_dir / "dataset_info.json")
+    missing = [name for name in names if name not in registry]
+    if missing:
+        raise InputError(f"not registered: {', '.join(missing)} (run its converter first)",
+                         str(data_dir / "dataset_info.json"))
     model = str(recipe.setting("model_name_or_path"))
     local = Path(model).is_dir() and any(Path(model).glob("tokenizer*"))
-    if local:
-        argv += ["--model", model]
-    reports = check_data.main(argv)
-    longest = max(report["tokens"]["max"] for report in reports.values())
+    settings = CheckSettings(str(data_dir), recipe.setting("template", None) or "default", cutoff)
+    with tempfile.TemporaryDirectory() as scratch:
+        if not local:
+            files = [data_dir / registry[name]["file_name"] for name in names if "file_name" in registry[name]]
+            model = tiny_tokenizer([f for f in files if f.is_file()], Path(scratch))
+        lengths = []
+        for name in names:
+            try:
+                lengths.append(check_one(name, registry[name], settings, model)["tokens"]["max"])
+            except Exception as exc:  # whatever LLaMA-Factory raised is the answer to "can it load this?"
+                raise InputError(f"--data: LLaMA-Factory could not load {name}: {type(exc).__name__}: "
+                                 f"{' '.join(str(exc).split())}", recipe_path) from None
+        longest = max(lengths)
     how = "the model's tokenizer" if local else "a tiny BPE trained on the data (approximate)"
     return min(longest, cutoff), f"--data: longest row {longest} tokens by {how}"
 

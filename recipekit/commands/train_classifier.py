@@ -58,8 +58,8 @@ def torchrun_command(argv: list[str]) -> list[str] | None:
 
 def refuse_early(recipe: str, extra: dict[str, object]) -> None:
     """The checks that need no model, before any rank starts (under torchrun each rank would print them again)."""
-    from recipekit.classify.arguments import zero3_lora_problem
     from recipekit.recipes.checks import zero_stage
+    from recipekit.recipes.classifier import zero3_lora_problem
     from recipekit.recipes.reading import load_recipe
 
     values = {**load_recipe(recipe).args, **extra}

@@ -85,7 +85,7 @@ def prepared(config: Any, shape: Shape) -> Any:
     if shape.method == "lora":
         from peft import LoraConfig, TaskType, get_peft_model
 
-        from recipekit.classify.model import lora_targets
+        from recipekit.recipes.arguments import lora_targets
 
         task = TaskType.SEQ_CLS if shape.head_labels else TaskType.CAUSAL_LM
         targets = lora_targets(model, shape.lora_target, list(OUTPUT_LAYERS))

@@ -68,7 +68,7 @@ def parse_llamafactory(values: dict[str, Any]) -> tuple[Any, ...]:
 
 def parse_classifier(values: dict[str, Any]) -> tuple[Any, ...]:
     """(ClassifierArguments, TrainingArguments)."""
-    from recipekit.classify.arguments import parse_values
+    from recipekit.recipes.classifier import parse_values
 
     return parse_values(values)
 
@@ -136,3 +136,17 @@ def parse_overrides(pairs: list[str], where: str | None = None) -> dict[str, Any
         except yaml.YAMLError:
             values[key] = value
     return values
+
+
+def lora_targets(model: Any, setting: str, head: list[str]) -> list[str]:
+    """LLaMA-Factory's ``lora_target``: ``all`` = the names of every linear layer outside the ``head`` modules;
+    else the comma-separated names."""
+    import torch
+
+    if setting.strip() != "all":
+        return [name.strip() for name in setting.split(",") if name.strip()]
+    names = set()
+    for name, module in model.named_modules():
+        if isinstance(module, torch.nn.Linear) and not any(name == h or name.startswith(h + ".") for h in head):
+            names.add(name.rsplit(".", 1)[-1])
+    return sorted(names)

@@ -232,7 +232,7 @@ def check_compatibility(recipe: Recipe, config: dict[str, Any] | None, found: Fi
         found.errors.append("DeepSpeed recipes must be launched with torchrun: make the header's launch line "
                             f"`FORCE_TORCHRUN=1 {command} {recipe.path}`")
     if recipe.is_classifier and config is not None:
-        from recipekit.classify.arguments import zero3_lora_problem
+        from recipekit.recipes.classifier import zero3_lora_problem
 
         problem = zero3_lora_problem(str(a.get("finetuning_type", "full")), zero_stage(config))
         if problem:

@@ -13,12 +13,12 @@ import torch
 import yaml
 from conftest import ROOT, run_cli, run_script
 
-from recipekit.classify.arguments import ClassifierArguments
 from recipekit.classify.data import class_weights
 from recipekit.classify.model import trainable_parameters, with_lora
 from recipekit.classify.training import weighted_loss
 from recipekit.converters.catalog import make_fixture_dataset
 from recipekit.errors import InputError
+from recipekit.recipes.classifier import ClassifierArguments
 
 pytestmark = pytest.mark.integration  # trains tiny models or starts processes
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shlex
 import subprocess
 import sys
@@ -282,3 +283,18 @@ def test_a_tiny_placeholder_outside_a_tiny_command_is_refused(tmp_path: Path) ->
                     encoding="utf-8")
     with pytest.raises(InputError, match=r"step convert: unknown placeholder \{fixture:agnews\}"):
         Layout(load_chain(str(path)), tmp_path, tiny=False).steps()
+
+
+def test_each_published_number_is_written_in_its_chain_file_only() -> None:
+    """A report's numbers live in its chain; recipe headers and READMEs point there instead of copying them."""
+    shipped = [p for pattern in ("*.py", "*.md", "*.yaml", "*.json") for p in ROOT.rglob(pattern)
+               if not {".venv", ".git", "outputs", "tests", "data"} & set(p.relative_to(ROOT).parts)]
+    texts = {p: p.read_text(encoding="utf-8") for p in shipped}
+    for name in chain_names():
+        chain = ROOT / "recipes" / "reproduce" / f"{name}.yaml"
+        written = re.findall(r"published: ([0-9.]+)", texts[chain])
+        assert len(written) == len(load_chain(name).numbers)
+        for value in written:
+            found = sorted(str(p.relative_to(ROOT)) for p, text in texts.items()
+                           if re.search(rf"(?<![0-9.]){re.escape(value)}(?![0-9])", text))
+            assert found == [str(chain.relative_to(ROOT))], (value, found)
