@@ -39,13 +39,14 @@ def ensure_folder(path: str | os.PathLike[str], flag: str | None = None, create:
     return folder
 
 
-_HELD: dict[Path, bytes] | None = None  # files held back by written_together()
+_HELD: dict[Path, bytes | None] | None = None  # files held back by writes_held() (None: delete it)
 
 
 @contextlib.contextmanager
 def writes_held() -> Iterator[None]:
-    """Every file written through this module inside the block is held back and written, as one unit, when the
-    block ends; an error or Ctrl-C before that leaves no file of the block behind."""
+    """The one way to write several files as one unit: every file written (or removed) through this module inside
+    the block is held back and written, as one unit, when the block ends; an error or Ctrl-C before that leaves
+    every file as it was."""
     global _HELD
     if _HELD is not None:  # already inside one unit
         yield
@@ -54,9 +55,19 @@ def writes_held() -> Iterator[None]:
     try:
         yield
         held, _HELD = _HELD, None
-        write_together(held)
+        _write_together({p: data for p, data in held.items() if data is not None},
+                        [p for p, data in held.items() if data is None])
     finally:
         _HELD = None
+
+
+def remove_file(path: str | os.PathLike[str]) -> None:
+    """Delete ``path`` (if it is there); inside :func:`writes_held`, when the unit is written."""
+    target = Path(path)
+    if _HELD is not None:
+        _HELD[target] = None
+    else:
+        _write_together({}, [target])
 
 
 def held_bytes(path: str | os.PathLike[str]) -> bytes | None:
@@ -131,8 +142,9 @@ def _keep_aside(target: Path) -> Path | None:
     return backup
 
 
-def write_together(writes: dict[Path, bytes], deletes: Iterable[Path] = ()) -> None:
-    """Write several files and delete others as one unit, in the order given (put an index last).
+def _write_together(writes: dict[Path, bytes], deletes: Iterable[Path] = ()) -> None:
+    """Write several files and delete others as one unit, in the order given (an index last): the commit of
+    :func:`writes_held`.
 
     Every new file is written beside its target first (a failure there changes nothing); then, with Ctrl-C
     held off, each is renamed over its target and each delete done, keeping the old files aside; any error

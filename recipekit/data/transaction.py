@@ -17,7 +17,15 @@ from typing import Any
 
 from recipekit.data.dataset_info import load_registry
 from recipekit.errors import InputError
-from recipekit.files import dumps_json, ensure_folder, jsonl_lines, paused_gc, write_together
+from recipekit.files import (
+    atomic_write_bytes,
+    dumps_json,
+    ensure_folder,
+    jsonl_lines,
+    paused_gc,
+    remove_file,
+    writes_held,
+)
 
 HELD_OUT_SUFFIXES = ("_val", "_test", "_val_swapped", "_test_swapped")
 TRAINING_SUFFIXES = ("", "_pref")
@@ -135,7 +143,11 @@ def commit(plan: Plan, base: str, drop_overlap: bool = False) -> dict[str, tuple
         if file_name == f"{name}.jsonl" and (plan.data_dir / file_name).is_file():
             deletes.append(plan.data_dir / file_name)
     writes[registry_path] = dumps_json(registry).encode("utf-8")  # last: the registry names only files in place
-    write_together(writes, deletes)
+    with writes_held():  # files first, the registry last, the stale files removed: one unit
+        for path, data in writes.items():
+            atomic_write_bytes(path, data)
+        for path in deletes:
+            remove_file(path)
     return written
 
 

@@ -13,7 +13,7 @@ from conftest import ROOT, agnews_rows, run_cli, write_jsonl, write_original_csv
 
 from recipekit.data.dataset_info import default_data_dir
 from recipekit.errors import InputError
-from recipekit.files import write_together
+from recipekit.files import atomic_write_bytes, remove_file, writes_held
 
 
 def registry_of(data: Path) -> dict:
@@ -98,6 +98,14 @@ def test_skip_reasons_show_the_bad_value(tmp_path: Path) -> None:
     raw.write_bytes(b'"1","ok","fine"\n"5","Bad","class"\n"2","more","rows"\n')
     done = run_cli("convert", "agnews", "--input", raw, "--data-dir", tmp_path / "data")
     assert f"class index not in 1-4; e.g. {raw}:2 (field class_index = '5')" in done.stdout
+
+
+def write_together(writes: dict[Path, bytes], deletes: list[Path] = ()) -> None:  # type: ignore[assignment]
+    with writes_held():
+        for path, data in writes.items():
+            atomic_write_bytes(path, data)
+        for path in deletes:
+            remove_file(path)
 
 
 def test_write_together_puts_every_old_file_back_when_one_step_fails(tmp_path: Path,
