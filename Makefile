@@ -20,8 +20,8 @@ demo: $(STAMP)
 # tiers: unit (no training, no processes), then integration (tiny models, LLaMA-Factory, processes), then slow
 test: $(STAMP)
 	$(PY) -m ruff check .
-	$(PY) -m pytest -m "not integration and not slow"
-	$(PY) -m pytest -m "integration and not slow"
+	$(PY) -m pytest -m "not integration and not slow" --durations=5
+	$(PY) -m pytest -m "integration and not slow" --durations=25
 
 test-unit: $(STAMP)
 	$(PY) -m pytest -m "not integration and not slow"
