@@ -170,6 +170,13 @@ def test_bad_cards_are_one_line_errors(tmp_path: Path) -> None:
 
 @pytest.mark.integration
 def test_check_recipes_plans_on_a_card() -> None:
+    done = run_cli("check", "recipes", "recipes/classifier/yelp5_bert_lora.yaml", "--gpu", "t4")
+    assert done.returncode == 0, done.stdout[-2000:]
+    assert "plan: 1x T4 16GB: " in done.stdout and "at 16 x 256 tokens, fits" in done.stdout
+
+
+@pytest.mark.slow  # DeBERTa's code cannot run on fake tensors: a real bf16 step on the CPU (minutes here)
+def test_check_recipes_plans_a_model_fake_tensors_cannot_run() -> None:
     done = run_cli("check", "recipes", "recipes/classifier/arena_deberta_v3.yaml", "--gpu", "t4")
     assert done.returncode == 0, done.stdout[-2000:]
     assert "plan: 1x T4 16GB: " in done.stdout and "at 4 x 512 tokens, fits" in done.stdout
