@@ -111,6 +111,9 @@ class Runner:
             self.prepare(step, notes if notes is not None else [])
         return force or not self.up_to_date(step)
 
+    def skipped(self, step: Step) -> Outcome:
+        return Outcome(step.name, "skipped", 0.0, str(self.log(step)), step.shell())
+
     def execute(self, step: Step) -> Outcome:
         """Run ``step`` now: its log, then its stamp; StepFailed on a non-zero exit or a missing output."""
         log = self.log(step)
@@ -132,7 +135,7 @@ class Runner:
     def run(self, step: Step, force: bool = False) -> Outcome:
         """Run ``step`` unless it is up to date (``force``: run it anyway); raise StepFailed on failure."""
         if not self.ready(step, force):
-            return Outcome(step.name, "skipped", 0.0, str(self.log(step)), step.shell())
+            return self.skipped(step)
         return self.execute(step)
 
     def run_all(self, steps: list[Step], start_at: str | None = None) -> list[Outcome]:
@@ -152,7 +155,7 @@ class Runner:
                 outcome = self.execute(step)
                 print(f"  done in {outcome.seconds:.1f} s (log: {outcome.log})", flush=True)
             else:
-                outcome = Outcome(step.name, "skipped", 0.0, str(self.log(step)), step.shell())
+                outcome = self.skipped(step)
                 print("  skipped: up to date", flush=True)
             outcomes.append(outcome)
             self.after(outcomes)

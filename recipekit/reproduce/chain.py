@@ -25,7 +25,7 @@ import yaml
 
 from recipekit.errors import InputError
 from recipekit.eval.generation import METRICS as GEN_METRICS
-from recipekit.paths import root
+from recipekit.paths import root, shown
 from recipekit.recipes.arguments import names_of, parse_overrides
 from recipekit.recipes.reading import CHAIN_FOLDER as CHAINS
 from recipekit.recipes.reading import Recipe, load_recipe
@@ -98,7 +98,7 @@ def load_chain(name_or_path: str) -> Chain:
     path = Path(name_or_path) if name_or_path.endswith((".yaml", ".yml")) else chain_folder() / f"{name_or_path}.yaml"
     if not path.is_file():
         raise InputError(f"no chain for report {name_or_path!r} (known: {', '.join(chain_names())})")
-    where = str(path.relative_to(root()) if path.resolve().is_relative_to(root()) else path)
+    where = str(shown(path))
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
@@ -273,8 +273,7 @@ def layout_for(report: str, out: str | None, tiny: bool, gpus: int | None = None
     (relative to the repository when inside it)."""
     chain = load_chain(report)
     folder = Path(out or f"outputs/reproduce/{chain.name}" + ("-tiny" if tiny else "")).resolve()
-    return Layout(chain, folder.relative_to(root()) if folder.is_relative_to(root()) else folder, tiny, gpus, sources,
-                  writes)
+    return Layout(chain, shown(folder), tiny, gpus, sources, writes)
 
 
 def recipe_marker(recipe: Recipe, relocate: Any) -> Path:

@@ -35,7 +35,7 @@ def prepare(step: Step, layout: Layout, notes: list[str]) -> None:
             return str(model)
         raise InputError(f"{key} {value}: a tiny run needs it made by a step of the chain", str(recipe.path))
 
-    args = tiny_args(recipe, Path(layout.relocate(str(recipe.args.get("dataset_dir", "data")))),
+    args = tiny_args(recipe, Path(layout.relocate(str(recipe.setting("dataset_dir")))),
                      Path(layout.relocate(str(recipe.args.get("output_dir", "saves/run")))), TINY_STEPS,
                      made_elsewhere, notes)
     text = yaml.safe_dump(args, sort_keys=False)
