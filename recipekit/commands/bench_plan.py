@@ -2,7 +2,7 @@
 report's hardware with an empty simulation cache (the first plan a user runs), then again with the cache warm.
 
 The goal: every recipe plans in under 60 s on a 2-core machine. Also prints, for --cards, each recipe's peak per
-GPU at the header's GPU count (recipes/README.md's table).
+GPU at the report's GPU count (recipes/README.md's table).
 
 Example:
     python scripts/bench_plan.py
@@ -72,7 +72,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
             print("\n| recipe | GPUs | " + " | ".join(cards) + " |")
             print("|---|---|" + "---|" * len(cards))
             for path in paths:
-                _, count, _ = report_hardware(load_recipe(path).header_text)
+                _, count, _ = report_hardware(load_recipe(path).facts().hardware)
                 cells = []
                 for card in cards:
                     _, plan = timed_plan(path, cache, Path(scratch) / f"{path.stem}_{card}",

@@ -1,13 +1,14 @@
 """Check LLaMA-Factory and classifier recipes in seconds, without a GPU or model weights.
 
-For each recipe: its comment header (launch line, hardware, global batch, target, differences); its
+For each recipe: its comment header (launch line, report) and the report's facts in the chain file it names
+(settings followed or listed as differences, hardware, global batch that adds up, target); its
 arguments through LLaMA-Factory's own argument parser (classifier recipes: the classifier's HfArgumentParser,
 and their labels against the registered answers) (unknown keys, bad values); its datasets against
 dataset_info.json (naming the converter that makes a missing one); its local paths; its DeepSpeed JSON
 through DeepSpeed's own config class at each GPU count; known incompatibilities (predict_with_generate
 with ZeRO-3, quantisation with ZeRO-3 or full fine-tuning, DeepSpeed without FORCE_TORCHRUN, a chat
 template on a base model); and the global batch on 1/2/8 GPUs, or the accumulation that keeps the
-header's global batch on --gpus N. Exits 1 when any recipe has an error; warnings do not fail.
+report's global batch on --gpus N. Exits 1 when any recipe has an error; warnings do not fail.
 
 Example:
     python scripts/check_recipes.py                       # every recipes/**/*.yaml (classifier/ too)
@@ -33,7 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("paths", nargs="*", metavar="PATH", help="recipe files (default: every recipes/**/*.yaml)")
     parser.add_argument("--data-dir", default="data", help="folder holding dataset_info.json (default: data)")
     parser.add_argument("--gpus", type=at_least(1),
-                        help="print the accumulation that keeps the header's global batch on N GPUs")
+                        help="print the accumulation that keeps the report's global batch on N GPUs")
     parser.add_argument("--gpu", help="also plan each recipe on N (--gpus, default 1) of this card (scripts/plan.py "
                                       "--gpu) and fail a recipe that does not fit")
     return parser

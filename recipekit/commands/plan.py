@@ -22,6 +22,7 @@ from recipekit.errors import InputError, exit_on_input_error
 from recipekit.files import atomic_write_text, write_json, writes_held
 from recipekit.plan.gpus import GPUS, report_hardware, resolve_gpu
 from recipekit.recipes.arguments import names_of
+from recipekit.recipes.facts import REPORT_LINE
 from recipekit.recipes.reading import all_recipe_files, load_recipe, recipe_outputs
 
 
@@ -41,7 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--price", type=float, help="price per GPU-hour, for the cost")
     parser.add_argument("--out", help="folder for plan.json and plan.md (default: outputs/plan/RECIPE)")
     parser.add_argument("--report-hardware", action="store_true",
-                        help="plan on the header's \"Report's hardware\" (card and count) instead of --gpu/--gpus")
+                        help="plan on the report's hardware (card and count, in its chain file) not --gpu/--gpus")
     parser.add_argument("--write-header", action="store_true",
                         help="put the plan's one-line summary into the recipe's header (a '# Plan' line)")
     return parser
@@ -84,16 +85,18 @@ def measured_seq(recipe_path: str, cutoff: int) -> tuple[int, str]:
 
 
 def set_plan_line(text: str, line: str) -> str:
-    """The recipe's text with its '# Plan' header line replaced, or added after "Report's hardware"."""
+    """The recipe's text with its '# Plan' header line replaced, or added after the header's 'Report:' line."""
     lines = text.split("\n")
     header = [i for i, row in enumerate(lines) if row.startswith("#") and all(r.startswith("#") for r in lines[:i])]
     old = [i for i in header if lines[i].startswith("# Plan (")]
     if old:
         lines[old[0]] = line
     else:
-        at = next((i for i in header if lines[i].startswith("# Report's hardware")), None)
+        at = next((i for i in header if REPORT_LINE.match(lines[i])), None)
         if at is None:
-            raise InputError("the header has no \"Report's hardware:\" line to put the plan after")
+            raise InputError("the header has no 'Report:' line to put the plan after")
+        while at + 1 < len(lines) and lines[at + 1].startswith("#   "):
+            at += 1
         lines.insert(at + 1, line)
     return "\n".join(lines)
 
@@ -108,7 +111,7 @@ def main(argv: list[str] | None = None) -> dict:
     recipe = load_recipe(args.recipe)
     named = True
     if args.report_hardware:
-        card, args.gpus, named = report_hardware(recipe.header_text)
+        card, args.gpus, named = report_hardware(recipe.facts().hardware)
         args.gpu = card
     gpu = resolve_gpu(args.gpu, args.gpu_mem, args.gpu_tflops)
     seq, note = args.seq, None

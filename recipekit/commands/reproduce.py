@@ -55,7 +55,7 @@ def print_plans(layout: Layout) -> None:
         recipe = load_recipe(root() / step.source_recipe)
         if not recipe.args.get("do_train"):
             continue
-        card, gpus, _ = report_hardware(recipe.header_text)
+        card, gpus, _ = report_hardware(recipe.facts().hardware)
         result = plan(recipe, resolve_gpu(card, None, None), layout.gpus or gpus, made_by)
         print(f"  {step.source_recipe}: {header_line(result)}")
 

@@ -56,16 +56,16 @@ def resolve_gpu(name: str | None, memory_gib: float | None = None, tflops: float
                peak if peak is not None else base.bf16_tflops, peak if peak is not None else base.fp16_tflops)
 
 
-HARDWARE = re.compile(r"Report's hardware:\s*(?:(\d+)\s*x\s*)?([^.(;]*)", re.I)
+HARDWARE = re.compile(r"^\s*(?:(\d+)\s*x\s*)?([^.(;]*)", re.I)
 NAMED = (("a100", "40", "a100-40g"), ("a100", "80", "a100-80g"), ("a6000", "", "rtx-a6000"), ("h100", "", "h100-80g"),
          ("h200", "", "h200"), ("4090", "", "rtx4090"), ("3090", "", "rtx3090"), ("t4", "", "t4"), ("a10", "", "a10"))
 
 
-def report_hardware(header: str) -> tuple[str, int, bool]:
-    """(card key, GPU count, named) from a recipe header's "Report's hardware:" line; a GPU the report does not
+def report_hardware(hardware: str) -> tuple[str, int, bool]:
+    """(card key, GPU count, named) from a report's hardware ("8x A100-SXM4-40GB"); a GPU the report does not
     name is planned on the smallest common cloud card, a T4 (named False)."""
-    match = HARDWARE.search(header)
-    if not match:
+    match = HARDWARE.search(hardware)
+    if not match or not hardware.strip():
         return "t4", 1, False
     count, text = int(match.group(1) or 1), match.group(2).lower()
     for tag, size, key in NAMED:

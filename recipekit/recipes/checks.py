@@ -13,7 +13,9 @@ from typing import Any
 
 from recipekit.data.dataset_info import dataset_base
 from recipekit.errors import InputError
-from recipekit.recipes.reading import HEADER_FIELDS, MADE_BY_COMMANDS, Recipe
+from recipekit.paths import shown
+from recipekit.recipes.facts import REQUIRED_KEYS, report_reference
+from recipekit.recipes.reading import LAUNCH_LINE, MADE_BY_COMMANDS, Recipe
 
 GPU_COUNTS = (1, 2, 8)
 PLAIN_TEMPLATES = {"default", "empty", "alpaca", "vicuna"}
@@ -53,22 +55,33 @@ def zero_stage(config: dict[str, Any]) -> int:
 
 
 def check_header(recipe: Recipe, found: Findings) -> None:
-    missing = [name for name, pattern in HEADER_FIELDS.items() if not any(map(pattern.match, recipe.header))]
+    """The header's launch line and report; the report's facts (its chain file's entry, or the header's own
+    lines for a recipe of no report) and a global batch that adds up and matches the recipe."""
+    missing = [name for name, present in (("launch", any(map(LAUNCH_LINE.match, recipe.header))),
+                                          ("report", report_reference(recipe.header) is not None)) if not present]
+    try:
+        facts = recipe.facts()
+    except InputError as exc:
+        found.errors.append(exc.message)
+        return
+    if facts.report is None:
+        missing += [name.replace("_", " ") for name in REQUIRED_KEYS if not getattr(facts, name)]
     if missing:
         found.errors.append(f"header lacks: {', '.join(missing)} (start the file with comment lines 'Launch', "
-                            "'Report: FILE (or none)', 'Report's hardware:', 'Global batch:', 'Target:', "
-                            "'Differences from the report:')")
-    batch = recipe.header_batch()
+                            "'Report: recipes/reproduce/REPORT.yaml (or none)'; a recipe of no report adds "
+                            "'Hardware:', 'Global batch:', 'Target:')")
+    batch = facts.batch()
     if batch:
         per_device, accumulation, gpus, total = batch
+        where = "header" if facts.report is None else f"{shown(facts.source)} recipes: {facts.entry}"
         if per_device * accumulation * gpus != total:
-            found.errors.append(f"header's global batch does not add up: {per_device} x {accumulation} x {gpus} "
+            found.errors.append(f"{where}'s global batch does not add up: {per_device} x {accumulation} x {gpus} "
                                 f"!= {total}")
         yaml_batch = batch_of(recipe)
         if recipe.args.get("do_train") and yaml_batch and yaml_batch != (per_device, accumulation):
-            found.errors.append(f"header says {per_device} per device x {accumulation} accumulation but the recipe "
-                                f"sets per_device_train_batch_size {yaml_batch[0]}, gradient_accumulation_steps "
-                                f"{yaml_batch[1]}: make them agree")
+            found.errors.append(f"{where} says {per_device} per device x {accumulation} accumulation "
+                                f"but the recipe sets per_device_train_batch_size {yaml_batch[0]}, "
+                                f"gradient_accumulation_steps {yaml_batch[1]}: make them agree")
 
 
 def batch_of(recipe: Recipe) -> tuple[int, int] | None:
@@ -255,7 +268,7 @@ def batch_lines(recipe: Recipe, gpus: int | None) -> list[str]:
     micro, accumulation = batch
     sizes = ", ".join(f"{n} GPU{'s' * (n > 1)}: {micro * accumulation * n}" for n in GPU_COUNTS)
     lines = [f"global batch ({micro} per device x {accumulation} accumulation): {sizes}"]
-    batch = recipe.header_batch()
+    batch = report_batch(recipe)
     if gpus and batch:
         total = batch[3]
         exact = total / (micro * gpus)
@@ -268,7 +281,7 @@ def batch_lines(recipe: Recipe, gpus: int | None) -> list[str]:
                          f"gradient_accumulation_steps={nearest} gives {micro * nearest * gpus} (or change "
                          "per_device_train_batch_size)")
     elif gpus:
-        lines.append(f"on {gpus} GPUs: {micro * accumulation * gpus} (the header states no report batch)")
+        lines.append(f"on {gpus} GPUs: {micro * accumulation * gpus} (no report batch is stated)")
     return lines
 
 
@@ -287,23 +300,32 @@ def same_setting(recipe_value: Any, report_value: Any) -> bool:
         return norm(recipe_value) == norm(report_value)
 
 
+def report_batch(recipe: Recipe) -> tuple[int, int, int, int] | None:
+    try:
+        return recipe.facts().batch()
+    except InputError:
+        return None
+
+
 def check_fidelity(recipe: Recipe, found: Findings) -> None:
-    """Every report setting the recipe does not follow is listed under 'Differences from the report', and
-    nothing that the recipe does follow is listed there."""
-    if recipe.report() is None:
+    """Every report setting the recipe does not follow is listed under its differences, and nothing that the
+    recipe does follow is listed there."""
+    try:
+        facts = recipe.facts()
+    except InputError:
+        return  # said by check_header
+    if facts.report is None:
         return
-    settings, listed = recipe.report_settings(), recipe.differences()
-    if not settings:
-        found.errors.append(f"header names report {recipe.report()} but has no \"Report's settings:\" block "
-                            "(one `key: value` line per setting the report gives)")
+    where = f"{shown(facts.source)} recipes: {facts.entry}"
+    if not facts.settings:
+        found.errors.append(f"{where} has no settings: (one `key: value` line per setting the report gives)")
         return
-    for key, value in settings.items():
+    for key, value in facts.settings.items():
         follows = same_setting(recipe.args.get(key), value)
-        if not follows and key not in listed:
+        if not follows and key not in facts.differences:
             found.errors.append(f"{key}: the report has {value!r}, the recipe {recipe.args.get(key, '(unset)')!r}, "
-                                "and the header does not list it under 'Differences from the report' "
-                                f"(add `#   - {key}: why`)")
-        if follows and key in listed:
+                                f"and {where} does not list it under differences (add `{key}: why`)")
+        if follows and key in facts.differences:
             found.errors.append(f"{key} is listed as a difference but the recipe has the report's value {value!r}")
 
 

@@ -1,4 +1,4 @@
-"""Reading LLaMA-Factory recipes: the YAML, its comment header, and the facts the checks and smoke runs need."""
+"""Reading LLaMA-Factory recipes: the YAML, its comment header, and what the checks and smoke runs need."""
 
 from __future__ import annotations
 
@@ -10,19 +10,9 @@ from typing import Any
 import yaml
 
 from recipekit.errors import InputError
+from recipekit.recipes.facts import Facts, recipe_facts
 
-HEADER_FIELDS = {
-    "launch": re.compile(r"^#\s*Launch\b", re.I),
-    "hardware": re.compile(r"^#\s*(Report's hardware|Hardware)\s*:", re.I),
-    "global batch": re.compile(r"^#\s*Global batch\s*:", re.I),
-    "target": re.compile(r"^#\s*Target\s*:", re.I),
-    "differences": re.compile(r"^#\s*Differences from\b", re.I),
-    "report": re.compile(r"^#\s*Report\s*:", re.I),
-}
-REPORT_LINE = re.compile(r"^#\s*Report\s*:\s*(\S+)")
-SETTINGS_START = re.compile(r"^#\s*Report's settings\b.*:\s*$", re.I)
-DIFFERENCE_ITEM = re.compile(r"^#\s+-\s+([A-Za-z_][\w.]*)\s*:")
-GLOBAL_BATCH = re.compile(r"Global batch:\s*(\d+) per device x (\d+) accumulation x (\d+) (?:GPUs?|ranks?)\s*=\s*(\d+)")
+LAUNCH_LINE = re.compile(r"^#\s*Launch\b", re.I)
 # local paths that a script (not a recipe) makes -> the command that makes them
 MADE_BY_COMMANDS = {
     "outputs/demo/tiny_model": "make demo (scripts/run_demo.py runs scripts/make_tiny_model.py)",
@@ -31,7 +21,7 @@ MADE_BY_COMMANDS = {
 
 @dataclass
 class Recipe:
-    """One recipe file: its arguments, its header lines and what the header promises.
+    """One recipe file: its arguments, its header lines and (``facts()``) what it stands for.
 
     ``args`` is the YAML as written; ``parsed()`` is the same read once by the recipe's own parser
     (LLaMA-Factory's argument classes, or the classifier's), and ``setting(key)`` a value as the trainer sees
@@ -43,6 +33,7 @@ class Recipe:
     header: list[str] = field(default_factory=list)
     classifier: bool | None = None  # None: a classifier recipe is one under recipes/classifier/
     _parsed: tuple[Any, ...] | None = field(default=None, repr=False, compare=False)
+    _facts: Facts | None = field(default=None, repr=False, compare=False)
 
     def parsed(self, explain: bool = True) -> tuple[Any, ...]:
         """LLaMA-Factory's (ModelArguments, DataArguments, TrainingArguments, FinetuningArguments,
@@ -66,10 +57,6 @@ class Recipe:
         return Recipe(self.path, {**self.args, **values}, self.header, self.classifier) if values else self
 
     @property
-    def header_text(self) -> str:
-        return "\n".join(self.header)
-
-    @property
     def is_classifier(self) -> bool:
         """A classification-head recipe (``recipes/classifier/``, or any recipe given to
         ``llm-recipes train-classifier``)."""
@@ -84,62 +71,18 @@ class Recipe:
                 names += [name.strip() for name in str(value).split(",") if name.strip()]
         return names
 
-    def header_batch(self) -> tuple[int, int, int, int] | None:
-        """(per device, accumulation, GPUs, global) from the 'Global batch:' line, if it has that shape."""
-        match = GLOBAL_BATCH.search(self.header_text)
-        return tuple(int(g) for g in match.groups()) if match else None  # type: ignore[return-value]
-
-    def report(self) -> str | None:
-        """The report file the recipe reproduces (``Report: 004_....txt ...``); None for ``Report: none``."""
-        for line in self.header:
-            match = REPORT_LINE.match(line)
-            if match:
-                return None if match.group(1).lower().startswith("none") else match.group(1)
-        return None
-
-    def report_settings(self) -> dict[str, Any]:
-        """The report's own settings, from the YAML block under ``Report's settings ...:`` in the header."""
-        block: list[str] = []
-        inside = False
-        for line in self.header:
-            if SETTINGS_START.match(line):
-                inside = True
-                continue
-            if inside:
-                if not line.startswith("#   ") or line[4:5] == "-":
-                    break
-                block.append(line[4:])
-        if not block:
-            return {}
-        try:
-            settings = yaml.safe_load("\n".join(block))
-        except yaml.YAMLError as exc:
-            raise InputError(f"the header's report settings are not YAML ({exc})", str(self.path)) from None
-        if not isinstance(settings, dict):
-            raise InputError("the header's report settings must be `key: value` lines", str(self.path))
-        return settings
-
-    def differences(self) -> dict[str, str]:
-        """Key -> explanation of each ``- key: why`` item under ``Differences from the report:``."""
-        items: dict[str, str] = {}
-        inside = False
-        for line in self.header:
-            if HEADER_FIELDS["differences"].match(line):
-                inside = True
-                continue
-            if inside:
-                match = DIFFERENCE_ITEM.match(line)
-                if match:
-                    items[match.group(1)] = line[match.end():].strip()
-                elif not line.startswith("#   "):
-                    break
-        return items
+    def facts(self) -> Facts:
+        """The report it reproduces, that report's settings, hardware, global batch, target and the differences
+        (from the chain file its header names, or its own header); a missing entry is one InputError."""
+        if self._facts is None:
+            self._facts = recipe_facts(self.path, self.header)
+        return self._facts
 
     def launch_line(self) -> str:
         """The first command line under 'Launch' in the header."""
         lines = self.header
         for index, line in enumerate(lines):
-            if HEADER_FIELDS["launch"].match(line):
+            if LAUNCH_LINE.match(line):
                 for candidate in lines[index + 1:]:
                     text = candidate.lstrip("#").strip()
                     if "llamafactory-cli" in text:

@@ -115,8 +115,8 @@ def build_card(layout: Any, steps: list[Any], state: dict[str, Any]) -> dict[str
     chain = layout.chain
     recipes = chain_recipes(steps)
     loaded = {name: load_recipe(root() / name) for name in recipes}
-    hardware = sorted({line.split(":", 1)[1].strip() for r in loaded.values() for line in r.header
-                       if line.lower().lstrip("# ").startswith("report's hardware")})
+    facts = {name: recipe.facts() for name, recipe in loaded.items()}
+    hardware = sorted({fact.hardware for fact in facts.values() if fact.report})
     seconds = {name: info.get("seconds", 0.0) for name, info in state.get("steps", {}).items()}
     first = ("Tiny run: a tiny model on small data, to check that the chain works end to end. Its numbers say "
              "nothing about the report and get no verdicts." if layout.tiny else
@@ -132,7 +132,7 @@ def build_card(layout: Any, steps: list[Any], state: dict[str, Any]) -> dict[str
         "interval": {"level": LEVEL, "resamples": RESAMPLES, "seed": SEED,
                      "method": "percentile bootstrap of rows, as each report wrote it"},
         "differences": {"chain": chain.differences,
-                        **{name: r.differences() for name, r in loaded.items() if r.differences()}},
+                        **{name: fact.differences for name, fact in facts.items() if fact.differences}},
         "hardware": {"report": hardware, "run": run_hardware()},
         "time": {"steps_seconds": seconds, "total_seconds": round(sum(seconds.values()), 1)},
         "versions": versions("torch", "transformers", "llamafactory", "peft", "deepspeed", "datasets",

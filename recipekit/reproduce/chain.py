@@ -1,10 +1,11 @@
 """A report's chain: the plain commands that reproduce it, read from ``recipes/reproduce/<report>.yaml``.
 
-A chain file names the report, its steps (``name``, the command as a user types it in ``run``, its
-``outputs``; ``tiny`` when the tiny run needs another command, e.g. a converter reading fixtures) and the
-report's published numbers. ``{out}`` is the reproduction's folder. A step's inputs need no listing: every
-file its command names, every recipe it runs (with that recipe's data and the model or adapter folder another
-step trains) is one. A recipe step's outputs come from the recipe (its trainer state, predictions).
+A chain file names the report, its steps (``name``, the command as a user types it in ``run``, the files it
+reads in ``inputs`` and writes in ``outputs``; ``tiny`` when the tiny run needs another command, e.g. a
+converter reading fixtures), the report's published numbers and, under ``recipes:``, what each of its recipes
+stands for (``recipekit.recipes.facts``). ``{out}`` is the reproduction's folder. A step that trains or
+predicts with a recipe also reads what that recipe reads (its data, the model or adapter folder another step
+trains) and writes what the recipe writes (its trainer state, predictions).
 
 ``--tiny`` turns the same commands into a CPU run: every recipe a step trains or predicts with becomes a tiny
 copy under ``{out}/recipes`` (``recipekit.recipes.tiny_run``), and the folders the recipes write and read
@@ -27,11 +28,12 @@ from recipekit.errors import InputError
 from recipekit.eval.generation import METRICS as GEN_METRICS
 from recipekit.paths import root, shown
 from recipekit.recipes.arguments import names_of, parse_overrides
+from recipekit.recipes.facts import entry_facts
 from recipekit.recipes.reading import CHAIN_FOLDER as CHAINS
 from recipekit.recipes.reading import Recipe, load_recipe
 from recipekit.steps import Step
 
-CHAIN_KEYS = {"report", "title", "steps", "numbers", "differences"}
+CHAIN_KEYS = {"report", "title", "steps", "numbers", "differences", "recipes"}
 STEP_KEYS = {"name", "run", "tiny", "inputs", "outputs", "wandb_run"}
 NUMBER_KEYS = {"name", "published", "unit", "report", "metric", "approx"}
 PLACEHOLDER = re.compile(r"\{([a-z]+)(?::([A-Za-z0-9_.-]+))?\}")
@@ -136,6 +138,8 @@ def load_chain(name_or_path: str) -> Chain:
                              f"{', '.join((*CLASSIFY_METRICS, *GEN_METRICS))}, f1[LABEL])", where)
         numbers.append(Number(str(raw["name"]), float(raw["published"]), str(raw["metric"]), str(raw["report"]),
                               str(raw.get("unit", "")), bool(raw.get("approx", False))))
+    for recipe in data.get("recipes") or {}:
+        entry_facts(path, data, recipe)  # each recipe's facts, refused here when malformed
     return Chain(path.stem, path, str(data.get("report", "")), str(data.get("title", path.stem)), steps, numbers,
                  [str(d) for d in data.get("differences") or []])
 

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from conftest import run_script
 
 from recipekit.converters.catalog import tiny_source_flags
@@ -62,6 +63,10 @@ def test_each_step_leaves_its_files_and_the_card_its_fields(reproduced: dict[str
         assert number["run"] is not None and number["n"] > 0, number
         assert number["ci95"][0] <= number["run"] <= number["ci95"][1], number
     assert card["hardware"]["run"].startswith("CPU only") and card["hardware"]["report"]
+    entries = yaml.safe_load(load_chain(report).path.read_text(encoding="utf-8"))["recipes"]
+    assert set(card["hardware"]["report"]) <= {entry["hardware"] for entry in entries.values()}
+    for recipe, differences in card["differences"].items():
+        assert recipe == "chain" or differences == entries[recipe]["differences"], recipe
     assert card["time"]["total_seconds"] > 0 and set(card["time"]["steps_seconds"]) == {s.name for s in steps}
     assert card["versions"]["llamafactory"] and card["differences"]["chain"]
     assert card["wandb_group"] == f"reproduce-{report}-tiny"

@@ -204,3 +204,29 @@ def test_data_measures_the_longest_row(tmp_path: Path, monkeypatch: pytest.Monke
     plan = json.loads((tmp_path / "out" / "plan.json").read_text(encoding="utf-8"))
     assert 8 < plan["shape"]["seq"] < 512 and plan["rows"] == 24  # the fixture's training rows, registered
     assert plan["seq_note"].startswith(f"--data: longest row {plan['shape']['seq']} tokens by a tiny BPE")
+
+
+def test_the_plan_line_goes_after_the_report_line_and_replaces_an_old_one() -> None:
+    from recipekit.commands.plan import set_plan_line
+    from recipekit.errors import InputError
+
+    text = ("# A recipe.\n#\n# Report: recipes/reproduce/x.yaml (the facts\n#   live there).\n# Notes.\n"
+            "stage: sft\n")
+    once = set_plan_line(text, "# Plan (a).")
+    assert once.splitlines()[2:6] == ["# Report: recipes/reproduce/x.yaml (the facts", "#   live there).",
+                                      "# Plan (a).", "# Notes."]
+    assert set_plan_line(once, "# Plan (b).") == once.replace("# Plan (a).", "# Plan (b).")
+    with pytest.raises(InputError, match="no 'Report:' line"):
+        set_plan_line("# A recipe.\nstage: sft\n", "# Plan (a).")
+
+
+def test_report_hardware_is_read_from_the_chain_file() -> None:
+    from recipekit.plan.gpus import report_hardware
+    from recipekit.recipes.reading import load_recipe
+
+    assert report_hardware(load_recipe(ROOT / "recipes" / "agnews_full.yaml").facts().hardware) == \
+        ("a100-40g", 8, True)
+    assert report_hardware(load_recipe(ROOT / "recipes" / "qwen3_4b_tulu_sft_lora.yaml").facts().hardware) == \
+        ("rtx-a6000", 2, True)
+    assert report_hardware(load_recipe(ROOT / "recipes" / "yelp5_lora.yaml").facts().hardware) == ("t4", 1, False)
+    assert report_hardware("") == ("t4", 1, False)

@@ -144,12 +144,22 @@ def test_zero3_predict_and_bad_deepspeed_fields_are_refused(broken_run: tuple[in
 
 
 def test_header_fields_are_required(tmp_path: Path) -> None:
-    path = tmp_path / "bare.yaml"
-    shutil.copy(ROOT / "recipes" / "yelp5_predict.yaml", path)
-    path.write_text("\n".join(line for line in path.read_text(encoding="utf-8").splitlines()
+    bare = write_recipe(tmp_path, "bare", base_args())
+    bare.write_text("\n".join(line for line in bare.read_text(encoding="utf-8").splitlines()
                               if not line.startswith("# Target")), encoding="utf-8")
-    code, out = check(path)
+    code, out = check(bare)
     assert code == 1 and "error: header lacks: target" in out
+    path = chain_copy(tmp_path, "yelp5_predict.yaml", lambda entry: entry.pop("target"))
+    code, out = check(path)
+    assert code == 1 and "error: recipes: recipes/yelp5_predict.yaml: lacks target (keys: " in out
+    path.write_text(path.read_text(encoding="utf-8").replace("reproduce/yelp5.yaml", "reproduce/yelp6.yaml"),
+                    encoding="utf-8")
+    code, out = check(path)
+    assert code == 1 and "error: the header's Report: names recipes/reproduce/yelp6.yaml, which is not a chain" in out
+    moved = path.with_name("yelp5_renamed.yaml")
+    shutil.copy(chain_copy(tmp_path, "yelp5_predict.yaml", lambda entry: None), moved)
+    code, out = check(moved)
+    assert code == 1 and "error: recipes: has no entry for recipes/yelp5_renamed.yaml" in out
 
 
 @pytest.mark.integration
@@ -160,30 +170,40 @@ def test_invalid_yaml_is_a_one_line_error(tmp_path: Path) -> None:
     assert result.returncode == 2 and result.stderr.startswith(f"error: {path}:")
 
 
-def fidelity_copy(tmp_path: Path, edit: callable) -> Path:
-    """recipes/yelp5_lora.yaml with ``edit`` applied to its text, beside the real recipes' outputs."""
-    text = edit((ROOT / "recipes" / "yelp5_lora.yaml").read_text(encoding="utf-8"))
-    path = tmp_path / "yelp5_lora.yaml"
-    path.write_text(text, encoding="utf-8")
+def chain_copy(tmp_path: Path, recipe: str, edit: callable, text_edit: callable = str) -> Path:
+    """recipes/RECIPE and its chain file recipes/reproduce/yelp5.yaml copied into a repository of their own,
+    with ``edit`` applied to the recipe's entry under the chain's ``recipes:`` and ``text_edit`` to the recipe."""
+    chain = yaml.safe_load((ROOT / "recipes" / "reproduce" / "yelp5.yaml").read_text(encoding="utf-8"))
+    edit(chain["recipes"][f"recipes/{recipe}"])
+    (tmp_path / "recipes" / "reproduce").mkdir(parents=True, exist_ok=True)
+    (tmp_path / "recipes" / "reproduce" / "yelp5.yaml").write_text(yaml.safe_dump(chain, allow_unicode=True),
+                                                                    encoding="utf-8")
+    path = tmp_path / "recipes" / recipe
+    path.write_text(text_edit((ROOT / "recipes" / recipe).read_text(encoding="utf-8")), encoding="utf-8")
     return path
 
 
 def test_every_report_setting_the_recipe_changes_must_be_listed(tmp_path: Path) -> None:
-    changed = fidelity_copy(tmp_path, lambda t: t.replace("\nlearning_rate: 2.0e-4\n", "\nlearning_rate: 1.0e-4\n"))
+    def copy(edit: callable, text_edit: callable = str) -> Path:
+        return chain_copy(tmp_path, "yelp5_lora.yaml", edit, text_edit)
+
+    changed = copy(lambda entry: None, lambda t: t.replace("\nlearning_rate: 2.0e-4\n", "\nlearning_rate: 1.0e-4\n"))
     code, out = check(changed)
     assert code == 1
-    assert ("error: learning_rate: the report has 0.0002, the recipe 0.0001, and the header does not list it under "
-            "'Differences from the report' (add `#   - learning_rate: why`)") in out
-    stale = fidelity_copy(tmp_path, lambda t: t.replace("# Differences from the report:\n",
-                                                       "# Differences from the report:\n#   - cutoff_len: shorter\n"))
-    code, out = check(stale)
+    assert ("error: learning_rate: the report has 0.0002, the recipe 0.0001, and "
+            f"{tmp_path}/recipes/reproduce/yelp5.yaml recipes: recipes/yelp5_lora.yaml does not list it under "
+            "differences (add `learning_rate: why`)") in out
+    code, out = check(copy(lambda entry: entry["differences"].update(cutoff_len="shorter")))
     assert code == 1 and "error: cutoff_len is listed as a difference but the recipe has the report's value 256" in out
-    unlisted = fidelity_copy(tmp_path, lambda t: t.replace("#   - lora_target: q_proj,v_proj", "#   lora_target:"))
-    code, out = check(unlisted)
+    code, out = check(copy(lambda entry: entry["differences"].pop("lora_target")))
     assert "error: lora_target: the report has 'query,value', the recipe 'q_proj,v_proj'" in out
-    bare = fidelity_copy(tmp_path, lambda t: t.replace("# Report's settings", "# The report's settings"))
-    code, out = check(bare)
-    assert "has no \"Report's settings:\" block" in out
+    code, out = check(copy(lambda entry: entry.pop("settings")))
+    assert "recipes: recipes/yelp5_lora.yaml has no settings: (one `key: value` line per setting" in out
+    code, out = check(copy(lambda entry: entry.update(global_batch="16 per device x 2 accumulation x 1 GPU = 32")))
+    assert (f"error: {tmp_path}/recipes/reproduce/yelp5.yaml recipes: recipes/yelp5_lora.yaml says 16 per device "
+            "x 2 accumulation but the recipe sets per_device_train_batch_size 16, gradient_accumulation_steps 1") in out
+    code, out = check(copy(lambda entry: entry.update(global_batch="16 per device x 1 accumulation x 2 GPUs = 16")))
+    assert "recipes/yelp5_lora.yaml's global batch does not add up: 16 x 1 x 2 != 16" in out
 
 
 def test_shipped_recipes_name_their_report_and_follow_its_settings() -> None:
@@ -193,12 +213,12 @@ def test_shipped_recipes_name_their_report_and_follow_its_settings() -> None:
     named = set()
     for path in sorted((ROOT / "recipes").glob("*.yaml")):
         recipe = load_recipe(path)
-        report = recipe.report()
-        assert report and report[:3] in seeds, path
-        named.add(report[:3])
-        settings = recipe.report_settings()
-        assert len(settings) >= 2, path
-        followed = [k for k in settings if k not in recipe.differences()]
+        facts = recipe.facts()
+        assert facts.report and facts.report[:3] in seeds, path
+        named.add(facts.report[:3])
+        assert facts.source.parent == ROOT / "recipes" / "reproduce" and facts.hardware and facts.target, path
+        assert len(facts.settings) >= 2, path
+        followed = [k for k in facts.settings if k not in facts.differences]
         assert followed, f"{path} follows none of its report's settings"
     assert named == seeds
     agnews = load_recipe(ROOT / "recipes" / "agnews_full.yaml").args
