@@ -17,18 +17,20 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(PY) scripts/run_demo.py
 
-# tiers: unit (no training, no processes), then integration (tiny models, LLaMA-Factory, processes), then slow
+# tiers: unit (no training, no processes), then integration (tiny models, LLaMA-Factory, processes), then slow;
+# each on 2 workers (pytest-xdist), a test file to a worker so its shared fixtures are built once
+XDIST := -n 2 --dist loadfile
 test: $(STAMP)
 	$(PY) -m ruff check .
-	$(PY) -m pytest -m "not integration and not slow" --durations=5
-	$(PY) -m pytest -m "integration and not slow" --durations=25
+	$(PY) -m pytest -m "not integration and not slow" $(XDIST) --durations=5
+	$(PY) -m pytest -m "integration and not slow" $(XDIST) --durations=25
 
 test-unit: $(STAMP)
-	$(PY) -m pytest -m "not integration and not slow"
+	$(PY) -m pytest -m "not integration and not slow" $(XDIST)
 
-# exit code 5 (no test collected or all skipped) is not a failure here
+# exit code 5 (no test collected or all skipped) is not a failure here; -rP shows what the slow tests print
 test-slow: $(STAMP)
-	$(PY) -m pytest -m slow -s --durations=15 || test $$? -eq 5
+	$(PY) -m pytest -m slow $(XDIST) -rP --durations=15 || test $$? -eq 5
 
 lint: $(STAMP)
 	$(PY) -m ruff check .

@@ -11,11 +11,11 @@ import os
 import signal
 import tempfile
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from recipekit.errors import InputError
+from recipekit.errors import InputError, exit_on_input_error
 
 
 def usual_mode(target: Path) -> int:
@@ -59,6 +59,12 @@ def writes_held() -> Iterator[None]:
                         [p for p, data in held.items() if data is None])
     finally:
         _HELD = None
+
+
+def writing_command(main: Callable[..., Any]) -> Callable[..., Any]:
+    """A command's ``main`` whose files are written as one unit (:func:`writes_held`) and whose bad input is one
+    line and exit 2, with nothing written (:func:`recipekit.errors.exit_on_input_error`)."""
+    return exit_on_input_error(writes_held()(main))
 
 
 def remove_file(path: str | os.PathLike[str]) -> None:

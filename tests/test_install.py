@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from conftest import ROOT, agnews_rows, write_jsonl, write_original_csv
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]  # a fresh virtualenv and a wheel build
 
 SOURCES = ("pyproject.toml", "README.md", "recipekit")
 

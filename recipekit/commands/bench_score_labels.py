@@ -125,7 +125,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
              str(args.model), "--dataset", str(args.dataset), "--dataset-dir", str(args.dataset_dir), "--max-samples",
              str(args.rows), "--batch-size", str(args.batch_size), "--out", str(Path(work) / "scores.jsonl"),
              "--no-progress"], Path(work) / "score.log")
-        loaded = load_for_scoring(ScoringSource.from_args(scoring_args), Path(work))
+        loaded = load_for_scoring(ScoringSource.from_args(scoring_args))
     candidates = label_candidates(loaded.template, loaded.tokenizer, labels)
     prompts = [e.prompt_ids for e in loaded.examples]
     pad = loaded.tokenizer.pad_token_id

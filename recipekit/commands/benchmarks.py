@@ -26,9 +26,9 @@ from typing import Any
 
 from recipekit.cli import at_least, script_parser
 from recipekit.data.readers import hub_offline, hub_reachable, root_cause
-from recipekit.errors import InputError, exit_on_input_error
+from recipekit.errors import InputError
 from recipekit.eval.benchmarks import Stage, Suite, dimension_scores, load_stage, load_suite
-from recipekit.files import atomic_write_text, write_json, writes_held
+from recipekit.files import atomic_write_text, write_json, writing_command
 from recipekit.report.benchmarks import plot_radar, render_markdown
 from recipekit.report.wandb import add_wandb_flags, wandb_checked
 from recipekit.report.writer import versions
@@ -109,8 +109,7 @@ def stage_entry(stage: Stage, dimensions: dict[str, Any]) -> dict[str, Any]:
             "dimensions": dimensions}
 
 
-@exit_on_input_error
-@writes_held()
+@writing_command
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = wandb_checked(build_parser().parse_args(argv))
     loaded = [load_stage(path) for path in args.stages]

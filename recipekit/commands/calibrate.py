@@ -30,7 +30,7 @@ import numpy as np
 from scipy.special import log_softmax, softmax
 
 from recipekit.cli import at_least, parse_pairs, script_parser
-from recipekit.errors import InputError, exit_on_input_error
+from recipekit.errors import InputError
 from recipekit.eval.calibration import (
     ScoreFile,
     fit_temperature,
@@ -48,7 +48,7 @@ from recipekit.eval.calibration import (
 )
 from recipekit.eval.labels import parse_labels
 from recipekit.eval.probabilities import DEFAULT_BINS
-from recipekit.files import write_json, write_jsonl, writes_held
+from recipekit.files import write_json, write_jsonl, writing_command
 from recipekit.report.reliability import plot_reliability
 from recipekit.report.wandb import add_wandb_flags, wandb_checked
 from recipekit.report.writer import file_signature, fmt, md_table, versions, write_report
@@ -269,8 +269,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-@exit_on_input_error
-@writes_held()
+@writing_command
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = wandb_checked(build_parser().parse_args(argv))
     return args.run(args)

@@ -16,28 +16,20 @@ from __future__ import annotations
 
 import argparse
 import json
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from recipekit.cli import script_parser
-from recipekit.errors import InputError, exit_on_input_error
+from recipekit.errors import InputError
+from recipekit.eval import scoring_inputs as scoring
 from recipekit.eval.checkpoints import METRICS, best_row, find_checkpoints
 from recipekit.eval.label_scoring import label_candidates, normalise
 from recipekit.eval.labels import label_codes, parse_labels
 from recipekit.eval.probabilities import selection_metrics
-from recipekit.eval.scoring_inputs import (
-    ScoringSource,
-    add_scoring_flags,
-    flag_defaults,
-    load_for_scoring,
-    result_rows,
-    score_examples,
-)
-from recipekit.files import write_jsonl, writes_held
-from recipekit.recipes.reading import fill_from_recipe, load_recipe
+from recipekit.files import write_jsonl, writing_command
+from recipekit.recipes.reading import load_recipe
 from recipekit.report.checkpoints import plot_checkpoints, render_markdown
 from recipekit.report.writer import write_report
 
@@ -51,7 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = script_parser(__doc__)
     parser.add_argument("run_dir", nargs="?", help="the run's output_dir holding checkpoint-N folders")
     parser.add_argument("--recipe", help="the training recipe: output_dir, model, template, eval_dataset, cutoff_len")
-    add_scoring_flags(parser, "base model of LoRA checkpoints (default: the adapter's own base)",
+    scoring.add_scoring_flags(parser, "base model of LoRA checkpoints (default: the adapter's own base)",
                       "comma-separated labels (default: the gold answers seen, sorted)")
     parser.add_argument("--metric", choices=METRICS, default="f1",
                         help="what the best checkpoint is chosen by (default: f1, macro; log_loss: lowest)")
@@ -61,8 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def apply_recipe(args: argparse.Namespace) -> argparse.Namespace:
-    recipe = load_recipe(args.recipe).args if args.recipe else {}
-    fill_from_recipe(args, recipe, RECIPE_KEYS, flag_defaults())
+    scoring.fill_from_recipe(args, load_recipe(args.recipe).args if args.recipe else {}, RECIPE_KEYS)
     missing = [flag for flag in ("run_dir", "template", "dataset") if getattr(args, flag) is None]
     if missing:
         raise InputError("missing " + ", ".join("RUN_DIR" if m == "run_dir" else f"--{m}" for m in missing)
@@ -89,8 +80,7 @@ def trainer_eval_losses(run_dir: Path) -> dict[int, float]:
     return {}
 
 
-@exit_on_input_error
-@writes_held()
+@writing_command
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = apply_recipe(build_parser().parse_args(argv))
     run_dir = Path(args.run_dir)
@@ -99,21 +89,20 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     labels = parse_labels(args.labels)
     rows, n = [], 0
     for checkpoint in checkpoints:
-        source = ScoringSource(model=base_model(args, checkpoint.path) if checkpoint.is_adapter
+        source = scoring.ScoringSource(model=base_model(args, checkpoint.path) if checkpoint.is_adapter
                                else str(checkpoint.path), template=args.template, dataset=args.dataset,
                                dataset_dir=args.dataset_dir, adapter=str(checkpoint.path) if checkpoint.is_adapter
                                else None, cutoff_len=args.cutoff_len, batch_size=args.batch_size,
                                max_samples=args.max_samples)
-        with tempfile.TemporaryDirectory() as workdir:
-            loaded = load_for_scoring(source, Path(workdir))
+        loaded = scoring.load_for_scoring(source)
         gold = [e.gold for e in loaded.examples]
         if not gold or not all(gold):
             raise InputError("every row needs a gold answer to score checkpoints", loaded.source)
         labels = labels or sorted(set(gold))
         codes = np.asarray(label_codes(gold, labels, loaded.source, list(range(1, len(gold) + 1))))
-        logprobs = score_examples(loaded, label_candidates(loaded.template, loaded.tokenizer, labels),
+        logprobs = scoring.score_examples(loaded, label_candidates(loaded.template, loaded.tokenizer, labels),
                                   args.batch_size, not args.no_progress)
-        write_jsonl(out / f"{checkpoint.path.name}.jsonl", result_rows(loaded, labels, logprobs))
+        write_jsonl(out / f"{checkpoint.path.name}.jsonl", scoring.result_rows(loaded, labels, logprobs))
         n = len(gold)
         rows.append({"step": checkpoint.step, "checkpoint": checkpoint.path.name,
                      **selection_metrics(normalise(logprobs), codes)})

@@ -24,7 +24,6 @@ import numpy as np
 
 from recipekit.cli import at_least, fraction, script_parser
 from recipekit.data.dataset_info import dataset_answers
-from recipekit.errors import exit_on_input_error
 from recipekit.eval.classification import (
     classification_metrics,
     compare_with_baseline,
@@ -34,7 +33,7 @@ from recipekit.eval.classification import (
 )
 from recipekit.eval.labels import label_codes, parse_labels
 from recipekit.eval.probabilities import DEFAULT_BINS, labels_from_probs, probabilistic_metrics, probability_matrix
-from recipekit.files import write_jsonl, writes_held
+from recipekit.files import write_jsonl, writing_command
 from recipekit.recipes.reading import load_recipe, recipe_files, recipe_outputs
 from recipekit.report.classification import plot_confusion_matrix, render_markdown
 from recipekit.report.reliability import plot_reliability
@@ -141,8 +140,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-@exit_on_input_error
-@writes_held()
+@writing_command
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = wandb_checked(build_parser().parse_args(argv))
     report, curves, verdicts = build_report(args)

@@ -17,8 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from recipekit.cli import script_parser
-from recipekit.errors import exit_on_input_error
-from recipekit.files import atomic_write_text, write_json, writes_held
+from recipekit.files import atomic_write_text, write_json, writing_command
 from recipekit.report.compare import load_runs, plot_bars, plot_scatter, plot_trend
 from recipekit.report.writer import fmt, md_table
 
@@ -32,8 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-@exit_on_input_error
-@writes_held()
+@writing_command
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = build_parser().parse_args(argv)
     names = [n.strip() for n in args.names.split(",")] if args.names else None

@@ -18,12 +18,11 @@ from typing import Any
 import numpy as np
 
 from recipekit.cli import at_least, script_parser
-from recipekit.errors import exit_on_input_error
 from recipekit.eval.bootstrap import percentile_bootstrap
 from recipekit.eval.corpus import corpus_metrics, length_metrics, text_length
 from recipekit.eval.generation import METRICS, mean_scores, score_rows
 from recipekit.eval.predictions import Prediction, load_predictions, pair_baseline
-from recipekit.files import write_jsonl, writes_held
+from recipekit.files import write_jsonl, writing_command
 from recipekit.report.generation import headline, plot_lengths, plot_metrics, render_markdown
 from recipekit.report.wandb import add_wandb_flags, wandb_checked
 from recipekit.report.writer import file_signature, report_dir, versions, write_report
@@ -118,8 +117,7 @@ def build_parser() -> Any:
     return parser
 
 
-@exit_on_input_error
-@writes_held()
+@writing_command
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = wandb_checked(build_parser().parse_args(argv))
     rows = load_predictions(args.predictions)

@@ -18,10 +18,10 @@ import io
 from typing import Any
 
 from recipekit.cli import parse_pairs, script_parser
-from recipekit.errors import InputError, exit_on_input_error
+from recipekit.errors import InputError
 from recipekit.eval.predictions import load_predictions
 from recipekit.eval.probabilities import probability_matrix
-from recipekit.files import atomic_write_text, writes_held
+from recipekit.files import atomic_write_text, writing_command
 
 ARENA_COLUMNS = "A=winner_model_a,B=winner_model_b,tie=winner_tie"
 
@@ -56,15 +56,14 @@ def submission_csv(path: str, columns: dict[str, str], id_column: str) -> tuple[
 def build_parser() -> argparse.ArgumentParser:
     parser = script_parser(__doc__)
     parser.add_argument("scores", help="scored rows with id and probs")
-    parser.add_argument("--columns", default=ARENA_COLUMNS,
-                        help=f"LABEL=COLUMN pairs, in the submission's column order (default: {ARENA_COLUMNS})")
     parser.add_argument("--id-column", default="id", help="name of the id column (default: id)")
     parser.add_argument("--out", default="submission.csv", help="output CSV (default: submission.csv)")
+    parser.add_argument("--columns", default=ARENA_COLUMNS,
+                        help=f"LABEL=COLUMN pairs, in the submission's column order (default: {ARENA_COLUMNS})")
     return parser
 
 
-@exit_on_input_error
-@writes_held()
+@writing_command
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = build_parser().parse_args(argv)
     text, count = submission_csv(args.scores, parse_columns(args.columns), args.id_column)

@@ -18,8 +18,8 @@ import argparse
 from pathlib import Path
 
 from recipekit.cli import at_least, fraction, script_parser
-from recipekit.errors import InputError, exit_on_input_error
-from recipekit.files import atomic_write_text, write_json, writes_held
+from recipekit.errors import InputError
+from recipekit.files import atomic_write_text, write_json, writing_command
 from recipekit.plan.gpus import GPUS, report_hardware, resolve_gpu
 from recipekit.recipes.arguments import names_of
 from recipekit.recipes.facts import REPORT_LINE
@@ -101,8 +101,7 @@ def set_plan_line(text: str, line: str) -> str:
     return "\n".join(lines)
 
 
-@exit_on_input_error
-@writes_held()
+@writing_command
 def main(argv: list[str] | None = None) -> dict:
     args = build_parser().parse_args(argv)
     from recipekit.plan.planner import plan

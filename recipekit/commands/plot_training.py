@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from recipekit.cli import script_parser
-from recipekit.errors import InputError, exit_on_input_error
-from recipekit.files import read_jsonl, write_json, writes_held
+from recipekit.errors import InputError
+from recipekit.files import read_jsonl, write_json, writing_command
 from recipekit.report.wandb import require_wandb
 from recipekit.report.writer import save_figure
 
@@ -106,8 +106,7 @@ def plot(runs: dict[str, list[dict[str, Any]]], name: str, keys: tuple[str, ...]
     return save_figure(figure, out / f"{name}.png")
 
 
-@exit_on_input_error
-@writes_held()
+@writing_command
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = script_parser(__doc__)
     parser.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="LLaMA-Factory output folders")

@@ -18,14 +18,13 @@ Example:
 from __future__ import annotations
 
 import argparse
-import tempfile
 import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
 from recipekit.cli import script_parser
-from recipekit.errors import InputError, exit_on_input_error
+from recipekit.errors import InputError
 from recipekit.eval.label_scoring import END_TOKEN_MODES, Candidates, label_candidates
 from recipekit.eval.labels import parse_labels
 from recipekit.eval.scoring_inputs import (
@@ -33,13 +32,13 @@ from recipekit.eval.scoring_inputs import (
     Loaded,
     ScoringSource,
     add_scoring_flags,
-    flag_defaults,
+    fill_from_recipe,
     load_for_scoring,
     result_rows,
     score_examples,
 )
-from recipekit.files import write_jsonl, writes_held
-from recipekit.recipes.reading import fill_from_recipe, load_recipe
+from recipekit.files import write_jsonl, writing_command
+from recipekit.recipes.reading import load_recipe
 
 KEEP_DEFAULT = "id,fold,swapped"
 # flag -> the predict recipe's key it defaults to with --recipe
@@ -64,7 +63,7 @@ def choose_labels(text: str | None, examples: list[Example], source: str) -> lis
 def apply_recipe(args: argparse.Namespace) -> argparse.Namespace:
     """Fill flags left unset from --recipe's keys, then the defaults."""
     recipe = load_recipe(args.recipe).args if args.recipe else {}
-    fill_from_recipe(args, recipe, RECIPE_KEYS, flag_defaults())
+    fill_from_recipe(args, recipe, RECIPE_KEYS)
     if args.out is None:
         base = Path(recipe["output_dir"]) if recipe.get("output_dir") else Path("outputs/scores") / (
             args.dataset or Path(args.data or "data").stem)
@@ -115,12 +114,10 @@ def summary_lines(rows: list[dict[str, Any]], loaded: Loaded, candidates: Candid
     return lines
 
 
-@exit_on_input_error
-@writes_held()
+@writing_command
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = apply_recipe(build_parser().parse_args(argv))
-    with tempfile.TemporaryDirectory() as workdir:
-        loaded = load_for_scoring(ScoringSource.from_args(args), Path(workdir))
+    loaded = load_for_scoring(ScoringSource.from_args(args))
     if not loaded.examples:
         raise InputError("no rows to score", loaded.source)
     labels = choose_labels(args.labels, loaded.examples, loaded.source)

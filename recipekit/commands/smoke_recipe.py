@@ -23,6 +23,7 @@ import argparse
 import json
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -34,16 +35,29 @@ from recipekit.errors import InputError, exit_on_input_error
 from recipekit.paths import module_command, root, shown
 from recipekit.recipes.reading import Recipe, all_recipe_files, load_recipe, recipe_outputs
 from recipekit.recipes.tiny_run import hub_or_made, launch_env, make_tiny_model, run_logged, tiny_args, tiny_family
+from recipekit.steps import Step
+
+
+@dataclass
+class Planned:
+    """One recipe's smoke run: the runner's step, its tiny arguments and what to say about it."""
+
+    step: Step
+    args: dict[str, Any]
+    recipe: Recipe
+    notes: list[str]
 
 
 class Smoke:
-    """One smoke session: a work folder, the tiny models, the converted data, the recipes already run."""
+    """One smoke session: a work folder, the tiny models, the converted data, and the list of steps (each recipe
+    after the recipes whose output it needs) that the runner then runs."""
 
     def __init__(self, work: Path, steps: int) -> None:
         self.work, self.steps = work.resolve(), steps
         self.data = self.work / "data"
         self.models: dict[tuple[str, str], Path] = {}
         self.outputs: dict[Path, Path] = {}  # recipe -> its smoke output_dir
+        self.planned: list[Planned] = []
         self.made_by = recipe_outputs([p.resolve() for p in all_recipe_files(root() / "recipes")])
 
     def dataset(self, name: str) -> None:
@@ -63,14 +77,14 @@ class Smoke:
         return self.models[key]
 
     def swapped(self, recipe: Recipe, notes: list[str]) -> dict[str, Any]:
-        """The recipe's arguments for its smoke run (another recipe's output it needs is made first)."""
+        """The recipe's arguments for its smoke run (another recipe's output it needs is planned first)."""
         for name in recipe.datasets():
             self.dataset(name)
-        resolve = hub_or_made(self.tiny_model(recipe), self.made_by, self.run, recipe)
+        resolve = hub_or_made(self.tiny_model(recipe), self.made_by, self.add, recipe)
         return tiny_args(recipe, self.data, self.work / "runs" / recipe.path.stem, self.steps, resolve, notes)
 
-    def run(self, path: Path) -> Path:
-        """Smoke-run one recipe (and what it depends on); returns its output folder."""
+    def add(self, path: Path) -> Path:
+        """Plan one recipe's smoke run (after those it depends on, once); returns its output folder."""
         path = path.resolve()
         if path in self.outputs:
             return self.outputs[path]
@@ -83,26 +97,32 @@ class Smoke:
         env = {**launch_env(args), "WANDB_DIR": str(self.work), "WANDB_PROJECT": "smoke"}
         if args.get("deepspeed"):
             notes.append("DeepSpeed on 2 CPU ranks (FORCE_TORCHRUN=1 NPROC_PER_NODE=2)")
-        start = time.perf_counter()
-        wandb_runs = set(self.work.glob("wandb/offline-run-*"))
         if recipe.is_classifier:
             command = [*module_command("train_classifier"), str(config)]
         else:
             command = [str(Path(sys.executable).with_name("llamafactory-cli")), "train", str(config)]
-        run_logged(command, self.work / "logs" / f"{path.stem}.log", env)
-        out = Path(args["output_dir"])
-        verify(args, out, recipe)
-        if "wandb" in str(args.get("report_to", "")) and args.get("do_train"):
-            new = set(self.work.glob("wandb/offline-run-*")) - wandb_runs
-            if not new or not any(run_dir.glob("*.wandb") for run_dir in new):
-                raise InputError("report_to wandb but this run wrote no offline wandb run", str(self.work / "wandb"))
-            notes.append(f"wandb offline run: {sorted(new)[0].name}")
-        label = shown(path)
-        print(f"{label}: ok in {time.perf_counter() - start:.0f} s ({describe(args, recipe)})")
-        for note in notes:
-            print(f"  note: {note}")
-        self.outputs[path] = out
-        return out
+        step = Step(path.stem, command, env, inputs=[config], recipe=config, source_recipe=str(shown(path)))
+        self.planned.append(Planned(step, args, recipe, notes))
+        self.outputs[path] = Path(args["output_dir"])
+        return self.outputs[path]
+
+    def run_all(self) -> None:
+        """Run the planned steps in order; after each, check what it left and say so."""
+        for planned in self.planned:
+            args, recipe, notes = planned.args, planned.recipe, planned.notes
+            start = time.perf_counter()
+            wandb_runs = set(self.work.glob("wandb/offline-run-*"))
+            run_logged(planned.step.command, self.work / "logs" / f"{planned.step.name}.log", planned.step.env)
+            verify(args, Path(args["output_dir"]), recipe)
+            if "wandb" in str(args.get("report_to", "")) and args.get("do_train"):
+                new = set(self.work.glob("wandb/offline-run-*")) - wandb_runs
+                if not new or not any(run_dir.glob("*.wandb") for run_dir in new):
+                    raise InputError("report_to wandb but this run wrote no offline wandb run",
+                                     str(self.work / "wandb"))
+                notes.append(f"wandb offline run: {sorted(new)[0].name}")
+            print(f"{planned.step.source_recipe}: ok in {time.perf_counter() - start:.0f} s ({describe(args, recipe)})")
+            for note in notes:
+                print(f"  note: {note}")
 
 
 def verify(args: dict[str, Any], out: Path, recipe: Recipe) -> None:
@@ -157,7 +177,8 @@ def main(argv: list[str] | None = None) -> dict[Path, Path]:
     args = build_parser().parse_args(argv)
     smoke = Smoke(Path(args.work), args.steps)
     for recipe in args.recipes:
-        smoke.run(Path(recipe))
+        smoke.add(Path(recipe))
+    smoke.run_all()
     return smoke.outputs
 
 

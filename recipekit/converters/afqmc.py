@@ -19,22 +19,11 @@ from __future__ import annotations
 import argparse
 
 from recipekit.cli import at_least, parse_names, script_parser
-from recipekit.data import (
-    Conversion,
-    Example,
-    Mapper,
-    Record,
-    Skip,
-    add_instruction_argument,
-    add_source_arguments,
-    alpaca_entry,
-    int_label,
-    map_records,
-    read_source,
-    required_text,
-    run_converter,
-    select_rows,
-)
+from recipekit.data.dataset_info import alpaca_entry
+from recipekit.data.pipeline import Conversion, add_instruction_argument, add_source_arguments, run_converter
+from recipekit.data.readers import Record, read_source
+from recipekit.data.rows import Example, Mapper, Skip, int_label, map_records, required_text
+from recipekit.data.splits import select_rows
 
 HUB_ID = "clue/clue"
 ANSWERS = ("是", "否")

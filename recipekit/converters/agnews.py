@@ -14,21 +14,17 @@ from __future__ import annotations
 import argparse
 
 from recipekit.cli import script_parser
-from recipekit.data import (
+from recipekit.data.dataset_info import alpaca_entry
+from recipekit.data.pipeline import (
     Conversion,
-    Example,
-    Record,
-    Skip,
-    SourceOptions,
     add_instruction_argument,
     add_source_arguments,
-    alpaca_entry,
-    clean_release_text,
     convert_table,
-    int_label,
-    required_text,
     run_converter,
 )
+from recipekit.data.readers import Record
+from recipekit.data.rows import Example, Skip, int_label, required_text
+from recipekit.data.textclean import clean_release_text
 
 CLASS_NAMES = ("World", "Sports", "Business", "Sci/Tech")
 PROMPT = (
@@ -68,7 +64,7 @@ def mapper(label_style: str, instruction: str = PROMPT):
 
 def convert(args: argparse.Namespace) -> Conversion:
     """Read, map, split, sample, write and register; returns what was done."""
-    return convert_table(SourceOptions.from_args(args), mapper(args.label_style, args.instruction), alpaca_entry(),
+    return convert_table(args, mapper(args.label_style, args.instruction), alpaca_entry(),
                          headerless=ORIGINAL_COLUMNS, header_names={"text", "label"})
 
 

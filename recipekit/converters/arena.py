@@ -28,25 +28,12 @@ from functools import partial
 from typing import Any
 
 from recipekit.cli import at_least, script_parser
-from recipekit.data import (
-    Conversion,
-    Example,
-    Mapper,
-    Record,
-    Skip,
-    add_instruction_argument,
-    add_source_arguments,
-    alpaca_entry,
-    alpaca_ranking_entry,
-    head_tail,
-    head_tail_tokens,
-    map_records,
-    read_source,
-    repair_text,
-    required,
-    run_converter,
-    select_rows,
-)
+from recipekit.data.dataset_info import alpaca_entry, alpaca_ranking_entry
+from recipekit.data.pipeline import Conversion, add_instruction_argument, add_source_arguments, run_converter
+from recipekit.data.readers import Record, read_source, repair_text
+from recipekit.data.rows import Example, Mapper, Skip, map_records, required
+from recipekit.data.splits import select_rows
+from recipekit.data.textclean import head_tail, head_tail_tokens
 from recipekit.errors import InputError
 
 HUB_ID = "lmsys/lmsys-arena-human-preference-55k"

@@ -19,19 +19,10 @@ import string
 from typing import Any
 
 from recipekit.cli import parse_pairs, script_parser
-from recipekit.data import (
-    Conversion,
-    Example,
-    Mapper,
-    Record,
-    Skip,
-    SourceOptions,
-    add_source_arguments,
-    alpaca_entry,
-    convert_table,
-    run_converter,
-    sharegpt_entry,
-)
+from recipekit.data.dataset_info import alpaca_entry, sharegpt_entry
+from recipekit.data.pipeline import Conversion, add_source_arguments, convert_table, run_converter
+from recipekit.data.readers import Record
+from recipekit.data.rows import Example, Mapper, Skip
 from recipekit.errors import InputError
 
 
@@ -96,7 +87,7 @@ def convert(args: argparse.Namespace) -> Conversion:
     if args.system and args.format == "alpaca":
         raise InputError("--system needs --format sharegpt")
     entry = alpaca_entry() if args.format == "alpaca" else sharegpt_entry("messages")
-    return convert_table(SourceOptions.from_args(args), mapper(args), entry)
+    return convert_table(args, mapper(args), entry)
 
 
 def build_parser() -> argparse.ArgumentParser:

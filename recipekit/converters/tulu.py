@@ -15,18 +15,11 @@ from __future__ import annotations
 import argparse
 
 from recipekit.cli import script_parser
-from recipekit.data import (
-    Conversion,
-    Example,
-    Record,
-    SourceOptions,
-    add_source_arguments,
-    check_alternation,
-    convert_table,
-    parse_messages,
-    run_converter,
-    sharegpt_entry,
-)
+from recipekit.data.chat import check_alternation, parse_messages
+from recipekit.data.dataset_info import sharegpt_entry
+from recipekit.data.pipeline import Conversion, add_source_arguments, convert_table, run_converter
+from recipekit.data.readers import Record
+from recipekit.data.rows import Example
 
 HUB_ID = "allenai/tulu-3-sft-personas-instruction-following"
 
@@ -44,7 +37,7 @@ def to_example(record: Record) -> Example:
 
 def convert(args: argparse.Namespace) -> Conversion:
     """Read, check, split, sample, write and register; returns what was done."""
-    return convert_table(SourceOptions.from_args(args), to_example, sharegpt_entry("messages"))
+    return convert_table(args, to_example, sharegpt_entry("messages"))
 
 
 def build_parser() -> argparse.ArgumentParser:

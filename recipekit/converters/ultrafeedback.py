@@ -17,20 +17,12 @@ import argparse
 import math
 
 from recipekit.cli import script_parser
-from recipekit.data import (
-    Conversion,
-    Example,
-    Record,
-    Skip,
-    add_source_arguments,
-    check_alternation,
-    parse_messages,
-    read_and_map,
-    required,
-    run_converter,
-    select_rows,
-    sharegpt_entry,
-)
+from recipekit.data.chat import check_alternation, parse_messages
+from recipekit.data.dataset_info import sharegpt_entry
+from recipekit.data.pipeline import Conversion, add_source_arguments, read_and_map, run_converter
+from recipekit.data.readers import Record
+from recipekit.data.rows import Example, Skip, required
+from recipekit.data.splits import select_rows
 
 HUB_ID = "HuggingFaceH4/ultrafeedback_binarized"
 SPLITS = {"train_prefs": "train", "test_prefs": "test", "train": "train", "test": "test"}

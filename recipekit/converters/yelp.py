@@ -14,22 +14,17 @@ from __future__ import annotations
 import argparse
 
 from recipekit.cli import parse_names, script_parser
-from recipekit.data import (
+from recipekit.data.dataset_info import alpaca_entry
+from recipekit.data.pipeline import (
     Conversion,
-    Example,
-    Mapper,
-    Record,
-    Skip,
-    SourceOptions,
     add_instruction_argument,
     add_source_arguments,
-    alpaca_entry,
     convert_table,
-    int_label,
-    required_text,
     run_converter,
-    unescape_backslash_newlines,
 )
+from recipekit.data.readers import Record
+from recipekit.data.rows import Example, Mapper, Skip, int_label, required_text
+from recipekit.data.textclean import unescape_backslash_newlines
 
 LABEL_NAMES = ("strong_negative", "negative", "neutral", "positive", "strong_positive")
 ORIGINAL_COLUMNS = ["stars", "text"]
@@ -65,7 +60,7 @@ def mapper(names: list[str], prompt: str | None = None) -> Mapper:
 def convert(args: argparse.Namespace) -> Conversion:
     """Read, map, split, sample, write and register; returns what was done."""
     names = parse_names(args.label_names, 5, "--label-names")
-    return convert_table(SourceOptions.from_args(args), mapper(names, args.instruction), alpaca_entry(),
+    return convert_table(args, mapper(names, args.instruction), alpaca_entry(),
                          headerless=ORIGINAL_COLUMNS, header_names={"label", "text"})
 
 

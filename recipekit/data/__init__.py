@@ -1,9 +1,9 @@
-"""Everything a converter needs, from one place: reading raw tables, mapping rows, splitting, writing, registering.
+"""Everything a converter needs: reading raw tables, mapping rows, splitting, writing, registering.
 
-A converter in ``converters/`` declares how one raw record becomes an :class:`Example` and imports the rest
-from here; the modules behind it are ``readers`` (CSV/TSV/JSONL/parquet/hub), ``rows`` (the mapping and its
-skip/repair log), ``splits`` (seeded stratified selection), ``pipeline`` (read -> map -> select -> write ->
-register), ``dataset_info`` (LLaMA-Factory's registry), ``textclean`` and ``chat``.
+A converter in ``recipekit/converters/`` declares how one raw record becomes an :class:`Example` and takes
+the rest from the modules of this package (re-exported here): ``readers`` (CSV/TSV/JSONL/parquet/hub),
+``rows`` (the mapping and its skip/repair log), ``splits`` (seeded stratified selection), ``pipeline`` (read
+-> map -> select -> write -> register), ``dataset_info`` (LLaMA-Factory's registry), ``textclean``, ``chat``.
 """
 
 from recipekit.data.chat import check_alternation, parse_messages

@@ -138,9 +138,10 @@ class SourceOptions:
                    args.val_size, args.seed)
 
 
-def convert_table(options: SourceOptions, mapper: Mapper, entry: dict[str, Any], **read_kwargs: Any) -> Conversion:
-    """The whole run of a one-table converter: read the source, map, select train/validation, write both."""
-    result = Conversion()
+def convert_table(args: argparse.Namespace, mapper: Mapper, entry: dict[str, Any], **read_kwargs: Any) -> Conversion:
+    """The whole run of a one-table converter: read the source its shared flags name, map, select
+    train/validation, write both."""
+    options, result = SourceOptions.from_args(args), Conversion()
     pools = read_and_map(options.source, options.hub, mapper, result, **read_kwargs)
     train, val = select_rows(pools, options.max_samples, options.val_size, options.seed)
     result.write_train_val(options.data_dir, options.name, train, val, entry)

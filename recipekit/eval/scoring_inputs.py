@@ -109,16 +109,30 @@ def add_scoring_flags(parser: Any, model_help: str, labels_help: str) -> None:
     parser.add_argument("--max-samples", type=at_least(1), help="score only the first N rows")
 
 
-def flag_defaults() -> dict[str, Any]:
-    """The defaults of the scoring flags a recipe may leave unset (dataset_dir, cutoff_len, batch_size)."""
+def fill_from_recipe(args: argparse.Namespace, recipe: dict[str, Any], keys: dict[str, str]) -> None:
+    """Set each scoring flag left unset from the recipe's key ``keys[flag]`` (a dataset list gives its first
+    name), then from :class:`ScoringSource`'s default."""
     import dataclasses
 
-    return {f.name: f.default for f in dataclasses.fields(ScoringSource)
-            if f.name in ("dataset_dir", "cutoff_len", "batch_size")}
+    defaults = {f.name: f.default for f in dataclasses.fields(ScoringSource)
+                if f.name in ("dataset_dir", "cutoff_len", "batch_size")}
+    for flag, key in keys.items():
+        if getattr(args, flag) is None and recipe.get(key) is not None:
+            value = recipe[key]
+            setattr(args, flag, str(value).split(",")[0].strip() if flag == "dataset" else value)
+        if getattr(args, flag) is None and flag in defaults:
+            setattr(args, flag, defaults[flag])
 
 
-def load_for_scoring(args: ScoringSource, workdir: Path) -> Loaded:
+def load_for_scoring(args: ScoringSource) -> Loaded:
     """Parse LLaMA-Factory's predict arguments, load tokenizer, template, model and encode every row."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as workdir:  # a --data file's scratch registry and the unused output_dir
+        return load_in(args, Path(workdir))
+
+
+def load_in(args: ScoringSource, workdir: Path) -> Loaded:
     from llamafactory.data import get_template_and_fix_tokenizer
     from llamafactory.data.loader import _get_dataset_processor, _get_merged_dataset
     from llamafactory.hparams import get_train_args

@@ -142,14 +142,3 @@ def recipe_outputs(paths: list[Path]) -> dict[str, Path]:
         if output_dir:
             outputs[str(output_dir).rstrip("/")] = path
     return outputs
-
-
-def fill_from_recipe(args: Any, recipe: dict[str, Any], keys: dict[str, str], defaults: dict[str, Any]) -> None:
-    """Set each flag of ``args`` left unset from the recipe's key ``keys[flag]`` (a dataset list gives its first
-    name), then from ``defaults``."""
-    for flag, key in keys.items():
-        if getattr(args, flag) is None and recipe.get(key) is not None:
-            value = recipe[key]
-            setattr(args, flag, str(value).split(",")[0].strip() if flag == "dataset" else value)
-        if getattr(args, flag) is None and flag in defaults:
-            setattr(args, flag, defaults[flag])

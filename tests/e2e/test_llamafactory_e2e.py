@@ -65,6 +65,7 @@ def test_train_predict_report(tiny_setup: dict[str, Path]) -> None:
     assert (predict_dir / "confusion_matrix.png").is_file()
 
 
+@pytest.mark.slow  # DeepSpeed ZeRO-3 on 2 CPU ranks: a minute or two here
 def test_zero3_on_two_cpu_ranks(tiny_setup: dict[str, Path]) -> None:
     tmp = tiny_setup["tmp"]
     out = tmp / "zero3"
