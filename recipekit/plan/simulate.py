@@ -21,7 +21,7 @@ from typing import Any
 
 from recipekit.plan.models import OUTPUT_LAYERS, build_model, largest_layer, quantizable
 
-SIMULATOR_VERSION = 3  # part of the cache key: bump when the step or its accounting changes
+SIMULATOR_VERSION = 4  # part of the cache key: bump when the step or its accounting changes
 
 
 @dataclass(frozen=True)
@@ -147,6 +147,38 @@ def step(model: Any, shape: Shape, vocab: int, reference: Any = None) -> None:
     loss.backward()
 
 
+def attention_flops(query: tuple[int, ...], key: tuple[int, ...], value: tuple[int, ...]) -> int:
+    """Scaled-dot-product attention's forward: scores (Q K^T) and output (scores V) as two batched matmuls, over
+    the query's heads (grouped-query keys are shared, not fewer FLOPs), causal mask or not, as PyTorch counts
+    its GPU kernels."""
+    b, heads, s_q, d_q = query
+    s_k, d_v = key[-2], value[-1]
+    return 2 * b * heads * s_q * s_k * d_q + 2 * b * heads * s_q * s_k * d_v
+
+
+def count_cpu_attention() -> None:
+    """PyTorch's FLOP counter knows its GPU attention kernels but not the CPU one it runs here (it counts 0):
+    register the same count for it. The backward is five such matmuls (scores recomputed, then the gradients
+    of V, of the scores, of Q and of K): 2.5 forwards."""
+    import torch
+    from torch.utils.flop_counter import flop_registry, register_flop_formula
+
+    aten = torch.ops.aten
+    forward, backward = aten._scaled_dot_product_flash_attention_for_cpu, \
+        aten._scaled_dot_product_flash_attention_for_cpu_backward
+    if forward in flop_registry:
+        return
+
+    @register_flop_formula(forward)
+    def _forward(query: Any, key: Any, value: Any, *args: Any, out_shape: Any = None, **kwargs: Any) -> int:
+        return attention_flops(query, key, value)
+
+    @register_flop_formula(backward)
+    def _backward(grad_out: Any, query: Any, key: Any, value: Any, *args: Any, out_shape: Any = None,
+                  **kwargs: Any) -> int:
+        return attention_flops(query, key, value) * 5 // 2
+
+
 def peak_tracker() -> Any:
     """MemTracker keeping only the overall peak (its per-module peaks cost operations x modules)."""
     from copy import deepcopy
@@ -199,6 +231,7 @@ def run_step(config: Any, shape: Shape, fake: bool = True) -> Simulation:
     from torch.utils.flop_counter import FlopCounterMode
 
     start = time.perf_counter()
+    count_cpu_attention()
     torch.manual_seed(0)
     via_meta = fake and shape.method == "lora"
     with torch.device("meta") if via_meta else contextlib.nullcontext():

@@ -230,3 +230,24 @@ def test_report_hardware_is_read_from_the_chain_file() -> None:
         ("rtx-a6000", 2, True)
     assert report_hardware(load_recipe(ROOT / "recipes" / "yelp5_lora.yaml").facts().hardware) == ("t4", 1, False)
     assert report_hardware("") == ("t4", 1, False)
+
+
+def test_a_layers_flops_equal_a_hand_count_attention_included() -> None:
+    """One Llama layer with grouped-query attention, a full step without checkpointing, counted by hand: every
+    linear layer 2 FLOPs per weight per token forward and 4 backward (input and weight gradients), attention's
+    two matmuls 4*b*h*s*s*d forward and 2.5 times that backward, and rotary's angle table (2*(d/2)*s: one row
+    of positions, shared by the batch)."""
+    from transformers import LlamaConfig
+
+    hidden, heads, kv_heads, inter, vocab, batch, seq = 64, 4, 2, 128, 256, 2, 64
+    head_dim = hidden // heads
+    config = LlamaConfig(vocab_size=vocab, hidden_size=hidden, intermediate_size=inter, num_hidden_layers=1,
+                         num_attention_heads=heads, num_key_value_heads=kv_heads, tie_word_embeddings=False,
+                         max_position_embeddings=seq, attn_implementation="sdpa")
+    linear = hidden * hidden * 2 + hidden * kv_heads * head_dim * 2 + hidden * inter * 3 + hidden * vocab
+    tokens = batch * seq
+    attention = 4 * batch * heads * seq * seq * head_dim
+    rotary = 2 * (head_dim // 2) * seq
+    expected = 6 * tokens * linear + attention + attention * 5 // 2 + rotary
+    sim = run_step(config, Shape(batch, seq, gradient_checkpointing=False, bf16=False))
+    assert sim.flops == expected
