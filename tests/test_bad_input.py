@@ -240,6 +240,12 @@ def test_messages_name_what_is_wrong(tmp_path: Path) -> None:
     assert "set WANDB_MODE=offline" in result.stderr and not (tmp_path / "r").exists()  # checked before any work
 
 
+def default_sigint() -> None:
+    """Ctrl-C as a terminal delivers it: a test worker may ignore SIGINT, and a child would inherit that (Python
+    installs its KeyboardInterrupt handler only where SIGINT is not ignored)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_ctrl_c_mid_conversion_leaves_the_old_files_or_the_whole_new_set(tmp_path: Path) -> None:
     """SIGINT at random moments of a 60k-row conversion: exit 130 with the old files byte for byte, or a
     finished conversion; never a mix, never a temp file left behind."""
@@ -257,7 +263,7 @@ def test_ctrl_c_mid_conversion_leaves_the_old_files_or_the_whole_new_set(tmp_pat
     for _ in range(4):
         process = subprocess.Popen([sys.executable, "converters/agnews.py", "--input", str(raw), "--data-dir",
                                     str(data)], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                   text=True)
+                                   text=True, preexec_fn=default_sigint)
         time.sleep(rng.uniform(0.3, 2.5))
         process.send_signal(signal.SIGINT)
         _, err = process.communicate(timeout=120)
