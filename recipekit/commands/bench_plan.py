@@ -2,17 +2,21 @@
 report's hardware with an empty simulation cache (the first plan a user runs), then again with the cache warm.
 
 The goal: every recipe plans in under 60 s on a 2-core machine. Also prints, for --cards, each recipe's peak per
-GPU at the report's GPU count (recipes/README.md's table).
+GPU at the report's GPU count (recipes/README.md's table). --published instead plans every published, measured
+run of recipes/plan_calibration.yaml and prints planned / measured memory and step time for each, the memory
+MAPE and worst error and the range of the time ratios, against the goals (memory within 10%, time 0.67-1.5x).
 
 Example:
     python scripts/bench_plan.py
     python scripts/bench_plan.py recipes/agnews_full.yaml --cards t4,a100-40g,h100-80g
+    python scripts/bench_plan.py --published
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import subprocess
 import tempfile
@@ -32,7 +36,49 @@ def build_parser() -> argparse.ArgumentParser:
     parser = script_parser(__doc__)
     parser.add_argument("recipes", nargs="*", help="recipes (default: every shipped one but the CPU demo's)")
     parser.add_argument("--cards", default="", help="comma-separated cards for the peak-per-GPU table")
+    parser.add_argument("--published", nargs="?", const="recipes/plan_calibration.yaml", metavar="FILE",
+                        help="check the planner against published measured runs (default file: "
+                             "recipes/plan_calibration.yaml)")
+    parser.add_argument("--fit", action="store_true",
+                        help="with --published: also search the step-time constants that fit the points best")
     return parser
+
+
+def published(path: str, fit_constants: bool = False) -> list:
+    """Every published point planned, one table row each, then the summary against the goals."""
+    from recipekit.plan.calibration import MEMORY_GOAL, TIME_GOAL, check, fit, load_points, prepare, summary
+
+    sources, points = load_points(path)
+    print("| source | model | method | GPUs | seq | memory GB (planned / measured) | ratio | step s (planned / "
+          "measured) | ratio | bound |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    checked, prepared = [], []
+    for point in points:
+        prepared.append(prepare(point))
+        result = check(prepared[-1])
+        checked.append(result)
+        method = point["method"] + (" 4-bit" if point.get("quantization_bit") else "") + (
+            f" ZeRO-{point['zero']}" if point["zero"] else "")
+        mark = "" if result.used else " (listed)"
+        print(f"| {point['source']}{mark} | {point.get('as', point['model'])} | {method} | {point['gpus']} "
+              f"| {point['seq']} | {result.planned_gb:.1f} / {result.memory_gb:.1f} | {result.memory_ratio:.2f} "
+              f"| {result.planned_s:.2f} / {result.step_s:.2f} | {result.time_ratio:.2f} | {result.bound} |",
+              flush=True)
+    totals = summary(checked)
+    print(f"\n{totals['used']} of {totals['points']} points set the model (the others are listed with their reason):")
+    print(f"memory MAPE {totals['memory_mape']:.1%}, worst {totals['memory_worst']:.1%} (goal: every point within "
+          f"{MEMORY_GOAL:.0%}): {'met' if totals['memory_goal_met'] else 'NOT met'}")
+    print(f"time ratios {totals['time_low']:.2f}-{totals['time_high']:.2f} (goal {TIME_GOAL[0]}-{TIME_GOAL[1]}): "
+          f"{'met' if totals['time_goal_met'] else 'NOT met'}")
+    if fit_constants:
+        constants, worst = fit(prepared)
+        print(f"\nbest constants on these points (worst time ratio {math.exp(worst):.2f}x): {constants}")
+    for key, source in sources.items():
+        print(f"source {key}: {source.get('title', '')}, {source.get('url', '')}")
+    for point in points:
+        if point.get("reason"):
+            print(f"listed: {point.get('as', point['model'])} {point['seq']}: {point['reason']}")
+    return checked
 
 
 def timed_plan(recipe: Path, cache: Path, out: Path, extra: list[str]) -> tuple[float, dict]:
@@ -49,6 +95,8 @@ def timed_plan(recipe: Path, cache: Path, out: Path, extra: list[str]) -> tuple[
 @exit_on_input_error
 def main(argv: list[str] | None = None) -> list[dict]:
     args = build_parser().parse_args(argv)
+    if args.published:
+        return published(args.published, args.fit)
     shipped = [p for p in all_recipe_files(root() / "recipes") if "demo" not in p.parts]
     paths = [Path(p) for p in args.recipes] or shipped
     rows = []

@@ -1,10 +1,13 @@
 """Before renting GPUs: does a recipe fit, how much memory each GPU peaks at and why, how long, what it costs.
 
 One training step of the recipe's real architecture (config.json only: a local folder, the Hugging Face cache
-or the package's plan/configs/) runs on fake tensors with PyTorch's MemTracker and FlopCounterMode: activations by
-simulation, model states by DeepSpeed's accounting for the recipe's precision, ZeRO stage and offload, LoRA
-and 4-bit weights, DPO's pair batch and reference. Time = FLOPs x steps / (GPUs x the card's dense peak x
-MFU). When a run does not fit, the usual changes are each simulated. Writes plan.json and plan.md.
+or the package's plan/configs/) runs on fake tensors with PyTorch's MemTracker and every operation counted
+(FLOPs and bytes): activations by simulation, model states by DeepSpeed's accounting for the recipe's precision,
+ZeRO stage and offload, LoRA and 4-bit weights, DPO's pair batch and reference. Step time: each operation on the
+card's roofline at the run's precision, kernel launches, 4-bit dequantisation, the optimizer step and ZeRO's
+communication (recipekit/plan/timing.py, checked against published runs by bench_plan.py --published); cost at
+the card's dated price (recipekit/plan/cards.yaml; --price, --cards). When a run does not fit, the usual changes
+are each simulated. Writes plan.json and plan.md.
 
 Example:
     python scripts/plan.py recipes/agnews_full.yaml --gpu a100-40g --gpus 8 --seq 256 --rows 120000
@@ -20,7 +23,7 @@ from pathlib import Path
 from recipekit.cli import at_least, fraction, script_parser
 from recipekit.errors import InputError
 from recipekit.files import atomic_write_text, write_json, writing_command
-from recipekit.plan.gpus import GPUS, report_hardware, resolve_gpu
+from recipekit.plan.gpus import GPUS, load_cards, report_hardware, resolve_gpu
 from recipekit.recipes.arguments import names_of
 from recipekit.recipes.facts import REPORT_LINE
 from recipekit.recipes.reading import all_recipe_files, load_recipe, recipe_outputs
@@ -38,8 +41,11 @@ def build_parser() -> argparse.ArgumentParser:
                         help="measure the longest row of the recipe's registered data (LLaMA-Factory's tokenizing "
                              "through check_data; the model's tokenizer when local, else a tiny BPE: approximate)")
     parser.add_argument("--rows", type=at_least(1), help="training rows (default: the registered data's count)")
-    parser.add_argument("--mfu", type=fraction, help="model FLOPs utilisation (default: 0.38, cited in the output)")
-    parser.add_argument("--price", type=float, help="price per GPU-hour, for the cost")
+    parser.add_argument("--mfu", type=fraction,
+                        help="a measured model FLOPs utilisation, to time the run by instead of the step-time model")
+    parser.add_argument("--price", type=float, help="price per GPU-hour (default: the card's dated price, if any)")
+    parser.add_argument("--cards", metavar="FILE",
+                        help="a cards file of your own (recipekit/plan/cards.yaml's layout) adding or replacing cards")
     parser.add_argument("--out", help="folder for plan.json and plan.md (default: outputs/plan/RECIPE)")
     parser.add_argument("--report-hardware", action="store_true",
                         help="plan on the report's hardware (card and count, in its chain file) not --gpu/--gpus")
@@ -112,7 +118,7 @@ def main(argv: list[str] | None = None) -> dict:
     if args.report_hardware:
         card, args.gpus, named = report_hardware(recipe.facts().hardware)
         args.gpu = card
-    gpu = resolve_gpu(args.gpu, args.gpu_mem, args.gpu_tflops)
+    gpu = resolve_gpu(args.gpu, args.gpu_mem, args.gpu_tflops, load_cards(args.cards))
     seq, note = args.seq, None
     if args.data:
         seq, note = measured_seq(args.recipe, int(recipe.setting("cutoff_len")))

@@ -1,61 +1,107 @@
-"""Common GPUs: memory (GiB the driver reports) and dense bf16/fp16 tensor-core peak, from NVIDIA's data sheets."""
+"""The cards the planner knows (``cards.yaml`` beside this module, or a file of the user's with ``--cards``):
+memory as NVML reports it, dense peaks per precision, memory bandwidth, the GPU-to-GPU link and a dated price."""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
 
 from recipekit.errors import InputError
+
+CARDS_FILE = Path(__file__).resolve().parent / "cards.yaml"
+PRECISIONS = ("fp32", "tf32", "bf16", "fp16")
 
 
 @dataclass(frozen=True)
 class Gpu:
-    """A card: name, memory in GiB, dense peak TFLOP/s in bf16 (None: no bf16) and fp16."""
+    """A card: name, usable memory (GiB), dense peak TFLOP/s per precision (None: no such path), memory
+    bandwidth (GB/s), the link between cards of one machine (GB/s per direction) and a price per GPU-hour."""
 
     name: str
     memory_gib: float
     bf16_tflops: float | None
     fp16_tflops: float
+    fp32_tflops: float | None = None
+    tf32_tflops: float | None = None
+    memory_gb_s: float = 0.0
+    link: str = ""
+    link_gb_s: float = 0.0
+    price_per_hour: float | None = None
+    price_source: str = ""
 
-    def peak_tflops(self, bf16: bool) -> float:
-        """The dense peak for the recipe's half precision (fp16 where the card has no bf16)."""
-        return self.bf16_tflops if bf16 and self.bf16_tflops else self.fp16_tflops
+    def peak_tflops(self, precision: str) -> float:
+        """The dense peak for ``precision`` (bf16, fp16, tf32 or fp32): bf16 falls back to fp16 on a card without
+        it, tf32 to fp32; a card described only by --gpu-tflops has that one peak."""
+        if precision == "bf16":
+            return self.bf16_tflops or self.fp16_tflops
+        if precision == "tf32":
+            return self.tf32_tflops or self.fp32_tflops or self.fp16_tflops
+        if precision == "fp32":
+            return self.fp32_tflops or self.fp16_tflops
+        return self.fp16_tflops
+
+    def half_precision(self) -> str:
+        """What LLaMA-Factory picks for a run without bf16/fp16 flags (``infer_optim_dtype``): bf16 where the
+        card has it, else fp16."""
+        return "bf16" if self.bf16_tflops else "fp16"
 
 
-# dense (no sparsity) tensor-core peaks; GeForce cards at fp32 accumulation, as PyTorch runs them
-GPUS = {
-    "t4": Gpu("T4 16GB", 15.0, None, 65.0),
-    "v100-16g": Gpu("V100 16GB", 16.0, None, 125.0),
-    "v100-32g": Gpu("V100 32GB", 32.0, None, 125.0),
-    "a10": Gpu("A10 24GB", 22.5, 125.0, 125.0),
-    "l4": Gpu("L4 24GB", 22.5, 121.0, 121.0),
-    "rtx3090": Gpu("RTX 3090 24GB", 24.0, 71.0, 71.0),
-    "rtx4090": Gpu("RTX 4090 24GB", 24.0, 165.2, 165.2),
-    "l40s": Gpu("L40S 48GB", 45.0, 362.0, 362.0),
-    "rtx-a6000": Gpu("RTX A6000 48GB", 47.5, 154.8, 154.8),
-    "a100-40g": Gpu("A100 40GB", 40.0, 312.0, 312.0),
-    "a100-80g": Gpu("A100 80GB", 80.0, 312.0, 312.0),
-    "h100-80g": Gpu("H100 SXM 80GB", 79.6, 989.0, 989.0),
-    "h200": Gpu("H200 141GB", 139.8, 989.0, 989.0),
-}
+def card(key: str, raw: Any, source: str) -> Gpu:
+    """One entry of a cards file; a malformed one is one error naming the file and the card."""
+    try:
+        peaks, link, price = raw["tflops"], raw.get("link") or {}, raw.get("price") or {}
+        return Gpu(str(raw["name"]), float(raw["memory_gib"]), peaks.get("bf16"), float(peaks["fp16"]),
+                   peaks.get("fp32"), peaks.get("tf32"), float(raw["memory_gb_s"]), str(link.get("kind", "")),
+                   float(link.get("gb_s", 0.0)), price.get("usd_per_hour"),
+                   f"{price['source']}, {price['date']}" if price else "")
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise InputError(f"card {key}: needs name, memory_gib, tflops (fp16 at least), memory_gb_s ({exc!r})",
+                         source) from None
 
 
-def resolve_gpu(name: str | None, memory_gib: float | None = None, tflops: float | None = None) -> Gpu:
+def load_cards(extra: str | Path | None = None) -> dict[str, Gpu]:
+    """The shipped cards, with those of ``extra`` (a file of the same layout) added or replacing them."""
+    cards: dict[str, Gpu] = {}
+    for path in [CARDS_FILE, *([Path(extra)] if extra else [])]:
+        if not path.is_file():
+            raise InputError("no such cards file", str(path))
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except yaml.YAMLError as exc:
+            raise InputError(f"not valid YAML ({getattr(exc, 'problem', exc)})", str(path)) from None
+        if not isinstance(data, dict):
+            raise InputError("a cards file maps card keys to their numbers", str(path))
+        cards.update({str(key).lower(): card(str(key), raw, str(path)) for key, raw in data.items()})
+    return cards
+
+
+GPUS = load_cards()
+
+
+def resolve_gpu(name: str | None, memory_gib: float | None = None, tflops: float | None = None,
+                cards: dict[str, Gpu] | None = None) -> Gpu:
     """A card of the table, or one described by --gpu-mem / --gpu-tflops (which also override the table's)."""
+    cards = cards or GPUS
     if name is None and memory_gib is None:
-        raise InputError(f"name a card with --gpu ({', '.join(GPUS)}) or describe one with --gpu-mem and --gpu-tflops")
-    if name is not None and name.lower() not in GPUS:
-        raise InputError(f"--gpu {name!r} is not in the table ({', '.join(GPUS)}); describe it with --gpu-mem GIB "
+        raise InputError(f"name a card with --gpu ({', '.join(cards)}) or describe one with --gpu-mem and --gpu-tflops")
+    if name is not None and name.lower() not in cards:
+        raise InputError(f"--gpu {name!r} is not in the table ({', '.join(cards)}); describe it with --gpu-mem GIB "
                          "--gpu-tflops TFLOPS")
-    base = GPUS[name.lower()] if name else Gpu("custom", 0.0, None, 0.0)
+    base = cards[name.lower()] if name else Gpu("custom", 0.0, None, 0.0)
     if name is None and tflops is None:
         raise InputError("--gpu-mem needs --gpu-tflops (the card's dense bf16/fp16 peak)")
-    peak = tflops if tflops is not None else None
-    return Gpu(base.name if name else f"custom {memory_gib:g} GiB",
-               memory_gib if memory_gib is not None else base.memory_gib,
-               peak if peak is not None else base.bf16_tflops, peak if peak is not None else base.fp16_tflops)
-
-
+    if tflops is None and memory_gib is None:
+        return base
+    if name is None:  # a card described by its memory and one peak: no bandwidth, link or price known
+        return Gpu(f"custom {memory_gib:g} GiB", float(memory_gib), tflops, float(tflops))  # type: ignore[arg-type]
+    return Gpu(base.name, memory_gib if memory_gib is not None else base.memory_gib,
+               tflops if tflops is not None else base.bf16_tflops, tflops if tflops is not None else base.fp16_tflops,
+               base.fp32_tflops, base.tf32_tflops, base.memory_gb_s, base.link, base.link_gb_s, base.price_per_hour,
+               base.price_source)
 HARDWARE = re.compile(r"^\s*(?:(\d+)\s*x\s*)?([^.(;]*)", re.I)
 NAMED = (("a100", "40", "a100-40g"), ("a100", "80", "a100-80g"), ("a6000", "", "rtx-a6000"), ("h100", "", "h100-80g"),
          ("h200", "", "h200"), ("4090", "", "rtx4090"), ("3090", "", "rtx3090"), ("t4", "", "t4"), ("a10", "", "a10"))

@@ -14,13 +14,12 @@ from recipekit.plan.gpus import Gpu
 from recipekit.plan.memory import GIB, Memory, Setup, per_gpu
 from recipekit.plan.models import load_config
 from recipekit.plan.simulate import Shape, Simulation, simulate
+from recipekit.plan.timing import operations, step_time
 from recipekit.recipes.arguments import names_of
 from recipekit.recipes.reading import Recipe, load_recipe
 
-# MFU of bf16 fine-tuning when no measurement is given: the Llama 3 paper (Dubey et al. 2024, Table 4) reports
-# 38-43% BF16 MFU training on H100s; a fine-tuning run on a few GPUs rarely does better.
-DEFAULT_MFU = 0.38
-MFU_SOURCE = "assumed 38%: the low end of Llama 3's reported 38-43% BF16 MFU (Dubey et al. 2024, Table 4)"
+MFU_SOURCE = ("what the step-time model gives: each operation on the card's roofline, kernel launches, the "
+              "optimizer step and communication (recipekit/plan/timing.py)")
 RANKING_STAGES = {"dpo", "kto", "orpo", "simpo"}
 
 
@@ -39,6 +38,7 @@ class Run:
     max_samples: int | None
     predict: bool = False
     new_tokens: int = 0
+    precision: str = "half"  # bf16 | fp16 | tf32 | fp32 | half (LLaMA-Factory's choice for the card)
 
 
 def producer_model(value: str, made_by: dict[str, Path], seen: int = 0) -> str:
@@ -92,6 +92,8 @@ def read_run(recipe: Recipe, gpus: int, made_by: dict[str, Path], seq: int | Non
     # LLaMA-Factory loads a model without bf16/fp16 flags in the checkpoint's half precision on a card that has
     # it (infer_optim_dtype), so its runs are half precision either way; the classifier's Trainer follows the flags
     half = bool(value("bf16") or value("fp16") or value("pure_bf16", False) or not classifier)
+    precision = ("bf16" if value("bf16") or value("pure_bf16", False) else "fp16" if value("fp16") else
+                 "half" if half else "tf32" if value("tf32", None) else "fp32")
     shape = Shape(batch=batch, seq=int(seq or value("cutoff_len")), method=method,
                   lora_rank=rank, lora_alpha=int(value("lora_alpha") or 2 * rank),
                   lora_target=",".join(names_of(target)), gradient_checkpointing=gc,
@@ -104,7 +106,7 @@ def read_run(recipe: Recipe, gpus: int, made_by: dict[str, Path], seq: int | Non
     max_steps = int(value("max_steps") or -1)
     return Run(model, shape, setup, int(value("gradient_accumulation_steps")), float(value("num_train_epochs")),
                max_steps if max_steps > 0 else -1, tuple(names), str(value("dataset_dir")), value("max_samples"),
-               predict, int(value("max_new_tokens", 0))), config
+               predict, int(value("max_new_tokens", 0)), precision), config
 
 
 def registered_rows(run: Run) -> int | None:
@@ -195,6 +197,7 @@ def plan(recipe: Recipe, gpu: Gpu, gpus: int, made_by: dict[str, Path], rows: in
          mfu: float | None = None, price: float | None = None, seq: int | None = None) -> dict[str, Any]:
     """Everything the planner says about one recipe on ``gpus`` cards, as a JSON-ready dict."""
     run, config = read_run(recipe, gpus, made_by, seq)
+    price_given = price is not None
     result: dict[str, Any] = {"recipe": str(recipe.path), "model": run.model, "gpu": asdict(gpu), "gpus": gpus,
                               "shape": asdict(run.shape), "setup": asdict(run.setup)}
     if run.predict:
@@ -209,9 +212,13 @@ def plan(recipe: Recipe, gpu: Gpu, gpus: int, made_by: dict[str, Path], rows: in
                       time_note="generation is bound by memory bandwidth, not FLOPs: no time estimate")
     else:
         sim, memory = evaluate(run, config)
-        half = gpu.peak_tflops(run.shape.bf16) * 1e12
-        efficiency = mfu if mfu is not None else DEFAULT_MFU
-        step_seconds = sim.flops * run.accumulation / (half * efficiency)
+        precision = gpu.half_precision() if run.precision == "half" else run.precision
+        peak = gpu.peak_tflops(precision) * 1e12
+        timed = step_time(sim, gpu, precision, run.setup, run.accumulation, run.shape.gradient_checkpointing)
+        # a measured MFU (--mfu) replaces the model: the step's FLOPs at that share of the peak
+        step_seconds = sim.flops * run.accumulation / (peak * mfu) if mfu is not None else timed.step_seconds
+        efficiency = sim.flops * run.accumulation / (peak * step_seconds)
+        price = price if price is not None else gpu.price_per_hour
         rows = rows or registered_rows(run)
         global_batch = run.shape.batch * run.accumulation * gpus
         steps = run.max_steps if run.max_steps > 0 else (
@@ -223,8 +230,11 @@ def plan(recipe: Recipe, gpu: Gpu, gpus: int, made_by: dict[str, Path], rows: in
                       global_batch=global_batch, rows=rows, steps=steps, step_seconds=step_seconds,
                       tokens_per_second_per_gpu=tokens / step_seconds,
                       time={"hours": hours, "gpu_hours": hours * gpus if hours else None,
-                            "cost": hours * gpus * price if hours and price else None, "price_per_gpu_hour": price},
+                            "cost": hours * gpus * price if hours and price else None, "price_per_gpu_hour": price,
+                            "price_source": "--price" if price_given else gpu.price_source},
+                      precision=precision, step_parts=timed.parts, bound=timed.bound, operations=operations(sim),
                       mfu=efficiency, mfu_source="--mfu" if mfu is not None else MFU_SOURCE,
+                      step_seconds_model=timed.step_seconds,
                       time_note=None if steps else "rows unknown: pass --rows N or convert the data first")
     result["memory"] = {"per_gpu_gib": {k: v / GIB for k, v in memory.parts.items()},
                         "peak_gib": memory.total / GIB, "model_states_gib": memory.model_states / GIB,

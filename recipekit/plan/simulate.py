@@ -15,13 +15,14 @@ import hashlib
 import json
 import os
 import time
+import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from recipekit.plan.models import OUTPUT_LAYERS, build_model, largest_layer, quantizable
 
-SIMULATOR_VERSION = 4  # part of the cache key: bump when the step or its accounting changes
+SIMULATOR_VERSION = 7  # part of the cache key: bump when the step or its accounting changes
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,7 @@ class Simulation:
     peak: dict[str, int] = field(default_factory=dict)  # MemTracker's kinds at the step's peak
     flops: int = 0
     seconds: float = 0.0
+    kernels: list[list[int]] = field(default_factory=list)  # [FLOPs, bytes, count] of the step's operations
 
     @property
     def activation_bytes(self) -> int:
@@ -149,8 +151,9 @@ def step(model: Any, shape: Shape, vocab: int, reference: Any = None) -> None:
 
 def attention_flops(query: tuple[int, ...], key: tuple[int, ...], value: tuple[int, ...]) -> int:
     """Scaled-dot-product attention's forward: scores (Q K^T) and output (scores V) as two batched matmuls, over
-    the query's heads (grouped-query keys are shared, not fewer FLOPs), causal mask or not, as PyTorch counts
-    its GPU kernels."""
+    the query's heads (grouped-query keys are shared, not fewer FLOPs), whole score matrices, as PyTorch counts its
+    GPU kernels (transformers passes a causal step an explicit mask under gradient checkpointing, so the op
+    cannot tell a causal step from another)."""
     b, heads, s_q, d_q = query
     s_k, d_v = key[-2], value[-1]
     return 2 * b * heads * s_q * s_k * d_q + 2 * b * heads * s_q * s_k * d_v
@@ -158,8 +161,8 @@ def attention_flops(query: tuple[int, ...], key: tuple[int, ...], value: tuple[i
 
 def count_cpu_attention() -> None:
     """PyTorch's FLOP counter knows its GPU attention kernels but not the CPU one it runs here (it counts 0):
-    register the same count for it. The backward is five such matmuls (scores recomputed, then the gradients
-    of V, of the scores, of Q and of K): 2.5 forwards."""
+    register the same count for it. The backward is five
+    such matmuls (scores recomputed, then the gradients of V, of the scores, of Q and of K): 2.5 forwards."""
     import torch
     from torch.utils.flop_counter import flop_registry, register_flop_formula
 
@@ -177,6 +180,46 @@ def count_cpu_attention() -> None:
     def _backward(grad_out: Any, query: Any, key: Any, value: Any, *args: Any, out_shape: Any = None,
                   **kwargs: Any) -> int:
         return attention_flops(query, key, value) * 5 // 2
+
+
+def op_tally() -> Any:
+    """A dispatch mode that keeps every operation the step runs (views and other aliases left out: they move
+    no data) as its FLOPs (PyTorch's formulas, as ``FlopCounterMode`` counts them) and the bytes it reads and
+    writes: what a roofline of the step needs, per kernel."""
+    from collections import Counter
+
+    import torch
+    from torch.utils._python_dispatch import TorchDispatchMode
+    from torch.utils._pytree import tree_flatten
+    from torch.utils.flop_counter import flop_registry
+
+    def nbytes(values: Any) -> int:
+        return sum(v.numel() * v.element_size() for v in tree_flatten(values)[0] if isinstance(v, torch.Tensor))
+
+    class OpTally(TorchDispatchMode):
+        def __init__(self) -> None:
+            super().__init__()
+            self.ops: Counter[tuple[int, int]] = Counter()
+
+        def __torch_dispatch__(self, func: Any, types: Any, args: Any = (), kwargs: Any = None) -> Any:
+            kwargs = kwargs or {}
+            out = func(*args, **kwargs)
+            returns = func._schema.returns
+            if returns and all(r.alias_info is not None and not r.alias_info.is_write for r in returns):
+                return out  # a view
+            formula = flop_registry.get(func._overloadpacket)
+            flops = int(formula(*args, **kwargs, out_val=out)) if formula else 0
+            self.ops[(flops, nbytes((args, kwargs)) + nbytes(out))] += 1
+            return out
+
+        @property
+        def flops(self) -> int:
+            return sum(flops * count for (flops, _), count in self.ops.items())
+
+        def kernels(self) -> list[list[int]]:
+            return [[flops, size, count] for (flops, size), count in sorted(self.ops.items())]
+
+    return OpTally()
 
 
 def peak_tracker() -> Any:
@@ -228,7 +271,6 @@ def run_step(config: Any, shape: Shape, fake: bool = True) -> Simulation:
     same weights with the adapters off, or ``ref_model``: memory.py counts weights, not this copy)."""
     import torch
     from torch._subclasses.fake_tensor import FakeTensorMode
-    from torch.utils.flop_counter import FlopCounterMode
 
     start = time.perf_counter()
     count_cpu_attention()
@@ -247,12 +289,15 @@ def run_step(config: Any, shape: Shape, fake: bool = True) -> Simulation:
         base = model.get_base_model() if shape.method == "lora" else model
         params = sum(p.numel() for name, p in base.named_parameters() if "lora_" not in name)
         trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
-        tracker, counter = peak_tracker(), FlopCounterMode(display=False)
+        tracker, counter = peak_tracker(), op_tally()
         for module in (model, reference):
             if module is not None:
                 frozen_without_hooks(tracker, module)
                 tracker.track_external(module)
-        with prompt_gc(), tracker, counter:
+        with prompt_gc(), tracker, counter, warnings.catch_warnings():
+            # MemTracker's per-module backward snapshots skip a module no longer alive when its gradient hook
+            # fires (encoders' pooler, dropped outputs) and warn; the overall peak used here does not depend on them
+            warnings.filterwarnings("ignore", message="Module is None. Skipping")
             step(model, shape, config.vocab_size, reference)
         snapshot = next(iter(tracker.get_tracker_snapshot("peak").values()))
     peak = {str(kind).rsplit(".", 1)[-1]: int(value) for kind, value in snapshot.items()}
@@ -260,8 +305,8 @@ def run_step(config: Any, shape: Shape, fake: bool = True) -> Simulation:
         copy = sum(p.numel() * p.element_size() for p in reference.parameters())
         peak["PARAM"] -= copy
         peak["Total"] -= copy
-    return Simulation(params, trainable, largest_layer(base), quantizable(base), peak, int(counter.get_total_flops()),
-                      time.perf_counter() - start)
+    return Simulation(params, trainable, largest_layer(base), quantizable(base), peak, counter.flops,
+                      time.perf_counter() - start, counter.kernels())
 
 
 REAL_STEP_LIMIT = 1_500_000_000  # parameters a real CPU step may hold (about 6 GB in fp32, 3 in bf16)

@@ -31,11 +31,16 @@ def render_markdown(plan: dict[str, Any]) -> str:
         lines += ["", f"Host memory for the offloaded states: {gib(memory['host_gib'])} (DeepSpeed's estimate)."]
     if plan["kind"] == "train":
         t = plan["time"]
+        parts = plan["step_parts"]
         lines += ["", f"{plan['flops_per_micro_batch'] / 1e12:.1f} TFLOP per micro-batch (recomputation included), "
-                      f"{plan['tokens_per_second_per_gpu']:,.0f} tokens/s per GPU at MFU {plan['mfu']:.0%} "
-                      f"({plan['mfu_source']})."]
+                      f"{plan['operations']:,} operations, in {plan['precision']}: "
+                      f"{plan['step_seconds']:.2f} s per optimizer step, {plan['tokens_per_second_per_gpu']:,.0f} "
+                      f"tokens/s per GPU, MFU {plan['mfu']:.0%} ({plan['mfu_source']}). The model's step: "
+                      + ", ".join(f"{name} {seconds:.3g} s" for name, seconds in parts.items() if seconds)
+                      + f" (a micro-step is {plan['bound']}-bound)."]
         if t["hours"] is not None:
-            cost = f", {t['cost']:,.2f} at {t['price_per_gpu_hour']:g} per GPU-hour" if t["cost"] is not None else ""
+            cost = (f", ${t['cost']:,.2f} at ${t['price_per_gpu_hour']:g} per GPU-hour ({t['price_source']})"
+                    if t["cost"] is not None else "")
             lines.append(f"{plan['steps']:,} steps of {plan['global_batch']} rows ({plan['rows']:,} rows): "
                          f"{t['hours']:.2f} h, {t['gpu_hours']:.1f} GPU-hours{cost}.")
     if plan.get("time_note"):
@@ -56,5 +61,7 @@ def header_line(plan: dict[str, Any]) -> str:
     line = (f"{plan['gpus']}x {gpu['name']}: {plan['memory']['peak_gib']:.1f} GiB peak per GPU at "
             f"{plan['shape']['batch']} x {plan['shape']['seq']} tokens, {'fits' if plan['fits'] else 'does not fit'}")
     if plan["kind"] == "train" and plan["time"]["hours"] is not None:
-        line += f"; {plan['time']['hours']:.1f} h at MFU {plan['mfu']:.0%}"
+        line += f"; {plan['time']['hours']:.1f} h"
+        if plan["time"]["cost"] is not None:
+            line += f", ${plan['time']['cost']:,.0f}"
     return line

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from conftest import AGNEWS_LABELS, agnews_rows, llamafactory, recipe_with, run_script, write_original_csv
 
-pytestmark = pytest.mark.integration  # trains tiny models or starts processes
+pytestmark = [pytest.mark.integration, pytest.mark.slow]  # end to end through LLaMA-Factory: minutes
 
 
 @pytest.fixture(scope="module")
@@ -65,7 +65,6 @@ def test_train_predict_report(tiny_setup: dict[str, Path]) -> None:
     assert (predict_dir / "confusion_matrix.png").is_file()
 
 
-@pytest.mark.slow  # DeepSpeed ZeRO-3 on 2 CPU ranks: a minute or two here
 def test_zero3_on_two_cpu_ranks(tiny_setup: dict[str, Path]) -> None:
     tmp = tiny_setup["tmp"]
     out = tmp / "zero3"

@@ -9,8 +9,6 @@ from pathlib import Path
 import pytest
 from conftest import command_module, run_cli, write_jsonl
 
-pytestmark = pytest.mark.integration  # trains tiny models or starts processes
-
 IFEVAL_GLUE = '''"""The IFEval checkers of lm-eval, for a local copy of IFEval-format rows."""
 from lm_eval.tasks.ifeval.utils import agg_inst_level_acc, process_results  # noqa: F401
 '''
@@ -128,6 +126,8 @@ reported:
     return {"tmp": tmp, "tasks": tasks, "suite": suite, **stages}
 
 
+@pytest.mark.integration
+@pytest.mark.slow  # lm-evaluation-harness on a tiny model and its adapter: half a minute
 def test_stages_are_scored_by_lm_eval_and_aggregated_into_dimensions(bench: dict[str, Path]) -> None:
     out = bench["tmp"] / "out"
     os.environ.update({"WANDB_MODE": "offline", "WANDB_SILENT": "true", "WANDB_PROJECT": "test"})
@@ -175,6 +175,8 @@ def test_a_dimension_is_the_mean_of_its_tasks() -> None:
     assert [t["metric"] for t in scores["tasks"]] == ["acc_norm", "acc"]
 
 
+@pytest.mark.integration
+@pytest.mark.slow  # lm-evaluation-harness on a tiny model and its adapter: half a minute
 def test_missing_task_adapter_and_network_are_one_line_errors(bench: dict[str, Path], tmp_path: Path) -> None:
     bad_suite = tmp_path / "suite.yaml"
     bad_suite.write_text("dimensions:\n  d:\n    tasks: [no_such_task_xyz]\n", encoding="utf-8")

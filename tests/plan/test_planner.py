@@ -126,14 +126,20 @@ def test_plan_writes_its_table_time_and_cost(tmp_path: Path, monkeypatch: pytest
     monkeypatch.setenv("LLM_RECIPES_CACHE", str(tmp_path / "cache"))
     recipe = small_recipe(tmp_path)
     done = run_cli("plan", recipe, "--gpu", "a100-40g", "--gpus", "2", "--rows", "1000", "--price", "1.5",
-                   "--out", tmp_path / "out")
+                   "--mfu", "0.38", "--out", tmp_path / "out")
     assert done.returncode == 0, done.stderr[-2000:]
     plan = json.loads((tmp_path / "out" / "plan.json").read_text(encoding="utf-8"))
     assert plan["fits"] and plan["params"] == 21_041_664 and plan["global_batch"] == 32
     assert plan["steps"] == 64  # ceil(1000 / 32) x 2 epochs
-    step = plan["flops_per_micro_batch"] * 2 / (312e12 * 0.38)
+    step = plan["flops_per_micro_batch"] * 2 / (312e12 * 0.38)  # a measured MFU: FLOPs at that share of the peak
     assert plan["time"]["hours"] == pytest.approx(64 * step / 3600)
     assert plan["time"]["cost"] == pytest.approx(plan["time"]["gpu_hours"] * 1.5)
+    assert plan["time"]["price_source"] == "--price" and plan["precision"] == "bf16"
+    modelled = run_cli("plan", recipe, "--gpu", "h100-80g", "--gpus", "2", "--rows", "1000", "--out", tmp_path / "m")
+    plan = json.loads((tmp_path / "m" / "plan.json").read_text(encoding="utf-8"))
+    assert modelled.returncode == 0 and plan["time"]["hours"] == pytest.approx(64 * plan["step_seconds"] / 3600)
+    assert plan["time"]["cost"] == pytest.approx(plan["time"]["hours"] * 2 * 2.95)  # the card's dated price
+    assert "aimultiple.com" in plan["time"]["price_source"] and "aimultiple.com" in modelled.stdout
     parts = plan["memory"]["per_gpu_gib"]
     assert set(parts) == {"weights", "gradients", "optimizer state", "activations", "buffers", "allowance"}
     assert parts["optimizer state"] * GIB == pytest.approx(8 * 21_041_664)  # no DeepSpeed: fp32 Adam moments
@@ -235,8 +241,8 @@ def test_report_hardware_is_read_from_the_chain_file() -> None:
 def test_a_layers_flops_equal_a_hand_count_attention_included() -> None:
     """One Llama layer with grouped-query attention, a full step without checkpointing, counted by hand: every
     linear layer 2 FLOPs per weight per token forward and 4 backward (input and weight gradients), attention's
-    two matmuls 4*b*h*s*s*d forward and 2.5 times that backward, and rotary's angle table (2*(d/2)*s: one row
-    of positions, shared by the batch)."""
+    two matmuls 4*b*h*s*s*d forward (whole score matrices, as PyTorch counts them) and 2.5 times that backward,
+    and rotary's angle table (2*(d/2)*s: one row of positions, shared by the batch)."""
     from transformers import LlamaConfig
 
     hidden, heads, kv_heads, inter, vocab, batch, seq = 64, 4, 2, 128, 256, 2, 64

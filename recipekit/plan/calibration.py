@@ -1,0 +1,138 @@
+"""Published, measured training runs (``recipes/plan_calibration.yaml``) planned the planner's way: each point's
+run is simulated, its memory per GPU and its step time set beside what was measured, as ratios."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from recipekit.errors import InputError
+from recipekit.plan.gpus import GPUS, Gpu
+from recipekit.plan.memory import Setup, per_gpu
+from recipekit.plan.models import load_config
+from recipekit.plan.simulate import Shape, Simulation, simulate
+from recipekit.plan.timing import CALIBRATED, Constants, step_time
+
+POINT_KEYS = {"source", "model", "as", "method", "seq", "memory_gb", "step_s", "gpu", "precision", "batch",
+              "accumulation", "gradient_checkpointing", "lora_rank", "lora_alpha", "lora_target", "gpus", "zero",
+              "quantization_bit", "reason", "buffer_elements"}
+MEMORY_GOAL = 0.10  # planned memory within 10% of the measured
+TIME_GOAL = (0.67, 1.5)  # planned step time within these ratios of the measured
+
+
+@dataclass(frozen=True)
+class Checked:
+    """One point: what it is, what was measured, what the planner says."""
+
+    point: dict[str, Any]
+    memory_gb: float
+    planned_gb: float
+    step_s: float
+    planned_s: float
+    bound: str
+
+    @property
+    def memory_ratio(self) -> float:
+        return self.planned_gb / self.memory_gb
+
+    @property
+    def time_ratio(self) -> float:
+        return self.planned_s / self.step_s
+
+    @property
+    def used(self) -> bool:
+        """Whether the point sets the model's constants (a point with a ``reason`` is listed only)."""
+        return not self.point.get("reason")
+
+
+def load_points(path: str | Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """(sources, points with the file's defaults filled in); a malformed point is one error naming it."""
+    source = Path(path)
+    try:
+        data = yaml.safe_load(source.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise InputError(f"cannot read the calibration points ({exc})", str(source)) from None
+    sources, defaults = data.get("sources") or {}, data.get("defaults") or {}
+    points = []
+    for index, raw in enumerate(data.get("points") or [], 1):
+        point = {**defaults, **(raw or {})}
+        unknown = sorted(set(point) - POINT_KEYS)
+        missing = [k for k in ("source", "model", "method", "seq", "memory_gb", "step_s") if k not in point]
+        if unknown or missing or point["source"] not in sources:
+            problem = (f"unknown key(s) {unknown}" if unknown else f"lacks {', '.join(missing)}" if missing
+                       else f"source {point['source']!r} is not under sources:")
+            raise InputError(f"point {index}: {problem}", str(source))
+        points.append(point)
+    return sources, points
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A point's simulated step and run, ready to be timed under any constants."""
+
+    point: dict[str, Any]
+    sim: Simulation
+    gpu: Gpu
+    setup: Setup
+    planned_gb: float
+
+    def seconds(self, constants: Constants = CALIBRATED) -> tuple[float, str]:
+        p = self.point
+        timed = step_time(self.sim, self.gpu, p["precision"], self.setup, int(p["accumulation"]),
+                          bool(p["gradient_checkpointing"]), constants)
+        return timed.step_seconds, timed.bound
+
+
+def prepare(point: dict[str, Any]) -> Prepared:
+    """Simulate one published point's step (cached like every plan) and its memory per GPU."""
+    gpu = GPUS[point["gpu"]]
+    half = point["precision"] in ("bf16", "fp16")
+    shape = Shape(int(point["batch"]), int(point["seq"]), point["method"], int(point["lora_rank"]),
+                  int(point["lora_alpha"]), str(point["lora_target"]), bool(point["gradient_checkpointing"]),
+                  bf16=half)
+    setup = Setup(gpus=int(point["gpus"]), zero=int(point["zero"]), half=half,
+                  quantization_bit=point.get("quantization_bit"), buffer_elements=int(point.get("buffer_elements", 0)))
+    sim = simulate(load_config(point["model"]), shape)
+    return Prepared(point, sim, gpu, setup, per_gpu(sim, setup).total / 1e9)
+
+
+def check(prepared: Prepared, constants: Constants = CALIBRATED) -> Checked:
+    """The planner on one published point."""
+    seconds, bound = prepared.seconds(constants)
+    point = prepared.point
+    return Checked(point, float(point["memory_gb"]), prepared.planned_gb, float(point["step_s"]), seconds, bound)
+
+
+def fit(prepared: list[Prepared]) -> tuple[Constants, float]:
+    """The constants that keep the worst time ratio of the points that set the model closest to 1 (a grid over
+    the four that the published points constrain), and that worst |log ratio|."""
+    import itertools
+    import math
+
+    used = [p for p in prepared if not p.point.get("reason")]
+    measured = [float(p.point["step_s"]) for p in used]
+    best: tuple[float, Constants] = (math.inf, CALIBRATED)
+    for matmul, bandwidth, launch, zero in itertools.product(
+            [0.3 + 0.05 * i for i in range(13)], [0.4 * 1.25 ** i for i in range(14)],
+            [1e-6 * 1.3 ** i for i in range(12)], [0.25e-9 * 1.25 ** i for i in range(14)]):
+        constants = replace(CALIBRATED, matmul_efficiency=matmul, bandwidth_efficiency=bandwidth,
+                            launch_seconds=launch, zero_step_seconds=zero)
+        worst = max(abs(math.log(p.seconds(constants)[0] / m)) for p, m in zip(used, measured, strict=True))
+        if worst < best[0]:
+            best = (worst, constants)
+    return best[1], best[0]
+
+
+def summary(checked: list[Checked]) -> dict[str, Any]:
+    """Memory MAPE and worst error, and the time ratios' range, over the points that set the constants."""
+    used = [c for c in checked if c.used] or checked
+    memory_errors = [abs(c.memory_ratio - 1) for c in used]
+    ratios = [c.time_ratio for c in used]
+    return {"points": len(checked), "used": len(used),
+            "memory_mape": sum(memory_errors) / len(memory_errors), "memory_worst": max(memory_errors),
+            "time_low": min(ratios), "time_high": max(ratios),
+            "memory_goal_met": max(memory_errors) <= MEMORY_GOAL,
+            "time_goal_met": TIME_GOAL[0] <= min(ratios) and max(ratios) <= TIME_GOAL[1]}

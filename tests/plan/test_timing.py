@@ -1,0 +1,109 @@
+"""The step-time model on hand-made steps, the cards file, and the published points it is checked against."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+from conftest import ROOT
+
+from recipekit.errors import InputError
+from recipekit.plan import timing
+from recipekit.plan.gpus import GPUS, load_cards, resolve_gpu
+from recipekit.plan.memory import Setup
+from recipekit.plan.simulate import Simulation
+
+
+def step(kernels: list[list[int]], params: int = 10**9, trainable: int = 10**9, quantizable: int = 0) -> Simulation:
+    return Simulation(params=params, trainable=trainable, largest_layer=10**6, quantizable=quantizable,
+                      kernels=kernels)
+
+
+c = timing.CALIBRATED
+
+
+def test_each_operation_is_timed_on_its_own_roofline_at_the_runs_precision() -> None:
+    a100 = GPUS["a100-80g"]
+    matmul, elementwise = [2 * 10**12, 10**9, 10], [0, 4 * 10**9, 5]
+    sim = step([matmul, elementwise], trainable=10**6)
+    bf16 = timing.step_time(sim, a100, "bf16", Setup(), accumulation=4, gradient_checkpointing=True)
+    compute = 10 * 2e12 / (312e12 * c.matmul_efficiency)  # by hand: the matmul is compute-bound
+    memory = 5 * 4e9 / (2039e9 * c.bandwidth_efficiency)  # the elementwise one reads and writes 4 GB
+    optimizer = 10**6 * timing.ADAM_BYTES / (2039e9 * c.bandwidth_efficiency)
+    assert bf16.micro_seconds == pytest.approx(compute + memory)
+    assert bf16.step_seconds == pytest.approx(4 * (compute + memory) + optimizer)
+    assert bf16.bound == "compute" and bf16.comm_seconds == 0
+    fp32 = timing.step_time(sim, a100, "fp32", Setup(), accumulation=4, gradient_checkpointing=True)
+    assert fp32.compute_seconds == pytest.approx(10 * 2e12 / (19.5e12 * c.matmul_efficiency))  # CUDA cores
+    tf32 = timing.step_time(sim, a100, "tf32", Setup(), accumulation=4, gradient_checkpointing=True)
+    assert tf32.compute_seconds == pytest.approx(compute * 312 / 156)
+
+
+def test_many_small_operations_are_bound_by_their_launches() -> None:
+    tiny = step([[10**6, 10**6, 20_000]], trainable=0)
+    timed = timing.step_time(tiny, GPUS["h100-80g"], "bf16", Setup(), 8, True)
+    assert timed.bound == "launches"
+    assert timed.micro_seconds == pytest.approx(20_000 * c.launch_seconds)
+
+
+def test_zero3_gathers_every_weight_three_times_with_checkpointing_and_reduce_scatters_gradients() -> None:
+    params, trainable, n, accumulation = 8 * 10**9, 8 * 10**9, 8, 4
+    sim = step([], params, trainable)
+    a100 = GPUS["a100-40g"]
+    link = 300e9 * c.link_efficiency
+    zero3 = timing.step_time(sim, a100, "bf16", Setup(gpus=n, zero=3), accumulation, True)
+    assert zero3.comm_seconds == pytest.approx(accumulation * (3 * params + trainable) * 2 * (n - 1) / n / link)
+    assert zero3.optimizer_seconds == pytest.approx(trainable / n * c.zero_step_seconds)
+    zero2 = timing.step_time(sim, a100, "bf16", Setup(gpus=n, zero=2), accumulation, True)
+    assert zero2.comm_seconds == pytest.approx((accumulation + 1) * trainable * 2 * (n - 1) / n / link)
+    ddp = timing.step_time(sim, a100, "bf16", Setup(gpus=n), accumulation, True)
+    assert ddp.comm_seconds == pytest.approx(2 * trainable * 2 * (n - 1) / n / link)
+    assert timing.step_time(sim, a100, "bf16", Setup(gpus=1, zero=3), accumulation, True).comm_seconds == 0
+    offload = timing.step_time(sim, a100, "bf16", Setup(gpus=n, zero=3, offload_optimizer=True), accumulation, True)
+    assert offload.optimizer_seconds > zero3.optimizer_seconds  # CPU Adam and the PCIe round trip
+
+
+def test_qlora_pays_for_dequantising_each_weight_at_each_use() -> None:
+    sim = step([], params=10**9, trainable=10**6, quantizable=9 * 10**8)
+    a100 = GPUS["a100-80g"]
+    plain = timing.step_time(sim, a100, "bf16", Setup(), 1, True)
+    nf4 = timing.step_time(sim, a100, "bf16", Setup(quantization_bit=4), 1, True)
+    per_weight = 0.5 + 1 / 64 + 4 / (64 * 256) + 2  # read NF4 with double-quantised absmax, write bf16
+    assert nf4.dequant_seconds == pytest.approx(3 * 9e8 * per_weight / (2039e9 * c.bandwidth_efficiency))
+    assert plain.dequant_seconds == 0
+
+
+def test_cards_carry_what_the_model_needs_and_a_users_file_overrides_them(tmp_path: Path) -> None:
+    for key, card in GPUS.items():
+        assert card.memory_gib > 0 and card.fp16_tflops > 0 and card.memory_gb_s > 0 and card.link_gb_s > 0, key
+        assert card.fp32_tflops and card.fp32_tflops < card.fp16_tflops, key
+        assert (card.price_per_hour is None) == (not card.price_source), key
+    assert GPUS["v100-16g"].memory_gib == 15.78  # what NVML reports for a 16 GB V100
+    assert GPUS["t4"].half_precision() == "fp16" and GPUS["a100-40g"].half_precision() == "bf16"
+    mine = tmp_path / "cards.yaml"
+    mine.write_text(yaml.safe_dump({"a100-80g": {"name": "A100 (my cloud)", "memory_gib": 79.0, "memory_gb_s": 2000,
+                                                 "tflops": {"fp16": 300, "bf16": 300, "fp32": 19.5},
+                                                 "link": {"kind": "PCIe", "gb_s": 25},
+                                                 "price": {"usd_per_hour": 0.99, "source": "my invoice",
+                                                           "date": "2026-11"}}}), encoding="utf-8")
+    cards = load_cards(mine)
+    assert cards["a100-80g"].price_per_hour == 0.99 and cards["a100-80g"].link_gb_s == 25
+    assert cards["h100-80g"] == GPUS["h100-80g"]
+    assert resolve_gpu("a100-80g", cards=cards).name == "A100 (my cloud)"
+    mine.write_text("a100-80g: {name: broken}\n", encoding="utf-8")
+    with pytest.raises(InputError, match="card a100-80g: needs name, memory_gib, tflops"):
+        load_cards(mine)
+
+
+def test_the_published_points_name_their_source_and_cover_the_methods() -> None:
+    from recipekit.plan.calibration import load_points
+
+    sources, points = load_points(ROOT / "recipes" / "plan_calibration.yaml")
+    assert len(points) >= 15 and all(sources[p["source"]]["url"].startswith("https://") for p in points)
+    methods = {(p["method"], bool(p.get("quantization_bit")), p["zero"], p["gpus"] > 1) for p in points}
+    assert {("lora", False, 0, False), ("full", False, 2, False), ("full", False, 3, True), ("lora", True, 0, False)} \
+        <= methods
+    assert {p["seq"] for p in points} >= {256, 8192}
+    for point in points:
+        resolve_gpu(point["gpu"])
