@@ -61,6 +61,23 @@ def writes_held() -> Iterator[None]:
         _HELD = None
 
 
+def read_yaml_mapping(path: str | os.PathLike[str], what: str) -> dict[str, Any]:
+    """A YAML file that must be a mapping (``what`` names the kind of file, for the errors); every problem is one
+    InputError naming the file."""
+    import yaml
+
+    source = Path(path)
+    if not source.is_file():
+        raise InputError(f"no such {what}", str(source))
+    try:
+        data = yaml.safe_load(source.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise InputError(f"not valid YAML ({exc})", str(source)) from None
+    if not isinstance(data, dict):
+        raise InputError(f"a {what} is a YAML mapping", str(source))
+    return data
+
+
 def writing_command(main: Callable[..., Any]) -> Callable[..., Any]:
     """A command's ``main`` whose files are written as one unit (:func:`writes_held`) and whose bad input is one
     line and exit 2, with nothing written (:func:`recipekit.errors.exit_on_input_error`)."""

@@ -3,7 +3,7 @@ report's hardware with an empty simulation cache (the first plan a user runs), t
 
 The goal: every recipe plans in under 60 s on a 2-core machine. Also prints, for --cards, each recipe's peak per
 GPU at the report's GPU count (recipes/README.md's table). --published instead plans every published, measured
-run of recipes/plan_calibration.yaml and prints planned / measured memory and step time for each, the memory
+run of recipekit/plan/published_runs.yaml and prints planned / measured memory and step time for each, the memory
 MAPE and worst error and the range of the time ratios, against the goals (memory within 10%, time 0.67-1.5x).
 
 Example:
@@ -26,6 +26,7 @@ from pathlib import Path
 from recipekit.cli import script_parser
 from recipekit.errors import exit_on_input_error
 from recipekit.paths import module_command, root, shown
+from recipekit.plan.calibration import PUBLISHED_RUNS
 from recipekit.plan.gpus import report_hardware
 from recipekit.recipes.reading import all_recipe_files, load_recipe
 
@@ -36,9 +37,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = script_parser(__doc__)
     parser.add_argument("recipes", nargs="*", help="recipes (default: every shipped one but the CPU demo's)")
     parser.add_argument("--cards", default="", help="comma-separated cards for the peak-per-GPU table")
-    parser.add_argument("--published", nargs="?", const="recipes/plan_calibration.yaml", metavar="FILE",
+    parser.add_argument("--published", nargs="?", const=str(PUBLISHED_RUNS), metavar="FILE",
                         help="check the planner against published measured runs (default file: "
-                             "recipes/plan_calibration.yaml)")
+                             "recipekit/plan/published_runs.yaml)")
     parser.add_argument("--fit", action="store_true",
                         help="with --published: also search the step-time constants that fit the points best")
     return parser
@@ -61,8 +62,9 @@ def published(path: str, fit_constants: bool = False) -> list:
             f" ZeRO-{point['zero']}" if point["zero"] else "")
         mark = "" if result.used else " (listed)"
         print(f"| {point['source']}{mark} | {point.get('as', point['model'])} | {method} | {point['gpus']} "
-              f"| {point['seq']} | {result.planned_gb:.1f} / {result.memory_gb:.1f} | {result.memory_ratio:.2f} "
-              f"| {result.planned_s:.2f} / {result.step_s:.2f} | {result.time_ratio:.2f} | {result.bound} |",
+              f"| {point['seq']} | {result.prepared.planned_gb:.1f} / {point['memory_gb']:.1f} "
+              f"| {result.memory_ratio:.2f} | {result.planned_s:.2f} / {point['step_s']:.2f} | {result.time_ratio:.2f} "
+              f"| {result.bound} |",
               flush=True)
     totals = summary(checked)
     print(f"\n{totals['used']} of {totals['points']} points set the model (the others are listed with their reason):")

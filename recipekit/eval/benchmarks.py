@@ -14,9 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from recipekit.errors import InputError
+from recipekit.files import read_yaml_mapping
 
 FALLBACK = {"acc_norm": "acc"}
 
@@ -66,22 +65,9 @@ class Stage:
         return args
 
 
-def read_yaml(path: str | Path, what: str) -> dict[str, Any]:
-    source = Path(path)
-    if not source.is_file():
-        raise InputError(f"no such {what}", str(source))
-    try:
-        data = yaml.safe_load(source.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise InputError(f"not valid YAML ({exc})", str(source)) from None
-    if not isinstance(data, dict):
-        raise InputError(f"a {what} is a YAML mapping", str(source))
-    return data
-
-
 def load_suite(path: str | Path) -> Suite:
     """A suite file: ``dimensions: {NAME: {tasks: [...], shots: N, metric: M}}`` and optional ``reported``."""
-    data = read_yaml(path, "suite file")
+    data = read_yaml_mapping(path, "suite file")
     dimensions = []
     for name, spec in (data.get("dimensions") or {}).items():
         if not isinstance(spec, dict) or not spec.get("tasks"):
@@ -99,7 +85,7 @@ def load_suite(path: str | Path) -> Suite:
 
 def load_stage(path: str | Path) -> tuple[Stage, str]:
     """A stage file (``model``, optional ``adapter``, ``chat``, ``dtype``, ``suite``) -> the stage and its suite."""
-    data = read_yaml(path, "stage file")
+    data = read_yaml_mapping(path, "stage file")
     if not data.get("model"):
         raise InputError("a stage names its `model` (hub id or folder)", str(path))
     adapter = data.get("adapter")

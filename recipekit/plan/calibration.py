@@ -1,4 +1,4 @@
-"""Published, measured training runs (``recipes/plan_calibration.yaml``) planned the planner's way: each point's
+"""Published, measured training runs (``recipekit/plan/published_runs.yaml``) planned the planner's way: each point's
 run is simulated, its memory per GPU and its step time set beside what was measured, as ratios."""
 
 from __future__ import annotations
@@ -7,9 +7,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from recipekit.errors import InputError
+from recipekit.files import read_yaml_mapping
 from recipekit.plan.gpus import GPUS, Gpu
 from recipekit.plan.memory import Setup, per_gpu
 from recipekit.plan.models import load_config
@@ -19,54 +18,9 @@ from recipekit.plan.timing import CALIBRATED, Constants, step_time
 POINT_KEYS = {"source", "model", "as", "method", "seq", "memory_gb", "step_s", "gpu", "precision", "batch",
               "accumulation", "gradient_checkpointing", "lora_rank", "lora_alpha", "lora_target", "gpus", "zero",
               "quantization_bit", "reason", "buffer_elements"}
+PUBLISHED_RUNS = Path(__file__).resolve().parent / "published_runs.yaml"
 MEMORY_GOAL = 0.10  # planned memory within 10% of the measured
 TIME_GOAL = (0.67, 1.5)  # planned step time within these ratios of the measured
-
-
-@dataclass(frozen=True)
-class Checked:
-    """One point: what it is, what was measured, what the planner says."""
-
-    point: dict[str, Any]
-    memory_gb: float
-    planned_gb: float
-    step_s: float
-    planned_s: float
-    bound: str
-
-    @property
-    def memory_ratio(self) -> float:
-        return self.planned_gb / self.memory_gb
-
-    @property
-    def time_ratio(self) -> float:
-        return self.planned_s / self.step_s
-
-    @property
-    def used(self) -> bool:
-        """Whether the point sets the model's constants (a point with a ``reason`` is listed only)."""
-        return not self.point.get("reason")
-
-
-def load_points(path: str | Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """(sources, points with the file's defaults filled in); a malformed point is one error naming it."""
-    source = Path(path)
-    try:
-        data = yaml.safe_load(source.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise InputError(f"cannot read the calibration points ({exc})", str(source)) from None
-    sources, defaults = data.get("sources") or {}, data.get("defaults") or {}
-    points = []
-    for index, raw in enumerate(data.get("points") or [], 1):
-        point = {**defaults, **(raw or {})}
-        unknown = sorted(set(point) - POINT_KEYS)
-        missing = [k for k in ("source", "model", "method", "seq", "memory_gb", "step_s") if k not in point]
-        if unknown or missing or point["source"] not in sources:
-            problem = (f"unknown key(s) {unknown}" if unknown else f"lacks {', '.join(missing)}" if missing
-                       else f"source {point['source']!r} is not under sources:")
-            raise InputError(f"point {index}: {problem}", str(source))
-        points.append(point)
-    return sources, points
 
 
 @dataclass(frozen=True)
@@ -86,6 +40,50 @@ class Prepared:
         return timed.step_seconds, timed.bound
 
 
+@dataclass(frozen=True)
+class Checked:
+    """One point and what the planner says of it: its memory per GPU, step time and what bounds the step."""
+
+    prepared: Prepared
+    planned_s: float
+    bound: str
+
+    @property
+    def point(self) -> dict[str, Any]:
+        return self.prepared.point
+
+    @property
+    def memory_ratio(self) -> float:
+        return self.prepared.planned_gb / float(self.point["memory_gb"])
+
+    @property
+    def time_ratio(self) -> float:
+        return self.planned_s / float(self.point["step_s"])
+
+    @property
+    def used(self) -> bool:
+        """Whether the point sets the model's constants (a point with a ``reason`` is listed only)."""
+        return not self.point.get("reason")
+
+
+def load_points(path: str | Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """(sources, points with the file's defaults filled in); a malformed point is one error naming it."""
+    source = Path(path)
+    data = read_yaml_mapping(source, "calibration file")
+    sources, defaults = data.get("sources") or {}, data.get("defaults") or {}
+    points = []
+    for index, raw in enumerate(data.get("points") or [], 1):
+        point = {**defaults, **(raw or {})}
+        unknown = sorted(set(point) - POINT_KEYS)
+        missing = [k for k in ("source", "model", "method", "seq", "memory_gb", "step_s") if k not in point]
+        if unknown or missing or point["source"] not in sources:
+            problem = (f"unknown key(s) {unknown}" if unknown else f"lacks {', '.join(missing)}" if missing
+                       else f"source {point['source']!r} is not under sources:")
+            raise InputError(f"point {index}: {problem}", str(source))
+        points.append(point)
+    return sources, points
+
+
 def prepare(point: dict[str, Any]) -> Prepared:
     """Simulate one published point's step (cached like every plan) and its memory per GPU."""
     gpu = GPUS[point["gpu"]]
@@ -101,9 +99,7 @@ def prepare(point: dict[str, Any]) -> Prepared:
 
 def check(prepared: Prepared, constants: Constants = CALIBRATED) -> Checked:
     """The planner on one published point."""
-    seconds, bound = prepared.seconds(constants)
-    point = prepared.point
-    return Checked(point, float(point["memory_gb"]), prepared.planned_gb, float(point["step_s"]), seconds, bound)
+    return Checked(prepared, *prepared.seconds(constants))
 
 
 def fit(prepared: list[Prepared]) -> tuple[Constants, float]:

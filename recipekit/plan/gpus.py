@@ -8,9 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from recipekit.errors import InputError
+from recipekit.files import read_yaml_mapping
 
 CARDS_FILE = Path(__file__).resolve().parent / "cards.yaml"
 PRECISIONS = ("fp32", "tf32", "bf16", "fp16")
@@ -67,14 +66,7 @@ def load_cards(extra: str | Path | None = None) -> dict[str, Gpu]:
     """The shipped cards, with those of ``extra`` (a file of the same layout) added or replacing them."""
     cards: dict[str, Gpu] = {}
     for path in [CARDS_FILE, *([Path(extra)] if extra else [])]:
-        if not path.is_file():
-            raise InputError("no such cards file", str(path))
-        try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except yaml.YAMLError as exc:
-            raise InputError(f"not valid YAML ({getattr(exc, 'problem', exc)})", str(path)) from None
-        if not isinstance(data, dict):
-            raise InputError("a cards file maps card keys to their numbers", str(path))
+        data = read_yaml_mapping(path, "cards file")
         cards.update({str(key).lower(): card(str(key), raw, str(path)) for key, raw in data.items()})
     return cards
 

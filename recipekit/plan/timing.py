@@ -3,7 +3,7 @@ precision, its bytes at the card's memory bandwidth), the kernel launches eager 
 4-bit dequantisation, the optimizer step and ZeRO's communication over the card's link.
 
 The constants below are the model's only free numbers, the same for every model and card; they are calibrated on
-published measured runs (``recipes/plan_calibration.yaml``, checked by ``scripts/bench_plan.py --published``).
+published measured runs (``recipekit/plan/published_runs.yaml``, checked by ``scripts/bench_plan.py --published``).
 """
 
 from __future__ import annotations

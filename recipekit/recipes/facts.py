@@ -14,9 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from recipekit.errors import InputError
+from recipekit.files import read_yaml_mapping
 from recipekit.paths import root
 
 ENTRY_KEYS = {"settings_from", "settings", "hardware", "global_batch", "target", "differences", "notes"}
@@ -102,16 +101,6 @@ def entry_facts(chain: Path, data: dict[str, Any], key: str) -> Facts:
                  {str(k): str(v) for k, v in (entry.get("differences") or {}).items()}, str(entry.get("notes", "")))
 
 
-def read_chain_file(chain: Path) -> dict[str, Any]:
-    try:
-        data = yaml.safe_load(chain.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise InputError(f"not valid YAML ({getattr(exc, 'problem', exc)})", str(chain)) from None
-    if not isinstance(data, dict):
-        raise InputError("a chain file must be a YAML mapping", str(chain))
-    return data
-
-
 def header_facts(path: Path, header: list[str]) -> Facts:
     """The facts a recipe of no report states in its own header (the first line of each)."""
     found = {}
@@ -129,4 +118,4 @@ def recipe_facts(path: Path, header: list[str]) -> Facts:
     if chain is None:
         raise InputError(f"the header's Report: names {reference}, which is not a chain file here "
                          "(name recipes/reproduce/REPORT.yaml, or `none`)", str(path))
-    return entry_facts(chain, read_chain_file(chain), chain_key(chain, path))
+    return entry_facts(chain, read_yaml_mapping(chain, "chain file"), chain_key(chain, path))

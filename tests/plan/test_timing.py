@@ -6,7 +6,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import ROOT
 
 from recipekit.errors import InputError
 from recipekit.plan import timing
@@ -97,9 +96,9 @@ def test_cards_carry_what_the_model_needs_and_a_users_file_overrides_them(tmp_pa
 
 
 def test_the_published_points_name_their_source_and_cover_the_methods() -> None:
-    from recipekit.plan.calibration import load_points
+    from recipekit.plan.calibration import PUBLISHED_RUNS, load_points
 
-    sources, points = load_points(ROOT / "recipes" / "plan_calibration.yaml")
+    sources, points = load_points(PUBLISHED_RUNS)
     assert len(points) >= 15 and all(sources[p["source"]]["url"].startswith("https://") for p in points)
     methods = {(p["method"], bool(p.get("quantization_bit")), p["zero"], p["gpus"] > 1) for p in points}
     assert {("lora", False, 0, False), ("full", False, 2, False), ("full", False, 3, True), ("lora", True, 0, False)} \
