@@ -4,7 +4,7 @@ memory as NVML reports it, dense peaks per precision, memory bandwidth, the GPU-
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +12,6 @@ from recipekit.errors import InputError
 from recipekit.files import read_yaml_mapping
 
 CARDS_FILE = Path(__file__).resolve().parent / "cards.yaml"
-PRECISIONS = ("fp32", "tf32", "bf16", "fp16")
 
 
 @dataclass(frozen=True)
@@ -90,10 +89,11 @@ def resolve_gpu(name: str | None, memory_gib: float | None = None, tflops: float
         return base
     if name is None:  # a card described by its memory and one peak: no bandwidth, link or price known
         return Gpu(f"custom {memory_gib:g} GiB", float(memory_gib), tflops, float(tflops))  # type: ignore[arg-type]
-    return Gpu(base.name, memory_gib if memory_gib is not None else base.memory_gib,
-               tflops if tflops is not None else base.bf16_tflops, tflops if tflops is not None else base.fp16_tflops,
-               base.fp32_tflops, base.tf32_tflops, base.memory_gb_s, base.link, base.link_gb_s, base.price_per_hour,
-               base.price_source)
+    return replace(base, memory_gib=memory_gib if memory_gib is not None else base.memory_gib,
+                   bf16_tflops=tflops if tflops is not None else base.bf16_tflops,
+                   fp16_tflops=tflops if tflops is not None else base.fp16_tflops)
+
+
 HARDWARE = re.compile(r"^\s*(?:(\d+)\s*x\s*)?([^.(;]*)", re.I)
 NAMED = (("a100", "40", "a100-40g"), ("a100", "80", "a100-80g"), ("a6000", "", "rtx-a6000"), ("h100", "", "h100-80g"),
          ("h200", "", "h200"), ("4090", "", "rtx4090"), ("3090", "", "rtx3090"), ("t4", "", "t4"), ("a10", "", "a10"))
