@@ -3,6 +3,9 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
+# this environment's programs first, as in an activated virtualenv: one ninja builds DeepSpeed's CPU ops (the
+# system's and the virtualenv's ninja hash build lines differently, so alternating them rebuilds, ~40 s a time)
+export PATH := $(abspath $(VENV))/bin:$(PATH)
 
 .PHONY: install demo test test-unit test-slow lint clean
 

@@ -28,6 +28,7 @@ from pathlib import Path
 from recipekit.cli import script_parser
 from recipekit.errors import InputError, exit_on_input_error
 from recipekit.recipes.arguments import parse_overrides
+from recipekit.steps import tool_env
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -78,7 +79,7 @@ def main(argv: list[str] | None = None) -> object:
     refuse_early(args.recipe, extra)
     command = torchrun_command(argv)
     if command is not None:
-        raise SystemExit(subprocess.run(command, check=False).returncode)
+        raise SystemExit(subprocess.run(command, check=False, env=tool_env()).returncode)
     from recipekit.classify.training import run
     from recipekit.recipes.reading import load_recipe
 

@@ -14,6 +14,7 @@ import gc
 import hashlib
 import json
 import os
+import sys
 import time
 import warnings
 from dataclasses import asdict, dataclass, field
@@ -22,7 +23,7 @@ from typing import Any
 
 from recipekit.plan.models import OUTPUT_LAYERS, build_model, largest_layer, quantizable
 
-SIMULATOR_VERSION = 7  # part of the cache key: bump when the step or its accounting changes
+SIMULATOR_VERSION = 8  # part of the cache key: bump when the step or its accounting changes
 
 
 @dataclass(frozen=True)
@@ -81,8 +82,9 @@ def prepared(config: Any, shape: Shape) -> Any:
 
     model = build_model(config, shape.head_labels, torch.bfloat16 if shape.bf16 else torch.float32)
     if shape.gradient_checkpointing:
-        # LLaMA-Factory's default (use_reentrant_gc: true); the HF Trainer's own default is the same
-        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": True})
+        # LLaMA-Factory's default (use_reentrant_gc: true); a classifier trains under the HF Trainer's (false)
+        reentrant = not shape.head_labels
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": reentrant})
         model.config.use_cache = False
     if shape.method == "lora":
         from peft import LoraConfig, TaskType, get_peft_model
@@ -137,7 +139,8 @@ def step(model: Any, shape: Shape, vocab: int, reference: Any = None) -> None:
     rows = 2 * shape.batch if shape.dpo else shape.batch
     ids = torch.randint(0, vocab, (rows, shape.seq))
     if shape.head_labels:
-        loss = model(input_ids=ids, labels=torch.randint(0, shape.head_labels, (rows,))).loss
+        logits = model(input_ids=ids).logits.float()  # the loss outside: some heads pick labelled rows by value
+        loss = torch.nn.functional.cross_entropy(logits, torch.randint(0, shape.head_labels, (rows,)))
     elif shape.dpo:
         policy = sequence_logprobs(model, ids)
         with torch.no_grad():
@@ -239,6 +242,24 @@ def peak_tracker() -> Any:
 
 
 @contextlib.contextmanager
+def python_script_functions(model: Any) -> Any:
+    """The model's TorchScript functions (DeBERTa's relative positions) run as the Python they were scripted
+    from: the TorchScript interpreter mixes real constants into fake tensors."""
+    import torch
+
+    modules = {sys.modules[type(m).__module__] for m in model.modules()}
+    scripted = [(module, name, value) for module in modules for name, value in vars(module).items()
+                if isinstance(value, torch.jit.ScriptFunction) and hasattr(value, "_torchdynamo_inline")]
+    for module, name, value in scripted:
+        setattr(module, name, value._torchdynamo_inline)
+    try:
+        yield
+    finally:
+        for module, name, value in scripted:
+            setattr(module, name, value)
+
+
+@contextlib.contextmanager
 def prompt_gc(threshold: int = 50) -> Any:
     """Collect cyclic garbage before the step and soon during it, so that no garbage of earlier work is freed
     (or kept) at a point that depends on what ran before."""
@@ -294,7 +315,7 @@ def run_step(config: Any, shape: Shape, fake: bool = True) -> Simulation:
             if module is not None:
                 frozen_without_hooks(tracker, module)
                 tracker.track_external(module)
-        with prompt_gc(), tracker, counter, warnings.catch_warnings():
+        with python_script_functions(model), prompt_gc(), tracker, counter, warnings.catch_warnings():
             # MemTracker's per-module backward snapshots skip a module no longer alive when its gradient hook
             # fires (encoders' pooler, dropped outputs) and warn; the overall peak used here does not depend on them
             warnings.filterwarnings("ignore", message="Module is None. Skipping")
@@ -331,9 +352,12 @@ def simulate(config: Any, shape: Shape) -> Simulation:
     path = cache_dir() / f"{cache_key(config, shape)}.json"
     if path.is_file():
         return Simulation(**json.loads(path.read_text(encoding="utf-8")))
+    what = f"{shape.method}{' DPO' if shape.dpo else ''}, {shape.batch} x {shape.seq} tokens"
+    print(f"plan: simulating one training step of {config.model_type} ({what}); cached after the first time",
+          file=sys.stderr, flush=True)
     try:
         result = run_step(config, shape)
-    except RuntimeError as exc:  # code fake tensors cannot run (DeBERTa's TorchScript relative positions)
+    except RuntimeError as exc:  # code fake tensors cannot run (data-dependent shapes, TorchScript)
         result = real_fallback(config, shape, exc)
     with contextlib.suppress(OSError):  # a read-only cache only costs time
         path.parent.mkdir(parents=True, exist_ok=True)

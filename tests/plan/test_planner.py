@@ -96,6 +96,53 @@ def test_the_fake_step_equals_a_real_one(shape: Shape) -> None:
     assert fake.peak["Total"] == pytest.approx(real.peak["Total"], rel=0.05)
 
 
+TINY_DEBERTA = {"vocab_size": 500, "hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4,
+                "intermediate_size": 128, "max_position_embeddings": 128, "relative_attention": True,
+                "position_buckets": 32, "max_relative_positions": 64, "pos_att_type": ["p2c", "c2p"],
+                "norm_rel_ebd": "layer_norm", "share_att_key": True, "position_biased_input": False}
+
+
+@pytest.mark.parametrize("gc", [False, True], ids=["no-gc", "gc"])
+def test_deberta_runs_on_fake_tensors_and_equals_a_real_step(gc: bool) -> None:
+    """DeBERTa's TorchScript relative positions and its label-picking loss run on fake tensors; checkpointing as
+    the classifier's Trainer does it (non-reentrant: DeBERTa's shared relative embeddings cannot be recomputed
+    reentrantly). Counts, FLOPs and the peak are those of the same step on real tensors."""
+    from transformers import AutoConfig
+
+    config = AutoConfig.for_model("deberta-v2", **TINY_DEBERTA)
+    shape = Shape(2, 64, head_labels=3, gradient_checkpointing=gc, bf16=False)
+    fake, real = run_step(config, shape, fake=True), run_step(config, shape, fake=False)
+    assert fake.params == real.params == sum(p.numel() for p in build_model(config, 3, torch.float32).parameters())
+    assert (fake.flops, fake.peak["Total"]) == (real.flops, real.peak["Total"])
+    assert fake.flops > 6 * 2 * 64 * 64 * 64 * 2  # at least the attention projections' 6 FLOPs per weight-token
+
+
+def test_a_model_fake_tensors_cannot_run_is_stepped_for_real(monkeypatch: pytest.MonkeyPatch,
+                                                             tmp_path: Path) -> None:
+    """Without the Python versions of DeBERTa's TorchScript functions the fake step fails: the planner then runs
+    the step on real CPU tensors (a small model) and gets the same numbers."""
+    import contextlib
+
+    from transformers import AutoConfig
+
+    from recipekit.errors import InputError
+    from recipekit.plan import simulate
+
+    monkeypatch.setenv("LLM_RECIPES_CACHE", str(tmp_path))
+    config = AutoConfig.for_model("deberta-v2", **TINY_DEBERTA)
+    shape = Shape(2, 64, head_labels=3, gradient_checkpointing=False, bf16=False)
+    expected = run_step(config, shape, fake=False)
+    monkeypatch.setattr(simulate, "python_script_functions", lambda model: contextlib.nullcontext())
+    with pytest.raises(RuntimeError):
+        run_step(config, shape, fake=True)
+    monkeypatch.setattr(simulate, "REAL_STEP_LIMIT", expected.params - 1)
+    with pytest.raises(InputError, match="parameters are too many for a real CPU step"):
+        simulate.simulate(config, shape)
+    monkeypatch.setattr(simulate, "REAL_STEP_LIMIT", expected.params)
+    result = simulate.simulate(config, shape)
+    assert (result.params, result.flops, result.peak) == (expected.params, expected.flops, expected.peak)
+
+
 @pytest.mark.slow
 def test_seven_b_lora_and_qlora_land_near_llamafactorys_table(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """LLaMA-Factory's README: 7B LoRA 16 GB, QLoRA 4-bit 6 GB, at its implied settings (batch 1, short rows)."""
@@ -181,8 +228,8 @@ def test_check_recipes_plans_on_a_card() -> None:
     assert "plan: 1x T4 16GB: " in done.stdout and "at 16 x 256 tokens, fits" in done.stdout
 
 
-@pytest.mark.slow  # DeBERTa's code cannot run on fake tensors: a real bf16 step on the CPU (minutes here)
-def test_check_recipes_plans_a_model_fake_tensors_cannot_run() -> None:
+@pytest.mark.integration
+def test_check_recipes_plans_deberta_on_fake_tensors() -> None:
     done = run_cli("check", "recipes", "recipes/classifier/arena_deberta_v3.yaml", "--gpu", "t4")
     assert done.returncode == 0, done.stdout[-2000:]
     assert "plan: 1x T4 16GB: " in done.stdout and "at 4 x 512 tokens, fits" in done.stdout
