@@ -5,11 +5,15 @@ The goal: every recipe plans in under 60 s on a 2-core machine. Also prints, for
 GPU at the report's GPU count (recipes/README.md's table). --published instead plans every published, measured
 run of recipekit/plan/published_runs.yaml and prints planned / measured memory and step time for each, the memory
 MAPE and worst error and the range of the time ratios, against the goals (memory within 10%, time 0.67-1.5x).
+--measure runs `plan --measure` on every shipped training recipe (or the given ones) that fits this machine's
+device and writes the planned-vs-measured table (recipekit/plan/measured_runs.yaml by default): on a GPU machine,
+the one command to run.
 
 Example:
     python scripts/bench_plan.py
     python scripts/bench_plan.py recipes/agnews_full.yaml --cards t4,a100-40g,h100-80g
     python scripts/bench_plan.py --published
+    python scripts/bench_plan.py --measure
 """
 
 from __future__ import annotations
@@ -23,11 +27,12 @@ import tempfile
 import time
 from pathlib import Path
 
-from recipekit.cli import script_parser
+from recipekit.cli import at_least, script_parser
 from recipekit.errors import exit_on_input_error
 from recipekit.paths import module_command, root, shown
 from recipekit.plan.calibration import PUBLISHED_RUNS
 from recipekit.plan.gpus import report_hardware
+from recipekit.plan.measure import MEASURED_RUNS
 from recipekit.recipes.reading import all_recipe_files, load_recipe
 
 GOAL_SECONDS = 60.0
@@ -40,6 +45,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--published", nargs="?", const=str(PUBLISHED_RUNS), metavar="FILE",
                         help="check the planner against published measured runs (default file: "
                              "recipekit/plan/published_runs.yaml)")
+    parser.add_argument("--measure", nargs="?", const=str(MEASURED_RUNS), metavar="FILE",
+                        help="plan --measure every training recipe that fits this machine's device; write the "
+                             "table to FILE (default: recipekit/plan/measured_runs.yaml)")
+    parser.add_argument("--steps", type=at_least(2), default=4, help="with --measure: steps per recipe (default 4)")
     parser.add_argument("--fit", action="store_true",
                         help="with --published: also search the step-time constants that fit the points best")
     return parser
@@ -94,6 +103,63 @@ def timed_plan(recipe: Path, cache: Path, out: Path, extra: list[str]) -> tuple[
     return seconds, json.loads((out / "plan.json").read_text(encoding="utf-8"))
 
 
+def measure_sweep(paths: list[Path], table: Path, steps: int) -> list[dict]:
+    """``plan --measure`` (the whole command) on each training recipe that fits this machine's device, one table
+    row each, then the table written as YAML."""
+    import datetime
+
+    import torch
+    import yaml
+
+    from recipekit.files import atomic_write_text
+    from recipekit.plan.gpus import load_cards
+    from recipekit.plan.measure import STAGES, local_card
+    from recipekit.plan.memory import GIB
+
+    if torch.cuda.is_available():
+        _, total = torch.cuda.mem_get_info()
+        key = local_card(load_cards(), torch.cuda.get_device_name(), total)
+        # a device not in the table: its memory (only whether a recipe fits is read; no time is planned for it)
+        where = ["--gpu", key] if key else ["--gpu-mem", f"{total / GIB:.1f}", "--gpu-tflops", "1"]
+        device = torch.cuda.get_device_name()
+    else:
+        import psutil
+
+        where, device = ["--gpu-mem", f"{psutil.virtual_memory().total / GIB:.1f}", "--gpu-tflops", "1"], "cpu"
+    rows = []
+    print("| recipe | batch x seq | memory GiB (planned / measured) | ratio | step s (planned / measured) | ratio |")
+    print("|---|---|---|---|---|---|")
+    with tempfile.TemporaryDirectory() as scratch:
+        for path in paths:
+            recipe = load_recipe(path)
+            if recipe.is_classifier or str(recipe.setting("stage", "sft")) not in STAGES or not recipe.setting(
+                    "do_train"):
+                continue
+            out = Path(scratch) / path.stem
+            _, plan = timed_plan(path, Path(scratch) / "cache", out, where)
+            if not plan["fits"]:
+                print(f"| {shown(path)} | does not fit here: {plan['memory']['peak_gib']:.1f} GiB planned | | | | |")
+                continue
+            _, plan = timed_plan(path, Path(scratch) / "cache", out, [*where, "--measure", "--measure-steps",
+                                                                       str(steps)])
+            m = plan["measured"]
+            planned_s = "-" if m["planned_step_seconds"] is None else f"{m['planned_step_seconds']:.3g}"
+            ratio_s = "-" if m["time_ratio"] is None else f"{m['time_ratio']:.2f}"
+            print(f"| {shown(path)} | {m['shape']['batch']} x {m['shape']['seq']} | {m['planned_gib']:.2f} / "
+                  f"{m['peak_gib']:.2f} | {m['memory_ratio']:.2f} | {planned_s} / {m['step_seconds']:.3g} "
+                  f"| {ratio_s} |", flush=True)
+            rows.append({"recipe": str(shown(path)), **{k: m[k] for k in (
+                "device", "steps", "shape", "planned_gib", "peak_gib", "memory_ratio", "allocated_gib",
+                "planned_step_seconds", "step_seconds", "time_ratio", "notes")}})
+    if not rows:
+        raise SystemExit("no recipe measured: none trains with LLaMA-Factory or none fits this device")
+    document = {"device": device, "date": datetime.date.today().isoformat(), "torch": str(torch.__version__),
+                "runs": rows}
+    atomic_write_text(table, yaml.safe_dump(document, sort_keys=False, allow_unicode=True))
+    print(f"\nwrote {table} ({len(rows)} measured)")
+    return rows
+
+
 @exit_on_input_error
 def main(argv: list[str] | None = None) -> list[dict]:
     args = build_parser().parse_args(argv)
@@ -101,6 +167,8 @@ def main(argv: list[str] | None = None) -> list[dict]:
         return published(args.published, args.fit)
     shipped = [p for p in all_recipe_files(root() / "recipes") if "demo" not in p.parts]
     paths = [Path(p) for p in args.recipes] or shipped
+    if args.measure:
+        return measure_sweep(paths, Path(args.measure), args.steps)
     rows = []
     with tempfile.TemporaryDirectory() as scratch:
         cache = Path(scratch) / "cache"

@@ -7,12 +7,14 @@ ZeRO stage and offload, LoRA and 4-bit weights, DPO's pair batch and reference. 
 card's roofline at the run's precision, kernel launches, 4-bit dequantisation, the optimizer step and ZeRO's
 communication (recipekit/plan/timing.py, checked against published runs by bench_plan.py --published); cost at
 the card's dated price (recipekit/plan/cards.yaml; --price, --cards). When a run does not fit, the usual changes
-are each simulated. Writes plan.json and plan.md.
+are each simulated. --measure also trains a few real steps on this machine's device and prints the measured peak
+memory and step time beside the plan of that run (recipekit/plan/measure.py). Writes plan.json and plan.md.
 
 Example:
     python scripts/plan.py recipes/agnews_full.yaml --gpu a100-40g --gpus 8 --seq 256 --rows 120000
     python scripts/plan.py recipes/qwen3_4b_tulu_sft_lora.yaml --gpu rtx4090 --gpus 2 --price 0.69
     python scripts/plan.py recipes/classifier/arena_deberta_v3.yaml --gpu-mem 24 --gpu-tflops 150 --mfu 0.3
+    python scripts/plan.py recipes/qwen3_4b_tulu_sft_lora.yaml --gpu h200 --measure
 """
 
 from __future__ import annotations
@@ -49,6 +51,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--out", help="folder for plan.json and plan.md (default: outputs/plan/RECIPE)")
     parser.add_argument("--report-hardware", action="store_true",
                         help="plan on the report's hardware (card and count, in its chain file) not --gpu/--gpus")
+    parser.add_argument("--measure", action="store_true",
+                        help="also train a few real steps of the recipe on this machine's device (its architecture "
+                             "with random weights, synthetic rows at cutoff_len) and print measured peak memory and "
+                             "step time beside the plan of that run")
+    parser.add_argument("--measure-steps", type=at_least(2), default=4,
+                        help="optimizer steps --measure runs (the first is not timed; default 4)")
     parser.add_argument("--write-header", action="store_true",
                         help="put the plan's one-line summary into the recipe's header (a '# Plan' line)")
     return parser
@@ -122,12 +130,21 @@ def main(argv: list[str] | None = None) -> dict:
     seq, note = args.seq, None
     if args.data:
         seq, note = measured_seq(args.recipe, int(recipe.setting("cutoff_len")))
+    cards = load_cards(args.cards)
     result = plan(recipe, gpu, args.gpus, recipe_outputs(all_recipe_files("recipes")), args.rows, args.mfu,
-                  args.price, seq)
+                  args.price, seq, cards)
     if note:
         result["seq_note"] = note
     out = Path(args.out) if args.out else Path("outputs") / "plan" / Path(args.recipe).stem
     markdown = render_markdown(result) + (f"\n{note}\n" if note else "")
+    if args.measure:
+        from recipekit.plan.measure import measure
+        from recipekit.report.plan import render_measured
+
+        measured = measure(recipe, args.gpus, args.measure_steps, out, cards,
+                           recipe_outputs(all_recipe_files("recipes")))
+        result["measured"] = measured.as_dict()
+        markdown += "\n" + render_measured(result["measured"])
     write_json(out / "plan.json", result)
     atomic_write_text(out / "plan.md", markdown)
     print(markdown.rstrip())

@@ -71,8 +71,10 @@ def deepspeed_setup(path: str | None, hidden: int) -> dict[str, Any]:
             "offload_params": offload("offload_param"), "buffer_elements": buckets}
 
 
-def read_run(recipe: Recipe, gpus: int, made_by: dict[str, Path], seq: int | None = None) -> tuple[Run, Any]:
-    """The run a LLaMA-Factory or classifier recipe describes, and its architecture's config."""
+def read_run(recipe: Recipe, gpus: int, made_by: dict[str, Path], seq: int | None = None,
+             half_available: bool = True) -> tuple[Run, Any]:
+    """The run a LLaMA-Factory or classifier recipe describes, and its architecture's config (on a device without
+    half precision, ``half_available`` False: LLaMA-Factory then loads the model in fp32)."""
     value = recipe.setting  # every value as the recipe's trainer reads it, its parser's defaults included
     model = producer_model(str(value("model_name_or_path")), made_by)
     config = load_config(model)
@@ -91,7 +93,7 @@ def read_run(recipe: Recipe, gpus: int, made_by: dict[str, Path], seq: int | Non
     target = value("lora_target")
     # LLaMA-Factory loads a model without bf16/fp16 flags in the checkpoint's half precision on a card that has
     # it (infer_optim_dtype), so its runs are half precision either way; the classifier's Trainer follows the flags
-    half = bool(value("bf16") or value("fp16") or value("pure_bf16", False) or not classifier)
+    half = bool(value("bf16") or value("fp16") or value("pure_bf16", False) or (half_available and not classifier))
     precision = ("bf16" if value("bf16") or value("pure_bf16", False) else "fp16" if value("fp16") else
                  "half" if half else "tf32" if value("tf32", None) else "fp32")
     shape = Shape(batch=batch, seq=int(seq or value("cutoff_len")), method=method,
@@ -193,9 +195,57 @@ def options(run: Run, config: Any, gpu: Gpu) -> list[Option]:
     return found
 
 
+def reported_step_seconds(time: dict[str, Any]) -> tuple[list[float], float | None]:
+    """A report's own seconds per optimizer step ([low, high], or [] when it gives no step count or rate) and
+    the steps it ran (None when unknown)."""
+    total = [value * 3600 for value in numbers(time.get("hours"))] or [value * 60 for value in
+                                                                        numbers(time.get("minutes"))]
+    if time.get("steps_per_second"):
+        per_step = 1 / float(time["steps_per_second"])
+        return [per_step], (total[0] / per_step if total else None)
+    steps = time.get("steps")
+    if steps and total:
+        return [value / float(steps) for value in total], float(steps)
+    return [], None
+
+
+def numbers(value: Any) -> list[float]:
+    return [] if value is None else [float(v) for v in (value if isinstance(value, list) else [value])]
+
+
+def against_report(time: dict[str, Any], sim: Simulation, run: Run, gpu: Gpu, step_seconds: float,
+                   cards: dict[str, Gpu] | None) -> dict[str, Any]:
+    """The report's own time beside the plan: seconds per optimizer step both ways, the plan for the report's
+    steps, and (``cards``) which cards' plans fall within the time goal of the report's step."""
+    from recipekit.plan.calibration import TIME_GOAL
+
+    reported, steps = reported_step_seconds(time)
+    result: dict[str, Any] = {"said": time["said"], "hours": numbers(time.get("hours")) or None,
+                              "minutes": numbers(time.get("minutes")) or None, "steps": steps,
+                              "eval": time.get("eval"), "seconds_per_step": reported or None,
+                              "planned_seconds_per_step": step_seconds, "card": gpu.name}
+    if not reported:
+        return result
+    result["ratio"] = [step_seconds / value for value in reversed(reported)]
+    if steps:
+        result["planned_hours"] = steps * step_seconds / 3600
+    if cards:
+        matching = []
+        for key, card in cards.items():
+            precision = card.half_precision() if run.precision == "half" else run.precision
+            seconds = step_time(sim, card, precision, run.setup, run.accumulation,
+                                run.shape.gradient_checkpointing).step_seconds
+            if TIME_GOAL[0] <= seconds / max(reported) and seconds / min(reported) <= TIME_GOAL[1]:
+                matching.append(key)
+        result["matching_cards"] = matching
+    return result
+
+
 def plan(recipe: Recipe, gpu: Gpu, gpus: int, made_by: dict[str, Path], rows: int | None = None,
-         mfu: float | None = None, price: float | None = None, seq: int | None = None) -> dict[str, Any]:
-    """Everything the planner says about one recipe on ``gpus`` cards, as a JSON-ready dict."""
+         mfu: float | None = None, price: float | None = None, seq: int | None = None,
+         cards: dict[str, Gpu] | None = None) -> dict[str, Any]:
+    """Everything the planner says about one recipe on ``gpus`` cards, as a JSON-ready dict (``cards``: the
+    table in which to look for the cards whose plans match the report's own time)."""
     run, config = read_run(recipe, gpus, made_by, seq)
     price_given = price is not None
     result: dict[str, Any] = {"recipe": str(recipe.path), "model": run.model, "gpu": asdict(gpu), "gpus": gpus,
@@ -236,6 +286,12 @@ def plan(recipe: Recipe, gpu: Gpu, gpus: int, made_by: dict[str, Path], rows: in
                       mfu=efficiency, mfu_source="--mfu" if mfu is not None else MFU_SOURCE,
                       step_seconds_model=timed.step_seconds,
                       time_note=None if steps else "rows unknown: pass --rows N or convert the data first")
+        try:
+            time = recipe.facts().time
+        except InputError:  # a copy of a shipped recipe keeps a header whose chain has no entry for it
+            time = {}
+        if time:
+            result["report_time"] = against_report(time, sim, run, gpu, step_seconds, cards)
     result["memory"] = {"per_gpu_gib": {k: v / GIB for k, v in memory.parts.items()},
                         "peak_gib": memory.total / GIB, "model_states_gib": memory.model_states / GIB,
                         "host_gib": memory.host_bytes / GIB}

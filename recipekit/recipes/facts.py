@@ -18,7 +18,8 @@ from recipekit.errors import InputError
 from recipekit.files import read_yaml_mapping
 from recipekit.paths import root
 
-ENTRY_KEYS = {"settings_from", "settings", "hardware", "global_batch", "target", "differences", "notes"}
+ENTRY_KEYS = {"settings_from", "settings", "hardware", "global_batch", "target", "differences", "notes", "time"}
+TIME_KEYS = {"hours", "minutes", "steps", "steps_per_second", "samples_per_second", "eval", "said"}
 REQUIRED_KEYS = ("hardware", "global_batch", "target")
 GLOBAL_BATCH = re.compile(r"(\d+) per device x (\d+) accumulation x (\d+) (?:GPUs?|ranks?|process(?:es)?)\s*=\s*(\d+)")
 REPORT_LINE = re.compile(r"^#\s*Report\s*:\s*(\S+)")
@@ -44,6 +45,7 @@ class Facts:
     target: str = ""
     differences: dict[str, str] = field(default_factory=dict)
     notes: str = ""
+    time: dict[str, Any] = field(default_factory=dict)  # the report's own training time (TIME_KEYS)
 
     def batch(self) -> tuple[int, int, int, int] | None:
         """(per device, accumulation, GPUs, global) when the global batch has that shape."""
@@ -92,13 +94,32 @@ def entry_facts(chain: Path, data: dict[str, Any], key: str) -> Facts:
     if unknown or missing:
         problem = f"unknown key(s) {unknown}" if unknown else f"lacks {', '.join(missing)}"
         raise InputError(f"recipes: {key}: {problem} (keys: {', '.join(sorted(ENTRY_KEYS))})", str(chain))
-    for name in ("settings", "differences"):
+    for name in ("settings", "differences", "time"):
         if not isinstance(entry.get(name) or {}, dict):
             raise InputError(f"recipes: {key}: {name} must be `key: value` lines", str(chain))
     return Facts(chain, key, str(data.get("report") or "") or None, str(data.get("title", "")),
                  str(entry.get("settings_from", "")), dict(entry.get("settings") or {}), str(entry["hardware"]),
                  str(entry["global_batch"]), str(entry["target"]),
-                 {str(k): str(v) for k, v in (entry.get("differences") or {}).items()}, str(entry.get("notes", "")))
+                 {str(k): str(v) for k, v in (entry.get("differences") or {}).items()}, str(entry.get("notes", "")),
+                 report_time(chain, key, entry.get("time") or {}))
+
+
+def report_time(chain: Path, key: str, time: dict[str, Any]) -> dict[str, Any]:
+    """A report's own time for a recipe: ``hours`` or ``minutes`` (a number, or [low, high]), with ``steps`` or
+    ``steps_per_second`` to give seconds per optimizer step, and ``said`` (where the report says it)."""
+    where = f"recipes: {key}: time"
+    unknown = sorted(set(time) - TIME_KEYS)
+    if unknown:
+        raise InputError(f"{where}: unknown key(s) {unknown} (keys: {', '.join(sorted(TIME_KEYS))})", str(chain))
+    if time and not time.get("said"):
+        raise InputError(f"{where}: lacks said (where the report gives it)", str(chain))
+    for name in ("hours", "minutes"):
+        value = time.get(name)
+        numbers = value if isinstance(value, list) else [value]
+        if value is not None and not (len(numbers) in (1, 2) and all(
+                isinstance(n, int | float) and not isinstance(n, bool) and n > 0 for n in numbers)):
+            raise InputError(f"{where}: {name} must be a positive number or [low, high]", str(chain))
+    return dict(time)
 
 
 def header_facts(path: Path, header: list[str]) -> Facts:

@@ -73,19 +73,7 @@ def tiny_args(recipe: Recipe, data_dir: Path, output_dir: Path, steps: int,
         a.update(overwrite_output_dir=True, overwrite_cache=True)
     a["cutoff_len"] = min(int(value("cutoff_len")), MAX_CUTOFF)
     a.pop("preprocessing_num_workers", None)
-    if a.get("flash_attn") not in (None, "auto", "disabled"):
-        notes.append(f"flash_attn {a['flash_attn']} -> auto (no flash-attn kernels on CPU)")
-        a["flash_attn"] = "auto"
-    import torch
-
-    if not torch.cuda.is_available():
-        for key in ("bf16", "fp16", "pure_bf16"):
-            if a.pop(key, None):
-                notes.append(f"{key} dropped: this machine has no CUDA")
-    if a.get("quantization_bit") and not (torch.cuda.is_available() and has_module("bitsandbytes")):
-        for key in QUANTIZATION_KEYS:
-            a.pop(key, None)
-        notes.append("4-bit quantisation dropped: bitsandbytes with a GPU is not available here (LoRA kept)")
+    runnable_here(a, notes)
     if a.get("do_train"):
         a.update(max_steps=steps, per_device_train_batch_size=min(int(value("per_device_train_batch_size")), 2),
                  gradient_accumulation_steps=min(int(value("gradient_accumulation_steps")), 2),
@@ -98,6 +86,25 @@ def tiny_args(recipe: Recipe, data_dir: Path, output_dir: Path, steps: int,
         a.update(per_device_eval_batch_size=2, max_new_tokens=min(int(value("max_new_tokens")), 8))
     a["max_samples"] = TINY_ROWS
     return a
+
+
+def runnable_here(a: dict[str, Any], notes: list[str]) -> None:
+    """Drop from arguments ``a`` (in place, each with a note) what this machine cannot run: flash-attn kernels
+    where the package or CUDA is missing, half precision without CUDA, 4-bit without bitsandbytes and a GPU."""
+    import torch
+
+    cuda = torch.cuda.is_available()
+    if a.get("flash_attn") not in (None, "auto", "disabled") and not (cuda and has_module("flash_attn")):
+        notes.append(f"flash_attn {a['flash_attn']} -> auto (no flash-attn kernels here)")
+        a["flash_attn"] = "auto"
+    if not cuda:
+        for key in ("bf16", "fp16", "pure_bf16"):
+            if a.pop(key, None):
+                notes.append(f"{key} dropped: this machine has no CUDA")
+    if a.get("quantization_bit") and not (cuda and has_module("bitsandbytes")):
+        for key in QUANTIZATION_KEYS:
+            a.pop(key, None)
+        notes.append("4-bit quantisation dropped: bitsandbytes with a GPU is not available here (LoRA kept)")
 
 
 def hub_or_made(model: Path, made_by: dict[str, Path], tiny_output: Callable[[Path], Path],

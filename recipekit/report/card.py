@@ -34,8 +34,23 @@ def render_markdown(card: dict[str, Any]) -> str:
               f"- this run's: {hardware['run']}",
               f"- time: {card['time']['total_seconds']:.0f} s in all; " + ", ".join(
                   f"{k} {v:.0f} s" for k, v in card["time"]["steps_seconds"].items()),
+              *report_time_lines(card["time"].get("report", {})),
               "- versions: " + ", ".join(f"{k} {v}" for k, v in card["versions"].items())]
     return "\n".join(lines) + "\n"
+
+
+def report_time_lines(times: dict[str, Any]) -> list[str]:
+    """The report's own time of each recipe, beside the chain's plan of it where the chain planned it."""
+    from recipekit.report.plan import report_amount, report_time_line
+
+    lines = []
+    for recipe, time in times.items():
+        if time["plan"]:
+            lines.append(f"- `{recipe}`: {report_time_line(time['plan'], time['seq'])}")
+        else:
+            lines.append(f"- `{recipe}`: the report's own time ({time['report']['said']}): "
+                         f"{report_amount(time['report'])}; this chain does not plan it")
+    return lines
 
 
 def plot_card(card: dict[str, Any], path: Path) -> Path:

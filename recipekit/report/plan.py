@@ -45,6 +45,8 @@ def render_markdown(plan: dict[str, Any]) -> str:
                          f"{t['hours']:.2f} h, {t['gpu_hours']:.1f} GPU-hours{cost}.")
     if plan.get("time_note"):
         lines.append(plan["time_note"] + ".")
+    if plan.get("report_time"):
+        lines += ["", report_time_line(plan["report_time"], plan["shape"]["seq"])]
     if plan["options"]:
         lines += ["", "Changes tried (each simulated):", "",
                   md_table(["change", "peak per GPU", "fits"],
@@ -53,6 +55,40 @@ def render_markdown(plan: dict[str, Any]) -> str:
                   "the sequence length shown (cutoff_len is the worst case LLaMA-Factory pads to; --data measures the "
                   "data); the allowance is 1 GiB of CUDA context plus 10% for the allocator."]
     return "\n".join(lines) + "\n"
+
+
+def span(values: float | list[float] | None, unit: str, digits: str = ".3g") -> str:
+    """``6-8 h``, ``2.4 h``; ``-`` for nothing."""
+    if not values:
+        return "-"
+    return "-".join(format(v, digits) for v in (values if isinstance(values, list) else [values])) + f" {unit}"
+
+
+def report_amount(time: dict[str, Any]) -> str:
+    """A report's own time as it gives it: hours, else minutes."""
+    return span(time["hours"], "h", "g") if time.get("hours") else span(time.get("minutes"), "min", "g")
+
+
+def report_time_line(time: dict[str, Any], seq: int) -> str:
+    """The report's own time beside the plan's (per optimizer step, and for the report's steps); the plan's rows
+    are ``seq`` tokens each."""
+    line = f"The report's own time ({time['said']}): {report_amount(time)}"
+    if time.get("steps"):
+        line += f" for {time['steps']:,.0f} steps"
+    if not time.get("seconds_per_step"):
+        return line + "; it gives no step count to compare a step with."
+    planned = time["planned_seconds_per_step"]
+    line += (f", {span(time['seconds_per_step'], 's')} per optimizer step; planned {planned:.3g} s on {time['card']} "
+             f"(planned / reported {span(time['ratio'], '', '.2f').strip()})")
+    if time.get("planned_hours") is not None:
+        line += f", {time['planned_hours']:.2f} h for the report's steps"
+    if time.get("eval"):
+        line += f". Its evaluation: {time['eval']}"
+    if "matching_cards" in time:
+        line += (f". Cards whose plan is within 0.67-1.5x of the report's step: "
+                 f"{', '.join(time['matching_cards']) or 'none'}")
+    return line + (f". The plan's rows are all {seq} tokens (cutoff_len or --seq/--data); rows shorter than that "
+                   "make the report's steps faster, and its time includes evaluation and saving.")
 
 
 def header_line(plan: dict[str, Any]) -> str:
@@ -64,4 +100,32 @@ def header_line(plan: dict[str, Any]) -> str:
         line += f"; {plan['time']['hours']:.1f} h"
         if plan["time"]["cost"] is not None:
             line += f", ${plan['time']['cost']:,.0f}"
+    report = plan.get("report_time") or {}
+    if plan["kind"] == "train" and plan["time"]["hours"] is None and report.get("planned_hours") is not None:
+        line += f"; {report['planned_hours']:.1f} h for the report's {report['steps']:,.0f} steps"
+        if plan["time"]["price_per_gpu_hour"]:
+            cost = report["planned_hours"] * plan["gpus"] * plan["time"]["price_per_gpu_hour"]
+            line += f", ${cost:,.2f}" if cost < 10 else f", ${cost:,.0f}"
+    if report.get("hours") or report.get("minutes"):
+        line += "; the report: " + report_amount(report)
     return line
+
+
+def render_measured(measured: dict[str, Any]) -> str:
+    """The measured steps beside the plan of the same run (``plan --measure``)."""
+    shape = measured["shape"]
+    planned_time = measured["planned_step_seconds"]
+    rows = [["peak memory", f"{measured['planned_gib']:.2f} GiB", f"{measured['peak_gib']:.2f} GiB",
+             f"{measured['memory_ratio']:.2f}x"],
+            ["optimizer step", "-" if planned_time is None else f"{planned_time:.3g} s",
+             f"{measured['step_seconds']:.3g} s",
+             "-" if measured["time_ratio"] is None else f"{measured['time_ratio']:.2f}x"]]
+    lines = [f"## Measured on {measured['device']}", "",
+             f"{measured['steps']} real steps, per-device batch {shape['batch']} x {shape['seq']} tokens"
+             + (" (chosen + rejected)" if shape["dpo"] else "") + ", random weights, synthetic rows.", "",
+             md_table(["", "planned", "measured", "planned / measured"], rows)]
+    if measured["allocated_gib"] is not None:
+        lines += ["", f"Peak allocated by tensors: {gib(measured['allocated_gib'])}."]
+    if measured["notes"]:
+        lines += ["", *(f"- {note}" for note in measured["notes"])]
+    return "\n".join(lines) + "\n"

@@ -107,6 +107,24 @@ def chain_recipes(steps: list[Any]) -> list[str]:
     return found
 
 
+def report_times(facts: dict[str, Any], steps: list[Any]) -> dict[str, dict[str, Any]]:
+    """Each recipe's own time in the report, beside the plan the chain made of it (its plan.json) when it made
+    one: ``{recipe: {"report": the report's time, "plan": the comparison, "seq": the plan's row length}}``."""
+    plans = {}
+    for step in steps:
+        for output in step.outputs:
+            if Path(output).name == "plan.json" and Path(output).is_file():
+                plan = json.loads(Path(output).read_text(encoding="utf-8"))
+                plans[plan["recipe"]] = plan
+    times = {}
+    for name, fact in facts.items():
+        if fact.time:
+            plan = plans.get(name, {})
+            times[name] = {"report": fact.time, "plan": plan.get("report_time"),
+                           "seq": plan.get("shape", {}).get("seq")}
+    return times
+
+
 def build_card(layout: Any, steps: list[Any], state: dict[str, Any]) -> dict[str, Any]:
     """Everything the card says, as one JSON-ready dict."""
     from recipekit.recipes.reading import load_recipe
@@ -134,7 +152,8 @@ def build_card(layout: Any, steps: list[Any], state: dict[str, Any]) -> dict[str
         "differences": {"chain": chain.differences,
                         **{name: fact.differences for name, fact in facts.items() if fact.differences}},
         "hardware": {"report": hardware, "run": run_hardware()},
-        "time": {"steps_seconds": seconds, "total_seconds": round(sum(seconds.values()), 1)},
+        "time": {"steps_seconds": seconds, "total_seconds": round(sum(seconds.values()), 1),
+                 "report": report_times(facts, steps)},
         "versions": versions("torch", "transformers", "llamafactory", "peft", "deepspeed", "datasets",
                              "scikit-learn"),
         "wandb_group": layout.group,

@@ -68,6 +68,12 @@ def test_each_step_leaves_its_files_and_the_card_its_fields(reproduced: dict[str
     for recipe, differences in card["differences"].items():
         assert recipe == "chain" or differences == entries[recipe]["differences"], recipe
     assert card["time"]["total_seconds"] > 0 and set(card["time"]["steps_seconds"]) == {s.name for s in steps}
+    timed = {recipe for recipe, entry in entries.items() if entry.get("time")}
+    assert set(card["time"]["report"]) <= timed and bool(card["time"]["report"]) == (report in ("tulu_dpo", "yelp5"))
+    for recipe, time in card["time"]["report"].items():  # each chain plans the recipes whose time its report gives
+        assert time["report"] == entries[recipe]["time"] and time["plan"]["seconds_per_step"], recipe
+        assert f"- `{recipe}`: The report's own time ({entries[recipe]['time']['said']})" in \
+            (out / "report_card.md").read_text(encoding="utf-8")
     assert card["versions"]["llamafactory"] and card["differences"]["chain"]
     assert card["wandb_group"] == f"reproduce-{report}-tiny"
 

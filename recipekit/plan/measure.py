@@ -1,0 +1,219 @@
+"""``plan --measure``: a few real training steps of the recipe on this machine's device, beside its plan.
+
+The recipe's architecture is built from its config with random weights (nothing is downloaded) and saved with a
+small BPE tokenizer; synthetic rows, each long enough to be cut to ``cutoff_len`` (the length a plan assumes),
+are registered as its data; LLaMA-Factory then trains a few steps of the recipe as written (method, batch,
+accumulation, checkpointing, LoRA targets, DPO, DeepSpeed) in a fresh process (``recipekit.plan.probe``), under
+torchrun for DeepSpeed or several GPUs. What this machine cannot run is changed as in a tiny run (half precision
+without CUDA, 4-bit without bitsandbytes) and said; the plan compared is the plan of the run as measured.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import sys
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from recipekit.errors import InputError
+from recipekit.plan.gpus import Gpu
+from recipekit.plan.memory import GIB
+from recipekit.recipes.reading import Recipe
+
+MEASURED_RUNS = Path(__file__).with_name("measured_runs.yaml")  # bench_plan.py --measure's table
+STAGES = {"sft": False, "dpo": True}  # stage -> pairwise rows
+NOT_MEASURED = ("adapter_name_or_path", "ref_model", "ref_model_adapters", "eval_dataset", "predict_dataset",
+                "val_size", "early_stopping_steps", "load_best_model_at_end", "metric_for_best_model",
+                "resume_from_checkpoint", "max_samples", "run_name", "plot_loss", "save_steps", "eval_steps",
+                "preprocessing_num_workers")
+WORDS = 400  # distinct words of the synthetic text (each one BPE token)
+
+
+@dataclass
+class Measured:
+    """What the steps measured on this device, and the plan of the same run."""
+
+    device: str
+    steps: int
+    step_seconds: float  # median optimizer step after the first
+    peak_gib: float  # CUDA: peak reserved + the context; CPU: peak resident memory over the process's baseline
+    planned_gib: float  # CUDA: the plan's peak per GPU; CPU: the same without the CUDA allowance
+    planned_step_seconds: float | None  # None: no card for this device
+    allocated_gib: float | None = None
+    notes: list[str] = field(default_factory=list)
+    shape: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def memory_ratio(self) -> float:
+        return self.planned_gib / self.peak_gib
+
+    @property
+    def time_ratio(self) -> float | None:
+        return None if self.planned_step_seconds is None else self.planned_step_seconds / self.step_seconds
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "memory_ratio": self.memory_ratio, "time_ratio": self.time_ratio}
+
+
+def synthetic_text(words: int, offset: int = 0) -> str:
+    return " ".join(f"w{(offset + i) % WORDS}" for i in range(words))
+
+
+def random_model(model: str, template: str, out: Path) -> None:
+    """``model``'s architecture (its config) with random weights, and a tokenizer with ``template``'s tokens."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    from recipekit.plan.models import load_config
+    from recipekit.recipes.tiny_model import train_tokenizer
+    from recipekit.recipes.tiny_run import TEMPLATE_TOKENS
+
+    config = load_config(model)
+    tokenizer = train_tokenizer([synthetic_text(WORDS * 4)], 1024, TEMPLATE_TOKENS.get(template, []))
+    config.bos_token_id, config.eos_token_id = tokenizer.bos_token_id, tokenizer.eos_token_id
+    config.pad_token_id = tokenizer.pad_token_id
+    cuda = torch.cuda.is_available()
+    dtype = torch.bfloat16 if cuda and torch.cuda.is_bf16_supported() else torch.float32
+    torch.manual_seed(0)
+    with torch.device("cuda" if cuda else "cpu"):
+        model = AutoModelForCausalLM.from_config(config, dtype=dtype)
+    model.save_pretrained(out)
+    tokenizer.save_pretrained(out)
+
+
+def synthetic_data(folder: Path, rows: int, cutoff: int, pairwise: bool) -> None:
+    """``rows`` rows whose every field is longer than ``cutoff`` tokens, registered as ``measure``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    with (folder / "measure.jsonl").open("w", encoding="utf-8") as handle:
+        for row in range(rows):
+            text = {"instruction": synthetic_text(cutoff + 8, row), "input": ""}
+            if pairwise:
+                text.update(chosen=synthetic_text(cutoff + 8, row + 1), rejected=synthetic_text(cutoff + 8, row + 2))
+            else:
+                text["output"] = synthetic_text(cutoff + 8, row + 1)
+            handle.write(json.dumps(text) + "\n")
+    entry: dict[str, Any] = {"file_name": "measure.jsonl"}
+    if pairwise:
+        entry.update(ranking=True, columns={"prompt": "instruction", "chosen": "chosen", "rejected": "rejected"})
+    (folder / "dataset_info.json").write_text(json.dumps({"measure": entry}), encoding="utf-8")
+
+
+def measured_args(recipe: Recipe, work: Path, steps: int, notes: list[str]) -> dict[str, Any]:
+    """The recipe's arguments for the measured run: its own model swapped for the random one, its data for the
+    synthetic rows, a few steps, nothing saved or evaluated; what this machine cannot run dropped (noted)."""
+    from recipekit.recipes.tiny_run import runnable_here
+
+    if recipe.is_classifier:
+        raise InputError("--measure runs LLaMA-Factory recipes (sft, dpo); a classifier recipe is measured by "
+                         "llm-recipes train-classifier with max_steps", str(recipe.path))
+    stage = str(recipe.setting("stage", "sft"))
+    if stage not in STAGES or not recipe.setting("do_train"):
+        raise InputError(f"--measure trains: stage sft or dpo with do_train (this recipe: stage {stage}, "
+                         f"do_train {recipe.setting('do_train')})", str(recipe.path))
+    a = {key: value for key, value in recipe.args.items() if key not in NOT_MEASURED}
+    for key in ("adapter_name_or_path", "ref_model"):
+        if recipe.args.get(key):
+            notes.append(f"{key} not loaded: a new adapter of the recipe's LoRA settings, the policy as reference")
+    a.update(model_name_or_path=str(work / "model"), dataset="measure", dataset_dir=str(work / "data"),
+             output_dir=str(work / "run"), overwrite_output_dir=True, overwrite_cache=True, do_train=True,
+             do_predict=False, do_eval=False, eval_strategy="no", save_strategy="no", report_to="none",
+             max_steps=steps, logging_steps=1, cutoff_len=int(recipe.setting("cutoff_len")))
+    runnable_here(a, notes)
+    return a
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def probe_command(args_file: Path, out: Path, ranks: int, torchrun: bool) -> list[str]:
+    """The probe's command: under torchrun for several ranks or DeepSpeed (which needs a process group)."""
+    probe = ["-m", "recipekit.plan.probe", str(args_file), str(out)]
+    if not torchrun:
+        return [sys.executable, *probe]
+    return [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", str(ranks),
+            "--master_port", str(free_port()), *probe]
+
+
+def chip(name: str) -> str:
+    """A card's chip word: the first with a digit ("T4", "A100", "4090", "L40S")."""
+    return next((word for word in name.upper().replace("-", " ").split() if any(c.isdigit() for c in word)), "")
+
+
+def local_card(cards: dict[str, Gpu], device: str, total_bytes: int) -> str | None:
+    """The table's key for a CUDA device ("NVIDIA A100-SXM4-80GB"): the same chip, the nearest memory."""
+    words = set(device.upper().replace("-", " ").split())
+    matches = [key for key, gpu in cards.items() if chip(gpu.name) in words]
+    if not matches:
+        return None
+    return min(matches, key=lambda key: abs(cards[key].memory_gib - total_bytes / GIB))
+
+
+def measure(recipe: Recipe, gpus: int, steps: int, log_dir: Path, cards: dict[str, Gpu],
+            made_by: dict[str, Path]) -> Measured:
+    """Run ``steps`` real steps of ``recipe`` on this machine and plan the same run (``made_by``: which recipe
+    writes a model folder, for a recipe that trains another's output); the run's log goes to
+    ``log_dir/measure.log``."""
+    import tempfile
+
+    import torch
+
+    from recipekit.plan.planner import evaluate, producer_model, read_run
+    from recipekit.plan.timing import step_time
+    from recipekit.recipes.tiny_run import run_logged
+
+    if steps < 2:
+        raise InputError("--measure-steps must be at least 2 (the first step is not timed)")
+    notes: list[str] = []
+    with tempfile.TemporaryDirectory(prefix="llm-recipes-measure-") as scratch:
+        work = Path(scratch)
+        args = measured_args(recipe, work, steps, notes)
+        ranks = gpus if torch.cuda.is_available() else 1
+        if gpus > 1 and ranks == 1:
+            notes.append(f"--gpus {gpus}: one CPU process measured")
+        rows = int(recipe.setting("per_device_train_batch_size")) * int(
+            recipe.setting("gradient_accumulation_steps")) * ranks * (steps + 1)
+        synthetic_data(work / "data", rows, int(args["cutoff_len"]), STAGES[str(recipe.setting("stage", "sft"))])
+        model = producer_model(str(recipe.setting("model_name_or_path")), made_by)
+        print(f"measure: building {model} with random weights", file=sys.stderr, flush=True)
+        random_model(model, str(recipe.setting("template", None) or "default"), work / "model")
+        (work / "args.json").write_text(json.dumps(args), encoding="utf-8")
+        command = probe_command(work / "args.json", work / "probe", ranks, ranks > 1 or bool(args.get("deepspeed")))
+        print(f"measure: {steps} steps of {recipe.path} ({' '.join(command[1:3])}); log: {log_dir / 'measure.log'}",
+              file=sys.stderr, flush=True)
+        run_logged(command, log_dir / "measure.log", {"WANDB_MODE": "disabled", "LLAMAFACTORY_VERBOSITY": "WARN"})
+        results = [json.loads(p.read_text(encoding="utf-8")) for p in sorted(work.glob("probe.rank*.json"))]
+        if not results:
+            raise InputError("the measured run wrote no result", str(log_dir / "measure.log"))
+        measured_recipe = Recipe(recipe.path, {**args, "model_name_or_path": model}, recipe.header, recipe.classifier)
+        run, config = read_run(measured_recipe, ranks, {}, half_available=torch.cuda.is_available())
+        sim, memory = evaluate(run, config)
+    first = results[0]
+    times = [t for r in results for t in r["step_seconds"][1:]] or results[0]["step_seconds"]
+    if first["device"] == "cpu":
+        peak = max(r["rss_peak"] - r["rss_before"] for r in results)
+        planned, allocated, gpu = memory.total - memory.parts["allowance"], None, None
+        notes.append("CPU: resident memory over the process's own before the run; planned without the CUDA "
+                     "allowance; no card for this CPU, so no planned time")
+    else:
+        peak = max(r["reserved_peak"] + r["context"] for r in results)
+        allocated = max(r["allocated_peak"] for r in results) / GIB
+        planned = memory.total
+        key = local_card(cards, first["device"], first["device_total"])
+        gpu = cards[key] if key else None
+        if gpu is None:
+            notes.append(f"{first['device']} is not in the cards table: no planned time")
+    planned_time = None
+    if gpu is not None:
+        precision = gpu.half_precision() if run.precision == "half" else run.precision
+        planned_time = step_time(sim, gpu, precision, run.setup, run.accumulation,
+                                 run.shape.gradient_checkpointing).step_seconds
+    return Measured(first["device"] if gpu is None else f"{first['device']} ({gpu.name})", steps,
+                    statistics.median(times), peak / GIB, planned / GIB, planned_time, allocated, notes,
+                    asdict(run.shape))

@@ -1,0 +1,131 @@
+"""`plan --measure`: the recipe's real steps on this machine beside the plan of the same run; the sweep that
+writes the planned-vs-measured table (the GPU machine's one command)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+from conftest import ROOT, run_cli, run_script
+
+from recipekit.errors import InputError
+from recipekit.plan.gpus import load_cards
+from recipekit.plan.measure import local_card, measured_args
+from recipekit.recipes.reading import load_recipe
+
+GIB = 2**30
+
+
+@pytest.mark.parametrize(("device", "gib", "key"), [
+    ("Tesla T4", 14.6, "t4"),
+    ("NVIDIA A100-SXM4-80GB", 79.2, "a100-80g"),
+    ("NVIDIA A100-SXM4-40GB", 39.4, "a100-40g"),
+    ("NVIDIA H200", 139.8, "h200"),
+    ("NVIDIA GeForce RTX 4090", 23.6, "rtx4090"),
+    ("NVIDIA GeForce RTX 3090", 23.6, "rtx3090"),
+    ("NVIDIA RTX A6000", 47.5, "rtx-a6000"),
+    ("NVIDIA L40S", 44.4, "l40s"),
+    ("NVIDIA L4", 22.0, "l4"),
+    ("NVIDIA B200", 178.0, None),
+])
+def test_the_local_card_is_the_same_chip_with_the_nearest_memory(device: str, gib: float, key: str | None) -> None:
+    """Device names as torch.cuda.get_device_name() gives them, with the memory NVML reports."""
+    assert local_card(load_cards(), device, int(gib * GIB)) == key
+
+
+def test_the_measured_run_keeps_the_method_and_swaps_model_data_and_length_of_run(tmp_path: Path) -> None:
+    path = ROOT / "recipes" / "qwen3_4b_ultrafeedback_dpo_lora.yaml"
+    written = yaml.safe_load(path.read_text(encoding="utf-8"))
+    notes: list[str] = []
+    args = measured_args(load_recipe(path), tmp_path, 3, notes)
+    for key in ("stage", "finetuning_type", "lora_rank", "lora_target", "pref_beta", "per_device_train_batch_size",
+                "gradient_accumulation_steps", "cutoff_len", "template"):
+        assert args[key] == written[key], key
+    assert args["model_name_or_path"] == str(tmp_path / "model") and args["dataset"] == "measure"
+    assert args["dataset_dir"] == str(tmp_path / "data") and args["max_steps"] == 3
+    assert (args["save_strategy"], args["eval_strategy"], args["report_to"]) == ("no", "no", "none")
+    assert "adapter_name_or_path" not in args and "eval_dataset" not in args
+    assert any(note.startswith("adapter_name_or_path not loaded") for note in notes)
+    if not torch.cuda.is_available():
+        assert "bf16" not in args and "bf16 dropped: this machine has no CUDA" in notes
+
+
+def test_measure_refuses_what_it_cannot_train(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="a classifier recipe is measured by llm-recipes train-classifier"):
+        measured_args(load_recipe(ROOT / "recipes" / "classifier" / "arena_deberta_v3.yaml"), tmp_path, 3, [])
+    with pytest.raises(InputError, match=r"stage sft or dpo with do_train \(this recipe: stage sft, do_train False\)"):
+        measured_args(load_recipe(ROOT / "recipes" / "agnews_predict.yaml"), tmp_path, 3, [])
+
+
+@pytest.mark.integration
+def test_every_synthetic_row_is_longer_than_cutoff_len_in_llamafactorys_tokens(tmp_path: Path) -> None:
+    """LLaMA-Factory's own pipeline (check data's loader) tokenizes the rows: every one is longer than cutoff_len,
+    so LLaMA-Factory cuts each to cutoff_len and every batch is the plan's worst case."""
+    from recipekit.plan.measure import synthetic_data, synthetic_text
+    from recipekit.recipes.datacheck import CheckSettings, check_one
+    from recipekit.recipes.tiny_model import train_tokenizer
+    from recipekit.recipes.tiny_run import TEMPLATE_TOKENS
+
+    tokenizer = train_tokenizer([synthetic_text(1600)], 1024, TEMPLATE_TOKENS["qwen"])
+    tokenizer.save_pretrained(tmp_path / "tok")
+    for pairwise in (False, True):
+        data = tmp_path / f"data{pairwise}"
+        synthetic_data(data, 6, 96, pairwise)
+        registry = json.loads((data / "dataset_info.json").read_text(encoding="utf-8"))
+        report = check_one("measure", registry["measure"], CheckSettings(str(data), "qwen", 96),
+                           str(tmp_path / "tok"))
+        assert report["ranking"] is pairwise and report["rows_kept"] == 6
+        assert report["tokens"]["over_cutoff"] == 6, (pairwise, report["tokens"])
+
+
+@pytest.mark.slow  # the whole sweep command: two plans and a real DPO run, about a minute
+def test_the_sweep_measures_a_dpo_recipe_and_writes_its_table(tmp_path: Path) -> None:
+    """bench_plan.py --measure, the whole command, on a small DPO LoRA recipe: LLaMA-Factory trains two steps of
+    chosen + rejected rows; the table has the run's shape, both peaks and the measured step."""
+    model = tmp_path / "small"
+    model.mkdir()
+    (model / "config.json").write_text(json.dumps({
+        "architectures": ["LlamaForCausalLM"], "model_type": "llama", "vocab_size": 2048, "hidden_size": 128,
+        "intermediate_size": 344, "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2,
+        "max_position_embeddings": 512, "tie_word_embeddings": False}), encoding="utf-8")
+    recipe = tmp_path / "dpo.yaml"
+    recipe.write_text(yaml.safe_dump({
+        "model_name_or_path": str(model), "stage": "dpo", "do_train": True, "finetuning_type": "lora",
+        "lora_target": "all", "lora_rank": 4, "pref_beta": 0.1, "dataset": "x", "template": "default",
+        "cutoff_len": 64, "output_dir": "saves/x", "per_device_train_batch_size": 2,
+        "gradient_accumulation_steps": 1, "bf16": True}), encoding="utf-8")
+    table = tmp_path / "measured.yaml"
+    done = run_script("scripts/bench_plan.py", recipe, "--measure", table, "--steps", "2", timeout=900)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
+    runs = yaml.safe_load(table.read_text(encoding="utf-8"))["runs"]
+    assert len(runs) == 1 and runs[0]["steps"] == 2
+    run = runs[0]
+    assert run["shape"]["dpo"] and (run["shape"]["batch"], run["shape"]["seq"]) == (2, 64)
+    assert run["shape"]["method"] == "lora" and run["shape"]["lora_rank"] == 4
+    assert run["step_seconds"] > 0 and run["peak_gib"] > 0 and run["planned_gib"] > 0
+    assert run["memory_ratio"] == pytest.approx(run["planned_gib"] / run["peak_gib"])
+    assert f"| {run['memory_ratio']:.2f} |" in done.stdout
+
+
+@pytest.mark.slow  # a 0.5B model trained for real on this CPU: about three minutes each
+@pytest.mark.parametrize("method", ["full", "lora"])
+def test_measured_memory_of_qwen2_5_0_5b_is_within_ten_percent_of_the_plan(tmp_path: Path, method: str) -> None:
+    """Qwen2.5-0.5B at its real size (random weights, no download) trained two steps by LLaMA-Factory on this CPU
+    in fp32: the process's peak resident memory over its baseline against the plan of the same run."""
+    recipe = tmp_path / "recipe.yaml"
+    recipe.write_text(yaml.safe_dump({
+        "model_name_or_path": "Qwen/Qwen2.5-0.5B", "stage": "sft", "do_train": True, "finetuning_type": method,
+        "lora_target": "all", "dataset": "x", "template": "qwen", "cutoff_len": 64, "output_dir": "saves/x",
+        "per_device_train_batch_size": 1, "gradient_accumulation_steps": 1, "bf16": True}), encoding="utf-8")
+    done = run_cli("plan", recipe, "--gpu", "t4", "--rows", "100", "--measure", "--measure-steps", "2",
+                   "--out", tmp_path / "out")
+    assert done.returncode == 0, done.stderr[-3000:]
+    measured = json.loads((tmp_path / "out" / "plan.json").read_text(encoding="utf-8"))["measured"]
+    print(f"Qwen2.5-0.5B {method}: planned {measured['planned_gib']:.2f} GiB, measured {measured['peak_gib']:.2f} "
+          f"GiB ({measured['memory_ratio']:.2f}x), {measured['step_seconds']:.1f} s per step")
+    assert 0.9 <= measured["memory_ratio"] <= 1.1, measured
+    assert (tmp_path / "out" / "measure.log").is_file()
+    assert "## Measured on " in (tmp_path / "out" / "plan.md").read_text(encoding="utf-8")
