@@ -165,7 +165,6 @@ def measure(recipe: Recipe, gpus: int, steps: int, log_dir: Path, cards: dict[st
     import torch
 
     from recipekit.plan.planner import evaluate, producer_model, read_run
-    from recipekit.plan.timing import step_time
     from recipekit.recipes.tiny_run import run_logged
 
     if steps < 2:
@@ -194,8 +193,19 @@ def measure(recipe: Recipe, gpus: int, steps: int, log_dir: Path, cards: dict[st
         measured_recipe = Recipe(recipe.path, {**args, "model_name_or_path": model}, recipe.header, recipe.classifier)
         run, config = read_run(measured_recipe, ranks, {}, half_available=torch.cuda.is_available())
         sim, memory = evaluate(run, config)
+    return summarize(results, run, sim, memory, cards, steps, notes)
+
+
+def summarize(results: list[dict[str, Any]], run: Any, sim: Any, memory: Any, cards: dict[str, Gpu], steps: int,
+              notes: list[str]) -> Measured:
+    """The probes' results (one per rank) against the plan of the same run: the largest rank's peak, the median
+    step after each rank's first; on CUDA the peak reserved plus the context against the plan's whole peak and
+    the step against the card's planned step, on the CPU the resident peak against the plan without the CUDA
+    allowance."""
+    from recipekit.plan.timing import step_time
+
     first = results[0]
-    times = [t for r in results for t in r["step_seconds"][1:]] or results[0]["step_seconds"]
+    times = [t for r in results for t in r["step_seconds"][1:]] or first["step_seconds"]
     if first["device"] == "cpu":
         peak = max(r["rss_peak"] - r["rss_before"] for r in results)
         planned, allocated, gpu = memory.total - memory.parts["allowance"], None, None

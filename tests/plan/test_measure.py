@@ -129,3 +129,46 @@ def test_measured_memory_of_qwen2_5_0_5b_is_within_ten_percent_of_the_plan(tmp_p
     assert 0.9 <= measured["memory_ratio"] <= 1.1, measured
     assert (tmp_path / "out" / "measure.log").is_file()
     assert "## Measured on " in (tmp_path / "out" / "plan.md").read_text(encoding="utf-8")
+
+
+def test_probe_results_are_read_per_rank_against_the_plan_of_the_same_run(tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two CUDA ranks: the larger rank's reserved peak plus its context, the median step after each rank's
+    first, the card found by the device's name and the plan's whole peak; on the CPU, the resident peak over the
+    process's baseline against the plan without the CUDA allowance, and no planned time."""
+    import statistics
+
+    from recipekit.plan.measure import summarize
+    from recipekit.plan.planner import evaluate, read_run
+    from recipekit.plan.timing import step_time
+
+    monkeypatch.setenv("LLM_RECIPES_CACHE", str(tmp_path / "cache"))
+    (tmp_path / "small").mkdir()
+    (tmp_path / "small" / "config.json").write_text(json.dumps({
+        "architectures": ["LlamaForCausalLM"], "model_type": "llama", "vocab_size": 2048, "hidden_size": 128,
+        "intermediate_size": 344, "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2,
+        "max_position_embeddings": 512, "tie_word_embeddings": False}), encoding="utf-8")
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text(yaml.safe_dump({"model_name_or_path": str(tmp_path / "small"), "stage": "sft",
+                                      "do_train": True, "finetuning_type": "full", "dataset": "x",
+                                      "template": "default", "cutoff_len": 128, "output_dir": "saves/x",
+                                      "per_device_train_batch_size": 2, "bf16": True}), encoding="utf-8")
+    run, config = read_run(load_recipe(recipe), 2, {})
+    sim, memory = evaluate(run, config)
+    cards = load_cards()
+    ranks = [{"device": "NVIDIA H200", "device_total": int(139.8 * GIB), "reserved_peak": 3 * GIB,
+              "context": GIB // 2, "allocated_peak": int(2.5 * GIB), "step_seconds": [2.0, 0.5, 0.7]},
+             {"device": "NVIDIA H200", "device_total": int(139.8 * GIB), "reserved_peak": int(3.5 * GIB),
+              "context": GIB // 2, "allocated_peak": int(2.8 * GIB), "step_seconds": [2.1, 0.6, 0.9]}]
+    gpu = summarize(ranks, run, sim, memory, cards, 3, [])
+    assert gpu.device == "NVIDIA H200 (H200 141GB)" and gpu.peak_gib == pytest.approx(4.0)
+    assert gpu.allocated_gib == pytest.approx(2.8) and gpu.step_seconds == pytest.approx(0.65)
+    assert gpu.planned_gib == pytest.approx(memory.total / GIB)
+    assert gpu.planned_step_seconds == pytest.approx(step_time(sim, cards["h200"], "bf16", run.setup, 1, True)
+                                                     .step_seconds)
+    assert gpu.memory_ratio == pytest.approx(memory.total / GIB / 4.0)
+    cpu = summarize([{"device": "cpu", "rss_before": GIB, "rss_peak": 3 * GIB, "step_seconds": [5.0, 4.0, 6.0]}],
+                    run, sim, memory, cards, 3, [])
+    assert cpu.peak_gib == pytest.approx(2.0) and cpu.step_seconds == statistics.median([4.0, 6.0])
+    assert cpu.planned_gib == pytest.approx((memory.total - memory.parts["allowance"]) / GIB)
+    assert cpu.planned_step_seconds is None and cpu.time_ratio is None and cpu.allocated_gib is None
