@@ -143,13 +143,19 @@ def predict_memory(run: Run, config: Any, params: int) -> Memory:
     return Memory(parts)
 
 
+TIGHT = 0.95  # a plan above this share of the card's memory fits too tightly to trust (the allowance is assumed)
+
+
 @dataclass
 class Option:
-    """One change tried on a run that does not fit: what it is, and the peak it gives."""
+    """One change tried on a run that does not fit: what it is, the peak it gives, the host memory it needs
+    (offloaded states, DeepSpeed's estimate) and its planned optimizer step."""
 
     change: str
     peak_gib: float
     fits: bool
+    host_gib: float = 0.0
+    step_seconds: float | None = None
 
 
 def evaluate(run: Run, config: Any) -> tuple[Simulation, Memory]:
@@ -181,16 +187,22 @@ def options(run: Run, config: Any, gpu: Gpu) -> list[Option]:
         tries.append((f"cutoff_len {run.shape.seq // 2}", shorter))
     if run.shape.method == "lora" and not run.setup.quantization_bit and run.setup.zero < 3:
         tries.append(("quantization_bit: 4 (QLoRA)", replace(run, setup=replace(run.setup, quantization_bit=4))))
-    found = []
-    for change, candidate in tries:
-        memory = evaluate(candidate, config)[1]
-        found.append(Option(change, memory.total / GIB, memory.total <= gpu.memory_gib * GIB))
+    precision = gpu.half_precision() if run.precision == "half" else run.precision
+
+    def priced(change: str, candidate: Run, sim: Simulation, memory: Memory) -> Option:
+        seconds = step_time(sim, gpu, precision, candidate.setup, candidate.accumulation,
+                            candidate.shape.gradient_checkpointing).step_seconds
+        return Option(change, memory.total / GIB, memory.total <= gpu.memory_gib * GIB, memory.host_bytes / GIB,
+                      seconds)
+
+    found = [priced(change, candidate, *evaluate(candidate, config)) for change, candidate in tries]
     if run.setup.zero >= 2:
         sim = simulate(config, run.shape)  # the step does not change with the GPU count
         for gpus in range(run.setup.gpus + 1, 65):
-            memory = per_gpu(sim, replace(run.setup, gpus=gpus))
+            more = replace(run, setup=replace(run.setup, gpus=gpus))
+            memory = per_gpu(sim, more.setup)
             if memory.total <= gpu.memory_gib * GIB:
-                found.append(Option(f"{gpus} GPUs", memory.total / GIB, True))
+                found.append(priced(f"{gpus} GPUs", more, sim, memory))
                 break
     return found
 
@@ -241,6 +253,16 @@ def against_report(time: dict[str, Any], sim: Simulation, run: Run, gpu: Gpu, st
     return result
 
 
+def batch_note(report: int, per_device: int, gpus: int, planned: int) -> str:
+    """What a GPU count other than the report's does to the global batch, and the accumulation that keeps it."""
+    note = f"global batch {planned} on {gpus} GPU(s), the report's is {report}"
+    if report % (per_device * gpus) == 0:
+        return note + (f": gradient_accumulation_steps={report // (per_device * gpus)} keeps it (the step count and "
+                       "time above are for the recipe as written)")
+    return note + (f": no whole gradient_accumulation_steps keeps it at per-device batch {per_device}; choose a GPU "
+                   "count that divides it, or say the batch changed")
+
+
 def plan(recipe: Recipe, gpu: Gpu, gpus: int, made_by: dict[str, Path], rows: int | None = None,
          mfu: float | None = None, price: float | None = None, seq: int | None = None,
          cards: dict[str, Gpu] | None = None) -> dict[str, Any]:
@@ -287,14 +309,18 @@ def plan(recipe: Recipe, gpu: Gpu, gpus: int, made_by: dict[str, Path], rows: in
                       step_seconds_model=timed.step_seconds,
                       time_note=None if steps else "rows unknown: pass --rows N or convert the data first")
         try:
-            time = recipe.facts().time
+            facts = recipe.facts()
         except InputError:  # a copy of a shipped recipe keeps a header whose chain has no entry for it
-            time = {}
-        if time:
-            result["report_time"] = against_report(time, sim, run, gpu, step_seconds, cards)
+            facts = None
+        if facts and facts.time:
+            result["report_time"] = against_report(facts.time, sim, run, gpu, step_seconds, cards)
+        report_batch = facts.batch() if facts else None
+        if report_batch and report_batch[3] != global_batch:
+            result["global_batch_note"] = batch_note(report_batch[3], run.shape.batch, gpus, global_batch)
     result["memory"] = {"per_gpu_gib": {k: v / GIB for k, v in memory.parts.items()},
                         "peak_gib": memory.total / GIB, "model_states_gib": memory.model_states / GIB,
                         "host_gib": memory.host_bytes / GIB}
     result["fits"] = memory.total <= gpu.memory_gib * GIB
+    result["tight"] = result["fits"] and memory.total > TIGHT * gpu.memory_gib * GIB
     result["options"] = [] if result["fits"] or run.predict else [asdict(o) for o in options(run, config, gpu)]
     return result

@@ -119,4 +119,6 @@ def step_time(sim: Simulation, gpu: Gpu, precision: str, setup: Setup, accumulat
                                  ADAM_BYTES / (bandwidth * c.bandwidth_efficiency))
     comm = communication(sim, setup, gradient_checkpointing, accumulation,
                          gpu.link_gb_s * 1e9 * c.link_efficiency or math.inf)
+    if setup.zero == 3 and setup.offload_params:  # every gather first brings the 16-bit weights over PCIe
+        comm += accumulation * (3 if gradient_checkpointing else 2) * sim.params * 2 / PCIE_BYTES_PER_SECOND
     return StepTime(micro, compute, launches, dequant, optimizer, comm, accumulation * micro + optimizer + comm, bound)

@@ -19,6 +19,9 @@ def render_markdown(plan: dict[str, Any]) -> str:
     if setup["offload_optimizer"] or setup["offload_params"]:
         zero += " + CPU offload"
     verdict = "fits" if plan["fits"] else "does NOT fit"
+    if plan.get("tight"):
+        verdict += (" only just: within 5% of the card's memory, too tight to trust (the allowance is an estimate;"
+                    " a smaller batch or more GPUs leave room)")
     lines = [f"# Plan: {plan['recipe']}", "",
              f"{plan['model']} ({plan['params']:,} parameters"
              + (f", {plan['trainable']:,} trainable" if plan.get("trainable") is not None else "") + f"), {method}, "
@@ -45,12 +48,18 @@ def render_markdown(plan: dict[str, Any]) -> str:
                          f"{t['hours']:.2f} h, {t['gpu_hours']:.1f} GPU-hours{cost}.")
     if plan.get("time_note"):
         lines.append(plan["time_note"] + ".")
+    if plan.get("global_batch_note"):
+        lines += ["", f"**Global batch**: {plan['global_batch_note']}."]
     if plan.get("report_time"):
         lines += ["", report_time_line(plan["report_time"], plan["shape"]["seq"])]
     if plan["options"]:
-        lines += ["", "Changes tried (each simulated):", "",
-                  md_table(["change", "peak per GPU", "fits"],
-                           [[o["change"], gib(o["peak_gib"]), "yes" if o["fits"] else "no"] for o in plan["options"]])]
+        lines += ["", "Changes tried (each simulated; host memory is DeepSpeed's estimate for offloaded states, the "
+                      "step is planned on this card):", "",
+                  md_table(["change", "peak per GPU", "fits", "host memory", "optimizer step"],
+                           [[o["change"], gib(o["peak_gib"]), "yes" if o["fits"] else "no",
+                             gib(o["host_gib"]) if o.get("host_gib") else "-",
+                             "-" if o.get("step_seconds") is None else f"{o['step_seconds']:.3g} s"]
+                            for o in plan["options"]])]
     lines += ["", "Model states follow DeepSpeed's estimators; activations are one simulated step on fake tensors at "
                   "the sequence length shown (cutoff_len is the worst case LLaMA-Factory pads to; --data measures the "
                   "data); the allowance is 1 GiB of CUDA context plus 10% for the allocator."]

@@ -208,7 +208,15 @@ def test_a_run_that_does_not_fit_gets_simulated_fixes(tmp_path: Path, monkeypatc
     assert smaller["peak_gib"] < plan["memory"]["peak_gib"]
     assert changes["per_device_train_batch_size 1, gradient_accumulation_steps 16 (same global batch)"]["fits"]
     assert plan["memory"]["per_gpu_gib"]["buffers"] * GIB == pytest.approx(2 * 5e8)  # ds_z2's reduce bucket
-    assert "does NOT fit" in done.stdout and "Changes tried (each simulated)" in done.stdout
+    assert "does NOT fit" in done.stdout and "Changes tried (each simulated; host memory is" in done.stdout
+    from deepspeed.runtime.zero.stage3 import estimate_zero3_model_states_mem_needs
+
+    offload = next(o for c, o in changes.items() if c.startswith("deepspeed: recipes/deepspeed/ds_z3_offload"))
+    zero3 = changes["deepspeed: recipes/deepspeed/ds_z3_config.json"]
+    host = estimate_zero3_model_states_mem_needs(plan["params"], plan["largest_layer"], 2, 1, cpu_offload=True,
+                                                 cpu_offload_params=True)[0]  # per node, with its 1.5 factor
+    assert offload["host_gib"] * GIB == pytest.approx(host) and zero3["host_gib"] == 0
+    assert offload["step_seconds"] > zero3["step_seconds"] > 0  # the states cross PCIe and Adam runs on the CPU
 
 
 @pytest.mark.integration

@@ -96,3 +96,31 @@ def test_plan_puts_the_reports_time_beside_its_own(tmp_path: Path, monkeypatch: 
         assert other.returncode == 0, other.stderr[-2000:]
         own = json.loads((tmp_path / key / "plan.json").read_text(encoding="utf-8"))["step_seconds"]
         assert (key in time["matching_cards"]) == (0.67 <= own / reported <= 1.5), (key, own / reported)
+
+
+def test_a_gpu_count_that_changes_the_global_batch_says_so_and_what_keeps_it() -> None:
+    from recipekit.plan.planner import batch_note
+
+    assert batch_note(128, 4, 4, 64) == ("global batch 64 on 4 GPU(s), the report's is 128: "
+                                         "gradient_accumulation_steps=8 keeps it (the step count and time above are "
+                                         "for the recipe as written)")
+    assert batch_note(128, 4, 3, 48).endswith("no whole gradient_accumulation_steps keeps it at per-device batch 4; "
+                                              "choose a GPU count that divides it, or say the batch changed")
+
+
+@pytest.mark.integration
+def test_the_report_batch_and_a_tight_fit_are_said(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The mini report trains 8 x 2 x 1 = 16 rows a step: on 2 GPUs the plan says accumulation 1 keeps it; a card
+    2% larger than the peak fits only just (flagged), one 20% larger fits plainly."""
+    monkeypatch.setenv("LLM_RECIPES_CACHE", str(tmp_path / "cache"))
+    recipe = mini_repository(tmp_path, None)
+    done = run_cli("plan", recipe, "--gpu", "a100-40g", "--gpus", "2", "--out", tmp_path / "two")
+    plan = json.loads((tmp_path / "two" / "plan.json").read_text(encoding="utf-8"))
+    assert plan["global_batch"] == 32 and "gradient_accumulation_steps=1 keeps it" in plan["global_batch_note"]
+    assert "**Global batch**: global batch 32 on 2 GPU(s), the report's is 16" in done.stdout
+    peak = plan["memory"]["peak_gib"]
+    for size, tight in ((peak * 1.02, True), (peak * 1.2, False)):
+        done = run_cli("plan", recipe, "--gpu-mem", f"{size:.4f}", "--gpu-tflops", "100", "--out", tmp_path / "t")
+        plan = json.loads((tmp_path / "t" / "plan.json").read_text(encoding="utf-8"))
+        assert plan["fits"] and plan["tight"] is tight and ("fits only just" in done.stdout) is tight
+        assert "global_batch_note" not in plan  # one GPU: the report's batch
