@@ -161,6 +161,13 @@ def eval_and_script_cases() -> list[Case]:
         ("check recipes: --gpus 0", lambda p: ["check", "recipes", "--gpus", "0"], {}),
         ("check recipes: missing recipe", lambda p: ["check", "recipes", p["folder"] / "none.yaml"], {}),
         ("check recipes: not YAML", lambda p: ["check", "recipes", p["recipe_not_yaml"]], {}),
+        ("plan --measure: a classifier recipe", lambda p: ["plan", "recipes/classifier/arena_deberta_v3.yaml",
+                                                           "--gpu", "t4", "--measure", "--out", p["folder"] / "m"],
+         {}),
+        ("plan --measure: a prediction recipe", lambda p: ["plan", "recipes/agnews_predict.yaml", "--gpu", "t4",
+                                                           "--measure", "--out", p["folder"] / "m"], {}),
+        ("plan: --measure-steps 1", lambda p: ["plan", "recipes/agnews_full.yaml", "--measure", "--measure-steps",
+                                               "1"], {}),
         ("smoke: --steps 0", lambda p: ["smoke", "recipes/demo/agnews_tiny_sft.yaml", "--steps", "0"], {}),
         ("smoke: missing recipe", lambda p: ["smoke", p["folder"] / "none.yaml", "--work", p["folder"] / "w"], {}),
         ("plot: missing run folder", lambda p: ["plot", p["folder"] / "no_run"], {}),
@@ -227,6 +234,10 @@ def test_messages_name_what_is_wrong(tmp_path: Path) -> None:
             f"{Path(UNWRITABLE).parent}: Operation not permitted",
         ("report", "classify", paths["preds"], "--out", paths["a_file"]): "is a file, not a folder",
         ("check", "recipes", "--gpus", "0"): "argument --gpus: must be at least 1, got 0",
+        ("plan", "recipes/classifier/arena_deberta_v3.yaml", "--gpu", "t4", "--measure", "--out",
+         paths["folder"] / "m"): "a classifier recipe is measured by llm-recipes train-classifier with max_steps",
+        ("plan", "recipes/agnews_predict.yaml", "--gpu", "t4", "--measure", "--out", paths["folder"] / "m"):
+            "--measure trains: stage sft or dpo with do_train (this recipe: stage sft, do_train False)",
     }
     for argv, fragment in expect.items():
         result = run_cli(*argv)

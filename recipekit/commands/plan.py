@@ -127,6 +127,10 @@ def main(argv: list[str] | None = None) -> dict:
         card, args.gpus, named = report_hardware(recipe.facts().hardware)
         args.gpu = card
     gpu = resolve_gpu(args.gpu, args.gpu_mem, args.gpu_tflops, load_cards(args.cards))
+    if args.measure:  # before any simulating: a recipe it cannot train is refused at once
+        from recipekit.plan.measure import check_measurable
+
+        check_measurable(recipe)
     seq, note = args.seq, None
     if args.data:
         seq, note = measured_seq(args.recipe, int(recipe.setting("cutoff_len")))

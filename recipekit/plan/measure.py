@@ -100,11 +100,8 @@ def synthetic_data(folder: Path, rows: int, cutoff: int, pairwise: bool) -> None
     (folder / "dataset_info.json").write_text(json.dumps({"measure": entry}), encoding="utf-8")
 
 
-def measured_args(recipe: Recipe, work: Path, steps: int, notes: list[str]) -> dict[str, Any]:
-    """The recipe's arguments for the measured run: its own model swapped for the random one, its data for the
-    synthetic rows, a few steps, nothing saved or evaluated; what this machine cannot run dropped (noted)."""
-    from recipekit.recipes.tiny_run import runnable_here
-
+def check_measurable(recipe: Recipe) -> None:
+    """A recipe ``--measure`` can train (LLaMA-Factory's sft or dpo with do_train), else one error naming it."""
     if recipe.is_classifier:
         raise InputError("--measure runs LLaMA-Factory recipes (sft, dpo); a classifier recipe is measured by "
                          "llm-recipes train-classifier with max_steps", str(recipe.path))
@@ -112,6 +109,14 @@ def measured_args(recipe: Recipe, work: Path, steps: int, notes: list[str]) -> d
     if stage not in STAGES or not recipe.setting("do_train"):
         raise InputError(f"--measure trains: stage sft or dpo with do_train (this recipe: stage {stage}, "
                          f"do_train {recipe.setting('do_train')})", str(recipe.path))
+
+
+def measured_args(recipe: Recipe, work: Path, steps: int, notes: list[str]) -> dict[str, Any]:
+    """The recipe's arguments for the measured run: its own model swapped for the random one, its data for the
+    synthetic rows, a few steps, nothing saved or evaluated; what this machine cannot run dropped (noted)."""
+    from recipekit.recipes.tiny_run import runnable_here
+
+    check_measurable(recipe)
     a = {key: value for key, value in recipe.args.items() if key not in NOT_MEASURED}
     for key in ("adapter_name_or_path", "ref_model"):
         if recipe.args.get(key):
