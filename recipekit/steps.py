@@ -63,6 +63,15 @@ class StepFailed(InputError):
         self.step, self.why, self.log, self.tail = step, why, log, tail
 
 
+def free_port() -> str:
+    """A TCP port nobody listens on now (a torchrun rendezvous port)."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return str(probe.getsockname()[1])
+
+
 def tool_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     """The environment for the repository's commands: this environment's programs first on PATH."""
     path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])

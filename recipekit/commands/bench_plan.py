@@ -111,9 +111,10 @@ def measure_sweep(paths: list[Path], table: Path, steps: int) -> list[dict]:
     import torch
     import yaml
 
+    from recipekit.errors import InputError
     from recipekit.files import atomic_write_text
     from recipekit.plan.gpus import load_cards
-    from recipekit.plan.measure import STAGES, local_card
+    from recipekit.plan.measure import check_measurable, local_card
     from recipekit.plan.memory import GIB
 
     if torch.cuda.is_available():
@@ -131,9 +132,9 @@ def measure_sweep(paths: list[Path], table: Path, steps: int) -> list[dict]:
     print("|---|---|---|---|---|---|")
     with tempfile.TemporaryDirectory() as scratch:
         for path in paths:
-            recipe = load_recipe(path)
-            if recipe.is_classifier or str(recipe.setting("stage", "sft")) not in STAGES or not recipe.setting(
-                    "do_train"):
+            try:
+                check_measurable(load_recipe(path))
+            except InputError:  # classifier and prediction recipes: --measure trains LLaMA-Factory recipes
                 continue
             out = Path(scratch) / path.stem
             _, plan = timed_plan(path, Path(scratch) / "cache", out, where)

@@ -126,7 +126,8 @@ def main(argv: list[str] | None = None) -> dict:
     if args.report_hardware:
         card, args.gpus, named = report_hardware(recipe.facts().hardware)
         args.gpu = card
-    gpu = resolve_gpu(args.gpu, args.gpu_mem, args.gpu_tflops, load_cards(args.cards))
+    cards = load_cards(args.cards)
+    gpu = resolve_gpu(args.gpu, args.gpu_mem, args.gpu_tflops, cards)
     if args.measure:  # before any simulating: a recipe it cannot train is refused at once
         from recipekit.plan.measure import check_measurable
 
@@ -134,9 +135,8 @@ def main(argv: list[str] | None = None) -> dict:
     seq, note = args.seq, None
     if args.data:
         seq, note = measured_seq(args.recipe, int(recipe.setting("cutoff_len")))
-    cards = load_cards(args.cards)
-    result = plan(recipe, gpu, args.gpus, recipe_outputs(all_recipe_files("recipes")), args.rows, args.mfu,
-                  args.price, seq, cards)
+    made_by = recipe_outputs(all_recipe_files("recipes"))
+    result = plan(recipe, gpu, args.gpus, made_by, args.rows, args.mfu, args.price, seq, cards)
     if note:
         result["seq_note"] = note
     out = Path(args.out) if args.out else Path("outputs") / "plan" / Path(args.recipe).stem
@@ -145,8 +145,7 @@ def main(argv: list[str] | None = None) -> dict:
         from recipekit.plan.measure import measure
         from recipekit.report.plan import render_measured
 
-        measured = measure(recipe, args.gpus, args.measure_steps, out, cards,
-                           recipe_outputs(all_recipe_files("recipes")))
+        measured = measure(recipe, args.gpus, args.measure_steps, out, cards, made_by)
         result["measured"] = measured.as_dict()
         markdown += "\n" + render_measured(result["measured"])
     write_json(out / "plan.json", result)

@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -28,7 +27,7 @@ from pathlib import Path
 from recipekit.cli import script_parser
 from recipekit.errors import InputError, exit_on_input_error
 from recipekit.recipes.arguments import parse_overrides
-from recipekit.steps import tool_env
+from recipekit.steps import free_port, tool_env
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -36,13 +35,6 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("recipe", help="classifier recipe YAML")
     parser.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="recipe keys to override")
     return parser
-
-
-def free_port() -> str:
-    """A TCP port nobody listens on now (the rendezvous port when MASTER_PORT is not set)."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return str(probe.getsockname()[1])
 
 
 def torchrun_command(argv: list[str]) -> list[str] | None:

@@ -129,21 +129,15 @@ def measured_args(recipe: Recipe, work: Path, steps: int, notes: list[str]) -> d
     return a
 
 
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def probe_command(args_file: Path, out: Path, ranks: int, torchrun: bool) -> list[str]:
     """The probe's command: under torchrun for several ranks or DeepSpeed (which needs a process group)."""
+    from recipekit.steps import free_port
+
     probe = ["-m", "recipekit.plan.probe", str(args_file), str(out)]
     if not torchrun:
         return [sys.executable, *probe]
     return [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", str(ranks),
-            "--master_port", str(free_port()), *probe]
+            "--master_port", free_port(), *probe]
 
 
 def chip(name: str) -> str:
@@ -226,8 +220,7 @@ def summarize(results: list[dict[str, Any]], run: Any, sim: Any, memory: Any, ca
             notes.append(f"{first['device']} is not in the cards table: no planned time")
     planned_time = None
     if gpu is not None:
-        precision = gpu.half_precision() if run.precision == "half" else run.precision
-        planned_time = step_time(sim, gpu, precision, run.setup, run.accumulation,
+        planned_time = step_time(sim, gpu, run.precision_on(gpu), run.setup, run.accumulation,
                                  run.shape.gradient_checkpointing).step_seconds
     return Measured(first["device"] if gpu is None else f"{first['device']} ({gpu.name})", steps,
                     statistics.median(times), peak / GIB, planned / GIB, planned_time, allocated, notes,

@@ -40,6 +40,10 @@ class Run:
     new_tokens: int = 0
     precision: str = "half"  # bf16 | fp16 | tf32 | fp32 | half (LLaMA-Factory's choice for the card)
 
+    def precision_on(self, gpu: Gpu) -> str:
+        """The precision the run computes in on ``gpu`` ("half" is bf16 where the card has it, else fp16)."""
+        return gpu.half_precision() if self.precision == "half" else self.precision
+
 
 def producer_model(value: str, made_by: dict[str, Path], seen: int = 0) -> str:
     """A model path another recipe writes -> the base model that recipe trains (its architecture)."""
@@ -187,10 +191,8 @@ def options(run: Run, config: Any, gpu: Gpu) -> list[Option]:
         tries.append((f"cutoff_len {run.shape.seq // 2}", shorter))
     if run.shape.method == "lora" and not run.setup.quantization_bit and run.setup.zero < 3:
         tries.append(("quantization_bit: 4 (QLoRA)", replace(run, setup=replace(run.setup, quantization_bit=4))))
-    precision = gpu.half_precision() if run.precision == "half" else run.precision
-
     def priced(change: str, candidate: Run, sim: Simulation, memory: Memory) -> Option:
-        seconds = step_time(sim, gpu, precision, candidate.setup, candidate.accumulation,
+        seconds = step_time(sim, gpu, candidate.precision_on(gpu), candidate.setup, candidate.accumulation,
                             candidate.shape.gradient_checkpointing).step_seconds
         return Option(change, memory.total / GIB, memory.total <= gpu.memory_gib * GIB, memory.host_bytes / GIB,
                       seconds)
@@ -244,8 +246,7 @@ def against_report(time: dict[str, Any], sim: Simulation, run: Run, gpu: Gpu, st
     if cards:
         matching = []
         for key, card in cards.items():
-            precision = card.half_precision() if run.precision == "half" else run.precision
-            seconds = step_time(sim, card, precision, run.setup, run.accumulation,
+            seconds = step_time(sim, card, run.precision_on(card), run.setup, run.accumulation,
                                 run.shape.gradient_checkpointing).step_seconds
             if TIME_GOAL[0] <= seconds / max(reported) and seconds / min(reported) <= TIME_GOAL[1]:
                 matching.append(key)
@@ -284,7 +285,7 @@ def plan(recipe: Recipe, gpu: Gpu, gpus: int, made_by: dict[str, Path], rows: in
                       time_note="generation is bound by memory bandwidth, not FLOPs: no time estimate")
     else:
         sim, memory = evaluate(run, config)
-        precision = gpu.half_precision() if run.precision == "half" else run.precision
+        precision = run.precision_on(gpu)
         peak = gpu.peak_tflops(precision) * 1e12
         timed = step_time(sim, gpu, precision, run.setup, run.accumulation, run.shape.gradient_checkpointing)
         # a measured MFU (--mfu) replaces the model: the step's FLOPs at that share of the peak

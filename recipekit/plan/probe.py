@@ -28,7 +28,6 @@ class Sampler(threading.Thread):
     def __init__(self, process: Any) -> None:
         super().__init__(daemon=True)
         self.process, self.peak, self.done = process, process.memory_info().rss, threading.Event()
-        self.start_rss = self.peak
 
     def run(self) -> None:
         while not self.done.wait(SAMPLE_SECONDS):
@@ -52,8 +51,6 @@ def probe_callback(before: int, out: Path) -> Any:
             if cuda:
                 torch.cuda.synchronize()
                 torch.cuda.reset_peak_memory_stats()
-            model = kwargs.get("model")
-            self.weights = sum(p.numel() * p.element_size() for p in model.parameters()) if model else 0
             self.sampler = Sampler(psutil.Process())
             self.sampler.start()
             self.marks = [time.perf_counter()]
@@ -66,8 +63,7 @@ def probe_callback(before: int, out: Path) -> Any:
         def on_train_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
             rss = self.sampler.finish()
             steps = [later - earlier for earlier, later in zip(self.marks, self.marks[1:], strict=False)]
-            result: dict[str, Any] = {"device": "cpu", "step_seconds": steps, "rss_before": before, "rss_peak": rss,
-                                      "rss_train_begin": self.sampler.start_rss, "weight_bytes": self.weights}
+            result: dict[str, Any] = {"device": "cpu", "step_seconds": steps, "rss_before": before, "rss_peak": rss}
             if cuda:
                 free, total = torch.cuda.mem_get_info()
                 reserved = torch.cuda.memory_reserved()
