@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sklearn.metrics import accuracy_score, confusion_matrix, log_loss, precision_recall_fscore_support
+from sklearn.metrics import accuracy_score, confusion_matrix, precision_recall_fscore_support
 
 from recipekit.errors import InputError
 from recipekit.eval.bootstrap import percentile_bootstrap
@@ -46,6 +46,37 @@ def score_file(path: str | Path, labels: list[str] | None, lenient: bool = False
     return Scored(str(path), rows, gold, predicted, list(labels), matcher.rule)
 
 
+def draw_statistics(y_true: np.ndarray, y_pred: np.ndarray, labels: list[str],
+                    probs: np.ndarray | None = None) -> Any:
+    """The statistics of one bootstrap draw (the indices of the rows drawn), as scikit-learn defines them
+    (``precision_recall_fscore_support`` with ``zero_division=0``, ``log_loss``) but from the draw's confusion
+    counts: scikit-learn's input checks cost about 9 ms a call, 9 s for a thousand draws of ten rows.
+    ``y_pred`` is -1 where a prediction matched no label (a miss for its gold class)."""
+    k = len(labels)
+    cells = y_true * (k + 1) + y_pred + 1  # column 0: no label
+    row_loss = None
+    if probs is not None:  # log_loss clips to the dtype's eps and averages each row's -log p(gold)
+        eps = np.finfo(probs.dtype).eps
+        row_loss = -np.log(np.clip(probs[np.arange(len(y_true)), y_true], eps, 1 - eps))
+
+    def statistics(pick: np.ndarray) -> dict[str, float]:
+        counts = np.bincount(cells[pick], minlength=k * (k + 1)).reshape(k, k + 1)
+        tp = np.diag(counts[:, 1:]).astype(float)
+        predicted, true = counts[:, 1:].sum(axis=0), counts.sum(axis=1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            precision = np.where(predicted > 0, tp / predicted, 0.0)
+            recall = np.where(true > 0, tp / true, 0.0)
+            f1 = np.where(predicted + true > 0, 2 * tp / (true + predicted), 0.0)
+        found = {"accuracy": float(tp.sum() / len(pick)), "macro_precision": float(np.mean(precision)),
+                 "macro_recall": float(np.mean(recall)), "macro_f1": float(np.mean(f1)),
+                 **{f"f1[{label}]": float(f1[i]) for i, label in enumerate(labels)}}
+        if row_loss is not None:
+            found["log_loss"] = float(np.mean(row_loss[pick]))
+        return found
+
+    return statistics
+
+
 def bootstrap_ci(gold: list[str], predicted: list[str], labels: list[str], resamples: int, seed: int,
                  probs: np.ndarray | None = None) -> dict[str, Any]:
     """Seeded percentile bootstrap 95% intervals for accuracy, macro precision/recall/F1, each class's F1
@@ -53,19 +84,7 @@ def bootstrap_ci(gold: list[str], predicted: list[str], labels: list[str], resam
     codes = {label: i for i, label in enumerate(labels)}
     y_true = np.array([codes[g] for g in gold])
     y_pred = np.array([codes.get(p, -1) for p in predicted])
-    k = list(range(len(labels)))
-
-    def statistics(pick: np.ndarray) -> dict[str, float]:
-        g, p = y_true[pick], y_pred[pick]
-        precision, recall, f1, _ = precision_recall_fscore_support(g, p, labels=k, average=None, zero_division=0)
-        found = {"accuracy": float(np.mean(g == p)), "macro_precision": float(np.mean(precision)),
-                 "macro_recall": float(np.mean(recall)), "macro_f1": float(np.mean(f1)),
-                 **{f"f1[{label}]": float(f1[i]) for i, label in enumerate(labels)}}
-        if probs is not None:
-            found["log_loss"] = float(log_loss(g, probs[pick], labels=k))
-        return found
-
-    return percentile_bootstrap(len(y_true), statistics, resamples, seed)
+    return percentile_bootstrap(len(y_true), draw_statistics(y_true, y_pred, labels, probs), resamples, seed)
 
 
 def classification_metrics(scored: Scored, resamples: int, seed: int,
