@@ -23,7 +23,7 @@ from typing import Any
 
 from recipekit.plan.models import OUTPUT_LAYERS, build_model, largest_layer, quantizable
 
-SIMULATOR_VERSION = 8  # part of the cache key: bump when the step or its accounting changes
+SIMULATOR_VERSION = 9  # part of the cache key: bump when the step or its accounting changes
 
 
 @dataclass(frozen=True)
@@ -54,6 +54,7 @@ class Simulation:
     flops: int = 0
     seconds: float = 0.0
     kernels: list[list[int]] = field(default_factory=list)  # [FLOPs, bytes, count] of the step's operations
+    phases: dict[str, dict[str, int]] = field(default_factory=dict)  # the kinds at the forward's and backward's peaks
 
     @property
     def activation_bytes(self) -> int:
@@ -131,9 +132,9 @@ def sequence_logprobs(model: Any, ids: Any) -> Any:
     return logp.sum(-1)
 
 
-def step(model: Any, shape: Shape, vocab: int, reference: Any = None) -> None:
-    """Forward and backward of one micro-batch. DPO, as LLaMA-Factory runs it: the policy on chosen + rejected
-    in one batch, then the reference's forward without gradients while the policy's activations are alive."""
+def forward(model: Any, shape: Shape, vocab: int, reference: Any = None) -> Any:
+    """The loss of one micro-batch. DPO, as LLaMA-Factory runs it: the policy on chosen + rejected in one
+    batch, then the reference's forward without gradients while the policy's activations are alive."""
     import torch
 
     rows = 2 * shape.batch if shape.dpo else shape.batch
@@ -149,7 +150,7 @@ def step(model: Any, shape: Shape, vocab: int, reference: Any = None) -> None:
         loss = -torch.nn.functional.logsigmoid(0.1 * (margin[0] - margin[1])).mean()
     else:
         loss = model(input_ids=ids, labels=ids).loss
-    loss.backward()
+    return loss
 
 
 def attention_flops(query: tuple[int, ...], key: tuple[int, ...], value: tuple[int, ...]) -> int:
@@ -238,6 +239,13 @@ def peak_tracker() -> Any:
                     self._peak_mem[dev] = snap[_TOTAL_KEY]
                     self._peak_mem_snap[dev] = deepcopy(snap)
 
+        def phase_peak(self) -> dict[str, int]:
+            """The kinds at the peak since the last call (or the start), and a new phase from now."""
+            found = next(iter(self._peak_mem_snap.values()))
+            found = {str(kind).rsplit(".", 1)[-1]: int(value) for kind, value in found.items()}
+            self._peak_mem = dict.fromkeys(self._peak_mem, 0)
+            return found
+
     return PeakTracker()
 
 
@@ -319,15 +327,44 @@ def run_step(config: Any, shape: Shape, fake: bool = True) -> Simulation:
             # MemTracker's per-module backward snapshots skip a module no longer alive when its gradient hook
             # fires (encoders' pooler, dropped outputs) and warn; the overall peak used here does not depend on them
             warnings.filterwarnings("ignore", message="Module is None. Skipping")
-            step(model, shape, config.vocab_size, reference)
-        snapshot = next(iter(tracker.get_tracker_snapshot("peak").values()))
-    peak = {str(kind).rsplit(".", 1)[-1]: int(value) for kind, value in snapshot.items()}
+            loss = forward(model, shape, config.vocab_size, reference)
+            phases = {"forward": tracker.phase_peak()}
+            with bottom_layer_phase(model, config, tracker, phases):
+                loss.backward()
+            phases["bottom" if "backward" in phases else "backward"] = tracker.phase_peak()
     if reference is not None:  # the copy's weights are not the run's: memory.py counts the reference's weights
         copy = sum(p.numel() * p.element_size() for p in reference.parameters())
-        peak["PARAM"] -= copy
-        peak["Total"] -= copy
-    return Simulation(params, trainable, largest_layer(base), quantizable(base), peak, counter.flops,
-                      time.perf_counter() - start, counter.kernels())
+        for kinds in phases.values():
+            kinds["PARAM"] -= copy
+            kinds["Total"] -= copy
+    peak = max(phases.values(), key=lambda kinds: kinds["Total"])
+    return Simulation(params, trainable, largest_layer(base), quantizable(base), dict(peak), counter.flops,
+                      time.perf_counter() - start, counter.kernels(), phases)
+
+
+@contextlib.contextmanager
+def bottom_layer_phase(model: Any, config: Any, tracker: Any, phases: dict[str, dict[str, int]]) -> Any:
+    """Close the backward's first phase (``phases["backward"]``) when the second layer's gradients are all in,
+    so that the first layer's backward (every other layer's gradients alive) is a phase of its own; nothing when
+    that layer has no trainable parameters."""
+    import torch
+
+    stacks = [m for m in model.modules() if isinstance(m, torch.nn.ModuleList)
+              and len(m) == getattr(config, "num_hidden_layers", -1)]
+    trainable = [p for p in stacks[0][1].parameters() if p.requires_grad] if stacks and len(stacks[0]) > 1 else []
+    pending = {id(p) for p in trainable}
+
+    def arrived(param: Any) -> None:
+        pending.discard(id(param))
+        if not pending and "backward" not in phases:
+            phases["backward"] = tracker.phase_peak()
+
+    handles = [p.register_post_accumulate_grad_hook(arrived) for p in trainable]
+    try:
+        yield
+    finally:
+        for handle in handles:
+            handle.remove()
 
 
 REAL_STEP_LIMIT = 1_500_000_000  # parameters a real CPU step may hold (about 6 GB in fp32, 3 in bf16)
@@ -347,6 +384,21 @@ def real_fallback(config: Any, shape: Shape, error: Exception) -> Simulation:
     return run_step(config, shape, fake=False)
 
 
+def stacked(config: Any, shape: Shape) -> Simulation | None:
+    """The step of a deep uniform stack from steps of a few of its layers (``recipekit.plan.stack``), or None
+    where that would not be exact."""
+    from recipekit.plan.stack import SAMPLES, extrapolate, stackable, steepest, with_layers
+
+    if not stackable(config):
+        return None
+    samples: list[Simulation] = []
+    for layers in SAMPLES:
+        samples.append(run_step(with_layers(config, layers), shape))
+        if len(samples) == 2 and not steepest(samples, 2 if shape.bf16 else 4):
+            return None  # known after two: the third would be wasted
+    return extrapolate(samples, config.num_hidden_layers, 2 if shape.bf16 else 4)
+
+
 def simulate(config: Any, shape: Shape) -> Simulation:
     """``run_step`` on fake tensors, cached by architecture, shape and library versions."""
     path = cache_dir() / f"{cache_key(config, shape)}.json"
@@ -356,7 +408,7 @@ def simulate(config: Any, shape: Shape) -> Simulation:
     print(f"plan: simulating one training step of {config.model_type} ({what}); cached after the first time",
           file=sys.stderr, flush=True)
     try:
-        result = run_step(config, shape)
+        result = stacked(config, shape) or run_step(config, shape)
     except RuntimeError as exc:  # code fake tensors cannot run (data-dependent shapes, TorchScript)
         result = real_fallback(config, shape, exc)
     with contextlib.suppress(OSError):  # a read-only cache only costs time
