@@ -132,6 +132,28 @@ def registered_rows(run: Run) -> int | None:
     return total or None
 
 
+def optimizer_steps(rows: int, per_device: int, accumulation: int, gpus: int, epochs: float) -> int:
+    """The HF Trainer's count: each rank's share of the rows in batches, a last partial accumulation still a step,
+    epochs times that, rounded up."""
+    batches = math.ceil(math.ceil(rows / gpus) / per_device)
+    return math.ceil(epochs * math.ceil(batches / accumulation))
+
+
+def plan_rows(run: Run, rows: int | None, facts: Any) -> tuple[int | None, str | None]:
+    """The training rows a plan counts and where they come from: ``--rows``; else the report's run as its chain
+    file states it (capped at ``max_samples``), whatever lies in the data folder; else, for a recipe of no report,
+    the registered data."""
+    if rows:
+        return rows, "--rows"
+    stated = facts.rows if facts else {}
+    if stated:
+        train = min(stated["train"], run.max_samples) if run.max_samples else stated["train"]
+        capped = f"; max_samples keeps {train:,}" if train < stated["train"] else ""
+        return train, f"the report's run: {stated['train']:,}, {stated['said']}{capped}"
+    found = registered_rows(run)
+    return found, f"the registered data in {run.dataset_dir}/" if found else None
+
+
 def predict_memory(run: Run, config: Any, params: int) -> Memory:
     """Generation: weights plus the key/value cache of the batch at prompt + new tokens, and the logits."""
     from recipekit.plan.memory import CUDA_CONTEXT, FRAGMENTATION, NF4_BYTES
@@ -292,10 +314,14 @@ def plan(recipe: Recipe, gpu: Gpu, gpus: int, made_by: dict[str, Path], rows: in
         step_seconds = sim.flops * run.accumulation / (peak * mfu) if mfu is not None else timed.step_seconds
         efficiency = sim.flops * run.accumulation / (peak * step_seconds)
         price = price if price is not None else gpu.price_per_hour
-        rows = rows or registered_rows(run)
+        try:
+            facts = recipe.facts()
+        except InputError:  # a copy of a shipped recipe keeps a header whose chain has no entry for it
+            facts = None
+        rows, rows_source = plan_rows(run, rows, facts)
         global_batch = run.shape.batch * run.accumulation * gpus
         steps = run.max_steps if run.max_steps > 0 else (
-            math.ceil(math.ceil(rows / global_batch) * run.epochs) if rows else None)
+            optimizer_steps(rows, run.shape.batch, run.accumulation, gpus, run.epochs) if rows else None)
         tokens = run.shape.batch * run.accumulation * run.shape.seq * (2 if run.shape.dpo else 1)
         hours = steps * step_seconds / 3600 if steps else None
         result.update(kind="train", params=sim.params, trainable=sim.trainable, largest_layer=sim.largest_layer,
@@ -308,11 +334,8 @@ def plan(recipe: Recipe, gpu: Gpu, gpus: int, made_by: dict[str, Path], rows: in
                       precision=precision, step_parts=timed.parts, bound=timed.bound, operations=operations(sim),
                       mfu=efficiency, mfu_source="--mfu" if mfu is not None else MFU_SOURCE,
                       step_seconds_model=timed.step_seconds,
+                      rows_source=rows_source,
                       time_note=None if steps else "rows unknown: pass --rows N or convert the data first")
-        try:
-            facts = recipe.facts()
-        except InputError:  # a copy of a shipped recipe keeps a header whose chain has no entry for it
-            facts = None
         if facts and facts.time:
             result["report_time"] = against_report(facts.time, sim, run, gpu, step_seconds, cards)
         report_batch = facts.batch() if facts else None

@@ -18,8 +18,10 @@ from recipekit.errors import InputError
 from recipekit.files import read_yaml_mapping
 from recipekit.paths import root
 
-ENTRY_KEYS = {"settings_from", "settings", "hardware", "global_batch", "target", "differences", "notes", "time"}
+ENTRY_KEYS = {"settings_from", "settings", "hardware", "global_batch", "target", "differences", "notes", "time",
+              "rows"}
 TIME_KEYS = {"hours", "minutes", "steps", "steps_per_second", "samples_per_second", "eval", "said"}
+ROWS_KEYS = {"train", "said"}
 REQUIRED_KEYS = ("hardware", "global_batch", "target")
 GLOBAL_BATCH = re.compile(r"(\d+) per device x (\d+) accumulation x (\d+) (?:GPUs?|ranks?|process(?:es)?)\s*=\s*(\d+)")
 REPORT_LINE = re.compile(r"^#\s*Report\s*:\s*(\S+)")
@@ -46,6 +48,7 @@ class Facts:
     differences: dict[str, str] = field(default_factory=dict)
     notes: str = ""
     time: dict[str, Any] = field(default_factory=dict)  # the report's own training time (TIME_KEYS)
+    rows: dict[str, Any] = field(default_factory=dict)  # the training rows of the report's run (ROWS_KEYS)
 
     def batch(self) -> tuple[int, int, int, int] | None:
         """(per device, accumulation, GPUs, global) when the global batch has that shape."""
@@ -94,14 +97,14 @@ def entry_facts(chain: Path, data: dict[str, Any], key: str) -> Facts:
     if unknown or missing:
         problem = f"unknown key(s) {unknown}" if unknown else f"lacks {', '.join(missing)}"
         raise InputError(f"recipes: {key}: {problem} (keys: {', '.join(sorted(ENTRY_KEYS))})", str(chain))
-    for name in ("settings", "differences", "time"):
+    for name in ("settings", "differences", "time", "rows"):
         if not isinstance(entry.get(name) or {}, dict):
             raise InputError(f"recipes: {key}: {name} must be `key: value` lines", str(chain))
     return Facts(chain, key, str(data.get("report") or "") or None, str(data.get("title", "")),
                  str(entry.get("settings_from", "")), dict(entry.get("settings") or {}), str(entry["hardware"]),
                  str(entry["global_batch"]), str(entry["target"]),
                  {str(k): str(v) for k, v in (entry.get("differences") or {}).items()}, str(entry.get("notes", "")),
-                 report_time(chain, key, entry.get("time") or {}))
+                 report_time(chain, key, entry.get("time") or {}), report_rows(chain, key, entry.get("rows") or {}))
 
 
 def report_time(chain: Path, key: str, time: dict[str, Any]) -> dict[str, Any]:
@@ -120,6 +123,21 @@ def report_time(chain: Path, key: str, time: dict[str, Any]) -> dict[str, Any]:
                 isinstance(n, int | float) and not isinstance(n, bool) and n > 0 for n in numbers)):
             raise InputError(f"{where}: {name} must be a positive number or [low, high]", str(chain))
     return dict(time)
+
+
+def report_rows(chain: Path, key: str, rows: dict[str, Any]) -> dict[str, Any]:
+    """The training rows of the report's run: ``train`` (as the chain converts the dataset, before the recipe's
+    ``max_samples``) and ``said`` (where the number comes from)."""
+    where = f"recipes: {key}: rows"
+    unknown = sorted(set(rows) - ROWS_KEYS)
+    if unknown:
+        raise InputError(f"{where}: unknown key(s) {unknown} (keys: {', '.join(sorted(ROWS_KEYS))})", str(chain))
+    train = rows.get("train")
+    if rows and (isinstance(train, bool) or not isinstance(train, int) or train <= 0):
+        raise InputError(f"{where}: train must be a positive whole number of rows", str(chain))
+    if rows and not rows.get("said"):
+        raise InputError(f"{where}: lacks said (where the number comes from)", str(chain))
+    return dict(rows)
 
 
 def header_facts(path: Path, header: list[str]) -> Facts:

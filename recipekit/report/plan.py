@@ -44,7 +44,8 @@ def render_markdown(plan: dict[str, Any]) -> str:
         if t["hours"] is not None:
             cost = (f", ${t['cost']:,.2f} at ${t['price_per_gpu_hour']:g} per GPU-hour ({t['price_source']})"
                     if t["cost"] is not None else "")
-            lines.append(f"{plan['steps']:,} steps of {plan['global_batch']} rows ({plan['rows']:,} rows): "
+            source = f" from {plan['rows_source']}" if plan.get("rows_source") else ""
+            lines.append(f"{plan['steps']:,} steps of {plan['global_batch']} rows ({plan['rows']:,} rows{source}): "
                          f"{t['hours']:.2f} h, {t['gpu_hours']:.1f} GPU-hours{cost}.")
     if plan.get("time_note"):
         lines.append(plan["time_note"] + ".")
@@ -108,7 +109,8 @@ def header_line(plan: dict[str, Any]) -> str:
     if plan["kind"] == "train" and plan["time"]["hours"] is not None:
         line += f"; {plan['time']['hours']:.1f} h"
         if plan["time"]["cost"] is not None:
-            line += f", ${plan['time']['cost']:,.0f}"
+            cost = plan["time"]["cost"]
+            line += f", ${cost:,.2f}" if cost < 10 else f", ${cost:,.0f}"
     report = plan.get("report_time") or {}
     if plan["kind"] == "train" and plan["time"]["hours"] is None and report.get("planned_hours") is not None:
         line += f"; {report['planned_hours']:.1f} h for the report's {report['steps']:,.0f} steps"
