@@ -54,7 +54,8 @@ class Simulation:
     flops: int = 0
     seconds: float = 0.0
     kernels: list[list[int]] = field(default_factory=list)  # [FLOPs, bytes, count] of the step's operations
-    phases: dict[str, dict[str, int]] = field(default_factory=dict)  # the kinds at the forward's and backward's peaks
+    # the kinds at the peaks of the forward, the backward above the first layer and that layer's backward ("bottom")
+    phases: dict[str, dict[str, int]] = field(default_factory=dict)
 
     @property
     def activation_bytes(self) -> int:
@@ -391,12 +392,13 @@ def stacked(config: Any, shape: Shape) -> Simulation | None:
 
     if not stackable(config):
         return None
+    grad_bytes = 2 if shape.bf16 else 4
     samples: list[Simulation] = []
     for layers in SAMPLES:
         samples.append(run_step(with_layers(config, layers), shape))
-        if len(samples) == 2 and not steepest(samples, 2 if shape.bf16 else 4):
+        if len(samples) == 2 and not steepest(samples, grad_bytes):
             return None  # known after two: the third would be wasted
-    return extrapolate(samples, config.num_hidden_layers, 2 if shape.bf16 else 4)
+    return extrapolate(samples, config.num_hidden_layers, grad_bytes)
 
 
 def simulate(config: Any, shape: Shape) -> Simulation:

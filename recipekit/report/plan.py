@@ -101,6 +101,11 @@ def report_time_line(time: dict[str, Any], seq: int) -> str:
                    "make the report's steps faster, and its time includes evaluation and saving.")
 
 
+def dollars(cost: float) -> str:
+    """A cost as a header shows it: cents below $10, whole dollars above."""
+    return f"${cost:,.2f}" if cost < 10 else f"${cost:,.0f}"
+
+
 def header_line(plan: dict[str, Any]) -> str:
     """The one line a recipe header carries."""
     gpu = plan["gpu"]
@@ -109,14 +114,12 @@ def header_line(plan: dict[str, Any]) -> str:
     if plan["kind"] == "train" and plan["time"]["hours"] is not None:
         line += f"; {plan['time']['hours']:.1f} h"
         if plan["time"]["cost"] is not None:
-            cost = plan["time"]["cost"]
-            line += f", ${cost:,.2f}" if cost < 10 else f", ${cost:,.0f}"
+            line += ", " + dollars(plan["time"]["cost"])
     report = plan.get("report_time") or {}
     if plan["kind"] == "train" and plan["time"]["hours"] is None and report.get("planned_hours") is not None:
         line += f"; {report['planned_hours']:.1f} h for the report's {report['steps']:,.0f} steps"
         if plan["time"]["price_per_gpu_hour"]:
-            cost = report["planned_hours"] * plan["gpus"] * plan["time"]["price_per_gpu_hour"]
-            line += f", ${cost:,.2f}" if cost < 10 else f", ${cost:,.0f}"
+            line += ", " + dollars(report["planned_hours"] * plan["gpus"] * plan["time"]["price_per_gpu_hour"])
     if report.get("hours") or report.get("minutes"):
         line += "; the report: " + report_amount(report)
     return line
