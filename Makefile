@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-stamp
 # system's and the virtualenv's ninja hash build lines differently, so alternating them rebuilds, ~40 s a time)
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
-.PHONY: install demo test test-unit test-slow lint clean
+.PHONY: install demo test test-unit test-slow lint mutate clean
 
 install: $(STAMP)
 
@@ -35,8 +35,15 @@ test-unit: $(STAMP)
 test-slow: $(STAMP)
 	$(PY) -m pytest -m slow $(XDIST) -rP --durations=15 || test $$? -eq 5
 
+# mutation testing of the modules whose numbers users act on ([tool.mutmut] in pyproject.toml), against their
+# unit tests; not part of CI (about N minutes here); the score per module and every survivor printed at the end
+mutate: $(STAMP)
+	rm -rf mutants
+	$(PY) -m mutmut run --max-children 2 || true
+	$(PY) scripts/mutation_score.py
+
 lint: $(STAMP)
 	$(PY) -m ruff check .
 
 clean:
-	rm -rf outputs .pytest_cache .ruff_cache
+	rm -rf outputs .pytest_cache .ruff_cache mutants

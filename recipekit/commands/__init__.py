@@ -54,6 +54,7 @@ COMMANDS: dict[str, str | dict[str, str]] = {
     "reproduce": "reproduce",
     "report-card": "report_card",
     "demo": "run_demo",
+    "mutation-score": "mutation_score",
     "speed": {"convert": "bench_convert", "gen-report": "bench_gen_report", "score-labels": "bench_score_labels",
               "plan": "bench_plan"},
 }

@@ -12,6 +12,7 @@ import pytest
 from conftest import ROOT, agnews_rows, run_cli, write_jsonl, write_original_csv
 
 from recipekit.data.dataset_info import default_data_dir
+from recipekit.data.transaction import Plan, StagedSet, check_sets
 from recipekit.errors import InputError
 from recipekit.files import atomic_write_bytes, remove_file, writes_held
 
@@ -215,3 +216,38 @@ def test_converters_take_an_instruction_for_prompt_sweeps(tmp_path: Path) -> Non
             rows = [json.loads(line) for line in lines_of(data / registry[dataset]["file_name"])]
             if "instruction" in rows[0] and dataset != "arena_pref":
                 assert {row["instruction"] for row in rows} == {"Label it.\nNow."}, (name, dataset)
+
+
+def staged(*rows: dict) -> StagedSet:
+    return StagedSet(list(rows), {"formatting": "alpaca"}, [None] * len(rows))
+
+
+def arena_row(i: int, winner: str, **bookkeeping: object) -> dict:
+    return {"instruction": "Which response is better?", "input": f"### Prompt\nq{i}\n### Response A\na{i}\n"
+            f"### Response B\nb{i}", "output": winner, **bookkeeping}
+
+
+@pytest.mark.parametrize("held_name, held_row", [
+    ("arena_val", arena_row(1, "A", id=901)),  # the same row under another id
+    ("arena_val", arena_row(1, "A", id=1, fold=3)),  # the same row in another fold
+    ("arena_val_swapped", arena_row(1, "A", id=1, swapped=True)),  # a swapped copy equal to a training row
+])
+def test_overlap_ignores_ids_folds_and_swap_marks(tmp_path: Path, held_name: str, held_row: dict) -> None:
+    """A held-out row that shows the model the same prompt and answer as a training row is the same row, whatever
+    its id, fold or swap mark: refused, or dropped from the training side only."""
+    training = [arena_row(0, "B", id=0, fold=0), arena_row(1, "A", id=1, fold=0), arena_row(2, "tie", id=2, fold=1)]
+    plan = Plan(tmp_path, {"arena": staged(*training), held_name: staged(held_row, arena_row(7, "B", id=7))})
+    with pytest.raises(InputError, match=f"1 row\\(s\\) of arena are also in {held_name}"):
+        check_sets(plan, "arena", drop_overlap=False)
+    lines = check_sets(plan, "arena", drop_overlap=True)
+    assert [json.loads(line)["id"] for line in lines["arena"]] == [0, 2]  # row 1 left the training set
+    assert len(lines[held_name]) == 2 and plan.dropped == {f"arena (also in {held_name})": 1}
+
+
+def test_the_same_prompt_with_another_answer_is_not_an_overlap(tmp_path: Path) -> None:
+    """Arena repeats prompts with other responses and winners; AFQMC pairs share sentences: only prompt and answer
+    together make a copy."""
+    plan = Plan(tmp_path, {"arena": staged(arena_row(1, "A", id=1), arena_row(2, "B", id=2)),
+                           "arena_val": staged(arena_row(1, "B", id=3), arena_row(1, "tie", id=4))})
+    lines = check_sets(plan, "arena", drop_overlap=False)
+    assert len(lines["arena"]) == 2 and not plan.dropped

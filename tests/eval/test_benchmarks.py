@@ -14,13 +14,15 @@ from lm_eval.tasks.ifeval.utils import agg_inst_level_acc, process_results  # no
 '''
 
 
+QUESTIONS = [{"question": f"Which word is a colour, number {i}?", "choices": ["red", "table", "run", "seven"],
+              "answer": 0} for i in range(6)]
+QUESTIONS += [{"question": f"Which word is an animal, number {i}?", "choices": ["blue", "cat", "fast", "two"],
+               "answer": 1} for i in range(6)]
+
+
 def local_tasks(folder: Path) -> Path:
     """Two tasks in lm-eval's real formats on local rows: multiple choice (acc, acc_norm) and IFEval-style."""
-    questions = [{"question": f"Which word is a colour, number {i}?", "choices": ["red", "table", "run", "seven"],
-                  "answer": 0} for i in range(6)]
-    questions += [{"question": f"Which word is an animal, number {i}?", "choices": ["blue", "cat", "fast", "two"],
-                   "answer": 1} for i in range(6)]
-    mc = write_jsonl(folder / "mc.jsonl", questions)
+    mc = write_jsonl(folder / "mc.jsonl", QUESTIONS)
     (folder / "tiny_mc.yaml").write_text(f"""task: tiny_mc
 dataset_path: json
 dataset_kwargs:
@@ -82,18 +84,24 @@ def bench(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
     tmp = tmp_path_factory.mktemp("bench")
     tasks = local_tasks(tmp / "tasks")
-    words = "Question: Which word is a colour? Answer: red cat blue two the end lowercase topic write about number"
-    texts = write_jsonl(tmp / "texts.jsonl", [{"t": words}] * 4)
+    words = "Write about topic in lowercase letters only, and end with the phrase 'The end.'"
+    texts = write_jsonl(tmp / "texts.jsonl", [{"t": f"Question: {q['question']}\nAnswer: {' '.join(q['choices'])}"}
+                                              for q in QUESTIONS] + [{"t": words}] * 4)
     model_dir = command_module("tiny-model").main(["--texts", str(texts), "--out", str(tmp / "model"), "--vocab-size",
                                                     "300", "--hidden", "32", "--intermediate", "64", "--layers", "1",
                                                     "--heads", "2"])
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    torch.manual_seed(0)
     model = get_peft_model(AutoModelForCausalLM.from_pretrained(model_dir),
-                           LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"], task_type="CAUSAL_LM"))
-    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=5e-2)
-    batch = tokenizer(["Question: Which word is a colour? Answer: red"] * 4, return_tensors="pt")
-    for _ in range(5):
-        loss = model(**batch, labels=batch["input_ids"]).loss
+                           LoraConfig(r=8, lora_alpha=16, task_type="CAUSAL_LM", target_modules=[
+                               "q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj", "lm_head"]))
+    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-1)
+    # the adapter learns tiny_mc's answers (the base model is random): its score must differ from the base's
+    answered = [f"Question: {q['question']}\nAnswer: {q['choices'][q['answer']]}" for q in QUESTIONS]
+    batch = tokenizer(answered, return_tensors="pt", padding=True)
+    labels = batch["input_ids"].masked_fill(batch["attention_mask"] == 0, -100)
+    for _ in range(100):
+        loss = model(**batch, labels=labels).loss
         loss.backward()
         optimizer.step()
         optimizer.zero_grad()
@@ -157,6 +165,8 @@ def test_stages_are_scored_by_lm_eval_and_aggregated_into_dimensions(bench: dict
         assert block["tasks"][0]["metric"] == "prompt_level_strict_acc"
         assert 0 <= block["score"] <= 1 and "inst_level_strict_acc,none" in ifeval
     base, lora = (s["dimensions"] for s in report["stages"])
+    assert lora["knowledge"]["score"] == 1.0  # the adapter was trained on these answers; the base was not
+    assert base["knowledge"]["score"] < 1.0
     delta = lora["knowledge"]["score"] - base["knowledge"]["score"]
     assert report["deltas"]["lora"]["knowledge"] == pytest.approx(delta)
     markdown = (out / "benchmarks.md").read_text(encoding="utf-8")
@@ -177,7 +187,8 @@ def test_a_dimension_is_the_mean_of_its_tasks() -> None:
 
 @pytest.mark.integration
 @pytest.mark.slow  # lm-evaluation-harness on a tiny model and its adapter: half a minute
-def test_missing_task_adapter_and_network_are_one_line_errors(bench: dict[str, Path], tmp_path: Path) -> None:
+def test_missing_task_adapter_and_offline_hub_task_are_one_line_errors(bench: dict[str, Path], tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     bad_suite = tmp_path / "suite.yaml"
     bad_suite.write_text("dimensions:\n  d:\n    tasks: [no_such_task_xyz]\n", encoding="utf-8")
     stage = tmp_path / "stage.yaml"
@@ -192,6 +203,7 @@ def test_missing_task_adapter_and_network_are_one_line_errors(bench: dict[str, P
     hub_suite.write_text("dimensions:\n  d:\n    tasks: [arc_easy]\n", encoding="utf-8")
     hub_stage = tmp_path / "hub_stage.yaml"
     hub_stage.write_text(f"model: {bench['tmp'] / 'model'}\ndtype: float32\nsuite: {hub_suite}\n", encoding="utf-8")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # offline whether or not this machine reaches the hub
     offline = run_cli("bench", hub_stage, "--out", tmp_path / "o", "--limit", "2", "--device", "cpu")
     assert offline.returncode == 2 and len(offline.stderr.strip().splitlines()) == 1, offline.stderr[-2000:]
     assert "lm-eval could not run arc_easy" in offline.stderr and "--include-path" in offline.stderr

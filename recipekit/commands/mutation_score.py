@@ -1,0 +1,87 @@
+"""Mutation score per module from mutmut's results (after `make mutate`): killed / (killed + survived), the
+mutants listed as equivalent in ``tests/mutation_equivalent.yaml`` (each with the reason it cannot change
+behaviour) left out; every other survivor is printed with the command that shows its change.
+
+Example:
+    make mutate                      # mutmut run over [tool.mutmut] in pyproject.toml, then this table
+    llm-recipes mutation-score --min 0.9
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import subprocess
+import sys
+from collections import Counter, defaultdict
+from pathlib import Path
+
+import yaml
+
+from recipekit.cli import script_parser
+from recipekit.errors import InputError, exit_on_input_error
+from recipekit.paths import root
+
+EQUIVALENT = "tests/mutation_equivalent.yaml"
+RESULT_LINE = re.compile(r"^\s+(?P<key>\S+): (?P<status>.+)$")
+FUNCTION_PART = re.compile(r"\.xǁ|\.x_")  # mutmut's key: module.x_function__mutmut_N or module.xǁClassǁmethod...
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = script_parser(__doc__)
+    parser.add_argument("--equivalent", default=EQUIVALENT, help="YAML of mutant -> why it is equivalent")
+    parser.add_argument("--min", type=float, default=None, help="exit 1 when a module scores below this")
+    return parser
+
+
+def mutmut_results() -> dict[str, str]:
+    """Every mutant's status, as ``mutmut results --all`` prints it (run where ``mutants/`` is)."""
+    done = subprocess.run([sys.executable, "-m", "mutmut", "results", "--all", "true"], capture_output=True,
+                          text=True, check=False)
+    if done.returncode != 0:
+        raise InputError(f"mutmut results failed: {done.stderr.strip().splitlines()[-1:] or done.returncode}")
+    found = {m["key"]: m["status"] for m in map(RESULT_LINE.match, done.stdout.splitlines()) if m}
+    if not found:
+        raise InputError("no mutants found: run `make mutate` first", "mutants/")
+    return found
+
+
+def module_of(key: str) -> str:
+    return FUNCTION_PART.split(key, maxsplit=1)[0]
+
+
+def scores(statuses: dict[str, str], equivalent: dict[str, str]) -> dict[str, Counter[str]]:
+    """Per module: how many mutants were killed, survived, equivalent, or not run (no tests, timeout...)."""
+    table: dict[str, Counter[str]] = defaultdict(Counter)
+    for key, status in statuses.items():
+        kind = "equivalent" if key in equivalent and status == "survived" else status
+        table[module_of(key)][kind] += 1
+    return dict(sorted(table.items()))
+
+
+@exit_on_input_error
+def main(argv: list[str] | None = None) -> dict[str, Counter[str]]:
+    args = build_parser().parse_args(argv)
+    path = Path(args.equivalent) if Path(args.equivalent).is_absolute() else root() / args.equivalent
+    equivalent = (yaml.safe_load(path.read_text(encoding="utf-8")) or {}) if path.is_file() else {}
+    statuses = mutmut_results()
+    table = scores(statuses, equivalent)
+    print(f"{'module':40s} {'killed':>6s} {'survived':>8s} {'equiv.':>6s} {'other':>5s} {'score':>6s}")
+    low = []
+    for module, counts in table.items():
+        killed, survived = counts["killed"], counts["survived"]
+        other = sum(counts.values()) - killed - survived - counts["equivalent"]
+        score = killed / (killed + survived) if killed + survived else 1.0
+        low += [module] if args.min is not None and score < args.min else []
+        print(f"{module:40s} {killed:6d} {survived:8d} {counts['equivalent']:6d} {other:5d} {score:6.1%}")
+    for key in sorted(k for k, s in statuses.items() if s == "survived" and k not in equivalent):
+        print(f"survived: {key}  (python -m mutmut show {key})")
+    for key in sorted(set(equivalent) - set(statuses)):
+        print(f"note: {EQUIVALENT} lists {key}, which mutmut no longer generates")
+    if low:
+        raise SystemExit(f"below {args.min:.0%}: {', '.join(low)}")
+    return table
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,67 @@
+"""recipekit/plan/memory.py and the planner's generation memory: model states per GPU under ZeRO-3 with frozen
+base weights, 4-bit weights, and the key/value cache of grouped-query attention, each against a hand count from
+the published architecture (never from the code's own formulas)."""
+
+from __future__ import annotations
+
+import pytest
+
+from recipekit.plan.memory import GIB, Setup, model_states
+from recipekit.plan.models import load_config
+from recipekit.plan.planner import Run, predict_memory
+from recipekit.plan.simulate import Shape, Simulation
+
+# Llama-3.1-8B as Meta publishes it: 8,030,261,248 parameters, 32 layers of hidden size 4096, 32 query heads and 8
+# key/value heads of 128 dimensions, MLP 14336, vocabulary 128,256 (untied input and output embeddings)
+LLAMA_8B = 8_030_261_248
+EMBEDDING = 128_256 * 4096  # the largest single weight, gathered whole by ZeRO-3
+LAYER_LINEARS = 4096 * 4096 * 2 + 4096 * 1024 * 2 + 3 * 4096 * 14336  # q, o; k, v; gate, up, down
+LORA_QV_R8 = 32 * (8 * (4096 + 4096) + 8 * (4096 + 1024))  # A and B of q_proj and v_proj, rank 8, every layer
+
+
+def llama_8b(trainable: int) -> Simulation:
+    return Simulation(params=LLAMA_8B + trainable, trainable=trainable, largest_layer=EMBEDDING,
+                      quantizable=32 * LAYER_LINEARS)
+
+
+def test_lora_under_zero3_partitions_the_frozen_base_over_the_gpus() -> None:
+    assert LORA_QV_R8 == 3_407_872  # peft's count for this target (print_trainable_parameters)
+    states = model_states(llama_8b(LORA_QV_R8), Setup(gpus=8, zero=3))
+    # by hand: the 16-bit frozen base split 8 ways (2,007,565,312 bytes), the embedding gathered whole in fp32
+    # (2,101,346,304), the adapters' 16-bit copy split 8 ways (851,968); their gradients 4 bytes and Adam
+    # with fp32 master weights 12 bytes per adapter parameter, split 8 ways
+    assert states["weights"] == 2_007_565_312 + 2_101_346_304 + 851_968
+    assert states["gradients"] == 1_703_936 and states["optimizer state"] == 5_111_808
+    assert sum(states.values()) / GIB == pytest.approx(3.834, abs=0.001)  # not 17.0 GiB with the base whole
+    one = model_states(llama_8b(LORA_QV_R8), Setup(gpus=1, zero=3))
+    assert one["weights"] - states["weights"] == pytest.approx(7 / 8 * (2 * LLAMA_8B + 2 * LORA_QV_R8))
+
+
+def test_lora_under_zero2_keeps_the_frozen_base_whole_on_every_gpu() -> None:
+    states = model_states(llama_8b(LORA_QV_R8), Setup(gpus=8, zero=2))
+    assert states["weights"] == 2 * LLAMA_8B + 2 * LORA_QV_R8  # ZeRO-2 partitions gradients and optimizer only
+    assert states["optimizer state"] == 12 * LORA_QV_R8 / 8
+
+
+def test_qlora_weights_are_four_bits_with_their_block_constants() -> None:
+    # bitsandbytes NF4 with double quantisation, 16,384 weights (256 blocks of 64): 8,192 bytes of 4-bit codes,
+    # 256 one-byte block maxima and one 4-byte constant for the 256 blocks
+    nf4 = 8452 / 16384
+    linears = 32 * LAYER_LINEARS
+    rest = LLAMA_8B - linears  # embeddings, output head and norms stay 16-bit
+    states = model_states(llama_8b(LORA_QV_R8), Setup(gpus=1, quantization_bit=4, double_quantization=True))
+    assert states["weights"] == pytest.approx(linears * nf4 + 2 * rest + 4 * LORA_QV_R8)
+    assert states["weights"] / GIB == pytest.approx(5.32, abs=0.01)
+    partitioned = model_states(llama_8b(LORA_QV_R8), Setup(gpus=4, zero=3, quantization_bit=4))
+    assert partitioned["weights"] == pytest.approx(4 * EMBEDDING + (linears * nf4 + 2 * rest + 2 * LORA_QV_R8) / 4)
+
+
+def test_generation_holds_the_key_value_cache_of_the_key_value_heads() -> None:
+    config = load_config("meta-llama/Llama-3.1-8B")
+    run = Run("meta-llama/Llama-3.1-8B", Shape(batch=4, seq=512), Setup(), 1, 1.0, -1, ("agnews_val",), "data",
+              None, predict=True, new_tokens=64)
+    memory = predict_memory(run, config, LLAMA_8B)
+    # keys and values, 32 layers, 8 key/value heads of 128 dimensions, 4 rows of 512 + 64 tokens, 2 bytes each:
+    # 288 MiB (grouped-query attention; the 32 query heads would make it 1,152 MiB)
+    assert memory.parts["kv cache"] == 2 * 32 * 8 * 128 * 4 * 576 * 2 == 288 * 2**20
+    assert memory.parts["weights"] == 2 * LLAMA_8B
