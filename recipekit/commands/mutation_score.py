@@ -1,6 +1,7 @@
-"""Mutation score per module from mutmut's results (after `make mutate`): killed / (killed + survived), the
-mutants listed as equivalent in ``tests/mutation_equivalent.yaml`` (each with the reason it cannot change
-behaviour) left out; every other survivor is printed with the command that shows its change.
+"""Mutation score per module from mutmut's results (after `make mutate`): killed / (killed + survived + not
+reached by any test; timeouts count as killed, as in mutmut's own summary), the mutants listed as equivalent in
+``tests/mutation_equivalent.yaml`` (each with the reason it cannot change behaviour) left out; every other
+survivor is printed with the command that shows its change.
 
 Example:
     make mutate                      # mutmut run over [tool.mutmut] in pyproject.toml, then this table
@@ -24,6 +25,7 @@ from recipekit.paths import root
 
 EQUIVALENT = "tests/mutation_equivalent.yaml"
 RESULT_LINE = re.compile(r"^\s+(?P<key>\S+): (?P<status>.+)$")
+SURVIVORS = ("survived", "no tests")
 FUNCTION_PART = re.compile(r"\.xǁ|\.x_")  # mutmut's key: module.x_function__mutmut_N or module.xǁClassǁmethod...
 
 
@@ -66,16 +68,17 @@ def main(argv: list[str] | None = None) -> dict[str, Counter[str]]:
     equivalent = (yaml.safe_load(path.read_text(encoding="utf-8")) or {}) if path.is_file() else {}
     statuses = mutmut_results()
     table = scores(statuses, equivalent)
-    print(f"{'module':40s} {'killed':>6s} {'survived':>8s} {'equiv.':>6s} {'other':>5s} {'score':>6s}")
+    print(f"{'module':40s} {'killed':>6s} {'survived':>8s} {'no tests':>8s} {'equiv.':>6s} {'score':>6s}")
     low = []
     for module, counts in table.items():
-        killed, survived = counts["killed"], counts["survived"]
-        other = sum(counts.values()) - killed - survived - counts["equivalent"]
-        score = killed / (killed + survived) if killed + survived else 1.0
+        killed = counts["killed"] + counts["timeout"]
+        untested = counts["no tests"]
+        survived = counts["survived"]
+        score = killed / (killed + survived + untested) if killed + survived + untested else 1.0
         low += [module] if args.min is not None and score < args.min else []
-        print(f"{module:40s} {killed:6d} {survived:8d} {counts['equivalent']:6d} {other:5d} {score:6.1%}")
-    for key in sorted(k for k, s in statuses.items() if s == "survived" and k not in equivalent):
-        print(f"survived: {key}  (python -m mutmut show {key})")
+        print(f"{module:40s} {killed:6d} {survived:8d} {untested:8d} {counts['equivalent']:6d} {score:6.1%}")
+    for key in sorted(k for k, s in statuses.items() if s in SURVIVORS and k not in equivalent):
+        print(f"{statuses[key]}: {key}  (python -m mutmut show {key})")
     for key in sorted(set(equivalent) - set(statuses)):
         print(f"note: {EQUIVALENT} lists {key}, which mutmut no longer generates")
     if low:

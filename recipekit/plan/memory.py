@@ -57,7 +57,7 @@ def model_states(sim: Simulation, setup: Setup) -> dict[str, float]:
     every GPU. Frozen weights: 2 bytes (4-bit NF4 for the quantised linear layers), partitioned under ZeRO-3.
     """
     n, t = setup.gpus, sim.trainable
-    frozen = sim.params - t if t < sim.params else 0
+    frozen = sim.params - t  # every parameter not trained (none for full fine-tuning)
     unit = 2.0 if setup.half else 4.0
     if setup.quantization_bit == 4:
         quantised = min(sim.quantizable, frozen)

@@ -65,3 +65,63 @@ def test_generation_holds_the_key_value_cache_of_the_key_value_heads() -> None:
     # 288 MiB (grouped-query attention; the 32 query heads would make it 1,152 MiB)
     assert memory.parts["kv cache"] == 2 * 32 * 8 * 128 * 4 * 576 * 2 == 288 * 2**20
     assert memory.parts["weights"] == 2 * LLAMA_8B
+
+
+# A made-up model of round numbers: 1,000,000 parameters, a largest layer of 100,000, 600,000 in quantisable
+# linear layers; LoRA trains 10,000 of them. Each expected value is DeepSpeed's (or the HF Trainer's) bytes per
+# parameter written out by hand.
+FULL = Simulation(params=1_000_000, trainable=1_000_000, largest_layer=100_000, quantizable=600_000,
+                  peak={"ACT": 300_000, "TEMP": 50_000, "PARAM": 9})
+LORA = Simulation(params=1_000_000, trainable=10_000, largest_layer=100_000, quantizable=600_000)
+
+
+@pytest.mark.parametrize("sim, setup, weights, gradients, optimizer, host", [
+    # no DeepSpeed: fp32 trainable weights, fp32 gradients, Adam's two fp32 moments, on every GPU
+    (FULL, Setup(gpus=4), 4_000_000, 4_000_000, 8_000_000, 0),
+    (FULL, Setup(gpus=1, half=False), 4_000_000, 4_000_000, 8_000_000, 0),
+    # LoRA: 990,000 frozen in 16 bits (32 bits without half precision) beside the fp32 adapters
+    (LORA, Setup(), 1_980_000 + 40_000, 40_000, 80_000, 0),
+    (LORA, Setup(half=False), 3_960_000 + 40_000, 40_000, 80_000, 0),
+    # DPO with a separate reference model: its 1,000,000 weights in 16 bits too
+    (LORA, Setup(reference_model=True), 2_000_000 + 1_980_000 + 40_000, 40_000, 80_000, 0),
+    # ZeRO-2 on 4 GPUs: 16-bit weights whole, 2 + 4 bytes of gradients and 4 + 8 of fp32 master and Adam split
+    (FULL, Setup(gpus=4, zero=2), 2_000_000, 1_500_000, 3_000_000, 0),
+    # ... the optimizer offloaded: host memory max(4 x GPUs, 16) x 1.5 bytes per parameter
+    (FULL, Setup(gpus=4, zero=2, offload_optimizer=True), 2_000_000, 0, 0, 24_000_000),
+    (FULL, Setup(gpus=8, zero=2, offload_optimizer=True), 2_000_000, 0, 0, 48_000_000),
+    # ZeRO-3 on 4 GPUs: the largest layer gathered in fp32 (400,000) plus a quarter of the 16-bit weights
+    (FULL, Setup(gpus=4, zero=3), 400_000 + 500_000, 1_000_000, 3_000_000, 0),
+    (FULL, Setup(gpus=4, zero=3, offload_optimizer=True), 900_000, 0, 0, 24_000_000),  # 16 x 1.5 on the host
+    (FULL, Setup(gpus=4, zero=3, offload_params=True), 400_000, 0, 0, 27_000_000),  # 18 x 1.5 on the host
+    (LORA, Setup(gpus=2, zero=3, offload_params=True), 400_000, 0, 0, 270_000),
+    (LORA, Setup(gpus=2, zero=3, offload_optimizer=True), 400_000 + 990_000 + 10_000, 0, 0, 240_000),
+    # QLoRA without double quantisation: 36 bytes per 64 weights (4-bit codes and an fp32 block maximum)
+    (LORA, Setup(quantization_bit=4, double_quantization=False), 600_000 * 36 / 64 + 390_000 * 2 + 40_000, 40_000,
+     80_000, 0),
+], ids=["full", "full-fp32", "lora", "lora-fp32", "dpo-reference", "zero2", "zero2-offload", "zero2-offload-8",
+        "zero3", "zero3-offload-optimizer", "zero3-offload-params", "lora-zero3-offload-params",
+        "lora-zero3-offload-optimizer", "qlora-single"])
+def test_model_states_and_host_memory_by_hand(sim: Simulation, setup: Setup, weights: float, gradients: float,
+                                              optimizer: float, host: float) -> None:
+    from recipekit.plan.memory import host_bytes
+
+    states = model_states(sim, setup)
+    assert (states["weights"], states["gradients"], states["optimizer state"]) == pytest.approx(
+        (weights, gradients, optimizer), abs=0.5)  # to the byte
+    assert host_bytes(sim, setup) == pytest.approx(host, abs=0.5)
+
+
+def test_the_peak_adds_activations_buckets_and_the_allowance() -> None:
+    from recipekit.plan.memory import per_gpu
+
+    memory = per_gpu(FULL, Setup(gpus=4, zero=3, buffer_elements=250_000))
+    states = 900_000 + 1_000_000 + 3_000_000
+    assert memory.parts["activations"] == 350_000  # the simulated step's activations and temporaries
+    assert memory.parts["buffers"] == 500_000  # DeepSpeed's bucket elements in 16 bits
+    assert memory.parts["allowance"] == pytest.approx(2**30 + 0.1 * (states + 350_000 + 500_000))
+    assert memory.model_states == pytest.approx(states)
+    assert memory.total == pytest.approx(1.1 * (states + 850_000) + 2**30)
+    assert memory.host_bytes == 0
+    no_deepspeed = per_gpu(FULL, Setup(buffer_elements=250_000))
+    assert no_deepspeed.parts["buffers"] == 0
+    assert per_gpu(FULL, Setup(gpus=4, zero=3, offload_params=True)).host_bytes == 27_000_000

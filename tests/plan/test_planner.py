@@ -96,6 +96,53 @@ def test_the_fake_step_equals_a_real_one(shape: Shape) -> None:
     assert fake.peak["Total"] == pytest.approx(real.peak["Total"], rel=0.05)
 
 
+def profiled_peak(config: object, shape: Shape) -> float:
+    """The peak bytes of one real training step on CPU as PyTorch's profiler records its allocations (its memory
+    timeline): a measure apart from the MemTracker the planner uses. The model is built here, as LLaMA-Factory
+    builds it (reentrant checkpointing, peft LoRA), not by the planner's code."""
+    import gc
+
+    from peft import LoraConfig, get_peft_model
+    from torch.profiler import ProfilerActivity, profile
+    from torch.profiler._memory_profiler import MemoryProfileTimeline
+    from transformers import AutoModelForCausalLM
+
+    gc.collect()
+    torch.manual_seed(0)
+    model = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
+    if shape.gradient_checkpointing:
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": True})
+        model.config.use_cache = False
+    if shape.method == "lora":
+        model = get_peft_model(model, LoraConfig(r=shape.lora_rank, lora_alpha=shape.lora_alpha,
+                                                 target_modules=shape.lora_target.split(","), task_type="CAUSAL_LM"))
+    if shape.gradient_checkpointing:
+        model.enable_input_require_grads()
+    model.train()
+    ids = torch.randint(0, config.vocab_size, (shape.batch, shape.seq))
+    with profile(activities=[ProfilerActivity.CPU], profile_memory=True, record_shapes=True, with_stack=True) as prof:
+        model(input_ids=ids, labels=ids).loss.backward()
+    _, sizes = MemoryProfileTimeline(prof._memory_profile())._coalesce_timeline(torch.device("cpu"))
+    return float(max(sum(row) for row in sizes))
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("shape", [
+    Shape(4, 256, gradient_checkpointing=False, bf16=False),
+    Shape(4, 256, gradient_checkpointing=True, bf16=False),
+    Shape(4, 256, method="lora", lora_target="q_proj,v_proj", gradient_checkpointing=False, bf16=False),
+    Shape(4, 256, method="lora", lora_target="q_proj,v_proj", bf16=False),
+], ids=["full", "full-gc", "lora", "lora-gc"])
+def test_the_simulated_peak_equals_the_profilers_record_of_a_real_step(shape: Shape) -> None:
+    """The planner's step peak (fake tensors, MemTracker) against the allocations PyTorch's profiler records in a
+    real step of the same small Llama: weights, activations, temporaries and gradients at the peak."""
+    from transformers import AutoConfig
+
+    config = AutoConfig.for_model(**{k: v for k, v in SMALL.items() if k != "architectures"})
+    planned = run_step(config, shape, fake=True).peak["Total"]
+    assert planned == pytest.approx(profiled_peak(config, shape), rel=0.02)
+
+
 TINY_DEBERTA = {"vocab_size": 500, "hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4,
                 "intermediate_size": 128, "max_position_embeddings": 128, "relative_attention": True,
                 "position_buckets": 32, "max_relative_positions": 64, "pos_att_type": ["p2c", "c2p"],
