@@ -57,6 +57,11 @@ def write_jsonl(path: Path, records: list[dict[str, object]]) -> Path:
     return path
 
 
+def rows_of(path: Path) -> list[dict]:
+    """The rows of a JSONL file, read with nothing but ``json``."""
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
 def msg(role: str, content: str) -> dict[str, str]:
     return {"role": role, "content": content}
 

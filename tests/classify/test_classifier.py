@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 import yaml
-from conftest import ROOT, run_cli, run_script
+from conftest import ROOT, rows_of, run_cli, run_script
 
 from recipekit.classify.data import class_weights
 from recipekit.classify.model import trainable_parameters, with_lora
@@ -56,10 +56,6 @@ def train(path: Path, *overrides: str) -> dict:
     assert done.returncode == 0, done.stderr[-3000:]
     out = Path(yaml.safe_load(path.read_text(encoding="utf-8"))["output_dir"])
     return json.loads((out / "classifier_run.json").read_text(encoding="utf-8"))
-
-
-def read_rows(path: Path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
 
 
 def test_bert_base_lora_trains_the_reports_parameter_count() -> None:
@@ -109,9 +105,9 @@ def test_text_pairs_train_with_metrics_per_eval_and_feed_the_eval_scripts(setup:
     evals = [h for h in history if "eval_f1" in h]
     assert [h["step"] for h in evals] == [2, 4]
     assert all(0 <= h["eval_accuracy"] <= 1 and h["eval_log_loss"] > 0 for h in evals)
-    val = read_rows(out / "predictions_afqmc_val.jsonl")
+    val = rows_of(out / "predictions_afqmc_val.jsonl")
     assert len(val) == 8 and set(val[0]) >= {"prompt", "predict", "label", "probs", "logprobs"}
-    gold = [json.loads(line) for line in (setup["data"] / "afqmc_val.jsonl").read_text(encoding="utf-8").splitlines()]
+    gold = rows_of(setup["data"] / "afqmc_val.jsonl")
     assert [row["label"] for row in val] == [row["output"] for row in gold]  # the dataset's own answers, in order
     assert [row["prompt"] for row in val] == [row["input"] for row in gold]
     assert val[0]["prompt"].startswith("句子1：") and "\n句子2：" in val[0]["prompt"]
@@ -119,7 +115,7 @@ def test_text_pairs_train_with_metrics_per_eval_and_feed_the_eval_scripts(setup:
         assert math.isclose(sum(row["probs"].values()), 1.0, abs_tol=1e-9)
         assert row["predict"] == max(row["probs"], key=row["probs"].get)
         assert math.isclose(math.exp(row["logprobs"]["是"]), row["probs"]["是"], rel_tol=1e-9)
-    test = read_rows(out / "predictions_afqmc_test.jsonl")
+    test = rows_of(out / "predictions_afqmc_test.jsonl")
     assert all(row["label"] == "" and "id" in row for row in test)
     accuracy = sum(r["predict"] == g["output"] for r, g in zip(val, gold, strict=True)) / len(val)
     assert run["eval_metrics"]["eval_accuracy"] == pytest.approx(accuracy)
@@ -191,14 +187,14 @@ def test_deberta_arena_triples_with_swapped_copies_feed_calibrate_swap(setup: di
                   labels="A,B,tie", text_pair_separator="### Response A", max_steps=2, cutoff_len=128)
     train(path)
     out = setup["work"] / "runs" / "arena_deberta"
-    original = read_rows(out / "predictions_arena_val.jsonl")
-    swapped = read_rows(out / "predictions_arena_val_swapped.jsonl")
+    original = rows_of(out / "predictions_arena_val.jsonl")
+    swapped = rows_of(out / "predictions_arena_val_swapped.jsonl")
     assert [r["id"] for r in original] == [r["id"] for r in swapped]
     assert all(r["prompt"].startswith("### Prompt") and "\n### Response A" in r["prompt"] for r in original)
     done = run_cli("calibrate", "swap", "--original", out / "predictions_arena_val.jsonl",
                    "--swapped", out / "predictions_arena_val_swapped.jsonl", "--out", out / "swap")
     assert done.returncode == 0, done.stderr
-    test = read_rows(out / "predictions_arena_test.jsonl")
+    test = rows_of(out / "predictions_arena_test.jsonl")
     done = run_cli("submission", out / "predictions_arena_test.jsonl", "--out", out / "submission.csv")
     assert done.returncode == 0, done.stderr
     lines = (out / "submission.csv").read_text(encoding="utf-8").splitlines()

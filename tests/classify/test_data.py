@@ -3,12 +3,12 @@ dataset's own answers, text pairs cut at the separator, caps, unlabeled rows, cl
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import rows_of
 
 from recipekit.classify.data import UNLABELED, ClassSet, class_weights, load_set
 from recipekit.classify.training import prediction_rows
@@ -23,10 +23,6 @@ def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("classify_data")
     make_fixture_dataset("afqmc", folder / "raw", folder / "data")
     return folder / "data"
-
-
-def rows_of(path: Path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
 
 
 def test_label_ids_follow_the_recipes_order_and_the_datasets_answers(data: Path) -> None:

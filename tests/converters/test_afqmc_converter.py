@@ -7,16 +7,12 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from conftest import run_script, write_jsonl
+from conftest import rows_of, run_script, write_jsonl
 from raw_formats import clue_folder
 
 from recipekit.converters import afqmc
 
 PROMPT = afqmc.instruction(["是", "否"])
-
-
-def rows_of(path: Path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
 
 
 def test_clue_folder_gives_train_val_and_predict_ready_test(tmp_path: Path) -> None:

@@ -7,7 +7,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from conftest import agnews_rows, hub_records, run_script, write_jsonl, write_original_csv
+from conftest import agnews_rows, hub_records, rows_of, run_script, write_jsonl, write_original_csv
 
 from recipekit.converters import agnews
 from recipekit.data import Conversion
@@ -15,10 +15,6 @@ from recipekit.data import Conversion
 
 def convert(*args: str | Path) -> Conversion:
     return agnews.main([str(a) for a in args])
-
-
-def read_rows(path: Path) -> list[dict[str, str]]:
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
 
 
 def test_original_csv_quirks_become_clean_text(tmp_path: Path) -> None:
@@ -31,7 +27,7 @@ def test_original_csv_quirks_become_clean_text(tmp_path: Path) -> None:
         encoding="utf-8",
     )
     convert("--input", raw, "--data-dir", tmp_path / "data", "--seed", "1")
-    rows = read_rows(tmp_path / "data" / "agnews.jsonl")
+    rows = rows_of(tmp_path / "data" / "agnews.jsonl")
     by_output = {row["output"]: row["input"] for row in rows}
     assert by_output == {
         "3: Business": "Fears for T N \"pension\" talks Unions say they're 'disappointed' by $10 cuts.",
@@ -48,14 +44,14 @@ def test_original_csv_quirks_become_clean_text(tmp_path: Path) -> None:
 def test_label_styles(tmp_path: Path, style: str, expected: str) -> None:
     raw = write_original_csv(tmp_path / "one.csv", [("3", "Markets rally", "Stocks rose.")])
     convert("--input", raw, "--data-dir", tmp_path, "--label-style", style)
-    assert read_rows(tmp_path / "agnews.jsonl") == [
+    assert rows_of(tmp_path / "agnews.jsonl") == [
         {"instruction": agnews.PROMPT, "input": "Markets rally Stocks rose.", "output": expected}]
 
 
 def test_every_class_index_maps_to_its_name(tmp_path: Path) -> None:
     raw = write_original_csv(tmp_path / "all.csv", [(str(i), f"t{i}", f"d{i}") for i in range(1, 5)])
     convert("--input", raw, "--data-dir", tmp_path, "--label-style", "name")
-    assert {r["input"]: r["output"] for r in read_rows(tmp_path / "agnews.jsonl")} == {
+    assert {r["input"]: r["output"] for r in rows_of(tmp_path / "agnews.jsonl")} == {
         "t1 d1": "World", "t2 d2": "Sports", "t3 d3": "Business", "t4 d4": "Sci/Tech"}
 
 
@@ -66,7 +62,7 @@ def test_split_is_stratified_disjoint_and_byte_identical(agnews_folder: Path, tm
         convert("--input", test_only, "--data-dir", tmp_path / run, "--max-samples", "20", "--val-size", "8")
         outputs.append(tuple((tmp_path / run / f).read_bytes() for f in ("agnews.jsonl", "agnews_val.jsonl")))
     assert outputs[0] == outputs[1]
-    train, val = read_rows(tmp_path / "a" / "agnews.jsonl"), read_rows(tmp_path / "a" / "agnews_val.jsonl")
+    train, val = rows_of(tmp_path / "a" / "agnews.jsonl"), rows_of(tmp_path / "a" / "agnews_val.jsonl")
     assert len(train) == 20 and len(val) == 8
     assert Counter(r["output"] for r in train) == {"1: World": 5, "2: Sports": 5, "3: Business": 5, "4: Sci/Tech": 5}
     assert Counter(r["output"] for r in val) == {"1: World": 2, "2: Sports": 2, "3: Business": 2, "4: Sci/Tech": 2}
@@ -80,7 +76,7 @@ def test_split_is_stratified_disjoint_and_byte_identical(agnews_folder: Path, tm
 def test_folder_with_train_and_test_draws_val_from_test(agnews_folder: Path, tmp_path: Path) -> None:
     result = convert("--input", agnews_folder, "--data-dir", tmp_path, "--max-samples", "40", "--val-size", "12")
     assert result.read == 140
-    train, val = read_rows(tmp_path / "agnews.jsonl"), read_rows(tmp_path / "agnews_val.jsonl")
+    train, val = rows_of(tmp_path / "agnews.jsonl"), rows_of(tmp_path / "agnews_val.jsonl")
     assert (len(train), len(val)) == (40, 12)
     test_texts = {f"{t} {d}" for _, t, d in agnews_rows(10, prefix="Test story")}
     assert {r["input"] for r in val} <= test_texts
@@ -119,7 +115,7 @@ def test_hf_option_reads_through_datasets_load_dataset(tmp_path: Path) -> None:
     result = convert("--hf", hub, "--data-dir", tmp_path / "data", "--max-samples", "8")
     assert result.read == 52
     assert result.counts == {"agnews": 8, "agnews_val": 12}
-    assert len(read_rows(tmp_path / "data" / "agnews_val.jsonl")) == 12
+    assert len(rows_of(tmp_path / "data" / "agnews_val.jsonl")) == 12
 
 
 def test_registry_upsert_keeps_every_other_entry(tmp_path: Path) -> None:
@@ -187,7 +183,7 @@ def test_jsonl_lines_that_are_not_objects_are_counted_by_line(tmp_path: Path) ->
                                        "not a JSON object": 1}
     assert result.log.examples["not a JSON object"] == [f"{path}:5"]
     assert result.log.examples["not valid JSON (Expecting value)"] == [f"{path}:3"]
-    assert sorted(r["output"] for r in read_rows(tmp_path / "data" / "agnews.jsonl")) == ["1: World", "4: Sci/Tech"]
+    assert sorted(r["output"] for r in rows_of(tmp_path / "data" / "agnews.jsonl")) == ["1: World", "4: Sci/Tech"]
 
 
 @pytest.mark.integration

@@ -8,14 +8,10 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from conftest import run_script
+from conftest import rows_of, run_script
 from raw_formats import battle, competition, write_csv
 
 from recipekit.converters import arena
-
-
-def rows_of(path: Path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
 
 
 def test_one_battle_becomes_exact_rows_with_its_swap_and_preference(tmp_path: Path) -> None:

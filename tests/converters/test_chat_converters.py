@@ -6,16 +6,12 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import msg, run_script, tulu_row, uf_row, write_jsonl
+from conftest import msg, rows_of, run_script, tulu_row, uf_row, write_jsonl
 
 from recipekit.converters import tulu, ultrafeedback
 
 OPENAI_TAGS = {"role_tag": "role", "content_tag": "content", "user_tag": "user", "assistant_tag": "assistant",
                "system_tag": "system"}
-
-
-def rows_of(path: Path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
 
 
 def test_tulu_rows_become_sharegpt_with_tags_and_system_kept(tmp_path: Path) -> None:

@@ -7,13 +7,9 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from conftest import run_script, write_jsonl
+from conftest import rows_of, run_script, write_jsonl
 
 from recipekit.converters import generic
-
-
-def rows_of(path: Path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
 
 
 def reviews_csv(path: Path, per_class: int = 5) -> Path:

@@ -7,16 +7,12 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from conftest import run_script, write_jsonl
+from conftest import rows_of, run_script, write_jsonl
 from raw_formats import reviews, write_yelp_csv
 
 from recipekit.converters import yelp
 
 NAMES = list(yelp.LABEL_NAMES)
-
-
-def rows_of(path: Path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
 
 
 def test_original_rows_become_exact_alpaca_rows(tmp_path: Path) -> None:
