@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from conftest import run_cli
+
 from recipekit.commands.mutation_score import module_of, scores
 
 
@@ -16,3 +20,19 @@ def test_equivalent_survivors_leave_the_count_and_killed_ones_stay_killed() -> N
     table = scores(statuses, {"m.x_f__mutmut_3": "same value either way", "n.x_h__mutmut_1": "listed by mistake"})
     assert dict(table["m"]) == {"killed": 1, "survived": 1, "equivalent": 1, "no tests": 1}
     assert dict(table["n"]) == {"killed": 1}
+
+
+def test_bad_flags_files_and_a_missing_run_are_one_line_errors(tmp_path: Path) -> None:
+    out_of_range = run_cli("mutation-score", "--min", "90")
+    assert out_of_range.returncode == 2 and "--min: must be in [0, 1], got 90" in out_of_range.stderr
+    listed = tmp_path / "equivalent.yaml"
+    listed.write_text("- a mutant\n", encoding="utf-8")
+    not_a_mapping = run_cli("mutation-score", "--equivalent", listed)
+    assert not_a_mapping.returncode == 2 and "equivalent.yaml: a list of equivalent mutants is a YAML mapping" in \
+        not_a_mapping.stderr
+    listed.write_text("{}\n", encoding="utf-8")
+    no_run = run_cli("mutation-score", "--equivalent", listed, cwd=tmp_path)  # no pyproject.toml, no mutants/
+    assert no_run.returncode == 2 and "mutmut results failed (run it where pyproject.toml and mutants/ are)" in \
+        no_run.stderr
+    for done in (out_of_range, not_a_mapping, no_run):
+        assert len(done.stderr.strip().splitlines()) == 1 and "Traceback" not in done.stderr

@@ -1,5 +1,5 @@
 """Mutation score per module from mutmut's results (after `make mutate`): killed / (killed + survived + not
-reached by any test; timeouts count as killed, as in mutmut's own summary), the mutants listed as equivalent in
+reached by any test; a mutant that makes a test time out counts as killed), the mutants listed as equivalent in
 ``tests/mutation_equivalent.yaml`` (each with the reason it cannot change behaviour) left out; every other
 survivor is printed with the command that shows its change.
 
@@ -17,22 +17,20 @@ import sys
 from collections import Counter, defaultdict
 from pathlib import Path
 
-import yaml
-
-from recipekit.cli import script_parser
+from recipekit.cli import fraction, script_parser
 from recipekit.errors import InputError, exit_on_input_error
+from recipekit.files import read_yaml_mapping
 from recipekit.paths import root
 
 EQUIVALENT = "tests/mutation_equivalent.yaml"
 RESULT_LINE = re.compile(r"^\s+(?P<key>\S+): (?P<status>.+)$")
 SURVIVORS = ("survived", "no tests")
-FUNCTION_PART = re.compile(r"\.xǁ|\.x_")  # mutmut's key: module.x_function__mutmut_N or module.xǁClassǁmethod...
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = script_parser(__doc__)
     parser.add_argument("--equivalent", default=EQUIVALENT, help="YAML of mutant -> why it is equivalent")
-    parser.add_argument("--min", type=float, default=None, help="exit 1 when a module scores below this")
+    parser.add_argument("--min", type=fraction, default=None, help="exit 1 when a module scores below this (0-1)")
     return parser
 
 
@@ -41,7 +39,8 @@ def mutmut_results() -> dict[str, str]:
     done = subprocess.run([sys.executable, "-m", "mutmut", "results", "--all", "true"], capture_output=True,
                           text=True, check=False)
     if done.returncode != 0:
-        raise InputError(f"mutmut results failed: {done.stderr.strip().splitlines()[-1:] or done.returncode}")
+        last = (done.stderr.strip().splitlines() or [f"exit {done.returncode}"])[-1]
+        raise InputError(f"mutmut results failed (run it where pyproject.toml and mutants/ are): {last}")
     found = {m["key"]: m["status"] for m in map(RESULT_LINE.match, done.stdout.splitlines()) if m}
     if not found:
         raise InputError("no mutants found: run `make mutate` first", "mutants/")
@@ -49,7 +48,11 @@ def mutmut_results() -> dict[str, str]:
 
 
 def module_of(key: str) -> str:
-    return FUNCTION_PART.split(key, maxsplit=1)[0]
+    """The module of a mutant (``module.x_function__mutmut_N``, ``module.xǁClassǁmethod__mutmut_N``), by mutmut's
+    own rule."""
+    from mutmut.utils.format_utils import get_module_from_key
+
+    return get_module_from_key(key)
 
 
 def scores(statuses: dict[str, str], equivalent: dict[str, str]) -> dict[str, Counter[str]]:
@@ -65,7 +68,7 @@ def scores(statuses: dict[str, str], equivalent: dict[str, str]) -> dict[str, Co
 def main(argv: list[str] | None = None) -> dict[str, Counter[str]]:
     args = build_parser().parse_args(argv)
     path = Path(args.equivalent) if Path(args.equivalent).is_absolute() else root() / args.equivalent
-    equivalent = (yaml.safe_load(path.read_text(encoding="utf-8")) or {}) if path.is_file() else {}
+    equivalent = read_yaml_mapping(path, "list of equivalent mutants")
     statuses = mutmut_results()
     table = scores(statuses, equivalent)
     print(f"{'module':40s} {'killed':>6s} {'survived':>8s} {'no tests':>8s} {'equiv.':>6s} {'score':>6s}")
@@ -80,7 +83,7 @@ def main(argv: list[str] | None = None) -> dict[str, Counter[str]]:
     for key in sorted(k for k, s in statuses.items() if s in SURVIVORS and k not in equivalent):
         print(f"{statuses[key]}: {key}  (python -m mutmut show {key})")
     for key in sorted(set(equivalent) - set(statuses)):
-        print(f"note: {EQUIVALENT} lists {key}, which mutmut no longer generates")
+        print(f"note: {path} lists {key}, which mutmut no longer generates")
     if low:
         raise SystemExit(f"below {args.min:.0%}: {', '.join(low)}")
     return table
