@@ -13,6 +13,7 @@ with label probabilities) of a classification report folder; ``bleu-4``, ``rouge
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -82,16 +83,22 @@ def score_numbers(numbers: list[Number], fill: Callable[[str], Path], tiny: bool
     return scored
 
 
+def hardware_line(gpus: list[str], cores: int | None) -> str:
+    """``N x GPU NAME`` (each kind of card counted), or ``CPU only (N cores)`` when there is no GPU."""
+    if gpus:
+        return ", ".join(f"{count} x {name}" for name, count in Counter(gpus).items())
+    return f"CPU only ({cores} cores)"
+
+
 def run_hardware() -> str:
     """This machine's accelerators (or its CPU), as the card states it."""
     import os
 
     import torch
 
-    if torch.cuda.is_available():
-        names = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
-        return f"{len(names)} x {names[0]}"
-    return f"CPU only ({os.cpu_count()} cores)"
+    names = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())] \
+        if torch.cuda.is_available() else []
+    return hardware_line(names, os.cpu_count())
 
 
 def chain_recipes(steps: list[Any]) -> list[str]:

@@ -3,14 +3,24 @@ dataset's own answers, text pairs cut at the separator, caps, unlabeled rows, cl
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 from conftest import rows_of
 
-from recipekit.classify.data import UNLABELED, ClassSet, class_weights, load_set
+from recipekit.classify.data import (
+    UNLABELED,
+    ClassSet,
+    class_weights,
+    load_set,
+    raw_answers,
+    split_pair,
+    tokenized,
+)
 from recipekit.classify.training import prediction_rows
 from recipekit.converters.catalog import make_fixture_dataset
 from recipekit.errors import InputError
@@ -82,3 +92,99 @@ def test_prediction_rows_name_the_gold_label_and_the_argmax_by_the_recipes_order
     assert [(r["label"], r["predict"], r["id"]) for r in out] == [("否", "否", 7), ("", "是", 8)]
     assert out[0]["probs"] == pytest.approx({"是": 0.2, "否": 0.8})
     assert math.isclose(out[1]["logprobs"]["否"], math.log(0.1), rel_tol=1e-9)
+
+
+def hand_made(folder: Path) -> Path:
+    """A data folder with a set under its own column names, an empty set, a text-free row and a ShareGPT entry."""
+    folder.mkdir(parents=True, exist_ok=True)
+    registry = {"reviews": {"file_name": "reviews.jsonl", "columns": {"prompt": "task", "query": "text",
+                                                                      "response": "stars"}},
+                "empty": {"file_name": "empty.jsonl"}, "blank": {"file_name": "blank.jsonl"},
+                "chat": {"file_name": "chat.jsonl", "formatting": "sharegpt"}}
+    (folder / "dataset_info.json").write_text(json.dumps(registry), encoding="utf-8")
+    rows = [{"task": "Rate it.", "text": "good food", "stars": "5", "id": "r1", "fold": 2, "other": "x"},
+            {"task": "Rate it.", "text": "", "stars": " 1 ", "swapped": True},
+            {"task": "Rate it.", "text": "so so", "stars": ""},
+            {"task": "Rate it.", "text": "fine", "stars": "3"}]
+    (folder / "reviews.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    (folder / "empty.jsonl").write_text("", encoding="utf-8")
+    (folder / "blank.jsonl").write_text(json.dumps({"instruction": " ", "input": "", "output": "5"}) + "\n",
+                                        encoding="utf-8")
+    return folder
+
+
+def test_a_sets_own_column_names_caps_and_kept_fields(tmp_path: Path) -> None:
+    folder = hand_made(tmp_path / "data")
+    loaded = load_set(folder, "reviews", ["1", "3", "5"], need_labels=False)
+    # the second row has no text: its instruction stands in; the third has no answer: unlabeled
+    assert loaded.texts == ["good food", "Rate it.", "so so", "fine"]
+    assert loaded.label_ids == [2, 0, UNLABELED, 1] and not loaded.labeled and len(loaded) == 4
+    assert loaded.keep == [{"id": "r1", "fold": 2}, {"swapped": True}, {}, {}]
+    assert (loaded.name, loaded.path) == ("reviews", folder / "reviews.jsonl")
+    capped = load_set(folder, "reviews", ["1", "3", "5"], max_samples=2, include_instruction=True)
+    assert capped.texts == ["Rate it.\ngood food", "Rate it."] and capped.labeled
+    assert raw_answers(folder, ["reviews"]) == ["5", "1", "3"]
+    assert raw_answers(folder, ["reviews", "reviews"], max_samples=2) == ["5", "1", "5", "1"]
+    assert raw_answers(folder, ["reviews"], max_samples=0) == []
+
+
+def test_a_set_that_cannot_be_read_is_one_line_naming_the_registry_or_the_file(tmp_path: Path) -> None:
+    folder = hand_made(tmp_path / "data")
+    registry = str(folder / "dataset_info.json")
+    cases = [(lambda: load_set(folder, "nope", LABELS), f"{registry}: dataset 'nope' is not registered"),
+             (lambda: load_set(folder, "chat", LABELS),
+              f"{registry}: dataset 'chat' is not a local Alpaca file (a classifier reads input -> answer rows)"),
+             (lambda: raw_answers(folder, ["nope"]), f"{registry}: dataset 'nope' is not registered"),
+             (lambda: load_set(folder, "empty", LABELS), f"{folder / 'empty.jsonl'}: dataset 'empty' has no rows"),
+             (lambda: load_set(folder, "blank", ["5"]),
+              f"{folder / 'blank.jsonl'}:1: no text in fields 'input' / 'instruction'"),
+             (lambda: load_set(folder, "reviews", ["1", "3", "5"]),
+              f"{folder / 'reviews.jsonl'}:3: no answer in field 'stars'"),
+             (lambda: load_set(folder, "reviews", ["1", "5"], need_labels=False),
+              f"{folder / 'reviews.jsonl'}:4: answer '3' is not one of the labels ['1', '5']")]
+    for call, message in cases:
+        with pytest.raises(InputError) as caught:
+            call()
+        assert str(caught.value) == message
+
+
+def test_a_pair_is_cut_at_the_first_separator() -> None:
+    assert split_pair("A: one | B: two | B: three", "B:") == ("A: one |", "B: two | B: three")
+    assert split_pair("B: at the start", "B:") == ("", "B: at the start")
+    assert split_pair("no separator", "B:") is None
+
+
+def test_balanced_weights_need_every_label_and_named_weights_only_labels() -> None:
+    with pytest.raises(InputError) as caught:
+        class_weights("balanced", ["a", "b", "c", "d"], [0, 2, 2])
+    assert str(caught.value) == "class_weights balanced: labels ['b', 'd'] never occur in the training set"
+    with pytest.raises(InputError) as caught:
+        class_weights({"是": 2, "同": 1, "异": 1}, LABELS, [0, 1])
+    assert str(caught.value) == "class_weights names ['同', '异'], which are not labels ['是', '否']"
+    assert class_weights({"否": "2.5"}, LABELS, [0]) == [1.0, 2.5]
+    with pytest.raises(InputError) as caught:
+        class_weights({"否": float("inf")}, LABELS, [0])
+    assert str(caught.value) == "class_weights must be positive numbers, got {'否': inf}"
+
+
+def word_tokenizer() -> Any:
+    """A BERT WordPiece tokenizer over a vocabulary given here: a word's id is its place in the list."""
+    from transformers import BertTokenizerFast
+
+    words = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "good", "food", "so", "bad", "very"]
+    return BertTokenizerFast(vocab={word: index for index, word in enumerate(words)})
+
+
+def test_tokenized_rows_are_truncated_longest_first_and_keep_labels_only_when_all_have_one() -> None:
+    tokenizer = word_tokenizer()
+    rows = ClassSet("s", Path("s.jsonl"), texts=["good food", "very very very bad"], pairs=["so good", "bad"],
+                    label_ids=[1, 0])
+    encoded = tokenized(rows, tokenizer, cutoff_len=7)
+    # [CLS]=2 good=5 food=6 [SEP]=3 so=7 good=5 [SEP]=3; the second pair is cut on its longer (first) side
+    assert encoded["input_ids"] == [[2, 5, 6, 3, 7, 5, 3], [2, 9, 9, 9, 3, 8, 3]]
+    assert encoded["token_type_ids"] == [[0, 0, 0, 0, 1, 1, 1], [0, 0, 0, 0, 0, 1, 1]]
+    assert encoded["labels"] == [1, 0]
+    assert set(encoded.column_names) == {"input_ids", "token_type_ids", "attention_mask", "labels"}
+    single = tokenized(ClassSet("s", Path("s.jsonl"), texts=["good bad food"], label_ids=[UNLABELED]), tokenizer, 4)
+    assert single["input_ids"] == [[2, 5, 8, 3]]
+    assert "labels" not in single.column_names

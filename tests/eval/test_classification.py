@@ -2,11 +2,24 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import numpy as np
 import pytest
-from sklearn.metrics import log_loss, precision_recall_fscore_support
+from sklearn.metrics import accuracy_score, log_loss, precision_recall_fscore_support
 
-from recipekit.eval.classification import bootstrap_ci, draw_statistics
+from recipekit.errors import InputError
+from recipekit.eval.classification import (
+    bootstrap_ci,
+    classification_metrics,
+    compare_with_baseline,
+    deltas,
+    draw_statistics,
+    row_verdicts,
+    score_file,
+)
+from recipekit.eval.labels import INVALID
 
 LABELS = ["A", "B", "C", "D"]
 
@@ -48,3 +61,115 @@ def test_intervals_hold_the_whole_sample_value_and_shrink_with_more_rows() -> No
         assert ci["accuracy"][0] < 0.75 < ci["accuracy"][1]
         assert ci["accuracy"][1] - ci["accuracy"][0] == pytest.approx(width, rel=0.15), n
         assert ci["f1[C]"] == [0.0, 0.0] and ci["resamples"] == 1000
+
+
+def predictions(path: Path, pairs: list[tuple[str, str]]) -> Path:
+    """A predictions file of (predict, label) rows, as LLaMA-Factory writes it."""
+    path.write_text("".join(json.dumps({"prompt": f"p{i}", "predict": p, "label": g}) + "\n"
+                            for i, (p, g) in enumerate(pairs)), encoding="utf-8")
+    return path
+
+
+# gold A A A B B C; predicted A, B, junk, B, A, "  C \n" (whitespace folds away), junk again
+ROWS = [("A", "A"), ("B", "A"), ("no idea", "A"), ("B", "B"), ("A", "B"), ("  C \n", "C"), ("No   idea", "C")]
+
+
+def test_a_file_is_scored_as_scikit_learn_scores_it_with_invalid_answers_wrong(tmp_path: Path) -> None:
+    scored = score_file(predictions(tmp_path / "p.jsonl", ROWS), None)
+    assert scored.labels == ["A", "B", "C"]  # the gold labels seen, sorted
+    assert scored.predicted == ["A", "B", INVALID, "B", "A", "C", INVALID]
+    metrics = classification_metrics(scored, resamples=0, seed=0)
+    gold = [g for _, g in ROWS]
+    mapped = ["A", "B", "X", "B", "A", "C", "X"]  # an invalid answer is a label no row has
+    assert (metrics["n"], metrics["n_invalid"]) == (7, 2)
+    assert metrics["accuracy"] == pytest.approx(accuracy_score(gold, mapped)) == pytest.approx(3 / 7)
+    for average in ("macro", "micro", "weighted"):
+        p, r, f, _ = precision_recall_fscore_support(gold, mapped, labels=["A", "B", "C"], average=average,
+                                                     zero_division=0)
+        assert metrics[average] == pytest.approx({"precision": p, "recall": r, "f1": f}), average
+    p, r, f, _ = precision_recall_fscore_support(gold, mapped, labels=["A", "B", "C"], zero_division=0)
+    assert metrics["per_class"]["C"] == pytest.approx({"precision": p[2], "recall": r[2], "f1": f[2], "support": 2})
+    assert metrics["per_class"]["A"]["support"] == 3 and metrics["per_class"]["B"]["precision"] == 0.5
+    assert metrics["confusion_matrix"] == {"labels": ["A", "B", "C", INVALID],
+                                           "matrix": [[1, 1, 0, 1], [1, 1, 0, 0], [0, 0, 1, 1], [0, 0, 0, 0]]}
+    assert metrics["ci"] is None
+    assert metrics["invalid_examples"] == [{"line": 3, "predict": "no idea", "label": "A"},
+                                           {"line": 7, "predict": "No   idea", "label": "C"}]
+    # normalised text groups: case is kept, whitespace folds
+    assert metrics["invalid_groups"] == [{"text": "No idea", "count": 1, "lines": [7]},
+                                         {"text": "no idea", "count": 1, "lines": [3]}]
+
+
+def test_no_invalid_answer_no_invalid_column_and_an_interval_with_resamples(tmp_path: Path) -> None:
+    scored = score_file(predictions(tmp_path / "p.jsonl", [("A", "A"), ("B", "B"), ("A", "B")]), ["B", "A"])
+    metrics = classification_metrics(scored, resamples=50, seed=3)
+    assert metrics["confusion_matrix"] == {"labels": ["B", "A"], "matrix": [[1, 1], [0, 1]]}
+    assert metrics["invalid_examples"] == [] and metrics["invalid_groups"] == []
+    assert (metrics["ci"]["resamples"], metrics["ci"]["seed"]) == (50, 3)
+    assert metrics["ci"] == bootstrap_ci(["A", "B", "B"], ["A", "B", "A"], ["B", "A"], 50, 3)
+    low, high = metrics["ci"]["accuracy"]
+    assert 0 <= low <= 2 / 3 <= high <= 1
+
+
+def test_a_gold_label_outside_the_given_set_names_its_line(tmp_path: Path) -> None:
+    path = predictions(tmp_path / "p.jsonl", [("A", "A"), ("B", "Z")])
+    with pytest.raises(InputError) as caught:
+        score_file(path, ["A", "B"])
+    assert str(caught.value) == f"{path}:2: label 'Z' is not in the label set ['A', 'B']"
+
+
+def test_at_most_five_invalid_examples_and_twenty_groups_most_frequent_first(tmp_path: Path) -> None:
+    rows = [(f"junk {i:02d}", "A") for i in range(24)] + [("junk 23", "A"), ("junk 23", "A"), ("junk 05", "A"),
+                                                          ("A", "A")]
+    scored = score_file(predictions(tmp_path / "p.jsonl", rows), ["A", "B"])
+    metrics = classification_metrics(scored, resamples=0, seed=0)
+    assert [e["line"] for e in metrics["invalid_examples"]] == [1, 2, 3, 4, 5]
+    groups = metrics["invalid_groups"]
+    assert len(groups) == 20
+    assert groups[0] == {"text": "junk 23", "count": 3, "lines": [24, 25, 26]}
+    assert groups[1] == {"text": "junk 05", "count": 2, "lines": [6, 27]}
+    assert [g["text"] for g in groups[2:5]] == ["junk 00", "junk 01", "junk 02"]  # ties: by text
+
+
+def test_each_row_gets_a_verdict_with_its_reason(tmp_path: Path) -> None:
+    scored = score_file(predictions(tmp_path / "p.jsonl", [*ROWS[:3], ("x" * 200, "B")]), ["A", "B"])
+    verdicts = row_verdicts(scored)
+    assert verdicts[:3] == [
+        {"line": 1, "gold": "A", "predict": "A", "matched": "A", "status": "correct", "why": "matched 'A'"},
+        {"line": 2, "gold": "A", "predict": "B", "matched": "B", "status": "wrong", "why": "matched 'B'"},
+        {"line": 3, "gold": "A", "predict": "no idea", "matched": None, "status": "invalid",
+         "why": "no label matches 'no idea'"}]
+    assert verdicts[3]["why"] == f"no label matches {'x' * 80!r}"
+
+
+def test_label_shifts_against_a_baseline_and_files_that_do_not_pair(tmp_path: Path) -> None:
+    new = score_file(predictions(tmp_path / "new.jsonl", [("A", "A"), ("A", "A"), ("B", "B"), ("A", "B")]), None)
+    base = score_file(predictions(tmp_path / "base.jsonl", [("B", "A"), ("B", "A"), ("x", "B"), ("A", "B")]), None)
+    assert compare_with_baseline(new, base) == {"B->A": 2, "(invalid)->B": 1}
+    assert compare_with_baseline(new, new) == {}
+    short = score_file(predictions(tmp_path / "short.jsonl", [("A", "A")]), None)
+    with pytest.raises(InputError) as caught:
+        compare_with_baseline(new, short)
+    assert str(caught.value) == f"{tmp_path / 'short.jsonl'}: has 1 rows but {tmp_path / 'new.jsonl'} has 4; " \
+                                "rows pair by order"
+    other = score_file(predictions(tmp_path / "other.jsonl", [("A", "A"), ("A", "A"), ("B", "A"), ("A", "B")]), None)
+    with pytest.raises(InputError) as caught:
+        compare_with_baseline(new, other)
+    assert str(caught.value) == (f"{tmp_path / 'other.jsonl'}:3: label 'A' differs from 'B' at "
+                                 f"{tmp_path / 'new.jsonl'}:3; rows pair by order")
+
+
+def test_deltas_are_new_minus_baseline_probabilistic_only_when_both_have_them() -> None:
+    def report(accuracy: float, invalid: int, base: float, probabilistic: dict | None = None) -> dict:
+        found = {"accuracy": accuracy, "n_invalid": invalid,
+                 **{avg: {"precision": base, "recall": base + 0.1, "f1": base + 0.2}
+                    for avg in ("macro", "micro", "weighted")}}
+        return {**found, "probabilistic": probabilistic} if probabilistic else found
+
+    new = report(0.9, 1, 0.5, {"log_loss": 0.3, "brier": 0.1, "ece": 0.05})
+    old = report(0.6, 4, 0.25, {"log_loss": 0.9, "brier": 0.4, "ece": 0.2})
+    out = deltas(new, old)
+    assert out == pytest.approx({"accuracy": 0.3, "n_invalid": -3, "log_loss": -0.6, "brier": -0.3, "ece": -0.15,
+                                 **{f"{avg}_{m}": 0.25 for avg in ("macro", "micro", "weighted")
+                                    for m in ("precision", "recall", "f1")}})
+    assert "log_loss" not in deltas(new, report(0.6, 4, 0.25)) and "ece" not in deltas(report(0.6, 4, 0.25), old)

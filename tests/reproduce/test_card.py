@@ -4,10 +4,26 @@ report wrote, in the report's unit."""
 from __future__ import annotations
 
 import json
+import os
+from importlib import metadata
 from pathlib import Path
 
-from recipekit.reproduce.card import report_values, score_numbers, verdict
-from recipekit.reproduce.chain import Number
+import yaml
+
+from recipekit.recipes.facts import Facts
+from recipekit.reproduce.card import (
+    build_card,
+    chain_recipes,
+    hardware_line,
+    report_times,
+    report_values,
+    score_numbers,
+    verdict,
+)
+from recipekit.reproduce.chain import Layout, Number, load_chain
+from recipekit.steps import Step
+
+YELP = "recipes/classifier/yelp5_bert_lora.yaml"
 
 
 def test_verdicts_on_known_numbers() -> None:
@@ -62,3 +78,103 @@ def test_published_numbers_are_scored_in_the_reports_unit(tmp_path: Path) -> Non
     assert sports["verdict"] == "not reproduced: run +0.09 (the report's number is below the interval)"
     assert log_loss["run"] == 0.21 and log_loss["ci95"] is None and log_loss["verdict"] == "not measured"
     assert missing["run"] is None and missing["n"] is None and missing["verdict"] == "not measured"
+
+
+def test_the_hardware_line_counts_each_kind_of_card() -> None:
+    assert hardware_line(["NVIDIA H200"] * 8, 192) == "8 x NVIDIA H200"
+    assert hardware_line(["NVIDIA A100-SXM4-40GB", "NVIDIA A100-SXM4-40GB", "Tesla T4"], 8) == \
+        "2 x NVIDIA A100-SXM4-40GB, 1 x Tesla T4"
+    assert hardware_line([], 2) == "CPU only (2 cores)"
+
+
+def test_the_recipes_of_a_chain_in_order_of_first_use_the_real_name_for_a_tiny_copy(tmp_path: Path) -> None:
+    tiny_copy = tmp_path / "out" / YELP
+    steps = [Step("check", ["python", "scripts/check_recipes.py", "recipes/agnews_predict.yaml", YELP,
+                            "recipes/agnews_predict.yaml", "recipes/no_such_recipe.yaml", "data/agnews.yaml"]),
+             Step("train", ["python", "scripts/train_classifier.py", str(tiny_copy), "do_train=true"],
+                  recipe=tiny_copy, source_recipe=YELP),
+             Step("predict", ["llamafactory-cli", "train", str(tmp_path / "out/recipes/yelp5_lora.yaml")],
+                  recipe=tmp_path / "out/recipes/yelp5_lora.yaml", source_recipe="recipes/yelp5_lora.yaml")]
+    assert chain_recipes(steps) == ["recipes/agnews_predict.yaml", YELP, "recipes/yelp5_lora.yaml"]
+    assert chain_recipes([]) == []
+
+
+def plan_file(path: Path, recipe: str, seq: int | None) -> Path:
+    """A plan.json as the planner writes it (the fields the card reads)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    plan = {"recipe": recipe, "report_time": {"planned_hours": 0.2, "report_hours": 0.21}}
+    if seq is not None:
+        plan["shape"] = {"seq": seq, "batch": 16}
+    path.write_text(json.dumps(plan), encoding="utf-8")
+    return path
+
+
+def test_each_recipes_report_time_beside_its_plan(tmp_path: Path) -> None:
+    timed = {"minutes": 12.7, "said": "section 8.6"}
+    facts = {YELP: Facts(tmp_path, time=timed), "recipes/yelp5_lora.yaml": Facts(tmp_path),
+             "recipes/agnews_full.yaml": Facts(tmp_path, time={"hours": 3})}
+    steps = [Step("plan", ["plan"], outputs=[plan_file(tmp_path / "a" / "plan.json", YELP, 256),
+                                             tmp_path / "a" / "plan.md"]),
+             Step("plan2", ["plan"], outputs=[tmp_path / "never" / "plan.json"]),  # not written: no plan
+             Step("other", ["x"], outputs=[plan_file(tmp_path / "b" / "notes.json", "recipes/agnews_full.yaml", 9)])]
+    assert report_times(facts, steps) == {
+        YELP: {"report": timed, "plan": {"planned_hours": 0.2, "report_hours": 0.21}, "seq": 256},
+        "recipes/agnews_full.yaml": {"report": {"hours": 3}, "plan": None, "seq": None}}
+    no_shape = [Step("plan", ["plan"], outputs=[plan_file(tmp_path / "c" / "plan.json", YELP, None)])]
+    assert report_times({YELP: Facts(tmp_path, time=timed)}, no_shape)[YELP]["seq"] is None
+
+
+def yelp_steps(out: Path) -> list[Step]:
+    plan = plan_file(out / "plan" / "yelp5_bert_lora" / "plan.json", YELP, 256)
+    return [Step("plan", ["python", "scripts/plan.py", YELP, "--out", str(plan.parent)], outputs=[plan]),
+            Step("train", ["python", "scripts/train_classifier.py", YELP], recipe=Path(YELP), source_recipe=YELP)]
+
+
+def test_the_card_of_a_real_run_cites_the_chain_its_recipes_and_this_machine(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    untuned = out / "reports" / "untuned"
+    untuned.mkdir(parents=True)
+    (untuned / "classify_report.json").write_text(json.dumps({
+        "n": 500, "accuracy": 0.19, "macro": {"precision": 0.1, "recall": 0.2, "f1": 0.05}, "per_class": {},
+        "ci": {"accuracy": [0.16, 0.22], "macro_f1": [0.04, 0.06]}}), encoding="utf-8")
+    state = {"steps": {"plan": {"seconds": 1.56}, "train": {"seconds": 10.2}, "report": {}}}
+    card = build_card(Layout(load_chain("yelp5"), out, tiny=False), yelp_steps(out), state)
+    chain_file = yaml.safe_load(Path("recipes/reproduce/yelp5.yaml").read_text(encoding="utf-8"))
+    assert card["first_line"] == ("Reproduction of Yelp-5 bert-base-uncased LoRA against the untuned model: the "
+                                  "report's numbers beside this run's, with 95% intervals.")
+    assert (card["report"], card["title"], card["tiny"]) == ("yelp5", chain_file["title"], False)
+    assert card["source"].endswith(chain_file["report"])
+    assert [(n["name"], n["run"], n["ci95"], n["verdict"]) for n in card["numbers"]] == [
+        ("untuned accuracy", 0.19, [0.16, 0.22], "reproduced"),
+        ("untuned macro-F1", 0.05, [0.04, 0.06], "not reproduced: run -0.0123 (the report's number is above the "
+                                                 "interval)"),
+        ("LoRA accuracy", None, None, "not measured"), ("LoRA macro-F1", None, None, "not measured")]
+    assert card["interval"]["level"] == 0.95 and card["interval"]["resamples"] == 1000
+    assert card["differences"] == {"chain": chain_file["differences"],
+                                   YELP: chain_file["recipes"][YELP]["differences"]}
+    assert card["hardware"] == {"report": [chain_file["recipes"][YELP]["hardware"]], "run": this_machine()}
+    assert card["time"] == {"steps_seconds": {"plan": 1.56, "train": 10.2, "report": 0.0}, "total_seconds": 11.8,
+                            "report": {YELP: {"report": chain_file["recipes"][YELP]["time"],
+                                              "plan": {"planned_hours": 0.2, "report_hours": 0.21}, "seq": 256}}}
+    assert card["versions"]["torch"] == metadata.version("torch")
+    assert card["versions"]["llamafactory"] == metadata.version("llamafactory")
+    assert card["wandb_group"] == "reproduce-yelp5"
+
+
+def this_machine() -> str:
+    """The line a card should give for this machine, from torch and os directly."""
+    import torch
+
+    if not torch.cuda.is_available():
+        return f"CPU only ({os.cpu_count()} cores)"
+    return f"{torch.cuda.device_count()} x {torch.cuda.get_device_name(0)}"
+
+
+def test_the_card_of_a_tiny_run_gives_no_verdicts(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    card = build_card(Layout(load_chain("yelp5"), out, tiny=True), [], {})
+    assert card["first_line"].startswith("Tiny run: a tiny model on small data")
+    assert card["tiny"] is True and card["wandb_group"] == "reproduce-yelp5-tiny"
+    assert {n["verdict"] for n in card["numbers"]} == {"no verdict (tiny run)"}
+    assert card["time"] == {"steps_seconds": {}, "total_seconds": 0.0, "report": {}}
+    assert card["hardware"]["report"] == [] and list(card["differences"]) == ["chain"]
