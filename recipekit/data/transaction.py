@@ -8,7 +8,6 @@ held-out set may share a row (same prompt and answer) with a training set.
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from collections.abc import Hashable
 from dataclasses import dataclass, field
@@ -33,11 +32,11 @@ OWNED_SUFFIXES = TRAINING_SUFFIXES + HELD_OUT_SUFFIXES
 IDENTITY_FIELDS = frozenset({"id", "fold", "swapped"})  # bookkeeping, not what the model sees
 
 
-def content_key(row: dict[str, Any]) -> tuple[tuple[str, str], ...]:
-    """What the model sees of a row (prompt and answer; ids and folds left out), as a hashable key: rows are
-    compared by Python's set hashing and then exactly, so two different rows never count as the same."""
-    return tuple((key, value if type(value) is str else json.dumps(value, sort_keys=True, ensure_ascii=False))
-                 for key, value in sorted(row.items()) if key not in IDENTITY_FIELDS)
+def content_key(row: dict[str, Any]) -> str:
+    """What the model sees of a row (ids, folds and swap marks left out) as its JSONL line: the very line a row
+    without those fields has, so a row with an id and the same row without one compare equal, while the text
+    ``"1"`` and the number ``1`` do not."""
+    return next(jsonl_lines([{key: value for key, value in row.items() if key not in IDENTITY_FIELDS}]))
 
 
 @dataclass
@@ -70,7 +69,8 @@ def kind(name: str, base: str) -> str:
 
 def encoded(rows: list[dict[str, Any]]) -> tuple[list[str], list[Any]]:
     """Each row's JSONL line and its content key: the line itself when the row has no bookkeeping field (rows of
-    one conversion share their key order, so equal lines are equal content), else :func:`content_key`."""
+    one conversion share their key order, so equal lines are equal content), else :func:`content_key`, the line
+    of the row without them."""
     lines = list(jsonl_lines(rows))
     keys = [line if IDENTITY_FIELDS.isdisjoint(row) else content_key(row) for row, line in zip(rows, lines,
                                                                                               strict=True)]

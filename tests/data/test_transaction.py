@@ -12,7 +12,7 @@ import pytest
 from conftest import ROOT, agnews_rows, run_cli, write_jsonl, write_original_csv
 
 from recipekit.data.dataset_info import default_data_dir
-from recipekit.data.transaction import Plan, StagedSet, check_sets
+from recipekit.data.transaction import Plan, StagedSet, check_sets, commit, content_key, kind, removal_lines
 from recipekit.errors import InputError
 from recipekit.files import atomic_write_bytes, remove_file, writes_held
 
@@ -251,3 +251,97 @@ def test_the_same_prompt_with_another_answer_is_not_an_overlap(tmp_path: Path) -
                            "arena_val": staged(arena_row(1, "B", id=3), arena_row(1, "tie", id=4))})
     lines = check_sets(plan, "arena", drop_overlap=False)
     assert len(lines["arena"]) == 2 and not plan.dropped
+
+
+def test_each_name_of_a_conversion_is_training_held_out_or_another_conversions() -> None:
+    assert [kind(name, "afqmc") for name in ("afqmc", "afqmc_pref", "afqmc_val", "afqmc_test", "afqmc_val_swapped",
+                                             "afqmc_test_swapped", "afqmc_extra", "afqmc2", "yelp5_val")] == [
+        "training", "training", "held-out", "held-out", "held-out", "held-out", "other", "other", "other"]
+
+
+def test_a_rows_content_key_is_its_line_without_bookkeeping_so_text_and_numbers_stay_apart() -> None:
+    row = {"instruction": "比较", "input": "句子", "id": 7, "fold": 2, "swapped": True, "output": "是", "score": 1.5}
+    assert content_key(row) == '{"instruction": "比较", "input": "句子", "output": "是", "score": 1.5}\n'
+    assert content_key({"input": "1"}) != content_key({"input": 1})
+    assert content_key({"input": "1", "id": 3}) == '{"input": "1"}\n'
+
+
+def test_a_training_row_without_an_id_is_found_in_a_held_out_set_whose_rows_have_ids(tmp_path: Path) -> None:
+    rows = [{"input": "a", "output": "x"}, {"input": "b", "output": "y"}]
+    plan = Plan(tmp_path, {"s": staged(*rows), "s_val": staged({**rows[1], "id": 9}, {"input": "b", "output": 1})})
+    lines = check_sets(plan, "s", drop_overlap=True)
+    assert lines["s"] == ['{"input": "a", "output": "x"}\n'] and plan.dropped == {"s (also in s_val)": 1}
+    numbers = Plan(tmp_path, {"s": staged({"input": "b", "output": "1"}), "s_val": staged({"input": "b", "output": 1,
+                                                                                          "id": 1})})
+    assert len(check_sets(numbers, "s", drop_overlap=False)["s"]) == 1  # the text "1" is not the number 1
+
+
+def test_repeats_inside_a_set_are_noted_and_an_empty_set_is_refused(tmp_path: Path) -> None:
+    a, b = {"input": "a", "output": "x"}, {"input": "b", "output": "y"}
+    plan = Plan(tmp_path, {"s": staged(a, b, a, a), "s_val": staged(b, {"input": "c", "output": "z", "id": 1},
+                                                                     {"input": "c", "output": "z", "id": 2})})
+    with pytest.raises(InputError) as caught:
+        check_sets(plan, "s", drop_overlap=False)
+    assert str(caught.value) == (f"{tmp_path}: 1 row(s) of s are also in s_val (same prompt and answer): a held-out "
+                                 "set must not overlap its training set; nothing was written (--drop-overlap "
+                                 "removes them from s)")
+    assert plan.notes == ["s: 2 row(s) repeat another row of s (same prompt and answer)",
+                          "s_val: 1 row(s) repeat another row of s_val (same prompt and answer)"]
+    plan = Plan(tmp_path, {"s": staged(a), "s_val": staged()})
+    with pytest.raises(InputError) as caught:
+        check_sets(plan, "s", drop_overlap=False)
+    assert str(caught.value) == (f"{tmp_path / 's_val.jsonl'}: dataset 's_val' would have 0 rows: nothing was "
+                                 "written (check the skip reasons above, the input's columns and the flags)")
+
+
+def test_dropping_the_overlap_keeps_labels_beside_their_rows_over_several_held_out_sets(tmp_path: Path) -> None:
+    rows = [{"input": str(i), "output": "x"} for i in range(6)]
+    train = StagedSet(rows, {"formatting": "alpaca"}, ["l0", "l1", "l2", "l3", "l4", "l5"])
+    plan = Plan(tmp_path, {"s": train, "s_val": staged(rows[1], rows[4]), "s_test": staged(rows[4], rows[5]),
+                           "other_val": staged(rows[0])})  # another conversion's set: not compared
+    lines = check_sets(plan, "s", drop_overlap=True)
+    assert [json.loads(line)["input"] for line in lines["s"]] == ["0", "2", "3"]
+    assert plan.sets["s"].rows == [rows[0], rows[2], rows[3]] and plan.sets["s"].labels == ["l0", "l2", "l3"]
+    assert plan.dropped == {"s (also in s_val)": 2, "s (also in s_test)": 1}
+    assert removal_lines(plan, tmp_path / "dataset_info.json") == [
+        "left out 2 training row(s) of s (also in s_val): same prompt and answer as a held-out row",
+        "left out 1 training row(s) of s (also in s_test): same prompt and answer as a held-out row"]
+    emptied = Plan(tmp_path, {"s": staged(rows[0]), "s_val": staged(rows[0])})
+    with pytest.raises(InputError) as caught:
+        check_sets(emptied, "s", drop_overlap=True)
+    assert str(caught.value) == f"{tmp_path}: dataset 's' would have 0 rows once the rows also held out are removed"
+
+
+def test_a_commit_writes_every_set_registers_it_and_removes_only_its_own_stale_sets(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    old = {"s_val": {"file_name": "s_val.jsonl"}, "s_test": {"file_name": "elsewhere.jsonl"},
+           "s2": {"file_name": "s2.jsonl"}, "keep": {"file_name": "keep.jsonl", "formatting": "sharegpt"}}
+    (data / "dataset_info.json").write_text(json.dumps(old), encoding="utf-8")
+    for name in ("s_val.jsonl", "elsewhere.jsonl", "s2.jsonl"):
+        (data / name).write_text('{"input": "old"}\n', encoding="utf-8")
+    rows = [{"input": "a", "output": "是"}, {"input": "b", "output": "否"}]
+    plan = Plan(data, {"s": StagedSet(rows, {"columns": {"query": "input"}}, ["是", "否"])})
+    written = commit(plan, "s")
+    assert written == {"s": (data / "s.jsonl", 2)}
+    assert lines_of(data / "s.jsonl") == ['{"input": "a", "output": "是"}', '{"input": "b", "output": "否"}']
+    assert registry_of(data) == {"s2": {"file_name": "s2.jsonl"},
+                                 "keep": {"file_name": "keep.jsonl", "formatting": "sharegpt"},
+                                 "s": {"file_name": "s.jsonl", "columns": {"query": "input"}}}
+    assert plan.removed == ["s_val", "s_test"]
+    # its own stale file is removed; a file the registry named differently is not this conversion's to delete
+    assert not (data / "s_val.jsonl").exists() and (data / "elsewhere.jsonl").exists() and (data / "s2.jsonl").exists()
+    assert removal_lines(plan, data / "dataset_info.json")[0] == (
+        f"removed stale dataset 's_val' from {data / 'dataset_info.json'} (and {data / 's_val.jsonl'}): this run no "
+        "longer writes it")
+
+
+def test_a_commit_with_nothing_to_write_or_a_corrupt_registry_changes_nothing(tmp_path: Path) -> None:
+    with pytest.raises(InputError) as caught:
+        commit(Plan(tmp_path), "s")
+    assert str(caught.value) == f"{tmp_path}: nothing to write: no rows were converted"
+    (tmp_path / "dataset_info.json").write_text("{not json", encoding="utf-8")
+    with pytest.raises(InputError):
+        commit(Plan(tmp_path, {"s": staged({"input": "a"})}), "s")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["dataset_info.json"]
+    assert (tmp_path / "dataset_info.json").read_text(encoding="utf-8") == "{not json"
