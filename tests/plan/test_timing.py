@@ -9,7 +9,7 @@ import yaml
 
 from recipekit.errors import InputError
 from recipekit.plan import timing
-from recipekit.plan.gpus import GPUS, load_cards, resolve_gpu
+from recipekit.plan.gpus import GPUS, Gpu, load_cards, resolve_gpu
 from recipekit.plan.memory import Setup
 from recipekit.plan.simulate import Simulation
 
@@ -106,3 +106,81 @@ def test_the_published_points_name_their_source_and_cover_the_methods() -> None:
     assert {p["seq"] for p in points} >= {256, 8192}
     for point in points:
         resolve_gpu(point["gpu"])
+
+
+# a card and constants of round numbers, so each term below is worked out by hand
+ROUND = timing.Constants(matmul_efficiency=0.5, bandwidth_efficiency=2.0, launch_seconds=1e-6, link_efficiency=0.5,
+                         zero_step_seconds=1e-9, cpu_adam_seconds=3e-9)
+
+
+def card(memory_gb_s: float = 1000, link_gb_s: float = 100) -> Gpu:
+    return Gpu("round", 80, bf16_tflops=100, fp16_tflops=100, fp32_tflops=10, memory_gb_s=memory_gb_s,
+               link="test", link_gb_s=link_gb_s)
+
+
+def test_a_memory_bound_step_and_an_operation_on_the_ridge_by_hand() -> None:
+    # 1e12 FLOPs at 50 TFLOP/s = 0.02 s; 4e10 bytes at 2,000 GB/s = 0.02 s: on the ridge, counted as compute
+    ridge, copy = [10**12, 4 * 10**10, 1], [10**9, 2 * 10**11, 3]  # the copy: 3 x 0.1 s on memory
+    timed = timing.step_time(step([ridge, copy], trainable=0), card(), "bf16", Setup(), 2, False, ROUND)
+    assert timed.compute_seconds == pytest.approx(0.02)
+    assert timed.micro_seconds == pytest.approx(0.02 + 0.3)
+    assert timed.launch_seconds == pytest.approx(4e-6) and timed.bound == "memory"
+    assert timed.step_seconds == pytest.approx(2 * 0.32)
+    assert timed.parts == pytest.approx({"compute": 0.02, "launches": 4e-6, "dequantisation": 0.0,
+                                         "optimizer": 0.0, "communication": 0.0})
+    assert timing.operations(step([ridge, copy])) == 4
+    fp32 = timing.step_time(step([ridge], trainable=0), card(), "fp32", Setup(), 1, False, ROUND)
+    assert fp32.micro_seconds == pytest.approx(0.2) and fp32.bound == "compute"  # 1e12 at 5 TFLOP/s
+
+
+def test_a_card_without_bandwidth_or_link_has_no_memory_or_communication_term() -> None:
+    sim = step([[0, 10**12, 1], [10**12, 0, 1]], params=10**9, trainable=10**9)
+    timed = timing.step_time(sim, card(memory_gb_s=0, link_gb_s=0), "bf16", Setup(gpus=4), 1, False, ROUND)
+    assert timed.micro_seconds == pytest.approx(0.02) and timed.optimizer_seconds == 0
+    assert timed.comm_seconds == 0
+
+
+def test_the_optimizer_step_by_hand_for_each_way_of_holding_it() -> None:
+    sim = step([], params=2 * 10**9, trainable=10**9)
+    plain = timing.step_time(sim, card(), "bf16", Setup(gpus=4), 1, False, ROUND)
+    assert plain.optimizer_seconds == pytest.approx(10**9 * 30 / 2e12)  # every GPU updates all: 30 B at 2,000 GB/s
+    zero2 = timing.step_time(sim, card(), "bf16", Setup(gpus=4, zero=2), 1, False, ROUND)
+    assert zero2.optimizer_seconds == pytest.approx(10**9 / 4 * 1e-9)
+    offload = timing.step_time(sim, card(), "bf16", Setup(gpus=4, zero=2, offload_optimizer=True), 1, False, ROUND)
+    assert offload.optimizer_seconds == pytest.approx(10**9 / 4 * (3e-9 + 4 / 25e9))
+    alone = timing.step_time(sim, card(), "bf16", Setup(offload_optimizer=True), 1, False, ROUND)
+    assert alone.optimizer_seconds == pytest.approx(10**9 * (3e-9 + 4 / 25e9))
+
+
+def test_communication_by_hand_with_and_without_recomputation_and_offloaded_weights() -> None:
+    sim = step([], params=4 * 10**9, trainable=10**9)
+    link, ring = 100e9 * 0.5, 3 / 4
+    zero3 = timing.step_time(sim, card(), "bf16", Setup(gpus=4, zero=3), 2, False, ROUND)
+    assert zero3.comm_seconds == pytest.approx(2 * (2 * 4e9 + 1e9) * 2 * ring / link)
+    zero3_gc = timing.step_time(sim, card(), "bf16", Setup(gpus=4, zero=3), 2, True, ROUND)
+    assert zero3_gc.comm_seconds == pytest.approx(2 * (3 * 4e9 + 1e9) * 2 * ring / link)
+    params = timing.step_time(sim, card(), "bf16", Setup(gpus=4, zero=3, offload_params=True), 2, True, ROUND)
+    assert params.comm_seconds == pytest.approx(zero3_gc.comm_seconds + 2 * 3 * 4e9 * 2 / 25e9)
+    no_gc = timing.step_time(sim, card(), "bf16", Setup(gpus=4, zero=3, offload_params=True), 2, False, ROUND)
+    assert no_gc.comm_seconds == pytest.approx(zero3.comm_seconds + 2 * 2 * 4e9 * 2 / 25e9)
+    zero2 = timing.step_time(sim, card(), "bf16", Setup(gpus=4, zero=2, offload_params=True), 2, True, ROUND)
+    assert zero2.comm_seconds == pytest.approx(3 * 1e9 * 2 * ring / link)  # offload_params means nothing below 3
+    two = timing.step_time(sim, card(), "bf16", Setup(gpus=2), 5, True, ROUND)
+    assert two.comm_seconds == pytest.approx(2 * 1e9 * 2 * (1 / 2) / link)  # one all-reduce per optimizer step
+    assert two.step_seconds == pytest.approx(5 * two.micro_seconds + two.optimizer_seconds + two.comm_seconds)
+
+
+def test_dequantisation_without_recomputation_and_without_double_quantisation() -> None:
+    sim = step([], params=10**9, trainable=10**6, quantizable=8 * 10**8)
+    nf4 = timing.step_time(sim, card(), "bf16", Setup(quantization_bit=4, double_quantization=False), 1, False, ROUND)
+    assert nf4.dequant_seconds == pytest.approx(2 * 8e8 * (0.5 + 4 / 64 + 2) / 2e12)
+    assert nf4.micro_seconds == pytest.approx(nf4.dequant_seconds)  # nothing else in this step
+    assert nf4.bound == "compute"  # no operation at all: neither side is larger
+
+
+def test_launch_bound_steps_add_dequantisation_to_the_launches() -> None:
+    sim = step([[10, 10, 1000]], params=10**6, trainable=0, quantizable=10**6)
+    timed = timing.step_time(sim, card(), "bf16", Setup(quantization_bit=4), 1, True, ROUND)
+    dequant = 3 * 10**6 * (0.5 + 1 / 64 + 4 / (64 * 256) + 2) / 2e12
+    assert timed.bound == "launches"
+    assert timed.micro_seconds == pytest.approx(1000 * 1e-6 + dequant)
