@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 
 from conftest import run_cli
 
-from recipekit.commands.mutation_score import module_of, scores
+from recipekit.commands.mutation_score import module_of, module_score, scores
 
 
 def test_mutant_names_map_to_their_module() -> None:
@@ -20,6 +21,12 @@ def test_equivalent_survivors_leave_the_count_and_killed_ones_stay_killed() -> N
     table = scores(statuses, {"m.x_f__mutmut_3": "same value either way", "n.x_h__mutmut_1": "listed by mistake"})
     assert dict(table["m"]) == {"killed": 1, "survived": 1, "equivalent": 1, "no tests": 1}
     assert dict(table["n"]) == {"killed": 1}
+
+
+def test_a_score_counts_timeouts_as_killed_and_a_module_not_run_has_none() -> None:
+    assert module_score(Counter({"killed": 6, "timeout": 1, "survived": 2, "no tests": 1, "equivalent": 5})) == 0.7
+    assert module_score(Counter({"not checked": 12, "equivalent": 1})) is None
+    assert module_score(Counter({"killed": 3})) == 1.0
 
 
 def test_bad_flags_files_and_a_missing_run_are_one_line_errors(tmp_path: Path) -> None:

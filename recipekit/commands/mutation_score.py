@@ -64,6 +64,14 @@ def scores(statuses: dict[str, str], equivalent: dict[str, str]) -> dict[str, Co
     return dict(sorted(table.items()))
 
 
+def module_score(counts: Counter[str]) -> float | None:
+    """Killed (a timeout counts as killed) over killed, survived and unreached; None when no mutant of the module
+    was run (a run limited to other modules' mutants)."""
+    killed = counts["killed"] + counts["timeout"]
+    total = killed + counts["survived"] + counts["no tests"]
+    return killed / total if total else None
+
+
 @exit_on_input_error
 def main(argv: list[str] | None = None) -> dict[str, Counter[str]]:
     args = build_parser().parse_args(argv)
@@ -74,12 +82,11 @@ def main(argv: list[str] | None = None) -> dict[str, Counter[str]]:
     print(f"{'module':40s} {'killed':>6s} {'survived':>8s} {'no tests':>8s} {'equiv.':>6s} {'score':>6s}")
     low = []
     for module, counts in table.items():
-        killed = counts["killed"] + counts["timeout"]
-        untested = counts["no tests"]
-        survived = counts["survived"]
-        score = killed / (killed + survived + untested) if killed + survived + untested else 1.0
-        low += [module] if args.min is not None and score < args.min else []
-        print(f"{module:40s} {killed:6d} {survived:8d} {untested:8d} {counts['equivalent']:6d} {score:6.1%}")
+        killed, score = counts["killed"] + counts["timeout"], module_score(counts)
+        low += [module] if args.min is not None and score is not None and score < args.min else []
+        shown = "-" if score is None else f"{score:.1%}"
+        print(f"{module:40s} {killed:6d} {counts['survived']:8d} {counts['no tests']:8d} {counts['equivalent']:6d} "
+              f"{shown:>6s}")
     for key in sorted(k for k, s in statuses.items() if s in SURVIVORS and k not in equivalent):
         print(f"{statuses[key]}: {key}  (python -m mutmut show {key})")
     for key in sorted(set(equivalent) - set(statuses)):
