@@ -4,6 +4,7 @@ paused garbage collector for loops that build many rows."""
 from __future__ import annotations
 
 import contextlib
+import functools
 import gc
 import hashlib
 import json
@@ -11,7 +12,7 @@ import os
 import signal
 import tempfile
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Hashable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -61,18 +62,55 @@ def writes_held() -> Iterator[None]:
         _HELD = None
 
 
+@functools.cache
+def unique_key_loader() -> type:
+    """``yaml.SafeLoader`` that refuses a key given twice in one mapping, naming both lines."""
+    import yaml
+
+    class UniqueKeys(yaml.SafeLoader):
+        where = ""
+
+        def construct_mapping(self, node: Any, deep: bool = False) -> Any:
+            first: dict[Any, int] = {}
+            for key_node, _ in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge":  # `<<: *base` may override what it merges
+                    continue
+                key, line = self.construct_object(key_node, deep=True), key_node.start_mark.line + 1
+                if not isinstance(key, Hashable):
+                    continue
+                if key in first:
+                    raise InputError(f"key {key!r} is given twice (lines {first[key]} and {line}); YAML would keep "
+                                     "the last one silently", self.where, line)
+                first[key] = line
+            return super().construct_mapping(node, deep=deep)
+
+    return UniqueKeys
+
+
+def load_yaml(text: str, where: str) -> Any:
+    """YAML read as ``yaml.safe_load`` reads it, except that a key given twice in one mapping is refused (YAML
+    would keep the last silently); every problem is one InputError naming ``where`` and the line."""
+    import yaml
+
+    loader = unique_key_loader()(text)
+    loader.where = where
+    try:
+        return loader.get_single_data()
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        raise InputError(f"not valid YAML ({getattr(exc, 'problem', None) or exc})", where,
+                         None if mark is None else mark.line + 1) from None
+    finally:
+        loader.dispose()
+
+
 def read_yaml_mapping(path: str | os.PathLike[str], what: str) -> dict[str, Any]:
     """A YAML file that must be a mapping (``what`` names the kind of file, for the errors); every problem is one
     InputError naming the file."""
-    import yaml
-
     source = Path(path)
     if not source.is_file():
         raise InputError(f"no such {what}", str(source))
-    try:
-        data = yaml.safe_load(source.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise InputError(f"not valid YAML ({exc})", str(source)) from None
+    data = load_yaml(source.read_text(encoding="utf-8"), str(source))
     if not isinstance(data, dict):
         raise InputError(f"a {what} is a YAML mapping", str(source))
     return data

@@ -72,6 +72,9 @@ def workspace(tmp: Path) -> dict[str, Path]:
     paths["scores"] = write_jsonl(tmp / "preds" / "scores.jsonl", scored)
     paths["recipe_not_yaml"] = tmp / "raw" / "bad.yaml"
     paths["recipe_not_yaml"].write_text("stage: [sft\n", encoding="utf-8")
+    paths["recipe_twice"] = tmp / "raw" / "twice.yaml"
+    paths["recipe_twice"].write_text("stage: sft\nlearning_rate: 1.0e-4\ndo_train: true\nlearning_rate: 1.0e-5\n",
+                                     encoding="utf-8")
     return paths
 
 
@@ -161,6 +164,7 @@ def eval_and_script_cases() -> list[Case]:
         ("check recipes: --gpus 0", lambda p: ["check", "recipes", "--gpus", "0"], {}),
         ("check recipes: missing recipe", lambda p: ["check", "recipes", p["folder"] / "none.yaml"], {}),
         ("check recipes: not YAML", lambda p: ["check", "recipes", p["recipe_not_yaml"]], {}),
+        ("check recipes: a key given twice", lambda p: ["check", "recipes", p["recipe_twice"]], {}),
         ("plan --measure: a classifier recipe", lambda p: ["plan", "recipes/classifier/arena_deberta_v3.yaml",
                                                            "--gpu", "t4", "--measure", "--out", p["folder"] / "m"],
          {}),
@@ -234,6 +238,8 @@ def test_messages_name_what_is_wrong(tmp_path: Path) -> None:
             f"{Path(UNWRITABLE).parent}: Operation not permitted",
         ("report", "classify", paths["preds"], "--out", paths["a_file"]): "is a file, not a folder",
         ("check", "recipes", "--gpus", "0"): "argument --gpus: must be at least 1, got 0",
+        ("check", "recipes", paths["recipe_twice"]):
+            f"{paths['recipe_twice']}:4: key 'learning_rate' is given twice (lines 2 and 4)",
         ("plan", "recipes/classifier/arena_deberta_v3.yaml", "--gpu", "t4", "--measure", "--out",
          paths["folder"] / "m"): "a classifier recipe is measured by llm-recipes train-classifier with max_steps",
         ("plan", "recipes/agnews_predict.yaml", "--gpu", "t4", "--measure", "--out", paths["folder"] / "m"):

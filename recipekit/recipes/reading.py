@@ -7,9 +7,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from recipekit.errors import InputError
+from recipekit.files import load_yaml
 from recipekit.recipes.facts import Facts, recipe_facts
 
 LAUNCH_LINE = re.compile(r"^#\s*Launch\b", re.I)
@@ -118,12 +117,7 @@ def load_recipe(path: str | Path, classifier: bool | None = None) -> Recipe:
     if not source.is_file():
         raise InputError("no such recipe", str(source))
     text = source.read_text(encoding="utf-8")
-    try:
-        args = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        line = getattr(getattr(exc, "problem_mark", None), "line", None)
-        raise InputError(f"not valid YAML ({getattr(exc, 'problem', exc)})", str(source),
-                         None if line is None else line + 1) from None
+    args = load_yaml(text, str(source))
     if not isinstance(args, dict):
         raise InputError("a recipe must be a YAML mapping of LLaMA-Factory arguments", str(source))
     header = []

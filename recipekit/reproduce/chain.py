@@ -22,10 +22,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from recipekit.errors import InputError
 from recipekit.eval.generation import METRICS as GEN_METRICS
+from recipekit.files import load_yaml
 from recipekit.paths import root, shown
 from recipekit.recipes.arguments import names_of, parse_overrides
 from recipekit.recipes.facts import entry_facts
@@ -101,10 +100,7 @@ def load_chain(name_or_path: str) -> Chain:
     if not path.is_file():
         raise InputError(f"no chain for report {name_or_path!r} (known: {', '.join(chain_names())})")
     where = str(shown(path))
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise InputError(f"not valid YAML ({getattr(exc, 'problem', exc)})", where) from None
+    data = load_yaml(path.read_text(encoding="utf-8"), where)
     if not isinstance(data, dict) or not isinstance(data.get("steps"), list) or not data["steps"]:
         raise InputError("a chain is a mapping with a non-empty 'steps' list", where)
     unknown = set(data) - CHAIN_KEYS
