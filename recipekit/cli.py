@@ -40,6 +40,22 @@ def at_least(low: int) -> Callable[[str], int]:
     return parse
 
 
+def name_value(text: str) -> str:
+    """An argparse ``type``: a name (of a dataset, a sweep), never a path: no ``/`` or ``\\``, not starting with
+    ``.`` (so never ``..``), no control characters."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("a name cannot be empty")
+    separator = next((c for c in "/\\" if c in text), None)
+    if separator is not None:
+        hint = text.replace("/", "_").replace("\\", "_").strip("._") or "a plain name"
+        raise argparse.ArgumentTypeError(f"a name, not a path: {text!r} holds {separator!r} (e.g. {hint})")
+    if text.startswith("."):
+        raise argparse.ArgumentTypeError(f"a name cannot start with '.', got {text!r}")
+    if any(ord(c) < 32 for c in text):
+        raise argparse.ArgumentTypeError(f"a name cannot hold control characters, got {text!r}")
+    return text
+
+
 def fraction(text: str) -> float:
     """An argparse ``type``: a number in [0, 1]."""
     try:

@@ -103,6 +103,13 @@ def converter_cases() -> list[Case]:
         ]
     return [
         *cases,
+        ("agnews: --name with a folder", lambda p: ["convert", "agnews", "--input", p["good_csv"], "--name",
+                                                    "news/v2", "--data-dir", p["data"]], {}),
+        ("agnews: --name outside the data folder", lambda p: ["convert", "agnews", "--input", p["good_csv"], "--name",
+                                                              "../../etc/evil", "--data-dir", p["data"]], {}),
+        ("generic: --name ..", lambda p: ["convert", "generic", "--input", p["good_csv"], "--name", "..",
+                                          "--input-column", "text", "--output-column", "label", "--data-dir",
+                                          p["data"]], {}),
         ("agnews: header-only CSV", lambda p: ["convert", "agnews", "--input", p["header_only"], "--data-dir",
                                                p["data"]], {}),
         ("agnews: truncated JSONL, one row", lambda p: ["convert", "agnews", "--input", p["truncated_jsonl"],
@@ -238,6 +245,12 @@ def test_messages_name_what_is_wrong(tmp_path: Path) -> None:
             f"{Path(UNWRITABLE).parent}: Operation not permitted",
         ("report", "classify", paths["preds"], "--out", paths["a_file"]): "is a file, not a folder",
         ("check", "recipes", "--gpus", "0"): "argument --gpus: must be at least 1, got 0",
+        ("convert", "agnews", "--input", paths["good_csv"], "--name", "news/v2", "--data-dir", paths["data"]):
+            "argument --name: a name, not a path: 'news/v2' holds '/' (e.g. news_v2)",
+        ("convert", "agnews", "--input", paths["good_csv"], "--name", "../../etc/evil", "--data-dir", paths["data"]):
+            "argument --name: a name, not a path: '../../etc/evil' holds '/'",
+        ("sweep", "recipes/demo/agnews_tiny_sft.yaml", "--name", "a/b", "--dry-run"):
+            "argument --name: a name, not a path: 'a/b' holds '/'",
         ("check", "recipes", paths["recipe_twice"]):
             f"{paths['recipe_twice']}:4: key 'learning_rate' is given twice (lines 2 and 4)",
         ("plan", "recipes/classifier/arena_deberta_v3.yaml", "--gpu", "t4", "--measure", "--out",

@@ -23,7 +23,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from recipekit.cli import at_least, script_parser
+from recipekit.cli import at_least, name_value, script_parser
 from recipekit.converters.catalog import spec_for
 from recipekit.errors import InputError, exit_on_input_error
 from recipekit.files import atomic_write_text, write_json, writes_held
@@ -42,7 +42,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("axes", nargs="*", metavar="KEY=V1,V2",
                         help="a recipe field or a --converter-flag and its values (one value: fixed for all points)")
     parser.add_argument("--out", help="sweep folder (default: outputs/sweeps/RECIPE_STEM)")
-    parser.add_argument("--name", help="sweep name: the wandb group and run-name prefix (default: RECIPE_STEM-sweep)")
+    parser.add_argument("--name", type=name_value,
+                        help="sweep name: the wandb group and run-name prefix (default: RECIPE_STEM-sweep)")
     parser.add_argument("--predict", help="predict recipe run on each point's model or adapter")
     parser.add_argument("--predict-override", action="append", default=[], metavar="KEY=VALUE",
                         help="a field of the predict recipe set for every point (repeatable), e.g. dataset_dir=...")

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from recipekit.cli import at_least, escaped_text
+from recipekit.cli import at_least, escaped_text, name_value
 from recipekit.data.dataset_info import default_data_dir, load_registry
 from recipekit.data.readers import read_source
 from recipekit.data.rows import Example, Mapper, RowLog, map_records
@@ -104,9 +104,10 @@ def add_source_arguments(parser: argparse.ArgumentParser, name: str | None, hub_
     source.add_argument("--input", help=f"{what}: a folder of split files (train/validation/dev/test) or one file")
     source.add_argument("--hf", metavar="HUB_ID", help=f"hub id read with datasets.load_dataset (e.g. {hub_id})")
     if name is None:
-        parser.add_argument("--name", required=True, help="dataset name: writes DATA_DIR/NAME.jsonl")
+        parser.add_argument("--name", required=True, type=name_value, help="dataset name: writes DATA_DIR/NAME.jsonl")
     else:
-        parser.add_argument("--name", default=name, help=f"dataset name: writes DATA_DIR/NAME.jsonl (default: {name})")
+        parser.add_argument("--name", default=name, type=name_value,
+                            help=f"dataset name: writes DATA_DIR/NAME.jsonl (default: {name})")
     parser.add_argument("--data-dir", default=str(default_data_dir()),
                         help="folder holding dataset_info.json (default: data/ of the working directory or --root)")
     parser.add_argument("--max-samples", type=at_least(1),
