@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from collections.abc import Callable
 from typing import NoReturn
@@ -54,6 +55,24 @@ def name_value(text: str) -> str:
     if any(ord(c) < 32 for c in text):
         raise argparse.ArgumentTypeError(f"a name cannot hold control characters, got {text!r}")
     return text
+
+
+def number_above(low: float, high: float | None = None, low_included: bool = False) -> Callable[[str], float]:
+    """An argparse ``type``: a finite number above ``low`` (or at it, with ``low_included``) and at most ``high``."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+        below = value < low if low_included else value <= low
+        if not math.isfinite(value) or below or (high is not None and value > high):
+            bound = f"at least {low:g}" if low_included else f"above {low:g}"
+            raise argparse.ArgumentTypeError(f"must be {bound}" + (f" and at most {high:g}" if high is not None else "")
+                                             + f", got {text}")
+        return value
+
+    return parse
 
 
 def fraction(text: str) -> float:

@@ -177,6 +177,19 @@ def eval_and_script_cases() -> list[Case]:
          {}),
         ("plan --measure: a prediction recipe", lambda p: ["plan", "recipes/agnews_predict.yaml", "--gpu", "t4",
                                                            "--measure", "--out", p["folder"] / "m"], {}),
+        ("plan: --mfu 0", lambda p: ["plan", "recipes/agnews_full.yaml", "--gpu", "a100-80g", "--mfu", "0"], {}),
+        ("plan: --mfu 1.5", lambda p: ["plan", "recipes/agnews_full.yaml", "--gpu", "a100-80g", "--mfu", "1.5"], {}),
+        ("plan: --gpu-tflops 0", lambda p: ["plan", "recipes/agnews_full.yaml", "--gpu-mem", "80", "--gpu-tflops",
+                                            "0"], {}),
+        ("plan: --gpu-mem 0", lambda p: ["plan", "recipes/agnews_full.yaml", "--gpu-mem", "0", "--gpu-tflops",
+                                         "100"], {}),
+        ("plan: --gpu-mem nan", lambda p: ["plan", "recipes/agnews_full.yaml", "--gpu-mem", "nan"], {}),
+        ("plan: --price -1", lambda p: ["plan", "recipes/agnews_full.yaml", "--gpu", "a100-80g", "--price", "-1"], {}),
+        ("calibrate threshold: --step 0", lambda p: ["calibrate", "threshold", "--val", p["scores"], "--test",
+                                                     p["scores"], "--step", "0"], {}),
+        ("calibrate threshold: --low above --high", lambda p: ["calibrate", "threshold", "--val", p["scores"],
+                                                               "--test", p["scores"], "--low", "2", "--high", "1"], {}),
+        ("bench: --limit 0", lambda p: ["bench", "recipes/benchmarks/qwen3_4b_base.yaml", "--limit", "0"], {}),
         ("plan: --measure-steps 1", lambda p: ["plan", "recipes/agnews_full.yaml", "--measure", "--measure-steps",
                                                "1"], {}),
         ("smoke: --steps 0", lambda p: ["smoke", "recipes/demo/agnews_tiny_sft.yaml", "--steps", "0"], {}),
@@ -251,6 +264,14 @@ def test_messages_name_what_is_wrong(tmp_path: Path) -> None:
             "argument --name: a name, not a path: '../../etc/evil' holds '/'",
         ("sweep", "recipes/demo/agnews_tiny_sft.yaml", "--name", "a/b", "--dry-run"):
             "argument --name: a name, not a path: 'a/b' holds '/'",
+        ("plan", "recipes/agnews_full.yaml", "--gpu", "a100-80g", "--mfu", "0"):
+            "argument --mfu: must be above 0 and at most 1, got 0",
+        ("plan", "recipes/agnews_full.yaml", "--gpu-mem", "80", "--gpu-tflops", "0"):
+            "argument --gpu-tflops: must be above 0, got 0",
+        ("plan", "recipes/agnews_full.yaml", "--gpu", "a100-80g", "--price", "-1"):
+            "argument --price: must be at least 0, got -1",
+        ("calibrate", "threshold", "--val", paths["scores"], "--test", paths["scores"], "--low", "2", "--high", "1"):
+            "--low 2 must be below --high 1",
         ("check", "recipes", paths["recipe_twice"]):
             f"{paths['recipe_twice']}:4: key 'learning_rate' is given twice (lines 2 and 4)",
         ("plan", "recipes/classifier/arena_deberta_v3.yaml", "--gpu", "t4", "--measure", "--out",

@@ -24,7 +24,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from recipekit.cli import at_least, script_parser
+from recipekit.cli import at_least, number_above, script_parser
 from recipekit.data.readers import hub_offline, hub_reachable, root_cause
 from recipekit.errors import InputError
 from recipekit.eval.benchmarks import Stage, Suite, dimension_scores, load_stage, load_suite
@@ -40,7 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = script_parser(__doc__)
     parser.add_argument("stages", nargs="+", metavar="STAGE", help="stage files (model, adapter, chat, suite)")
     parser.add_argument("--out", default="outputs/benchmarks", help="output folder (default: outputs/benchmarks)")
-    parser.add_argument("--limit", type=float, help="at most this many examples per task (a fraction if < 1)")
+    parser.add_argument("--limit", type=number_above(0), help="at most this many examples per task (a fraction if < 1)")
     parser.add_argument("--batch-size", default="1", help="lm-eval batch size, or 'auto' (default: 1)")
     parser.add_argument("--device", help="cuda, cuda:0, cpu ... (default: cuda when there is one, else cpu)")
     parser.add_argument("--include-path", help="folder of extra lm-eval task YAMLs (local copies, custom tasks)")

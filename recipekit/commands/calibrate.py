@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 from scipy.special import log_softmax, softmax
 
-from recipekit.cli import at_least, parse_pairs, script_parser
+from recipekit.cli import at_least, number_above, parse_pairs, script_parser
 from recipekit.errors import InputError
 from recipekit.eval.calibration import (
     ScoreFile,
@@ -142,6 +142,8 @@ def two_class(file: ScoreFile, positive: str | None) -> tuple[int, int]:
 
 
 def run_threshold(args: argparse.Namespace) -> dict[str, Any]:
+    if not args.low < args.high:
+        raise InputError(f"--low {args.low:g} must be below --high {args.high:g}")
     val, test = val_and_test(args, "search a threshold")
     pos, neg = two_class(val, args.positive)
     delta = val.scores[:, pos] - val.scores[:, neg]
@@ -259,7 +261,7 @@ def build_parser() -> argparse.ArgumentParser:
     threshold.add_argument("--positive", help="the positive label (default: the first label)")
     threshold.add_argument("--low", type=float, default=-3.0, help="lowest threshold searched (default: -3)")
     threshold.add_argument("--high", type=float, default=3.0, help="highest threshold searched (default: 3)")
-    threshold.add_argument("--step", type=float, default=0.01, help="grid step (default: 0.01)")
+    threshold.add_argument("--step", type=number_above(0), default=0.01, help="grid step (default: 0.01)")
     swap = command("swap", run_swap, "average each row with its A/B-swapped copy")
     swap.add_argument("--original", required=True, help="scored rows in the original response order")
     swap.add_argument("--swapped", required=True, help="the same rows scored with responses A and B exchanged")

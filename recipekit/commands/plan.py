@@ -22,7 +22,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from recipekit.cli import at_least, fraction, script_parser
+from recipekit.cli import at_least, number_above, script_parser
 from recipekit.errors import InputError
 from recipekit.files import atomic_write_text, write_json, writing_command
 from recipekit.plan.gpus import GPUS, load_cards, report_hardware, resolve_gpu
@@ -36,16 +36,18 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("recipe", help="a LLaMA-Factory or classifier recipe")
     parser.add_argument("--gpu", help=f"card: {', '.join(GPUS)}")
     parser.add_argument("--gpus", type=at_least(1), default=1, help="GPUs in the run (default: 1)")
-    parser.add_argument("--gpu-mem", type=float, help="memory of another card in GiB (or override the table's)")
-    parser.add_argument("--gpu-tflops", type=float, help="its dense bf16/fp16 peak in TFLOP/s")
+    parser.add_argument("--gpu-mem", type=number_above(0),
+                        help="memory of another card in GiB (or override the table's)")
+    parser.add_argument("--gpu-tflops", type=number_above(0), help="its dense bf16/fp16 peak in TFLOP/s")
     parser.add_argument("--seq", type=at_least(1), help="tokens per row instead of cutoff_len (the worst case)")
     parser.add_argument("--data", action="store_true",
                         help="measure the longest row of the recipe's registered data (LLaMA-Factory's tokenizing "
                              "through check_data; the model's tokenizer when local, else a tiny BPE: approximate)")
     parser.add_argument("--rows", type=at_least(1), help="training rows (default: the registered data's count)")
-    parser.add_argument("--mfu", type=fraction,
+    parser.add_argument("--mfu", type=number_above(0, 1),
                         help="a measured model FLOPs utilisation, to time the run by instead of the step-time model")
-    parser.add_argument("--price", type=float, help="price per GPU-hour (default: the card's dated price, if any)")
+    parser.add_argument("--price", type=number_above(0, low_included=True),
+                        help="price per GPU-hour (default: the card's dated price, if any)")
     parser.add_argument("--cards", metavar="FILE",
                         help="a cards file of your own (recipekit/plan/cards.yaml's layout) adding or replacing cards")
     parser.add_argument("--out", help="folder for plan.json and plan.md (default: outputs/plan/RECIPE)")
