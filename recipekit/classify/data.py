@@ -56,7 +56,7 @@ def raw_answers(data_dir: str | Path, names: list[str], max_samples: int | None 
         for index, (_, row) in enumerate(read_jsonl(path)):
             if max_samples is not None and index >= max_samples:
                 break
-            answer = str(row.get(columns["response"], "")).strip()
+            answer = str(row.get(columns["response"]) or "").strip()
             if answer:
                 answers.append(answer)
     return answers
@@ -81,8 +81,8 @@ def load_set(data_dir: str | Path, name: str, labels: list[str], separator: str 
     for number, row in read_jsonl(path):
         if max_samples is not None and len(out) >= max_samples:
             break
-        prompt = str(row.get(columns["prompt"], "") or "").strip()
-        query = str(row.get(columns["query"], "") or "").strip()
+        prompt = str(row.get(columns["prompt"]) or "").strip()
+        query = str(row.get(columns["query"]) or "").strip()
         text = f"{prompt}\n{query}".strip() if include_instruction else (query or prompt)
         if not text:
             raise InputError(f"no text in fields {columns['query']!r} / {columns['prompt']!r}", str(path), number)
@@ -92,7 +92,7 @@ def load_set(data_dir: str | Path, name: str, labels: list[str], separator: str 
                 raise InputError(f"text_pair_separator {separator!r} does not occur in the text", str(path), number)
             text, second = pair
             out.pairs.append(second)  # type: ignore[union-attr]
-        answer = str(row.get(columns["response"], "") or "").strip()
+        answer = str(row.get(columns["response"]) or "").strip()
         if answer and answer not in codes:
             raise InputError(f"answer {answer!r} is not one of the labels {labels}", str(path), number)
         if not answer and need_labels:

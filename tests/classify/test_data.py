@@ -141,11 +141,31 @@ def test_a_set_that_cannot_be_read_is_one_line_naming_the_registry_or_the_file(t
              (lambda: load_set(folder, "reviews", ["1", "3", "5"]),
               f"{folder / 'reviews.jsonl'}:3: no answer in field 'stars'"),
              (lambda: load_set(folder, "reviews", ["1", "5"], need_labels=False),
-              f"{folder / 'reviews.jsonl'}:4: answer '3' is not one of the labels ['1', '5']")]
+              f"{folder / 'reviews.jsonl'}:4: answer '3' is not one of the labels ['1', '5']"),
+             (lambda: load_set(folder, "reviews", ["1", "3", "5"], separator="@@"),
+              f"{folder / 'reviews.jsonl'}:1: text_pair_separator '@@' does not occur in the text")]
     for call, message in cases:
         with pytest.raises(InputError) as caught:
             call()
         assert str(caught.value) == message
+
+
+def test_rows_missing_a_column_read_as_empty(tmp_path: Path) -> None:
+    """A row without the instruction, input or answer column (or with null there) reads as empty: the other field
+    stands in for the text, and a missing answer is no label (never the text 'None')."""
+    folder = tmp_path / "data"
+    folder.mkdir()
+    (folder / "dataset_info.json").write_text(json.dumps({"s": {"file_name": "s.jsonl"}}), encoding="utf-8")
+    rows = [{"input": "only input", "output": "a"}, {"instruction": "only instruction", "output": "b"},
+            {"instruction": None, "input": "null instruction", "output": None}, {"instruction": "", "input": "x"},
+            {"instruction": "", "input": "y", "output": "a"}]
+    (folder / "s.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    loaded = load_set(folder, "s", ["a", "b"], need_labels=False)
+    assert loaded.texts == ["only input", "only instruction", "null instruction", "x", "y"]
+    assert loaded.label_ids == [0, 1, UNLABELED, UNLABELED, 0]
+    with_instruction = load_set(folder, "s", ["a", "b"], include_instruction=True, need_labels=False)
+    assert with_instruction.texts == ["only input", "only instruction", "null instruction", "x", "y"]
+    assert raw_answers(folder, ["s"]) == ["a", "b", "a"]
 
 
 def test_a_pair_is_cut_at_the_first_separator() -> None:

@@ -65,6 +65,17 @@ def test_a_bad_suite_is_one_line_naming_the_file(tmp_path: Path, text: str, mess
     assert str(caught.value) == f"{path}: {message}"
 
 
+def test_a_missing_or_non_mapping_file_names_its_kind(tmp_path: Path) -> None:
+    listed = write(tmp_path / "list.yaml", "- piqa\n")
+    for load, kind in ((load_suite, "suite file"), (load_stage, "stage file")):
+        with pytest.raises(InputError) as caught:
+            load(tmp_path / "none.yaml")
+        assert str(caught.value) == f"{tmp_path / 'none.yaml'}: no such {kind}"
+        with pytest.raises(InputError) as caught:
+            load(listed)
+        assert str(caught.value) == f"{listed}: a {kind} is a YAML mapping"
+
+
 def test_zero_shots_are_accepted(tmp_path: Path) -> None:
     suite = load_suite(write(tmp_path / "s.yaml", "dimensions:\n  d:\n    tasks: [piqa]\n    shots: 0\n"))
     assert suite.dimensions[0].shots == 0

@@ -133,6 +133,14 @@ def test_a_memory_bound_step_and_an_operation_on_the_ridge_by_hand() -> None:
     assert fp32.micro_seconds == pytest.approx(0.2) and fp32.bound == "compute"  # 1e12 at 5 TFLOP/s
 
 
+def test_operations_of_each_kind_add_up() -> None:
+    # two compute-bound entries (0.02 s x 2 and 0.04 s) and two memory-bound ones (0.1 s and 0.05 s x 4)
+    kernels = [[10**12, 0, 2], [2 * 10**12, 0, 1], [0, 2 * 10**11, 1], [0, 10**11, 4]]
+    seconds, compute, memory = timing.roofline(step(kernels), 100e12, 1000e9, ROUND)
+    assert (compute, memory) == (pytest.approx(0.08), pytest.approx(0.3))
+    assert seconds == pytest.approx(0.38)
+
+
 def test_a_card_without_bandwidth_or_link_has_no_memory_or_communication_term() -> None:
     sim = step([[0, 10**12, 1], [10**12, 0, 1]], params=10**9, trainable=10**9)
     timed = timing.step_time(sim, card(memory_gb_s=0, link_gb_s=0), "bf16", Setup(gpus=4), 1, False, ROUND)
