@@ -2,8 +2,9 @@
 then the same held-out rows scored label by label (eval/score_labels.py) and reported with log loss and
 calibration.
 
-Reads AG News from the hub (fancyzhx/ag_news, cached by `datasets` after the first run), or from a
-folder with the original CSV files when AG_NEWS is set. MODEL=<hub id or path> trains a real model
+Reads AG News from a folder with the original CSV files when AG_NEWS is set, else from the hub
+(fancyzhx/ag_news, cached by `datasets` after the first run) when it answers, else from the local copy
+../shared/data/ag_news_csv when there is one; the first line says which. MODEL=<hub id or path> trains a real model
 instead of the tiny local one (TEMPLATE sets its chat template, default: default). Each stage's log
 goes to outputs/demo/logs/; the stage times and the accuracy go to outputs/demo/demo_summary.json.
 
@@ -22,6 +23,7 @@ import sys
 from pathlib import Path
 
 from recipekit.cli import at_least, script_parser
+from recipekit.converters.catalog import source_flags
 from recipekit.errors import exit_on_input_error
 from recipekit.files import write_json
 from recipekit.steps import Runner, Step, StepFailed
@@ -70,11 +72,12 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
     if not Path(cli).exists():
         cli = shutil.which("llamafactory-cli") or "llamafactory-cli"
     stages = Stages(out / "logs")
-    source = ["--input", os.environ["AG_NEWS"]] if os.environ.get("AG_NEWS") else ["--hf", "fancyzhx/ag_news"]
+    source, said = source_flags("agnews", "fancyzhx/ag_news")
+    print(f"[convert] {said}", flush=True)
     stages.run("convert", [python, "converters/agnews.py", *source, "--data-dir", args.data_dir,
                            "--max-samples", str(args.train_size), "--val-size", str(args.val_size),
                            "--seed", str(args.seed)],
-               hint="" if os.environ.get("AG_NEWS") else ". Without network, point the demo at a local copy of the "
+               hint="" if source[0] == "--input" else ". Without network, point the demo at a local copy of the "
                "original CSV release: AG_NEWS=<folder with test.csv> make demo")
     model = os.environ.get("MODEL")
     if not model:

@@ -77,6 +77,42 @@ def make_fixture_dataset(name: str, raw: Path, data_dir: Path) -> None:
 LOCAL_SOURCES = {"agnews": ("AG_NEWS", "../shared/data/ag_news_csv", ["--val-size", "200"])}
 
 
+TRUTHY = ("1", "true", "yes", "on")
+
+
+def hub_reachable(timeout: float = 3.0) -> bool:
+    """Whether the Hugging Face hub (``HF_ENDPOINT``) answers within ``timeout`` seconds; never when
+    ``HF_HUB_OFFLINE`` or ``HF_DATASETS_OFFLINE`` is set."""
+    import urllib.error
+    import urllib.request
+
+    if any(os.environ.get(key, "").lower() in TRUTHY for key in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE")):
+        return False
+    endpoint = os.environ.get("HF_ENDPOINT") or "https://huggingface.co"
+    try:
+        with urllib.request.urlopen(urllib.request.Request(endpoint, method="HEAD"), timeout=timeout):
+            return True
+    except urllib.error.HTTPError:
+        return True  # it answered
+    except (OSError, ValueError):
+        return False
+
+
+def source_flags(name: str, hub_id: str) -> tuple[list[str], str]:
+    """Where a dataset with a local copy is read from, and a line saying so: the folder its environment variable
+    names; else the hub when it answers; else the local copy when it is here; else the hub (``datasets``' cache
+    may hold it)."""
+    variable, default, _ = LOCAL_SOURCES[name]
+    if os.environ.get(variable):
+        return ["--input", os.environ[variable]], f"reading {name} from {os.environ[variable]} ({variable})"
+    if hub_reachable():
+        return ["--hf", hub_id], f"reading {name} from the hub ({hub_id})"
+    folder = root() / default
+    if folder.is_dir():
+        return ["--input", str(folder)], f"the hub does not answer: reading {name} from the local copy {folder}"
+    return ["--hf", hub_id], f"the hub does not answer and there is no local copy: trying {hub_id} from datasets' cache"
+
+
 def tiny_source_flags(name: str, raw: Path, write: bool = True) -> list[str]:
     """Converter flags for a tiny run: the dataset's original files when they are here, else its fixture
     (written under ``raw`` unless ``write`` is false, as in a dry run)."""

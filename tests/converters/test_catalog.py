@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
+import http.server
 import json
+import socket
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
 from conftest import ROOT, run_cli
 
+from recipekit.converters import catalog
 from recipekit.converters.catalog import DATASETS, converter_commands, make_fixture_dataset, spec_for
 
 
@@ -37,3 +44,63 @@ def test_a_missing_dataset_names_the_catalog_command(tmp_path: Path) -> None:
     result = run_cli("check", "recipes", "recipes/yelp5_lora.yaml", "--data-dir", data)
     assert result.returncode == 1
     assert f"dataset 'yelp5' is not in {data / 'dataset_info.json'}: run `{DATASETS['yelp5'].command}`" in result.stdout
+
+
+def closed_port() -> int:
+    """A local port nothing listens on."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture
+def offline_world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """No AG_NEWS, no offline switch, a hub endpoint that does not answer, and a local copy in tmp_path."""
+    copy = tmp_path / "ag_news_csv"
+    copy.mkdir()
+    for key in ("AG_NEWS", "HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE"):
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{closed_port()}")
+    monkeypatch.setitem(catalog.LOCAL_SOURCES, "agnews", ("AG_NEWS", str(copy), ["--val-size", "200"]))
+    return copy
+
+
+def test_without_the_hub_the_demo_reads_the_local_copy_and_says_so(offline_world: Path) -> None:
+    assert not catalog.hub_reachable(timeout=2)
+    flags, said = catalog.source_flags("agnews", "fancyzhx/ag_news")
+    assert flags == ["--input", str(offline_world)]
+    assert said == f"the hub does not answer: reading agnews from the local copy {offline_world}"
+
+
+def test_a_folder_in_the_variable_wins_and_an_offline_switch_means_no_hub(offline_world: Path,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AG_NEWS", "/data/mine")
+    assert catalog.source_flags("agnews", "fancyzhx/ag_news") == (["--input", "/data/mine"],
+                                                                  "reading agnews from /data/mine (AG_NEWS)")
+    monkeypatch.delenv("AG_NEWS")
+    with serving() as endpoint:
+        monkeypatch.setenv("HF_ENDPOINT", endpoint)
+        assert catalog.source_flags("agnews", "fancyzhx/ag_news") == (["--hf", "fancyzhx/ag_news"],
+                                                                      "reading agnews from the hub (fancyzhx/ag_news)")
+        monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+        assert not catalog.hub_reachable()
+        assert catalog.source_flags("agnews", "fancyzhx/ag_news")[0] == ["--input", str(offline_world)]
+
+
+def test_no_hub_and_no_local_copy_tries_the_hub_for_datasets_cache(offline_world: Path) -> None:
+    offline_world.rmdir()
+    flags, said = catalog.source_flags("agnews", "fancyzhx/ag_news")
+    assert flags == ["--hf", "fancyzhx/ag_news"] and "there is no local copy" in said
+
+
+@contextlib.contextmanager
+def serving() -> Iterator[str]:
+    """A local HTTP server answering 404 to everything: a hub that answers."""
+    server = http.server.HTTPServer(("127.0.0.1", 0), http.server.BaseHTTPRequestHandler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
