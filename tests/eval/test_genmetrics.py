@@ -42,7 +42,7 @@ CASES = {
     "emoji": ("Great job 🎉🎉 keep going 🚀", "Great work 🎉 keep it up 🚀"),
     "question marks inside tokens": ("what?no way?ok.", "what? no way? ok."),
     "newlines": ("line one\nline two\n\nline three", "line one\nline 2\nline three"),
-    "very long": (long_text(1, 1500), long_text(2, 1400)),
+    "very long": (long_text(1, 500), long_text(2, 450)),  # rouge-chinese's LCS is quadratic in Python
 }
 
 
