@@ -1,8 +1,8 @@
 """A report's chain: the plain commands that reproduce it, read from ``recipes/reproduce/<report>.yaml``.
 
-A chain file names the report, its steps (``name``, the command as a user types it in ``run``, the files it
-reads in ``inputs`` and writes in ``outputs``; ``tiny`` when the tiny run needs another command, e.g. a
-converter reading fixtures), the report's published numbers and, under ``recipes:``, what each of its recipes
+A chain file names the report (its file, ``report``, and its own title, ``report_title``), its steps
+(``name``, the command as a user types it in ``run``, the files it reads in ``inputs`` and writes in
+``outputs``; ``tiny`` when the tiny run needs another command, e.g. a converter reading fixtures), the report's published numbers and, under ``recipes:``, what each of its recipes
 stands for (``recipekit.recipes.facts``). ``{out}`` is the reproduction's folder. A step that trains or
 predicts with a recipe also reads what that recipe reads (its data, the model or adapter folder another step
 trains) and writes what the recipe writes (its trainer state, predictions).
@@ -32,7 +32,7 @@ from recipekit.recipes.reading import CHAIN_FOLDER as CHAINS
 from recipekit.recipes.reading import Recipe, load_recipe
 from recipekit.steps import Step
 
-CHAIN_KEYS = {"report", "title", "steps", "numbers", "differences", "recipes"}
+CHAIN_KEYS = {"report", "report_title", "title", "steps", "numbers", "differences", "recipes"}
 STEP_KEYS = {"name", "run", "tiny", "inputs", "outputs", "wandb_run"}
 NUMBER_KEYS = {"name", "published", "unit", "report", "metric", "approx"}
 PLACEHOLDER = re.compile(r"\{([a-z]+)(?::([A-Za-z0-9_.-]+))?\}")
@@ -71,11 +71,12 @@ class Chain:
 
     name: str
     path: Path
-    report: str
+    report: str  # the report's file name
     title: str
     steps: list[StepSpec]
     numbers: list[Number]
     differences: list[str] = field(default_factory=list)
+    report_title: str = ""  # the report's own title, as a reader without its file can look it up
 
 
 def chain_folder() -> Path:
@@ -137,7 +138,7 @@ def load_chain(name_or_path: str) -> Chain:
     for recipe in data.get("recipes") or {}:
         entry_facts(path, data, recipe)  # each recipe's facts, refused here when malformed
     return Chain(path.stem, path, str(data.get("report", "")), str(data.get("title", path.stem)), steps, numbers,
-                 [str(d) for d in data.get("differences") or []])
+                 [str(d) for d in data.get("differences") or []], str(data.get("report_title", "")))
 
 
 def is_recipe_token(token: str) -> bool:

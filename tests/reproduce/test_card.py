@@ -143,7 +143,7 @@ def test_the_card_of_a_real_run_cites_the_chain_its_recipes_and_this_machine(tmp
     assert card["first_line"] == ("Reproduction of Yelp-5 bert-base-uncased LoRA against the untuned model: the "
                                   "report's numbers beside this run's, with 95% intervals.")
     assert (card["report"], card["title"], card["tiny"]) == ("yelp5", chain_file["title"], False)
-    assert card["source"].endswith(chain_file["report"])
+    assert (card["source"], card["report_file"]) == ("《模型训练与微调说明（train.md）》", chain_file["report"])
     assert [(n["name"], n["run"], n["ci95"], n["verdict"]) for n in card["numbers"]] == [
         ("untuned accuracy", 0.19, [0.16, 0.22], "reproduced"),
         ("untuned macro-F1", 0.05, [0.04, 0.06], "not reproduced: run -0.0123 (the report's number is above the "

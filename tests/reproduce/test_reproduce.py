@@ -111,6 +111,15 @@ def test_a_tiny_placeholder_outside_a_tiny_command_is_refused(tmp_path: Path) ->
         Layout(load_chain(str(path)), tmp_path, tiny=False).steps()
 
 
+def test_every_chain_names_its_reports_own_title_and_nothing_cites_a_file_only_this_machine_has() -> None:
+    for name in chain_names():
+        chain = load_chain(name)
+        assert chain.report_title.startswith("《") and chain.report_title.endswith("》"), name
+    shipped = [p for pattern in ("*.py", "*.md", "*.yaml") for p in ROOT.rglob(pattern)
+               if not {".venv", ".git", "outputs", "tests", "mutants"} & set(p.relative_to(ROOT).parts)]
+    assert [p for p in shipped if "shared/seeds" in p.read_text(encoding="utf-8")] == []
+
+
 def test_each_published_number_is_written_in_its_chain_file_only() -> None:
     """A report's numbers live in its chain; recipe headers and READMEs point there instead of copying them."""
     shipped = [p for pattern in ("*.py", "*.md", "*.yaml", "*.json") for p in ROOT.rglob(pattern)
