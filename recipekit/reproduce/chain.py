@@ -2,10 +2,11 @@
 
 A chain file names the report (its file, ``report``, and its own title, ``report_title``), its steps
 (``name``, the command as a user types it in ``run``, the files it reads in ``inputs`` and writes in
-``outputs``; ``tiny`` when the tiny run needs another command, e.g. a converter reading fixtures), the report's published numbers and, under ``recipes:``, what each of its recipes
-stands for (``recipekit.recipes.facts``). ``{out}`` is the reproduction's folder. A step that trains or
-predicts with a recipe also reads what that recipe reads (its data, the model or adapter folder another step
-trains) and writes what the recipe writes (its trainer state, predictions).
+``outputs``; ``tiny`` when the tiny run needs another command, e.g. a converter reading fixtures), the
+report's published numbers and, under ``recipes:``, what each of its recipes stands for
+(``recipekit.recipes.facts``). ``{out}`` is the reproduction's folder. A step that trains or predicts with a
+recipe also reads what that recipe reads (its data, the model or adapter folder another step trains) and writes
+what the recipe writes (its trainer state, predictions).
 
 ``--tiny`` turns the same commands into a CPU run: every recipe a step trains or predicts with becomes a tiny
 copy under ``{out}/recipes`` (``recipekit.recipes.tiny_run``), and the folders the recipes write and read
