@@ -49,11 +49,13 @@ def print_plans(layout: Layout) -> None:
 
     made_by = recipe_outputs(all_recipe_files(root() / "recipes"))
     print("\nplan (the real run, on each recipe's report hardware):")
+    planned: list[tuple[str, dict[str, Any]]] = []
     for step in layout.steps():
-        if not step.source_recipe:
+        if not step.source_recipe or (step.source_recipe, step.overrides) in planned:
             continue
-        recipe = load_recipe(root() / step.source_recipe)
-        if not recipe.args.get("do_train"):
+        planned.append((step.source_recipe, step.overrides))
+        recipe = load_recipe(root() / step.source_recipe).with_values(step.overrides)
+        if not recipe.args.get("do_train"):  # a step that only predicts with it (do_train=false) trains nothing
             continue
         card, gpus, _ = report_hardware(recipe.facts().hardware)
         result = plan(recipe, resolve_gpu(card, None, None), layout.gpus or gpus, made_by)
