@@ -38,7 +38,7 @@ from recipekit.recipes.reading import load_recipe, recipe_files, recipe_outputs
 from recipekit.report.classification import plot_confusion_matrix, render_markdown
 from recipekit.report.reliability import plot_reliability
 from recipekit.report.wandb import add_wandb_flags, wandb_checked
-from recipekit.report.writer import file_signature, report_dir, versions, write_report
+from recipekit.report.writer import file_signature, report_dir, short, versions, write_report
 
 
 def known_labels(args: argparse.Namespace) -> tuple[list[str] | None, str]:
@@ -155,7 +155,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     print(f"wrote {json_path}, {md_path}, {out_dir / 'classify_rows.jsonl'}, " + ", ".join(map(str, pngs.values())))
     share = report["n_invalid"] / report["n"]
     if share > args.max_invalid:
-        top = ", ".join(f"{g['text']!r} x{g['count']}" for g in report["invalid_groups"][:3])
+        top = ", ".join(f"{short(g['text'], 60)} x{g['count']}" for g in report["invalid_groups"][:3])
         print(f"warning: {share:.1%} of the predictions match no label (more than --max-invalid "
               f"{args.max_invalid:.0%}; most often {top}): accuracy counts them wrong; see classify_rows.jsonl",
               file=sys.stderr)

@@ -10,6 +10,7 @@ from typing import Any, NamedTuple
 from recipekit.data.readers import BROKEN_UTF8, Record
 from recipekit.errors import InputError
 from recipekit.files import paused_gc
+from recipekit.text import clip
 
 EXAMPLES_PER_REASON = 3
 
@@ -83,7 +84,7 @@ def _remember(store: dict[str, list[str]], reason: str, where: str, field_name: 
               value: str | None = None) -> None:
     kept = store.setdefault(reason, [])
     if len(kept) < EXAMPLES_PER_REASON:
-        field_text = f" = {value}" if value is not None else ""
+        field_text = f" = {clip(value, 80)}" if value is not None else ""
         kept.append(f"{where} (field {field_name}{field_text})" if field_name else where)
 
 

@@ -17,6 +17,7 @@ import os
 import sys
 import time
 import warnings
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -294,6 +295,20 @@ def frozen_without_hooks(tracker: Any, model: Any) -> None:
             tracker._param_to_grad_hook_handles[param] = (_NoHook(), _NoHook())
 
 
+@contextlib.contextmanager
+def transformers_errors_only() -> Iterator[None]:
+    """transformers' own log at ERROR while the step runs: its deprecation notes about the model code it runs
+    (``use_return_dict is deprecated``) say nothing about the user's recipe."""
+    from transformers.utils import logging as hf_logging
+
+    before = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()
+    try:
+        yield
+    finally:
+        hf_logging.set_verbosity(before)
+
+
 def run_step(config: Any, shape: Shape, fake: bool = True) -> Simulation:
     """Build and step the model (on fake tensors, or real CPU tensors to check the fake ones). A full model is
     built inside ``FakeTensorMode``; a LoRA model on the meta device first (peft), then given fake tensors. DPO's
@@ -324,7 +339,8 @@ def run_step(config: Any, shape: Shape, fake: bool = True) -> Simulation:
             if module is not None:
                 frozen_without_hooks(tracker, module)
                 tracker.track_external(module)
-        with python_script_functions(model), prompt_gc(), tracker, counter, warnings.catch_warnings():
+        with python_script_functions(model), prompt_gc(), tracker, counter, warnings.catch_warnings(), \
+                transformers_errors_only():
             # MemTracker's per-module backward snapshots skip a module no longer alive when its gradient hook
             # fires (encoders' pooler, dropped outputs) and warn; the overall peak used here does not depend on them
             warnings.filterwarnings("ignore", message="Module is None. Skipping")

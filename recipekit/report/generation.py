@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from recipekit.eval.generation import METRICS
-from recipekit.report.writer import fmt, md_table, save_figure
+from recipekit.report.writer import fmt, md_table, save_figure, short
 
 
 def headline(report: dict[str, Any]) -> dict[str, float]:
@@ -15,12 +15,6 @@ def headline(report: dict[str, Any]) -> dict[str, float]:
     return {**{f"lf_{m}": report["llamafactory"][m] for m in METRICS},
             "corpus_bleu": corpus["bleu"]["score"], "corpus_chrf": corpus["chrf"]["score"],
             **{f"corpus_{name}": value for name, value in corpus["rouge"].items()}}
-
-
-def short(text: str, width: int = 120) -> str:
-    """One table cell of free text: one line, cut with an ellipsis."""
-    flat = " ".join(text.split())
-    return repr(flat if len(flat) <= width else flat[: width - 1] + "…")
 
 
 def render_markdown(report: dict[str, Any]) -> str:

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from recipekit.files import atomic_write_bytes, atomic_write_text, sha256_file, write_json
+from recipekit.text import clip
 
 
 def versions(*packages: str) -> dict[str, str]:
@@ -25,6 +26,11 @@ def versions(*packages: str) -> dict[str, str]:
 def file_signature(path: str | Path) -> dict[str, str]:
     """Where an input came from and its sha256, so a report names exactly what it scored."""
     return {"path": str(path), "sha256": sha256_file(path)}
+
+
+def short(text: str, width: int = 120) -> str:
+    """One table cell of free text: :func:`clip` quoted."""
+    return repr(clip(text, width))
 
 
 def fmt(value: float | int | None, digits: int = 4) -> str:

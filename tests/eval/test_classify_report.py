@@ -242,6 +242,19 @@ def test_invalid_answers_are_grouped_and_every_row_gets_a_verdict(tmp_path: Path
     assert "case ignored, surrounding punctuation" in got["meta"]["matching"]
 
 
+def test_a_runaway_answer_is_shown_cut_to_a_readable_length(tmp_path: Path) -> None:
+    runaway = "Sports " * 200_000  # 1.4 MB, as a model that never stops writes it
+    path = write_jsonl(tmp_path / "generated_predictions.jsonl",
+                       predictions([(runaway, "2: Sports"), ("1: World", "1: World")]))
+    done = run_cli("report", "classify", path, "--labels", AGNEWS_LABELS, "--bootstrap", "0")
+    assert done.returncode == 0
+    markdown = (tmp_path / "classify_report.md").read_text(encoding="utf-8")
+    shown = "'" + "Sports " * 17 + "…'"  # 119 characters and the ellipsis, quoted
+    assert shown in markdown and shown in done.stdout
+    assert len(done.stdout) < 5_000 and len(markdown) < 5_000 and len(done.stderr) < 1_000
+    assert "most often '" + "Sports " * 8 + "Spo…' x1" in done.stderr  # the warning's 60-character start
+
+
 def test_labels_come_from_the_registered_dataset_when_known(tmp_path: Path) -> None:
     data = tmp_path / "data"
     write_jsonl(data / "topics_val.jsonl", [{"instruction": "Topic?", "input": f"t{i}", "output": label}
