@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -42,12 +43,28 @@ def test_help_lists_every_command_with_its_docstring_summary() -> None:
         "agnews", "yelp", "afqmc", "arena", "tulu", "ultrafeedback", "generic"}
 
 
+def test_the_readme_table_names_every_command() -> None:
+    rows = [re.split(r"(?<!\\)\|", line)[1] for line in (ROOT / "README.md").read_text(encoding="utf-8").splitlines()
+            if line.startswith("| `llm-recipes")]  # the first cell; "\|" inside it separates subcommands
+    named = set(re.findall(r"[a-z][a-z-]*", " ".join(rows)))
+    assert {words[0] for words, _ in every_script()} - named == set()
+
+
 @pytest.mark.parametrize(("words", "script"), every_script(), ids=lambda v: " ".join(v) if isinstance(v, list) else "")
 def test_every_subcommand_is_a_script_with_main_and_an_example(words: list[str], script: str) -> None:
     result = run_cli(*words, "--help")
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith(f"usage: llm-recipes {' '.join(words)}")  # argparse's prog names the subcommand
-    assert "Example:" in result.stdout or "example" in result.stdout.lower()
+    assert "Example:" in result.stdout
+    example = result.stdout.split("Example:", 1)[1]
+    commands_shown = [line.strip() for line in example.splitlines() if line.startswith("    ")
+                      and not line.startswith("     ") and not line.strip().startswith("#")]
+    assert commands_shown, words
+    # the example is typed as the README leads: the llm-recipes command itself (an environment variable or a make
+    # target may come first)
+    for line in commands_shown:
+        assert re.match(r"^(?:[A-Z_]+=\S+ )*(?:make \w+(?: && llm-recipes |\s|$)|llm-recipes )", line), (words, line)
+    assert any(f"llm-recipes {' '.join(words)}" in line for line in commands_shown), words
     assert callable(commands.load(script).main)
 
 

@@ -7,7 +7,7 @@ reads the CSV and writes the same JSON lines (no cleaning, checks or shuffling).
 and the ratio; the goal is within 2x.
 
 Example:
-    python scripts/bench_convert.py --rows 120000 --repeats 3
+    llm-recipes speed convert --rows 120000 --repeats 3
 """
 
 from __future__ import annotations

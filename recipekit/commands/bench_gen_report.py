@@ -7,7 +7,7 @@ jieba + rouge-chinese, one row after another, one process) and `eval/gen_report.
 Prints both times, the ratio, the processes each side used, and whether the LLaMA-Factory numbers agree.
 
 Example:
-    python scripts/bench_gen_report.py --rows 2000 --workers 2
+    llm-recipes speed gen-report --rows 2000 --workers 2
 """
 
 from __future__ import annotations

@@ -10,10 +10,10 @@ device and writes the planned-vs-measured table (recipekit/plan/measured_runs.ya
 the one command to run.
 
 Example:
-    python scripts/bench_plan.py
-    python scripts/bench_plan.py recipes/agnews_full.yaml --cards t4,a100-40g,h100-80g
-    python scripts/bench_plan.py --published
-    python scripts/bench_plan.py --measure
+    llm-recipes speed plan
+    llm-recipes speed plan recipes/agnews_full.yaml --cards t4,a100-40g,h100-80g
+    llm-recipes speed plan --published
+    llm-recipes speed plan --measure
 """
 
 from __future__ import annotations

@@ -13,8 +13,8 @@ Prints both ratios, rows/s, the invalid outputs of each and how often the argmax
 generation.
 
 Example:
-    make demo && python scripts/bench_score_labels.py
-    python scripts/bench_score_labels.py --rows 200 --batch-size 32 --json outputs/bench_score_labels.json
+    make demo && llm-recipes speed score-labels
+    llm-recipes speed score-labels --rows 200 --batch-size 32 --json outputs/bench_score_labels.json
 """
 
 from __future__ import annotations

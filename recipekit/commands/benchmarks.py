@@ -9,9 +9,9 @@ datasets: without network a task whose data is not cached is a one-line error; p
 copy with a task YAML in --include-path (dataset_path: json, data_files: ...).
 
 Example:
-    python eval/benchmarks.py recipes/benchmarks/qwen3_4b_base.yaml recipes/benchmarks/qwen3_4b_sft.yaml \\
+    llm-recipes bench recipes/benchmarks/qwen3_4b_base.yaml recipes/benchmarks/qwen3_4b_sft.yaml \\
         recipes/benchmarks/qwen3_4b_dpo.yaml --out reports/capabilities
-    python eval/benchmarks.py recipes/benchmarks/qwen3_4b_base.yaml --limit 50 --batch-size 8   # a quick look
+    llm-recipes bench recipes/benchmarks/qwen3_4b_base.yaml --limit 50 --batch-size 8   # a quick look
 """
 
 from __future__ import annotations

@@ -12,11 +12,11 @@ Each writes its rows (JSONL, readable by eval/classify_report.py) and calibrate_
 --out (default: the folder of the test / original / first file).
 
 Example:
-    python eval/calibrate.py temperature --val outputs/scores/arena_val/label_scores.jsonl \\
+    llm-recipes calibrate temperature --val outputs/scores/arena_val/label_scores.jsonl \\
         --test outputs/scores/arena_test/label_scores.jsonl
-    python eval/calibrate.py threshold --val afqmc_val_scores.jsonl --test afqmc_test_scores.jsonl --positive 是
-    python eval/calibrate.py swap --original arena_val_scores.jsonl --swapped arena_val_swapped_scores.jsonl
-    python eval/calibrate.py merge-oof fold0.jsonl fold1.jsonl fold2.jsonl fold3.jsonl fold4.jsonl --out oof/
+    llm-recipes calibrate threshold --val afqmc_val_scores.jsonl --test afqmc_test_scores.jsonl --positive 是
+    llm-recipes calibrate swap --original arena_val_scores.jsonl --swapped arena_val_swapped_scores.jsonl
+    llm-recipes calibrate merge-oof fold0.jsonl fold1.jsonl fold2.jsonl fold3.jsonl fold4.jsonl --out oof/
 """
 
 from __future__ import annotations

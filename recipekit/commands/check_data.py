@@ -11,9 +11,9 @@ LLaMA-Factory reads them, whatever the two files' formats), e.g. a hand-made val
 hub training split, and exits 1 when there are any.
 
 Example:
-    python scripts/check_data.py agnews agnews_val --cutoff-len 192
-    python scripts/check_data.py my_val agnews --overlap
-    python scripts/check_data.py arena arena_pref --model Qwen/Qwen2.5-0.5B-Instruct --template qwen --json out.json
+    llm-recipes check data agnews agnews_val --cutoff-len 192
+    llm-recipes check data my_val agnews --overlap
+    llm-recipes check data arena arena_pref --model Qwen/Qwen2.5-0.5B-Instruct --template qwen --json out.json
 """
 
 from __future__ import annotations

@@ -11,8 +11,8 @@ template on a base model); and the global batch on 1/2/8 GPUs, or the accumulati
 report's global batch on --gpus N. Exits 1 when any recipe has an error; warnings do not fail.
 
 Example:
-    python scripts/check_recipes.py                       # every recipes/**/*.yaml (classifier/ too)
-    python scripts/check_recipes.py recipes/qwen3_4b_tulu_sft_lora.yaml --gpus 4
+    llm-recipes check recipes                       # every recipes/**/*.yaml (classifier/ too)
+    llm-recipes check recipes recipes/qwen3_4b_tulu_sft_lora.yaml --gpus 4
 """
 
 from __future__ import annotations

@@ -7,8 +7,8 @@ checkpoint's rows to checkpoint-N.jsonl (readable by classify_report.py and cali
 can so be selected by F1 instead of eval loss, as the AFQMC report selected its checkpoints.
 
 Example:
-    python eval/checkpoints.py --recipe recipes/afqmc_qlora.yaml --labels 是,否
-    python eval/checkpoints.py saves/qwen2.5-0.5b/lora/yelp5 --model Qwen/Qwen2.5-0.5B --template default \\
+    llm-recipes checkpoints --recipe recipes/afqmc_qlora.yaml --labels 是,否
+    llm-recipes checkpoints saves/qwen2.5-0.5b/lora/yelp5 --model Qwen/Qwen2.5-0.5B --template default \\
         --dataset yelp5_val --metric log_loss --max-samples 500
 """
 

@@ -8,9 +8,9 @@ calibration error and a reliability diagram. With --baseline it adds the baselin
 deltas and the label shift.
 
 Example:
-    python eval/classify_report.py outputs/agnews_tiny_predict/generated_predictions.jsonl \\
+    llm-recipes report classify outputs/agnews_tiny_predict/generated_predictions.jsonl \\
         --labels "1: World,2: Sports,3: Business,4: Sci/Tech" --baseline outputs/base/generated_predictions.jsonl
-    python eval/classify_report.py outputs/scores/agnews_val/label_scores.jsonl --ece-bins 10
+    llm-recipes report classify outputs/scores/agnews_val/label_scores.jsonl --ece-bins 10
 """
 
 from __future__ import annotations

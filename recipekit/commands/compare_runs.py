@@ -6,8 +6,8 @@ compare_<metric>.png for each metric every run has, compare_acc_vs_logloss.png w
 and, with --ordered (versions, steps, learning rates in the order given), compare_trend.png.
 
 Example:
-    python scripts/compare_runs.py saves/v1/report saves/v8/report saves/v17/report --ordered --out reports/arena
-    python scripts/compare_runs.py outputs/sweeps/agnews_full/p0*/ --names 1e-4,2e-5,6e-5,6e-6
+    llm-recipes compare saves/v1/report saves/v8/report saves/v17/report --ordered --out reports/arena
+    llm-recipes compare outputs/sweeps/agnews_full/p0*/ --names 1e-4,2e-5,6e-5,6e-6
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ rouge-score ROUGE; the `length` block compares prediction and label lengths. --b
 puts both side by side with absolute and relative deltas.
 
 Example:
-    python eval/gen_report.py saves/qwen3-4b/dpo/predict/generated_predictions.jsonl \\
+    llm-recipes report gen saves/qwen3-4b/dpo/predict/generated_predictions.jsonl \\
         --baseline saves/qwen3-4b/sft/predict/generated_predictions.jsonl --out reports/sft_vs_dpo
 """
 

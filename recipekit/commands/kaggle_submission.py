@@ -5,9 +5,9 @@ Reads rows of eval/score_labels.py or eval/calibrate.py (each with `id` and `pro
 "LLM Classification Finetuning" layout: A -> winner_model_a, B -> winner_model_b, tie -> winner_tie.
 
 Example:
-    python eval/calibrate.py swap --original a/test.jsonl --swapped a/test_swapped.jsonl
-    python eval/calibrate.py temperature --val a/val.swap_averaged.jsonl --test a/test.swap_averaged.jsonl
-    python eval/kaggle_submission.py a/test.swap_averaged.temperature.jsonl --out submission.csv
+    llm-recipes calibrate swap --original a/test.jsonl --swapped a/test_swapped.jsonl
+    llm-recipes calibrate temperature --val a/val.swap_averaged.jsonl --test a/test.swap_averaged.jsonl
+    llm-recipes submission a/test.swap_averaged.temperature.jsonl --out submission.csv
 """
 
 from __future__ import annotations

@@ -5,9 +5,9 @@ are every string field of the given JSONL files (or the lines of plain-text file
 seed give byte-identical files.
 
 Example:
-    python scripts/make_tiny_model.py --texts data/agnews.jsonl --out outputs/tiny_model
-    python scripts/make_tiny_model.py --texts notes.txt --arch qwen2 --hidden 64 --layers 1 --out outputs/tiny_qwen
-    python scripts/make_tiny_model.py --texts data/afqmc.jsonl --arch bert --out outputs/tiny_bert
+    llm-recipes tiny-model --texts data/agnews.jsonl --out outputs/tiny_model
+    llm-recipes tiny-model --texts notes.txt --arch qwen2 --hidden 64 --layers 1 --out outputs/tiny_qwen
+    llm-recipes tiny-model --texts data/afqmc.jsonl --arch bert --out outputs/tiny_bert
 """
 
 from __future__ import annotations

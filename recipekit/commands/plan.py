@@ -11,10 +11,10 @@ are each simulated. --measure also trains a few real steps on this machine's dev
 memory and step time beside the plan of that run (recipekit/plan/measure.py). Writes plan.json and plan.md.
 
 Example:
-    python scripts/plan.py recipes/agnews_full.yaml --gpu a100-40g --gpus 8 --seq 256 --rows 120000
-    python scripts/plan.py recipes/qwen3_4b_tulu_sft_lora.yaml --gpu rtx4090 --gpus 2 --price 0.69
-    python scripts/plan.py recipes/classifier/arena_deberta_v3.yaml --gpu-mem 24 --gpu-tflops 150 --mfu 0.3
-    python scripts/plan.py recipes/qwen3_4b_tulu_sft_lora.yaml --gpu h200 --measure
+    llm-recipes plan recipes/agnews_full.yaml --gpu a100-40g --gpus 8 --seq 256 --rows 120000
+    llm-recipes plan recipes/qwen3_4b_tulu_sft_lora.yaml --gpu rtx4090 --gpus 2 --price 0.69
+    llm-recipes plan recipes/classifier/arena_deberta_v3.yaml --gpu-mem 24 --gpu-tflops 150 --mfu 0.3
+    llm-recipes plan recipes/qwen3_4b_tulu_sft_lora.yaml --gpu h200 --measure
 """
 
 from __future__ import annotations

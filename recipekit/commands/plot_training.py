@@ -6,7 +6,7 @@ Writes PNGs and training_summary.json (initial, final and min loss; steps; epoch
 accuracy first and last).
 
 Example:
-    python scripts/plot_training.py saves/qwen3-4b/lora/sft saves/qwen3-4b/lora/dpo --out reports/curves
+    llm-recipes plot saves/qwen3-4b/lora/sft saves/qwen3-4b/lora/dpo --out reports/curves
 """
 
 from __future__ import annotations

@@ -6,8 +6,8 @@ number is reproduced when the report's value lies in this run's 95% interval (a 
 rows); otherwise the card gives the difference. A --tiny card says so first and gives no verdicts.
 
 Example:
-    python scripts/report_card.py agnews
-    python scripts/report_card.py yelp5 --out outputs/reproduce/yelp5-tiny --tiny --wandb
+    llm-recipes report-card agnews
+    llm-recipes report-card yelp5 --out outputs/reproduce/yelp5-tiny --tiny --wandb
 """
 
 from __future__ import annotations

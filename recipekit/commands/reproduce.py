@@ -9,10 +9,10 @@ preempted GPU the same command resumes; --from STEP reruns from a step on. All s
 ranks) to check it end to end; its card gives no verdicts.
 
 Example:
-    python scripts/reproduce.py agnews --dry-run
-    python scripts/reproduce.py yelp5 --gpus 1
-    python scripts/reproduce.py tulu_dpo --tiny --out outputs/reproduce/tulu_dpo-tiny
-    python scripts/reproduce.py agnews --from predict
+    llm-recipes reproduce agnews --dry-run
+    llm-recipes reproduce yelp5 --gpus 1
+    llm-recipes reproduce tulu_dpo --tiny --out outputs/reproduce/tulu_dpo-tiny
+    llm-recipes reproduce agnews --from predict
 """
 
 from __future__ import annotations

@@ -9,8 +9,8 @@ instead of the tiny local one (TEMPLATE sets its chat template, default: default
 goes to outputs/demo/logs/; the stage times and the accuracy go to outputs/demo/demo_summary.json.
 
 Example:
-    AG_NEWS=../shared/data/ag_news_csv python scripts/run_demo.py
-    MODEL=Qwen/Qwen2.5-0.5B TEMPLATE=qwen python scripts/run_demo.py --train-size 20000
+    AG_NEWS=../shared/data/ag_news_csv llm-recipes demo
+    MODEL=Qwen/Qwen2.5-0.5B TEMPLATE=qwen llm-recipes demo --train-size 20000
 """
 
 from __future__ import annotations

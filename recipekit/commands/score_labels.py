@@ -8,10 +8,10 @@ its key/value cache, in batches. Writes JSONL rows with prompt, predict (the mos
 rows: a file eval/classify_report.py and eval/calibrate.py read directly.
 
 Example:
-    python eval/score_labels.py --model outputs/demo/sft --template default --dataset agnews_val \\
+    llm-recipes score --model outputs/demo/sft --template default --dataset agnews_val \\
         --labels "1: World,2: Sports,3: Business,4: Sci/Tech" --out outputs/demo/scores/label_scores.jsonl
-    python eval/score_labels.py --recipe recipes/afqmc_predict.yaml --dataset afqmc_val --labels 是,否
-    python eval/score_labels.py --model Qwen/Qwen2.5-1.5B-Instruct --adapter saves/arena_lora \\
+    llm-recipes score --recipe recipes/afqmc_predict.yaml --dataset afqmc_val --labels 是,否
+    llm-recipes score --model Qwen/Qwen2.5-1.5B-Instruct --adapter saves/arena_lora \\
         --template qwen --data data/arena_test.jsonl --labels A,B,tie --batch-size 8
 """
 

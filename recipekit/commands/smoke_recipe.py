@@ -13,8 +13,8 @@ output (an adapter, a trained model) runs that recipe first. Predict recipes run
 generated_predictions.jsonl; wandb runs offline and its run folder is checked. Exit 1 on any failure.
 
 Example:
-    python scripts/smoke_recipe.py recipes/yelp5_lora.yaml recipes/yelp5_predict.yaml
-    python scripts/smoke_recipe.py recipes/*.yaml recipes/classifier/*.yaml --work outputs/smoke
+    llm-recipes smoke recipes/yelp5_lora.yaml recipes/yelp5_predict.yaml
+    llm-recipes smoke recipes/*.yaml recipes/classifier/*.yaml --work outputs/smoke
 """
 
 from __future__ import annotations

@@ -8,10 +8,10 @@ predicted and scored; the table (sweep.json, sweep.md) and one plot per axis com
 reports (or their training curves).
 
 Example:
-    python scripts/sweep.py recipes/agnews_full.yaml learning_rate=1e-4,2e-5,6e-5,6e-6 --dry-run
-    python scripts/sweep.py recipes/agnews_full.yaml gradient_accumulation_steps=4,8 \\
+    llm-recipes sweep recipes/agnews_full.yaml learning_rate=1e-4,2e-5,6e-5,6e-6 --dry-run
+    llm-recipes sweep recipes/agnews_full.yaml gradient_accumulation_steps=4,8 \\
         --predict recipes/agnews_predict.yaml --report classify --labels "1: World,2: Sports,3: Business,4: Sci/Tech"
-    python scripts/sweep.py recipes/agnews_full.yaml --instruction='["Classify the news.", "Give you a news ..."]' \\
+    llm-recipes sweep recipes/agnews_full.yaml --instruction='["Classify the news.", "Give you a news ..."]' \\
         --convert-args "--hf fancyzhx/ag_news --val-size 1000" --predict recipes/agnews_predict.yaml --report classify
 """
 

@@ -10,7 +10,7 @@ Several GPUs (or CPU ranks): FORCE_TORCHRUN=1 NPROC_PER_NODE=N (NNODES, NODE_RAN
 MASTER_PORT pass through), as with llamafactory-cli.
 
 Example:
-    python scripts/train_classifier.py recipes/classifier/yelp5_bert_lora.yaml
+    llm-recipes train-classifier recipes/classifier/yelp5_bert_lora.yaml
     FORCE_TORCHRUN=1 NPROC_PER_NODE=4 llm-recipes train-classifier recipes/classifier/afqmc_macbert.yaml \\
         num_train_epochs=1 output_dir=saves/macbert/try1
 """

@@ -9,9 +9,9 @@ for a LLaMA-Factory recipe, the nearest equivalent of the report's class weights
 are never repeated).
 
 Example:
-    python converters/afqmc.py --input afqmc_public --val-size 2000
-    python converters/afqmc.py --hf clue/clue --hf-config afqmc --answers yes,no
-    python converters/afqmc.py --input afqmc_public --repeat-same 3 --name afqmc_weighted
+    llm-recipes convert afqmc --input afqmc_public --val-size 2000
+    llm-recipes convert afqmc --hf clue/clue --hf-config afqmc --answers yes,no
+    llm-recipes convert afqmc --input afqmc_public --repeat-same 3 --name afqmc_weighted
 """
 
 from __future__ import annotations

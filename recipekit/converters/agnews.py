@@ -4,9 +4,9 @@ Reads the original CSV release (headerless: class index 1-4, title, description)
 (`text`, `label` 0-3 as parquet/JSONL/CSV) or a hub id through `datasets.load_dataset`.
 
 Example:
-    python converters/agnews.py --input ../shared/data/ag_news_csv --max-samples 6600 --val-size 1000
-    python converters/agnews.py --input ag_news_csv --name agnews_v1 --instruction "Classify it.\\n1: World\\n..."
-    python converters/agnews.py --hf fancyzhx/ag_news --max-samples 6600 --val-size 1000
+    llm-recipes convert agnews --input ../shared/data/ag_news_csv --max-samples 6600 --val-size 1000
+    llm-recipes convert agnews --input ag_news_csv --name agnews_v1 --instruction "Classify it.\\n1: World\\n..."
+    llm-recipes convert agnews --hf fancyzhx/ag_news --max-samples 6600 --val-size 1000
 """
 
 from __future__ import annotations

@@ -12,9 +12,9 @@ prompt and responses are JSON lists of strings, one per turn. Writes and registe
 Every row keeps `id` and its `fold` (a stable hash of the id, --folds) for out-of-fold runs.
 
 Example:
-    python converters/arena.py --input llm-classification-finetuning --val-size 2000
-    python converters/arena.py --input llm-classification-finetuning --folds 5 --fold 0 --name arena_f0
-    python converters/arena.py --input kaggle_dir --budget-unit tokens --tokenizer Qwen/Qwen2.5-0.5B-Instruct \\
+    llm-recipes convert arena --input llm-classification-finetuning --val-size 2000
+    llm-recipes convert arena --input llm-classification-finetuning --folds 5 --fold 0 --name arena_f0
+    llm-recipes convert arena --input kaggle_dir --budget-unit tokens --tokenizer Qwen/Qwen2.5-0.5B-Instruct \\
         --prompt-budget 256 --response-budget 700
 """
 

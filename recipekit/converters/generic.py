@@ -6,9 +6,9 @@ row's columns ({title}, {text} ...). The answer is --output-column, mapped throu
 A row with a missing column, an empty answer or a label outside the map is skipped and counted.
 
 Example:
-    python converters/generic.py --input reviews.csv --name reviews --instruction "Rate the sentiment." \\
+    llm-recipes convert generic --input reviews.csv --name reviews --instruction "Rate the sentiment." \\
         --input-column text --output-column label --label-map "0=negative,1=positive" --val-size 500
-    python converters/generic.py --hf stanfordnlp/imdb --format sharegpt --template "Review: {text}\\nPositive?" \\
+    llm-recipes convert generic --hf stanfordnlp/imdb --format sharegpt --template "Review: {text}\\nPositive?" \\
         --output-column label --label-map "0=no,1=yes" --max-samples 2000 --name imdb
 """
 

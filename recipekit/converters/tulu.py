@@ -6,8 +6,8 @@ conversation LLaMA-Factory would drop (roles not alternating user/assistant, a m
 message, an empty turn, not ending with the assistant) is skipped and counted with its reason.
 
 Example:
-    python converters/tulu.py --hf allenai/tulu-3-sft-personas-instruction-following --val-size 500
-    python converters/tulu.py --input tulu_personas/train.parquet --max-samples 20000 --val-size 500
+    llm-recipes convert tulu --hf allenai/tulu-3-sft-personas-instruction-following --val-size 500
+    llm-recipes convert tulu --input tulu_personas/train.parquet --max-samples 20000 --val-size 500
 """
 
 from __future__ import annotations

@@ -7,8 +7,8 @@ are skipped and counted; so are pairs whose conversations differ before the answ
 of --max-samples rows is kept (20,000 by default, as in the report); NAME_val comes from test_prefs.
 
 Example:
-    python converters/ultrafeedback.py --hf HuggingFaceH4/ultrafeedback_binarized --val-size 1000
-    python converters/ultrafeedback.py --input ultrafeedback_binarized/data --max-samples 5000 --seed 7
+    llm-recipes convert ultrafeedback --hf HuggingFaceH4/ultrafeedback_binarized --val-size 1000
+    llm-recipes convert ultrafeedback --input ultrafeedback_binarized/data --max-samples 5000 --seed 7
 """
 
 from __future__ import annotations

@@ -4,8 +4,8 @@ Reads the original CSV release (headerless: stars 1-5, text; line breaks written
 "\\n"), the hub layout (`label` 0-4, `text` as parquet/JSONL/CSV) or a hub id through `datasets`.
 
 Example:
-    python converters/yelp.py --input yelp_review_full_csv --max-samples 20000 --val-size 2000
-    python converters/yelp.py --hf Yelp/yelp_review_full --max-samples 20000 --val-size 2000 \\
+    llm-recipes convert yelp --input yelp_review_full_csv --max-samples 20000 --val-size 2000
+    llm-recipes convert yelp --hf Yelp/yelp_review_full --max-samples 20000 --val-size 2000 \\
         --label-names "1 star,2 stars,3 stars,4 stars,5 stars"
 """
 
