@@ -147,6 +147,11 @@ def test_label_shifts_against_a_baseline_and_files_that_do_not_pair(tmp_path: Pa
     base = score_file(predictions(tmp_path / "base.jsonl", [("B", "A"), ("B", "A"), ("x", "B"), ("A", "B")]), None)
     assert compare_with_baseline(new, base) == {"B->A": 2, "(invalid)->B": 1}
     assert compare_with_baseline(new, new) == {}
+    # most frequent first, ties by text: the order a reader scans
+    after = score_file(predictions(tmp_path / "after.jsonl", [("A", "A"), ("B", "B"), ("A", "A"), ("C", "C")]), None)
+    before = score_file(predictions(tmp_path / "before.jsonl", [("B", "A"), ("A", "B"), ("B", "A"), ("x", "C")]),
+                        None)
+    assert list(compare_with_baseline(after, before).items()) == [("B->A", 2), ("(invalid)->C", 1), ("A->B", 1)]
     short = score_file(predictions(tmp_path / "short.jsonl", [("A", "A")]), None)
     with pytest.raises(InputError) as caught:
         compare_with_baseline(new, short)
