@@ -8,8 +8,9 @@ held-out set may share a row (same prompt and answer) with a training set.
 
 from __future__ import annotations
 
+import contextlib
 from collections import Counter
-from collections.abc import Hashable
+from collections.abc import Hashable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -116,14 +117,61 @@ def check_sets(plan: Plan, base: str, drop_overlap: bool) -> dict[str, list[str]
     return lines
 
 
+LOCK_WAIT_SAY = 0.5  # seconds before a conversion waiting for the registry says who holds it
+
+
+def lock_path(data_dir: Path) -> Path:
+    """The lock of a data folder's registry: outside the folder (nothing is added to the user's data), one per
+    folder, the same for every process of this machine."""
+    import hashlib
+    import tempfile
+
+    digest = hashlib.sha1(str(data_dir.resolve()).encode()).hexdigest()[:16]
+    return Path(tempfile.gettempdir()) / "llm-recipes-locks" / f"registry-{digest}.lock"
+
+
+@contextlib.contextmanager
+def registry_lock(data_dir: Path) -> Iterator[None]:
+    """Hold the data folder's registry (``filelock``): a second conversion into the same folder waits, saying
+    which process holds it, so each reads the registry the other wrote."""
+    import os
+    import sys
+
+    from filelock import FileLock, Timeout
+
+    path = lock_path(data_dir)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    holder = path.with_suffix(".who")
+    lock = FileLock(path)
+    try:
+        lock.acquire(timeout=LOCK_WAIT_SAY)
+    except Timeout:
+        who = holder.read_text(encoding="utf-8").strip() if holder.is_file() else "another process"
+        print(f"waiting for {data_dir / 'dataset_info.json'}: {who} is writing it", file=sys.stderr, flush=True)
+        lock.acquire()
+    try:
+        holder.write_text(f"pid {os.getpid()} ({' '.join(sys.argv[:3])})", encoding="utf-8")
+        yield
+    finally:
+        holder.unlink(missing_ok=True)
+        lock.release()
+
+
 def commit(plan: Plan, base: str, drop_overlap: bool = False) -> dict[str, tuple[Path, int]]:
-    """Check the plan, then write every set, remove the stale ones and update the registry, as one unit.
+    """Check the plan, then write every set, remove the stale ones and update the registry, as one unit, holding
+    the registry's lock (:func:`registry_lock`).
 
     Returns name -> (path, rows) of the sets written; ``plan.removed`` names the stale sets removed.
     """
     if not plan.sets:
         raise InputError("nothing to write: no rows were converted", str(plan.data_dir))
     ensure_folder(plan.data_dir, "--data-dir", create=False)  # made when the first file is written
+    with registry_lock(plan.data_dir):
+        return write_plan(plan, base, drop_overlap)
+
+
+def write_plan(plan: Plan, base: str, drop_overlap: bool) -> dict[str, tuple[Path, int]]:
+    """:func:`commit`'s work, under the lock: read the registry, check, write."""
     registry_path = plan.data_dir / "dataset_info.json"
     registry = load_registry(registry_path)  # a corrupt registry stops us before anything is written
     lines = check_sets(plan, base, drop_overlap)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import stat
+import threading
 import time
 from pathlib import Path
 
@@ -12,7 +13,17 @@ import pytest
 from conftest import ROOT, agnews_rows, run_cli, write_jsonl, write_original_csv
 
 from recipekit.data.dataset_info import default_data_dir
-from recipekit.data.transaction import Plan, StagedSet, check_sets, commit, content_key, kind, removal_lines
+from recipekit.data.transaction import (
+    Plan,
+    StagedSet,
+    check_sets,
+    commit,
+    content_key,
+    kind,
+    lock_path,
+    registry_lock,
+    removal_lines,
+)
 from recipekit.errors import InputError
 from recipekit.files import atomic_write_bytes, remove_file, writes_held
 
@@ -345,3 +356,33 @@ def test_a_commit_with_nothing_to_write_or_a_corrupt_registry_changes_nothing(tm
         commit(Plan(tmp_path, {"s": staged({"input": "a"})}), "s")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["dataset_info.json"]
     assert (tmp_path / "dataset_info.json").read_text(encoding="utf-8") == "{not json"
+
+
+def test_a_conversion_waits_for_the_registry_another_holds_and_reads_what_it_wrote(tmp_path: Path) -> None:
+    """Another conversion holds the data folder's registry and registers `other` before letting go: this one
+    says who it waits for, then reads the registry afresh, so both sets stay registered."""
+    raw = write_original_csv(tmp_path / "test.csv", agnews_rows(20))
+    assert run_cli("convert", "agnews", "--input", raw, "--data-dir", tmp_path / "warm").returncode == 0  # imports
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "dataset_info.json").write_text("{}", encoding="utf-8")
+    held, wrote = threading.Event(), threading.Event()
+
+    def other_conversion() -> None:
+        with registry_lock(data):
+            held.set()
+            time.sleep(1.5)  # this one reads its input and converts meanwhile
+            (data / "dataset_info.json").write_text(json.dumps({"other": {"file_name": "other.jsonl"}}),
+                                                    encoding="utf-8")
+            wrote.set()
+
+    thread = threading.Thread(target=other_conversion)
+    thread.start()
+    held.wait(10)
+    done = run_cli("convert", "agnews", "--input", raw, "--data-dir", data)
+    thread.join()
+    assert done.returncode == 0 and wrote.is_set()
+    assert f"waiting for {data / 'dataset_info.json'}: pid {os.getpid()} (" in done.stderr
+    assert set(registry_of(data)) == {"other", "agnews"}
+    assert not lock_path(data).with_suffix(".who").exists()  # nothing left of the holder
+    assert sorted(p.name for p in data.iterdir()) == ["agnews.jsonl", "dataset_info.json"]  # no lock in the data
