@@ -131,9 +131,9 @@ def lock_path(data_dir: Path) -> Path:
 
 
 @contextlib.contextmanager
-def registry_lock(data_dir: Path) -> Iterator[None]:
+def registry_lock(data_dir: Path) -> Iterator[str | None]:
     """Hold the data folder's registry (``filelock``): a second conversion into the same folder waits, saying
-    which process holds it, so each reads the registry the other wrote."""
+    which process holds it, so each reads the registry the other wrote. Yields who it waited for (or None)."""
     import os
     import sys
 
@@ -142,7 +142,7 @@ def registry_lock(data_dir: Path) -> Iterator[None]:
     path = lock_path(data_dir)
     path.parent.mkdir(parents=True, exist_ok=True)
     holder = path.with_suffix(".who")
-    lock = FileLock(path)
+    lock, who = FileLock(path), None
     try:
         lock.acquire(timeout=LOCK_WAIT_SAY)
     except Timeout:
@@ -151,7 +151,7 @@ def registry_lock(data_dir: Path) -> Iterator[None]:
         lock.acquire()
     try:
         holder.write_text(f"pid {os.getpid()} ({' '.join(sys.argv[:3])})", encoding="utf-8")
-        yield
+        yield who
     finally:
         holder.unlink(missing_ok=True)
         lock.release()
@@ -166,8 +166,21 @@ def commit(plan: Plan, base: str, drop_overlap: bool = False) -> dict[str, tuple
     if not plan.sets:
         raise InputError("nothing to write: no rows were converted", str(plan.data_dir))
     ensure_folder(plan.data_dir, "--data-dir", create=False)  # made when the first file is written
-    with registry_lock(plan.data_dir):
+    before = {name: file_stamp(plan.data_dir / f"{name}.jsonl") for name in plan.sets}
+    with registry_lock(plan.data_dir) as waited_for:
+        plan.notes += [f"{name} was written by {waited_for} while this conversion waited: replaced"
+                       for name in plan.sets if waited_for and file_stamp(plan.data_dir / f"{name}.jsonl") !=
+                       before[name]]
         return write_plan(plan, base, drop_overlap)
+
+
+def file_stamp(path: Path) -> tuple[int, int] | None:
+    """(modification time in ns, size) of a file, None when it is not there."""
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return stat.st_mtime_ns, stat.st_size
 
 
 def write_plan(plan: Plan, base: str, drop_overlap: bool) -> dict[str, tuple[Path, int]]:

@@ -372,8 +372,10 @@ def test_a_conversion_waits_for_the_registry_another_holds_and_reads_what_it_wro
         with registry_lock(data):
             held.set()
             time.sleep(1.5)  # this one reads its input and converts meanwhile
-            (data / "dataset_info.json").write_text(json.dumps({"other": {"file_name": "other.jsonl"}}),
+            (data / "dataset_info.json").write_text(json.dumps({"other": {"file_name": "other.jsonl"},
+                                                               "agnews": {"file_name": "agnews.jsonl"}}),
                                                     encoding="utf-8")
+            (data / "agnews.jsonl").write_text('{"instruction": "theirs"}\n', encoding="utf-8")
             wrote.set()
 
     thread = threading.Thread(target=other_conversion)
@@ -383,6 +385,7 @@ def test_a_conversion_waits_for_the_registry_another_holds_and_reads_what_it_wro
     thread.join()
     assert done.returncode == 0 and wrote.is_set()
     assert f"waiting for {data / 'dataset_info.json'}: pid {os.getpid()} (" in done.stderr
-    assert set(registry_of(data)) == {"other", "agnews"}
+    assert set(registry_of(data)) == {"other", "agnews"} and len(lines_of(data / "agnews.jsonl")) == 80
+    assert f"note: agnews was written by pid {os.getpid()} (" in done.stdout  # the other's agnews, replaced: said
     assert not lock_path(data).with_suffix(".who").exists()  # nothing left of the holder
     assert sorted(p.name for p in data.iterdir()) == ["agnews.jsonl", "dataset_info.json"]  # no lock in the data
