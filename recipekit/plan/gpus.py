@@ -73,16 +73,43 @@ def load_cards(extra: str | Path | None = None) -> dict[str, Gpu]:
 GPUS = load_cards()
 
 
+def squeezed(name: str) -> str:
+    """A card's name as people write it, reduced to letters and digits: vendor words and separators dropped,
+    ``GB`` to ``g`` (``NVIDIA A100-80GB`` -> ``a10080g``, ``RTX 4090`` -> ``rtx4090``)."""
+    text = re.sub(r"\b(?:nvidia|geforce|tesla|sxm\d?|pcie)\b", " ", name.lower())
+    return re.sub(r"gb\b", "g", re.sub(r"[^a-z0-9]+", " ", text)).replace(" ", "")
+
+
+def card_key(name: str, cards: dict[str, Gpu]) -> str:
+    """The table's key for a card as people write it (``a100-80g``, ``A100-80GB``, ``RTX 4090``, ``4090``,
+    ``H100``); a name that fits several cards asks which, one that fits none suggests the nearest."""
+    if name.lower() in cards:
+        return name.lower()
+    wanted, keys = squeezed(name), {squeezed(key): key for key in cards}
+    if wanted in keys:
+        return keys[wanted]
+    fits = [key for short, key in keys.items() if wanted and (short.startswith(wanted) or
+                                                                short.endswith(wanted) or wanted in short)]
+    if len(fits) == 1:
+        return fits[0]
+    if fits:
+        raise InputError(f"--gpu {name!r} fits {' and '.join(fits)}: say which (memory matters to the plan)")
+    import difflib
+
+    near = difflib.get_close_matches(wanted, list(keys), n=1, cutoff=0.5)
+    hint = f"did you mean {keys[near[0]]}? " if near else ""
+    raise InputError(f"--gpu {name!r} is not in the table ({', '.join(cards)}); {hint}or describe it with --gpu-mem "
+                     "GIB --gpu-tflops TFLOPS")
+
+
 def resolve_gpu(name: str | None, memory_gib: float | None = None, tflops: float | None = None,
                 cards: dict[str, Gpu] | None = None) -> Gpu:
     """A card of the table, or one described by --gpu-mem / --gpu-tflops (which also override the table's)."""
     cards = cards or GPUS
     if name is None and memory_gib is None:
         raise InputError(f"name a card with --gpu ({', '.join(cards)}) or describe one with --gpu-mem and --gpu-tflops")
-    if name is not None and name.lower() not in cards:
-        raise InputError(f"--gpu {name!r} is not in the table ({', '.join(cards)}); describe it with --gpu-mem GIB "
-                         "--gpu-tflops TFLOPS")
-    base = cards[name.lower()] if name else Gpu("custom", 0.0, None, 0.0)
+    key = card_key(name, cards) if name is not None else None
+    base = cards[key] if key else Gpu("custom", 0.0, None, 0.0)
     if name is None and tflops is None:
         raise InputError("--gpu-mem needs --gpu-tflops (the card's dense bf16/fp16 peak)")
     if tflops is None and memory_gib is None:

@@ -192,3 +192,22 @@ def test_launch_bound_steps_add_dequantisation_to_the_launches() -> None:
     dequant = 3 * 10**6 * (0.5 + 1 / 64 + 4 / (64 * 256) + 2) / 2e12
     assert timed.bound == "launches"
     assert timed.micro_seconds == pytest.approx(1000 * 1e-6 + dequant)
+
+
+@pytest.mark.parametrize(("written", "key"), [
+    ("a100-80g", "a100-80g"), ("A100-80GB", "a100-80g"), ("NVIDIA A100-SXM4-40GB", "a100-40g"), ("4090", "rtx4090"),
+    ("RTX 4090", "rtx4090"), ("GeForce RTX 3090", "rtx3090"), ("H100", "h100-80g"), ("Tesla T4", "t4"),
+    ("V100 32GB", "v100-32g"), ("a10", "a10"), ("RTX A6000", "rtx-a6000"), ("L40S", "l40s"),
+])
+def test_a_card_is_found_as_people_write_it(written: str, key: str) -> None:
+    assert resolve_gpu(written) == GPUS[key]
+
+
+def test_a_name_that_fits_several_cards_asks_and_an_unknown_one_gets_the_nearest() -> None:
+    with pytest.raises(InputError) as caught:
+        resolve_gpu("a100")
+    assert str(caught.value) == "--gpu 'a100' fits a100-40g and a100-80g: say which (memory matters to the plan)"
+    with pytest.raises(InputError) as caught:
+        resolve_gpu("b200")
+    assert "--gpu 'b200' is not in the table (t4, " in str(caught.value)
+    assert str(caught.value).endswith("did you mean h200? or describe it with --gpu-mem GIB --gpu-tflops TFLOPS")
