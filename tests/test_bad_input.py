@@ -177,6 +177,10 @@ def eval_and_script_cases() -> list[Case]:
          {}),
         ("plan --measure: a prediction recipe", lambda p: ["plan", "recipes/agnews_predict.yaml", "--gpu", "t4",
                                                            "--measure", "--out", p["folder"] / "m"], {}),
+        ("sweep: an unknown key", lambda p: ["sweep", "recipes/demo/agnews_tiny_sft.yaml", "learning_rat=1e-4,2e-5",
+                                             "--dry-run", "--out", p["folder"] / "sw"], {}),
+        ("sweep: a value of the wrong type", lambda p: ["sweep", "recipes/demo/agnews_tiny_sft.yaml",
+                                                        "learning_rate=1e-4,abc", "--out", p["folder"] / "sw"], {}),
         ("plan: --mfu 0", lambda p: ["plan", "recipes/agnews_full.yaml", "--gpu", "a100-80g", "--mfu", "0"], {}),
         ("plan: --mfu 1.5", lambda p: ["plan", "recipes/agnews_full.yaml", "--gpu", "a100-80g", "--mfu", "1.5"], {}),
         ("plan: --gpu-tflops 0", lambda p: ["plan", "recipes/agnews_full.yaml", "--gpu-mem", "80", "--gpu-tflops",
@@ -264,6 +268,11 @@ def test_messages_name_what_is_wrong(tmp_path: Path) -> None:
             "argument --name: a name, not a path: '../../etc/evil' holds '/'",
         ("sweep", "recipes/demo/agnews_tiny_sft.yaml", "--name", "a/b", "--dry-run"):
             "argument --name: a name, not a path: 'a/b' holds '/'",
+        ("sweep", "recipes/demo/agnews_tiny_sft.yaml", "learning_rat=1e-4,2e-5", "--dry-run"):
+            "point p00_learningrat-1e-4 (learning_rat=1e-4): unknown key(s) ['learning_rat']",
+        ("sweep", "recipes/demo/agnews_tiny_sft.yaml", "learning_rate=1e-4,abc"):
+            "point p01_learningrate-abc (learning_rate=abc): LLaMA-Factory's parser would take learning_rate='abc', "
+            "which is not a number",
         ("plan", "recipes/agnews_full.yaml", "--gpu", "a100-80g", "--mfu", "0"):
             "argument --mfu: must be above 0 and at most 1, got 0",
         ("plan", "recipes/agnews_full.yaml", "--gpu-mem", "80", "--gpu-tflops", "0"):

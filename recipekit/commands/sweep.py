@@ -169,6 +169,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     points = grid(axes)
     out = Path(args.out or f"outputs/sweeps/{Path(args.recipe).stem}")
     name = args.name or f"{Path(args.recipe).stem}-sweep"
+    for point in points:  # every point read by the recipe's own parser before anything runs
+        try:
+            recipe.with_values(point.recipe_overrides()).parsed()
+        except InputError as exc:
+            given = " ".join(f"{k}={v}" for k, v in point.recipe_overrides().items())
+            raise InputError(f"point {point.name} ({given}): {exc.message}", args.recipe) from None
     plans = {point.name: point_steps(point, recipe, args, out, name) for point in points}
     print(f"sweep {name}: {len(points)} point(s) of {args.recipe} in {out} (wandb group {name})")
     for point in points:

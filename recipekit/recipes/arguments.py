@@ -76,7 +76,7 @@ def parse_classifier(values: dict[str, Any]) -> tuple[Any, ...]:
 def parse_arguments(values: dict[str, Any], classifier: bool, where: str, explain: bool = True) -> tuple[Any, ...]:
     """``values`` read by the recipe's parser; a refusal is one InputError naming ``where`` (``explain``: in the
     checks' words, else the parser's own)."""
-    values = dict(values)
+    given, values = values, dict(values)
     if classifier and not values.get("output_dir"):
         raise InputError("missing output_dir", where)
     held = {key: values.pop(key) for key in HELD_KEYS if key in values}
@@ -91,6 +91,9 @@ def parse_arguments(values: dict[str, Any], classifier: bool, where: str, explai
         except (InputError, ValueError, TypeError) as exc:
             message = exc.message if isinstance(exc, InputError) else str(exc)
             raise InputError(refusal(message, parser) if explain else message, where) from None
+    problem = wrong_type(given, groups)
+    if problem:
+        raise InputError(f"{parser} would take {problem}", where)
     for group in groups:
         names = {f.name for f in dataclasses.fields(group)}
         if "output_dir" in names:
@@ -99,6 +102,28 @@ def parse_arguments(values: dict[str, Any], classifier: bool, where: str, explai
             if key in names:
                 setattr(group, key, value)
     return groups
+
+
+TRUE_FALSE = ("true", "false", "1", "0", "yes", "no", "on", "off")
+
+
+def wrong_type(values: dict[str, Any], groups: tuple[Any, ...]) -> str | None:
+    """A value given as text to a numeric or true/false field that is neither (``learning_rate=abc`` from a
+    command line or a sweep): the dataclasses take it as it is and training fails later, in the optimizer."""
+    for group in groups:
+        for spec in dataclasses.fields(group):
+            value, default = values.get(spec.name), spec.default
+            if not isinstance(value, str) or default is dataclasses.MISSING:
+                continue
+            if isinstance(default, bool):
+                if value.strip().lower() not in TRUE_FALSE:
+                    return f"{spec.name}={value!r}, which is not true or false"
+            elif isinstance(default, (int, float)):
+                try:
+                    float(value)
+                except ValueError:
+                    return f"{spec.name}={value!r}, which is not a number"
+    return None
 
 
 ABSENT = object()

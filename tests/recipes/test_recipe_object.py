@@ -103,3 +103,24 @@ def test_a_refused_recipe_is_one_line_naming_it(tmp_path: Path) -> None:
         load_recipe(path).setting("cutoff_len")
     assert str(caught.value) == (f"{path}: unknown key(s) ['lora_rnak']: not LLaMA-Factory arguments (check the "
                                  "spelling; `llamafactory-cli train -h` lists them)")
+
+
+@pytest.mark.parametrize(("values", "problem"), [
+    ({"learning_rate": "abc"}, "learning_rate='abc', which is not a number"),
+    ({"num_train_epochs": "three"}, "num_train_epochs='three', which is not a number"),
+    ({"bf16": "maybe"}, "bf16='maybe', which is not true or false"),
+])
+def test_a_value_of_the_wrong_type_is_refused_before_training(tmp_path: Path, values: dict, problem: str) -> None:
+    path = tmp_path / "r.yaml"
+    path.write_text(LEAN_SFT, encoding="utf-8")
+    recipe = load_recipe(path).with_values(values)
+    with pytest.raises(InputError) as caught:
+        recipe.parsed()
+    assert str(caught.value) == f"{path}: LLaMA-Factory's parser would take {problem}"
+
+
+def test_numbers_and_switches_written_as_text_are_accepted(tmp_path: Path) -> None:
+    path = tmp_path / "r.yaml"
+    path.write_text(LEAN_SFT, encoding="utf-8")
+    recipe = load_recipe(path).with_values({"learning_rate": "1e-4", "bf16": "true", "max_steps": "3"})
+    assert recipe.setting("max_steps") == "3"  # taken as given, as LLaMA-Factory's dataclasses take it

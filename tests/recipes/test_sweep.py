@@ -82,10 +82,11 @@ def test_a_rerun_skips_finished_points_and_tabulates_their_reports(tmp_path: Pat
 
 def test_a_failed_step_stops_the_sweep_naming_its_log(tmp_path: Path) -> None:
     out = tmp_path / "sweep"
-    done = run_cli("sweep", "recipes/demo/agnews_tiny_sft.yaml", "learning_rate=not-a-number", "--out", out)
-    assert done.returncode == 1
-    log = out / "p00_learningrate-not-a-number" / "logs" / "train.log"
-    assert done.stderr.strip() == f"error: p00_learningrate-not-a-number: step train failed (exit 1); log: {log}"
+    # a template LLaMA-Factory does not have: the recipe parses, the run fails when it builds the template
+    done = run_cli("sweep", "recipes/demo/agnews_tiny_sft.yaml", "template=no_such_template", "--out", out)
+    assert done.returncode == 1, done.stderr
+    log = out / "p00_template-no_such_template" / "logs" / "train.log"
+    assert done.stderr.strip() == f"error: p00_template-no_such_template: step train failed (exit 1); log: {log}"
     assert log.is_file() and log.read_text(encoding="utf-8")
 
 
