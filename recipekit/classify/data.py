@@ -38,12 +38,17 @@ class ClassSet:
 
 def set_file(data_dir: str | Path, name: str) -> tuple[Path, dict[str, str]]:
     """The JSONL file and column names of a registered Alpaca set."""
+    from recipekit.converters.catalog import make_hint
+
     found = alpaca_file(data_dir, name)
+    registry_path = Path(data_dir) / "dataset_info.json"
     if found is None:
-        registry_path = Path(data_dir) / "dataset_info.json"
         if name not in load_registry(registry_path):
-            raise InputError(f"dataset {name!r} is not registered", str(registry_path))
+            raise InputError(f"dataset {name!r} is not registered: {make_hint(name, data_dir)}", str(registry_path))
         raise InputError(f"dataset {name!r} is not a local Alpaca file (a classifier reads input -> answer rows)",
+                         str(registry_path))
+    if not found[0].is_file():
+        raise InputError(f"dataset {name!r} is registered but {found[0]} is not there: {make_hint(name, data_dir)}",
                          str(registry_path))
     return found
 

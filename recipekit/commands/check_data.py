@@ -25,7 +25,8 @@ from pathlib import Path
 from typing import Any
 
 from recipekit.cli import at_least, script_parser
-from recipekit.data.dataset_info import default_data_dir, load_registry
+from recipekit.converters.catalog import require_converted
+from recipekit.data.dataset_info import default_data_dir
 from recipekit.errors import InputError, exit_on_input_error
 from recipekit.files import write_json
 from recipekit.recipes.datacheck import CheckSettings, check_one, overlap, tiny_tokenizer
@@ -68,11 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = build_parser().parse_args(argv)
     os.environ.setdefault("LLAMAFACTORY_VERBOSITY", "WARN")
-    registry = load_registry(Path(args.data_dir) / "dataset_info.json")
-    missing = [name for name in args.names if name not in registry]
-    if missing:
-        raise InputError(f"not registered: {', '.join(missing)} (run its converter first)",
-                         str(Path(args.data_dir) / "dataset_info.json"))
+    registry = require_converted(args.data_dir, args.names)
     if args.overlap and len(args.names) != 2:
         raise InputError(f"--overlap compares two datasets, got {len(args.names)}: {' '.join(args.names)}")
     reports: dict[str, Any] = {}

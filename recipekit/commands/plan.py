@@ -68,7 +68,7 @@ def measured_seq(recipe_path: str, cutoff: int) -> tuple[int, str]:
     """The longest tokenized row of the recipe's training sets (LLaMA-Factory's pipeline), capped at cutoff_len."""
     import tempfile
 
-    from recipekit.data.dataset_info import load_registry
+    from recipekit.converters.catalog import require_converted
     from recipekit.recipes.datacheck import CheckSettings, check_one, tiny_tokenizer
 
     recipe = load_recipe(recipe_path)
@@ -76,11 +76,7 @@ def measured_seq(recipe_path: str, cutoff: int) -> tuple[int, str]:
     if not names:
         raise InputError("--data: the recipe names no dataset", recipe_path)
     data_dir = Path(str(recipe.setting("dataset_dir")))
-    registry = load_registry(data_dir / "dataset_info.json")
-    missing = [name for name in names if name not in registry]
-    if missing:
-        raise InputError(f"not registered: {', '.join(missing)} (run its converter first)",
-                         str(data_dir / "dataset_info.json"))
+    registry = require_converted(data_dir, names)
     model = str(recipe.setting("model_name_or_path"))
     local = Path(model).is_dir() and any(Path(model).glob("tokenizer*"))
     settings = CheckSettings(str(data_dir), recipe.setting("template", None) or "default", cutoff)

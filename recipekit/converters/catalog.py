@@ -18,9 +18,10 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from recipekit.converters import fixtures
-from recipekit.data.dataset_info import dataset_base
+from recipekit.data.dataset_info import dataset_base, load_registry
 from recipekit.errors import InputError
 from recipekit.paths import root
 
@@ -56,6 +57,32 @@ DATASETS: dict[str, DatasetSpec] = {spec.name: spec for spec in (
 def spec_for(name: str) -> DatasetSpec | None:
     """The spec of the conversion that writes dataset ``name`` (``X_val``, ``X_test``, ... come with ``X``)."""
     return DATASETS.get(dataset_base(name))
+
+
+def make_hint(name: str, data_dir: str | Path = "data") -> str:
+    """How to make dataset ``name``: its conversion's command (into ``data_dir``), or the generic converter."""
+    spec = spec_for(name)
+    into = "" if Path(data_dir) == Path("data") else f" --data-dir {data_dir}"
+    if spec is None:
+        return f"convert it first (llm-recipes convert generic --input FILE --name {name}{into} ...)"
+    return f"make it with: {spec.command}{into}"
+
+
+def require_converted(data_dir: str | Path, names: list[str]) -> dict[str, Any]:
+    """The data folder's registry once every name is registered and its local file is there; else one InputError
+    naming the first that is not, with the command that makes it."""
+    registry_path = Path(data_dir) / "dataset_info.json"
+    registry = load_registry(registry_path)
+    for name in names:
+        entry = registry.get(name)
+        if entry is None:
+            problem = "is not registered"
+        elif entry.get("file_name") and not (Path(data_dir) / entry["file_name"]).is_file():
+            problem = f"is registered but {Path(data_dir) / entry['file_name']} is not there"
+        else:
+            continue
+        raise InputError(f"dataset {name!r} {problem}: {make_hint(name, data_dir)}", str(registry_path))
+    return registry
 
 
 def converter_commands() -> dict[str, str]:

@@ -131,10 +131,11 @@ def test_a_sets_own_column_names_caps_and_kept_fields(tmp_path: Path) -> None:
 def test_a_set_that_cannot_be_read_is_one_line_naming_the_registry_or_the_file(tmp_path: Path) -> None:
     folder = hand_made(tmp_path / "data")
     registry = str(folder / "dataset_info.json")
-    cases = [(lambda: load_set(folder, "nope", LABELS), f"{registry}: dataset 'nope' is not registered"),
+    hint = f"convert it first (llm-recipes convert generic --input FILE --name nope --data-dir {folder} ...)"
+    cases = [(lambda: load_set(folder, "nope", LABELS), f"{registry}: dataset 'nope' is not registered: {hint}"),
              (lambda: load_set(folder, "chat", LABELS),
               f"{registry}: dataset 'chat' is not a local Alpaca file (a classifier reads input -> answer rows)"),
-             (lambda: raw_answers(folder, ["nope"]), f"{registry}: dataset 'nope' is not registered"),
+             (lambda: raw_answers(folder, ["nope"]), f"{registry}: dataset 'nope' is not registered: {hint}"),
              (lambda: load_set(folder, "empty", LABELS), f"{folder / 'empty.jsonl'}: dataset 'empty' has no rows"),
              (lambda: load_set(folder, "blank", ["5"]),
               f"{folder / 'blank.jsonl'}:1: no text in fields 'input' / 'instruction'"),

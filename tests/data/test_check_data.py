@@ -92,19 +92,27 @@ def test_rows_llamafactory_drops_and_unloadable_sets_fail(all_datasets: Path, tm
                  "tags": tags},
         "gone": {"file_name": "missing.jsonl"},
     }), encoding="utf-8")
-    result = run_cli("check", "data", "chat", "gone", "--data-dir", data)
+    result = run_cli("check", "data", "chat", "--data-dir", data)
     assert result.returncode == 1
     assert "chat: 1 rows kept of 2 (sharegpt)" in result.stdout
     assert "  ERROR: LLaMA-Factory dropped 1 row(s) as invalid" in result.stdout
-    assert "gone: ERROR: LLaMA-Factory could not load it: " in result.stdout
+    gone = run_cli("check", "data", "chat", "gone", "--data-dir", data)  # registered, its file never written
+    assert gone.returncode == 2 and gone.stderr.strip() == (
+        f"error: {data / 'dataset_info.json'}: dataset 'gone' is registered but {data / 'missing.jsonl'} is not "
+        f"there: convert it first (llm-recipes convert generic --input FILE --name gone --data-dir {data} ...)")
 
 
 def test_unregistered_names_are_a_one_line_error(tmp_path: Path) -> None:
     (tmp_path / "dataset_info.json").write_text("{}", encoding="utf-8")
     result = run_script("scripts/check_data.py", "nope", "--data-dir", tmp_path)
     assert result.returncode == 2
-    expected = f"error: {tmp_path}/dataset_info.json: not registered: nope (run its converter first)"
+    expected = (f"error: {tmp_path}/dataset_info.json: dataset 'nope' is not registered: convert it first "
+                f"(llm-recipes convert generic --input FILE --name nope --data-dir {tmp_path} ...)")
     assert result.stderr.strip() == expected
+    known = run_script("scripts/check_data.py", "yelp5_val", "--data-dir", tmp_path)  # a dataset of a report
+    assert known.stderr.strip() == (f"error: {tmp_path}/dataset_info.json: dataset 'yelp5_val' is not registered: "
+                                    "make it with: python converters/yelp.py --hf Yelp/yelp_review_full --max-samples "
+                                    f"8000 --val-size 500 --data-dir {tmp_path}")
 
 
 def test_committed_registry_holds_each_converters_own_entries(all_datasets: Path) -> None:
