@@ -60,8 +60,8 @@ def exit_on_input_error(main: Callable[..., T]) -> Callable[..., T]:
         except OSError as exc:
             print(f"error: {os_error_line(exc)}", file=sys.stderr)
             raise SystemExit(2) from None
-        except KeyboardInterrupt:
-            print(INTERRUPTED_LINE, file=sys.stderr)
+        except KeyboardInterrupt as exc:  # a step runner words what its stopped step left (recipekit.steps)
+            print(str(exc) or INTERRUPTED_LINE, file=sys.stderr)
             raise SystemExit(INTERRUPTED) from None
 
     return wrapper

@@ -11,6 +11,7 @@ output not written) raises :class:`StepFailed` naming the log; the caller words 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shlex
 import subprocess
@@ -23,6 +24,7 @@ from typing import Any
 
 from recipekit.errors import InputError
 from recipekit.paths import root
+from recipekit.progress import Progress
 
 
 @dataclass
@@ -37,6 +39,7 @@ class Step:
     recipe: Path | None = None  # the recipe it trains or predicts with (a tiny copy in a tiny run)
     source_recipe: str | None = None  # that recipe in recipes/
     overrides: dict[str, Any] = field(default_factory=dict)  # its KEY=VALUE overrides of the recipe
+    progress: Path | None = None  # the trainer log it appends to as it runs (recipekit.progress)
 
     def shell(self) -> str:
         """The command as a user would type it."""
@@ -76,6 +79,22 @@ def tool_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     """The environment for the repository's commands: this environment's programs first on PATH."""
     path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
     return {**os.environ, "PATH": path, **(extra or {})}
+
+
+POLL_SECONDS = 2.0  # how often a running step's progress is read
+
+
+def interrupted_line(step: Step, log: Path, since: float) -> str:
+    """What a step stopped by Ctrl-C left behind: the files it had written in its output folders (kept: a
+    rerun redoes the step) and its log."""
+    folders = {(root() / o).parent for o in step.outputs}
+    if step.progress:
+        folders.add((root() / step.progress).parent)
+    left = sorted(str(p) for folder in folders if folder.is_dir() for p in folder.rglob("*")
+                  if p.is_file() and p.stat().st_mtime >= since)
+    where = (f"it had written {len(left)} file(s) under {', '.join(sorted(map(str, folders)))} (left as they are; "
+             "a rerun redoes the step)") if left else "it had written nothing in its output folders"
+    return f"interrupted (Ctrl-C) during step {step.name}: {where}; its log: {log}"
 
 
 def newest(path: Path) -> float:
@@ -128,14 +147,32 @@ class Runner:
         log = self.log(step)
         log.parent.mkdir(parents=True, exist_ok=True)
         self.stamp(step).unlink(missing_ok=True)
-        start = time.perf_counter()
+        start, started = time.perf_counter(), time.time()
+        progress = Progress(root() / step.progress, started) if step.progress else None
         with log.open("w", encoding="utf-8") as handle:
-            done = subprocess.run(step.command, cwd=root(), env=tool_env(step.env), stdout=handle,
-                                  stderr=subprocess.STDOUT, check=False)
+            child = subprocess.Popen(step.command, cwd=root(), env=tool_env(step.env), stdout=handle,
+                                     stderr=subprocess.STDOUT)
+            try:
+                while child.poll() is None:
+                    with contextlib.suppress(subprocess.TimeoutExpired):
+                        child.wait(timeout=POLL_SECONDS)
+                    if progress:
+                        progress.update()
+            except KeyboardInterrupt:
+                child.terminate()  # it got the Ctrl-C too; make sure it ends before we say what it left
+                try:
+                    child.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    child.kill()
+                raise KeyboardInterrupt(interrupted_line(step, log, started)) from None
+            finally:
+                if progress:
+                    progress.close()
+        returncode = child.returncode
         seconds = time.perf_counter() - start
         missing = [str(o) for o in step.outputs if not (root() / o).exists()]
-        if done.returncode != 0 or missing:
-            why = f"exit {done.returncode}" if done.returncode else f"it wrote no {missing[0]}"
+        if returncode != 0 or missing:
+            why = f"exit {returncode}" if returncode else f"it wrote no {missing[0]}"
             tail = "\n".join(log.read_text(encoding="utf-8", errors="replace").strip().splitlines()[-25:])
             raise StepFailed(step, why, log, tail)
         self.stamp(step).write_text(step.shell(), encoding="utf-8")
@@ -161,6 +198,7 @@ class Runner:
             if self.ready(step, index >= forced, notes):
                 for note in notes:
                     print(f"  note: {note}")
+                print(f"  log: {self.log(step)}", flush=True)
                 outcome = self.execute(step)
                 print(f"  done in {outcome.seconds:.1f} s (log: {outcome.log})", flush=True)
             else:

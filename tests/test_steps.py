@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
 import os
+import re
 import sys
 import time
 from pathlib import Path
@@ -78,3 +80,76 @@ def test_run_all_starts_from_a_step_and_prints_progress(tmp_path: Path, capsys: 
     assert out.count("[2/2] again: ") == 3 and out.count("  skipped: up to date") == 3
     with pytest.raises(Exception, match=r"--from nope: no such step \(steps: copy, again\)"):
         runner.run_all(steps, start_at="nope")
+
+
+# a trainer writing LLaMA-Factory's trainer_log.jsonl as it goes: one record every 0.2 s, 20 steps
+TRAINER = """import json, pathlib, sys, time
+log = pathlib.Path(sys.argv[1])
+log.parent.mkdir(parents=True, exist_ok=True)
+for step in range(1, 21):
+    with log.open("a") as handle:
+        record = {"current_steps": step, "total_steps": 20, "loss": 2.0 / step,
+                  "elapsed_time": f"0:00:{step:02d}", "remaining_time": f"0:00:{20 - step:02d}"}
+        handle.write(json.dumps(record) + "\\n")
+    time.sleep(0.2)
+"""
+
+
+def test_a_running_step_shows_its_trainers_progress_every_few_percent(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    import recipekit.steps
+
+    monkeypatch.setattr(recipekit.steps, "POLL_SECONDS", 0.05)
+    log = tmp_path / "run" / "trainer_log.jsonl"
+    log.parent.mkdir()
+    log.write_text('{"current_steps": 99, "total_steps": 99}\n', encoding="utf-8")  # an earlier run's log
+    os.utime(log, (time.time() - 60, time.time() - 60))
+    step = Step("train", [sys.executable, "-c", TRAINER, str(log)], progress=log)
+    Runner(tmp_path / "logs").execute(step)
+    shown = [line.strip() for line in capsys.readouterr().out.splitlines()]
+    assert len(shown) >= 3, shown  # 4 s of training read every 0.05 s
+    assert all(re.fullmatch(r"step \d+/20 \(\d+\.\d%\), loss \d\.\d{4}, elapsed 0:00:\d\d, remaining 0:00:\d\d", line)
+               for line in shown), shown  # never the earlier run's 99/99
+    steps = [int(line.split()[1].split("/")[0]) for line in shown]
+    assert all(later > earlier for earlier, later in itertools.pairwise(steps))  # each a new 5% (1 of 20 steps)
+    loss = {int(line.split()[1].split("/")[0]): float(line.split("loss ")[1].split(",")[0]) for line in shown}
+    assert all(value == pytest.approx(2.0 / step, abs=5e-5) for step, value in loss.items())
+
+
+def test_progress_lines_by_hand() -> None:
+    from recipekit.progress import describe
+
+    record = {"current_steps": 120, "total_steps": 840, "loss": 0.53124, "elapsed_time": "0:02:11",
+              "remaining_time": "0:13:05"}
+    assert describe(record) == "step 120/840 (14.3%), loss 0.5312, elapsed 0:02:11, remaining 0:13:05"
+    assert describe({"current_steps": 5, "total_steps": 0}) == "step 5/0"
+
+
+def test_an_old_trainer_log_is_not_this_steps_progress(tmp_path: Path) -> None:
+    from recipekit.progress import latest
+
+    log = tmp_path / "trainer_log.jsonl"
+    log.write_text('{"current_steps": 3, "total_steps": 9}\n{"current_steps": 4, "total_st', encoding="utf-8")
+    assert latest(log, since=time.time() - 60) == {"current_steps": 3, "total_steps": 9}  # the half line skipped
+    os.utime(log, (time.time() - 120, time.time() - 120))
+    assert latest(log, since=time.time() - 60) is None
+    assert latest(tmp_path / "none.jsonl", since=0) is None
+
+
+def test_ctrl_c_during_a_step_says_what_it_left_and_where(tmp_path: Path) -> None:
+    import _thread
+    import threading
+
+    out = tmp_path / "run"
+    writer = (f"import pathlib, time; pathlib.Path({str(out)!r}).mkdir(); "
+              f"pathlib.Path({str(out / 'trainer_log.jsonl')!r}).write_text('{{}}'); time.sleep(30)")
+    step = Step("train", [sys.executable, "-c", writer], outputs=[out / "trainer_state.json"],
+                progress=out / "trainer_log.jsonl")
+    timer = threading.Timer(2.0, _thread.interrupt_main)
+    timer.start()
+    started = time.time()
+    with pytest.raises(KeyboardInterrupt) as caught:
+        Runner(tmp_path / "logs").execute(step)
+    assert time.time() - started < 20  # the child was stopped, not waited for
+    assert str(caught.value) == (f"interrupted (Ctrl-C) during step train: it had written 1 file(s) under {out} "
+                                 f"(left as they are; a rerun redoes the step); its log: {tmp_path / 'logs'}/train.log")

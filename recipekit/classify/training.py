@@ -30,6 +30,48 @@ def compute_metrics(prediction: Any) -> dict[str, float]:
     return task_metrics(logits, np.asarray(prediction.label_ids))
 
 
+def trainer_log_record(step: int, total: int, seconds: float, logs: dict[str, Any]) -> dict[str, Any]:
+    """One line of LLaMA-Factory's ``trainer_log.jsonl`` (its ``LogCallback`` fields), so the classifier's run is
+    followed and plotted the same way as a LLaMA-Factory run."""
+    from datetime import timedelta
+
+    remaining = (total - step) * seconds / step if step else 0.0
+    record = {"current_steps": step, "total_steps": total, "loss": logs.get("loss"),
+              "eval_loss": logs.get("eval_loss"), "lr": logs.get("learning_rate"), "epoch": logs.get("epoch"),
+              "percentage": round(step / total * 100, 2) if total else 100,
+              "elapsed_time": str(timedelta(seconds=int(seconds))),
+              "remaining_time": str(timedelta(seconds=int(remaining)))}
+    return {key: value for key, value in record.items() if value is not None}
+
+
+def trainer_log_callback() -> Any:
+    """A ``TrainerCallback`` appending :func:`trainer_log_record` lines to ``output_dir/trainer_log.jsonl`` at
+    every log (the file starts afresh with a run that does not resume)."""
+    import json
+    import time
+
+    from transformers import TrainerCallback
+
+    class TrainerLog(TrainerCallback):
+        start = 0.0
+
+        def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+            self.start = time.time()
+            if args.should_save and not args.resume_from_checkpoint:
+                (Path(args.output_dir) / "trainer_log.jsonl").unlink(missing_ok=True)
+
+        def on_log(self, args: Any, state: Any, control: Any, logs: dict[str, Any] | None = None,
+                   **kwargs: Any) -> None:
+            if not args.should_save or not self.start:
+                return
+            record = trainer_log_record(state.global_step, state.max_steps, time.time() - self.start, logs or {})
+            Path(args.output_dir).mkdir(parents=True, exist_ok=True)
+            with (Path(args.output_dir) / "trainer_log.jsonl").open("a", encoding="utf-8") as handle:
+                handle.write(json.dumps(record) + "\n")
+
+    return TrainerLog()
+
+
 def weighted_loss(logits: Any, labels: Any, weights: list[float]) -> Any:
     """``CrossEntropyLoss(weight=...)``: the mean of each row's loss times its class weight, over the weights."""
     import torch
@@ -131,8 +173,9 @@ def run(args: ClassifierArguments, training: Any) -> Run:
     model = load_model(args, labels, tokenizer, training)
     result = Run(Path(training.output_dir), labels)
     result.trainable, result.total = trainable_parameters(model)
-    callbacks = [EarlyStoppingCallback(early_stopping_patience=args.early_stopping_steps)] \
-        if args.early_stopping_steps else []
+    callbacks = [trainer_log_callback()]
+    if args.early_stopping_steps:
+        callbacks.append(EarlyStoppingCallback(early_stopping_patience=args.early_stopping_steps))
     from datasets import concatenate_datasets
 
     train_data = concatenate_datasets([tokenized(s, tokenizer, args.cutoff_len) for s in train_sets]) \

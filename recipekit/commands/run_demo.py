@@ -26,6 +26,7 @@ from recipekit.cli import at_least, script_parser
 from recipekit.converters.catalog import source_flags
 from recipekit.errors import exit_on_input_error
 from recipekit.files import write_json
+from recipekit.progress import TRAINER_LOG
 from recipekit.steps import Runner, Step, StepFailed
 
 LABELS = "1: World,2: Sports,3: Business,4: Sci/Tech"
@@ -52,10 +53,11 @@ class Stages:
         self.runner = Runner(log_dir)
         self.times: dict[str, float] = {}
 
-    def run(self, name: str, command: list[str], hint: str = "") -> None:
+    def run(self, name: str, command: list[str], hint: str = "", progress: Path | None = None) -> None:
         print(f"[{name}] {' '.join(command)}", flush=True)
+        print(f"[{name}] log: {self.runner.log(Step(name, command))}", flush=True)
         try:
-            outcome = self.runner.execute(Step(name, command))
+            outcome = self.runner.execute(Step(name, command, progress=progress))
         except StepFailed as exc:
             print(exc.tail, file=sys.stderr)
             raise SystemExit(f"[{name}] failed with exit code {exc.why.removeprefix('exit ')}; full log: "
@@ -88,9 +90,10 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
     template = f"template={template_name}"
     sft_dir, predict_dir = out / "sft", out / "predict"
     stages.run("train", [cli, "train", TRAIN_RECIPE, f"model_name_or_path={model}", f"output_dir={sft_dir}",
-                         f"dataset_dir={args.data_dir}", template])
+                         f"dataset_dir={args.data_dir}", template], progress=sft_dir / TRAINER_LOG)
     stages.run("predict", [cli, "train", PREDICT_RECIPE, f"model_name_or_path={sft_dir}",
-                           f"output_dir={predict_dir}", f"dataset_dir={args.data_dir}", template])
+                           f"output_dir={predict_dir}", f"dataset_dir={args.data_dir}", template],
+               progress=predict_dir / TRAINER_LOG)
     predictions = predict_dir / "generated_predictions.jsonl"
     stages.run("report", [python, "eval/classify_report.py", str(predictions), "--labels", LABELS,
                           "--out", str(out / "report")])

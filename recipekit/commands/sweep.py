@@ -27,6 +27,7 @@ from recipekit.cli import at_least, name_value, script_parser
 from recipekit.converters.catalog import spec_for
 from recipekit.errors import InputError, exit_on_input_error
 from recipekit.files import atomic_write_text, write_json, writes_held
+from recipekit.progress import TRAINER_LOG
 from recipekit.recipes.arguments import names_of
 from recipekit.recipes.reading import Recipe, load_recipe
 from recipekit.recipes.sweep import RESULT_FILES, Point, grid, parse_axis, point_metrics
@@ -95,7 +96,8 @@ def point_steps(point: Point, recipe: Recipe, args: argparse.Namespace, out: Pat
     train_dir = folder / "train"
     steps.append(Step("train", [cli, "train", str(recipe.path), *(f"{k}={v}" for k, v in overrides.items()),
                                 f"output_dir={train_dir}", f"run_name={name}-{point.name}"], env,
-                      inputs=[recipe.path, *data], outputs=[train_dir / "trainer_state.json"]))
+                      inputs=[recipe.path, *data], outputs=[train_dir / "trainer_state.json"],
+                      progress=train_dir / TRAINER_LOG))
     if args.predict:
         predict = load_recipe(args.predict)
         key = "adapter_name_or_path" if recipe.setting("finetuning_type") != "full" else "model_name_or_path"
@@ -103,7 +105,8 @@ def point_steps(point: Point, recipe: Recipe, args: argparse.Namespace, out: Pat
         steps.append(Step("predict", [cli, "train", str(predict.path), f"{key}={train_dir}",
                                       f"output_dir={folder / 'predict'}", *extra, *args.predict_override],
                           inputs=[predict.path, train_dir / "trainer_state.json"],
-                          outputs=[folder / "predict" / "generated_predictions.jsonl"]))
+                          outputs=[folder / "predict" / "generated_predictions.jsonl"],
+                          progress=folder / "predict" / TRAINER_LOG))
     if args.report:
         script = "eval/classify_report.py" if args.report == "classify" else "eval/gen_report.py"
         labels = ["--labels", args.labels] if args.labels and args.report == "classify" else []

@@ -27,6 +27,7 @@ from recipekit.errors import InputError
 from recipekit.eval.generation import METRICS as GEN_METRICS
 from recipekit.files import load_yaml
 from recipekit.paths import root, shown
+from recipekit.progress import TRAINER_LOG
 from recipekit.recipes.arguments import names_of, parse_overrides
 from recipekit.recipes.facts import entry_facts
 from recipekit.recipes.reading import CHAIN_FOLDER as CHAINS
@@ -225,6 +226,7 @@ class Layout:
                 env["NPROC_PER_NODE"] = "2"
             if not step.outputs:
                 step.outputs = [recipe_marker(recipe, self.relocate)]
+            step.progress = recipe_marker(recipe, self.relocate).parent / TRAINER_LOG
             step.inputs += [step.recipe, *self.recipe_inputs(recipe)]
         env.update(self.group_env())
         trains = runs_recipe and recipe.setting("do_train")

@@ -105,6 +105,12 @@ def test_text_pairs_train_with_metrics_per_eval_and_feed_the_eval_scripts(setup:
     evals = [h for h in history if "eval_f1" in h]
     assert [h["step"] for h in evals] == [2, 4]
     assert all(0 <= h["eval_accuracy"] <= 1 and h["eval_log_loss"] > 0 for h in evals)
+    # the trainer log a step runner follows, in LLaMA-Factory's fields: one record per log of trainer_state (then
+    # the evaluation after training, which trainer_state.json, saved before it, does not hold)
+    progress = rows_of(out / "trainer_log.jsonl")
+    assert [(r["current_steps"], r["total_steps"], r.get("loss"), r.get("eval_loss"))
+            for r in progress[:len(history)]] == [(h["step"], 4, h.get("loss"), h.get("eval_loss")) for h in history]
+    assert progress[-1]["percentage"] == 100 and set(progress[0]) >= {"elapsed_time", "remaining_time"}
     val = rows_of(out / "predictions_afqmc_val.jsonl")
     assert len(val) == 8 and set(val[0]) >= {"prompt", "predict", "label", "probs", "logprobs"}
     gold = rows_of(setup["data"] / "afqmc_val.jsonl")
