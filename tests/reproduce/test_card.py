@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import json
 import os
+import platform
 from importlib import metadata
 from pathlib import Path
 
+import pytest
 import yaml
 
+from recipekit.errors import InputError
 from recipekit.recipes.facts import Facts
 from recipekit.reproduce.card import (
     build_card,
@@ -72,6 +75,9 @@ def test_published_numbers_are_scored_in_the_reports_unit(tmp_path: Path) -> Non
                Number("BLEU", 20.0, "bleu-4", "{out}/missing")]
     scored = score_numbers(numbers, lambda report: Path(report.format(out=tmp_path)), tiny=False)
     accuracy, sports, log_loss, missing = scored
+    assert accuracy == {"name": "accuracy", "metric": "accuracy", "published": 95.43, "unit": "%", "approx": False,
+                        "run": 95.43, "ci95": [93.0, 97.0], "n": 200, "report_folder": str(folder),
+                        "verdict": "reproduced"}
     assert accuracy["run"] == 95.43 and accuracy["ci95"] == [93.0, 97.0] and accuracy["n"] == 200
     assert accuracy["verdict"] == "reproduced" and accuracy["report_folder"] == str(folder)
     assert sports["run"] == 0.99 and sports["ci95"] == [0.98, 1.0]
@@ -94,8 +100,11 @@ def test_the_recipes_of_a_chain_in_order_of_first_use_the_real_name_for_a_tiny_c
              Step("train", ["python", "scripts/train_classifier.py", str(tiny_copy), "do_train=true"],
                   recipe=tiny_copy, source_recipe=YELP),
              Step("predict", ["llamafactory-cli", "train", str(tmp_path / "out/recipes/yelp5_lora.yaml")],
-                  recipe=tmp_path / "out/recipes/yelp5_lora.yaml", source_recipe="recipes/yelp5_lora.yaml")]
-    assert chain_recipes(steps) == ["recipes/agnews_predict.yaml", YELP, "recipes/yelp5_lora.yaml"]
+                  recipe=tmp_path / "out/recipes/yelp5_lora.yaml", source_recipe="recipes/yelp5_lora.yaml"),
+             Step("sweep", ["x", str(tiny_copy), "recipes/yelp5_predict.yaml"], recipe=tiny_copy,
+                  source_recipe=YELP)]  # a step naming a second recipe beside the one it runs
+    assert chain_recipes(steps) == ["recipes/agnews_predict.yaml", YELP, "recipes/yelp5_lora.yaml",
+                                    "recipes/yelp5_predict.yaml"]
     assert chain_recipes([]) == []
 
 
@@ -149,15 +158,17 @@ def test_the_card_of_a_real_run_cites_the_chain_its_recipes_and_this_machine(tmp
         ("untuned macro-F1", 0.05, [0.04, 0.06], "not reproduced: run -0.0123 (the report's number is above the "
                                                  "interval)"),
         ("LoRA accuracy", None, None, "not measured"), ("LoRA macro-F1", None, None, "not measured")]
-    assert card["interval"]["level"] == 0.95 and card["interval"]["resamples"] == 1000
+    assert card["interval"] == {"level": 0.95, "resamples": 1000, "seed": 0,
+                                "method": "percentile bootstrap of rows, as each report wrote it"}
     assert card["differences"] == {"chain": chain_file["differences"],
                                    YELP: chain_file["recipes"][YELP]["differences"]}
     assert card["hardware"] == {"report": [chain_file["recipes"][YELP]["hardware"]], "run": this_machine()}
     assert card["time"] == {"steps_seconds": {"plan": 1.56, "train": 10.2, "report": 0.0}, "total_seconds": 11.8,
                             "report": {YELP: {"report": chain_file["recipes"][YELP]["time"],
                                               "plan": {"planned_hours": 0.2, "report_hours": 0.21}, "seq": 256}}}
-    assert card["versions"]["torch"] == metadata.version("torch")
-    assert card["versions"]["llamafactory"] == metadata.version("llamafactory")
+    packages = ("torch", "transformers", "llamafactory", "peft", "deepspeed", "datasets", "scikit-learn")
+    assert card["versions"] == {"python": platform.python_version(),
+                                **{name: metadata.version(name) for name in packages}}
     assert card["wandb_group"] == "reproduce-yelp5"
 
 
@@ -173,8 +184,32 @@ def this_machine() -> str:
 def test_the_card_of_a_tiny_run_gives_no_verdicts(tmp_path: Path) -> None:
     out = tmp_path / "out"
     card = build_card(Layout(load_chain("yelp5"), out, tiny=True), [], {})
-    assert card["first_line"].startswith("Tiny run: a tiny model on small data")
+    assert card["first_line"] == ("Tiny run: a tiny model on small data, to check that the chain works end to end. "
+                                  "Its numbers say nothing about the report and get no verdicts.")
     assert card["tiny"] is True and card["wandb_group"] == "reproduce-yelp5-tiny"
     assert {n["verdict"] for n in card["numbers"]} == {"no verdict (tiny run)"}
     assert card["time"] == {"steps_seconds": {}, "total_seconds": 0.0, "report": {}}
     assert card["hardware"]["report"] == [] and list(card["differences"]) == ["chain"]
+
+
+def test_a_gpu_machine_is_named_by_its_cards(monkeypatch: pytest.MonkeyPatch) -> None:
+    """What torch reports of an 8-GPU machine (no GPU here: torch.cuda's three answers stand in for one)."""
+    import torch
+
+    from recipekit.reproduce.card import run_hardware
+
+    names = ["NVIDIA H200"] * 7 + ["NVIDIA H100 80GB HBM3"]
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: len(names))
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda index: names[index])
+    assert run_hardware() == "7 x NVIDIA H200, 1 x NVIDIA H100 80GB HBM3"
+
+
+def test_a_number_whose_report_folder_has_an_unknown_placeholder_names_it(tmp_path: Path) -> None:
+    chain = tmp_path / "mine.yaml"
+    chain.write_text("report: r.txt\ntitle: t\nsteps:\n  - {name: a, run: x}\nnumbers:\n"
+                     "  - {name: acc, published: 0.5, metric: accuracy, report: '{outt}/reports'}\n", encoding="utf-8")
+    with pytest.raises(InputError) as caught:
+        build_card(Layout(load_chain(str(chain)), tmp_path / "out", tiny=False), [], {})
+    assert str(caught.value).endswith("step numbers: unknown placeholder {outt} (known: {out}, {fixture:DATASET} in a "
+                                      "tiny command)")
