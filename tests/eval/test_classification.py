@@ -178,3 +178,23 @@ def test_deltas_are_new_minus_baseline_probabilistic_only_when_both_have_them() 
                                  **{f"{avg}_{m}": 0.25 for avg in ("macro", "micro", "weighted")
                                     for m in ("precision", "recall", "f1")}})
     assert "log_loss" not in deltas(new, report(0.6, 4, 0.25)) and "ece" not in deltas(report(0.6, 4, 0.25), old)
+
+
+def test_one_bootstrap_draw_is_scikit_learn_on_the_rows_it_drew_an_invalid_answer_wrong() -> None:
+    """With one resample the interval is that draw's value on both ends: the draw's rows (numpy's generator with
+    the same seed) scored by scikit-learn, the invalid answer as a label no row has, log loss from the rows'
+    probabilities."""
+    gold = ["A", "B", "A", "B", "A", "B"]
+    predicted = ["A", INVALID, "B", "B", "A", INVALID]
+    probs = np.array([[0.9, 0.1], [0.4, 0.6], [0.3, 0.7], [0.2, 0.8], [0.6, 0.4], [0.5, 0.5]])
+    seed = 0
+    pick = np.random.default_rng(seed).integers(0, 6, size=6)
+    assert {1, 5} & set(pick.tolist())  # an invalid row is drawn, so its scoring shows
+    y_true = [gold[i] for i in pick]
+    y_pred = [predicted[i].replace(INVALID, "X") for i in pick]
+    _, _, f1, _ = precision_recall_fscore_support(y_true, y_pred, labels=["A", "B"], zero_division=0)
+    want = {"accuracy": accuracy_score(y_true, y_pred), "macro_f1": float(np.mean(f1)),
+            "log_loss": log_loss([0 if g == "A" else 1 for g in y_true], probs[pick], labels=[0, 1])}
+    ci = bootstrap_ci(gold, predicted, ["A", "B"], resamples=1, seed=seed, probs=probs)
+    for key, value in want.items():
+        assert ci[key] == pytest.approx([value, value]), key
