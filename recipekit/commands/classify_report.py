@@ -153,6 +153,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         pngs["reliability_png"] = plot_reliability(curves, args.ece_bins, out_dir / "reliability.png")
     print(markdown)
     print(f"wrote {json_path}, {md_path}, {out_dir / 'classify_rows.jsonl'}, " + ", ".join(map(str, pngs.values())))
+    repeats = report["repeats"]
+    if repeats["repeated"]:
+        how = "each id counted once" if repeats["counted_once"] else "all counted in n; if they are copies, n and " \
+            "the intervals overstate the evidence"
+        print(f"note: {repeats['repeated']} row(s) of {args.predictions} repeat an earlier row (same {repeats['by']}):"
+              f" {how}", file=sys.stderr)
     share = report["n_invalid"] / report["n"]
     if share > args.max_invalid:
         top = ", ".join(f"{short(g['text'], 60)} x{g['count']}" for g in report["invalid_groups"][:3])

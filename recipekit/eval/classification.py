@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +28,21 @@ class Scored:
     predicted: list[str]
     labels: list[str]
     rule: str = ""  # how predictions were matched to labels
+    repeats: dict[str, Any] = field(default_factory=dict)  # rows that repeat an earlier one (repeated_rows)
+
+
+def repeated_rows(rows: list[Prediction]) -> tuple[list[Prediction], dict[str, Any]]:
+    """The rows to score and what repeats: with an ``id`` on every row, each id once (its first row); without,
+    every row, with the count of rows whose prompt and gold label repeat an earlier row's (they may be real
+    duplicates of the test set, or copies)."""
+    if rows and all("id" in row.extra for row in rows):
+        first: dict[str, Prediction] = {}
+        for row in rows:
+            first.setdefault(str(row.extra["id"]), row)
+        kept = list(first.values())
+        return kept, {"by": "id", "repeated": len(rows) - len(kept), "counted_once": True}
+    counts = Counter((row.prompt, row.label) for row in rows)
+    return rows, {"by": "prompt and label", "repeated": sum(c - 1 for c in counts.values()), "counted_once": False}
 
 
 def score_file(path: str | Path, labels: list[str] | None, lenient: bool = False) -> Scored:
@@ -35,7 +50,7 @@ def score_file(path: str | Path, labels: list[str] | None, lenient: bool = False
 
     The label set is ``labels`` in its order, or the gold labels seen in the file, sorted.
     """
-    rows = load_predictions(path)
+    rows, repeats = repeated_rows(load_predictions(path))
     gold = [normalize_text(row.label) for row in rows]
     if labels is None:
         labels = sorted(set(gold))
@@ -43,7 +58,7 @@ def score_file(path: str | Path, labels: list[str] | None, lenient: bool = False
         label_codes(gold, labels, str(path), [row.line for row in rows])
     matcher = LabelMatcher(labels, lenient)
     predicted = [matcher.match(row.predict) or INVALID for row in rows]
-    return Scored(str(path), rows, gold, predicted, list(labels), matcher.rule)
+    return Scored(str(path), rows, gold, predicted, list(labels), matcher.rule, repeats)
 
 
 def draw_statistics(y_true: np.ndarray, y_pred: np.ndarray, labels: list[str],
@@ -95,6 +110,7 @@ def classification_metrics(scored: Scored, resamples: int, seed: int,
     n_invalid = sum(p == INVALID for p in predicted)
     result: dict[str, Any] = {
         "n": len(gold),
+        "repeats": scored.repeats,
         "n_invalid": n_invalid,
         "accuracy": float(accuracy_score(gold, predicted)),
     }

@@ -24,6 +24,12 @@ def _probability_section(metrics: dict[str, Any]) -> list[str]:
             md_table(["confidence bin", "rows", "mean confidence", "accuracy"], bins), ""]
 
 
+def repeats_text(repeats: dict[str, Any]) -> str:
+    """``3 (same id: each id counted once)`` or ``3 (same prompt and label: all counted in n)``."""
+    how = "each id counted once" if repeats["counted_once"] else "all counted in n"
+    return f"{repeats['repeated']} (same {repeats['by']}: {how})"
+
+
 def _headline_rows(report: dict[str, Any]) -> list[list[str]]:
     ci = report.get("ci") or {}
 
@@ -32,6 +38,7 @@ def _headline_rows(report: dict[str, Any]) -> list[list[str]]:
 
     return [
         ["n", fmt(report["n"])],
+        *([["repeated rows", repeats_text(report["repeats"])]] if report.get("repeats", {}).get("repeated") else []),
         ["invalid predictions", fmt(report["n_invalid"])],
         ["accuracy (95% CI)", with_ci(report["accuracy"], "accuracy")],
         ["macro F1 (95% CI)", with_ci(report["macro"]["f1"], "macro_f1")],

@@ -198,3 +198,23 @@ def test_one_bootstrap_draw_is_scikit_learn_on_the_rows_it_drew_an_invalid_answe
     ci = bootstrap_ci(gold, predicted, ["A", "B"], resamples=1, seed=seed, probs=probs)
     for key, value in want.items():
         assert ci[key] == pytest.approx([value, value]), key
+
+
+def test_rows_with_ids_count_each_id_once_and_rows_without_are_counted_as_repeats(tmp_path: Path) -> None:
+    rows = [{"prompt": f"p{i % 3}", "predict": "A", "label": "A" if i % 3 else "B", "id": i % 3} for i in range(6)]
+    path = tmp_path / "ids.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    scored = score_file(path, None)
+    assert [row.line for row in scored.rows] == [1, 2, 3] and scored.gold == ["B", "A", "A"]
+    assert scored.repeats == {"by": "id", "repeated": 3, "counted_once": True}
+    metrics = classification_metrics(scored, resamples=0, seed=0)
+    assert metrics["n"] == 3 and metrics["accuracy"] == pytest.approx(2 / 3) and metrics["repeats"]["repeated"] == 3
+    plain = predictions(tmp_path / "plain.jsonl", [("A", "A"), ("A", "A"), ("B", "A"), ("B", "B")])
+    scored = score_file(plain, None)  # p0..p3 prompts differ: no repeat
+    assert scored.repeats == {"by": "prompt and label", "repeated": 0, "counted_once": False}
+    copies = tmp_path / "copies.jsonl"
+    copies.write_text("".join(json.dumps({"prompt": "same", "predict": p, "label": "A"}) + "\n" for p in "AAB"),
+                      encoding="utf-8")
+    scored = score_file(copies, None)
+    assert len(scored.rows) == 3 and scored.repeats == {"by": "prompt and label", "repeated": 2,
+                                                         "counted_once": False}

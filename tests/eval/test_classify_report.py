@@ -255,6 +255,17 @@ def test_a_runaway_answer_is_shown_cut_to_a_readable_length(tmp_path: Path) -> N
     assert "most often '" + "Sports " * 8 + "Spo…' x1" in done.stderr  # the warning's 60-character start
 
 
+def test_a_file_of_doubled_rows_counts_each_id_once_and_says_so(tmp_path: Path) -> None:
+    rows = [{"prompt": f"p{i}", "predict": "1: World" if i % 2 else "2: Sports", "label": "1: World", "id": i}
+            for i in range(10)]
+    path = write_jsonl(tmp_path / "generated_predictions.jsonl", rows + rows)  # every row twice
+    done = run_cli("report", "classify", path, "--labels", AGNEWS_LABELS, "--bootstrap", "0")
+    report = json.loads((tmp_path / "classify_report.json").read_text(encoding="utf-8"))
+    assert done.returncode == 0 and report["n"] == 10 and report["accuracy"] == 0.5
+    assert f"note: 10 row(s) of {path} repeat an earlier row (same id): each id counted once" in done.stderr
+    assert "| repeated rows | 10 (same id: each id counted once) |" in done.stdout
+
+
 def test_labels_come_from_the_registered_dataset_when_known(tmp_path: Path) -> None:
     data = tmp_path / "data"
     write_jsonl(data / "topics_val.jsonl", [{"instruction": "Topic?", "input": f"t{i}", "output": label}
