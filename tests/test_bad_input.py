@@ -280,7 +280,7 @@ def test_messages_name_what_is_wrong(tmp_path: Path) -> None:
         ("plan", "recipes/agnews_full.yaml", "--gpu", "a100-80g", "--price", "-1"):
             "argument --price: must be at least 0, got -1",
         ("calibrate", "threshold", "--val", paths["scores"], "--test", paths["scores"], "--low", "2", "--high", "1"):
-            "--low 2 must be below --high 1",
+            "--low 2 is above --high 1: the threshold range is empty",
         ("check", "recipes", paths["recipe_twice"]):
             f"{paths['recipe_twice']}:4: key 'learning_rate' is given twice (lines 2 and 4)",
         ("plan", "recipes/classifier/arena_deberta_v3.yaml", "--gpu", "t4", "--measure", "--out",

@@ -22,6 +22,7 @@ Example:
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,7 @@ from scipy.special import log_softmax, softmax
 
 from recipekit.cli import at_least, number_above, parse_pairs, script_parser
 from recipekit.errors import InputError
+from recipekit.eval.bootstrap import percentile_bootstrap
 from recipekit.eval.calibration import (
     ScoreFile,
     fit_temperature,
@@ -100,9 +102,25 @@ def val_and_test(args: argparse.Namespace, purpose: str) -> tuple[ScoreFile, Sco
     return val, load_scores(args.test, val.labels)
 
 
+MIN_FIT_ROWS = 100  # below this many validation rows a fitted temperature is flagged
+
+
+def temperature_interval(scores: np.ndarray, y: np.ndarray, resamples: int, seed: int) -> list[float]:
+    """The 95% percentile-bootstrap interval of the fitted temperature: refitted on ``resamples`` draws of the
+    validation rows."""
+    found = percentile_bootstrap(len(y), lambda pick: {"t": fit_temperature(scores[pick], y[pick])}, resamples, seed)
+    return found["t"]
+
+
 def run_temperature(args: argparse.Namespace) -> dict[str, Any]:
     val, test = val_and_test(args, "fit a temperature")
     temperature = fit_temperature(val.scores, val.y)
+    interval = temperature_interval(val.scores, val.y, args.bootstrap, args.seed) if args.bootstrap else None
+    if len(val.rows) < MIN_FIT_ROWS:
+        spread = f"; its 95% interval over {args.bootstrap} bootstrap refits is [{interval[0]:.3g}, " \
+            f"{interval[1]:.3g}]" if interval else ""
+        print(f"warning: T = {temperature:.3g} fitted on {len(val.rows)} validation rows (fewer than "
+              f"{MIN_FIT_ROWS}){spread}: too few rows to trust it", file=sys.stderr)
     scaled = test.scores / temperature
     summaries = {
         "val_before": summary(val.probs, val.y, val.labels, args.ece_bins),
@@ -121,9 +139,11 @@ def run_temperature(args: argparse.Namespace) -> dict[str, Any]:
         {f"before, {which}": (shown.probs, y),
          f"after (T={temperature:.3f}), {which}": (softmax(shown.scores / temperature, axis=1), y)},
         args.ece_bins, out_path(args.out, args.test, f"reliability_temperature_{Path(args.test).stem}.png"))
-    report = {"temperature": temperature, "labels": val.labels, "val": file_signature(args.val),
-              "test": file_signature(args.test), "summaries": summaries}
-    markdown = [f"# Temperature scaling: T = {temperature:.4f}", "",
+    report = {"temperature": temperature, "temperature_ci95": interval, "labels": val.labels,
+              "val": file_signature(args.val), "test": file_signature(args.test), "summaries": summaries}
+    within = f" (95% interval [{interval[0]:.4f}, {interval[1]:.4f}] over {args.bootstrap} bootstrap refits)" \
+        if interval else ""
+    markdown = [f"# Temperature scaling: T = {temperature:.4f}{within}", "",
                 f"Fitted on `{args.val}` ({len(val.rows)} rows, minimum log loss), applied to `{args.test}` "
                 f"({len(test.rows)} rows{'' if test.y is not None else ', unlabeled'}). The argmax does not change.",
                 f"The reliability diagram shows the {which}.", "",
@@ -142,8 +162,8 @@ def two_class(file: ScoreFile, positive: str | None) -> tuple[int, int]:
 
 
 def run_threshold(args: argparse.Namespace) -> dict[str, Any]:
-    if not args.low < args.high:
-        raise InputError(f"--low {args.low:g} must be below --high {args.high:g}")
+    if args.high < args.low:  # the flags are checked before any file is read
+        raise InputError(f"--low {args.low:g} is above --high {args.high:g}: the threshold range is empty")
     val, test = val_and_test(args, "search a threshold")
     pos, neg = two_class(val, args.positive)
     delta = val.scores[:, pos] - val.scores[:, neg]
@@ -255,6 +275,9 @@ def build_parser() -> argparse.ArgumentParser:
     temperature = command("temperature", run_temperature, "fit a temperature on --val, apply it to --test")
     temperature.add_argument("--val", required=True, help="scored validation rows (with gold labels)")
     temperature.add_argument("--test", required=True, help="scored test rows (labeled or not)")
+    temperature.add_argument("--bootstrap", type=at_least(0), default=200,
+                             help="bootstrap refits for the temperature's 95%% interval (0: none; default: 200)")
+    temperature.add_argument("--seed", type=at_least(0), default=0, help="bootstrap seed (default: 0)")
     threshold = command("threshold", run_threshold, "two-class threshold for macro-F1 on --val, applied to --test")
     threshold.add_argument("--val", required=True, help="scored validation rows (with gold labels)")
     threshold.add_argument("--test", required=True, help="scored test rows (labeled or not)")

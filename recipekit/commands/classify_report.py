@@ -158,7 +158,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         how = "each id counted once" if repeats["counted_once"] else "all counted in n; if they are copies, n and " \
             "the intervals overstate the evidence"
         print(f"note: {repeats['repeated']} row(s) of {args.predictions} repeat an earlier row (same {repeats['by']}):"
-              f" {how}", file=sys.stderr)
+              f" {how}")
     share = report["n_invalid"] / report["n"]
     if share > args.max_invalid:
         top = ", ".join(f"{short(g['text'], 60)} x{g['count']}" for g in report["invalid_groups"][:3])

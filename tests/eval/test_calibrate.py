@@ -12,7 +12,7 @@ from conftest import run_cli, run_script, write_jsonl
 from scipy.special import softmax
 from sklearn.metrics import f1_score, log_loss
 
-from recipekit.eval.calibration import flip_permutation, search_threshold, swap_average
+from recipekit.eval.calibration import fit_temperature, flip_permutation, search_threshold, swap_average
 from recipekit.eval.probabilities import expected_calibration_error
 
 LABELS = ["A", "B", "tie"]
@@ -108,6 +108,8 @@ def test_temperature_fit_lowers_log_loss_of_an_over_confident_model(tmp_path: Pa
     report = json.loads((tmp_path / "t" / "calibrate_temperature_test.json").read_text(encoding="utf-8"))
     fitted = json.loads((tmp_path / "t" / "temperature.json").read_text(encoding="utf-8"))
     assert fitted["temperature"] == report["temperature"] and 2.4 < fitted["temperature"] < 3.6
+    low, high = report["temperature_ci95"]
+    assert low < fitted["temperature"] < high and low > 2.0 and high < 4.5 and "warning" not in done.stderr
     s = report["summaries"]
     assert s["val_after"]["log_loss"] < s["val_before"]["log_loss"] - 0.1
     assert s["test_after"]["log_loss"] < s["test_before"]["log_loss"]
@@ -119,6 +121,25 @@ def test_temperature_fit_lowers_log_loss_of_an_over_confident_model(tmp_path: Pa
     assert [r["id"] for r in rows] == list(range(600))
     again = run_cli("report", "classify", tmp_path / "t" / "test.temperature.jsonl", "--bootstrap", "0")
     assert again.returncode == 0, again.stderr
+
+
+def test_a_temperature_fitted_on_a_few_rows_is_flagged_with_its_wide_interval(tmp_path: Path) -> None:
+    scores, gold = calibrated_sample(6, 2, 3.0)
+    val = write_jsonl(tmp_path / "val.jsonl", score_rows(scores, gold, LABELS))
+    done = run_cli("calibrate", "temperature", "--val", val, "--test", val, "--out", tmp_path / "t", "--bootstrap",
+                   "50")
+    report = json.loads((tmp_path / "t" / "calibrate_temperature_val.json").read_text(encoding="utf-8"))
+    low, high = report["temperature_ci95"]
+    assert done.returncode == 0 and low <= report["temperature"] <= high
+    assert (f"warning: T = {report['temperature']:.3g} fitted on 6 validation rows (fewer than 100); its 95% "
+            f"interval over 50 bootstrap refits is [{low:.3g}, {high:.3g}]: too few rows to trust it") in done.stderr
+    # the interval is refits on draws of the rows: the same draws by hand give the same ends
+    refits = []
+    rng = np.random.default_rng(0)
+    for _ in range(50):
+        pick = rng.integers(0, 6, size=6)
+        refits.append(fit_temperature(scores[pick], np.array(gold)[pick]))
+    assert [low, high] == pytest.approx(list(np.percentile(refits, [2.5, 97.5])))
 
 
 def test_threshold_search_finds_the_known_optimum() -> None:

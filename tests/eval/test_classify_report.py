@@ -262,7 +262,7 @@ def test_a_file_of_doubled_rows_counts_each_id_once_and_says_so(tmp_path: Path) 
     done = run_cli("report", "classify", path, "--labels", AGNEWS_LABELS, "--bootstrap", "0")
     report = json.loads((tmp_path / "classify_report.json").read_text(encoding="utf-8"))
     assert done.returncode == 0 and report["n"] == 10 and report["accuracy"] == 0.5
-    assert f"note: 10 row(s) of {path} repeat an earlier row (same id): each id counted once" in done.stderr
+    assert f"note: 10 row(s) of {path} repeat an earlier row (same id): each id counted once" in done.stdout
     assert "| repeated rows | 10 (same id: each id counted once) |" in done.stdout
 
 
