@@ -351,6 +351,13 @@ def test_a_commit_with_nothing_to_write_or_a_corrupt_registry_changes_nothing(tm
     with pytest.raises(InputError) as caught:
         commit(Plan(tmp_path), "s")
     assert str(caught.value) == f"{tmp_path}: nothing to write: no rows were converted"
+    a_file = tmp_path / "plain.txt"
+    a_file.write_text("x", encoding="utf-8")
+    with pytest.raises(InputError) as caught:
+        commit(Plan(a_file, {"s": staged({"input": "a"})}), "s")
+    assert str(caught.value) == f"{a_file}: given to --data-dir is a file, not a folder"
+    assert not (tmp_path / "plain.txt.jsonl").exists() and a_file.read_text(encoding="utf-8") == "x"
+    a_file.unlink()
     (tmp_path / "dataset_info.json").write_text("{not json", encoding="utf-8")
     with pytest.raises(InputError):
         commit(Plan(tmp_path, {"s": staged({"input": "a"})}), "s")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -45,7 +46,9 @@ def test_every_draw_equals_scikit_learn_on_the_rows_it_picks() -> None:
     statistics = draw_statistics(y_true, y_pred, LABELS, probs)
     for _ in range(60):
         pick = rng.integers(0, 40, size=40)
-        got, want = statistics(pick), sklearn_statistics(y_true[pick], y_pred[pick], probs[pick])
+        with np.errstate(all="raise"):  # 0/0 for a class never predicted is handled, not left to numpy's warning
+            got = statistics(pick)
+        want = sklearn_statistics(y_true[pick], y_pred[pick], probs[pick])
         assert got.keys() == want.keys()
         for key in want:
             assert got[key] == pytest.approx(want[key], abs=1e-12), key
@@ -77,6 +80,8 @@ ROWS = [("A", "A"), ("B", "A"), ("no idea", "A"), ("B", "B"), ("A", "B"), ("  C 
 def test_a_file_is_scored_as_scikit_learn_scores_it_with_invalid_answers_wrong(tmp_path: Path) -> None:
     scored = score_file(predictions(tmp_path / "p.jsonl", ROWS), None)
     assert scored.labels == ["A", "B", "C"]  # the gold labels seen, sorted
+    assert scored.rule == ("exact match after whitespace/special-token normalisation; 'N: Name' labels also match "
+                           "'N' or 'Name'")
     assert scored.predicted == ["A", "B", INVALID, "B", "A", "C", INVALID]
     metrics = classification_metrics(scored, resamples=0, seed=0)
     gold = [g for _, g in ROWS]
@@ -120,13 +125,13 @@ def test_a_gold_label_outside_the_given_set_names_its_line(tmp_path: Path) -> No
 
 def test_at_most_five_invalid_examples_and_twenty_groups_most_frequent_first(tmp_path: Path) -> None:
     rows = [(f"junk {i:02d}", "A") for i in range(24)] + [("junk 23", "A"), ("junk 23", "A"), ("junk 05", "A"),
-                                                          ("A", "A")]
+                                                          ("A", "A"), ("junk 23", "A")]
     scored = score_file(predictions(tmp_path / "p.jsonl", rows), ["A", "B"])
     metrics = classification_metrics(scored, resamples=0, seed=0)
     assert [e["line"] for e in metrics["invalid_examples"]] == [1, 2, 3, 4, 5]
     groups = metrics["invalid_groups"]
     assert len(groups) == 20
-    assert groups[0] == {"text": "junk 23", "count": 3, "lines": [24, 25, 26]}
+    assert groups[0] == {"text": "junk 23", "count": 4, "lines": [24, 25, 26]}  # its first three lines
     assert groups[1] == {"text": "junk 05", "count": 2, "lines": [6, 27]}
     assert [g["text"] for g in groups[2:5]] == ["junk 00", "junk 01", "junk 02"]  # ties: by text
 
@@ -218,3 +223,16 @@ def test_rows_with_ids_count_each_id_once_and_rows_without_are_counted_as_repeat
     scored = score_file(copies, None)
     assert len(scored.rows) == 3 and scored.repeats == {"by": "prompt and label", "repeated": 2,
                                                          "counted_once": False}
+
+
+def test_a_label_never_predicted_scores_zero_without_a_warning_and_intervals_carry_log_loss(tmp_path: Path) -> None:
+    scored = score_file(predictions(tmp_path / "p.jsonl", [("A", "A"), ("A", "B"), ("B", "B"), ("A", "C")]), None)
+    probs = np.array([[0.7, 0.2, 0.1], [0.5, 0.3, 0.2], [0.2, 0.7, 0.1], [0.6, 0.1, 0.3]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # scikit-learn's UndefinedMetricWarning would reach the user's terminal
+        metrics = classification_metrics(scored, resamples=1, seed=0, probs=probs)
+    assert metrics["per_class"]["C"]["precision"] == 0.0  # C is never predicted: 0, as zero_division=0 says
+    p, r, f, _ = precision_recall_fscore_support(["A", "B", "B", "C"], ["A", "A", "B", "A"], labels=["A", "B", "C"],
+                                                 average="macro", zero_division=0)
+    assert metrics["macro"] == pytest.approx({"precision": p, "recall": r, "f1": f})
+    assert metrics["ci"] is not None and "log_loss" in metrics["ci"]  # one resample is an interval too
