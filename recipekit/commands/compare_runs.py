@@ -18,7 +18,7 @@ from typing import Any
 
 from recipekit.cli import script_parser
 from recipekit.files import atomic_write_text, write_json, writing_command
-from recipekit.report.compare import load_runs, plot_bars, plot_scatter, plot_trend
+from recipekit.report.compare import RUN_FIELDS, load_runs, mismatches, plot_bars, plot_scatter, plot_trend
 from recipekit.report.writer import fmt, md_table
 
 
@@ -37,21 +37,24 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     names = [n.strip() for n in args.names.split(",")] if args.names else None
     rows = load_runs([Path(p) for p in args.runs], names)
     out = Path(args.out)
-    shared = [m for m in rows[0] if m not in ("run", "report") and all(m in row for row in rows)]
+    shared = [m for m in rows[0] if m not in RUN_FIELDS and all(m in row for row in rows)]
     images = [plot_bars(rows, metric, out / f"compare_{metric.replace('/', '_')}.png") for metric in shared]
     if "accuracy" in shared and "log_loss" in shared:
         images.append(plot_scatter(rows, out / "compare_acc_vs_logloss.png"))
     if args.ordered and shared:
         images.append(plot_trend(rows, shared[:4], out / "compare_trend.png"))
-    metrics = sorted({m for row in rows for m in row} - {"run", "report"}, key=lambda m: (m not in shared, m))
-    markdown = "# Runs compared\n\n" + md_table(["run", *metrics], [[row["run"], *[fmt(row.get(m)) for m in metrics]]
-                                                                   for row in rows]) + "\n"
-    result = {"runs": rows, "shared_metrics": shared, "ordered": args.ordered,
+    metrics = sorted({m for row in rows for m in row} - set(RUN_FIELDS), key=lambda m: (m not in shared, m))
+    notes = mismatches(rows)
+    markdown = "# Runs compared\n\n" + md_table(
+        ["run", "rows", *metrics], [[row["run"], row["n"] if row["n"] is not None else "-",
+                                     *[fmt(row.get(m)) for m in metrics]] for row in rows]) + "\n"
+    markdown += "".join(f"\n**Note:** {note}.\n" for note in notes)
+    result = {"runs": rows, "shared_metrics": shared, "ordered": args.ordered, "notes": notes,
               "images": [str(p) for p in images]}
     write_json(out / "compare_runs.json", result)
     atomic_write_text(out / "compare_runs.md", markdown)
     print(markdown)
-    print(f"wrote {out / 'compare_runs.json'}, {out / 'compare_runs.md'}, " + ", ".join(map(str, images)))
+    print("wrote " + ", ".join(map(str, [out / "compare_runs.json", out / "compare_runs.md", *images])))
     return result
 
 

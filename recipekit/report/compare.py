@@ -35,9 +35,12 @@ def headline(report: dict[str, Any]) -> dict[str, float]:
     if isinstance(report.get("probabilistic"), dict):
         found.update({k: report["probabilistic"][k] for k in ("log_loss", "brier", "ece")
                       if k in report["probabilistic"]})
-    for block in ("llamafactory", "corpus"):
-        if isinstance(report.get(block), dict):
-            found.update({f"{block}_{k}": v for k, v in report[block].items() if isinstance(v, int | float)})
+    if isinstance(report.get("llamafactory"), dict):
+        found.update({f"llamafactory_{k}": v for k, v in report["llamafactory"].items() if isinstance(v, int | float)})
+    corpus = report.get("corpus")
+    if isinstance(corpus, dict):  # the corpus scores, not its bookkeeping (rows read by jieba, signatures)
+        found.update({f"corpus_{k}": corpus[k]["score"] for k in ("bleu", "chrf") if isinstance(corpus.get(k), dict)})
+        found.update({f"corpus_{k}": v for k, v in (corpus.get("rouge") or {}).items() if isinstance(v, int | float)})
     summaries = report.get("summaries")
     if isinstance(summaries, dict):  # calibrate: the test set after calibration
         after = summaries.get("test_after") or summaries.get("val_after") or {}
@@ -63,10 +66,28 @@ def load_runs(paths: list[Path], names: list[str] | None) -> list[dict[str, Any]
         except InputError as exc:
             raise InputError(str(exc), str(report_path)) from None
         name = names[index] if names else (path.name if path.is_dir() else path.parent.name)
-        rows.append({"run": name, "report": str(report_path), **numbers})
+        labels = list(report["per_class"]) if isinstance(report.get("per_class"), dict) else report.get("labels")
+        rows.append({"run": name, "report": str(report_path), "n": report.get("n"), "labels": labels, **numbers})
     if len({row["run"] for row in rows}) != len(rows):
         raise InputError("two runs share a name: give --names")
     return rows
+
+
+RUN_FIELDS = ("run", "report", "n", "labels")  # what a row says about its run, not a metric
+
+
+def mismatches(rows: list[dict[str, Any]]) -> list[str]:
+    """What makes the runs' numbers not comparable: different label sets, different row counts."""
+    notes = []
+    label_sets = {tuple(row["labels"]) for row in rows if row.get("labels")}
+    if len(label_sets) > 1:
+        notes.append("the runs were scored on different label sets: " + "; ".join(
+            f"{row['run']}: {', '.join(row['labels'])}" for row in rows if row.get("labels")))
+    counts = {row["n"] for row in rows if row.get("n") is not None}
+    if len(counts) > 1:
+        notes.append("the runs were scored on different numbers of rows: " + ", ".join(
+            f"{row['run']} {row['n']}" for row in rows if row.get("n") is not None))
+    return notes
 
 
 def plot_bars(rows: list[dict[str, Any]], metric: str, path: Path) -> Path:

@@ -108,7 +108,25 @@ def test_compare_runs_draws_the_runs_together(tmp_path: Path) -> None:
     assert {"accuracy", "macro_f1", "log_loss"} <= set(result["shared_metrics"])
     for name in ("compare_accuracy.png", "compare_log_loss.png", "compare_acc_vs_logloss.png", "compare_trend.png"):
         assert (out / name).read_bytes()[:4] == b"\x89PNG", name
+    assert result["notes"] == [] and "| run | rows | accuracy |" in done.stdout and "| v8 | 8 |" in done.stdout
     assert run_cli("compare", *folders, "--names", "a,b").returncode == 2
+    # a run scored on other labels and fewer rows is named, not silently set beside the others
+    other = write_jsonl(tmp_path / "w" / "scores.jsonl", [{"prompt": "p", "label": "yes", "predict": "yes"},
+                                                          {"prompt": "q", "label": "no", "predict": "yes"}])
+    assert run_cli("report", "classify", other, "--bootstrap", "0").returncode == 0
+    mixed = run_cli("compare", folders[0], tmp_path / "w", "--out", tmp_path / "mixed")
+    assert mixed.returncode == 0
+    notes = json.loads((tmp_path / "mixed" / "compare_runs.json").read_text(encoding="utf-8"))["notes"]
+    assert notes == [f"the runs were scored on different label sets: v0: {', '.join(LABELS)}; w: no, yes",
+                     "the runs were scored on different numbers of rows: v0 8, w 2"]
+    assert "**Note:** the runs were scored on different label sets" in mixed.stdout
+    gen = write_jsonl(tmp_path / "g" / "generated_predictions.jsonl", [{"prompt": "p", "predict": "a b c",
+                                                                          "label": "a b d"}])
+    assert run_cli("report", "gen", gen, "--workers", "1").returncode == 0
+    alone = run_cli("compare", tmp_path / "g", "--out", tmp_path / "alone")
+    runs = json.loads((tmp_path / "alone" / "compare_runs.json").read_text(encoding="utf-8"))["runs"]
+    assert "corpus_rouge_jieba_rows" not in runs[0] and {"corpus_bleu", "corpus_rouge1"} <= set(runs[0])
+    assert alone.stdout.strip().splitlines()[-1].startswith("wrote ") and not alone.stdout.rstrip().endswith(",")
     missing = run_cli("compare", tmp_path / "nowhere")
     assert missing.returncode == 2 and "no report found" in missing.stderr
 
