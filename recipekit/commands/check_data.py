@@ -36,8 +36,9 @@ def render(name: str, report: dict[str, Any]) -> list[str]:
     tokens = report["tokens"]
     lines = [f"{name}: {report['rows_kept']} rows kept of {report['rows_in_file']} "
              f"({report['format']}{', ranking' if report['ranking'] else ''})",
-             f"  tokens per row: mean {tokens['mean']}, p50 {tokens['p50']}, p95 {tokens['p95']}, max {tokens['max']}; "
-             f"{tokens['over_cutoff']} row(s) longer than cutoff_len {report['cutoff_len']}"]
+             f"  tokens per row ({report['tokenizer']}): mean {tokens['mean']}, p50 {tokens['p50']}, p95 "
+             f"{tokens['p95']}, max {tokens['max']}; {tokens['over_cutoff']} row(s) longer than cutoff_len "
+             f"{report['cutoff_len']}"]
     if report["dropped_by_llamafactory"]:
         lines.append(f"  ERROR: LLaMA-Factory dropped {report['dropped_by_llamafactory']} row(s) as invalid")
     if "labels" in report:
@@ -96,6 +97,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         for name in args.names:
             try:
                 reports[name] = check_one(name, registry[name], settings, model)
+                reports[name]["tokenizer"] = f"{args.model}'s tokenizer" if args.model else \
+                    "a tiny BPE trained on these rows, not the model's: give --model for the model's counts"
             except Exception as exc:  # whatever LLaMA-Factory raised is the answer to "can it load this?"
                 reports[name] = {"error": f"{type(exc).__name__}: {' '.join(str(exc).split())}"}
                 print(f"{name}: ERROR: LLaMA-Factory could not load it: {reports[name]['error']}")

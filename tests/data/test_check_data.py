@@ -62,6 +62,8 @@ def test_every_converter_output_loads_through_llamafactory(all_datasets: Path, t
     assert reports["generic_sg"]["labels"] == {"no": 3, "yes": 3}
     assert "labels" not in reports["tulu3_personas_if"]
     assert "agnews: 16 rows kept of 16 (alpaca)" in result.stdout
+    assert "  tokens per row (a tiny BPE trained on these rows, not the model's: give --model for the model's " \
+           "counts): mean" in result.stdout  # which tokenizer counted them
     assert "  answers: 1: World 4 (25.0%), 2: Sports 4 (25.0%), 3: Business 4 (25.0%), 4: Sci/Tech 4 (25.0%)" in \
         result.stdout
 
