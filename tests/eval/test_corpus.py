@@ -78,6 +78,11 @@ def test_corpus_metrics_name_the_tokenizers_they_used() -> None:
     english = corpus_metrics(["a cat sat"], ["the cat sat"])
     assert english["rouge_tokenizer"] == "rouge-score default (no Chinese row)" and english["rouge_jieba_rows"] == 0
     assert "tok:13a" in english["bleu"]["signature"]
+    from sacrebleu.metrics import CHRF
+
+    chrf = CHRF()
+    assert english["chrf"]["score"] == pytest.approx(chrf.corpus_score(["a cat sat"], [["the cat sat"]]).score)
+    assert english["chrf"]["signature"] == str(chrf.get_signature())
     forced = corpus_metrics(["a cat sat"], ["the cat sat"], tokenize="char")
     assert "tok:char" in forced["bleu"]["signature"]
     assert forced["bleu"]["score"] == pytest.approx(BLEU(tokenize="char").corpus_score(["a cat sat"],
@@ -90,9 +95,9 @@ def test_corpus_metrics_name_the_tokenizers_they_used() -> None:
 
 def test_lengths_in_non_space_characters_by_hand() -> None:
     assert text_length(" a b\nc\t") == 3 and text_length("我 们") == 2
-    lengths = length_metrics(["ab", "", "abcdef", "a"], ["abcd", "ab", "abc", "a"])
+    lengths = length_metrics(["ab", "", "abcdef", "abc"], ["abcd", "ab", "abc", "a"])
     assert lengths["unit"] == "non-space characters"
-    assert lengths["predict"] == {"mean": 2.25, "p50": 1.5, "p95": pytest.approx(5.4)}  # 0 1 2 6: 2 + 0.85 x 4
+    assert lengths["predict"] == {"mean": 2.75, "p50": 2.5, "p95": pytest.approx(5.55)}  # 0 2 3 6: 3 + 0.85 x 3
     assert lengths["label"] == {"mean": 2.5, "p50": 2.5, "p95": pytest.approx(3.85)}  # 1 2 3 4: 3 + 0.85 x 1
-    assert lengths["ratio"] == pytest.approx(2.25 / 2.5) and lengths["empty_predict_share"] == 0.25
+    assert lengths["ratio"] == pytest.approx(2.75 / 2.5) and lengths["empty_predict_share"] == 0.25
     assert length_metrics(["x"], [""])["ratio"] is None

@@ -90,3 +90,13 @@ def test_cached_segmentation_equals_jieba_cut() -> None:
     texts = ["".join(rng.choice(pieces) for _ in range(rng.randint(0, 40))) for _ in range(300)]
     for text in [*texts, *texts[:50]]:  # the second pass hits the cache
         assert jieba_words(text) == list(jieba.cut(text)), text
+
+
+def test_progress_is_a_bar_of_rows_only_when_asked(capsys: pytest.CaptureFixture[str]) -> None:
+    pairs = [(long_text(i, 20), long_text(i + 50, 20)) for i in range(70)]  # two chunks of 64 and 6
+    score_rows(pairs, workers=1)
+    assert capsys.readouterr().err == ""  # silent by default
+    for workers in (1, 2):
+        score_rows(pairs, workers=workers, progress=True)
+        shown = capsys.readouterr().err.replace("\r", "\n")
+        assert "scoring rows: 100%" in shown and "70/70" in shown and "row/s" in shown, shown
