@@ -308,7 +308,8 @@ def test_repeats_inside_a_set_are_noted_and_an_empty_set_is_refused(tmp_path: Pa
 def test_dropping_the_overlap_keeps_labels_beside_their_rows_over_several_held_out_sets(tmp_path: Path) -> None:
     rows = [{"input": str(i), "output": "x"} for i in range(6)]
     train = StagedSet(rows, {"formatting": "alpaca"}, ["l0", "l1", "l2", "l3", "l4", "l5"])
-    plan = Plan(tmp_path, {"s": train, "s_val": staged(rows[1], rows[4]), "s_test": staged(rows[4], rows[5]),
+    plan = Plan(tmp_path, {"s": train, "s_val_swapped": staged({"input": "new", "output": "x"}),  # shares nothing
+                           "s_val": staged(rows[1], rows[4]), "s_test": staged(rows[4], rows[5]),
                            "other_val": staged(rows[0])})  # another conversion's set: not compared
     lines = check_sets(plan, "s", drop_overlap=True)
     assert [json.loads(line)["input"] for line in lines["s"]] == ["0", "2", "3"]
