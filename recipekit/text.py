@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 
-def clip(text: str, width: int = 120) -> str:
-    """Free text shown to a reader (a terminal line, a table cell): one line, cut with an ellipsis at ``width``
+def clip(text: str, width: int = 120, flatten: bool = True) -> str:
+    """Free text shown to a reader (a terminal line, a table cell): one line (``flatten``: runs of whitespace to one
+    space; off for a value whose spacing is the point, such as a quoted field), cut with an ellipsis at ``width``
     characters, so a runaway answer of megabytes shows as a readable start."""
-    flat = " ".join(text.split())
+    flat = " ".join(text.split()) if flatten else text
     return flat if len(flat) <= width else flat[: width - 1] + "…"

@@ -84,7 +84,7 @@ def _remember(store: dict[str, list[str]], reason: str, where: str, field_name: 
               value: str | None = None) -> None:
     kept = store.setdefault(reason, [])
     if len(kept) < EXAMPLES_PER_REASON:
-        field_text = f" = {clip(value, 80)}" if value is not None else ""
+        field_text = f" = {clip(value, 80, flatten=False)}" if value is not None else ""
         kept.append(f"{where} (field {field_name}{field_text})" if field_name else where)
 
 

@@ -231,4 +231,5 @@ def test_bad_recipes_are_one_line_errors(setup: dict[str, Path]) -> None:
 
 def test_help_shows_an_example() -> None:
     done = run_script("scripts/train_classifier.py", "--help")
-    assert done.returncode == 0 and "train_classifier.py recipes/classifier/yelp5_bert_lora.yaml" in done.stdout
+    assert done.returncode == 0
+    assert "llm-recipes train-classifier recipes/classifier/yelp5_bert_lora.yaml" in done.stdout

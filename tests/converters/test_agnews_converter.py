@@ -217,4 +217,4 @@ def test_bad_input_is_a_one_line_error(tmp_path: Path, args: list[str], message:
 def test_help_shows_an_example() -> None:
     result = run_script("converters/agnews.py", "--help")
     assert result.returncode == 0
-    assert "python converters/agnews.py --input" in result.stdout
+    assert "llm-recipes convert agnews --input" in result.stdout

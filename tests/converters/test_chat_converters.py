@@ -131,4 +131,4 @@ def test_ultrafeedback_hub_layout_reads_only_the_preference_splits(tmp_path: Pat
 def test_help_shows_examples() -> None:
     for script in ("converters/tulu.py", "converters/ultrafeedback.py"):
         result = run_script(script, "--help")
-        assert result.returncode == 0 and f"python {script} --" in result.stdout
+        assert result.returncode == 0 and f"llm-recipes convert {Path(script).stem} --" in result.stdout

@@ -94,4 +94,4 @@ def test_bad_flags_are_one_line_errors(tmp_path: Path, args: list[str], message:
 @pytest.mark.integration
 def test_help_shows_an_example() -> None:
     result = run_script("converters/generic.py", "--help")
-    assert result.returncode == 0 and "python converters/generic.py --input reviews.csv" in result.stdout
+    assert result.returncode == 0 and "llm-recipes convert generic --input reviews.csv" in result.stdout

@@ -107,4 +107,4 @@ def test_label_names_must_be_five(tmp_path: Path) -> None:
 @pytest.mark.integration
 def test_help_shows_an_example() -> None:
     result = run_script("converters/yelp.py", "--help")
-    assert result.returncode == 0 and "python converters/yelp.py --input" in result.stdout
+    assert result.returncode == 0 and "llm-recipes convert yelp --input" in result.stdout

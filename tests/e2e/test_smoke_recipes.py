@@ -90,7 +90,7 @@ def test_a_dataset_without_fixture_is_a_one_line_error(tmp_path: Path) -> None:
 @pytest.mark.integration
 def test_help_shows_an_example() -> None:
     result = run_script("scripts/smoke_recipe.py", "--help")
-    assert result.returncode == 0 and "python scripts/smoke_recipe.py recipes/yelp5_lora.yaml" in result.stdout
+    assert result.returncode == 0 and "llm-recipes smoke recipes/yelp5_lora.yaml" in result.stdout
 
 
 @pytest.mark.slow

@@ -63,4 +63,4 @@ def test_a_run_without_checkpoints_is_a_one_line_error(tmp_path: Path) -> None:
     (tmp_path / "run").mkdir()
     done = run_script("eval/checkpoints.py", tmp_path / "run", "--template", "default", "--dataset", "x")
     assert done.returncode == 2 and "no checkpoint-N folders" in done.stderr and "Traceback" not in done.stderr
-    assert "python eval/checkpoints.py --recipe" in run_script("eval/checkpoints.py", "--help").stdout
+    assert "llm-recipes checkpoints --recipe" in run_script("eval/checkpoints.py", "--help").stdout

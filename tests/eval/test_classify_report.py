@@ -217,7 +217,7 @@ def test_bad_input_is_a_one_line_error(tmp_path: Path, content: str | None, mess
 @pytest.mark.integration
 def test_help_shows_an_example() -> None:
     result = run_script("eval/classify_report.py", "--help")
-    assert result.returncode == 0 and "python eval/classify_report.py outputs/" in result.stdout
+    assert result.returncode == 0 and "llm-recipes report classify outputs/" in result.stdout
 
 
 def test_invalid_answers_are_grouped_and_every_row_gets_a_verdict(tmp_path: Path) -> None:

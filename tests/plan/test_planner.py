@@ -278,7 +278,7 @@ def test_bad_cards_are_one_line_errors(tmp_path: Path) -> None:
     done = run_script("scripts/plan.py", recipe, "--gpu", "gtx1080")
     assert done.returncode == 2 and "--gpu 'gtx1080' is not in the table" in done.stderr
     assert "Traceback" not in done.stderr
-    assert "python scripts/plan.py recipes/agnews_full.yaml --gpu a100-40g" in run_script(
+    assert "llm-recipes plan recipes/agnews_full.yaml --gpu a100-40g" in run_script(
         "scripts/plan.py", "--help").stdout
 
 

@@ -62,4 +62,4 @@ def test_no_texts_is_an_error(tmp_path: Path) -> None:
 
 def test_help_shows_an_example() -> None:
     result = run_script("scripts/make_tiny_model.py", "--help")
-    assert result.returncode == 0 and "python scripts/make_tiny_model.py --texts" in result.stdout
+    assert result.returncode == 0 and "llm-recipes tiny-model --texts" in result.stdout

@@ -96,7 +96,7 @@ def test_bad_run_folder_is_a_one_line_error(tmp_path: Path, files: dict[str, str
 
 def test_help_shows_an_example() -> None:
     result = run_script("scripts/plot_training.py", "--help")
-    assert result.returncode == 0 and "python scripts/plot_training.py saves/" in result.stdout
+    assert result.returncode == 0 and "llm-recipes plot saves/" in result.stdout
 
 
 def test_wandb_offline_gets_the_plots(dpo_run: Path, tmp_path: Path) -> None:
