@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -49,7 +50,7 @@ def test_a_suite_file_defaults_and_a_task_shared_by_dimensions_runs_once(tmp_pat
     assert suite.tasks_by_shots() == {0: ["piqa", "hellaswag"], 3: ["piqa", "7"]}
 
 
-@pytest.mark.parametrize(("text", "message"), [
+BAD_SUITES = [
     ("name: x\n", "a suite needs at least one dimension under `dimensions:`"),
     ("dimensions: {}\n", "a suite needs at least one dimension under `dimensions:`"),
     ("dimensions:\n  d: [piqa]\n", "dimension 'd' needs `tasks: [...]`"),
@@ -57,12 +58,7 @@ def test_a_suite_file_defaults_and_a_task_shared_by_dimensions_runs_once(tmp_pat
     ("dimensions:\n  d:\n    tasks: [piqa]\n    shots: -1\n", "dimension 'd': shots must be a whole number >= 0"),
     ("dimensions:\n  d:\n    tasks: [piqa]\n    shots: 2.5\n", "dimension 'd': shots must be a whole number >= 0"),
     ("dimensions:\n  d:\n    tasks: [piqa]\n    shots: five\n", "dimension 'd': shots must be a whole number >= 0"),
-])
-def test_a_bad_suite_is_one_line_naming_the_file(tmp_path: Path, text: str, message: str) -> None:
-    path = write(tmp_path / "suite.yaml", text)
-    with pytest.raises(InputError) as caught:
-        load_suite(path)
-    assert str(caught.value) == f"{path}: {message}"
+]
 
 
 def test_a_missing_or_non_mapping_file_names_its_kind(tmp_path: Path) -> None:
@@ -107,18 +103,22 @@ def test_a_hub_adapter_id_is_accepted_without_a_folder(tmp_path: Path) -> None:
     assert stage.adapter == "someone/qwen-lora"
 
 
-@pytest.mark.parametrize(("text", "message"), [
+BAD_STAGES = [
     ("suite: s.yaml\n", "a stage names its `model` (hub id or folder)"),
     ("model: ''\nsuite: s.yaml\n", "a stage names its `model` (hub id or folder)"),
     ("model: m\n", "a stage names its `suite` file"),
     ("model: m\nadapter: saves/never/trained\nsuite: s.yaml\n",
      "adapter saves/never/trained: no such folder (train it first, or give a hub id)"),
     ("model: m\nadapter: lonely\nsuite: s.yaml\n", "adapter lonely: no such folder (train it first, or give a hub id)"),
-])
-def test_a_bad_stage_is_one_line_naming_the_file(tmp_path: Path, text: str, message: str) -> None:
-    path = write(tmp_path / "stage.yaml", text)
+]
+
+
+@pytest.mark.parametrize(("load", "text", "message"), [(load_suite, *case) for case in BAD_SUITES] +
+                         [(load_stage, *case) for case in BAD_STAGES])
+def test_a_bad_suite_or_stage_is_one_line_naming_the_file(tmp_path: Path, load: Any, text: str, message: str) -> None:
+    path = write(tmp_path / "file.yaml", text)
     with pytest.raises(InputError) as caught:
-        load_stage(path)
+        load(path)
     assert str(caught.value) == f"{path}: {message}"
 
 
