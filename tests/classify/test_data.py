@@ -100,7 +100,8 @@ def hand_made(folder: Path) -> Path:
     registry = {"reviews": {"file_name": "reviews.jsonl", "columns": {"prompt": "task", "query": "text",
                                                                       "response": "stars"}},
                 "empty": {"file_name": "empty.jsonl"}, "blank": {"file_name": "blank.jsonl"},
-                "chat": {"file_name": "chat.jsonl", "formatting": "sharegpt"}}
+                "chat": {"file_name": "chat.jsonl", "formatting": "sharegpt"},
+                "yelp5_val": {"file_name": "yelp5_val.jsonl"}}
     (folder / "dataset_info.json").write_text(json.dumps(registry), encoding="utf-8")
     rows = [{"task": "Rate it.", "text": "good food", "stars": "5", "id": "r1", "fold": 2, "other": "x"},
             {"task": "Rate it.", "text": "", "stars": " 1 ", "swapped": True},
@@ -144,7 +145,11 @@ def test_a_set_that_cannot_be_read_is_one_line_naming_the_registry_or_the_file(t
              (lambda: load_set(folder, "reviews", ["1", "5"], need_labels=False),
               f"{folder / 'reviews.jsonl'}:4: answer '3' is not one of the labels ['1', '5']"),
              (lambda: load_set(folder, "reviews", ["1", "3", "5"], separator="@@"),
-              f"{folder / 'reviews.jsonl'}:1: text_pair_separator '@@' does not occur in the text")]
+              f"{folder / 'reviews.jsonl'}:1: text_pair_separator '@@' does not occur in the text"),
+             (lambda: load_set(folder, "yelp5_val", ["1"]),  # registered, its file never written
+              f"{registry}: dataset 'yelp5_val' is registered but {folder / 'yelp5_val.jsonl'} is not there: make it "
+              f"with: python converters/yelp.py --hf Yelp/yelp_review_full --max-samples 8000 --val-size 500 "
+              f"--data-dir {folder}")]
     for call, message in cases:
         with pytest.raises(InputError) as caught:
             call()
