@@ -397,3 +397,12 @@ def test_a_conversion_waits_for_the_registry_another_holds_and_reads_what_it_wro
     assert f"note: agnews was written by pid {os.getpid()} (" in done.stdout  # the other's agnews, replaced: said
     assert not lock_path(data).with_suffix(".who").exists()  # nothing left of the holder
     assert sorted(p.name for p in data.iterdir()) == ["agnews.jsonl", "dataset_info.json"]  # no lock in the data
+
+
+def test_each_data_folder_has_its_own_lock_outside_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    monkeypatch.chdir(tmp_path)
+    assert lock_path(tmp_path / "a") != lock_path(tmp_path / "b")  # conversions elsewhere do not wait
+    assert lock_path(Path("a")) == lock_path(tmp_path / "a") == lock_path(tmp_path / "b" / ".." / "a")
+    assert tmp_path not in lock_path(tmp_path / "a").parents  # nothing is added to the user's folders
