@@ -406,3 +406,10 @@ def test_each_data_folder_has_its_own_lock_outside_it(tmp_path: Path, monkeypatc
     assert lock_path(tmp_path / "a") != lock_path(tmp_path / "b")  # conversions elsewhere do not wait
     assert lock_path(Path("a")) == lock_path(tmp_path / "a") == lock_path(tmp_path / "b" / ".." / "a")
     assert tmp_path not in lock_path(tmp_path / "a").parents  # nothing is added to the user's folders
+
+
+def test_a_commit_refuses_overlapping_sets_unless_told_to_drop(tmp_path: Path) -> None:
+    row = {"input": "a", "output": "x"}
+    with pytest.raises(InputError, match="1 row\\(s\\) of s are also in s_val"):
+        commit(Plan(tmp_path, {"s": staged(row, {"input": "b", "output": "y"}), "s_val": staged(row)}), "s")
+    assert list(tmp_path.iterdir()) == []
