@@ -23,6 +23,7 @@ def test_chinese_means_at_least_a_tenth_of_the_non_space_characters() -> None:
     assert is_chinese(["中 " + "a " * 9])  # spaces do not count
     assert is_chinese(["aaaaa", "中aaaa"])  # 1 of 10 over both texts
     assert not is_chinese(["", "   "]) and not is_chinese([])
+    assert is_chinese(["是"]) and not is_chinese(["a"])  # a one-character answer
 
 
 def test_the_cache_keeps_at_most_five_texts_and_always_answers_the_inner_tokenizer() -> None:

@@ -42,7 +42,12 @@ CASES = {
     "emoji": ("Great job 🎉🎉 keep going 🚀", "Great work 🎉 keep it up 🚀"),
     "question marks inside tokens": ("what?no way?ok.", "what? no way? ok."),
     "newlines": ("line one\nline two\n\nline three", "line one\nline 2\nline three"),
-    "very long": (long_text(1, 500), long_text(2, 450)),  # rouge-chinese's LCS is quadratic in Python
+    "very long": (long_text(1, 500), long_text(2, 450)),
+    # one or two words on a side: no bigram, or a single one, on that side (ROUGE-2's empty and one-bigram sets)
+    "one-word prediction": ("Yes", "Yes it is"),
+    "one-word label": ("Yes it is", "Yes"),
+    "two-word prediction": ("the cat", "the cat sat on it"),
+    "two-word label": ("the cat sat on it", "the cat"),  # rouge-chinese's LCS is quadratic in Python
 }
 
 
