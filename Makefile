@@ -36,7 +36,7 @@ test-slow: $(STAMP)
 	$(PY) -m pytest -m slow $(XDIST) -rP --durations=15 || test $$? -eq 5
 
 # mutation testing of the modules whose numbers users act on ([tool.mutmut] in pyproject.toml), against their
-# unit tests; not part of CI (about 35 minutes on this 2-core machine); the score per module and every survivor last
+# unit tests; not part of CI (about 50 minutes on this 2-core machine); the score per module and every survivor last
 mutate: $(STAMP)
 	rm -rf mutants
 	$(PY) -m mutmut run --max-children 2
