@@ -22,6 +22,7 @@ from typing import Any
 
 from recipekit.converters import fixtures
 from recipekit.data.dataset_info import dataset_base, load_registry
+from recipekit.data.readers import hub_reachable
 from recipekit.errors import InputError
 from recipekit.paths import root
 
@@ -102,27 +103,6 @@ def make_fixture_dataset(name: str, raw: Path, data_dir: Path) -> None:
 # datasets whose original files may sit on this machine: environment variable, default folder, converter flags
 # (the default folder is relative to the repository root)
 LOCAL_SOURCES = {"agnews": ("AG_NEWS", "../shared/data/ag_news_csv", ["--val-size", "200"])}
-
-
-TRUTHY = ("1", "true", "yes", "on")
-
-
-def hub_reachable(timeout: float = 3.0) -> bool:
-    """Whether the Hugging Face hub (``HF_ENDPOINT``) answers within ``timeout`` seconds; never when
-    ``HF_HUB_OFFLINE`` or ``HF_DATASETS_OFFLINE`` is set."""
-    import urllib.error
-    import urllib.request
-
-    if any(os.environ.get(key, "").lower() in TRUTHY for key in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE")):
-        return False
-    endpoint = os.environ.get("HF_ENDPOINT") or "https://huggingface.co"
-    try:
-        with urllib.request.urlopen(urllib.request.Request(endpoint, method="HEAD"), timeout=timeout):
-            return True
-    except urllib.error.HTTPError:
-        return True  # it answered
-    except (OSError, ValueError):
-        return False
 
 
 def source_flags(name: str, hub_id: str) -> tuple[list[str], str]:
