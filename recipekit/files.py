@@ -162,6 +162,33 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
 
 
 @contextlib.contextmanager
+def folder_written(target: str | os.PathLike[str]) -> Iterator[Path]:
+    """A new folder for ``target``'s contents, made beside it: when the block ends it replaces ``target`` (the old
+    folder set aside, then deleted); an error or Ctrl-C inside the block leaves ``target`` as it was."""
+    import shutil
+
+    final = Path(target)
+    if final.exists() and not final.is_dir():
+        raise InputError("is a file, not a folder", str(final))
+    ensure_folder(final.parent)
+    staging = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".partial", dir=final.parent))
+    mask = os.umask(0)
+    os.umask(mask)
+    os.chmod(staging, 0o777 & ~mask)  # mkdtemp makes 0700
+    try:
+        yield staging
+        with sigint_deferred():
+            aside = final.with_name(f".{final.name}.old-{os.getpid()}") if final.exists() else None
+            if aside is not None:
+                os.replace(final, aside)
+            os.replace(staging, final)
+        if aside is not None:
+            shutil.rmtree(aside, ignore_errors=True)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+@contextlib.contextmanager
 def sigint_deferred() -> Iterator[None]:
     """Ignore Ctrl-C (SIGINT) for a block that takes milliseconds and must not stop half-way: the work it
     finishes is whole, so a Ctrl-C that lands there lets the run end normally."""

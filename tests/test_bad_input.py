@@ -208,6 +208,13 @@ def eval_and_script_cases() -> list[Case]:
         ("speed convert: --rows 0", lambda p: ["speed", "convert", "--rows", "0"], {}),
         ("speed gen-report: --workers 0", lambda p: ["speed", "gen-report", "--workers", "0"], {}),
         ("speed score-labels: --rows 0", lambda p: ["speed", "score-labels", "--rows", "0"], {}),
+        ("plan: an export recipe", lambda p: ["plan", "recipes/export/yelp5_lora.yaml", "--gpu", "t4"], {}),
+        ("export: a training recipe", lambda p: ["export", "recipes/yelp5_lora.yaml"], {}),
+        ("export: the adapter is not trained yet", lambda p: ["export", "recipes/export/yelp5_bert_lora.yaml",
+                                                              f"export_dir={p['folder'] / 'merged'}"], {}),
+        ("export: a bad --push id", lambda p: ["export", "recipes/export/yelp5_lora.yaml", "--push", "a b"], {}),
+        ("export: --report without a report", lambda p: ["export", "recipes/export/yelp5_lora.yaml", "--report",
+                                                         p["folder"]], {}),
         ("llm-recipes: unknown command", lambda p: ["nope"], {}),
     ]
 

@@ -41,6 +41,7 @@ COMMANDS: dict[str, str | dict[str, str]] = {
     "smoke": "smoke_recipe",
     "plan": "plan",
     "train-classifier": "train_classifier",
+    "export": "export",
     "tiny-model": "make_tiny_model",
     "score": "score_labels",
     "checkpoints": "checkpoints",

@@ -166,7 +166,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     args = build_parser().parse_args(argv)
     if args.published:
         return published(args.published, args.fit)
-    shipped = [p for p in all_recipe_files(root() / "recipes") if "demo" not in p.parts]
+    shipped = [p for p in all_recipe_files(root() / "recipes") if not {"demo", "export"} & set(p.parts)]
     paths = [Path(p) for p in args.recipes] or shipped
     if args.measure:
         return measure_sweep(paths, Path(args.measure), args.steps)

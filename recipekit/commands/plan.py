@@ -120,6 +120,9 @@ def main(argv: list[str] | None = None) -> dict:
     from recipekit.report.plan import header_line, render_markdown
 
     recipe = load_recipe(args.recipe)
+    if recipe.is_export:
+        raise InputError("an export recipe trains nothing: plan the recipe that trains its adapter "
+                         f"({recipe.args.get('adapter_name_or_path', 'adapter_name_or_path')})", args.recipe)
     named = True
     if args.report_hardware:
         card, args.gpus, named = report_hardware(recipe.facts().hardware)

@@ -81,7 +81,7 @@ class Smoke:
         for name in recipe.datasets():
             self.dataset(name)
         resolve = hub_or_made(self.tiny_model(recipe), self.made_by, self.add, recipe)
-        return tiny_args(recipe, self.data, self.work / "runs" / recipe.path.stem, self.steps, resolve, notes)
+        return tiny_args(recipe, self.data, self.work / "runs" / run_name(recipe), self.steps, resolve, notes)
 
     def add(self, path: Path) -> Path:
         """Plan one recipe's smoke run (after those it depends on, once); returns its output folder."""
@@ -91,7 +91,7 @@ class Smoke:
         recipe = load_recipe(path)
         notes: list[str] = []
         args = self.swapped(recipe, notes)
-        config = self.work / "recipes" / f"{path.stem}.yaml"
+        config = self.work / "recipes" / f"{run_name(recipe)}.yaml"
         config.parent.mkdir(parents=True, exist_ok=True)
         config.write_text(yaml.safe_dump(args, sort_keys=False), encoding="utf-8")
         env = {**launch_env(args), "WANDB_DIR": str(self.work), "WANDB_PROJECT": "smoke"}
@@ -99,11 +99,13 @@ class Smoke:
             notes.append("DeepSpeed on 2 CPU ranks (FORCE_TORCHRUN=1 NPROC_PER_NODE=2)")
         if recipe.is_classifier:
             command = [*module_command("train_classifier"), str(config)]
+        elif recipe.is_export:
+            command = [*module_command("export"), str(config)]
         else:
             command = [str(Path(sys.executable).with_name("llamafactory-cli")), "train", str(config)]
-        step = Step(path.stem, command, env, inputs=[config], recipe=config, source_recipe=str(shown(path)))
+        step = Step(run_name(recipe), command, env, inputs=[config], recipe=config, source_recipe=str(shown(path)))
         self.planned.append(Planned(step, args, recipe, notes))
-        self.outputs[path] = Path(args["output_dir"])
+        self.outputs[path] = run_folder(args)
         return self.outputs[path]
 
     def run_all(self) -> None:
@@ -113,7 +115,7 @@ class Smoke:
             start = time.perf_counter()
             wandb_runs = set(self.work.glob("wandb/offline-run-*"))
             run_logged(planned.step.command, self.work / "logs" / f"{planned.step.name}.log", planned.step.env)
-            verify(args, Path(args["output_dir"]), recipe)
+            verify(args, run_folder(args), recipe)
             if "wandb" in str(args.get("report_to", "")) and args.get("do_train"):
                 new = set(self.work.glob("wandb/offline-run-*")) - wandb_runs
                 if not new or not any(run_dir.glob("*.wandb") for run_dir in new):
@@ -125,9 +127,24 @@ class Smoke:
                 print(f"  note: {note}")
 
 
+def run_name(recipe: Recipe) -> str:
+    """A smoke run's name: the recipe's file name, ``export-`` before an export recipe's (which shares its training
+    recipe's name)."""
+    return f"export-{recipe.path.stem}" if recipe.is_export else recipe.path.stem
+
+
+def run_folder(args: dict[str, Any]) -> Path:
+    """Where a smoke run writes: its export_dir (an export), else its output_dir."""
+    return Path(args.get("export_dir") or args["output_dir"])
+
+
 def verify(args: dict[str, Any], out: Path, recipe: Recipe) -> None:
     """The run left what it should: weights + trainer state for training, predictions for predict (a classifier:
-    one predictions_<set>.jsonl per evaluation and predict set)."""
+    one predictions_<set>.jsonl per evaluation and predict set), merged weights and a model card for an export."""
+    if recipe.is_export:
+        if not (out / "README.md").is_file() or not list(out.glob("*.safetensors")):
+            raise InputError("the export wrote no merged weights and model card", str(out))
+        return
     if recipe.is_classifier:
         sets = [name for key in ("eval_dataset", "predict_dataset") for name in str(args.get(key) or "").split(",")
                 if name.strip() and (key == "eval_dataset" or args.get("do_predict"))]
@@ -151,6 +168,8 @@ def verify(args: dict[str, Any], out: Path, recipe: Recipe) -> None:
 
 
 def describe(args: dict[str, Any], recipe: Recipe) -> str:
+    if recipe.is_export:
+        return "export: the adapter merged into its base, with a model card"
     kind = "classifier" if recipe.is_classifier else f"stage {args.get('stage', 'sft')}"
     parts = [kind, args.get("finetuning_type", "full" if recipe.is_classifier else "lora")]
     if args.get("lora_target"):

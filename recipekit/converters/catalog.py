@@ -60,6 +60,13 @@ def spec_for(name: str) -> DatasetSpec | None:
     return DATASETS.get(dataset_base(name))
 
 
+def hub_id(name: str) -> str | None:
+    """The hub dataset dataset ``name`` is converted from (its command's ``--hf``), None for a local source."""
+    spec = spec_for(name)
+    words = spec.command.split() if spec else []
+    return words[words.index("--hf") + 1] if "--hf" in words else None
+
+
 def make_hint(name: str, data_dir: str | Path = "data") -> str:
     """How to make dataset ``name``: its conversion's command (into ``data_dir``), or the generic converter."""
     spec = spec_for(name)

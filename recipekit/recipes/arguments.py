@@ -60,10 +60,18 @@ def cuda_available() -> bool:
 
 
 def parse_llamafactory(values: dict[str, Any]) -> tuple[Any, ...]:
-    """(ModelArguments, DataArguments, Seq2SeqTrainingArguments, FinetuningArguments, GeneratingArguments)."""
-    from llamafactory.hparams.parser import _parse_train_args
+    """(ModelArguments, DataArguments, Seq2SeqTrainingArguments, FinetuningArguments, GeneratingArguments); an
+    export recipe (``export_dir``) as ``llamafactory-cli export`` reads it: (ModelArguments, DataArguments,
+    FinetuningArguments, GeneratingArguments)."""
+    from llamafactory.hparams.parser import _parse_infer_args, _parse_train_args
 
-    return tuple(_parse_train_args(values))
+    return tuple((_parse_infer_args if is_export(values) else _parse_train_args)(values))
+
+
+def is_export(values: dict[str, Any]) -> bool:
+    """An export recipe: it merges an adapter into its base and saves the model (``export_dir``); it trains
+    nothing and has no ``output_dir``."""
+    return bool(values.get("export_dir"))
 
 
 def parse_classifier(values: dict[str, Any]) -> tuple[Any, ...]:
@@ -85,7 +93,8 @@ def parse_arguments(values: dict[str, Any], classifier: bool, where: str, explai
     output_dir = values.get("output_dir")
     parser = CLASSIFIER if classifier else LLAMAFACTORY
     with tempfile.TemporaryDirectory() as scratch, quiet_transformers():
-        values["output_dir"] = scratch  # parsing never touches the recipe's own folders
+        if not is_export(values):
+            values["output_dir"] = scratch  # parsing never touches the recipe's own folders
         try:
             groups = (parse_classifier if classifier else parse_llamafactory)(values)
         except (InputError, ValueError, TypeError) as exc:

@@ -86,7 +86,9 @@ def check_header(recipe: Recipe, found: Findings) -> None:
 
 def batch_of(recipe: Recipe) -> tuple[int, int] | None:
     """(per device, accumulation) as the trainer reads them (its defaults for keys left out); None when the
-    recipe's parser refuses it (that is reported on its own)."""
+    recipe's parser refuses it (that is reported on its own) or it trains nothing (an export recipe)."""
+    if recipe.is_export:
+        return None
     try:
         return int(recipe.setting("per_device_train_batch_size")), int(recipe.setting("gradient_accumulation_steps"))
     except InputError:
@@ -254,6 +256,8 @@ def check_compatibility(recipe: Recipe, config: dict[str, Any] | None, found: Fi
         found.warnings.append("trust_remote_code runs Python code from the model's hub repository; models that "
                               "transformers supports natively (Llama, Qwen2/2.5/3, Gemma...) do not need it: drop it")
     model, template = str(a.get("model_name_or_path", "")), str(a.get("template", "default"))
+    if recipe.is_export:
+        return  # its template is its training recipe's (check_export)
     name = model.lower().rsplit("/", 1)[-1]
     base = "base" in name.split("-") or not any(tag in name for tag in ("instruct", "chat", "-it", "tiny"))
     if not is_local(model) and base and template not in PLAIN_TEMPLATES:
@@ -329,6 +333,34 @@ def check_fidelity(recipe: Recipe, found: Findings) -> None:
             found.errors.append(f"{key} is listed as a difference but the recipe has the report's value {value!r}")
 
 
+def check_export(recipe: Recipe, made_by: dict[str, Path], found: Findings) -> None:
+    """An export recipe merges onto the base its adapter was trained on, unquantised, with the same template."""
+    from recipekit.recipes.reading import load_recipe
+
+    a = recipe.args
+    if a.get("quantization_bit") and a.get("adapter_name_or_path"):
+        found.errors.append("quantization_bit: an adapter cannot be merged into a quantised model; name the "
+                            "unquantised base (drop quantization_bit), as LLaMA-Factory's merge examples do")
+    adapters = [p.strip().rstrip("/") for p in str(a.get("adapter_name_or_path") or "").split(",") if p.strip()]
+    if not adapters:
+        found.errors.append("an export recipe merges an adapter: set adapter_name_or_path (the training run's "
+                            "output_dir)")
+    for adapter in adapters:
+        producer = made_by.get(adapter)
+        if producer is None:
+            continue  # check_paths says whether it exists
+        trained = load_recipe(producer)
+        if str(trained.args.get("finetuning_type", "full" if trained.is_classifier else "lora")) != "lora":
+            found.errors.append(f"adapter_name_or_path {adapter}: {shown(producer)} trains all weights, not an "
+                                "adapter: its output_dir is the model itself, nothing to merge")
+        for key, default in (("model_name_or_path", ""), ("template", "default")):
+            if key == "template" and trained.is_classifier:
+                continue
+            if str(a.get(key, default)) != str(trained.args.get(key, default)):
+                found.errors.append(f"{key}: {a.get(key, default)!r}, but {shown(producer)} trained the adapter "
+                                    f"with {trained.args.get(key, default)!r}: merge with the training recipe's")
+
+
 def check_recipe(recipe: Recipe, context: CheckContext) -> Findings:
     """Every check of one recipe, in the order a reader fixes them."""
     found = Findings()
@@ -341,6 +373,8 @@ def check_recipe(recipe: Recipe, context: CheckContext) -> Findings:
         parse_with_llamafactory(recipe, found)
     check_datasets(recipe, context, found)
     check_paths(recipe, context.made_by, found)
+    if recipe.is_export:
+        check_export(recipe, context.made_by, found)
     config = deepspeed_config(recipe, found)
     if config is not None:
         check_deepspeed(recipe, config, context.gpu_counts, found)

@@ -56,6 +56,17 @@ class Recipe:
         return Recipe(self.path, {**self.args, **values}, self.header, self.classifier) if values else self
 
     @property
+    def is_export(self) -> bool:
+        """An export recipe (``export_dir``): ``llm-recipes export`` merges its adapter into its base model."""
+        from recipekit.recipes.arguments import is_export
+
+        return is_export(self.args)
+
+    def output_folder(self) -> str:
+        """The folder its run writes: ``export_dir`` of an export recipe, else ``output_dir`` (no trailing slash)."""
+        return str(self.args.get("export_dir" if self.is_export else "output_dir") or "").rstrip("/")
+
+    @property
     def is_classifier(self) -> bool:
         """A classification-head recipe (``recipes/classifier/``, or any recipe given to
         ``llm-recipes train-classifier``)."""
@@ -129,10 +140,10 @@ def load_recipe(path: str | Path, classifier: bool | None = None) -> Recipe:
 
 
 def recipe_outputs(paths: list[Path]) -> dict[str, Path]:
-    """``output_dir`` (no trailing slash) -> the recipe that writes it, for the given recipe files."""
+    """``output_dir`` (an export recipe's ``export_dir``; no trailing slash) -> the recipe that writes it."""
     outputs = {}
     for path in paths:
-        output_dir = load_recipe(path).args.get("output_dir")
-        if output_dir:
-            outputs[str(output_dir).rstrip("/")] = path
+        folder = load_recipe(path).output_folder()
+        if folder:
+            outputs[folder] = path
     return outputs

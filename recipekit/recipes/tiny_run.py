@@ -9,7 +9,9 @@ note where this machine can't run them: bf16/fp16 without CUDA, 4-bit quantisati
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
+import io
 from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
@@ -54,7 +56,10 @@ def make_tiny_model(out: Path, arch: str, template: str, data_dir: Path, log: Pa
         extra = TEMPLATE_TOKENS.get(template, [])
         settings = {"texts": texts, "arch": arch, "vocab_size": 1024, **asdict(shape), "extra_special_tokens": extra}
         log.parent.mkdir(parents=True, exist_ok=True)
-        log.write_text(save_tiny_model(texts, out, shape, 1024, extra, settings) + "\n", encoding="utf-8")
+        said = io.StringIO()  # the libraries' lines (DeepSpeed's accelerator, the shard bar) go to the log
+        with contextlib.redirect_stdout(said), contextlib.redirect_stderr(said):
+            summary = save_tiny_model(texts, out, shape, 1024, extra, settings)
+        log.write_text(said.getvalue() + summary + "\n", encoding="utf-8")
     return out
 
 
@@ -68,6 +73,10 @@ def tiny_args(recipe: Recipe, data_dir: Path, output_dir: Path, steps: int,
     for key in MODEL_KEYS + ADAPTER_KEYS:
         if key in a:
             a[key] = made_elsewhere(key, str(a[key]).rstrip("/"))
+    if recipe.is_export:  # a merge: the tiny model and adapter, written to the run's folder
+        a["export_dir"] = str(output_dir)
+        runnable_here(a, notes)
+        return a
     a.update(dataset_dir=str(data_dir), output_dir=str(output_dir))
     if not recipe.is_classifier:
         a.update(overwrite_output_dir=True, overwrite_cache=True)

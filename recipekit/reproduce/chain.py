@@ -39,8 +39,8 @@ STEP_KEYS = {"name", "run", "tiny", "inputs", "outputs", "wandb_run"}
 NUMBER_KEYS = {"name", "published", "unit", "report", "metric", "approx"}
 PLACEHOLDER = re.compile(r"\{([a-z]+)(?::([A-Za-z0-9_.-]+))?\}")
 RELOCATED = ("saves", "data")  # the folders recipes write and read, moved under {out} in a tiny run
-RUNNERS = {"llamafactory-cli": ("train",), "llm-recipes": ("train-classifier",)}
-CLASSIFIER_SCRIPT = "scripts/train_classifier.py"
+RUNNERS = {"llamafactory-cli": ("train", "export"), "llm-recipes": ("train-classifier", "export")}
+RECIPE_SCRIPTS = ("scripts/train_classifier.py", "scripts/export.py")  # scripts that run the recipe they are given
 CLASSIFY_METRICS = ("accuracy", "macro_precision", "macro_recall", "macro_f1", "log_loss")
 PER_CLASS = re.compile(r"^f1\[(.+)\]$")  # f1[LABEL]: one class's F1
 
@@ -226,10 +226,10 @@ class Layout:
                 env["NPROC_PER_NODE"] = "2"
             if not step.outputs:
                 step.outputs = [recipe_marker(recipe, self.relocate)]
-            step.progress = recipe_marker(recipe, self.relocate).parent / TRAINER_LOG
+            step.progress = None if recipe.is_export else recipe_marker(recipe, self.relocate).parent / TRAINER_LOG
             step.inputs += [step.recipe, *self.recipe_inputs(recipe)]
         env.update(self.group_env())
-        trains = runs_recipe and recipe.setting("do_train")
+        trains = runs_recipe and recipe.setting("do_train", False)
         if trains or spec.wandb_run:  # a training run's id, and its evaluations logged into the same run
             env.update(WANDB_RUN_ID=self.run_id(spec.wandb_run or spec.name), WANDB_RESUME="allow")
         step.env = env
@@ -240,7 +240,7 @@ class Layout:
         """What a recipe's run reads: its registry and data files, and the model, adapter or DeepSpeed config
         that this repository or an earlier step makes (hub ids are not files)."""
         data = Path(self.relocate(str(recipe.setting("dataset_dir"))))
-        found = [data / "dataset_info.json"]
+        found = [] if recipe.is_export else [data / "dataset_info.json"]
         for key in ("dataset", "eval_dataset", "predict_dataset"):
             found += [data / f"{name}.jsonl" for name in names_of(recipe.setting(key, None))]
         for key in ("model_name_or_path", "adapter_name_or_path", "ref_model", "ref_model_adapters", "deepspeed"):
@@ -266,7 +266,7 @@ class Layout:
             name = Path(token).name
             if name in RUNNERS and i + 1 < len(tokens) and tokens[i + 1] in RUNNERS[name]:
                 return True
-            if token.endswith(CLASSIFIER_SCRIPT):
+            if token.endswith(RECIPE_SCRIPTS):
                 return True
         return False
 
@@ -281,8 +281,11 @@ def layout_for(report: str, out: str | None, tiny: bool, gpus: int | None = None
 
 
 def recipe_marker(recipe: Recipe, relocate: Any) -> Path:
-    """The file a recipe's run writes last: the classifier's run summary, the trainer state, the predictions."""
-    out = Path(relocate(str(recipe.args.get("output_dir", "")).rstrip("/")))
+    """The file a recipe's run writes last: the classifier's run summary, the trainer state, the predictions, an
+    export's model card."""
+    out = Path(relocate(recipe.output_folder()))
+    if recipe.is_export:
+        return out / "README.md"
     if recipe.is_classifier:
         return out / "classifier_run.json"
     return out / ("trainer_state.json" if recipe.setting("do_train") else "generated_predictions.jsonl")

@@ -36,7 +36,7 @@ def prepare(step: Step, layout: Layout, notes: list[str]) -> None:
         raise InputError(f"{key} {value}: a tiny run needs it made by a step of the chain", str(recipe.path))
 
     args = tiny_args(recipe, Path(layout.relocate(str(recipe.setting("dataset_dir")))),
-                     Path(layout.relocate(str(recipe.args.get("output_dir", "saves/run")))), TINY_STEPS,
+                     Path(layout.relocate(recipe.output_folder() or "saves/run")), TINY_STEPS,
                      made_elsewhere, notes)
     text = yaml.safe_dump(args, sort_keys=False)
     target = root() / step.recipe

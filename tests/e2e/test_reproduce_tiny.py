@@ -78,6 +78,29 @@ def test_each_step_leaves_its_files_and_the_card_its_fields(reproduced: dict[str
     assert card["wandb_group"] == f"reproduce-{report}-tiny"
 
 
+EXPORTED = {"tulu_dpo": ("saves/qwen3-4b/lora-merged/tulu_dpo", "reports/dpo/gen_report.json", "bleu-4"),
+            "yelp5": ("saves/bert-base-uncased/lora-merged/yelp5", "reports/lora/classify_report.json", "accuracy"),
+            "afqmc": ("saves/qwen1.5-1.8b/qlora-cls-merged/afqmc", "reports/qlora/classify_report.json", "accuracy")}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("report", sorted(EXPORTED))
+def test_each_lora_chain_exports_its_model_with_a_card_of_its_report(reproduced: dict[str, tuple[Path, str]],
+                                                                     report: str) -> None:
+    from huggingface_hub import ModelCard
+
+    out, _ = reproduced[report]
+    folder, report_file, metric = EXPORTED[report]
+    merged = out / folder
+    assert list(merged.glob("*.safetensors")) and not (merged / "adapter_config.json").exists()
+    card = ModelCard.load(merged / "README.md")
+    written = json.loads((out / report_file).read_text(encoding="utf-8"))
+    value = written["llamafactory"][metric] if metric == "bleu-4" else written[metric]
+    found = {r.metric_type: r.metric_value for r in card.data.eval_results}
+    assert found[metric] == pytest.approx(value, abs=1e-6)
+    assert "## Differences from the report" in card.text
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("report", REPORTS)
 def test_one_wandb_group_and_the_eval_inside_the_training_run(reproduced: dict[str, tuple[Path, str]],

@@ -38,6 +38,11 @@ def test_every_recipe_runs_for_real(smoke: tuple[str, Path]) -> None:
         assert f"{recipe}: ok in " in out, recipe
         config = yaml.safe_load((ROOT / recipe).read_text(encoding="utf-8"))
         run_dir = work / "runs" / Path(recipe).stem
+        if config.get("export_dir"):  # merged weights, the tokenizer and the model card, beside the adapter's run
+            run_dir = work / "runs" / f"export-{Path(recipe).stem}"
+            assert list(run_dir.glob("*.safetensors")) and (run_dir / "tokenizer_config.json").is_file()
+            assert (run_dir / "README.md").read_text(encoding="utf-8").startswith("---\n")  # the card's metadata
+            assert (work / "runs" / Path(recipe).stem / "adapter_config.json").is_file()  # the adapter is kept
         if config.get("do_train"):
             state = json.loads((run_dir / "trainer_state.json").read_text(encoding="utf-8"))
             assert state["global_step"] == 2

@@ -67,7 +67,24 @@ def test_gpus_prints_the_accumulation_that_keeps_the_reports_batch() -> None:
     assert "on 3 GPUs no whole accumulation gives 32 with 2 per device; gradient_accumulation_steps=5 gives 30" in out
 
 
+def export_args(**changes: object) -> dict:
+    args = yaml.safe_load((ROOT / "recipes" / "export" / "qwen3_4b_tulu_sft_lora.yaml").read_text(encoding="utf-8"))
+    args.update(changes)
+    return {k: v for k, v in args.items() if v is not None}
+
+
 BROKEN = {
+    "export_quantised": (export_args(quantization_bit=4),
+                         "error: quantization_bit: an adapter cannot be merged into a quantised model"),
+    "export_other_base": (export_args(model_name_or_path="Qwen/Qwen3-8B-Base"),
+                          "error: model_name_or_path: 'Qwen/Qwen3-8B-Base', but recipes/qwen3_4b_tulu_sft_lora.yaml "
+                          "trained the adapter with 'Qwen/Qwen3-4B-Base'"),
+    "export_other_template": (export_args(template="qwen3"), "error: template: 'qwen3', but"),
+    "export_no_adapter": (export_args(adapter_name_or_path=None), "error: an export recipe merges an adapter"),
+    "export_full_run": (export_args(adapter_name_or_path="saves/llama3.1-8b/full/agnews"),
+                        "error: adapter_name_or_path saves/llama3.1-8b/full/agnews: recipes/agnews_full.yaml trains "
+                        "all weights"),
+    "export_unknown_key": (export_args(learning_rate=1e-4), "error: unknown key(s) ['learning_rate']"),
     "unknown_key": (base_args(lora_rnak=8),
                     "error: unknown key(s) ['lora_rnak']: not LLaMA-Factory arguments (check the spelling"),
     "missing_dataset": (base_args(dataset="yelp5_typo"),

@@ -1,0 +1,1 @@
+"""Exporting a trained adapter: merged into its base model, with a model card."""

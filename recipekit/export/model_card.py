@@ -1,0 +1,215 @@
+"""The model card of an exported model, written with huggingface_hub's ``ModelCard`` and ``ModelCardData``.
+
+Its metadata: the base model, the training data (hub ids where the conversion reads the hub), the library,
+and a ``model-index`` of the run's metrics as the eval commands wrote them (``classify_report.json``,
+``gen_report.json``: value and rows; nothing is recomputed). Its text: how the model was made (the training
+recipe, the method, the export), the metrics with their 95% intervals, and every difference from the report
+the training recipe reproduces. Before it is kept, the card is read back by the same library and must give
+the same metadata (the Hub's own ``validate`` needs the network). ``--push`` uploads the folder with
+``HfApi``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from recipekit.errors import InputError
+from recipekit.paths import shown
+from recipekit.recipes.arguments import names_of
+from recipekit.recipes.reading import Recipe
+
+CARD_FILE = "README.md"
+METRIC_NAMES = {"accuracy": "accuracy", "macro_f1": "macro F1", "log_loss": "log loss", "bleu-4": "BLEU-4",
+                "rouge-1": "ROUGE-1", "rouge-2": "ROUGE-2", "rouge-l": "ROUGE-L"}  # the model-index's metrics
+SPLITS = (("_val", "validation"), ("_test", "test"))
+
+
+@dataclass(frozen=True)
+class Scored:
+    """One report the eval commands wrote: the set it scored, its rows, its values and intervals."""
+
+    folder: Path
+    dataset: str
+    rows: int
+    values: dict[str, float]
+    intervals: dict[str, Any]
+
+
+@dataclass
+class CardFacts:
+    """What the card says about one exported model."""
+
+    name: str
+    export: Recipe
+    pipeline: str  # text-generation or text-classification
+    trained_by: Recipe | None = None
+    scored: list[Scored] = field(default_factory=list)
+
+
+def read_report(folder: str | Path, dataset: str) -> Scored:
+    """A report folder's numbers (one line naming the folder when it holds no report)."""
+    from recipekit.reproduce.card import REPORT_FILES, report_values
+
+    found = report_values(Path(folder))
+    if found is None:
+        raise InputError(f"no {' or '.join(REPORT_FILES)} here: give a folder an eval command wrote", str(folder))
+    rows, values, intervals = found
+    return Scored(Path(folder), dataset, rows, values, intervals)
+
+
+def trained_by(adapter: str, made_by: dict[str, Path]) -> Path | None:
+    """The recipe whose ``output_dir`` the adapter folder is, or ends with (a tiny run moves ``saves/``)."""
+    parts = Path(adapter.rstrip("/")).parts
+    for output, recipe in made_by.items():
+        tail = Path(output).parts
+        if tail and parts[-len(tail):] == tail:
+            return recipe
+    return None
+
+
+def hub_model(name: str) -> str | None:
+    """``name`` when it is a hub model id (``org/name``, not a folder here)."""
+    return name if name.count("/") == 1 and not Path(name).exists() else None
+
+
+def split_of(dataset: str) -> str:
+    return next((split for suffix, split in SPLITS if dataset.endswith(suffix)), "validation")
+
+
+def eval_results(facts: CardFacts) -> list[Any]:
+    """The model-index entries: each report's metrics (those with a name there), on its set."""
+    from huggingface_hub import EvalResult
+
+    from recipekit.converters.catalog import hub_id
+
+    results = []
+    for scored in facts.scored:
+        for metric, label in METRIC_NAMES.items():
+            if metric in scored.values:
+                results.append(EvalResult(
+                    task_type=facts.pipeline, dataset_type=hub_id(scored.dataset) or scored.dataset,
+                    dataset_name=scored.dataset, dataset_split=split_of(scored.dataset), metric_type=metric,
+                    metric_name=label, metric_value=round(float(scored.values[metric]), 6)))
+    return results
+
+
+def training_sets(facts: CardFacts) -> list[str]:
+    """The training sets, as hub ids where their conversion reads the hub."""
+    from recipekit.converters.catalog import hub_id
+
+    names = names_of(facts.trained_by.args.get("dataset")) if facts.trained_by else []
+    return [hub_id(name) or name for name in names]
+
+
+def card_data(facts: CardFacts) -> Any:
+    """``ModelCardData`` of the card (ValueError from the library when the model-index is malformed)."""
+    from huggingface_hub import ModelCardData
+
+    base = str(facts.export.args.get("model_name_or_path", ""))
+    tags = ["lora", "llama-factory" if facts.pipeline == "text-generation" else "peft"]
+    if facts.trained_by is not None and facts.trained_by.args.get("quantization_bit"):
+        tags.append("qlora")
+    results = eval_results(facts)
+    return ModelCardData(base_model=hub_model(base), datasets=training_sets(facts) or None,
+                         library_name="transformers", pipeline_tag=facts.pipeline, tags=tags,
+                         model_name=facts.name if results else None, eval_results=results or None)
+
+
+def method_line(recipe: Recipe) -> str:
+    """How the adapter was trained, from its recipe: stage, LoRA rank, alpha and targets, 4-bit."""
+    a = recipe.args
+    stage = "a classification head" if recipe.is_classifier else f"stage {a.get('stage', 'sft')}"
+    parts = [f"{stage}, LoRA rank {a.get('lora_rank', 8)}, alpha {a.get('lora_alpha', 'default')}, "
+             f"targets {a.get('lora_target', 'default')}"]
+    if a.get("quantization_bit"):
+        parts.append(f"trained on the {a['quantization_bit']}-bit base (QLoRA), merged onto the unquantised one")
+    return "; ".join(parts)
+
+
+def results_table(facts: CardFacts) -> list[str]:
+    lines = ["| set | metric | value | 95% interval | rows | report |", "|---|---|---|---|---|---|"]
+    for scored in facts.scored:
+        for metric, label in METRIC_NAMES.items():
+            if metric in scored.values:
+                low_high = scored.intervals.get(metric)
+                interval = f"{low_high[0]:.4f} - {low_high[1]:.4f}" if low_high else "-"
+                lines.append(f"| {scored.dataset} | {label} | {scored.values[metric]:.4f} | {interval} | "
+                             f"{scored.rows} | {shown(scored.folder)} |")
+    return lines
+
+
+def differences(recipe: Recipe) -> tuple[str, list[str]]:
+    """(the report's title, each difference of the training recipe and of its chain) when it reproduces one."""
+    from recipekit.reproduce.chain import load_chain
+
+    facts = recipe.facts()
+    if facts.report is None:
+        return "", []
+    chain = load_chain(str(facts.source))
+    lines = [f"`{key}`: {why}" for key, why in facts.differences.items()] + list(chain.differences)
+    return chain.report_title or chain.title, lines
+
+
+def card_body(facts: CardFacts) -> str:
+    """The card's Markdown (after its metadata)."""
+    import yaml
+
+    export, trained = facts.export, facts.trained_by
+    base = str(export.args.get("model_name_or_path", ""))
+    how = "LLaMA-Factory's export" if facts.pipeline == "text-generation" else "peft's merge_and_unload"
+    lines = [f"# {facts.name}", "",
+             f"`{base}` with the LoRA adapter `{export.args.get('adapter_name_or_path')}` merged in ({how}, "
+             f"recipe `{shown(export.path)}`), saved in shards of at most {export.setting('export_size')} GB.",
+             ""]
+    if not hub_model(base):
+        lines += [f"The base model is a local folder ({base}): a run on a tiny model, not the report's.", ""]
+    if trained is not None:
+        lines += ["## Training", "", f"- recipe: `{shown(trained.path)}`", f"- method: {method_line(trained)}",
+                  f"- data: {', '.join(training_sets(facts)) or '(none named)'}"]
+        title, listed = differences(trained)
+        if title:
+            lines += [f"- reproduces: {title}", "", "## Differences from the report", ""]
+            lines += [f"- {line}" for line in listed] or ["- none listed"]
+        lines.append("")
+    lines += ["## Results", ""]
+    lines += results_table(facts) if facts.scored else ["No report was given (`--report FOLDER`)."]
+    lines += ["", "## Recipes", ""]
+    for recipe in ([trained] if trained is not None else []) + [export]:
+        lines += [f"`{shown(recipe.path)}`:", "", "```yaml",
+                  yaml.safe_dump(recipe.args, sort_keys=False, allow_unicode=True).rstrip(), "```", ""]
+    return "\n".join(lines)
+
+
+def model_card(facts: CardFacts) -> Any:
+    """The card, read back by huggingface_hub: its metadata must come back unchanged (one line if not)."""
+    from huggingface_hub import ModelCard
+
+    try:
+        data = card_data(facts)
+        text = f"---\n{data.to_yaml()}\n---\n\n{card_body(facts)}"
+        card = ModelCard(text)
+    except ValueError as exc:
+        raise InputError(f"huggingface_hub refused the model card: {' '.join(str(exc).split())}",
+                         str(facts.export.path)) from None
+    if card.data.to_dict() != data.to_dict():
+        raise InputError("the model card's metadata does not read back as written", str(facts.export.path))
+    return card
+
+
+def push(folder: Path, repo_id: str, private: bool = False) -> str:
+    """Upload ``folder`` to the hub model repository ``repo_id`` (made if missing); its URL. Any failure (no
+    network, no token, no rights) is one line: the exported folder stays as written."""
+    from huggingface_hub import HfApi
+
+    api = HfApi()
+    try:
+        api.create_repo(repo_id, private=private, exist_ok=True)
+        commit = api.upload_folder(folder_path=str(folder), repo_id=repo_id,
+                                   commit_message=f"Upload {folder.name} (llm-recipes export)")
+    except Exception as exc:  # httpx, huggingface_hub's HTTP and offline errors: all one line
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise InputError(f"--push {repo_id} failed ({type(exc).__name__}: {first}); the export is kept here: "
+                         f"upload it later with `hf upload {repo_id} {folder}`", str(folder)) from None
+    return str(getattr(commit, "commit_url", "") or f"https://huggingface.co/{repo_id}")

@@ -1,0 +1,92 @@
+"""The export's parts without a model: the recipe read by LLaMA-Factory's export parser, the training recipe found
+from the adapter folder, the datasets' hub ids, the model card's metadata, a folder replaced whole."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from recipekit.converters.catalog import hub_id
+from recipekit.errors import InputError
+from recipekit.export.model_card import CardFacts, Scored, model_card, split_of, trained_by
+from recipekit.files import folder_written
+from recipekit.recipes.reading import Recipe, load_recipe
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_an_export_recipe_is_read_by_the_export_parser_with_its_defaults(tmp_path: Path) -> None:
+    from llamafactory.hparams import ModelArguments
+
+    path = tmp_path / "export.yaml"
+    path.write_text("model_name_or_path: Qwen/Qwen2.5-0.5B\nadapter_name_or_path: saves/a\nexport_dir: out/m\n",
+                    encoding="utf-8")
+    recipe = load_recipe(path)
+    assert recipe.is_export and recipe.output_folder() == "out/m"
+    assert recipe.setting("export_size") == ModelArguments.__dataclass_fields__["export_size"].default
+    assert recipe.setting("adapter_name_or_path") == ["saves/a"]  # LLaMA-Factory's list of adapters
+    assert recipe.setting("do_train", "absent") == "absent"  # the export parser has no training arguments
+    path.write_text("model_name_or_path: m\nexport_dir: out/m\nlearning_rate: 1e-4\n", encoding="utf-8")
+    with pytest.raises(InputError, match="unknown key"):
+        load_recipe(path).parsed()
+
+
+def test_a_training_recipe_is_not_an_export() -> None:
+    recipe = load_recipe(ROOT / "recipes/yelp5_lora.yaml")
+    assert not recipe.is_export and recipe.output_folder() == "saves/qwen2.5-0.5b/lora/yelp5"
+
+
+def test_the_adapter_names_its_training_recipe_by_output_dir_or_its_end() -> None:
+    made_by = {"saves/qwen2.5-0.5b/lora/yelp5": Path("recipes/yelp5_lora.yaml"),
+               "saves/bert-base-uncased/lora/yelp5": Path("recipes/classifier/yelp5_bert_lora.yaml")}
+    assert trained_by("saves/qwen2.5-0.5b/lora/yelp5/", made_by) == Path("recipes/yelp5_lora.yaml")
+    tiny = "outputs/reproduce/yelp5-tiny/saves/bert-base-uncased/lora/yelp5"
+    assert trained_by(tiny, made_by) == Path("recipes/classifier/yelp5_bert_lora.yaml")
+    assert trained_by("saves/other/lora/yelp5", made_by) is None
+    assert trained_by("lora/yelp5", made_by) is None  # a shorter path is not the run's folder
+
+
+def test_hub_ids_of_the_converted_sets() -> None:
+    assert hub_id("yelp5_val") == "Yelp/yelp_review_full"
+    assert hub_id("tulu3_personas_if") == "allenai/tulu-3-sft-personas-instruction-following"
+    assert hub_id("afqmc") is None  # converted from a local download
+    assert hub_id("mine") is None
+    assert [split_of(n) for n in ("agnews_val", "afqmc_test", "agnews")] == ["validation", "test", "validation"]
+
+
+def test_the_cards_metadata_reads_back_and_names_the_reports_set(tmp_path: Path) -> None:
+    export = Recipe(tmp_path / "export.yaml", {"model_name_or_path": "Qwen/Qwen2.5-0.5B", "export_dir": "m",
+                                               "adapter_name_or_path": "saves/qwen2.5-0.5b/lora/yelp5"})
+    trained = load_recipe(ROOT / "recipes/yelp5_lora.yaml")
+    scored = Scored(tmp_path, "yelp5_val", 500, {"accuracy": 0.598, "macro_f1": 0.5912, "f1[neutral]": 0.4},
+                    {"accuracy": [0.55, 0.64]})
+    card = model_card(CardFacts("qwen-yelp5", export, "text-generation", trained, [scored]))
+    assert card.data.base_model == "Qwen/Qwen2.5-0.5B" and card.data.datasets == ["Yelp/yelp_review_full"]
+    results = [(r.metric_type, r.metric_value, r.dataset_name, r.dataset_type) for r in card.data.eval_results]
+    assert results == [("accuracy", 0.598, "yelp5_val", "Yelp/yelp_review_full"),
+                       ("macro_f1", 0.5912, "yelp5_val", "Yelp/yelp_review_full")]  # per-class F1 stays in the report
+    assert "| yelp5_val | accuracy | 0.5980 | 0.5500 - 0.6400 | 500 |" in card.text
+    assert "| yelp5_val | macro F1 | 0.5912 | - | 500 |" in card.text
+    assert "## Differences from the report" in card.text and "`lora_target`:" in card.text
+
+
+def test_a_folder_is_replaced_only_when_the_block_ends(tmp_path: Path) -> None:
+    target = tmp_path / "out"
+    target.mkdir()
+    (target / "old.txt").write_text("old", encoding="utf-8")
+    with pytest.raises(RuntimeError), folder_written(target) as staging:
+        (staging / "new.txt").write_text("new", encoding="utf-8")
+        raise RuntimeError("merge failed")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"] and [p.name for p in target.iterdir()] == ["old.txt"]
+    with folder_written(target) as staging:
+        (staging / "new.txt").write_text("new", encoding="utf-8")
+        assert [p.name for p in target.iterdir()] == ["old.txt"]  # not yet
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"] and [p.name for p in target.iterdir()] == ["new.txt"]
+    mask = os.umask(0)
+    os.umask(mask)
+    assert target.stat().st_mode & 0o777 == 0o777 & ~mask  # a folder's usual permissions, not mkdtemp's 0700
+    (tmp_path / "file").write_text("x", encoding="utf-8")
+    with pytest.raises(InputError, match="is a file, not a folder"), folder_written(tmp_path / "file"):
+        pass
