@@ -37,7 +37,7 @@ NOT_CONVERTERS = {"catalog", "fixtures"}
 # subcommand -> module of this package, or a group of subcommands -> module
 COMMANDS: dict[str, str | dict[str, str]] = {
     "convert": {},  # filled from recipekit.converters: one subcommand per converter
-    "check": {"recipes": "check_recipes", "data": "check_data"},
+    "check": {"recipes": "check_recipes", "data": "check_data", "contamination": "check_contamination"},
     "smoke": "smoke_recipe",
     "plan": "plan",
     "train-classifier": "train_classifier",

@@ -25,6 +25,8 @@ from pathlib import Path
 from typing import Any
 
 from recipekit.cli import at_least, script_parser
+from recipekit.contamination.check import Settings, duplicates_inside
+from recipekit.contamination.sources import set_rows
 from recipekit.converters.catalog import require_converted
 from recipekit.data.dataset_info import default_data_dir
 from recipekit.errors import InputError, exit_on_input_error
@@ -41,6 +43,11 @@ def render(name: str, report: dict[str, Any]) -> list[str]:
              f"{report['cutoff_len']}"]
     if report["dropped_by_llamafactory"]:
         lines.append(f"  ERROR: LLaMA-Factory dropped {report['dropped_by_llamafactory']} row(s) as invalid")
+    dups = report.get("duplicates")
+    if dups:
+        lines.append(f"  repeats: {dups['exact']} row(s) repeat an earlier row (normalised prompt), {dups['near']} "
+                     f"nearly ({dups['rule']})")
+        lines += [f"    {e['row']} ~ {e['like']} (Jaccard {e['jaccard']}): {e['text']}" for e in dups["examples"]]
     if "labels" in report:
         total = sum(report["labels"].values())
         lines.append("  answers: " + ", ".join(f"{label or '(empty: predict-ready)'} {n} ({n / total:.1%})"
@@ -104,6 +111,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 print(f"{name}: ERROR: LLaMA-Factory could not load it: {reports[name]['error']}")
                 failed = True
                 continue
+            reports[name]["duplicates"] = duplicates_inside(list(set_rows(Path(args.data_dir), name, "prompt")),
+                                                            Settings())
             failed |= reports[name]["dropped_by_llamafactory"] > 0 or reports[name]["rows_kept"] == 0
             print("\n".join(render(name, reports[name])))
     if args.json:

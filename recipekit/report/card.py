@@ -18,12 +18,21 @@ def render_markdown(card: dict[str, Any]) -> str:
         ci = n["ci95"]
         published = ("≈ " if n["approx"] else "") + number_text(n["published"], n["unit"])
         interval = f"[{number_text(ci[0], n['unit'])}, {number_text(ci[1], n['unit'])}]" if ci else "-"
-        rows.append([n["name"], published, number_text(n["run"], n["unit"]), interval, n["n"] or "-", n["verdict"]])
+        seen = n.get("contamination")
+        in_training = f"{seen['found']} of {seen['rows']}" if seen else "-"
+        verdict = n["verdict"] + (f"; scored on {seen['set']}, {seen['found']} of whose rows are in the training "
+                                  "data" if seen and seen["found"] else "")
+        rows.append([n["name"], published, number_text(n["run"], n["unit"]), interval, n["n"] or "-", in_training,
+                     verdict])
     lines = [f"**{card['first_line']}**", "", f"# Report card: {card['title']}", "",
              f"Report: `{card['source']}`. wandb group: `{card['wandb_group']}`.", "",
-             md_table(["number", "report", "this run", "95% interval", "rows", "verdict"], rows), "",
+             md_table(["number", "report", "this run", "95% interval", "rows", "in training", "verdict"], rows), "",
              f"Intervals: {card['interval']['method']}, {card['interval']['resamples']} resamples, seed "
-             f"{card['interval']['seed']}.", "", "## Differences from the report", ""]
+             f"{card['interval']['seed']}."]
+    checked = card.get("contamination")
+    lines += ["", f"In training: the scored set's rows found in the run's training sets ({checked['file']}: exact, "
+              "13-gram or near-duplicate)." if checked else "In training: no contamination check ran (-)."]
+    lines += ["", "## Differences from the report", ""]
     differences = card["differences"]
     lines += [f"- {item}" for item in differences.get("chain", [])]
     for recipe, items in differences.items():

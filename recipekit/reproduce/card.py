@@ -83,6 +83,26 @@ def score_numbers(numbers: list[Number], fill: Callable[[str], Path], tiny: bool
     return scored
 
 
+def contamination(scored: list[dict[str, Any]], numbers: list[Number], steps: list[Any]) -> dict[str, Any] | None:
+    """The contamination check's counts beside each number scored on a named set (in place: each number's
+    ``contamination``), from the chain's ``contamination.json``; the check's settings, or None without one."""
+    found = next((Path(o) for step in steps for o in step.outputs if Path(o).name == "contamination.json"
+                  and Path(o).is_file()), None)
+    if found is None:
+        return None
+    report = json.loads(found.read_text(encoding="utf-8"))
+    for entry, number in zip(scored, numbers, strict=True):
+        pairs = [p for p in report["pairs"] if number.set and p["scored"] == number.set]
+        if not pairs:
+            entry["contamination"] = None
+            continue
+        ids = set().union(*(p["scored_ids"] for p in pairs))
+        entry["contamination"] = {
+            "set": number.set, "rows": pairs[0]["scored_rows"], "found": len(ids),
+            "by_training_set": {p["training"]: {m: v["scored_rows"] for m, v in p["methods"].items()} for p in pairs}}
+    return {"file": str(found), "settings": report["settings"]}
+
+
 def hardware_line(gpus: list[str], cores: int | None) -> str:
     """``N x GPU NAME`` (each kind of card counted), or ``CPU only (N cores)`` when there is no GPU."""
     if gpus:
@@ -143,6 +163,9 @@ def build_card(layout: Any, steps: list[Any], state: dict[str, Any]) -> dict[str
     facts = {name: recipe.facts() for name, recipe in loaded.items()}
     hardware = sorted({fact.hardware for fact in facts.values() if fact.report})
     seconds = {name: info.get("seconds", 0.0) for name, info in state.get("steps", {}).items()}
+    numbers = score_numbers(chain.numbers, lambda text: root() / layout.relocate(layout.fill(text, "numbers")),
+                            layout.tiny)
+    checked = contamination(numbers, chain.numbers, steps)
     first = ("Tiny run: a tiny model on small data, to check that the chain works end to end. Its numbers say "
              "nothing about the report and get no verdicts." if layout.tiny else
              f"Reproduction of {chain.title}: the report's numbers beside this run's, with 95% intervals.")
@@ -153,8 +176,8 @@ def build_card(layout: Any, steps: list[Any], state: dict[str, Any]) -> dict[str
         "source": chain.report_title or chain.report,
         "report_file": chain.report,
         "tiny": layout.tiny,
-        "numbers": score_numbers(chain.numbers, lambda text: root() / layout.relocate(layout.fill(text, "numbers")),
-                                 layout.tiny),
+        "numbers": numbers,
+        "contamination": checked,
         "interval": {"level": LEVEL, "resamples": RESAMPLES, "seed": SEED,
                      "method": "percentile bootstrap of rows, as each report wrote it"},
         "differences": {"chain": chain.differences,

@@ -36,7 +36,7 @@ from recipekit.steps import Step
 
 CHAIN_KEYS = {"report", "report_title", "title", "steps", "numbers", "differences", "recipes"}
 STEP_KEYS = {"name", "run", "tiny", "inputs", "outputs", "wandb_run"}
-NUMBER_KEYS = {"name", "published", "unit", "report", "metric", "approx"}
+NUMBER_KEYS = {"name", "published", "unit", "report", "metric", "approx", "set"}
 PLACEHOLDER = re.compile(r"\{([a-z]+)(?::([A-Za-z0-9_.-]+))?\}")
 RELOCATED = ("saves", "data")  # the folders recipes write and read, moved under {out} in a tiny run
 RUNNERS = {"llamafactory-cli": ("train", "export"), "llm-recipes": ("train-classifier", "export")}
@@ -55,6 +55,7 @@ class Number:
     report: str
     unit: str = ""  # "%": the report prints it x100
     approx: bool = False  # the report gives it as "about"
+    set: str = ""  # the registered set it is scored on (the card gives that set's contamination)
 
 
 @dataclass(frozen=True)
@@ -136,7 +137,7 @@ def load_chain(name_or_path: str) -> Chain:
             raise InputError(f"number {raw['name']}: unknown metric {raw['metric']!r} (known: "
                              f"{', '.join((*CLASSIFY_METRICS, *GEN_METRICS))}, f1[LABEL])", where)
         numbers.append(Number(str(raw["name"]), float(raw["published"]), str(raw["metric"]), str(raw["report"]),
-                              str(raw.get("unit", "")), bool(raw.get("approx", False))))
+                              str(raw.get("unit", "")), bool(raw.get("approx", False)), str(raw.get("set", ""))))
     for recipe in data.get("recipes") or {}:
         entry_facts(path, data, recipe)  # each recipe's facts, refused here when malformed
     return Chain(path.stem, path, str(data.get("report", "")), str(data.get("title", path.stem)), steps, numbers,

@@ -128,3 +128,28 @@ def test_committed_registry_holds_each_converters_own_entries(all_datasets: Path
     for name in ("yelp5_val", "tulu3_personas_if_val", "ultrafeedback_dpo_val"):
         base = committed[name[:-4]]
         assert committed[name] == {**base, "file_name": f"{name}.jsonl"}
+
+
+def test_repeats_inside_a_set_exact_and_near(tmp_path: Path) -> None:
+    """A copy in capitals repeats exactly once normalised; three words swapped in a 40-word row leave 33 of 45
+    bigrams shared (Jaccard 0.733 >= 0.7); the shared instruction is masked out, the other rows are unrelated."""
+    import random
+
+    rng = random.Random(3)
+    words = [f"w{i}" for i in range(3000)]
+    rows = [" ".join(rng.choice(words) for _ in range(40)) for _ in range(30)]
+    near = rows[5].split()
+    for position, word in zip((10, 20, 30), ("x1", "x2", "x3"), strict=True):
+        near[position] = word
+    instruction = "Answer the question below with one word only please and nothing more than that word at all"
+    data = tmp_path / "data"
+    write_jsonl(data / "s.jsonl", [{"instruction": instruction, "input": r, "output": "a"}
+                                   for r in [*rows, rows[2].upper(), " ".join(near)]])
+    (data / "dataset_info.json").write_text(json.dumps({"s": {"file_name": "s.jsonl"}}), encoding="utf-8")
+    ran = run_cli("check", "data", "s", "--data-dir", data, "--json", tmp_path / "r.json")
+    assert ran.returncode == 0, ran.stderr
+    found = json.loads((tmp_path / "r.json").read_text(encoding="utf-8"))["s"]["duplicates"]
+    assert (found["exact"], found["near"]) == (1, 1)
+    assert found["examples"] == [{"row": "line 32", "like": "line 6", "jaccard": 0.733,
+                                  "text": found["examples"][0]["text"]}]
+    assert "repeats: 1 row(s) repeat an earlier row (normalised prompt), 1 nearly" in ran.stdout

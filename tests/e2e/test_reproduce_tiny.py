@@ -74,6 +74,9 @@ def test_each_step_leaves_its_files_and_the_card_its_fields(reproduced: dict[str
         assert time["report"] == entries[recipe]["time"] and time["plan"]["seconds_per_step"], recipe
         assert f"- `{recipe}`: The report's own time ({entries[recipe]['time']['said']})" in \
             (out / "report_card.md").read_text(encoding="utf-8")
+    assert card["contamination"]["file"].endswith("contamination/contamination.json")  # the chain's check ran
+    for number in card["numbers"]:  # each number beside its set's rows found in the training data
+        assert number["contamination"]["rows"] > 0 and number["contamination"]["found"] >= 0, number
     assert card["versions"]["llamafactory"] and card["differences"]["chain"]
     assert card["wandb_group"] == f"reproduce-{report}-tiny"
 

@@ -78,7 +78,9 @@ def test_lora_targets_stage_and_deepspeed_are_kept(smoke: tuple[str, Path]) -> N
     reporting = sum(1 for c in configs if c.get("do_train") and c.get("report_to") == "wandb")
     assert reporting >= 3
     runs = list((work / "wandb").glob("offline-run-*"))
-    assert len(runs) == reporting and all(list(run.glob("run-*.wandb")) for run in runs)
+    # the recipes' own runs, and those trained first for an export recipe's adapter: each its own offline run
+    assert len(runs) == out.count("note: wandb offline run:") >= reporting
+    assert all(list(run.glob("run-*.wandb")) for run in runs)
 
 
 @pytest.mark.integration

@@ -213,3 +213,30 @@ def test_a_number_whose_report_folder_has_an_unknown_placeholder_names_it(tmp_pa
         build_card(Layout(load_chain(str(chain)), tmp_path / "out", tiny=False), [], {})
     assert str(caught.value).endswith("step numbers: unknown placeholder {outt} (known: {out}, {fixture:DATASET} in a "
                                       "tiny command)")
+
+
+def test_each_number_carries_the_contamination_of_its_set(tmp_path: Path) -> None:
+    from recipekit.report.card import render_markdown
+
+    out = tmp_path / "out"
+    checked = out / "contamination" / "contamination.json"
+    checked.parent.mkdir(parents=True)
+    counts = {"exact": {"scored_rows": 2, "training_rows": 2}, "ngram": {"scored_rows": 3, "training_rows": 4},
+              "near": {"scored_rows": 0, "training_rows": 0}}
+    checked.write_text(json.dumps({"settings": {"fields": "prompt"}, "pairs": [
+        {"training": "yelp5", "scored": "yelp5_val", "scored_rows": 500, "methods": counts,
+         "any": {"scored_rows": 3, "training_rows": 4}, "scored_ids": ["line 4", "line 9", "line 30"]},
+        {"training": "yelp5", "scored": "other_val", "scored_rows": 10, "methods": counts,
+         "any": {"scored_rows": 1, "training_rows": 1}, "scored_ids": ["line 1"]}]}), encoding="utf-8")
+    steps = [Step("train", ["python", "scripts/train_classifier.py", YELP], recipe=Path(YELP), source_recipe=YELP),
+             Step("contamination", ["python", "scripts/check_contamination.py", YELP], outputs=[checked])]
+    card = build_card(Layout(load_chain("yelp5"), out, tiny=False), steps, {})
+    assert card["contamination"]["file"] == str(checked)
+    for number in card["numbers"]:  # every yelp5 number is scored on yelp5_val
+        assert number["contamination"] == {"set": "yelp5_val", "rows": 500, "found": 3,
+                                           "by_training_set": {"yelp5": {"exact": 2, "ngram": 3, "near": 0}}}
+    markdown = render_markdown(card)
+    assert "| in training | verdict |" in markdown
+    assert "| 3 of 500 | not measured; scored on yelp5_val, 3 of whose rows are in the training data |" in markdown
+    bare = build_card(Layout(load_chain("yelp5"), tmp_path / "none", tiny=False), steps[:1], {})
+    assert bare["contamination"] is None and "no contamination check ran" in render_markdown(bare)

@@ -1,0 +1,152 @@
+"""Is a scored set in the training data? Each training set against each set a report is scored on, by exact
+match after normalisation, 13-gram overlap (lm-evaluation-harness's decontamination rule) and MinHash LSH
+near-duplicates (datasketch), with counts per pair and method, examples side by side and the rows' ids.
+
+Given recipes, the training sets are the `dataset` of those that train, the scored sets every `eval_dataset`
+and `predict_dataset`, and each training set's registered held-out sets (NAME_val, NAME_test, ...); --suite adds
+the benchmark tasks of a suite file, loaded by lm-evaluation-harness. --drop writes each training set without
+its flagged rows, registered under a new name (NAME_decon) through the converters' transaction, and prints the
+override that trains on it; the scored side is never touched. Writes contamination.json and .md in --out.
+
+Example:
+    llm-recipes check contamination recipes/classifier/yelp5_bert_lora.yaml --out outputs/contamination/yelp5
+    llm-recipes check contamination recipes/qwen3_4b_tulu_sft_lora.yaml --suite recipes/benchmarks/capabilities.yaml
+    llm-recipes check contamination --train agnews --against agnews_val --drop --name agnews_clean
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+from pathlib import Path
+from typing import Any
+
+from recipekit.cli import fraction, name_value, script_parser
+from recipekit.errors import InputError
+from recipekit.files import ensure_folder, writing_command
+
+HELD_OUT = ("_val", "_test", "_val_swapped", "_test_swapped")
+
+
+def names(text: str) -> list[str]:
+    """An argparse ``type``: comma-separated dataset names."""
+    found = [name_value(part.strip()) for part in text.split(",") if part.strip()]
+    if not found:
+        raise argparse.ArgumentTypeError("expected NAME[,NAME...]")
+    return found
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from recipekit.contamination.check import THRESHOLD
+    from recipekit.contamination.sources import FIELDS
+
+    parser = script_parser(__doc__)
+    parser.add_argument("recipes", nargs="*", metavar="RECIPE", help="recipes whose sets to compare")
+    parser.add_argument("--train", type=names, default=[], help="training sets (registered names) to compare")
+    parser.add_argument("--against", type=names, default=[], help="scored sets (registered names) to compare with")
+    parser.add_argument("--suite", help="a benchmark suite file (recipes/benchmarks/): its tasks are scored sets")
+    parser.add_argument("--include-path", help="a folder of lm-eval task YAMLs for --suite's local tasks")
+    parser.add_argument("--data-dir", help="the data folder (default: the recipes' dataset_dir, else data)")
+    parser.add_argument("--fields", choices=FIELDS, default="prompt",
+                        help="prompt: what the model is asked (default); all: the answers too")
+    parser.add_argument("--threshold", type=fraction, default=THRESHOLD,
+                        help=f"near-duplicate Jaccard threshold on token-bigram shingles (default {THRESHOLD})")
+    parser.add_argument("--out", default="outputs/contamination", help="report folder (default: outputs/contamination)")
+    parser.add_argument("--drop", action="store_true", help="write each training set without its flagged rows")
+    parser.add_argument("--name", type=name_value, help="with --drop and one training set: the new set's name "
+                                                        "(default: NAME_decon)")
+    return parser
+
+
+def recipe_sets(paths: list[str]) -> tuple[list[str], list[str], str | None]:
+    """(training sets, scored sets, the first recipe's dataset_dir) of the recipes, as their parsers read them."""
+    from recipekit.recipes.arguments import names_of
+    from recipekit.recipes.reading import load_recipe
+
+    training: list[str] = []
+    scored: list[str] = []
+    data_dir = None
+    for path in paths:
+        recipe = load_recipe(path)
+        if recipe.is_export:
+            continue
+        data_dir = data_dir or str(recipe.setting("dataset_dir"))
+        if recipe.setting("do_train", False):
+            training += names_of(recipe.args.get("dataset"))
+        scored += names_of(recipe.args.get("eval_dataset")) + names_of(recipe.args.get("predict_dataset"))
+    return list(dict.fromkeys(training)), list(dict.fromkeys(scored)), data_dir
+
+
+def suite_tasks(path: str) -> list[str]:
+    from recipekit.eval.benchmarks import load_suite
+
+    return list(dict.fromkeys(task for dimension in load_suite(path).dimensions for task in dimension.tasks))
+
+
+def drop_flagged(data_dir: Path, train: str, flagged: set[int], name: str) -> dict[str, Any]:
+    """The training set without the flagged rows (by position), committed as ``name`` with the converters'
+    transaction; refused when nothing would be left."""
+    from recipekit.contamination.sources import registered
+    from recipekit.data.transaction import Plan, StagedSet, commit
+    from recipekit.files import read_jsonl
+
+    path, entry = registered(data_dir, train)
+    kept = [row for position, (_, row) in enumerate(read_jsonl(path)) if position not in flagged]
+    if not kept:
+        raise InputError(f"--drop would leave {train} with 0 rows: every row matches a scored set; nothing was "
+                         "written", str(path))
+    plan = Plan(data_dir, sets={name: StagedSet(kept, {k: v for k, v in entry.items() if k != "file_name"},
+                                                [None] * len(kept))})
+    written = commit(plan, name)
+    return {"from": train, "name": name, "rows": len(flagged), "kept": len(kept), "file": str(written[name][0])}
+
+
+@writing_command
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    args = build_parser().parse_args(argv)
+    from tqdm import tqdm
+
+    from recipekit.contamination.check import Settings, check, result_json
+    from recipekit.contamination.sources import registered, set_rows, task_rows
+    from recipekit.data.dataset_info import load_registry
+    from recipekit.report.contamination import render_markdown
+    from recipekit.report.writer import write_report
+
+    training, scored, recipe_dir = recipe_sets(args.recipes)
+    data_dir = Path(args.data_dir or recipe_dir or "data")
+    training = list(dict.fromkeys(training + args.train))
+    registry = load_registry(data_dir / "dataset_info.json")
+    siblings = [name + suffix for name in training for suffix in HELD_OUT if name + suffix in registry]
+    scored = [name for name in dict.fromkeys(scored + siblings + args.against) if name not in training]
+    tasks = suite_tasks(args.suite) if args.suite else []
+    if not training or not (scored or tasks):
+        raise InputError("nothing to compare: give recipes that train and evaluate, or --train and --against "
+                         "(or --suite)")
+    if args.name and (not args.drop or len(training) != 1):
+        raise InputError("--name goes with --drop and one training set")
+    if args.drop:
+        taken = [args.name or f"{t}_decon" for t in training]
+        clash = [name for name in taken if name in scored]
+        if clash:
+            raise InputError(f"--name {clash[0]} is a scored set: the scored side is never written")
+    for name in training + scored:
+        registered(data_dir, name)  # every set is there before any work
+    out = ensure_folder(args.out, "--out")
+    settings = Settings(args.fields, threshold=args.threshold)
+    scored_rows = {name: list(set_rows(data_dir, name, args.fields)) for name in scored}
+    for task in tasks:
+        scored_rows[f"lm-eval:{task}"] = task_rows(task, args.include_path)
+    with tqdm(desc="training rows", unit="row", disable=None) as bar:
+        readers = {name: functools.partial(set_rows, data_dir, name, args.fields) for name in training}
+        result = check(readers, scored_rows, settings, bar)
+    report = result_json(result)
+    for name in training + scored:
+        report["sets"][name]["file"] = str(registered(data_dir, name)[0])
+    if args.drop:
+        report["dropped"] = [drop_flagged(data_dir, train, result.flagged[train], args.name or f"{train}_decon")
+                             for train in training]
+    markdown = render_markdown(report)
+    json_path, md_path = write_report(out, "contamination", report, markdown)
+    print(markdown)
+    print(f"wrote {json_path}, {md_path}")
+    return report

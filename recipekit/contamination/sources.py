@@ -1,0 +1,102 @@
+"""The rows the contamination check compares: a registered set's (Alpaca, ShareGPT, preference rows) or an
+lm-evaluation-harness task's, each as its id and the text of the chosen fields.
+
+Fields: ``prompt`` is what the model is asked (Alpaca's instruction and input, ShareGPT's system and user
+turns, an lm-eval task's ``doc_to_text``); ``all`` adds the answers (output, assistant turns, chosen and
+rejected), for sets whose answers are text rather than labels.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from recipekit.data.dataset_info import load_registry
+from recipekit.errors import InputError
+from recipekit.files import read_jsonl
+
+FIELDS = ("prompt", "all")
+LLAMAFACTORY_TAGS = {"role_tag": "from", "content_tag": "value", "user_tag": "human", "assistant_tag": "gpt",
+                     "system_tag": "system"}  # LLaMA-Factory's ShareGPT defaults
+
+
+@dataclass(frozen=True)
+class Row:
+    """One row: its id (the row's ``id`` field, else its line) and the text compared."""
+
+    id: str
+    text: str
+
+
+def registered(data_dir: Path, name: str) -> tuple[Path, dict[str, Any]]:
+    """A registered local set's file and registry entry (one line when it is not there)."""
+    entry = load_registry(data_dir / "dataset_info.json").get(name)
+    if entry is None:
+        raise InputError(f"dataset {name!r} is not registered", str(data_dir / "dataset_info.json"))
+    path = data_dir / str(entry.get("file_name", ""))
+    if not entry.get("file_name") or not path.is_file():
+        raise InputError(f"dataset {name!r}: its file is not here", str(path))
+    return path, entry
+
+
+def row_text(row: dict[str, Any], entry: dict[str, Any], fields: str) -> str:
+    """The text of one row's fields, by its registry entry's formatting and columns."""
+    columns = entry.get("columns", {})
+    tags = {**LLAMAFACTORY_TAGS, **entry.get("tags", {})}
+    parts: list[Any] = []
+    answers = ["chosen", "rejected"] if entry.get("ranking") else []
+    if entry.get("formatting", "alpaca") == "sharegpt":
+        asked = {tags["user_tag"], tags["system_tag"], "user", "system"}
+        for message in row.get(columns.get("messages", "conversations")) or []:
+            if isinstance(message, dict):
+                role = message.get(tags["role_tag"])
+                if role in asked or fields == "all":
+                    parts.append(message.get(tags["content_tag"], ""))
+        parts.append(row.get(columns.get("system", "system"), ""))
+    else:
+        parts += [row.get(columns.get("prompt", "instruction"), ""), row.get(columns.get("query", "input"), ""),
+                  row.get(columns.get("system", "system"), "")]
+        answers.append(columns.get("response", "output"))
+    if fields == "all":
+        for column in answers:
+            value = row.get(columns.get(column, column), "")
+            parts += [m.get(tags["content_tag"], "") if isinstance(m, dict) else m for m in value] \
+                if isinstance(value, list) else [value]
+    return "\n".join(str(part) for part in parts if part)
+
+
+def set_rows(data_dir: Path, name: str, fields: str) -> Iterator[Row]:
+    """A registered set's rows, read one at a time."""
+    path, entry = registered(data_dir, name)
+    for line, row in read_jsonl(path):
+        yield Row(str(row["id"]) if row.get("id") is not None else f"line {line}", row_text(row, entry, fields))
+
+
+def task_rows(name: str, include_path: str | None) -> list[Row]:
+    """An lm-evaluation-harness task's evaluation documents (test split, else validation), as lm-eval loads
+    them, each its ``doc_to_text``."""
+    from lm_eval.tasks import TaskManager, get_task_dict
+
+    if include_path and not Path(include_path).is_dir():
+        raise InputError("no such folder", include_path)
+    try:
+        tasks = get_task_dict([name], TaskManager(include_path=include_path))
+    except Exception as exc:  # lm-eval's unknown-task KeyError, the hub's connection errors: one line
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise InputError(f"lm-eval cannot load task {name!r} ({type(exc).__name__}: {first})") from None
+    rows = []
+    for task_name, task in flatten(tasks):
+        docs = task.test_docs() if task.has_test_docs() else task.validation_docs()
+        rows += [Row(f"{task_name}:{i}", str(task.doc_to_text(doc))) for i, doc in enumerate(docs or [])]
+    return rows
+
+
+def flatten(tasks: dict[Any, Any]) -> Iterator[tuple[str, Any]]:
+    """lm-eval's task dict, groups opened, as (task name, task)."""
+    for key, value in tasks.items():
+        if isinstance(value, dict):
+            yield from flatten(value)
+        else:
+            yield str(getattr(key, "group_name", key)), value

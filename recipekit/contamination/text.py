@@ -1,0 +1,44 @@
+"""Text as the contamination checks compare it: normalised, cut into tokens, n-grams and shingles.
+
+Normalising folds full-width forms to half-width and compatibility characters to their plain form (NFKC),
+case (casefold), drops punctuation and symbols, and collapses whitespace, so rows that differ only by those
+compare equal. Tokens are the words between spaces, and each CJK character on its own (Chinese has no spaces),
+as the decontamination of lm-evaluation-harness and the GPT-3 paper counts words.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+NGRAM = 13  # the long n-gram of lm-evaluation-harness's decontamination and of the GPT-3 and Tulu-3 reports
+SHINGLE = 2  # tokens per MinHash shingle (token bigrams: short rows keep enough of them to compare)
+CJK = re.compile(r"([\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u3040-\u30ff\uac00-\ud7af])")
+
+
+def normalise(text: str) -> str:
+    """NFKC, casefolded, punctuation and symbols dropped, whitespace collapsed to single spaces."""
+    folded = unicodedata.normalize("NFKC", text).casefold()
+    kept = "".join(" " if unicodedata.category(c)[0] in "PSZC" else c for c in folded)
+    return " ".join(kept.split())
+
+
+def tokens(text: str) -> list[str]:
+    """The normalised text's words, each CJK character a word of its own."""
+    return CJK.sub(r" \1 ", normalise(text)).split()
+
+
+def ngrams(words: list[str], n: int = NGRAM) -> list[str]:
+    """Every run of ``n`` consecutive words, joined by spaces (none when the text is shorter)."""
+    return [" ".join(words[i:i + n]) for i in range(len(words) - n + 1)]
+
+
+def shingles(words: list[str], size: int = SHINGLE) -> set[str]:
+    """The distinct runs of ``size`` words (the words themselves when fewer): what MinHash compares."""
+    if len(words) < size:
+        return set(words)
+    return {" ".join(words[i:i + size]) for i in range(len(words) - size + 1)}
+
+
+def jaccard(a: set[str], b: set[str]) -> float:
+    return len(a & b) / len(a | b) if a or b else 1.0
