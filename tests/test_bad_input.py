@@ -215,6 +215,13 @@ def eval_and_script_cases() -> list[Case]:
         ("export: a bad --push id", lambda p: ["export", "recipes/export/yelp5_lora.yaml", "--push", "a b"], {}),
         ("export: --report without a report", lambda p: ["export", "recipes/export/yelp5_lora.yaml", "--report",
                                                          p["folder"]], {}),
+        ("check contamination: corrupt registry", lambda p: ["check", "contamination", "--train", "agnews",
+                                                               "--data-dir", p["corrupt"]], {}),
+        ("check contamination: --threshold 2", lambda p: ["check", "contamination", "--train", "agnews",
+                                                          "--threshold", "2"], {}),
+        ("check contamination: an unregistered set", lambda p: ["check", "contamination", "--train", "agnews",
+                                                                "--against", "nope", "--data-dir", p["data"],
+                                                                "--out", p["folder"] / "c"], {}),
         ("llm-recipes: unknown command", lambda p: ["nope"], {}),
     ]
 

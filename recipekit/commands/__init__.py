@@ -57,7 +57,7 @@ COMMANDS: dict[str, str | dict[str, str]] = {
     "demo": "run_demo",
     "mutation-score": "mutation_score",
     "speed": {"convert": "bench_convert", "gen-report": "bench_gen_report", "score-labels": "bench_score_labels",
-              "plan": "bench_plan"},
+              "plan": "bench_plan", "contamination": "bench_contamination"},
 }
 
 

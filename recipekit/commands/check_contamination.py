@@ -150,3 +150,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     print(markdown)
     print(f"wrote {json_path}, {md_path}")
     return report
+
+
+if __name__ == "__main__":
+    main()

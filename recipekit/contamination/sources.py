@@ -62,8 +62,8 @@ def row_text(row: dict[str, Any], entry: dict[str, Any], fields: str) -> str:
     if fields == "all":
         for column in answers:
             value = row.get(columns.get(column, column), "")
-            parts += [m.get(tags["content_tag"], "") if isinstance(m, dict) else m for m in value] \
-                if isinstance(value, list) else [value]
+            messages = value if isinstance(value, list) else [value]
+            parts += [m.get(tags["content_tag"], "") if isinstance(m, dict) else m for m in messages]
     return "\n".join(str(part) for part in parts if part)
 
 
@@ -82,7 +82,10 @@ def task_rows(name: str, include_path: str | None) -> list[Row]:
     if include_path and not Path(include_path).is_dir():
         raise InputError("no such folder", include_path)
     try:
-        tasks = get_task_dict([name], TaskManager(include_path=include_path))
+        local = TaskManager(include_path=include_path, include_defaults=False) if include_path else None
+        # lm-eval's own tasks are indexed only when the task is not a local one (indexing them takes seconds)
+        manager = local if local is not None and name in local.all_tasks else TaskManager(include_path=include_path)
+        tasks = get_task_dict([name], manager)
     except Exception as exc:  # lm-eval's unknown-task KeyError, the hub's connection errors: one line
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise InputError(f"lm-eval cannot load task {name!r} ({type(exc).__name__}: {first})") from None

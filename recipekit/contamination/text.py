@@ -1,9 +1,10 @@
 """Text as the contamination checks compare it: normalised, cut into tokens, n-grams and shingles.
 
 Normalising folds full-width forms to half-width and compatibility characters to their plain form (NFKC),
-case (casefold), drops punctuation and symbols, and collapses whitespace, so rows that differ only by those
-compare equal. Tokens are the words between spaces, and each CJK character on its own (Chinese has no spaces),
-as the decontamination of lm-evaluation-harness and the GPT-3 paper counts words.
+case (casefold), turns every run of characters that are not letters or digits (punctuation, symbols, spaces,
+underscores) into one space, so rows that differ only by those compare equal. Tokens are the words between
+spaces, and each CJK character on its own (Chinese has no spaces), as the decontamination of
+lm-evaluation-harness and the GPT-3 paper counts words.
 """
 
 from __future__ import annotations
@@ -16,11 +17,12 @@ SHINGLE = 2  # tokens per MinHash shingle (token bigrams: short rows keep enough
 CJK = re.compile(r"([\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u3040-\u30ff\uac00-\ud7af])")
 
 
+NOT_WORD = re.compile(r"[\W_]+")  # punctuation, symbols, spaces, control characters: anything not a letter or digit
+
+
 def normalise(text: str) -> str:
     """NFKC, casefolded, punctuation and symbols dropped, whitespace collapsed to single spaces."""
-    folded = unicodedata.normalize("NFKC", text).casefold()
-    kept = "".join(" " if unicodedata.category(c)[0] in "PSZC" else c for c in folded)
-    return " ".join(kept.split())
+    return NOT_WORD.sub(" ", unicodedata.normalize("NFKC", text).casefold()).strip()
 
 
 def tokens(text: str) -> list[str]:

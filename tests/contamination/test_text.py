@@ -1,0 +1,69 @@
+"""The contamination check's text rules by hand: normalising, tokens, 13-grams, shingles, the shared template
+masked out, row texts by registry formatting."""
+
+from __future__ import annotations
+
+from recipekit.contamination.check import ScoredIndex, Settings, Template, template_of
+from recipekit.contamination.sources import Row, row_text
+from recipekit.contamination.text import jaccard, ngrams, normalise, shingles, tokens
+
+
+def test_normalising_folds_width_case_punctuation_and_spaces() -> None:
+    assert normalise("Ｈｅｌｌｏ,  WORLD!!\tIt's — “x”_y") == "hello world it s x y"
+    assert normalise("Straße") == normalise("STRASSE")  # casefold, not lower
+    assert normalise("ﬁne ①") == "fine 1"  # compatibility forms (NFKC)
+    assert normalise("  ...  ") == ""
+
+
+def test_cjk_characters_are_words_of_their_own() -> None:
+    assert tokens("花呗，怎么还款？ Pay 2x") == ["花", "呗", "怎", "么", "还", "款", "pay", "2x"]
+
+
+def test_ngrams_shingles_and_jaccard_by_hand() -> None:
+    words = [f"w{i}" for i in range(15)]
+    assert ngrams(words) == [" ".join(words[0:13]), " ".join(words[1:14]), " ".join(words[2:15])]
+    assert ngrams(words[:12]) == []  # shorter than 13 words: no 13-gram
+    assert shingles(["a", "b", "a", "b"]) == {"a b", "b a"}
+    assert shingles(["solo"]) == {"solo"}
+    assert jaccard({"a", "b", "c"}, {"b", "c", "d"}) == 2 / 4
+
+
+def test_the_template_is_what_half_the_rows_share() -> None:
+    shared = " ".join(f"t{i}" for i in range(14))
+    rows = [Row(str(i), f"{shared} c{i} d{i}") for i in range(10)]
+    template = template_of(rows, 13)
+    assert template.grams == {" ".join(f"t{i}" for i in range(13)), " ".join(f"t{i}" for i in range(1, 14))}
+    assert "t0 t1" in template.shingles and "c0 d0" not in template.shingles
+    assert template_of(rows[:9], 13) == Template()  # too few rows to tell a template
+
+
+def test_masked_rows_keep_only_their_content_runs() -> None:
+    shared = [f"t{i}" for i in range(14)]
+    template = Template(frozenset(ngrams(shared)), frozenset())
+    index = ScoredIndex(Settings(), template)
+    words = ["a", "b", *shared, "c", "d"]
+    assert index.runs(words) == [["a", "b"], ["c", "d"]]
+    assert index.content(words) == {"a b", "c d"}
+    assert index.grams_of(words) == []
+    long = [f"x{i}" for i in range(13)]
+    assert index.grams_of([*shared, *long]) == [" ".join(long)]
+
+
+def test_row_text_by_formatting_and_fields() -> None:
+    alpaca = {"columns": {"prompt": "instruction", "query": "input", "response": "output"}}
+    row = {"instruction": "Ask", "input": "this", "output": "answer"}
+    assert row_text(row, alpaca, "prompt") == "Ask\nthis"
+    assert row_text(row, alpaca, "all") == "Ask\nthis\nanswer"
+    tags = {"role_tag": "role", "content_tag": "content", "user_tag": "user", "assistant_tag": "assistant"}
+    sharegpt = {"formatting": "sharegpt", "columns": {"messages": "messages"}, "tags": tags}
+    chat = {"messages": [{"role": "system", "content": "Be brief"}, {"role": "user", "content": "Hi"},
+                         {"role": "assistant", "content": "Hello"}]}
+    assert row_text(chat, sharegpt, "prompt") == "Be brief\nHi"
+    assert row_text(chat, sharegpt, "all") == "Be brief\nHi\nHello"
+    ranking = {"formatting": "sharegpt", "ranking": True, "columns": {"messages": "messages", "chosen": "chosen",
+                                                                     "rejected": "rejected"},
+               "tags": sharegpt["tags"]}
+    pair = {"messages": [{"role": "user", "content": "Q"}], "chosen": {"role": "assistant", "content": "good"},
+            "rejected": {"role": "assistant", "content": "bad"}}
+    assert row_text(pair, ranking, "prompt") == "Q"
+    assert row_text(pair, ranking, "all") == "Q\ngood\nbad"
