@@ -20,8 +20,13 @@ CJK = re.compile(r"([\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u3040-\u30ff\uac00-
 NOT_WORD = re.compile(r"[\W_]+")  # punctuation, symbols, spaces, control characters: anything not a letter or digit
 
 
+ASCII_NOT_WORD = str.maketrans({chr(c): " " for c in range(128) if not chr(c).isalnum()})
+
+
 def normalise(text: str) -> str:
     """NFKC, casefolded, punctuation and symbols dropped, whitespace collapsed to single spaces."""
+    if text.isascii():  # the same result, by a translation table (NFKC leaves ASCII as it is)
+        return " ".join(text.lower().translate(ASCII_NOT_WORD).split())
     return NOT_WORD.sub(" ", unicodedata.normalize("NFKC", text).casefold()).strip()
 
 
@@ -30,16 +35,16 @@ def tokens(text: str) -> list[str]:
     return CJK.sub(r" \1 ", normalise(text)).split()
 
 
-def ngrams(words: list[str], n: int = NGRAM) -> list[str]:
-    """Every run of ``n`` consecutive words, joined by spaces (none when the text is shorter)."""
-    return [" ".join(words[i:i + n]) for i in range(len(words) - n + 1)]
+def ngrams(words: list[str], n: int = NGRAM) -> list[tuple[str, ...]]:
+    """Every run of ``n`` consecutive words (none when the text is shorter)."""
+    return list(zip(*(words[i:] for i in range(n)))) if len(words) >= n else []
 
 
 def shingles(words: list[str], size: int = SHINGLE) -> set[str]:
     """The distinct runs of ``size`` words (the words themselves when fewer): what MinHash compares."""
     if len(words) < size:
         return set(words)
-    return {" ".join(words[i:i + size]) for i in range(len(words) - size + 1)}
+    return {" ".join(group) for group in zip(*(words[i:] for i in range(size)))}
 
 
 def jaccard(a: set[str], b: set[str]) -> float:

@@ -118,6 +118,7 @@ def test_drop_that_would_empty_a_set_is_refused_and_writes_nothing(tmp_path: Pat
     assert not (tmp_path / "r" / "contamination.json").exists()
 
 
+@pytest.mark.integration  # lm-evaluation-harness's import and task loading
 def test_a_benchmark_task_is_read_through_lm_eval(planted: tuple[Path, list], tmp_path: Path) -> None:
     data, scored = planted
     tasks = tmp_path / "tasks"

@@ -21,7 +21,7 @@ def test_cjk_characters_are_words_of_their_own() -> None:
 
 def test_ngrams_shingles_and_jaccard_by_hand() -> None:
     words = [f"w{i}" for i in range(15)]
-    assert ngrams(words) == [" ".join(words[0:13]), " ".join(words[1:14]), " ".join(words[2:15])]
+    assert ngrams(words) == [tuple(words[0:13]), tuple(words[1:14]), tuple(words[2:15])]
     assert ngrams(words[:12]) == []  # shorter than 13 words: no 13-gram
     assert shingles(["a", "b", "a", "b"]) == {"a b", "b a"}
     assert shingles(["solo"]) == {"solo"}
@@ -32,21 +32,21 @@ def test_the_template_is_what_half_the_rows_share() -> None:
     shared = " ".join(f"t{i}" for i in range(14))
     rows = [Row(str(i), f"{shared} c{i} d{i}") for i in range(10)]
     template = template_of(rows, 13)
-    assert template.grams == {" ".join(f"t{i}" for i in range(13)), " ".join(f"t{i}" for i in range(1, 14))}
+    assert template.grams == {tuple(f"t{i}" for i in range(13)), tuple(f"t{i}" for i in range(1, 14))}
     assert "t0 t1" in template.shingles and "c0 d0" not in template.shingles
     assert template_of(rows[:9], 13) == Template()  # too few rows to tell a template
 
 
-def test_masked_rows_keep_only_their_content_runs() -> None:
+def test_masked_rows_keep_only_their_content() -> None:
     shared = [f"t{i}" for i in range(14)]
     template = Template(frozenset(ngrams(shared)), frozenset())
     index = ScoredIndex(Settings(), template)
     words = ["a", "b", *shared, "c", "d"]
-    assert index.runs(words) == [["a", "b"], ["c", "d"]]
-    assert index.content(words) == {"a b", "c d"}
-    assert index.grams_of(words) == []
+    assert index.content(words) == ([], {"a b", "c d"})  # no n-gram or shingle reaches into the template
     long = [f"x{i}" for i in range(13)]
-    assert index.grams_of([*shared, *long]) == [" ".join(long)]
+    assert index.content([*shared, *long]) == ([tuple(long)], {f"x{i} x{i + 1}" for i in range(12)})
+    plain = ScoredIndex(Settings(), Template(frozenset(), frozenset({"a b"})))
+    assert plain.content(["a", "b", "c"]) == ([], {"b c"})  # a template shingle alone is left out too
 
 
 def test_row_text_by_formatting_and_fields() -> None:
@@ -67,3 +67,18 @@ def test_row_text_by_formatting_and_fields() -> None:
             "rejected": {"role": "assistant", "content": "bad"}}
     assert row_text(pair, ranking, "prompt") == "Q"
     assert row_text(pair, ranking, "all") == "Q\ngood\nbad"
+
+
+def test_the_ascii_path_normalises_as_the_unicode_rule_does() -> None:
+    """ASCII text takes a translation table; its result must be the general rule's (NFKC, casefold, every run of
+    non-letters and non-digits one space), written here from unicodedata and re."""
+    import random
+    import re
+    import string
+    import unicodedata
+
+    rule = re.compile(r"[\W_]+")
+    rng = random.Random(0)
+    for _ in range(5000):
+        text = "".join(rng.choice(string.printable) for _ in range(rng.randint(0, 40)))
+        assert normalise(text) == rule.sub(" ", unicodedata.normalize("NFKC", text).casefold()).strip(), repr(text)
