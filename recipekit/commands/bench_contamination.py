@@ -25,6 +25,7 @@ from pathlib import Path
 
 from recipekit.cli import at_least, script_parser
 from recipekit.errors import exit_on_input_error
+from recipekit.eval.benchmarks import multiple_choice_task
 
 INSTRUCTION = ("Give you a news headline and corresponding summary description. Understanding this news and then "
                "classify it into one of the following four topics.")
@@ -81,19 +82,8 @@ def write_sets(folder: Path, rows: int, test_rows: int, task_rows: int, planted:
         for _ in range(task_rows):
             row = {"question": words(rng, vocabulary, 30), "choices": ["a", "b"], "answer": 0}
             handle.write(json.dumps(row) + "\n")
-    (tasks / "bench_task.yaml").write_text(f"""task: bench_task
-dataset_path: json
-dataset_kwargs:
-  data_files:
-    test: {tasks / 'questions.jsonl'}
-test_split: test
-output_type: multiple_choice
-doc_to_text: "{{{{question}}}}"
-doc_to_choice: "{{{{choices}}}}"
-doc_to_target: answer
-metric_list:
-  - metric: acc
-""", encoding="utf-8")
+    (tasks / "bench_task.yaml").write_text(multiple_choice_task("bench_task", tasks / "questions.jsonl",
+                                                                "{{question}}"), encoding="utf-8")
     suite = folder / "suite.yaml"
     suite.write_text("dimensions:\n  bench: {tasks: [bench_task], shots: 0}\n", encoding="utf-8")
     return data, tasks, suite

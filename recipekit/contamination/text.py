@@ -37,14 +37,14 @@ def tokens(text: str) -> list[str]:
 
 def ngrams(words: list[str], n: int = NGRAM) -> list[tuple[str, ...]]:
     """Every run of ``n`` consecutive words (none when the text is shorter)."""
-    return list(zip(*(words[i:] for i in range(n)))) if len(words) >= n else []
+    return list(zip(*(words[i:] for i in range(n)), strict=False)) if len(words) >= n else []  # shifted copies
 
 
 def shingles(words: list[str], size: int = SHINGLE) -> set[str]:
     """The distinct runs of ``size`` words (the words themselves when fewer): what MinHash compares."""
     if len(words) < size:
         return set(words)
-    return {" ".join(group) for group in zip(*(words[i:] for i in range(size)))}
+    return {" ".join(group) for group in zip(*(words[i:] for i in range(size)), strict=False)}
 
 
 def jaccard(a: set[str], b: set[str]) -> float:

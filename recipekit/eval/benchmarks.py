@@ -9,6 +9,7 @@ runs it per stage and shot count and aggregates its numbers.
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -63,6 +64,15 @@ class Stage:
         if self.adapter:
             args["peft"] = self.adapter
         return args
+
+
+def multiple_choice_task(name: str, rows: Path, doc_to_text: str, metrics: tuple[str, ...] = ("acc",)) -> str:
+    """The YAML of an lm-eval multiple-choice task over a local JSON-lines file of ``question``, ``choices`` and
+    ``answer`` rows (for an ``--include-path`` folder): lm-eval reads it as it reads its own tasks."""
+    listed = "".join(f"  - metric: {metric}\n" for metric in metrics)
+    return (f"task: {name}\ndataset_path: json\ndataset_kwargs:\n  data_files:\n    test: {rows}\ntest_split: test\n"
+            f"output_type: multiple_choice\ndoc_to_text: {json.dumps(doc_to_text)}\n"
+            f"doc_to_choice: \"{{{{choices}}}}\"\ndoc_to_target: answer\nmetric_list:\n{listed}")
 
 
 def load_suite(path: str | Path) -> Suite:

@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 from conftest import run_cli, write_jsonl
 
+from recipekit.eval.benchmarks import multiple_choice_task
+
 WORDS = 40  # words per scored row: 3 words swapped every 10 leave no 13-gram and a bigram Jaccard of 33/45 (39
 # bigrams in each row once the shared instruction is masked out, 6 of them changed by the swaps)
 
@@ -125,19 +127,8 @@ def test_a_benchmark_task_is_read_through_lm_eval(planted: tuple[Path, list], tm
     tasks.mkdir()
     questions = write_jsonl(tasks / "mc.jsonl", [{"question": " ".join(scored[i]), "choices": ["a", "b"], "answer": 0}
                                                  for i in (0, 5, 6)])
-    (tasks / "tiny_mc.yaml").write_text(f"""task: tiny_mc
-dataset_path: json
-dataset_kwargs:
-  data_files:
-    test: {questions}
-test_split: test
-output_type: multiple_choice
-doc_to_text: "Question: {{{{question}}}}\\nAnswer:"
-doc_to_choice: "{{{{choices}}}}"
-doc_to_target: answer
-metric_list:
-  - metric: acc
-""", encoding="utf-8")
+    (tasks / "tiny_mc.yaml").write_text(multiple_choice_task("tiny_mc", questions, "Question: {{question}}\nAnswer:"),
+                                        encoding="utf-8")
     suite = tmp_path / "suite.yaml"
     suite.write_text("dimensions:\n  knowledge: {tasks: [tiny_mc], shots: 0}\n", encoding="utf-8")
     ran = run_cli("check", "contamination", "--train", "news", "--against", "news_val", "--data-dir", data,

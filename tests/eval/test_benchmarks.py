@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 from conftest import command_module, run_cli, write_jsonl
 
+from recipekit.eval.benchmarks import multiple_choice_task
+
 IFEVAL_GLUE = '''"""The IFEval checkers of lm-eval, for a local copy of IFEval-format rows."""
 from lm_eval.tasks.ifeval.utils import agg_inst_level_acc, process_results  # noqa: F401
 '''
@@ -23,20 +25,8 @@ QUESTIONS += [{"question": f"Which word is an animal, number {i}?", "choices": [
 def local_tasks(folder: Path) -> Path:
     """Two tasks in lm-eval's real formats on local rows: multiple choice (acc, acc_norm) and IFEval-style."""
     mc = write_jsonl(folder / "mc.jsonl", QUESTIONS)
-    (folder / "tiny_mc.yaml").write_text(f"""task: tiny_mc
-dataset_path: json
-dataset_kwargs:
-  data_files:
-    test: {mc}
-test_split: test
-output_type: multiple_choice
-doc_to_text: "Question: {{{{question}}}}\\nAnswer:"
-doc_to_choice: "{{{{choices}}}}"
-doc_to_target: answer
-metric_list:
-  - metric: acc
-  - metric: acc_norm
-""", encoding="utf-8")
+    (folder / "tiny_mc.yaml").write_text(multiple_choice_task("tiny_mc", mc, "Question: {{question}}\nAnswer:",
+                                                              ("acc", "acc_norm")), encoding="utf-8")
     rows = [{"key": i, "prompt": f"Write about topic {i} in lowercase letters only.",
              "instruction_id_list": ["change_case:english_lowercase"], "kwargs": [{}]} for i in range(3)]
     rows += [{"key": 10 + i, "prompt": f"Write about topic {i} and end with the phrase 'The end.'",
