@@ -61,7 +61,7 @@ def read_report(folder: str | Path, dataset: str) -> Scored:
 
 def trained_by(adapter: str, made_by: dict[str, Path]) -> Path | None:
     """The recipe whose ``output_dir`` the adapter folder is, or ends with (a tiny run moves ``saves/``)."""
-    parts = Path(adapter.rstrip("/")).parts
+    parts = Path(adapter).parts  # a trailing slash gives no empty part
     for output, recipe in made_by.items():
         tail = Path(output).parts
         if tail and parts[-len(tail):] == tail:
@@ -107,7 +107,7 @@ def card_data(facts: CardFacts) -> Any:
     """``ModelCardData`` of the card (ValueError from the library when the model-index is malformed)."""
     from huggingface_hub import ModelCardData
 
-    base = str(facts.export.args.get("model_name_or_path", ""))
+    base = str(facts.export.args["model_name_or_path"])
     tags = ["lora", "llama-factory" if facts.pipeline == "text-generation" else "peft"]
     if facts.trained_by is not None and facts.trained_by.args.get("quantization_bit"):
         tags.append("qlora")
@@ -157,7 +157,7 @@ def card_body(facts: CardFacts) -> str:
     import yaml
 
     export, trained = facts.export, facts.trained_by
-    base = str(export.args.get("model_name_or_path", ""))
+    base = str(export.args["model_name_or_path"])
     how = "LLaMA-Factory's export" if facts.pipeline == "text-generation" else "peft's merge_and_unload"
     lines = [f"# {facts.name}", "",
              f"`{base}` with the LoRA adapter `{export.args.get('adapter_name_or_path')}` merged in ({how}, "

@@ -64,12 +64,43 @@ def test_the_cards_metadata_reads_back_and_names_the_reports_set(tmp_path: Path)
                     {"accuracy": [0.55, 0.64]})
     card = model_card(CardFacts("qwen-yelp5", export, "text-generation", trained, [scored]))
     assert card.data.base_model == "Qwen/Qwen2.5-0.5B" and card.data.datasets == ["Yelp/yelp_review_full"]
-    results = [(r.metric_type, r.metric_value, r.dataset_name, r.dataset_type) for r in card.data.eval_results]
-    assert results == [("accuracy", 0.598, "yelp5_val", "Yelp/yelp_review_full"),
-                       ("macro_f1", 0.5912, "yelp5_val", "Yelp/yelp_review_full")]  # per-class F1 stays in the report
+    assert (card.data.library_name, card.data.pipeline_tag, card.data.tags) == (
+        "transformers", "text-generation", ["lora", "llama-factory"])
+    assert card.data.model_name == "qwen-yelp5"
+    results = [(r.task_type, r.metric_type, r.metric_name, r.metric_value, r.dataset_name, r.dataset_type,
+                r.dataset_split) for r in card.data.eval_results]
+    assert results == [
+        ("text-generation", "accuracy", "accuracy", 0.598, "yelp5_val", "Yelp/yelp_review_full", "validation"),
+        ("text-generation", "macro_f1", "macro F1", 0.5912, "yelp5_val", "Yelp/yelp_review_full", "validation")]
+    # per-class F1 stays in the report; the recipe's values and the base model in the text
+    assert "`Qwen/Qwen2.5-0.5B` with the LoRA adapter `saves/qwen2.5-0.5b/lora/yelp5` merged in (LLaMA-Factory's " \
+        "export" in card.text and "a run on a tiny model" not in card.text
+    assert "- method: stage sft, LoRA rank 8, alpha 16, targets q_proj,v_proj" in card.text
     assert "| yelp5_val | accuracy | 0.5980 | 0.5500 - 0.6400 | 500 |" in card.text
     assert "| yelp5_val | macro F1 | 0.5912 | - | 500 |" in card.text
     assert "## Differences from the report" in card.text and "`lora_target`:" in card.text
+
+
+def test_a_classifier_card_without_reports_or_training_recipe(tmp_path: Path) -> None:
+    base = tmp_path / "tiny-bert"
+    base.mkdir()
+    export = Recipe(tmp_path / "export.yaml", {"model_name_or_path": str(base), "export_dir": "m",
+                                               "adapter_name_or_path": "somewhere/else"})
+    card = model_card(CardFacts("m", export, "text-classification", None, []))
+    assert card.data.base_model is None and card.data.datasets is None  # a local folder; no training recipe known
+    assert card.data.eval_results is None and card.data.model_name is None
+    assert card.data.tags == ["lora", "peft"] and card.data.pipeline_tag == "text-classification"
+    assert "peft's merge_and_unload" in card.text and "a run on a tiny model" in card.text
+    assert "No report was given" in card.text and "## Training" not in card.text
+    qlora = load_recipe(ROOT / "recipes/classifier/afqmc_qwen1.5_1.8b_qlora.yaml")
+    hub = Recipe(tmp_path / "e.yaml", {"model_name_or_path": "Qwen/Qwen1.5-1.8B", "export_dir": "m"})
+    card = model_card(CardFacts("m", hub, "text-classification", qlora, [
+        Scored(tmp_path, "afqmc_test", 10, {"accuracy": 0.5}, {})]))
+    assert card.data.tags == ["lora", "peft", "qlora"] and card.data.base_model == "Qwen/Qwen1.5-1.8B"
+    assert [(r.dataset_split, r.dataset_type) for r in card.data.eval_results] == [("test", "afqmc_test")]
+    assert "trained on the 4-bit base (QLoRA), merged onto the unquantised one" in card.text
+    assert model_card(CardFacts("m", Recipe(tmp_path / "e.yaml", {"model_name_or_path": "a/b/c", "export_dir": "m"}),
+                                "text-generation")).data.base_model is None  # not an org/name hub id
 
 
 def test_a_folder_is_replaced_only_when_the_block_ends(tmp_path: Path) -> None:
