@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 import pytest
+import yaml
 
 from recipekit.converters.catalog import hub_id
 from recipekit.errors import InputError
@@ -60,7 +61,7 @@ def test_the_cards_metadata_reads_back_and_names_the_reports_set(tmp_path: Path)
     export = Recipe(tmp_path / "export.yaml", {"model_name_or_path": "Qwen/Qwen2.5-0.5B", "export_dir": "m",
                                                "adapter_name_or_path": "saves/qwen2.5-0.5b/lora/yelp5"})
     trained = load_recipe(ROOT / "recipes/yelp5_lora.yaml")
-    scored = Scored(tmp_path, "yelp5_val", 500, {"accuracy": 0.598, "macro_f1": 0.5912, "f1[neutral]": 0.4},
+    scored = Scored(tmp_path, "yelp5_val", 500, {"accuracy": 0.598, "macro_f1": 0.59123456, "f1[neutral]": 0.4},
                     {"accuracy": [0.55, 0.64]})
     card = model_card(CardFacts("qwen-yelp5", export, "text-generation", trained, [scored]))
     assert card.data.base_model == "Qwen/Qwen2.5-0.5B" and card.data.datasets == ["Yelp/yelp_review_full"]
@@ -71,13 +72,13 @@ def test_the_cards_metadata_reads_back_and_names_the_reports_set(tmp_path: Path)
                 r.dataset_split) for r in card.data.eval_results]
     assert results == [
         ("text-generation", "accuracy", "accuracy", 0.598, "yelp5_val", "Yelp/yelp_review_full", "validation"),
-        ("text-generation", "macro_f1", "macro F1", 0.5912, "yelp5_val", "Yelp/yelp_review_full", "validation")]
+        ("text-generation", "macro_f1", "macro F1", 0.591235, "yelp5_val", "Yelp/yelp_review_full", "validation")]
     # per-class F1 stays in the report; the recipe's values and the base model in the text
     assert "`Qwen/Qwen2.5-0.5B` with the LoRA adapter `saves/qwen2.5-0.5b/lora/yelp5` merged in (LLaMA-Factory's " \
         "export" in card.text and "a run on a tiny model" not in card.text
     assert "- method: stage sft, LoRA rank 8, alpha 16, targets q_proj,v_proj" in card.text
     assert "| yelp5_val | accuracy | 0.5980 | 0.5500 - 0.6400 | 500 |" in card.text
-    assert "| yelp5_val | macro F1 | 0.5912 | - | 500 |" in card.text
+    assert "| yelp5_val | macro F1 | 0.5912 | - | 500 |" in card.text  # 6 decimals in the metadata, 4 here
     assert "## Differences from the report" in card.text and "`lora_target`:" in card.text
 
 
@@ -98,7 +99,13 @@ def test_a_classifier_card_without_reports_or_training_recipe(tmp_path: Path) ->
         Scored(tmp_path, "afqmc_test", 10, {"accuracy": 0.5}, {})]))
     assert card.data.tags == ["lora", "peft", "qlora"] and card.data.base_model == "Qwen/Qwen1.5-1.8B"
     assert [(r.dataset_split, r.dataset_type) for r in card.data.eval_results] == [("test", "afqmc_test")]
-    assert "trained on the 4-bit base (QLoRA), merged onto the unquantised one" in card.text
+    settings = yaml.safe_load((ROOT / "recipes/classifier/afqmc_qwen1.5_1.8b_qlora.yaml").read_text(encoding="utf-8"))
+    assert (f"- method: a classification head, LoRA rank {settings['lora_rank']}, alpha {settings['lora_alpha']}, "
+            f"targets {settings['lora_target']}; trained on the 4-bit base (QLoRA), merged onto the unquantised "
+            "one") in card.text
+    dpo = load_recipe(ROOT / "recipes/qwen3_4b_ultrafeedback_dpo_lora.yaml")
+    assert "- method: stage dpo, LoRA rank 16, alpha 32, targets all" in \
+        model_card(CardFacts("m", hub, "text-generation", dpo)).text
     assert model_card(CardFacts("m", Recipe(tmp_path / "e.yaml", {"model_name_or_path": "a/b/c", "export_dir": "m"}),
                                 "text-generation")).data.base_model is None  # not an org/name hub id
 
