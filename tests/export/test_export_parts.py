@@ -128,3 +128,36 @@ def test_a_folder_is_replaced_only_when_the_block_ends(tmp_path: Path) -> None:
     (tmp_path / "file").write_text("x", encoding="utf-8")
     with pytest.raises(InputError, match="is a file, not a folder"), folder_written(tmp_path / "file"):
         pass
+
+
+def test_the_whole_card_text_of_a_shipped_export() -> None:
+    """Every line of the card's text for recipes/export/yelp5_lora.yaml, written out from the two recipes and the
+    yelp5 chain file."""
+    export = load_recipe(ROOT / "recipes/export/yelp5_lora.yaml")
+    trained = load_recipe(ROOT / "recipes/yelp5_lora.yaml")
+    chain = yaml.safe_load((ROOT / "recipes/reproduce/yelp5.yaml").read_text(encoding="utf-8"))
+    differences = chain["recipes"]["recipes/yelp5_lora.yaml"]["differences"]
+    scored = Scored(Path("outputs/r"), "yelp5_val", 500, {"accuracy": 0.598}, {"accuracy": [0.55, 0.64]})
+    card = model_card(CardFacts("yelp5-merged", export, "text-generation", trained, [scored]))
+    settings, exported = trained.args, export.args
+
+    def block(path: str, args: dict) -> list[str]:
+        return [f"`{path}`:", "", "```yaml", yaml.safe_dump(args, sort_keys=False, allow_unicode=True).rstrip(),
+                "```", ""]
+
+    expected = [
+        "# yelp5-merged", "",
+        f"`Qwen/Qwen2.5-0.5B` with the LoRA adapter `{exported['adapter_name_or_path']}` merged in (LLaMA-Factory's "
+        f"export, recipe `recipes/export/yelp5_lora.yaml`), saved in shards of at most {exported['export_size']} GB.",
+        "", "## Training", "", "- recipe: `recipes/yelp5_lora.yaml`",
+        f"- method: stage sft, LoRA rank {settings['lora_rank']}, alpha {settings['lora_alpha']}, targets "
+        f"{settings['lora_target']}",
+        "- data: Yelp/yelp_review_full", f"- reproduces: {chain['report_title']}", "",
+        "## Differences from the report", "",
+        *[f"- `{key}`: {why}" for key, why in differences.items()], *[f"- {line}" for line in chain["differences"]],
+        "", "## Results", "",
+        "| set | metric | value | 95% interval | rows | report |", "|---|---|---|---|---|---|",
+        "| yelp5_val | accuracy | 0.5980 | 0.5500 - 0.6400 | 500 | outputs/r |",
+        "", "## Recipes", "", *block("recipes/yelp5_lora.yaml", settings),
+        *block("recipes/export/yelp5_lora.yaml", exported)]
+    assert card.text.strip("\n") == "\n".join(expected).strip("\n")  # the text after the metadata
