@@ -118,13 +118,17 @@ def card_data(facts: CardFacts) -> Any:
 
 
 def method_line(recipe: Recipe) -> str:
-    """How the adapter was trained, from its recipe: stage, LoRA rank, alpha and targets, 4-bit."""
-    a = recipe.args
-    stage = "a classification head" if recipe.is_classifier else f"stage {a.get('stage', 'sft')}"
-    parts = [f"{stage}, LoRA rank {a.get('lora_rank', 8)}, alpha {a.get('lora_alpha', 'default')}, "
-             f"targets {a.get('lora_target', 'default')}"]
-    if a.get("quantization_bit"):
-        parts.append(f"trained on the {a['quantization_bit']}-bit base (QLoRA), merged onto the unquantised one")
+    """How the adapter was trained, as the recipe's parser reads it (its defaults for keys left out): stage,
+    LoRA rank, alpha and targets, 4-bit."""
+    def listed(key: str) -> str:
+        return ",".join(names_of(recipe.setting(key)))
+
+    stage = "a classification head" if recipe.is_classifier else f"stage {recipe.setting('stage')}"
+    parts = [f"{stage}, LoRA rank {recipe.setting('lora_rank')}, alpha {recipe.setting('lora_alpha')}, "
+             f"targets {listed('lora_target')}"]
+    if recipe.args.get("quantization_bit"):
+        parts.append(f"trained on the {recipe.args['quantization_bit']}-bit base (QLoRA), merged onto the "
+                     "unquantised one")
     return "; ".join(parts)
 
 

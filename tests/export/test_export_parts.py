@@ -110,6 +110,19 @@ def test_a_classifier_card_without_reports_or_training_recipe(tmp_path: Path) ->
                                 "text-generation")).data.base_model is None  # not an org/name hub id
 
 
+def test_the_method_line_has_the_parsers_defaults_for_keys_left_out(tmp_path: Path) -> None:
+    from llamafactory.hparams import FinetuningArguments
+
+    from recipekit.export.model_card import method_line
+
+    path = tmp_path / "lean.yaml"
+    path.write_text("model_name_or_path: Qwen/Qwen2.5-0.5B\ndo_train: true\nfinetuning_type: lora\ndataset: d\n"
+                    "template: qwen\noutput_dir: saves/lean\n", encoding="utf-8")
+    defaults = FinetuningArguments()  # LLaMA-Factory's own: stage sft, rank 8, alpha twice the rank, targets all
+    assert method_line(load_recipe(path)) == (f"stage {defaults.stage}, LoRA rank {defaults.lora_rank}, alpha "
+                                              f"{defaults.lora_alpha}, targets {','.join(defaults.lora_target)}")
+
+
 def test_a_folder_is_replaced_only_when_the_block_ends(tmp_path: Path) -> None:
     target = tmp_path / "out"
     target.mkdir()
