@@ -124,13 +124,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                          "(or --suite)")
     if args.name and (not args.drop or len(training) != 1):
         raise InputError("--name goes with --drop and one training set")
-    if args.drop:
-        taken = [args.name or f"{t}_decon" for t in training]
-        clash = [name for name in taken if name in scored]
-        if clash:
-            raise InputError(f"--name {clash[0]} is a scored set: the scored side is never written")
-    for name in training + scored:
-        registered(data_dir, name)  # every set is there before any work
+    new_names = {train: args.name or f"{train}_decon" for train in training} if args.drop else {}
+    clash = [name for name in new_names.values() if name in scored]
+    if clash:
+        raise InputError(f"--name {clash[0]} is a scored set: the scored side is never written")
+    files = {name: registered(data_dir, name)[0] for name in training + scored}  # every set is there before any work
     out = ensure_folder(args.out, "--out")
     settings = Settings(args.fields, threshold=args.threshold)
     scored_rows = {name: list(set_rows(data_dir, name, args.fields)) for name in scored}
@@ -140,11 +138,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         readers = {name: functools.partial(set_rows, data_dir, name, args.fields) for name in training}
         result = check(readers, scored_rows, settings, bar)
     report = result_json(result)
-    for name in training + scored:
-        report["sets"][name]["file"] = str(registered(data_dir, name)[0])
-    if args.drop:
-        report["dropped"] = [drop_flagged(data_dir, train, result.flagged[train], args.name or f"{train}_decon")
-                             for train in training]
+    for name, path in files.items():
+        report["sets"][name]["file"] = str(path)
+    if new_names:
+        report["dropped"] = [drop_flagged(data_dir, train, result.flagged[train], name)
+                             for train, name in new_names.items()]
     markdown = render_markdown(report)
     json_path, md_path = write_report(out, "contamination", report, markdown)
     print(markdown)

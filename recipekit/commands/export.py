@@ -83,8 +83,8 @@ def main(argv: list[str] | None = None) -> Path:
         pipeline = merge(recipe, staging)
         facts = CardFacts(target.name, recipe, pipeline, trained, reports)
         model_card(facts).save(staging / CARD_FILE)
-    shards = sorted(p.name for p in target.glob("*.safetensors"))
-    print(f"exported {shown(target)}: {len(shards)} weight file(s), model card {shown(target / CARD_FILE)}"
+    shards = len(list(target.glob("*.safetensors")))
+    print(f"exported {shown(target)}: {shards} weight file(s), model card {shown(target / CARD_FILE)}"
           + (f" ({sum(len(r.values) > 0 for r in reports)} report(s) in its model-index)" if reports else ""))
     if args.push:
         print(f"pushed to {push(target, args.push, args.private)}")

@@ -33,6 +33,7 @@ from recipekit.cli import at_least, script_parser
 from recipekit.converters.catalog import DATASETS, make_fixture_dataset, spec_for
 from recipekit.errors import InputError, exit_on_input_error
 from recipekit.paths import module_command, root, shown
+from recipekit.recipes.arguments import names_of
 from recipekit.recipes.reading import Recipe, all_recipe_files, load_recipe, recipe_outputs
 from recipekit.recipes.tiny_run import hub_or_made, launch_env, make_tiny_model, run_logged, tiny_args, tiny_family
 from recipekit.steps import Step
@@ -80,6 +81,9 @@ class Smoke:
         """The recipe's arguments for its smoke run (another recipe's output it needs is planned first)."""
         for name in recipe.datasets():
             self.dataset(name)
+        for adapter in names_of(recipe.args.get("adapter_name_or_path")):  # planned first: its data, its model
+            if adapter.rstrip("/") in self.made_by:
+                self.add(self.made_by[adapter.rstrip("/")])
         resolve = hub_or_made(self.tiny_model(recipe), self.made_by, self.add, recipe)
         return tiny_args(recipe, self.data, self.work / "runs" / run_name(recipe), self.steps, resolve, notes)
 
@@ -105,7 +109,7 @@ class Smoke:
             command = [str(Path(sys.executable).with_name("llamafactory-cli")), "train", str(config)]
         step = Step(run_name(recipe), command, env, inputs=[config], recipe=config, source_recipe=str(shown(path)))
         self.planned.append(Planned(step, args, recipe, notes))
-        self.outputs[path] = run_folder(args)
+        self.outputs[path] = Path(recipe.with_values(args).output_folder())
         return self.outputs[path]
 
     def run_all(self) -> None:
@@ -115,7 +119,7 @@ class Smoke:
             start = time.perf_counter()
             wandb_runs = set(self.work.glob("wandb/offline-run-*"))
             run_logged(planned.step.command, self.work / "logs" / f"{planned.step.name}.log", planned.step.env)
-            verify(args, run_folder(args), recipe)
+            verify(args, Path(recipe.with_values(args).output_folder()), recipe)
             if "wandb" in str(args.get("report_to", "")) and args.get("do_train"):
                 new = set(self.work.glob("wandb/offline-run-*")) - wandb_runs
                 if not new or not any(run_dir.glob("*.wandb") for run_dir in new):
@@ -131,11 +135,6 @@ def run_name(recipe: Recipe) -> str:
     """A smoke run's name: the recipe's file name, ``export-`` before an export recipe's (which shares its training
     recipe's name)."""
     return f"export-{recipe.path.stem}" if recipe.is_export else recipe.path.stem
-
-
-def run_folder(args: dict[str, Any]) -> Path:
-    """Where a smoke run writes: its export_dir (an export), else its output_dir."""
-    return Path(args.get("export_dir") or args["output_dir"])
 
 
 def verify(args: dict[str, Any], out: Path, recipe: Recipe) -> None:

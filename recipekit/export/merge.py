@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from recipekit.errors import InputError
-from recipekit.recipes.arguments import names_of
+from recipekit.recipes.arguments import names_of, quantised_merge
 from recipekit.recipes.reading import Recipe
 
 ADAPTER_CONFIG = "adapter_config.json"
@@ -46,10 +46,9 @@ def is_classifier_adapter(folder: Path) -> bool:
 def merge(recipe: Recipe, target: Path) -> str:
     """Merge the recipe's adapter(s) into its base model and save the result in ``target`` (a new folder);
     returns the kind of model written: ``text-classification`` or ``text-generation``."""
-    if recipe.args.get("quantization_bit"):
-        raise InputError("quantization_bit: an adapter cannot be merged into a quantised model; name the "
-                         "unquantised base (drop quantization_bit), as LLaMA-Factory's merge examples do",
-                         str(recipe.path))
+    problem = quantised_merge(recipe.args)
+    if problem:
+        raise InputError(problem, str(recipe.path))
     folders = adapters(recipe)
     if any(map(is_classifier_adapter, folders)):
         if len(folders) != 1:

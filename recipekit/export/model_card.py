@@ -70,8 +70,10 @@ def trained_by(adapter: str, made_by: dict[str, Path]) -> Path | None:
 
 
 def hub_model(name: str) -> str | None:
-    """``name`` when it is a hub model id (``org/name``, not a folder here)."""
-    return name if name.count("/") == 1 and not Path(name).exists() else None
+    """``name`` when it is a hub model id (``org/name``), not a local path (the checks' rule)."""
+    from recipekit.recipes.checks import is_local
+
+    return None if is_local(name) else name
 
 
 def split_of(dataset: str) -> str:

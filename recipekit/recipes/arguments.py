@@ -74,6 +74,14 @@ def is_export(values: dict[str, Any]) -> bool:
     return bool(values.get("export_dir"))
 
 
+def quantised_merge(values: dict[str, Any]) -> str | None:
+    """Why an export recipe cannot merge: an adapter into a 4-bit base; None when it can."""
+    if values.get("quantization_bit") and values.get("adapter_name_or_path"):
+        return ("quantization_bit: an adapter cannot be merged into a quantised model; name the unquantised base "
+                "(drop quantization_bit), as LLaMA-Factory's merge examples do")
+    return None
+
+
 def parse_classifier(values: dict[str, Any]) -> tuple[Any, ...]:
     """(ClassifierArguments, TrainingArguments)."""
     from recipekit.recipes.classifier import parse_values

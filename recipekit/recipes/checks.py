@@ -255,9 +255,9 @@ def check_compatibility(recipe: Recipe, config: dict[str, Any] | None, found: Fi
     if a.get("trust_remote_code"):
         found.warnings.append("trust_remote_code runs Python code from the model's hub repository; models that "
                               "transformers supports natively (Llama, Qwen2/2.5/3, Gemma...) do not need it: drop it")
-    model, template = str(a.get("model_name_or_path", "")), str(a.get("template", "default"))
     if recipe.is_export:
         return  # its template is its training recipe's (check_export)
+    model, template = str(a.get("model_name_or_path", "")), str(a.get("template", "default"))
     name = model.lower().rsplit("/", 1)[-1]
     base = "base" in name.split("-") or not any(tag in name for tag in ("instruct", "chat", "-it", "tiny"))
     if not is_local(model) and base and template not in PLAIN_TEMPLATES:
@@ -335,13 +335,14 @@ def check_fidelity(recipe: Recipe, found: Findings) -> None:
 
 def check_export(recipe: Recipe, made_by: dict[str, Path], found: Findings) -> None:
     """An export recipe merges onto the base its adapter was trained on, unquantised, with the same template."""
+    from recipekit.recipes.arguments import names_of, quantised_merge
     from recipekit.recipes.reading import load_recipe
 
     a = recipe.args
-    if a.get("quantization_bit") and a.get("adapter_name_or_path"):
-        found.errors.append("quantization_bit: an adapter cannot be merged into a quantised model; name the "
-                            "unquantised base (drop quantization_bit), as LLaMA-Factory's merge examples do")
-    adapters = [p.strip().rstrip("/") for p in str(a.get("adapter_name_or_path") or "").split(",") if p.strip()]
+    problem = quantised_merge(a)
+    if problem:
+        found.errors.append(problem)
+    adapters = [name.rstrip("/") for name in names_of(a.get("adapter_name_or_path"))]
     if not adapters:
         found.errors.append("an export recipe merges an adapter: set adapter_name_or_path (the training run's "
                             "output_dir)")
@@ -350,7 +351,7 @@ def check_export(recipe: Recipe, made_by: dict[str, Path], found: Findings) -> N
         if producer is None:
             continue  # check_paths says whether it exists
         trained = load_recipe(producer)
-        if str(trained.args.get("finetuning_type", "full" if trained.is_classifier else "lora")) != "lora":
+        if trained.setting("finetuning_type") != "lora":
             found.errors.append(f"adapter_name_or_path {adapter}: {shown(producer)} trains all weights, not an "
                                 "adapter: its output_dir is the model itself, nothing to merge")
         for key, default in (("model_name_or_path", ""), ("template", "default")):
