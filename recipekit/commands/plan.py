@@ -41,8 +41,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--gpu-tflops", type=number_above(0), help="its dense bf16/fp16 peak in TFLOP/s")
     parser.add_argument("--seq", type=at_least(1), help="tokens per row instead of cutoff_len (the worst case)")
     parser.add_argument("--data", action="store_true",
-                        help="measure the longest row of the recipe's registered data (LLaMA-Factory's tokenizing "
-                             "through check_data; the model's tokenizer when local, else a tiny BPE: approximate)")
+                        help="measure the recipe's registered data (LLaMA-Factory's tokenizing through check_data; "
+                             "the model's tokenizer when local, else a tiny BPE: approximate): the longest row sets "
+                             "the length, and the plan says the tokens its padded batches run, what packing would "
+                             "run, and the hours at the mean padded row")
     parser.add_argument("--rows", type=at_least(1), help="training rows (default: the registered data's count)")
     parser.add_argument("--mfu", type=number_above(0, 1),
                         help="a measured model FLOPs utilisation, to time the run by instead of the step-time model")
@@ -64,8 +66,9 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def measured_seq(recipe_path: str, cutoff: int) -> tuple[int, str]:
-    """The longest tokenized row of the recipe's training sets (LLaMA-Factory's pipeline), capped at cutoff_len."""
+def measured_seq(recipe_path: str, cutoff: int) -> tuple[int, str, list[int]]:
+    """The longest tokenized row of the recipe's training sets (LLaMA-Factory's pipeline), capped at cutoff_len,
+    and every row's length."""
     import tempfile
 
     from recipekit.converters.catalog import require_converted
@@ -84,16 +87,28 @@ def measured_seq(recipe_path: str, cutoff: int) -> tuple[int, str]:
         if not local:
             files = [data_dir / registry[name]["file_name"] for name in names if "file_name" in registry[name]]
             model = tiny_tokenizer([f for f in files if f.is_file()], Path(scratch))
-        lengths = []
+        lengths: list[int] = []
         for name in names:
             try:
-                lengths.append(check_one(name, registry[name], settings, model)["tokens"]["max"])
+                check_one(name, registry[name], settings, model, lengths)
             except Exception as exc:  # whatever LLaMA-Factory raised is the answer to "can it load this?"
                 raise InputError(f"--data: LLaMA-Factory could not load {name}: {type(exc).__name__}: "
                                  f"{' '.join(str(exc).split())}", recipe_path) from None
         longest = max(lengths)
     how = "the model's tokenizer" if local else "a tiny BPE trained on the data (approximate)"
-    return min(longest, cutoff), f"--data: longest row {longest} tokens by {how}"
+    return min(longest, cutoff), f"--data: longest row {longest} tokens by {how}", lengths
+
+
+def add_padding(result: dict, lengths: list[int], cutoff: int) -> None:
+    """The data's tokens as the padded batches run them and as packing would, and the run's hours at the typical
+    padded row beside those at the longest (time in proportion to the tokens run)."""
+    from recipekit.plan.padding import padding
+
+    found = padding(lengths, int(result["shape"]["batch"]), cutoff)
+    result["padding"] = found.as_dict()
+    hours = (result.get("time") or {}).get("hours")
+    if hours is not None:
+        result["padding"]["typical_hours"] = hours * found.typical_row / int(result["shape"]["seq"])
 
 
 def set_plan_line(text: str, line: str) -> str:
@@ -133,13 +148,15 @@ def main(argv: list[str] | None = None) -> dict:
         from recipekit.plan.measure import check_measurable
 
         check_measurable(recipe)
-    seq, note = args.seq, None
+    seq, note, lengths = args.seq, None, None
     if args.data:
-        seq, note = measured_seq(args.recipe, int(recipe.setting("cutoff_len")))
+        seq, note, lengths = measured_seq(args.recipe, int(recipe.setting("cutoff_len")))
     made_by = recipe_outputs(all_recipe_files("recipes"))
     result = plan(recipe, gpu, args.gpus, made_by, args.rows, args.mfu, args.price, seq, cards)
     if note:
         result["seq_note"] = note
+    if lengths and result["kind"] == "train":
+        add_padding(result, lengths, int(recipe.setting("cutoff_len")))
     out = Path(args.out) if args.out else Path("outputs") / "plan" / Path(args.recipe).stem
     markdown = render_markdown(result) + (f"\n{note}\n" if note else "")
     if args.measure:

@@ -17,7 +17,7 @@ from recipekit.plan.timing import CALIBRATED, Constants, step_time
 
 POINT_KEYS = {"source", "model", "as", "method", "seq", "memory_gb", "step_s", "gpu", "precision", "batch",
               "accumulation", "gradient_checkpointing", "lora_rank", "lora_alpha", "lora_target", "gpus", "zero",
-              "quantization_bit", "reason", "buffer_elements"}
+              "quantization_bit", "reason", "buffer_elements", "head_labels"}
 PUBLISHED_RUNS = Path(__file__).resolve().parent / "published_runs.yaml"
 MEMORY_GOAL = 0.10  # planned memory within 10% of the measured
 TIME_GOAL = (0.67, 1.5)  # planned step time within these ratios of the measured
@@ -90,7 +90,7 @@ def prepare(point: dict[str, Any]) -> Prepared:
     half = point["precision"] in ("bf16", "fp16")
     shape = Shape(int(point["batch"]), int(point["seq"]), point["method"], int(point["lora_rank"]),
                   int(point["lora_alpha"]), str(point["lora_target"]), bool(point["gradient_checkpointing"]),
-                  bf16=half)
+                  head_labels=point.get("head_labels"), bf16=half)
     setup = Setup(gpus=int(point["gpus"]), zero=int(point["zero"]), half=half,
                   quantization_bit=point.get("quantization_bit"), buffer_elements=int(point.get("buffer_elements", 0)))
     sim = simulate(load_config(point["model"]), shape)

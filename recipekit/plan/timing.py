@@ -30,12 +30,12 @@ class Constants:
     matmul_efficiency: float = 0.9
     # the bandwidth the counted bytes move at, relative to the card's: above 1 because the step counts every
     # operation's inputs and outputs as if nothing stayed in cache or was fused (flash attention, fused norms)
-    bandwidth_efficiency: float = 2.4
-    launch_seconds: float = 3.7e-6  # per operation: below this a kernel waits for the CPU to issue it
+    bandwidth_efficiency: float = 1.53
+    launch_seconds: float = 4.8e-6  # per operation: below this a kernel waits for the CPU to issue it
     link_efficiency: float = 0.7  # share of the link's bandwidth NCCL's collectives reach
     # DeepSpeed's ZeRO optimizer step runs far below the memory bandwidth (partition bookkeeping, flattening,
     # overflow checks): seconds per trainable parameter of the GPU's partition
-    zero_step_seconds: float = 0.61e-9
+    zero_step_seconds: float = 0.49e-9
     cpu_adam_seconds: float = 2.0e-9  # ZeRO-Offload's CPU Adam per parameter (assumed: no published point yet)
 
 

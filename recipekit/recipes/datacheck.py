@@ -95,8 +95,10 @@ def overlap(names: list[str], registry: dict[str, Any], settings: CheckSettings,
             "rows_of_first_in_second": in_first, "distinct_shared": len(shared)}
 
 
-def check_one(name: str, entry: dict[str, Any], settings: CheckSettings, model: str) -> dict[str, Any]:
-    """Run LLaMA-Factory's loader, aligner and tokenizing processor on one dataset."""
+def check_one(name: str, entry: dict[str, Any], settings: CheckSettings, model: str,
+              lengths_out: list[int] | None = None) -> dict[str, Any]:
+    """Run LLaMA-Factory's loader, aligner and tokenizing processor on one dataset (every row's token count is
+    added to ``lengths_out`` when given; a pair's is its longer side)."""
     from llamafactory.data.loader import _get_preprocessed_dataset
 
     ranking = bool(entry.get("ranking"))
@@ -112,6 +114,8 @@ def check_one(name: str, entry: dict[str, Any], settings: CheckSettings, model: 
                                                          processed["rejected_input_ids"], strict=True)]
     else:
         lengths = [len(ids) for ids in processed["input_ids"]]
+    if lengths_out is not None:
+        lengths_out.extend(lengths)
     report: dict[str, Any] = {"rows_in_file": len(aligned), "rows_kept": len(processed),
                               "dropped_by_llamafactory": len(aligned) - len(processed),
                               "format": entry.get("formatting", "alpaca"), "ranking": ranking,

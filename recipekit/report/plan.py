@@ -49,6 +49,8 @@ def render_markdown(plan: dict[str, Any]) -> str:
                          f"{t['hours']:.2f} h, {t['gpu_hours']:.1f} GPU-hours{cost}.")
     if plan.get("time_note"):
         lines.append(plan["time_note"] + ".")
+    if plan.get("padding"):
+        lines += ["", padding_line(plan["padding"], plan["shape"]["seq"])]
     if plan.get("global_batch_note"):
         lines += ["", f"**Global batch**: {plan['global_batch_note']}."]
     if plan.get("report_time"):
@@ -65,6 +67,21 @@ def render_markdown(plan: dict[str, Any]) -> str:
                   "the sequence length shown (cutoff_len is the worst case LLaMA-Factory pads to; --data measures the "
                   "data); the allowance is 1 GiB of CUDA context plus 10% for the allocator."]
     return "\n".join(lines) + "\n"
+
+
+def padding_line(pad: dict[str, Any], seq: int) -> str:
+    """The data's tokens as the padded batches run them, what packing would run, and the typical case's hours."""
+    line = (f"**Padding** (--data, {pad['rows']:,} rows in shuffled batches of {pad['batch']}): the batches run "
+            f"{pad['paid']:,} tokens for the {pad['used']:,} the rows hold ({pad['padded_share']:.0%} padding; the "
+            f"mean row runs as {pad['typical_row']:,.0f} tokens, the plan's rows as {seq}). `packing: true` would "
+            f"run {pad['packed_blocks']:,} blocks of {pad['cutoff'] + 1:,} tokens, {pad['packed_paid']:,} in all ("
+            + (f"{pad['packing_saves']:.0%} fewer" if pad["packing_saves"] >= 0 else
+               f"{-pad['packing_saves']:.0%} more: rows far shorter than cutoff_len leave each block's end padded")
+            + "; `neat_packing` packs the same, each row attending only to itself).")
+    if pad.get("typical_hours") is not None:
+        line += (f" At the mean padded row the run takes about {pad['typical_hours']:.2f} h instead of the plan's "
+                 f"worst case (time in proportion to the tokens run).")
+    return line
 
 
 def span(values: float | list[float] | None, unit: str, digits: str = ".3g") -> str:

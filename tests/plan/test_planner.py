@@ -318,6 +318,17 @@ def test_data_measures_the_longest_row(tmp_path: Path, monkeypatch: pytest.Monke
     plan = json.loads((tmp_path / "out" / "plan.json").read_text(encoding="utf-8"))
     assert 8 < plan["shape"]["seq"] < 512 and plan["rows"] == 24  # the fixture's training rows, registered
     assert plan["seq_note"].startswith(f"--data: longest row {plan['shape']['seq']} tokens by a tiny BPE")
+    pad, seq, batch = plan["padding"], plan["shape"]["seq"], plan["shape"]["batch"]
+    assert (pad["rows"], pad["batch"], pad["cutoff"]) == (24, batch, 512)
+    # every row runs at least as itself and at most as the longest row; batches of 8 pad the short ones
+    assert 24 * 8 < pad["used"] < pad["paid"] <= 24 * seq
+    assert pad["typical_row"] == pytest.approx(pad["paid"] / 24, abs=0.05)
+    # a block is filled to within one row of cutoff_len: between used / 512 and used / (512 - longest) blocks
+    assert -(-pad["used"] // 512) <= pad["packed_blocks"] <= -(-pad["used"] // (512 - seq))
+    assert pad["packed_paid"] == pad["packed_blocks"] * 513
+    assert pad["typical_hours"] == pytest.approx(plan["time"]["hours"] * pad["paid"] / 24 / seq)
+    markdown = (tmp_path / "out" / "plan.md").read_text(encoding="utf-8")
+    assert f"the batches run {pad['paid']:,} tokens for the {pad['used']:,} the rows hold" in markdown
 
 
 def test_the_plan_line_goes_after_the_report_line_and_replaces_an_old_one() -> None:

@@ -104,8 +104,35 @@ def test_the_published_points_name_their_source_and_cover_the_methods() -> None:
     assert {("lora", False, 0, False), ("full", False, 2, False), ("full", False, 3, True), ("lora", True, 0, False)} \
         <= methods
     assert {p["seq"] for p in points} >= {256, 8192}
+    # two families, a decoder and an encoder classifier, and fp32 beside half precision on a card without bf16
+    assert {p["model"].split("/")[0] for p in points} >= {"Qwen", "google-bert"}
+    assert {(p["precision"], p["gpu"]) for p in points if p.get("head_labels")} == {("fp32", "v100-16g"),
+                                                                                      ("fp16", "v100-16g")}
     for point in points:
         resolve_gpu(point["gpu"])
+
+
+def test_a_classifier_point_is_planned_as_the_classifier_it_measured() -> None:
+    """A point with head_labels is simulated as that sequence classifier (its parameters counted by transformers
+    on the meta device), timed at its own precision's peak; a short sequence keeps the simulation quick."""
+    import torch
+    from transformers import AutoModelForSequenceClassification
+
+    from recipekit.plan.calibration import PUBLISHED_RUNS, check, load_points, prepare
+    from recipekit.plan.models import load_config
+
+    _, points = load_points(PUBLISHED_RUNS)
+    fp32 = next(p for p in points if p.get("head_labels") and p["precision"] == "fp32")
+    point = {**fp32, "seq": 16, "batch": 1, "accumulation": 1, "gradient_checkpointing": False}
+    config = load_config(point["model"])
+    config.num_labels = 2
+    with torch.device("meta"):
+        expected = sum(p.numel() for p in AutoModelForSequenceClassification.from_config(config).parameters())
+    prepared = prepare(point)
+    assert prepared.sim.params == prepared.sim.trainable == expected == 335_143_938
+    half = prepare({**point, "precision": "fp16"})
+    assert not prepared.setup.half and half.setup.half
+    assert check(prepared).bound == "launches"  # 16 tokens: the kernels wait for the CPU, whatever the precision
 
 
 # a card and constants of round numbers, so each term below is worked out by hand
