@@ -103,6 +103,14 @@ def timed_plan(recipe: Path, cache: Path, out: Path, extra: list[str]) -> tuple[
     return seconds, json.loads((out / "plan.json").read_text(encoding="utf-8"))
 
 
+def hours_and_cost(plan: dict) -> str:
+    """A plan's hours and cost as table cells (``-`` where it has none: prediction, or rows unknown)."""
+    time = plan.get("time") or {}
+    if time.get("hours") is None:
+        return "- | -"
+    return f"{time['hours']:.2f} | " + ("-" if time.get("cost") is None else f"${time['cost']:,.2f}")
+
+
 def measure_sweep(paths: list[Path], table: Path, steps: int) -> list[dict]:
     """``plan --measure`` (the whole command) on each training recipe that fits this machine's device, one table
     row each, then the table written as YAML."""
@@ -173,8 +181,8 @@ def main(argv: list[str] | None = None) -> list[dict]:
     rows = []
     with tempfile.TemporaryDirectory() as scratch:
         cache = Path(scratch) / "cache"
-        print("| recipe | hardware | cold s | warm s | peak per GPU | fits |")
-        print("|---|---|---|---|---|---|")
+        print("| recipe | hardware | cold s | warm s | peak per GPU | fits | hours | cost |")
+        print("|---|---|---|---|---|---|---|---|")
         for path in paths:
             out = Path(scratch) / path.stem
             cold, plan = timed_plan(path, cache, out, ["--report-hardware"])
@@ -182,7 +190,8 @@ def main(argv: list[str] | None = None) -> list[dict]:
             rows.append({"recipe": str(path), "cold": cold, "warm": warm, "plan": plan})
             name = shown(path)
             print(f"| {name} | {plan['gpus']}x {plan['gpu']['name']} | {cold:.1f} | {warm:.1f} "
-                  f"| {plan['memory']['peak_gib']:.1f} GiB | {'yes' if plan['fits'] else 'no'} |", flush=True)
+                  f"| {plan['memory']['peak_gib']:.1f} GiB | {'yes' if plan['fits'] else 'no'} | "
+                  f"{hours_and_cost(plan)} |", flush=True)
         slowest = max(rows, key=lambda r: r["cold"])
         print(f"\nslowest cold plan: {slowest['recipe']} {slowest['cold']:.1f} s (goal < {GOAL_SECONDS:.0f} s): "
               f"{'met' if slowest['cold'] < GOAL_SECONDS else 'NOT met'}")

@@ -290,8 +290,16 @@ def plan(recipe: Recipe, gpu: Gpu, gpus: int, made_by: dict[str, Path], rows: in
          mfu: float | None = None, price: float | None = None, seq: int | None = None,
          cards: dict[str, Gpu] | None = None) -> dict[str, Any]:
     """Everything the planner says about one recipe on ``gpus`` cards, as a JSON-ready dict (``cards``: the
-    table in which to look for the cards whose plans match the report's own time)."""
-    run, config = read_run(recipe, gpus, made_by, seq)
+    table in which to look for the cards whose plans match the report's own time). Without ``seq``, a recipe
+    whose report's chain states the longest row of its data is planned at that length, and at ``cutoff_len`` (the
+    worst case LLaMA-Factory pads to) beside it."""
+    try:
+        facts = recipe.facts()
+    except InputError:  # a copy of a shipped recipe keeps a header whose chain has no entry for it
+        facts = None
+    cutoff = int(recipe.setting("cutoff_len"))
+    stated = facts.tokens if facts and seq is None and facts.tokens.get("longest", cutoff) < cutoff else None
+    run, config = read_run(recipe, gpus, made_by, stated["longest"] if stated else seq)
     price_given = price is not None
     result: dict[str, Any] = {"recipe": str(recipe.path), "model": run.model, "gpu": asdict(gpu), "gpus": gpus,
                               "shape": asdict(run.shape), "setup": asdict(run.setup)}
@@ -314,10 +322,6 @@ def plan(recipe: Recipe, gpu: Gpu, gpus: int, made_by: dict[str, Path], rows: in
         step_seconds = sim.flops * run.accumulation / (peak * mfu) if mfu is not None else timed.step_seconds
         efficiency = sim.flops * run.accumulation / (peak * step_seconds)
         price = price if price is not None else gpu.price_per_hour
-        try:
-            facts = recipe.facts()
-        except InputError:  # a copy of a shipped recipe keeps a header whose chain has no entry for it
-            facts = None
         rows, rows_source = plan_rows(run, rows, facts)
         global_batch = run.shape.batch * run.accumulation * gpus
         steps = run.max_steps if run.max_steps > 0 else (
@@ -347,4 +351,9 @@ def plan(recipe: Recipe, gpu: Gpu, gpus: int, made_by: dict[str, Path], rows: in
     result["fits"] = memory.total <= gpu.memory_gib * GIB
     result["tight"] = result["fits"] and memory.total > TIGHT * gpu.memory_gib * GIB
     result["options"] = [] if result["fits"] or run.predict else [asdict(o) for o in options(run, config, gpu)]
+    if stated:
+        worst, _ = read_run(recipe, gpus, made_by)
+        peak = (predict_memory(worst, config, result["params"]) if run.predict else evaluate(worst, config)[1]).total
+        result["seq_source"] = f"the report's longest row: {stated['said']}"
+        result["worst_case"] = {"seq": cutoff, "peak_gib": peak / GIB, "fits": peak <= gpu.memory_gib * GIB}
     return result

@@ -19,9 +19,10 @@ from recipekit.files import read_yaml_mapping
 from recipekit.paths import root
 
 ENTRY_KEYS = {"settings_from", "settings", "hardware", "global_batch", "target", "differences", "notes", "time",
-              "rows"}
+              "rows", "tokens"}
 TIME_KEYS = {"hours", "minutes", "steps", "steps_per_second", "samples_per_second", "eval", "said"}
 ROWS_KEYS = {"train", "said"}
+TOKENS_KEYS = {"longest", "said"}
 REQUIRED_KEYS = ("hardware", "global_batch", "target")
 GLOBAL_BATCH = re.compile(r"(\d+) per device x (\d+) accumulation x (\d+) (?:GPUs?|ranks?|process(?:es)?)\s*=\s*(\d+)")
 REPORT_LINE = re.compile(r"^#\s*Report\s*:\s*(\S+)")
@@ -49,6 +50,7 @@ class Facts:
     notes: str = ""
     time: dict[str, Any] = field(default_factory=dict)  # the report's own training time (TIME_KEYS)
     rows: dict[str, Any] = field(default_factory=dict)  # the training rows of the report's run (ROWS_KEYS)
+    tokens: dict[str, Any] = field(default_factory=dict)  # the longest row of the report's data (TOKENS_KEYS)
 
     def batch(self) -> tuple[int, int, int, int] | None:
         """(per device, accumulation, GPUs, global) when the global batch has that shape."""
@@ -97,14 +99,15 @@ def entry_facts(chain: Path, data: dict[str, Any], key: str) -> Facts:
     if unknown or missing:
         problem = f"unknown key(s) {unknown}" if unknown else f"lacks {', '.join(missing)}"
         raise InputError(f"recipes: {key}: {problem} (keys: {', '.join(sorted(ENTRY_KEYS))})", str(chain))
-    for name in ("settings", "differences", "time", "rows"):
+    for name in ("settings", "differences", "time", "rows", "tokens"):
         if not isinstance(entry.get(name) or {}, dict):
             raise InputError(f"recipes: {key}: {name} must be `key: value` lines", str(chain))
     return Facts(chain, key, str(data.get("report") or "") or None, str(data.get("title", "")),
                  str(entry.get("settings_from", "")), dict(entry.get("settings") or {}), str(entry["hardware"]),
                  str(entry["global_batch"]), str(entry["target"]),
                  {str(k): str(v) for k, v in (entry.get("differences") or {}).items()}, str(entry.get("notes", "")),
-                 report_time(chain, key, entry.get("time") or {}), report_rows(chain, key, entry.get("rows") or {}))
+                 report_time(chain, key, entry.get("time") or {}), report_rows(chain, key, entry.get("rows") or {}),
+                 report_tokens(chain, key, entry.get("tokens") or {}))
 
 
 def report_time(chain: Path, key: str, time: dict[str, Any]) -> dict[str, Any]:
@@ -125,19 +128,31 @@ def report_time(chain: Path, key: str, time: dict[str, Any]) -> dict[str, Any]:
     return dict(time)
 
 
+def stated_count(chain: Path, key: str, name: str, entry: dict[str, Any], allowed: set[str], number: str,
+                 unit: str, said: str) -> dict[str, Any]:
+    """An entry that states one positive whole ``number`` of ``unit`` and ``said`` (``said`` explains it)."""
+    where = f"recipes: {key}: {name}"
+    unknown = sorted(set(entry) - allowed)
+    if unknown:
+        raise InputError(f"{where}: unknown key(s) {unknown} (keys: {', '.join(sorted(allowed))})", str(chain))
+    value = entry.get(number)
+    if entry and (isinstance(value, bool) or not isinstance(value, int) or value <= 0):
+        raise InputError(f"{where}: {number} must be a positive whole number of {unit}", str(chain))
+    if entry and not entry.get("said"):
+        raise InputError(f"{where}: lacks said ({said})", str(chain))
+    return dict(entry)
+
+
 def report_rows(chain: Path, key: str, rows: dict[str, Any]) -> dict[str, Any]:
     """The training rows of the report's run: ``train`` (as the chain converts the dataset, before the recipe's
     ``max_samples``) and ``said`` (where the number comes from)."""
-    where = f"recipes: {key}: rows"
-    unknown = sorted(set(rows) - ROWS_KEYS)
-    if unknown:
-        raise InputError(f"{where}: unknown key(s) {unknown} (keys: {', '.join(sorted(ROWS_KEYS))})", str(chain))
-    train = rows.get("train")
-    if rows and (isinstance(train, bool) or not isinstance(train, int) or train <= 0):
-        raise InputError(f"{where}: train must be a positive whole number of rows", str(chain))
-    if rows and not rows.get("said"):
-        raise InputError(f"{where}: lacks said (where the number comes from)", str(chain))
-    return dict(rows)
+    return stated_count(chain, key, "rows", rows, ROWS_KEYS, "train", "rows", "where the number comes from")
+
+
+def report_tokens(chain: Path, key: str, tokens: dict[str, Any]) -> dict[str, Any]:
+    """The longest row of the report's data in the model's tokens, template and answer included (``longest``),
+    and ``said`` (how that is known): what its plan pads to instead of ``cutoff_len``."""
+    return stated_count(chain, key, "tokens", tokens, TOKENS_KEYS, "longest", "tokens", "how the length is known")
 
 
 def header_facts(path: Path, header: list[str]) -> Facts:

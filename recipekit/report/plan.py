@@ -29,6 +29,7 @@ def render_markdown(plan: dict[str, Any]) -> str:
              + (" (chosen + rejected)" if shape["dpo"] else "")
              + (", gradient checkpointing" if shape["gradient_checkpointing"] else "") + ".", "",
              f"**Peak per GPU {gib(memory['peak_gib'])} of {gpu['memory_gib']:g} GiB: {verdict}.**", "",
+             *([worst_case_line(plan), ""] if plan.get("worst_case") else []),
              md_table(["kind", "per GPU"], [[kind, gib(value)] for kind, value in memory["per_gpu_gib"].items()])]
     if memory["host_gib"]:
         lines += ["", f"Host memory for the offloaded states: {gib(memory['host_gib'])} (DeepSpeed's estimate)."]
@@ -84,6 +85,14 @@ def padding_line(pad: dict[str, Any], seq: int) -> str:
     return line
 
 
+def worst_case_line(plan: dict[str, Any]) -> str:
+    """Where the plan's row length comes from and the peak at ``cutoff_len``, the worst case, beside it."""
+    worst = plan["worst_case"]
+    return (f"Rows of {plan['shape']['seq']} tokens, {plan['seq_source']}. At cutoff_len {worst['seq']:,}, the "
+            f"worst case LLaMA-Factory pads to, the peak would be {gib(worst['peak_gib'])}: "
+            f"{'fits' if worst['fits'] else 'does not fit'}.")
+
+
 def span(values: float | list[float] | None, unit: str, digits: str = ".3g") -> str:
     """``6-8 h``, ``2.4 h``; ``-`` for nothing."""
     if not values:
@@ -114,7 +123,8 @@ def report_time_line(time: dict[str, Any], seq: int) -> str:
     if "matching_cards" in time:
         line += (f". Cards whose plan is within 0.67-1.5x of the report's step: "
                  f"{', '.join(time['matching_cards']) or 'none'}")
-    return line + (f". The plan's rows are all {seq} tokens (cutoff_len or --seq/--data); rows shorter than that "
+    return line + (f". The plan's rows are all {seq} tokens (cutoff_len, the report's longest row or --seq/--data); "
+                   "rows shorter than that "
                    "make the report's steps faster, and its time includes evaluation and saving.")
 
 
@@ -126,8 +136,13 @@ def dollars(cost: float) -> str:
 def header_line(plan: dict[str, Any]) -> str:
     """The one line a recipe header carries."""
     gpu = plan["gpu"]
+    worst = plan.get("worst_case")
     line = (f"{plan['gpus']}x {gpu['name']}: {plan['memory']['peak_gib']:.1f} GiB peak per GPU at "
-            f"{plan['shape']['batch']} x {plan['shape']['seq']} tokens, {'fits' if plan['fits'] else 'does not fit'}")
+            f"{plan['shape']['batch']} x {plan['shape']['seq']} tokens"
+            + (" (the report's longest row)" if worst else "") + f", {'fits' if plan['fits'] else 'does not fit'}")
+    if worst:
+        line += (f" ({worst['peak_gib']:.1f} GiB at the {worst['seq']:,}-token cutoff_len, "
+                 f"{'fits' if worst['fits'] else 'does not fit'})")
     if plan["kind"] == "train" and plan["time"]["hours"] is not None:
         line += f"; {plan['time']['hours']:.1f} h"
         if plan["time"]["cost"] is not None:

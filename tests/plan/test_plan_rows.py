@@ -104,5 +104,59 @@ def test_every_training_recipe_of_a_report_states_its_rows_and_its_header_its_ho
         assert recipe.facts().rows["train"] > 0, path
         line = next(row for row in path.read_text(encoding="utf-8").splitlines() if row.startswith("# Plan ("))
         assert re.search(r"; \d[\d,.]* h", line), (path, line)
-        if "A100 SXM4 40GB" not in line:  # the one card in the reports' hardware without a sourced price
-            assert "$" in line, (path, line)
+        assert "$" in line, (path, line)  # every card of the reports' hardware has a sourced price
+
+
+@pytest.mark.parametrize(("tokens", "message"), [
+    ({"longest": 256}, "tokens: lacks said"),
+    ({"longest": 0, "said": "s"}, "tokens: longest must be a positive whole number of tokens"),
+    ({"longest": 256.5, "said": "s"}, "tokens: longest must be a positive whole number of tokens"),
+    ({"longest": 256, "said": "s", "mean": 40}, "tokens: unknown key(s) ['mean']"),
+])
+def test_a_malformed_tokens_entry_is_one_error_naming_the_chain(tmp_path: Path, tokens: dict, message: str) -> None:
+    from test_report_time import mini_repository
+
+    recipe = mini_repository(tmp_path, {}, None, tokens)
+    with pytest.raises(InputError, match=re.escape(message)) as error:
+        load_recipe(recipe).facts()
+    assert error.value.path == str(tmp_path / "recipes" / "reproduce" / "mini.yaml")
+
+
+def test_a_report_that_states_its_longest_row_is_planned_there_with_cutoff_len_beside_it(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The chain's longest row (64 tokens) sets the plan's length; the worst case at cutoff_len (512) is the very
+    plan --seq 512 gives; a --seq of the user's own is planned as asked, with no worst case beside it."""
+    from test_report_time import mini_repository
+
+    from recipekit.plan.gpus import GPUS
+    from recipekit.plan.planner import plan
+    from recipekit.report.plan import header_line, render_markdown
+
+    monkeypatch.setenv("LLM_RECIPES_CACHE", str(tmp_path / "cache"))
+    recipe = load_recipe(mini_repository(tmp_path, {}, None, {"longest": 64, "said": "the rows are short"}))
+    stated = plan(recipe, GPUS["t4"], 1, {})
+    at_cutoff = plan(recipe, GPUS["t4"], 1, {}, seq=512)
+    assert stated["shape"]["seq"] == 64 and at_cutoff["shape"]["seq"] == 512 and "worst_case" not in at_cutoff
+    assert stated["worst_case"] == {"seq": 512, "peak_gib": pytest.approx(at_cutoff["memory"]["peak_gib"]),
+                                    "fits": at_cutoff["fits"]}
+    assert stated["memory"]["peak_gib"] < at_cutoff["memory"]["peak_gib"]
+    assert stated["seq_source"] == "the report's longest row: the rows are short"
+    assert f"x 64 tokens (the report's longest row), fits ({at_cutoff['memory']['peak_gib']:.1f} GiB at the " \
+           "512-token cutoff_len, " in header_line(stated)
+    assert "Rows of 64 tokens, the report's longest row: the rows are short. At cutoff_len 512, the worst case" \
+           in render_markdown(stated)
+
+
+def test_the_readme_hours_and_cost_are_those_of_each_recipes_header() -> None:
+    """recipes/README.md's hours-and-cost table and each training recipe's header plan line come from the same
+    plan: same hardware, hours and cost, and every training recipe of a report is in the table."""
+    from recipekit.report.plan import dollars
+
+    table = [line.split(" | ") for line in (ROOT / "recipes" / "README.md").read_text(encoding="utf-8").splitlines()
+             if re.match(r"\| `[^`]+\.yaml` \| \d+x ", line) and line.count(" | ") == 5]
+    assert len(table) == 11
+    for name, hardware, shape, peak, hours, cost in table:
+        path = ROOT / "recipes" / name.strip("| `")
+        line = next(row for row in path.read_text(encoding="utf-8").splitlines() if row.startswith("# Plan ("))
+        assert f"{hardware}: {peak.replace(' GiB', '')} GiB peak per GPU at {shape} tokens" in line, (path, line)
+        assert f"; {float(hours):.1f} h, {dollars(float(cost.strip(' |$').replace(',', '')))}" in line, (path, line)

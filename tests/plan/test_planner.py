@@ -376,3 +376,11 @@ def test_a_layers_flops_equal_a_hand_count_attention_included() -> None:
     expected = 6 * tokens * linear + attention + attention * 5 // 2 + rotary
     sim = run_step(config, Shape(batch, seq, gradient_checkpointing=False, bf16=False))
     assert sim.flops == expected
+
+
+def test_the_benchmark_table_gives_hours_and_the_cost_where_a_plan_has_them() -> None:
+    from recipekit.commands.bench_plan import hours_and_cost
+
+    assert hours_and_cost({"time": {"hours": 1.234, "cost": 1234.5}}) == "1.23 | $1,234.50"
+    assert hours_and_cost({"time": {"hours": 0.5, "cost": None}}) == "0.50 | -"
+    assert hours_and_cost({"time": None}) == hours_and_cost({"time": {"hours": None}}) == "- | -"

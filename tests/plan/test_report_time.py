@@ -38,9 +38,9 @@ def test_seconds_per_step_from_the_reports_own_figures() -> None:
     assert reported_step_seconds({"hours": 2.4}) == ([], None)  # no steps: nothing per step to compare
 
 
-def mini_repository(tmp_path: Path, time: dict | None, rows: dict | None = None) -> Path:
+def mini_repository(tmp_path: Path, time: dict | None, rows: dict | None = None, tokens: dict | None = None) -> Path:
     """recipes/small.yaml (a small local architecture) whose header names recipes/reproduce/mini.yaml, whose
-    entry for it carries ``time`` (and ``rows``)."""
+    entry for it carries ``time`` (and ``rows``, ``tokens``)."""
     (tmp_path / "small").mkdir(exist_ok=True)
     (tmp_path / "small" / "config.json").write_text(json.dumps(SMALL), encoding="utf-8")
     entry = {"hardware": "1 unnamed GPU", "global_batch": "8 per device x 2 accumulation x 1 GPU = 16 rows",
@@ -49,6 +49,8 @@ def mini_repository(tmp_path: Path, time: dict | None, rows: dict | None = None)
         entry["time"] = time
     if rows is not None:
         entry["rows"] = rows
+    if tokens is not None:
+        entry["tokens"] = tokens
     (tmp_path / "recipes" / "reproduce").mkdir(parents=True, exist_ok=True)
     (tmp_path / "recipes" / "reproduce" / "mini.yaml").write_text(yaml.safe_dump(
         {"report": "mini.txt", "title": "mini", "recipes": {"recipes/small.yaml": entry}}), encoding="utf-8")
