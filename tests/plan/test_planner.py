@@ -30,6 +30,7 @@ def test_every_recipe_model_has_a_config_and_the_published_parameter_counts() ->
     assert meta_counts("meta-llama/Llama-3.1-8B")[0] == 8_030_261_248
     assert meta_counts("Qwen/Qwen2.5-0.5B")[0] == 494_032_768
     assert meta_counts("Qwen/Qwen3-4B-Base")[0] == 4_022_468_096
+    assert meta_counts("meta-llama/Llama-2-7b-hf")[0] == 6_738_415_616  # the published points' configs too
     for path in sorted((ROOT / "recipes").rglob("*.yaml")):
         model = str(yaml.safe_load(path.read_text(encoding="utf-8")).get("model_name_or_path", ""))
         if model.count("/") == 1 and not model.startswith(("saves", "outputs")):

@@ -105,7 +105,7 @@ def test_the_published_points_name_their_source_and_cover_the_methods() -> None:
         <= methods
     assert {p["seq"] for p in points} >= {256, 8192}
     # two families, a decoder and an encoder classifier, and fp32 beside half precision on a card without bf16
-    assert {p["model"].split("/")[0] for p in points} >= {"Qwen", "google-bert"}
+    assert {p["model"].split("/")[0] for p in points} >= {"Qwen", "google-bert", "meta-llama"}
     assert {(p["precision"], p["gpu"]) for p in points if p.get("head_labels")} == {("fp32", "v100-16g"),
                                                                                       ("fp16", "v100-16g")}
     for point in points:
