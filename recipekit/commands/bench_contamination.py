@@ -19,11 +19,10 @@ import json
 import random
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
-from recipekit.cli import at_least, script_parser
+from recipekit.cli import at_least, in_scratch, script_parser
 from recipekit.errors import exit_on_input_error
 from recipekit.eval.benchmarks import multiple_choice_task
 
@@ -124,18 +123,20 @@ def build_parser() -> argparse.ArgumentParser:
 
 @exit_on_input_error
 def main(argv: list[str] | None = None) -> dict[str, float]:
-    args = build_parser().parse_args(argv)
-    with tempfile.TemporaryDirectory() as scratch:
-        folder = Path(scratch)
-        data, tasks, suite = write_sets(folder, args.rows, args.test_rows, args.task_rows, args.planted)
-        script = folder / "baseline.py"
-        script.write_text(BASELINE, encoding="utf-8")
-        base_seconds, base_peak, said = timed(str(script), str(data / "bench.jsonl"), str(data / "bench_test.jsonl"),
-                                              str(tasks / "questions.jsonl"))
-        baseline = json.loads(said)
-        ours, peak, _ = timed("recipekit.commands.check_contamination", "--train", "bench", "--data-dir", str(data),
-                              "--suite", str(suite), "--include-path", str(tasks), "--out", str(folder / "report"))
-        report = json.loads((folder / "report" / "contamination.json").read_text(encoding="utf-8"))
+    return in_scratch(build_parser(), argv, compare)
+
+
+def compare(args: argparse.Namespace, folder: Path) -> dict[str, float]:
+    """Both runs on the same written sets in ``folder``, printed and returned."""
+    data, tasks, suite = write_sets(folder, args.rows, args.test_rows, args.task_rows, args.planted)
+    script = folder / "baseline.py"
+    script.write_text(BASELINE, encoding="utf-8")
+    base_seconds, base_peak, said = timed(str(script), str(data / "bench.jsonl"), str(data / "bench_test.jsonl"),
+                                          str(tasks / "questions.jsonl"))
+    baseline = json.loads(said)
+    ours, peak, _ = timed("recipekit.commands.check_contamination", "--train", "bench", "--data-dir", str(data),
+                          "--suite", str(suite), "--include-path", str(tasks), "--out", str(folder / "report"))
+    report = json.loads((folder / "report" / "contamination.json").read_text(encoding="utf-8"))
     found = sum(p["any"]["training_rows"] for p in report["pairs"] if p["scored"] == "bench_test")
     print(f"{args.rows:,} training rows against {args.test_rows:,} held-out rows and a {args.task_rows:,}-row "
           f"lm-eval task ({args.planted} copies planted)")

@@ -17,12 +17,11 @@ import contextlib
 import csv
 import io
 import json
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 
-from recipekit.cli import at_least, script_parser
+from recipekit.cli import at_least, in_scratch, script_parser
 from recipekit.converters import agnews
 from recipekit.errors import exit_on_input_error
 
@@ -69,6 +68,11 @@ def best_times(functions: list[Callable[[], object]], repeats: int) -> list[floa
     return best
 
 
+@exit_on_input_error
+def main(argv: list[str] | None = None) -> dict[str, float]:
+    return in_scratch(build_parser(), argv, compare)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = script_parser(__doc__)
     parser.add_argument("--rows", type=at_least(1), default=120_000)
@@ -76,22 +80,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-@exit_on_input_error
-def main(argv: list[str] | None = None) -> dict[str, float]:
-    args = build_parser().parse_args(argv)
-    with tempfile.TemporaryDirectory() as scratch:
-        folder = Path(scratch)
-        source = folder / "train.csv"
-        write_rows(source, args.rows)
-        argv = ["--input", str(source), "--data-dir", str(folder / "data")]
+def compare(args: argparse.Namespace, folder: Path) -> dict[str, float]:
+    """The converter and the bare loop on the same rows written in ``folder``, printed and returned."""
+    source = folder / "train.csv"
+    write_rows(source, args.rows)
+    converter_argv = ["--input", str(source), "--data-dir", str(folder / "data")]
 
-        def converter_run() -> None:
-            with contextlib.redirect_stdout(io.StringIO()):
-                agnews.main(argv)
+    def converter_run() -> None:
+        with contextlib.redirect_stdout(io.StringIO()):
+            agnews.main(converter_argv)
 
-        converter, bare = best_times([converter_run,
-                                      lambda: bare_loop(source, folder / "bare.jsonl")], args.repeats)
-        written = sum(1 for _ in (folder / "data" / "agnews.jsonl").open(encoding="utf-8"))
+    converter, bare = best_times([converter_run, lambda: bare_loop(source, folder / "bare.jsonl")], args.repeats)
+    written = sum(1 for _ in (folder / "data" / "agnews.jsonl").open(encoding="utf-8"))
     result = {"rows": written, "converter_rows_per_s": written / converter, "bare_rows_per_s": args.rows / bare,
               "ratio": converter / bare}
     print(f"rows: {written:,} (best of {args.repeats})")
