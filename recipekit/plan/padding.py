@@ -45,9 +45,9 @@ def padding(lengths: list[int], batch: int, cutoff: int, seed: int = 42) -> Padd
     import numpy as np
     from llamafactory.data.processor.processor_utils import greedy_knapsack
 
-    cut = np.minimum(np.asarray(lengths, dtype=np.int64), cutoff)
+    cut = np.minimum(lengths, cutoff)
     order = cut[np.random.default_rng(seed).permutation(len(cut))]
     paid = sum(int(chunk.size * chunk.max()) for chunk in np.array_split(order, range(batch, len(order), batch))
                if chunk.size)
-    blocks = len(greedy_knapsack([int(n) for n in cut], cutoff)) if len(cut) else 0
+    blocks = len(greedy_knapsack([int(n) for n in cut], cutoff))
     return Padding(len(cut), batch, cutoff, int(cut.sum()), paid, blocks, blocks * (cutoff + 1))

@@ -45,3 +45,21 @@ def test_packing_fills_blocks_of_cutoff_len_as_llamafactory_does() -> None:
 def test_no_rows_pay_nothing() -> None:
     empty = padding([], batch=4, cutoff=512)
     assert (empty.used, empty.paid, empty.packed_blocks, empty.padded_share, empty.typical_row) == (0, 0, 0, 0.0, 0.0)
+
+
+def test_the_same_rows_plan_the_same_tokens_every_time_and_the_record_keeps_its_settings() -> None:
+    lengths = [3 * i % 97 + 1 for i in range(60)]  # 60 different-enough lengths: the order changes what batches pay
+    first, again = padding(lengths, batch=4, cutoff=64), padding(lengths, batch=4, cutoff=64)
+    assert first == again and (first.rows, first.batch, first.cutoff) == (60, 4, 64)
+    assert {padding(lengths, batch=4, cutoff=64, seed=seed).paid for seed in range(6)} != {first.paid}
+
+
+def test_the_json_record_rounds_the_shares_it_derives() -> None:
+    # 11 tokens held, 2 x 1 + 2 x 8 = 18 run; packed as [8] and [1, 1, 1]: 2 blocks of 9, no saving
+    found = padding([1, 1, 1, 8], batch=2, cutoff=8)
+    assert found.as_dict() == {"rows": 4, "batch": 2, "cutoff": 8, "used": 11, "paid": 18, "packed_blocks": 2,
+                               "packed_paid": 18, "padded_share": round(1 - 11 / 18, 4), "typical_row": 4.5,
+                               "packing_saves": 0.0}
+    # one row a batch: the mean row is 4 / 3 tokens; a cutoff of 9 packs [8, 1] and [1, 1]: 2 x 10 = 20 for 18
+    assert padding([1, 1, 2], batch=1, cutoff=9).as_dict()["typical_row"] == 1.3
+    assert padding([1, 1, 1, 8], batch=2, cutoff=9).as_dict()["packing_saves"] == -0.1111
