@@ -352,7 +352,7 @@ def plan(recipe: Recipe, gpu: Gpu, gpus: int, made_by: dict[str, Path], rows: in
     result["tight"] = result["fits"] and memory.total > TIGHT * gpu.memory_gib * GIB
     result["options"] = [] if result["fits"] or run.predict else [asdict(o) for o in options(run, config, gpu)]
     if stated:
-        worst, _ = read_run(recipe, gpus, made_by)
+        worst = replace(run, shape=replace(run.shape, seq=cutoff))
         peak = (predict_memory(worst, config, result["params"]) if run.predict else evaluate(worst, config)[1]).total
         result["seq_source"] = f"the report's longest row: {stated['said']}"
         result["worst_case"] = {"seq": cutoff, "peak_gib": peak / GIB, "fits": peak <= gpu.memory_gib * GIB}
