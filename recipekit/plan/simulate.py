@@ -24,7 +24,7 @@ from typing import Any
 
 from recipekit.plan.models import OUTPUT_LAYERS, build_model, largest_layer, quantizable
 
-SIMULATOR_VERSION = 9  # part of the cache key: bump when the step or its accounting changes
+SIMULATOR_VERSION = 10  # part of the cache key: bump when the step or its accounting changes
 
 
 @dataclass(frozen=True)
@@ -125,18 +125,22 @@ def to_fake(model: Any) -> None:
                 setattr(module, name, torch.zeros(value.shape, dtype=value.dtype, device="cpu"))
 
 
-def sequence_logprobs(model: Any, ids: Any) -> Any:
-    """Summed token log-probabilities of each row (what DPO compares), float32 as TRL/LLaMA-Factory compute them."""
+def sequence_logprobs(model: Any, ids: Any) -> tuple[Any, Any]:
+    """Summed token log-probabilities of each row (what DPO compares) and the float32 logits they come from, as
+    LLaMA-Factory computes them. The log-softmax of the shifted logits runs on a contiguous copy of them: the
+    CPU and CUDA kernels both make one inside, where fake tensors and MemTracker do not see it."""
     import torch
 
     logits = model(input_ids=ids).logits.float()
-    logp = torch.log_softmax(logits[:, :-1], dim=-1).gather(-1, ids[:, 1:, None]).squeeze(-1)
-    return logp.sum(-1)
+    shifted = logits[:, :-1].contiguous()
+    logp = torch.log_softmax(shifted, dim=-1).gather(-1, ids[:, 1:, None]).squeeze(-1)
+    return logp.sum(-1), logits
 
 
 def forward(model: Any, shape: Shape, vocab: int, reference: Any = None) -> Any:
     """The loss of one micro-batch. DPO, as LLaMA-Factory runs it: the policy on chosen + rejected in one
-    batch, then the reference's forward without gradients while the policy's activations are alive."""
+    batch, then the reference's forward without gradients while the policy's activations and logits (kept for
+    the logged metrics) are alive."""
     import torch
 
     rows = 2 * shape.batch if shape.dpo else shape.batch
@@ -145,9 +149,9 @@ def forward(model: Any, shape: Shape, vocab: int, reference: Any = None) -> Any:
         logits = model(input_ids=ids).logits.float()  # the loss outside: some heads pick labelled rows by value
         loss = torch.nn.functional.cross_entropy(logits, torch.randint(0, shape.head_labels, (rows,)))
     elif shape.dpo:
-        policy = sequence_logprobs(model, ids)
+        policy, logits = sequence_logprobs(model, ids)
         with torch.no_grad():
-            ref = sequence_logprobs(reference, ids)
+            ref, _ = sequence_logprobs(reference, ids)
         margin = (policy - ref).view(2, shape.batch)
         loss = -torch.nn.functional.logsigmoid(0.1 * (margin[0] - margin[1])).mean()
     else:

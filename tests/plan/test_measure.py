@@ -81,21 +81,16 @@ def test_every_synthetic_row_is_longer_than_cutoff_len_in_llamafactorys_tokens(t
         assert report["tokens"]["over_cutoff"] == 6, (pairwise, report["tokens"])
 
 
-@pytest.mark.slow  # the whole sweep command: two plans and a real DPO run, about a minute
-def test_the_sweep_measures_a_dpo_recipe_and_writes_its_table(tmp_path: Path) -> None:
-    """bench_plan.py --measure, the whole command, on a small DPO LoRA recipe: LLaMA-Factory trains two steps of
-    chosen + rejected rows; the table has the run's shape, both peaks and the measured step."""
-    model = tmp_path / "small"
-    model.mkdir()
-    (model / "config.json").write_text(json.dumps({
-        "architectures": ["LlamaForCausalLM"], "model_type": "llama", "vocab_size": 2048, "hidden_size": 128,
-        "intermediate_size": 344, "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2,
-        "max_position_embeddings": 512, "tie_word_embeddings": False}), encoding="utf-8")
+@pytest.mark.slow  # the whole sweep command: two plans and two real DPO steps of a 0.5B model, about two minutes
+def test_the_sweep_measures_a_dpo_recipe_within_ten_percent_and_writes_its_table(tmp_path: Path) -> None:
+    """bench_plan.py --measure, the whole command, on a DPO LoRA recipe of Qwen2.5-0.5B at its real size (random
+    weights, no download): LLaMA-Factory trains two steps of chosen + rejected rows on this CPU in fp32; the table
+    has the run's shape, both peaks (planned within 10% of the process's measured peak) and the measured step."""
     recipe = tmp_path / "dpo.yaml"
     recipe.write_text(yaml.safe_dump({
-        "model_name_or_path": str(model), "stage": "dpo", "do_train": True, "finetuning_type": "lora",
-        "lora_target": "all", "lora_rank": 4, "pref_beta": 0.1, "dataset": "x", "template": "default",
-        "cutoff_len": 64, "output_dir": "saves/x", "per_device_train_batch_size": 2,
+        "model_name_or_path": "Qwen/Qwen2.5-0.5B", "stage": "dpo", "do_train": True, "finetuning_type": "lora",
+        "lora_target": "all", "lora_rank": 4, "pref_beta": 0.1, "dataset": "x", "template": "qwen",
+        "cutoff_len": 64, "output_dir": "saves/x", "per_device_train_batch_size": 1,
         "gradient_accumulation_steps": 1, "bf16": True}), encoding="utf-8")
     table = tmp_path / "measured.yaml"
     done = run_script("scripts/bench_plan.py", recipe, "--measure", table, "--steps", "2", timeout=900)
@@ -103,10 +98,11 @@ def test_the_sweep_measures_a_dpo_recipe_and_writes_its_table(tmp_path: Path) ->
     runs = yaml.safe_load(table.read_text(encoding="utf-8"))["runs"]
     assert len(runs) == 1 and runs[0]["steps"] == 2
     run = runs[0]
-    assert run["shape"]["dpo"] and (run["shape"]["batch"], run["shape"]["seq"]) == (2, 64)
+    assert run["shape"]["dpo"] and (run["shape"]["batch"], run["shape"]["seq"]) == (1, 64)
     assert run["shape"]["method"] == "lora" and run["shape"]["lora_rank"] == 4
-    assert run["step_seconds"] > 0 and run["peak_gib"] > 0 and run["planned_gib"] > 0
+    assert run["step_seconds"] > 0
     assert run["memory_ratio"] == pytest.approx(run["planned_gib"] / run["peak_gib"])
+    assert 0.9 <= run["memory_ratio"] <= 1.1, run
     assert f"| {run['memory_ratio']:.2f} |" in done.stdout
 
 

@@ -142,6 +142,47 @@ def test_the_simulated_peak_equals_the_profilers_record_of_a_real_step(shape: Sh
     assert planned == pytest.approx(profiled_peak(config, shape), rel=0.02)
 
 
+@pytest.mark.integration
+@pytest.mark.parametrize("method", ["lora", "full"])
+def test_the_simulated_dpo_peak_equals_llamafactorys_own_dpo_step(method: str, tmp_path: Path) -> None:
+    """LLaMA-Factory's DPO trainer computes the loss of chosen + rejected rows of a small Llama (its reference:
+    the policy with the adapters off, or a frozen copy for full tuning) and backpropagates it, under PyTorch's
+    profiler: the planner's step peak is that peak, less the copy's weights (memory.py counts those)."""
+    import copy
+
+    from llamafactory.hparams import FinetuningArguments
+    from llamafactory.train.dpo.trainer import CustomDPOTrainer
+    from peft import LoraConfig, get_peft_model
+    from torch.profiler import ProfilerActivity, profile
+    from torch.profiler._memory_profiler import MemoryProfileTimeline
+    from transformers import AutoConfig, AutoModelForCausalLM, Seq2SeqTrainingArguments
+
+    config = AutoConfig.for_model(**{k: v for k, v in SMALL.items() if k != "architectures"})
+    shape = Shape(2, 256, method=method, lora_target="q_proj,v_proj", dpo=True, bf16=False)
+    planned = run_step(config, shape, fake=True).peak["Total"]
+    torch.manual_seed(0)
+    model = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
+    reference = copy.deepcopy(model).requires_grad_(False).eval() if method == "full" else None
+    model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": True})
+    model.config.use_cache = False
+    if method == "lora":
+        model = get_peft_model(model, LoraConfig(r=8, lora_alpha=16, target_modules=["q_proj", "v_proj"],
+                                                 task_type="CAUSAL_LM"))
+    model.enable_input_require_grads()
+    model.train()
+    trainer = CustomDPOTrainer(model=model, ref_model=reference, processor=None, tokenizer=None,
+                               finetuning_args=FinetuningArguments(stage="dpo", finetuning_type=method, pref_beta=0.1),
+                               args=Seq2SeqTrainingArguments(output_dir=str(tmp_path), report_to="none", use_cpu=True))
+    ids = torch.randint(0, config.vocab_size, (2 * shape.batch, shape.seq))
+    batch = {"input_ids": ids, "attention_mask": torch.ones_like(ids), "labels": ids.clone()}
+    with profile(activities=[ProfilerActivity.CPU], profile_memory=True, record_shapes=True, with_stack=True) as prof:
+        loss, _ = trainer.get_batch_loss_metrics(model, batch)
+        loss.backward()
+    _, sizes = MemoryProfileTimeline(prof._memory_profile())._coalesce_timeline(torch.device("cpu"))
+    copy_bytes = sum(p.numel() * 4 for p in reference.parameters()) if reference is not None else 0
+    assert planned + copy_bytes == pytest.approx(max(sum(row) for row in sizes), rel=0.02)
+
+
 TINY_DEBERTA = {"vocab_size": 500, "hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4,
                 "intermediate_size": 128, "max_position_embeddings": 128, "relative_attention": True,
                 "position_buckets": 32, "max_relative_positions": 64, "pos_att_type": ["p2c", "c2p"],
