@@ -160,3 +160,17 @@ def test_the_readme_hours_and_cost_are_those_of_each_recipes_header() -> None:
         line = next(row for row in path.read_text(encoding="utf-8").splitlines() if row.startswith("# Plan ("))
         assert f"{hardware}: {peak.replace(' GiB', '')} GiB peak per GPU at {shape} tokens" in line, (path, line)
         assert f"; {float(hours):.1f} h, {dollars(float(cost.strip(' |$').replace(',', '')))}" in line, (path, line)
+
+
+def test_the_readme_peak_per_card_is_each_recipes_header_peak() -> None:
+    """recipes/README.md's peak-per-GPU table (each card at the report's GPU count) holds, on every card, the peak
+    of the recipe's header plan line: the peak per GPU depends on the run, not on the card."""
+    rows = [line.strip("| ").split(" | ") for line in (ROOT / "recipes" / "README.md").read_text(
+        encoding="utf-8").splitlines() if re.match(r"\| `[^`]+\.yaml` \| \d+ \| \d+ \| ", line)]
+    assert len(rows) == 17
+    for name, _, _, *cells in rows:
+        line = next(row for row in (ROOT / "recipes" / name.strip("`")).read_text(encoding="utf-8").splitlines()
+                    if row.startswith("# Plan ("))
+        peak = re.search(r"([\d.]+) GiB peak per GPU", line).group(1)
+        assert {cell.replace(" ✗", "") for cell in cells} == {peak}, (name, cells, line)
+
