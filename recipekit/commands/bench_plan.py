@@ -136,8 +136,9 @@ def measure_sweep(paths: list[Path], table: Path, steps: int) -> list[dict]:
 
         where, device = ["--gpu-mem", f"{psutil.virtual_memory().total / GIB:.1f}", "--gpu-tflops", "1"], "cpu"
     rows = []
-    print("| recipe | batch x seq | memory GiB (planned / measured) | ratio | step s (planned / measured) | ratio |")
-    print("|---|---|---|---|---|---|")
+    print("| recipe | batch x seq | memory GiB (planned / measured) | ratio | step s (planned / measured) | ratio "
+          "| MFU (planned / measured) |")
+    print("|---|---|---|---|---|---|---|")
     with tempfile.TemporaryDirectory() as scratch:
         for path in paths:
             try:
@@ -154,12 +155,13 @@ def measure_sweep(paths: list[Path], table: Path, steps: int) -> list[dict]:
             m = plan["measured"]
             planned_s = "-" if m["planned_step_seconds"] is None else f"{m['planned_step_seconds']:.3g}"
             ratio_s = "-" if m["time_ratio"] is None else f"{m['time_ratio']:.2f}"
+            mfu = "-" if m["measured_mfu"] is None else f"{m['planned_mfu']:.1%} / {m['measured_mfu']:.1%}"
             print(f"| {shown(path)} | {m['shape']['batch']} x {m['shape']['seq']} | {m['planned_gib']:.2f} / "
                   f"{m['peak_gib']:.2f} | {m['memory_ratio']:.2f} | {planned_s} / {m['step_seconds']:.3g} "
-                  f"| {ratio_s} |", flush=True)
+                  f"| {ratio_s} | {mfu} |", flush=True)
             rows.append({"recipe": str(shown(path)), **{k: m[k] for k in (
                 "device", "steps", "shape", "planned_gib", "peak_gib", "memory_ratio", "allocated_gib",
-                "planned_step_seconds", "step_seconds", "time_ratio", "notes")}})
+                "planned_step_seconds", "step_seconds", "time_ratio", "planned_mfu", "measured_mfu", "notes")}})
     if not rows:
         raise SystemExit("no recipe measured: none trains with LLaMA-Factory or none fits this device")
     document = {"device": device, "date": datetime.date.today().isoformat(), "torch": str(torch.__version__),

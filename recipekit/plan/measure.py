@@ -48,6 +48,21 @@ class Measured:
     allocated_gib: float | None = None
     notes: list[str] = field(default_factory=list)
     shape: dict[str, Any] = field(default_factory=dict)
+    step_flops: int = 0  # the simulated optimizer step's FLOPs per GPU (recomputation included)
+    peak_tflops: float | None = None  # the card's peak at the run's precision; None: no card
+
+    def mfu(self, seconds: float | None) -> float | None:
+        """The step's FLOPs over the card's peak in ``seconds``: model FLOPs utilisation."""
+        return None if seconds is None or self.peak_tflops is None else self.step_flops / (
+            self.peak_tflops * 1e12 * seconds)
+
+    @property
+    def planned_mfu(self) -> float | None:
+        return self.mfu(self.planned_step_seconds)
+
+    @property
+    def measured_mfu(self) -> float | None:
+        return self.mfu(self.step_seconds)
 
     @property
     def memory_ratio(self) -> float:
@@ -58,7 +73,8 @@ class Measured:
         return None if self.planned_step_seconds is None else self.planned_step_seconds / self.step_seconds
 
     def as_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "memory_ratio": self.memory_ratio, "time_ratio": self.time_ratio}
+        return {**asdict(self), "memory_ratio": self.memory_ratio, "time_ratio": self.time_ratio,
+                "planned_mfu": self.planned_mfu, "measured_mfu": self.measured_mfu}
 
 
 def synthetic_text(words: int, offset: int = 0) -> str:
@@ -223,10 +239,12 @@ def summarize(results: list[dict[str, Any]], run: Any, sim: Any, memory: Any, ca
         gpu = cards[key] if key else None
         if gpu is None:
             notes.append(f"{first['device']} is not in the cards table: no planned time")
-    planned_time = None
+    planned_time = peak_tflops = None
     if gpu is not None:
-        planned_time = step_time(sim, gpu, run.precision_on(gpu), run.setup, run.accumulation,
+        precision = run.precision_on(gpu)
+        planned_time = step_time(sim, gpu, precision, run.setup, run.accumulation,
                                  run.shape.gradient_checkpointing).step_seconds
+        peak_tflops = gpu.peak_tflops(precision)
     return Measured(first["device"] if gpu is None else f"{first['device']} ({gpu.name})", steps,
                     statistics.median(times), peak / GIB, planned / GIB, planned_time, allocated, notes,
-                    asdict(run.shape))
+                    asdict(run.shape), sim.flops * run.accumulation, peak_tflops)

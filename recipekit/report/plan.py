@@ -166,6 +166,8 @@ def render_measured(measured: dict[str, Any]) -> str:
             ["optimizer step", "-" if planned_time is None else f"{planned_time:.3g} s",
              f"{measured['step_seconds']:.3g} s",
              "-" if measured["time_ratio"] is None else f"{measured['time_ratio']:.2f}x"]]
+    if measured.get("measured_mfu") is not None:
+        rows.append(["MFU", f"{measured['planned_mfu']:.1%}", f"{measured['measured_mfu']:.1%}", "-"])
     lines = [f"## Measured on {measured['device']}", "",
              f"{measured['steps']} real steps, per-device batch {shape['batch']} x {shape['seq']} tokens"
              + (" (chosen + rejected)" if shape["dpo"] else "") + ", random weights, synthetic rows.", "",

@@ -15,6 +15,7 @@ from recipekit.errors import InputError
 from recipekit.plan.gpus import load_cards
 from recipekit.plan.measure import local_card, measured_args
 from recipekit.recipes.reading import load_recipe
+from recipekit.report.plan import render_measured
 
 GIB = 2**30
 
@@ -163,8 +164,14 @@ def test_probe_results_are_read_per_rank_against_the_plan_of_the_same_run(tmp_pa
     assert gpu.planned_step_seconds == pytest.approx(step_time(sim, cards["h200"], "bf16", run.setup, 1, True)
                                                      .step_seconds)
     assert gpu.memory_ratio == pytest.approx(memory.total / GIB / 4.0)
+    h200_bf16 = cards["h200"].peak_tflops("bf16") * 1e12
+    assert gpu.measured_mfu == pytest.approx(sim.flops / (h200_bf16 * 0.65))
+    assert gpu.planned_mfu == pytest.approx(sim.flops / (h200_bf16 * gpu.planned_step_seconds))
+    shown = render_measured(gpu.as_dict())
+    assert f"| MFU | {gpu.planned_mfu:.1%} | {gpu.measured_mfu:.1%} | - |" in shown
     cpu = summarize([{"device": "cpu", "rss_before": GIB, "rss_peak": 3 * GIB, "step_seconds": [5.0, 4.0, 6.0]}],
                     run, sim, memory, cards, 3, [])
     assert cpu.peak_gib == pytest.approx(2.0) and cpu.step_seconds == statistics.median([4.0, 6.0])
     assert cpu.planned_gib == pytest.approx((memory.total - memory.parts["allowance"]) / GIB)
     assert cpu.planned_step_seconds is None and cpu.time_ratio is None and cpu.allocated_gib is None
+    assert cpu.measured_mfu is None and "MFU" not in render_measured(cpu.as_dict())
