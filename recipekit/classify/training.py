@@ -148,8 +148,9 @@ def prediction_rows(rows: ClassSet, logits: np.ndarray, labels: list[str]) -> li
     return out
 
 
-def run(args: ClassifierArguments, training: Any) -> Run:
-    """Train (and evaluate at the recipe's steps), then write the predictions of the evaluation and predict sets."""
+def run(args: ClassifierArguments, training: Any, callbacks: list[Any] | None = None) -> Run:
+    """Train (and evaluate at the recipe's steps), then write the predictions of the evaluation and predict sets;
+    ``callbacks``: more ``TrainerCallback``s for the trainer."""
     from transformers import DataCollatorWithPadding, EarlyStoppingCallback
 
     from recipekit.classify.model import load_model, load_tokenizer, trainable_parameters
@@ -173,7 +174,7 @@ def run(args: ClassifierArguments, training: Any) -> Run:
     model = load_model(args, labels, tokenizer, training)
     result = Run(Path(training.output_dir), labels)
     result.trainable, result.total = trainable_parameters(model)
-    callbacks = [trainer_log_callback()]
+    callbacks = [trainer_log_callback(), *(callbacks or [])]
     if args.early_stopping_steps:
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=args.early_stopping_steps))
     from datasets import concatenate_datasets

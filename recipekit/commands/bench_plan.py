@@ -143,7 +143,7 @@ def measure_sweep(paths: list[Path], table: Path, steps: int) -> list[dict]:
         for path in paths:
             try:
                 check_measurable(load_recipe(path))
-            except InputError:  # classifier and prediction recipes: --measure trains LLaMA-Factory recipes
+            except InputError:  # prediction and export recipes: --measure trains
                 continue
             out = Path(scratch) / path.stem
             _, plan = timed_plan(path, Path(scratch) / "cache", out, where)

@@ -81,39 +81,51 @@ def synthetic_text(words: int, offset: int = 0) -> str:
     return " ".join(f"w{(offset + i) % WORDS}" for i in range(words))
 
 
-def random_model(model: str, template: str, out: Path) -> None:
-    """``model``'s architecture (its config) with random weights, and a tokenizer with ``template``'s tokens."""
+def random_model(model: str, template: str, out: Path, classifier: bool = False) -> None:
+    """``model``'s architecture (its config) with random weights, and a tokenizer with ``template``'s tokens (an
+    encoder's wraps text pairs as BERT's does). For a classifier the bare model is saved, as a hub checkpoint is
+    loaded by one: the head is new."""
     import torch
-    from transformers import AutoModelForCausalLM
+    from transformers import AutoModel, AutoModelForCausalLM
 
-    from recipekit.plan.models import load_config
+    from recipekit.plan.models import is_encoder, load_config
     from recipekit.recipes.tiny_model import train_tokenizer
     from recipekit.recipes.tiny_run import TEMPLATE_TOKENS
 
     config = load_config(model)
-    tokenizer = train_tokenizer([synthetic_text(WORDS * 4)], 1024, TEMPLATE_TOKENS.get(template, []))
+    tokenizer = train_tokenizer([synthetic_text(WORDS * 4)], 1024, TEMPLATE_TOKENS.get(template, []),
+                                encoder=is_encoder(config))
     config.bos_token_id, config.eos_token_id = tokenizer.bos_token_id, tokenizer.eos_token_id
     config.pad_token_id = tokenizer.pad_token_id
     cuda = torch.cuda.is_available()
     dtype = torch.bfloat16 if cuda and torch.cuda.is_bf16_supported() else torch.float32
     torch.manual_seed(0)
     with torch.device("cuda" if cuda else "cpu"):
-        model = AutoModelForCausalLM.from_config(config, dtype=dtype)
+        model = (AutoModel if classifier else AutoModelForCausalLM).from_config(config, dtype=dtype)
     model.save_pretrained(out)
     tokenizer.save_pretrained(out)
 
 
-def synthetic_data(folder: Path, rows: int, cutoff: int, pairwise: bool) -> None:
-    """``rows`` rows whose every field is longer than ``cutoff`` tokens, registered as ``measure``."""
+def synthetic_row(row: int, cutoff: int, pairwise: bool, labels: list[str] | None,
+                  separator: str | None) -> dict[str, str]:
+    """One Alpaca row whose every text is longer than ``cutoff`` tokens: a prompt and a response, chosen and
+    rejected responses, or (``labels``) a classifier's input (two texts around ``separator``) and a label."""
+    long = lambda offset: synthetic_text(cutoff + 8, row + offset)  # noqa: E731
+    if labels is not None:
+        text = long(0) if separator is None else f"{long(0)} {separator} {long(1)}"
+        return {"instruction": "", "input": text, "output": labels[row % len(labels)]}
+    if pairwise:
+        return {"instruction": long(0), "input": "", "chosen": long(1), "rejected": long(2)}
+    return {"instruction": long(0), "input": "", "output": long(1)}
+
+
+def synthetic_data(folder: Path, rows: int, cutoff: int, pairwise: bool, labels: list[str] | None = None,
+                   separator: str | None = None) -> None:
+    """``rows`` synthetic rows (``synthetic_row``) registered as ``measure``."""
     folder.mkdir(parents=True, exist_ok=True)
     with (folder / "measure.jsonl").open("w", encoding="utf-8") as handle:
         for row in range(rows):
-            text = {"instruction": synthetic_text(cutoff + 8, row), "input": ""}
-            if pairwise:
-                text.update(chosen=synthetic_text(cutoff + 8, row + 1), rejected=synthetic_text(cutoff + 8, row + 2))
-            else:
-                text["output"] = synthetic_text(cutoff + 8, row + 1)
-            handle.write(json.dumps(text) + "\n")
+            handle.write(json.dumps(synthetic_row(row, cutoff, pairwise, labels, separator)) + "\n")
     entry: dict[str, Any] = {"file_name": "measure.jsonl"}
     if pairwise:
         entry.update(ranking=True, columns={"prompt": "instruction", "chosen": "chosen", "rejected": "rejected"})
@@ -121,14 +133,13 @@ def synthetic_data(folder: Path, rows: int, cutoff: int, pairwise: bool) -> None
 
 
 def check_measurable(recipe: Recipe) -> None:
-    """A recipe ``--measure`` can train (LLaMA-Factory's sft or dpo with do_train), else one error naming it."""
-    if recipe.is_classifier:
-        raise InputError("--measure runs LLaMA-Factory recipes (sft, dpo); a classifier recipe is measured by "
-                         "llm-recipes train-classifier with max_steps", str(recipe.path))
-    stage = str(recipe.setting("stage", "sft"))
-    if stage not in STAGES or not recipe.setting("do_train"):
-        raise InputError(f"--measure trains: stage sft or dpo with do_train (this recipe: stage {stage}, "
-                         f"do_train {recipe.setting('do_train')})", str(recipe.path))
+    """A recipe ``--measure`` can train (LLaMA-Factory's sft or dpo, or a classifier, with do_train), else one
+    error naming it."""
+    stage = None if recipe.is_classifier else str(recipe.setting("stage", "sft"))
+    if (stage is not None and stage not in STAGES) or not recipe.setting("do_train"):
+        what = "a classifier" if stage is None else f"stage {stage}"
+        raise InputError(f"--measure trains: stage sft or dpo, or a classifier, with do_train (this recipe: "
+                         f"{what}, do_train {recipe.setting('do_train')})", str(recipe.path))
 
 
 def measured_args(recipe: Recipe, work: Path, steps: int, notes: list[str]) -> dict[str, Any]:
@@ -142,18 +153,29 @@ def measured_args(recipe: Recipe, work: Path, steps: int, notes: list[str]) -> d
         if recipe.args.get(key):
             notes.append(f"{key} not loaded: a new adapter of the recipe's LoRA settings, the policy as reference")
     a.update(model_name_or_path=str(work / "model"), dataset="measure", dataset_dir=str(work / "data"),
-             output_dir=str(work / "run"), overwrite_output_dir=True, overwrite_cache=True, do_train=True,
-             do_predict=False, do_eval=False, eval_strategy="no", save_strategy="no", report_to="none",
-             max_steps=steps, logging_steps=1, cutoff_len=int(recipe.setting("cutoff_len")))
+             output_dir=str(work / "run"), do_train=True, do_predict=False, do_eval=False, eval_strategy="no",
+             save_strategy="no", report_to="none", max_steps=steps, logging_steps=1,
+             cutoff_len=int(recipe.setting("cutoff_len")))
+    if not recipe.is_classifier:  # LLaMA-Factory's own keys (the classifier's parser refuses them)
+        a.update(overwrite_output_dir=True, overwrite_cache=True)
     runnable_here(a, notes)
     return a
 
 
-def probe_command(args_file: Path, out: Path, ranks: int, torchrun: bool) -> list[str]:
+def write_synthetic_data(recipe: Recipe, folder: Path, rows: int, cutoff: int) -> None:
+    """The measured run's rows, in the shape the recipe's trainer reads (classifier rows carry its labels)."""
+    if recipe.is_classifier:
+        head = recipe.parsed(explain=False)[0]
+        synthetic_data(folder, rows, cutoff, False, head.label_names(), head.text_pair_separator)
+    else:
+        synthetic_data(folder, rows, cutoff, STAGES[str(recipe.setting("stage", "sft"))])
+
+
+def probe_command(args_file: Path, out: Path, ranks: int, torchrun: bool, classifier: bool = False) -> list[str]:
     """The probe's command: under torchrun for several ranks or DeepSpeed (which needs a process group)."""
     from recipekit.steps import free_port
 
-    probe = ["-m", "recipekit.plan.probe", str(args_file), str(out)]
+    probe = ["-m", "recipekit.plan.probe", str(args_file), str(out), *(["classifier"] if classifier else [])]
     if not torchrun:
         return [sys.executable, *probe]
     return [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", str(ranks),
@@ -197,12 +219,13 @@ def measure(recipe: Recipe, gpus: int, steps: int, log_dir: Path, cards: dict[st
             notes.append(f"--gpus {gpus}: one CPU process measured")
         rows = int(recipe.setting("per_device_train_batch_size")) * int(
             recipe.setting("gradient_accumulation_steps")) * ranks * (steps + 1)
-        synthetic_data(work / "data", rows, int(args["cutoff_len"]), STAGES[str(recipe.setting("stage", "sft"))])
+        write_synthetic_data(recipe, work / "data", rows, int(args["cutoff_len"]))
         model = producer_model(str(recipe.setting("model_name_or_path")), made_by)
         print(f"measure: building {model} with random weights", file=sys.stderr, flush=True)
-        random_model(model, str(recipe.setting("template", None) or "default"), work / "model")
+        random_model(model, str(recipe.setting("template", None) or "default"), work / "model", recipe.is_classifier)
         (work / "args.json").write_text(json.dumps(args), encoding="utf-8")
-        command = probe_command(work / "args.json", work / "probe", ranks, ranks > 1 or bool(args.get("deepspeed")))
+        command = probe_command(work / "args.json", work / "probe", ranks, ranks > 1 or bool(args.get("deepspeed")),
+                                recipe.is_classifier)
         print(f"measure: {steps} steps of {recipe.path} ({' '.join(command[1:3])}); log: {log_dir / 'measure.log'}",
               file=sys.stderr, flush=True)
         env = {"WANDB_MODE": "disabled", "LLAMAFACTORY_VERBOSITY": "WARN"}

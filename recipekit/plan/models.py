@@ -54,6 +54,13 @@ def build_model(config: Any, head_labels: int | None, dtype: Any) -> Any:
     return AutoModelForCausalLM.from_config(config, dtype=dtype)
 
 
+def is_encoder(config: Any) -> bool:
+    """An encoder (BERT, DeBERTa): transformers has a masked-LM head for its architecture."""
+    from transformers import MODEL_FOR_MASKED_LM_MAPPING
+
+    return type(config) in MODEL_FOR_MASKED_LM_MAPPING
+
+
 def largest_layer(model: Any) -> int:
     """The most parameters one module holds itself (DeepSpeed's ``model_to_params`` rule)."""
     return max((sum(p.numel() for p in m.parameters(recurse=False)) for m in model.modules()), default=0)

@@ -102,7 +102,8 @@ def read_run(recipe: Recipe, gpus: int, made_by: dict[str, Path], seq: int | Non
                  "half" if half else "tf32" if value("tf32", None) else "fp32")
     shape = Shape(batch=batch, seq=int(seq or value("cutoff_len")), method=method,
                   lora_rank=rank, lora_alpha=int(value("lora_alpha") or 2 * rank),
-                  lora_target=",".join(names_of(target)), gradient_checkpointing=gc,
+                  lora_target=",".join(names_of(target)), lora_dropout=float(value("lora_dropout") or 0.0),
+                  gradient_checkpointing=gc,
                   dpo=str(value("stage", "sft")) in RANKING_STAGES, head_labels=head, bf16=half)
     ds = deepspeed_setup(value("deepspeed"), int(getattr(config, "hidden_size", 4096)))
     setup = Setup(gpus=gpus, half=shape.bf16, quantization_bit=value("quantization_bit"),

@@ -1,12 +1,12 @@
 """The process ``plan --measure`` starts (one per rank under torchrun): LLaMA-Factory's ``run_exp`` on the given
-arguments, with a callback that times every optimizer step and records the peak memory of training; each rank
-writes ``OUT.rank<N>.json``.
+arguments (or, for a classifier recipe, the classifier's trainer), with a callback that times every optimizer
+step and records the peak memory of training; each rank writes ``OUT.rank<N>.json``.
 
 Memory: on CUDA the caching allocator's peaks (allocated, reserved) and the context the device holds besides;
 on the CPU the process's resident memory, sampled every few milliseconds from the start of training to its end,
 over what the process held before the run (libraries imported, nothing loaded).
 
-Usage: python -m recipekit.plan.probe ARGS.json OUT
+Usage: python -m recipekit.plan.probe ARGS.json OUT [classifier]
 """
 
 from __future__ import annotations
@@ -86,9 +86,16 @@ def main(argv: list[str] | None = None) -> None:
     from llamafactory.train.sft.workflow import run_sft  # noqa: F401
     from llamafactory.train.tuner import run_exp
 
+    from recipekit.classify.training import run
+    from recipekit.recipes.reading import Recipe
+
     if torch.cuda.is_available():
         torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
-    run_exp(args, callbacks=[probe_callback(psutil.Process().memory_info().rss, out)])
+    if argv[2:] == ["classifier"]:
+        head, training = Recipe(Path(argv[0]), args, classifier=True).parsed(explain=False)
+        run(head, training, [probe_callback(psutil.Process().memory_info().rss, out)])
+    else:
+        run_exp(args, callbacks=[probe_callback(psutil.Process().memory_info().rss, out)])
 
 
 if __name__ == "__main__":

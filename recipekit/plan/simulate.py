@@ -37,6 +37,7 @@ class Shape:
     lora_rank: int = 8
     lora_alpha: int = 16
     lora_target: str = "all"
+    lora_dropout: float = 0.0  # peft drops the adapter's input: a masked copy of it per adapted layer
     gradient_checkpointing: bool = True
     dpo: bool = False  # chosen + rejected in one batch, plus the reference forward
     head_labels: int | None = None  # a sequence classifier with this many labels
@@ -97,7 +98,7 @@ def prepared(config: Any, shape: Shape) -> Any:
         task = TaskType.SEQ_CLS if shape.head_labels else TaskType.CAUSAL_LM
         targets = lora_targets(model, shape.lora_target, list(OUTPUT_LAYERS))
         model = get_peft_model(model, LoraConfig(task_type=task, r=shape.lora_rank, lora_alpha=shape.lora_alpha,
-                                                 target_modules=targets))
+                                                 lora_dropout=shape.lora_dropout, target_modules=targets))
     if shape.gradient_checkpointing:
         model.enable_input_require_grads()  # reentrant checkpoints need an input that requires grad
     model.train()

@@ -14,7 +14,7 @@ from conftest import ROOT, run_cli, run_script
 from recipekit.errors import InputError
 from recipekit.plan.gpus import load_cards
 from recipekit.plan.measure import local_card, measured_args
-from recipekit.recipes.reading import load_recipe
+from recipekit.recipes.reading import Recipe, load_recipe
 from recipekit.report.plan import render_measured
 
 GIB = 2**30
@@ -54,11 +54,29 @@ def test_the_measured_run_keeps_the_method_and_swaps_model_data_and_length_of_ru
         assert "bf16" not in args and "bf16 dropped: this machine has no CUDA" in notes
 
 
+def test_a_classifier_recipe_is_measured_with_its_own_trainers_arguments(tmp_path: Path) -> None:
+    """The classifier's parser (which refuses unknown keys) takes the measured run's arguments: its head, method,
+    batch and length kept, model and data swapped, nothing evaluated or saved."""
+    path = ROOT / "recipes" / "classifier" / "arena_deberta_v3.yaml"
+    written = yaml.safe_load(path.read_text(encoding="utf-8"))
+    recipe = load_recipe(path)
+    args = measured_args(recipe, tmp_path, 3, [])
+    for key in ("finetuning_type", "labels", "text_pair_separator", "per_device_train_batch_size", "cutoff_len"):
+        assert args[key] == written[key], key
+    assert "overwrite_cache" not in args and "eval_dataset" not in args and "metric_for_best_model" not in args
+    head, training = Recipe(path, args, classifier=True).parsed(explain=False)  # as the probe reads them
+    assert (head.model_name_or_path, head.dataset, training.max_steps) == (str(tmp_path / "model"), "measure", 3)
+    assert (training.eval_strategy, training.save_strategy, training.load_best_model_at_end) == ("no", "no", False)
+
+
 def test_measure_refuses_what_it_cannot_train(tmp_path: Path) -> None:
-    with pytest.raises(InputError, match="a classifier recipe is measured by llm-recipes train-classifier"):
-        measured_args(load_recipe(ROOT / "recipes" / "classifier" / "arena_deberta_v3.yaml"), tmp_path, 3, [])
-    with pytest.raises(InputError, match=r"stage sft or dpo with do_train \(this recipe: stage sft, do_train False\)"):
-        measured_args(load_recipe(ROOT / "recipes" / "agnews_predict.yaml"), tmp_path, 3, [])
+    predict = load_recipe(ROOT / "recipes" / "agnews_predict.yaml")
+    with pytest.raises(InputError, match=r"stage sft or dpo, or a classifier, with do_train \(this recipe: stage sft, "
+                                         r"do_train False\)"):
+        measured_args(predict, tmp_path, 3, [])
+    classifier = load_recipe(ROOT / "recipes" / "classifier" / "arena_deberta_v3.yaml").with_values({"do_train": False})
+    with pytest.raises(InputError, match=r"\(this recipe: a classifier, do_train False\)"):
+        measured_args(classifier, tmp_path, 3, [])
 
 
 @pytest.mark.integration
@@ -82,29 +100,55 @@ def test_every_synthetic_row_is_longer_than_cutoff_len_in_llamafactorys_tokens(t
         assert report["tokens"]["over_cutoff"] == 6, (pairwise, report["tokens"])
 
 
-@pytest.mark.slow  # the whole sweep command: two plans and two real DPO steps of a 0.5B model, about two minutes
-def test_the_sweep_measures_a_dpo_recipe_within_ten_percent_and_writes_its_table(tmp_path: Path) -> None:
-    """bench_plan.py --measure, the whole command, on a DPO LoRA recipe of Qwen2.5-0.5B at its real size (random
-    weights, no download): LLaMA-Factory trains two steps of chosen + rejected rows on this CPU in fp32; the table
-    has the run's shape, both peaks (planned within 10% of the process's measured peak) and the measured step."""
-    recipe = tmp_path / "dpo.yaml"
-    recipe.write_text(yaml.safe_dump({
+@pytest.mark.integration
+def test_every_synthetic_classifier_row_fills_cutoff_len_with_both_texts_and_every_label(tmp_path: Path) -> None:
+    """The classifier's own reader and tokenization take the rows: each is a text pair cut at the recipe's
+    separator, tokenized to exactly cutoff_len (so every batch is the plan's worst case), the labels in turn."""
+    from recipekit.classify.data import load_set, tokenized
+    from recipekit.plan.measure import synthetic_data, synthetic_text
+    from recipekit.recipes.tiny_model import train_tokenizer
+
+    tokenizer = train_tokenizer([synthetic_text(1600)], 1024, [], encoder=True)
+    labels = ["A", "B", "tie"]
+    synthetic_data(tmp_path, 7, 96, False, labels, "### Response A")
+    rows = load_set(tmp_path, "measure", labels, separator="### Response A")
+    assert rows.label_ids == [0, 1, 2, 0, 1, 2, 0]
+    assert all(len(pair.split()) > 96 for pair in rows.pairs) and all(len(text.split()) > 96 for text in rows.texts)
+    assert [len(ids) for ids in tokenized(rows, tokenizer, 96)["input_ids"]] == [96] * 7
+
+
+@pytest.mark.slow  # the whole sweep command: four plans, two real DPO steps of a 0.5B model and two of BERT: 3 min
+def test_the_sweep_measures_a_dpo_and_a_classifier_recipe_within_ten_percent_and_writes_its_table(
+        tmp_path: Path) -> None:
+    """bench_plan.py --measure, the whole command, on a DPO LoRA recipe of Qwen2.5-0.5B and a LoRA classifier
+    recipe of bert-base-uncased (adapter dropout on) at their real sizes (random weights, no download): two steps
+    each on this CPU in fp32, LLaMA-Factory's DPO trainer and the classifier's; the table has each run's shape, both
+    peaks (planned within 10% of the process's measured peak) and the measured step."""
+    dpo = tmp_path / "dpo.yaml"
+    dpo.write_text(yaml.safe_dump({
         "model_name_or_path": "Qwen/Qwen2.5-0.5B", "stage": "dpo", "do_train": True, "finetuning_type": "lora",
         "lora_target": "all", "lora_rank": 4, "pref_beta": 0.1, "dataset": "x", "template": "qwen",
         "cutoff_len": 64, "output_dir": "saves/x", "per_device_train_batch_size": 1,
         "gradient_accumulation_steps": 1, "bf16": True}), encoding="utf-8")
+    classifier = tmp_path / "classifier" / "bert.yaml"
+    classifier.parent.mkdir()
+    classifier.write_text(yaml.safe_dump({
+        "model_name_or_path": "google-bert/bert-base-uncased", "finetuning_type": "lora", "lora_target": "query,value",
+        "lora_dropout": 0.1, "dataset": "x", "labels": "a,b,c,d,e", "cutoff_len": 128, "output_dir": "saves/y",
+        "do_train": True, "per_device_train_batch_size": 8, "fp16": True}), encoding="utf-8")
     table = tmp_path / "measured.yaml"
-    done = run_script("scripts/bench_plan.py", recipe, "--measure", table, "--steps", "2", timeout=900)
+    done = run_script("scripts/bench_plan.py", dpo, classifier, "--measure", table, "--steps", "2", timeout=1200)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
     runs = yaml.safe_load(table.read_text(encoding="utf-8"))["runs"]
-    assert len(runs) == 1 and runs[0]["steps"] == 2
-    run = runs[0]
-    assert run["shape"]["dpo"] and (run["shape"]["batch"], run["shape"]["seq"]) == (1, 64)
-    assert run["shape"]["method"] == "lora" and run["shape"]["lora_rank"] == 4
-    assert run["step_seconds"] > 0
-    assert run["memory_ratio"] == pytest.approx(run["planned_gib"] / run["peak_gib"])
-    assert 0.9 <= run["memory_ratio"] <= 1.1, run
-    assert f"| {run['memory_ratio']:.2f} |" in done.stdout
+    assert [run["steps"] for run in runs] == [2, 2]
+    shapes = [(run["shape"]["dpo"], run["shape"]["head_labels"], run["shape"]["batch"], run["shape"]["seq"],
+               run["shape"]["method"], run["shape"]["lora_rank"], run["shape"]["lora_dropout"]) for run in runs]
+    assert shapes == [(True, None, 1, 64, "lora", 4, 0.0), (False, 5, 8, 128, "lora", 8, 0.1)]
+    for run in runs:
+        assert run["step_seconds"] > 0
+        assert run["memory_ratio"] == pytest.approx(run["planned_gib"] / run["peak_gib"])
+        assert 0.9 <= run["memory_ratio"] <= 1.1, run
+        assert f"| {run['memory_ratio']:.2f} |" in done.stdout
 
 
 @pytest.mark.slow  # a 0.5B model trained for real on this CPU: about three minutes each

@@ -116,6 +116,7 @@ def profiled_peak(config: object, shape: Shape) -> float:
         model.config.use_cache = False
     if shape.method == "lora":
         model = get_peft_model(model, LoraConfig(r=shape.lora_rank, lora_alpha=shape.lora_alpha,
+                                                 lora_dropout=shape.lora_dropout,
                                                  target_modules=shape.lora_target.split(","), task_type="CAUSAL_LM"))
     if shape.gradient_checkpointing:
         model.enable_input_require_grads()
@@ -131,7 +132,9 @@ def profiled_peak(config: object, shape: Shape) -> float:
 @pytest.mark.parametrize("shape", [
     Shape(4, 256, gradient_checkpointing=False, bf16=False),
     Shape(4, 256, method="lora", lora_target="q_proj,v_proj", bf16=False),
-], ids=["full", "lora-gc"])  # full-gc (0.6%) and LoRA without checkpointing (exactly) agree too
+    Shape(4, 256, method="lora", lora_target="q_proj,v_proj", lora_dropout=0.1, gradient_checkpointing=False,
+          bf16=False),
+], ids=["full", "lora-gc", "lora-dropout"])  # full-gc (0.6%) and LoRA without checkpointing (exactly) agree too
 def test_the_simulated_peak_equals_the_profilers_record_of_a_real_step(shape: Shape) -> None:
     """The planner's step peak (fake tensors, MemTracker) against the allocations PyTorch's profiler records in a
     real step of the same small Llama: weights, activations, temporaries and gradients at the peak."""
