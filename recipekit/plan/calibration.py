@@ -88,9 +88,10 @@ def prepare(point: dict[str, Any]) -> Prepared:
     """Simulate one published point's step (cached like every plan) and its memory per GPU."""
     gpu = GPUS[point["gpu"]]
     half = point["precision"] in ("bf16", "fp16")
-    shape = Shape(int(point["batch"]), int(point["seq"]), point["method"], int(point["lora_rank"]),
-                  int(point["lora_alpha"]), str(point["lora_target"]), bool(point["gradient_checkpointing"]),
-                  head_labels=point.get("head_labels"), bf16=half)
+    shape = Shape(int(point["batch"]), int(point["seq"]), point["method"], lora_rank=int(point["lora_rank"]),
+                  lora_alpha=int(point["lora_alpha"]), lora_target=str(point["lora_target"]),
+                  gradient_checkpointing=bool(point["gradient_checkpointing"]), head_labels=point.get("head_labels"),
+                  bf16=half)
     setup = Setup(gpus=int(point["gpus"]), zero=int(point["zero"]), half=half,
                   quantization_bit=point.get("quantization_bit"), buffer_elements=int(point.get("buffer_elements", 0)))
     sim = simulate(load_config(point["model"]), shape)

@@ -18,7 +18,7 @@ import sys
 import time
 import warnings
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import KW_ONLY, asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +34,7 @@ class Shape:
     batch: int
     seq: int
     method: str = "full"  # full | lora (QLoRA is lora with 4-bit base weights, accounted in memory.py)
+    _: KW_ONLY  # the settings by name only
     lora_rank: int = 8
     lora_alpha: int = 16
     lora_target: str = "all"
