@@ -133,6 +133,10 @@ def test_a_classifier_point_is_planned_as_the_classifier_it_measured() -> None:
     half = prepare({**point, "precision": "fp16"})
     assert not prepared.setup.half and half.setup.half
     assert check(prepared).bound == "launches"  # 16 tokens: the kernels wait for the CPU, whatever the precision
+    # the point's own checkpointing: the layers' forward computed again in the backward, about a third more FLOPs
+    # (forward 1, backward 2, recomputation 1 of the 24 layers; the embeddings and head are not recomputed)
+    checkpointed = prepare({**point, "gradient_checkpointing": True})
+    assert 1.25 < checkpointed.sim.flops / prepared.sim.flops < 4 / 3
 
 
 # a card and constants of round numbers, so each term below is worked out by hand
