@@ -75,6 +75,10 @@ def workspace(tmp: Path) -> dict[str, Path]:
     paths["recipe_twice"] = tmp / "raw" / "twice.yaml"
     paths["recipe_twice"].write_text("stage: sft\nlearning_rate: 1.0e-4\ndo_train: true\nlearning_rate: 1.0e-5\n",
                                      encoding="utf-8")
+    shipped = (ROOT / "recipes" / "classifier" / "arena_deberta_v3.yaml").read_text(encoding="utf-8")
+    paths["classifier_no_train"] = tmp / "raw" / "classifier" / "arena_predict.yaml"
+    paths["classifier_no_train"].parent.mkdir(parents=True, exist_ok=True)
+    paths["classifier_no_train"].write_text(shipped.replace("do_train: true", "do_train: false"), encoding="utf-8")
     return paths
 
 
@@ -172,9 +176,8 @@ def eval_and_script_cases() -> list[Case]:
         ("check recipes: missing recipe", lambda p: ["check", "recipes", p["folder"] / "none.yaml"], {}),
         ("check recipes: not YAML", lambda p: ["check", "recipes", p["recipe_not_yaml"]], {}),
         ("check recipes: a key given twice", lambda p: ["check", "recipes", p["recipe_twice"]], {}),
-        ("plan --measure: a classifier recipe", lambda p: ["plan", "recipes/classifier/arena_deberta_v3.yaml",
-                                                           "--gpu", "t4", "--measure", "--out", p["folder"] / "m"],
-         {}),
+        ("plan --measure: a classifier recipe that does not train",
+         lambda p: ["plan", p["classifier_no_train"], "--gpu", "t4", "--measure", "--out", p["folder"] / "m"], {}),
         ("plan --measure: a prediction recipe", lambda p: ["plan", "recipes/agnews_predict.yaml", "--gpu", "t4",
                                                            "--measure", "--out", p["folder"] / "m"], {}),
         ("sweep: an unknown key", lambda p: ["sweep", "recipes/demo/agnews_tiny_sft.yaml", "learning_rat=1e-4,2e-5",
@@ -297,10 +300,12 @@ def test_messages_name_what_is_wrong(tmp_path: Path) -> None:
             "--low 2 is above --high 1: the threshold range is empty",
         ("check", "recipes", paths["recipe_twice"]):
             f"{paths['recipe_twice']}:4: key 'learning_rate' is given twice (lines 2 and 4)",
-        ("plan", "recipes/classifier/arena_deberta_v3.yaml", "--gpu", "t4", "--measure", "--out",
-         paths["folder"] / "m"): "a classifier recipe is measured by llm-recipes train-classifier with max_steps",
+        ("plan", paths["classifier_no_train"], "--gpu", "t4", "--measure", "--out", paths["folder"] / "m"):
+            "--measure trains: stage sft or dpo, or a classifier, with do_train (this recipe: a classifier, "
+            "do_train False)",
         ("plan", "recipes/agnews_predict.yaml", "--gpu", "t4", "--measure", "--out", paths["folder"] / "m"):
-            "--measure trains: stage sft or dpo with do_train (this recipe: stage sft, do_train False)",
+            "--measure trains: stage sft or dpo, or a classifier, with do_train (this recipe: stage sft, do_train "
+            "False)",
     }
     for argv, fragment in expect.items():
         result = run_cli(*argv)
