@@ -219,3 +219,39 @@ def test_probe_results_are_read_per_rank_against_the_plan_of_the_same_run(tmp_pa
     assert cpu.planned_gib == pytest.approx((memory.total - memory.parts["allowance"]) / GIB)
     assert cpu.planned_step_seconds is None and cpu.time_ratio is None and cpu.allocated_gib is None
     assert cpu.measured_mfu is None and "MFU" not in render_measured(cpu.as_dict())
+
+
+@pytest.mark.integration
+def test_a_random_model_is_built_once_per_architecture_and_template(tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """A sweep measures several recipes of one model: its random weights are written once into the cache and
+    found there again; another template (other tokens) or a classifier (the bare model) is another folder."""
+    from transformers import AutoConfig
+
+    from recipekit.plan import measure
+    from recipekit.plan.measure import cached_random_model
+
+    made: list[tuple[str, bool]] = []
+    real = measure.random_model
+
+    def counted(model: str, template: str, out: Path, classifier: bool = False) -> None:
+        made.append((template, classifier))
+        real(model, template, out, classifier)
+
+    monkeypatch.setattr(measure, "random_model", counted)
+    monkeypatch.setenv("LLM_RECIPES_CACHE", str(tmp_path / "cache"))
+    small = tmp_path / "small"
+    small.mkdir()
+    (small / "config.json").write_text(json.dumps({
+        "architectures": ["LlamaForCausalLM"], "model_type": "llama", "vocab_size": 2048, "hidden_size": 64,
+        "intermediate_size": 128, "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2,
+        "max_position_embeddings": 256}), encoding="utf-8")
+    first = cached_random_model(str(small), "qwen")
+    written = {p.name: p.stat().st_mtime_ns for p in first.iterdir()}
+    assert first.parent == tmp_path / "cache" / "models" and "config.json" in written
+    assert cached_random_model(str(small), "qwen") == first
+    assert {p.name: p.stat().st_mtime_ns for p in first.iterdir()} == written  # found, not made again
+    assert len({first, cached_random_model(str(small), "default"), cached_random_model(str(small), "qwen", True)}) == 3
+    assert made == [("qwen", False), ("default", False), ("qwen", True)]
+    assert AutoConfig.from_pretrained(first).num_hidden_layers == 2
+    assert not list((tmp_path / "cache" / "models").glob(".making-*"))  # no scratch folder left
