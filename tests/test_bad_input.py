@@ -76,6 +76,7 @@ def workspace(tmp: Path) -> dict[str, Path]:
     paths["recipe_twice"].write_text("stage: sft\nlearning_rate: 1.0e-4\ndo_train: true\nlearning_rate: 1.0e-5\n",
                                      encoding="utf-8")
     shipped = (ROOT / "recipes" / "classifier" / "arena_deberta_v3.yaml").read_text(encoding="utf-8")
+    assert "do_train: true" in shipped  # else the case below would measure a real DeBERTa run
     paths["classifier_no_train"] = tmp / "raw" / "classifier" / "arena_predict.yaml"
     paths["classifier_no_train"].parent.mkdir(parents=True, exist_ok=True)
     paths["classifier_no_train"].write_text(shipped.replace("do_train: true", "do_train: false"), encoding="utf-8")

@@ -106,11 +106,10 @@ def random_model(model: str, template: str, out: Path, classifier: bool = False)
     tokenizer.save_pretrained(out)
 
 
-def cached_random_model(model: str, template: str, classifier: bool = False) -> Path:
-    """``random_model``'s folder, kept in the cache (``models/`` beside the plans) so that a sweep builds and
-    writes each architecture once; made in a scratch folder there and renamed into place, or, where the cache
-    cannot be written, in a scratch folder of its own (removed at exit)."""
-    import atexit
+def cached_random_model(model: str, template: str, out: Path, classifier: bool = False) -> None:
+    """``random_model`` at ``out``: a link to the copy kept in the cache (``models/`` beside the plans, made in a
+    scratch folder there and renamed into place), so that a sweep builds and writes each architecture once; where
+    the cache cannot be written, built at ``out`` itself."""
     import hashlib
     import os
     import shutil
@@ -121,29 +120,27 @@ def cached_random_model(model: str, template: str, classifier: bool = False) -> 
 
     from recipekit.plan.models import config_path
     from recipekit.plan.simulate import cache_dir
+    from recipekit.recipes.tiny_run import TEMPLATE_TOKENS
 
-    blob = json.dumps([config_path(model).read_text(encoding="utf-8"), template, classifier, WORDS,
-                       torch.cuda.is_available(), transformers.__version__])
+    blob = json.dumps([config_path(model).read_text(encoding="utf-8"), TEMPLATE_TOKENS.get(template, []),
+                       classifier, WORDS, torch.cuda.is_available(), transformers.__version__])
     folder = cache_dir().parent / "models" / hashlib.sha256(blob.encode()).hexdigest()[:24]
-    if (folder / "config.json").is_file():
-        return folder
-    try:
-        folder.parent.mkdir(parents=True, exist_ok=True)
-        scratch = Path(tempfile.mkdtemp(dir=folder.parent, prefix=".making-"))
-    except OSError:
-        scratch = Path(tempfile.mkdtemp(prefix="llm-recipes-model-"))
-        atexit.register(shutil.rmtree, scratch, True)
-        random_model(model, template, scratch, classifier)
-        return scratch
-    try:
-        random_model(model, template, scratch / "model", classifier)
-        os.replace(scratch / "model", folder)
-    except OSError:  # made meanwhile by another run: that one is the same
-        if not (folder / "config.json").is_file():
-            raise
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
-    return folder
+    if not (folder / "config.json").is_file():
+        try:
+            folder.parent.mkdir(parents=True, exist_ok=True)
+            scratch = Path(tempfile.mkdtemp(dir=folder.parent, prefix=".making-"))
+        except OSError:  # a read-only cache only costs time
+            random_model(model, template, out, classifier)
+            return
+        try:
+            random_model(model, template, scratch / "model", classifier)
+            os.replace(scratch / "model", folder)
+        except OSError:  # made meanwhile by another run: that one is the same
+            if not (folder / "config.json").is_file():
+                raise
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+    out.symlink_to(folder, target_is_directory=True)
 
 
 def synthetic_row(row: int, cutoff: int, pairwise: bool, labels: list[str] | None,
@@ -262,8 +259,8 @@ def measure(recipe: Recipe, gpus: int, steps: int, log_dir: Path, cards: dict[st
         write_synthetic_data(recipe, work / "data", rows, int(args["cutoff_len"]))
         model = producer_model(str(recipe.setting("model_name_or_path")), made_by)
         print(f"measure: {model} with random weights (built once, then cached)", file=sys.stderr, flush=True)
-        built = cached_random_model(model, str(recipe.setting("template", None) or "default"), recipe.is_classifier)
-        (work / "model").symlink_to(built, target_is_directory=True)
+        cached_random_model(model, str(recipe.setting("template", None) or "default"), work / "model",
+                            recipe.is_classifier)
         (work / "args.json").write_text(json.dumps(args), encoding="utf-8")
         command = probe_command(work / "args.json", work / "probe", ranks, ranks > 1 or bool(args.get("deepspeed")),
                                 recipe.is_classifier)

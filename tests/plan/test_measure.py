@@ -225,7 +225,8 @@ def test_probe_results_are_read_per_rank_against_the_plan_of_the_same_run(tmp_pa
 def test_a_random_model_is_built_once_per_architecture_and_template(tmp_path: Path,
                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     """A sweep measures several recipes of one model: its random weights are written once into the cache and
-    found there again; another template (other tokens) or a classifier (the bare model) is another folder."""
+    found there again; another template (other tokens) or a classifier (the bare model) is another folder; a cache
+    that cannot be written only costs the build."""
     from transformers import AutoConfig
 
     from recipekit.plan import measure
@@ -246,12 +247,22 @@ def test_a_random_model_is_built_once_per_architecture_and_template(tmp_path: Pa
         "architectures": ["LlamaForCausalLM"], "model_type": "llama", "vocab_size": 2048, "hidden_size": 64,
         "intermediate_size": 128, "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2,
         "max_position_embeddings": 256}), encoding="utf-8")
-    first = cached_random_model(str(small), "qwen")
+    first, again, default, head = (tmp_path / name for name in ("first", "again", "default", "head"))
+    cached_random_model(str(small), "qwen", first)
     written = {p.name: p.stat().st_mtime_ns for p in first.iterdir()}
-    assert first.parent == tmp_path / "cache" / "models" and "config.json" in written
-    assert cached_random_model(str(small), "qwen") == first
+    assert first.resolve().parent == tmp_path / "cache" / "models" and "config.json" in written
+    cached_random_model(str(small), "qwen", again)
+    assert again.resolve() == first.resolve()
     assert {p.name: p.stat().st_mtime_ns for p in first.iterdir()} == written  # found, not made again
-    assert len({first, cached_random_model(str(small), "default"), cached_random_model(str(small), "qwen", True)}) == 3
+    cached_random_model(str(small), "default", default)
+    cached_random_model(str(small), "qwen", head, True)
+    assert len({first.resolve(), default.resolve(), head.resolve()}) == 3
     assert made == [("qwen", False), ("default", False), ("qwen", True)]
     assert AutoConfig.from_pretrained(first).num_hidden_layers == 2
     assert not list((tmp_path / "cache" / "models").glob(".making-*"))  # no scratch folder left
+    blocked = tmp_path / "blocked"
+    blocked.write_text("a file where the cache would go", encoding="utf-8")
+    monkeypatch.setenv("LLM_RECIPES_CACHE", str(blocked))
+    cached_random_model(str(small), "qwen", tmp_path / "here")
+    assert not (tmp_path / "here").is_symlink() and (tmp_path / "here" / "config.json").is_file()
+    assert made[-1] == ("qwen", False)
