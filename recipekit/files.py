@@ -10,13 +10,14 @@ import hashlib
 import json
 import os
 import signal
+import sys
 import tempfile
 import threading
 from collections.abc import Callable, Hashable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from recipekit.errors import InputError, exit_on_input_error
+from recipekit.errors import InputError, exit_on_input_error, interrupts_ignored_until_return
 
 
 def usual_mode(target: Path) -> int:
@@ -41,13 +42,17 @@ def ensure_folder(path: str | os.PathLike[str], flag: str | None = None, create:
 
 
 _HELD: dict[Path, bytes | None] | None = None  # files held back by writes_held() (None: delete it)
+_ANNOUNCED: list[tuple[str, bool]] = []  # what the held unit wrote (line, to stderr), said once it has landed
 
 
 @contextlib.contextmanager
-def writes_held() -> Iterator[None]:
+def writes_held(last: bool = False) -> Iterator[None]:
     """The one way to write several files as one unit: every file written (or removed) through this module inside
     the block is held back and written, as one unit, when the block ends; an error or Ctrl-C before that leaves
-    every file as it was."""
+    every file as it was. Once the unit has landed, the lines :func:`announce` held are printed. With ``last``
+    (the unit is its command's last work), Ctrl-C is then ignored until the command returns
+    (:func:`recipekit.errors.exit_on_input_error`): what is left is saying what was written, and a Ctrl-C there
+    must not end the run as if nothing had been."""
     global _HELD
     if _HELD is not None:  # already inside one unit
         yield
@@ -57,9 +62,22 @@ def writes_held() -> Iterator[None]:
         yield
         held, _HELD = _HELD, None
         _write_together({p: data for p, data in held.items() if data is not None},
-                        [p for p, data in held.items() if data is None])
+                        [p for p, data in held.items() if data is None], landing=last)
+        said = list(_ANNOUNCED)
     finally:
         _HELD = None
+        _ANNOUNCED.clear()
+    for line, err in said:
+        print(line, file=sys.stderr if err else sys.stdout)
+
+
+def announce(line: str, err: bool = False) -> None:
+    """Say what a command wrote (``wrote ...``; with ``err``, a line about those files on stderr): printed now,
+    or, inside :func:`writes_held`, once the unit is in place (a unit that fails to land says nothing of it)."""
+    if _HELD is None:
+        print(line, file=sys.stderr if err else sys.stdout)
+    else:
+        _ANNOUNCED.append((line, err))
 
 
 @functools.cache
@@ -104,13 +122,24 @@ def load_yaml(text: str, where: str) -> Any:
         loader.dispose()
 
 
+def read_utf8(path: str | os.PathLike[str]) -> str:
+    """A UTF-8 text file's text; bytes that are not UTF-8 are one InputError naming the file, the line and the
+    byte offset."""
+    data = Path(path).read_bytes()
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"not valid UTF-8 at byte {exc.start} ({data[exc.start:exc.end]!r}: {exc.reason}); save it "
+                         "as UTF-8", str(path), data.count(b"\n", 0, exc.start) + 1) from None
+
+
 def read_yaml_mapping(path: str | os.PathLike[str], what: str) -> dict[str, Any]:
     """A YAML file that must be a mapping (``what`` names the kind of file, for the errors); every problem is one
     InputError naming the file."""
     source = Path(path)
     if not source.is_file():
         raise InputError(f"no such {what}", str(source))
-    data = load_yaml(source.read_text(encoding="utf-8"), str(source))
+    data = load_yaml(read_utf8(source), str(source))
     if not isinstance(data, dict):
         raise InputError(f"a {what} is a YAML mapping", str(source))
     return data
@@ -119,7 +148,7 @@ def read_yaml_mapping(path: str | os.PathLike[str], what: str) -> dict[str, Any]
 def writing_command(main: Callable[..., Any]) -> Callable[..., Any]:
     """A command's ``main`` whose files are written as one unit (:func:`writes_held`) and whose bad input is one
     line and exit 2, with nothing written (:func:`recipekit.errors.exit_on_input_error`)."""
-    return exit_on_input_error(writes_held()(main))
+    return exit_on_input_error(writes_held(last=True)(main))
 
 
 def remove_file(path: str | os.PathLike[str]) -> None:
@@ -189,17 +218,22 @@ def folder_written(target: str | os.PathLike[str]) -> Iterator[Path]:
 
 
 @contextlib.contextmanager
-def sigint_deferred() -> Iterator[None]:
+def sigint_deferred(landing: bool = False) -> Iterator[None]:
     """Ignore Ctrl-C (SIGINT) for a block that takes milliseconds and must not stop half-way: the work it
-    finishes is whole, so a Ctrl-C that lands there lets the run end normally."""
+    finishes is whole, so a Ctrl-C that lands there lets the run end normally. With ``landing`` (the last unit
+    of files of a command) and the block done, Ctrl-C stays ignored until the command returns
+    (:func:`recipekit.errors.interrupts_ignored_until_return`)."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
     previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    restore = True
     try:
         yield
+        restore = not (landing and interrupts_ignored_until_return(previous))
     finally:
-        signal.signal(signal.SIGINT, previous if previous is not None else signal.default_int_handler)
+        if restore:
+            signal.signal(signal.SIGINT, previous if previous is not None else signal.default_int_handler)
 
 
 def _temp_beside(target: Path, data: bytes) -> Path:
@@ -230,9 +264,9 @@ def _keep_aside(target: Path) -> Path | None:
     return backup
 
 
-def _write_together(writes: dict[Path, bytes], deletes: Iterable[Path] = ()) -> None:
+def _write_together(writes: dict[Path, bytes], deletes: Iterable[Path] = (), landing: bool = False) -> None:
     """Write several files and delete others as one unit, in the order given (an index last): the commit of
-    :func:`writes_held`.
+    :func:`writes_held` (``landing``: see :func:`sigint_deferred`).
 
     Every new file is written beside its target first (a failure there changes nothing); then, with Ctrl-C
     held off, each is renamed over its target and each delete done, keeping the old files aside; any error
@@ -246,7 +280,7 @@ def _write_together(writes: dict[Path, bytes], deletes: Iterable[Path] = ()) -> 
         for path, data in writes.items():
             staged.append((Path(path), _temp_beside(Path(path), data)))
         done: list[tuple[Path, Path | None]] = []
-        with sigint_deferred():
+        with sigint_deferred(landing):
             try:
                 for target, tmp in staged:
                     done.append((target, _keep_aside(target)))

@@ -5,8 +5,10 @@ A step runs from the repository root with this environment's programs first on P
 own log (``<logs>/<step>.log``) and, when it finished, its exact command to its stamp (``<logs>/<step>.done``).
 A step is up to date when its stamp holds the same command, every output exists and no input is newer than its
 oldest output (a folder counts by the files directly in it, so a folder nested inside another is not read as a
-change of it); a runner told so takes existing outputs alone as done. A failure (non-zero exit, or a declared
-output not written) raises :class:`StepFailed` naming the log; the caller words the line the user sees.
+change of it); a runner told so takes existing outputs alone as done. While a step runs, the trainer's progress
+and, when nothing else was said for a while, a heartbeat line show that it does (:mod:`recipekit.progress`). A
+failure (non-zero exit, or a declared output not written) raises :class:`StepFailed` with the step's own last
+``error:`` line (else its last line) and its log; the caller words the one line the user sees.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from typing import Any
 
 from recipekit.errors import InputError
 from recipekit.paths import root
-from recipekit.progress import Progress
+from recipekit.progress import Heartbeat, Progress, log_tail
 
 
 @dataclass
@@ -58,12 +60,26 @@ class Outcome:
     command: str
 
 
-class StepFailed(InputError):
-    """A step exited non-zero or did not write a declared output; ``why`` and ``log`` say which and where."""
+REASON_CHARS = 300  # a longer line of a step's log is cut to this (with "...") in the failure line
 
-    def __init__(self, step: Step, why: str, log: Path, tail: str = "") -> None:
-        super().__init__(f"step {step.name} failed ({why}); its log: {log}")
-        self.step, self.why, self.log, self.tail = step, why, log, tail
+
+def said_why(log_text: str) -> str:
+    """What a failed step said last about why: its last ``error: ...`` line (without ``error:``), else its last
+    non-empty line, cut to ``REASON_CHARS``; empty for an empty log."""
+    lines = [line.strip() for line in log_text.splitlines() if line.strip()]
+    errors = [line.removeprefix("error:").strip() for line in lines if line.startswith("error:")]
+    reason = errors[-1] if errors else lines[-1] if lines else ""
+    return reason if len(reason) <= REASON_CHARS else reason[:REASON_CHARS - 3] + "..."
+
+
+class StepFailed(InputError):
+    """A step exited non-zero or did not write a declared output; ``why`` and ``log`` say which and where,
+    ``reason`` what the step itself said last (its exit), ``headline`` all but the log in one line."""
+
+    def __init__(self, step: Step, why: str, log: Path, reason: str = "") -> None:
+        self.step, self.why, self.log, self.reason = step, why, log, reason
+        self.headline = f"step {step.name} failed ({why})" + (f": {reason}" if reason else "")
+        super().__init__(f"{self.headline}; its log: {log}")
 
 
 def free_port() -> str:
@@ -149,6 +165,7 @@ class Runner:
         self.stamp(step).unlink(missing_ok=True)
         start, started = time.perf_counter(), time.time()
         progress = Progress(root() / step.progress, started) if step.progress else None
+        heartbeat = Heartbeat(step.name, log)
         with log.open("w", encoding="utf-8") as handle:
             child = subprocess.Popen(step.command, cwd=root(), env=tool_env(step.env), stdout=handle,
                                      stderr=subprocess.STDOUT)
@@ -156,8 +173,9 @@ class Runner:
                 while child.poll() is None:
                     with contextlib.suppress(subprocess.TimeoutExpired):
                         child.wait(timeout=POLL_SECONDS)
-                    if progress:
-                        progress.update()
+                    if progress and (progress.update() or progress.bar is not None):
+                        heartbeat.shown()  # the trainer's own line (or its live bar) says it runs
+                    heartbeat.beat()
             except KeyboardInterrupt:
                 child.terminate()  # it got the Ctrl-C too; make sure it ends before we say what it left
                 try:
@@ -173,8 +191,8 @@ class Runner:
         missing = [str(o) for o in step.outputs if not (root() / o).exists()]
         if returncode != 0 or missing:
             why = f"exit {returncode}" if returncode else f"it wrote no {missing[0]}"
-            tail = "\n".join(log.read_text(encoding="utf-8", errors="replace").strip().splitlines()[-25:])
-            raise StepFailed(step, why, log, tail)
+            reason = said_why(log_tail(log)) if returncode else ""
+            raise StepFailed(step, why, log, reason)
         self.stamp(step).write_text(step.shell(), encoding="utf-8")
         return Outcome(step.name, "ran", round(seconds, 1), str(log), step.shell())
 

@@ -80,6 +80,16 @@ def workspace(tmp: Path) -> dict[str, Path]:
     paths["classifier_no_train"] = tmp / "raw" / "classifier" / "arena_predict.yaml"
     paths["classifier_no_train"].parent.mkdir(parents=True, exist_ok=True)
     paths["classifier_no_train"].write_text(shipped.replace("do_train: true", "do_train: false"), encoding="utf-8")
+    demo = (ROOT / "recipes" / "demo" / "agnews_tiny_sft.yaml").read_text(encoding="utf-8")
+    paths["recipe_latin1"] = tmp / "raw" / "latin1.yaml"
+    paths["recipe_latin1"].write_bytes(demo.replace("# CPU demo", "# CPU d\u00e9mo").encode("latin-1"))
+    for name, old, new in (("batch_zero", "per_device_train_batch_size: 32", "per_device_train_batch_size: 0"),
+                           ("lr_nan", "learning_rate: 3.0e-3", "learning_rate: .nan"),
+                           ("no_epochs", "num_train_epochs: 2.5", "num_train_epochs: 0"),
+                           ("warmup_above_one", "warmup_ratio: 0.03", "warmup_ratio: 1.5")):
+        assert old in demo
+        paths[name] = tmp / "raw" / f"{name}.yaml"
+        paths[name].write_text(demo.replace(old, new), encoding="utf-8")
     return paths
 
 
@@ -227,6 +237,16 @@ def eval_and_script_cases() -> list[Case]:
                                                                 "--against", "nope", "--data-dir", p["data"],
                                                                 "--out", p["folder"] / "c"], {}),
         ("llm-recipes: unknown command", lambda p: ["nope"], {}),
+        ("check recipes: a recipe that is not UTF-8", lambda p: ["check", "recipes", p["recipe_latin1"]], {}),
+        *[(f"{command}: {name}", lambda p, c=command, n=name: [*c.split(), p[n], *extra], {})
+          for command, extra in (("check recipes", []), ("plan", ["--gpu", "t4"]))
+          for name in ("batch_zero", "lr_nan", "no_epochs", "warmup_above_one")],
+        ("score: a model path that does not exist", lambda p: ["score", "--model", p["folder"] / "no_model",
+                                                               "--template", "default", "--data", p["preds"]], {}),
+        ("convert generic: over another converter's set", lambda p: ["convert", "generic", "--input",
+                                                                     p["wrong_columns"], "--name", "agnews",
+                                                                     "--input-column", "body", "--output-column",
+                                                                     "cls", "--data-dir", p["data"]], {}),
     ]
 
 
@@ -308,6 +328,19 @@ def test_messages_name_what_is_wrong(tmp_path: Path) -> None:
             "--measure trains: stage sft or dpo, or a classifier, with do_train (this recipe: stage sft, do_train "
             "False)",
     }
+    expect.update({
+        ("plan", paths["batch_zero"], "--gpu", "t4"):
+            f"{paths['batch_zero']}: per_device_train_batch_size is 0: it must be a whole number, at least 1",
+        ("check", "recipes", paths["lr_nan"]): f"{paths['lr_nan']}: learning_rate is nan: it must be a finite number",
+        ("check", "recipes", paths["warmup_above_one"]): "warmup_ratio",
+        ("check", "recipes", paths["recipe_latin1"]): f"{paths['recipe_latin1']}:1: not valid UTF-8",
+        ("score", "--model", paths["folder"] / "no_model", "--template", "default", "--data", paths["preds"]):
+            f"--model {paths['folder'] / 'no_model'}: neither a local folder (no such folder) nor a hub id",
+        ("convert", "generic", "--input", paths["wrong_columns"], "--name", "agnews", "--input-column", "body",
+         "--output-column", "cls", "--data-dir", paths["data"]):
+            "'agnews', 'agnews_val' were written by convert agnews: convert generic would replace 'agnews', delete "
+            "'agnews_val'",
+    })
     for argv, fragment in expect.items():
         result = run_cli(*argv)
         assert result.returncode == 2 and fragment in result.stderr, (argv, result.stderr)

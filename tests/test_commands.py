@@ -30,13 +30,33 @@ def every_script() -> list[tuple[list[str], str]]:
     return found
 
 
-def test_help_lists_every_command_with_its_docstring_summary() -> None:
+def help_entries(text: str) -> dict[str, str]:
+    """The command listing of ``--help``: each command's words -> its description, wrapped lines joined."""
+    listing = text.split("commands:\n", 1)[1].split("\n\n", 1)[0].splitlines()
+    entries: dict[str, str] = {}
+    for line in listing:
+        if line.startswith("  ") and not line.startswith("   "):
+            name, description = re.split(r"\s{2,}", line.strip(), maxsplit=1)
+            entries[name] = description
+        else:
+            entries[name] += " " + line.strip()
+    return entries
+
+
+def test_help_lists_every_command_with_the_whole_first_sentence_of_its_docstring() -> None:
     result = run_cli("--help")
     assert result.returncode == 0
+    entries = help_entries(result.stdout)
+    assert all(len(line) <= 118 for line in result.stdout.splitlines())
     for words, script in every_script():
         source = (ROOT / (script.replace(".", "/") + ".py")).read_text(encoding="utf-8")
-        summary = ast.get_docstring(ast.parse(source)).splitlines()[0]
-        assert f"  {' '.join(words)} " in result.stdout and summary in result.stdout, words
+        paragraph = " ".join(ast.get_docstring(ast.parse(source)).split("\n\n")[0].split())
+        shown = entries[" ".join(words)]
+        assert paragraph.startswith(shown) and shown[-1] in ".?!", (words, shown)  # never cut mid-sentence
+    assert entries["check contamination"] == "Is a scored set in the training data?"
+    assert entries["demo"].endswith("-> report, then the same held-out rows scored label by label "
+                                    "(eval/score_labels.py) and reported with log loss and calibration.")
+    assert entries["speed plan"].endswith("then again with the cache warm.")
     converters = {p.stem for p in (ROOT / "recipekit" / "converters").glob("*.py")} - {"__init__", "catalog",
                                                                                        "fixtures"}
     assert set(commands.commands()["convert"]) == converters == {
@@ -155,6 +175,39 @@ def test_version_and_root_options(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     assert root() == tmp_path.resolve()
     monkeypatch.setenv("LLM_RECIPES_ROOT", str(ROOT))
     assert root() == ROOT.resolve()
+
+
+def test_root_is_where_commands_find_recipes_chains_and_outputs(tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """From another folder, --root reads the same recipes as a run in the repository; a recipe path is read as
+    given first, then under the root; a folder without chains names --root."""
+    monkeypatch.delenv("LLM_RECIPES_ROOT", raising=False)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    at_home, away = run_cli("check", "recipes"), run_cli("--root", ROOT, "check", "recipes", cwd=elsewhere)
+    assert away.returncode == at_home.returncode, away.stderr
+    said = [[line for line in ran.stdout.replace(f"{ROOT}/", "").splitlines() if not line.startswith("[")]
+            for ran in (at_home, away)]  # less DeepSpeed's one-time accelerator line
+    assert said[0] == said[1]  # every recipe, the same findings and data notes
+    assert at_home.stdout.count(": ok") > 20
+    (elsewhere / "recipes").mkdir()
+    (elsewhere / "recipes" / "yelp5_lora.yaml").write_text("model_name_or_path: [", encoding="utf-8")
+    own = run_cli("--root", ROOT, "check", "recipes", "recipes/yelp5_lora.yaml", cwd=elsewhere)
+    assert own.returncode == 2 and own.stderr.startswith("error: recipes/yelp5_lora.yaml:")  # the one given, here
+    planned = run_cli("--root", ROOT, "plan", "recipes/classifier/yelp5_bert_lora.yaml", "--gpu", "t4", "--out",
+                      tmp_path / "plan", cwd=elsewhere)
+    assert planned.returncode == 0, planned.stderr
+    plan = json.loads((tmp_path / "plan" / "plan.json").read_text(encoding="utf-8"))
+    assert plan["recipe"] == "recipes/classifier/yelp5_bert_lora.yaml" and plan["fits"] is True
+    nothing = run_cli("reproduce", "yelp5", "--dry-run", cwd=elsewhere)
+    assert nothing.returncode == 2 and nothing.stderr == (
+        f"error: no chain for report 'yelp5': there is no {elsewhere}/recipes/reproduce (the repository root is "
+        f"{elsewhere}: run from the repository, or name it with `llm-recipes --root DIR`)\n")
+    dry = run_cli("--root", ROOT, "reproduce", "yelp5", "--dry-run", "--no-plan", cwd=elsewhere)
+    assert dry.returncode == 0, dry.stderr
+    assert dry.stdout.splitlines()[0].startswith(f"reproduce yelp5: Yelp-5 bert-base-uncased LoRA against the "
+                                                 f"untuned model; 9 steps in {ROOT}/outputs/reproduce/yelp5 ")
+    assert list(elsewhere.iterdir()) == [elsewhere / "recipes"]  # nothing written here
 
 
 def test_no_cycle_between_the_librarys_packages() -> None:

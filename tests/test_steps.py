@@ -61,10 +61,30 @@ def test_a_failure_names_the_log_and_leaves_no_stamp(tmp_path: Path) -> None:
     with pytest.raises(StepFailed) as caught:
         runner.run(failing)
     assert caught.value.why == "exit 3" and caught.value.log == tmp_path / "logs" / "fail.log"
-    assert "went wrong" in caught.value.tail and not (tmp_path / "logs" / "fail.done").exists()
+    assert caught.value.reason == "went wrong" and not (tmp_path / "logs" / "fail.done").exists()
     silent = Step("silent", [sys.executable, "-c", "pass"], outputs=[tmp_path / "never.txt"])
     with pytest.raises(StepFailed, match=r"step silent failed \(it wrote no .*never.txt\)"):
         runner.run(silent)
+
+
+def test_a_failure_says_in_its_one_line_what_the_step_said_last(tmp_path: Path) -> None:
+    """The step's last ``error:`` line (a later line that is not one does not hide it), else its last line."""
+    runner, logs = Runner(tmp_path / "logs"), tmp_path / "logs"
+    said = ("import sys; print('loading'); print('error: the hub is unreachable: pass --input', flush=True); "
+            "print('  cleaning up', file=sys.stderr); raise SystemExit(2)")
+    with pytest.raises(StepFailed) as caught:
+        runner.run(Step("convert", [sys.executable, "-c", said]))
+    assert str(caught.value) == (f"step convert failed (exit 2): the hub is unreachable: pass --input; its log: "
+                                 f"{logs / 'convert.log'}")
+    with pytest.raises(StepFailed) as caught:
+        runner.run(Step("crash", [sys.executable, "-c", "print('starting'); raise ValueError('bad value')\n\n"]))
+    assert str(caught.value) == f"step crash failed (exit 1): ValueError: bad value; its log: {logs / 'crash.log'}"
+    with pytest.raises(StepFailed) as caught:
+        runner.run(Step("long", [sys.executable, "-c", "import sys; sys.exit('error: ' + 'x' * 400)"]))
+    assert caught.value.reason == "x" * 297 + "..." and "\n" not in str(caught.value)
+    with pytest.raises(StepFailed) as caught:
+        runner.run(Step("quiet", [sys.executable, "-c", "raise SystemExit(4)"]))
+    assert str(caught.value) == f"step quiet failed (exit 4); its log: {logs / 'quiet.log'}"
 
 
 def test_run_all_starts_from_a_step_and_prints_progress(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -114,6 +134,53 @@ def test_a_running_step_shows_its_trainers_progress_every_few_percent(tmp_path: 
     assert all(later > earlier for earlier, later in itertools.pairwise(steps))  # each a new 5% (1 of 20 steps)
     loss = {int(line.split()[1].split("/")[0]): float(line.split("loss ")[1].split(",")[0]) for line in shown}
     assert all(value == pytest.approx(2.0 / step, abs=5e-5) for step, value in loss.items())
+
+
+# a quiet step: tqdm's own bars into its log (a named one, then the trainer's), and nothing on the console
+QUIET = """import sys, time
+from tqdm import tqdm
+named = tqdm(total=16, desc="Running tokenizer on dataset", file=sys.stdout)
+named.update(16)
+named.close()
+sys.stdout.flush()
+time.sleep(1.5)
+bar = tqdm(total=2, file=sys.stdout, mininterval=0)
+bar.update(1)
+sys.stdout.flush()
+time.sleep(1.5)
+"""
+
+
+def test_a_quiet_step_gets_a_heartbeat_with_the_latest_count_in_its_log(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    import recipekit.progress
+    import recipekit.steps
+
+    monkeypatch.setattr(recipekit.steps, "POLL_SECONDS", 0.05)
+    monkeypatch.setattr(recipekit.progress, "HEARTBEAT_SECONDS", 0.4)
+    Runner(tmp_path / "logs").execute(Step("train", [sys.executable, "-c", QUIET]))
+    shown = capsys.readouterr().out.splitlines()
+    assert len(shown) >= 4, shown  # 3 s quiet, a line every 0.4 s
+    assert all(re.fullmatch(r"  train: still running, elapsed 0:00:0\d(; its log: .+)?", line) for line in shown), shown
+    counts = [line.split("; its log: ")[1] for line in shown if "; its log: " in line]
+    assert "Running tokenizer on dataset 16/16" in counts and counts[-1] == "1/2", counts
+
+
+def test_work_in_this_process_says_what_it_does_and_beats_until_it_ends(monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+
+    import recipekit.progress
+    from recipekit.progress import working
+
+    monkeypatch.setattr(recipekit.progress, "HEARTBEAT_SECONDS", 0.2)
+    said = io.StringIO()
+    with working("building a tiny model", stream=said, indent="  "):
+        time.sleep(0.9)
+    lines = said.getvalue().splitlines()
+    assert lines[0] == "  building a tiny model..." and 3 <= len(lines) <= 6, lines
+    assert set(lines[1:]) == {"    building a tiny model: still running, elapsed 0:00:00"}
+    time.sleep(0.5)
+    assert said.getvalue().splitlines() == lines  # nothing after it ended
 
 
 def test_progress_lines_by_hand() -> None:

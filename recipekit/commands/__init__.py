@@ -18,7 +18,9 @@ import importlib
 import importlib.util
 import os
 import pkgutil
+import re
 import sys
+import textwrap
 from functools import cache
 from types import ModuleType
 from typing import Any
@@ -53,11 +55,12 @@ COMMANDS: dict[str, str | dict[str, str]] = {
     "sweep": "sweep",
     "compare": "compare_runs",
     "reproduce": "reproduce",
+    "new": "new",
     "report-card": "report_card",
     "demo": "run_demo",
     "mutation-score": "mutation_score",
     "speed": {"convert": "bench_convert", "gen-report": "bench_gen_report", "score-labels": "bench_score_labels",
-              "plan": "bench_plan", "contamination": "bench_contamination"},
+              "plan": "bench_plan", "contamination": "bench_contamination", "new": "bench_new"},
 }
 
 
@@ -83,13 +86,18 @@ def commands() -> dict[str, str | dict[str, str]]:
     return table
 
 
+HELP_WIDTH = 118  # the listing's lines wrap here
+SENTENCE_END = re.compile(r"(?<=[.?!])\s+(?=[A-Z`(\"'])")  # a full stop, a space, then a new sentence
+
+
 @cache
 def summary(module: str) -> str:
-    """The first line of a command module's docstring (read without importing it)."""
+    """The first sentence of a command module's docstring, whole (read without importing it)."""
     spec = importlib.util.find_spec(module)
     source = spec.loader.get_source(module) if spec and spec.loader else ""  # type: ignore[union-attr]
     doc = ast.get_docstring(ast.parse(source or "")) or ""
-    return doc.strip().splitlines()[0] if doc.strip() else ""
+    paragraph = " ".join(doc.strip().split("\n\n")[0].split())
+    return SENTENCE_END.split(paragraph, maxsplit=1)[0]
 
 
 def usage(group: str | None = None) -> str:
@@ -107,11 +115,14 @@ def usage(group: str | None = None) -> str:
         else:
             rows.append((name, summary(target)))
     width = max(len(name) for name, _ in rows) + 2
-    lines += [f"  {name:<{width}}{text}" for name, text in rows]
+    for name, text in rows:
+        wrapped = textwrap.wrap(text, HELP_WIDTH - width - 2) or [""]
+        lines += [f"  {name:<{width}}{wrapped[0]}", *(" " * (width + 2) + more for more in wrapped[1:])]
     lines += ["", f"`{PROG} COMMAND --help` shows a command's flags and an example; every command is also",
               "`python <folder>/<script>.py` from the repository root.",
-              f"Commands read recipes/ and data/ from the working directory: `{PROG} --root DIR COMMAND ...` (or",
-              f"${ROOT_VARIABLE}) points them at another clone. `{PROG} --version` prints the version."]
+              f"Commands find recipes/, data/ and outputs/ in the working directory: `{PROG} --root DIR COMMAND ...`",
+              f"(or ${ROOT_VARIABLE}) points them at another clone; a path typed on the command line is read as",
+              f"given, else under that root. `{PROG} --version` prints the version."]
     return "\n".join(lines)
 
 

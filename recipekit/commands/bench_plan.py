@@ -120,7 +120,7 @@ def measure_sweep(paths: list[Path], table: Path, steps: int) -> list[dict]:
     import yaml
 
     from recipekit.errors import InputError
-    from recipekit.files import atomic_write_text
+    from recipekit.files import announce, atomic_write_text
     from recipekit.plan.gpus import load_cards
     from recipekit.plan.measure import check_measurable, local_card
     from recipekit.plan.memory import GIB
@@ -167,7 +167,8 @@ def measure_sweep(paths: list[Path], table: Path, steps: int) -> list[dict]:
     document = {"device": device, "date": datetime.date.today().isoformat(), "torch": str(torch.__version__),
                 "runs": rows}
     atomic_write_text(table, yaml.safe_dump(document, sort_keys=False, allow_unicode=True))
-    print(f"\nwrote {table} ({len(rows)} measured)")
+    print()
+    announce(f"wrote {table} ({len(rows)} measured)")
     return rows
 
 

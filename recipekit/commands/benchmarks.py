@@ -28,7 +28,8 @@ from recipekit.cli import at_least, number_above, script_parser
 from recipekit.data.readers import hub_offline, hub_reachable, root_cause
 from recipekit.errors import InputError
 from recipekit.eval.benchmarks import Stage, Suite, dimension_scores, load_stage, load_suite
-from recipekit.files import atomic_write_text, write_json, writing_command
+from recipekit.files import announce, atomic_write_text, write_json, writing_command
+from recipekit.paths import at_root
 from recipekit.report.benchmarks import plot_radar, render_markdown
 from recipekit.report.wandb import add_wandb_flags, wandb_checked
 from recipekit.report.writer import versions
@@ -39,7 +40,8 @@ AGGREGATION = "the mean of its tasks' scores (each task's metric: acc_norm, or a
 def build_parser() -> argparse.ArgumentParser:
     parser = script_parser(__doc__)
     parser.add_argument("stages", nargs="+", metavar="STAGE", help="stage files (model, adapter, chat, suite)")
-    parser.add_argument("--out", default="outputs/benchmarks", help="output folder (default: outputs/benchmarks)")
+    parser.add_argument("--out", default=str(at_root("outputs/benchmarks")),
+                        help="output folder (default: outputs/benchmarks)")
     parser.add_argument("--limit", type=number_above(0), help="at most this many examples per task (a fraction if < 1)")
     parser.add_argument("--batch-size", default="1", help="lm-eval batch size, or 'auto' (default: 1)")
     parser.add_argument("--device", help="cuda, cuda:0, cpu ... (default: cuda when there is one, else cpu)")
@@ -145,7 +147,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     atomic_write_text(out / "benchmarks.md", markdown)
     radar = plot_radar(report, out / "capability_radar.png")
     print(markdown)
-    print(f"wrote {out / 'benchmarks.json'}, {out / 'benchmarks.md'}, {radar}, {raw}/")
+    announce(f"wrote {out / 'benchmarks.json'}, {out / 'benchmarks.md'}, {radar}, {raw}/")
     if args.wandb:
         from recipekit.report.wandb import log_report
 

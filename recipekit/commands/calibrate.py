@@ -50,7 +50,7 @@ from recipekit.eval.calibration import (
 )
 from recipekit.eval.labels import parse_labels
 from recipekit.eval.probabilities import DEFAULT_BINS
-from recipekit.files import write_json, write_jsonl, writing_command
+from recipekit.files import announce, write_json, write_jsonl, writing_command
 from recipekit.report.reliability import plot_reliability
 from recipekit.report.wandb import add_wandb_flags, wandb_checked
 from recipekit.report.writer import file_signature, fmt, md_table, versions, write_report
@@ -83,7 +83,7 @@ def finish(args: argparse.Namespace, command: str, anchor: str, report: dict[str
     stem = f"calibrate_{command}" if command == "oof" else f"calibrate_{command}_{Path(anchor).stem}"
     json_path, md_path = write_report(out_dir, stem, report, "\n".join(markdown) + "\n")
     print("\n".join(markdown))
-    print(f"wrote {json_path}, {md_path}, " + ", ".join(str(p) for p in outputs.values()))
+    announce(f"wrote {json_path}, {md_path}, " + ", ".join(str(p) for p in outputs.values()))
     if args.wandb:
         from recipekit.report.wandb import log_report
 

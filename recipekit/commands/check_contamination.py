@@ -23,7 +23,8 @@ from typing import Any
 
 from recipekit.cli import fraction, name_value, script_parser
 from recipekit.errors import InputError
-from recipekit.files import ensure_folder, writing_command
+from recipekit.files import announce, ensure_folder, writing_command
+from recipekit.paths import at_root
 
 HELD_OUT = ("_val", "_test", "_val_swapped", "_test_swapped")
 
@@ -51,7 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="prompt: what the model is asked (default); all: the answers too")
     parser.add_argument("--threshold", type=fraction, default=THRESHOLD,
                         help=f"near-duplicate Jaccard threshold on token-bigram shingles (default {THRESHOLD})")
-    parser.add_argument("--out", default="outputs/contamination", help="report folder (default: outputs/contamination)")
+    parser.add_argument("--out", default=str(at_root("outputs/contamination")),
+                        help="report folder (default: outputs/contamination)")
     parser.add_argument("--drop", action="store_true", help="write each training set without its flagged rows")
     parser.add_argument("--name", type=name_value, help="with --drop and one training set: the new set's name "
                                                         "(default: NAME_decon)")
@@ -113,7 +115,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     from recipekit.report.writer import write_report
 
     training, scored, recipe_dir = recipe_sets(args.recipes)
-    data_dir = Path(args.data_dir or recipe_dir or "data")
+    data_dir = Path(args.data_dir or recipe_dir or at_root("data"))
     training = list(dict.fromkeys(training + args.train))
     registry = load_registry(data_dir / "dataset_info.json")
     siblings = [name + suffix for name in training for suffix in HELD_OUT if name + suffix in registry]
@@ -146,7 +148,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     markdown = render_markdown(report)
     json_path, md_path = write_report(out, "contamination", report, markdown)
     print(markdown)
-    print(f"wrote {json_path}, {md_path}")
+    announce(f"wrote {json_path}, {md_path}")
     return report
 
 

@@ -25,6 +25,8 @@ from recipekit.cli import at_least, script_parser
 from recipekit.converters.catalog import converter_commands
 from recipekit.data.dataset_info import load_registry
 from recipekit.errors import InputError, exit_on_input_error
+from recipekit.paths import at_root, given, root_hint
+from recipekit.progress import working
 from recipekit.recipes.checks import GPU_COUNTS, CheckContext, Findings, batch_lines, check_recipe
 from recipekit.recipes.reading import all_recipe_files, load_recipe, recipe_outputs
 
@@ -60,28 +62,30 @@ def fit_line(recipe: object, args: argparse.Namespace, made_by: dict, found: Fin
 def main(argv: list[str] | None = None) -> dict[str, Findings]:
     args = build_parser().parse_args(argv)
     os.environ.setdefault("LLAMAFACTORY_VERBOSITY", "ERROR")
-    paths = [Path(p) for p in args.paths] or all_recipe_files("recipes")
+    paths = [Path(p) for p in args.paths] or all_recipe_files()
     if not paths:
-        raise InputError("no recipes found", "recipes/")
+        raise InputError(f"no recipes found ({root_hint()})", f"{at_root('recipes')}/")
     recipes = [load_recipe(path) for path in paths]
-    made_by = recipe_outputs(all_recipe_files("recipes"))
-    registry = load_registry(Path(args.data_dir) / "dataset_info.json")
+    made_by = recipe_outputs(all_recipe_files())
+    data_dir = given(args.data_dir)
+    registry = load_registry(data_dir / "dataset_info.json")
     gpu_counts = sorted({*GPU_COUNTS, *([args.gpus] if args.gpus else [])})
-    context = CheckContext(registry, Path(args.data_dir), made_by, gpu_counts, converter_commands())
+    context = CheckContext(registry, data_dir, made_by, gpu_counts, converter_commands())
     results: dict[str, Findings] = {}
-    for recipe in recipes:
-        found = check_recipe(recipe, context)
-        planned = fit_line(recipe, args, made_by, found) if args.gpu else None
-        results[str(recipe.path)] = found
-        status = f"{len(found.errors)} error(s)" if found.errors else "ok"
-        print(f"{recipe.path}: {status}" + (f", {len(found.warnings)} warning(s)" if found.warnings else ""))
-        for kind, items in (("error", found.errors), ("warning", found.warnings), ("note", found.notes)):
-            for item in items:
-                print(f"  {kind}: {item}")
-        for line in batch_lines(recipe, args.gpus):
-            print(f"  {line}")
-        if planned:
-            print(f"  {planned}")
+    with working(f"checking {len(recipes)} recipe(s)"):  # LLaMA-Factory's parser loads first: seconds
+        for recipe in recipes:
+            found = check_recipe(recipe, context)
+            planned = fit_line(recipe, args, made_by, found) if args.gpu else None
+            results[str(recipe.path)] = found
+            status = f"{len(found.errors)} error(s)" if found.errors else "ok"
+            print(f"{recipe.path}: {status}" + (f", {len(found.warnings)} warning(s)" if found.warnings else ""))
+            for kind, items in (("error", found.errors), ("warning", found.warnings), ("note", found.notes)):
+                for item in items:
+                    print(f"  {kind}: {item}")
+            for line in batch_lines(recipe, args.gpus):
+                print(f"  {line}")
+            if planned:
+                print(f"  {planned}")
     failed = sum(1 for f in results.values() if f.errors)
     print(f"{len(results)} recipe(s) checked, {failed} with errors")
     if failed:

@@ -28,7 +28,7 @@ from recipekit.eval.checkpoints import METRICS, best_row, find_checkpoints
 from recipekit.eval.label_scoring import label_candidates, normalise
 from recipekit.eval.labels import label_codes, parse_labels
 from recipekit.eval.probabilities import selection_metrics
-from recipekit.files import write_jsonl, writing_command
+from recipekit.files import announce, write_jsonl, writing_command
 from recipekit.recipes.reading import load_recipe
 from recipekit.report.checkpoints import plot_checkpoints, render_markdown
 from recipekit.report.writer import write_report
@@ -119,7 +119,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     paths = write_report(out, "checkpoints", report, render_markdown(report))
     plot_checkpoints(report, out / "checkpoints.png")
     print(f"best by {args.metric}: {best['checkpoint']} ({args.metric} {best[args.metric]:.4f})")
-    print(f"wrote {paths[0]}, {paths[1]}, {out / 'checkpoints.png'}")
+    announce(f"wrote {paths[0]}, {paths[1]}, {out / 'checkpoints.png'}")
     return report
 
 

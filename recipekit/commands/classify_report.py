@@ -24,6 +24,7 @@ import numpy as np
 
 from recipekit.cli import at_least, fraction, script_parser
 from recipekit.data.dataset_info import dataset_answers
+from recipekit.errors import exit_on_input_error
 from recipekit.eval.classification import (
     classification_metrics,
     compare_with_baseline,
@@ -33,31 +34,40 @@ from recipekit.eval.classification import (
 )
 from recipekit.eval.labels import label_codes, parse_labels
 from recipekit.eval.probabilities import DEFAULT_BINS, labels_from_probs, probabilistic_metrics, probability_matrix
-from recipekit.files import write_jsonl, writing_command
-from recipekit.recipes.reading import load_recipe, recipe_files, recipe_outputs
+from recipekit.files import announce, write_jsonl
+from recipekit.paths import at_root
+from recipekit.recipes.reading import load_recipe, recipe_files
 from recipekit.report.classification import plot_confusion_matrix, render_markdown
+from recipekit.report.provenance import predicted_by, recipe_writing
 from recipekit.report.reliability import plot_reliability
 from recipekit.report.wandb import add_wandb_flags, wandb_checked
-from recipekit.report.writer import file_signature, report_dir, short, versions, write_report
+from recipekit.report.writer import (
+    add_report_flags,
+    few_rows_note,
+    file_signature,
+    report_dir,
+    report_unit,
+    short,
+    versions,
+    write_report,
+)
 
 
 def known_labels(args: argparse.Namespace) -> tuple[list[str] | None, str]:
     """The label set and where it came from: --labels, the rows' probs, the registered dataset the predictions
     were made from (--dataset, or the predict recipe whose output_dir holds the file), else the gold labels."""
-    if args.labels:
+    if args.labels is not None:
         return parse_labels(args.labels), "--labels"
     from_probs = labels_from_probs(args.predictions)
     if from_probs:
         return from_probs, "the rows' probs"
     data_dir, name, via = args.data_dir, args.dataset, "--dataset"
     if name is None:
-        folder = Path(args.predictions).resolve().parent
-        for output_dir, recipe_path in recipe_outputs(recipe_files("recipes")).items():
-            if Path(output_dir).resolve() == folder:
-                recipe = load_recipe(recipe_path).args
-                name = str(recipe.get("eval_dataset", "")).split(",")[0].strip() or None
-                data_dir, via = str(recipe.get("dataset_dir", data_dir)), str(recipe_path)
-                break
+        recipe_path = args.recipe or recipe_writing(Path(args.predictions).parent, recipe_files("recipes"))
+        if recipe_path is not None:
+            recipe = load_recipe(recipe_path).args
+            name = str(recipe.get("eval_dataset", "")).split(",")[0].strip() or None
+            data_dir, via = str(recipe.get("dataset_dir", data_dir)), str(recipe_path)
     if name:
         answers = dataset_answers(data_dir, name)
         if answers:
@@ -72,7 +82,7 @@ def build_report(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, An
     scored = score_file(args.predictions, labels, args.match == "lenient")
     curves: dict[str, Any] = {}
 
-    def metrics_for(path: str, which: Any, name: str) -> dict[str, Any]:
+    def metrics_for(path: str, which: Any, name: str, made_by: dict[str, Any] | None) -> dict[str, Any]:
         probs = probability_matrix(which.rows, which.labels, path)
         result = classification_metrics(which, args.bootstrap, args.seed, probs)
         if probs is not None:
@@ -80,16 +90,17 @@ def build_report(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, An
             result["probabilistic"] = probabilistic_metrics(probs, gold, which.labels, args.ece_bins)
             curves[name] = (probs, gold)
         result["meta"] = {"predictions": file_signature(path), "matching": scored.rule, "labels_from": labels_from,
+                          "model": made_by,
                           "versions": versions("scikit-learn", "numpy")}
         return result
 
     # the baseline is read and paired first: one that does not pair fails before any metric is computed
     base = score_file(args.baseline, labels, args.match == "lenient") if args.baseline else None
     shift = compare_with_baseline(scored, base) if base is not None else None
-    report = metrics_for(args.predictions, scored, "this")
+    report = metrics_for(args.predictions, scored, "this", predicted_by(args.predictions, args.recipe, args.adapter))
     if base is not None:
         report["label_shift"] = shift
-        report["baseline"] = metrics_for(args.baseline, base, "baseline")
+        report["baseline"] = metrics_for(args.baseline, base, "baseline", predicted_by(args.baseline))
         report["delta"] = deltas(report, report["baseline"])
     verdicts = row_verdicts(scored)
     if "this" in curves:  # each row's label probabilities, in the per_class order, for per-row log loss
@@ -111,7 +122,7 @@ def log_wandb(report: dict[str, Any], out_dir: Path, pngs: dict[str, Path], atta
     per_class = (["label", "precision", "recall", "f1", "support"],
                  [[k, v["precision"], v["recall"], v["f1"], v["support"]] for k, v in report["per_class"].items()])
     cm = report["confusion_matrix"]
-    matrix = (["label", *cm["labels"]], [[k, *row] for k, row in zip(cm["labels"], cm["matrix"], strict=True)])
+    matrix = (["label", *cm["predicted"]], [[k, *row] for k, row in zip(cm["labels"], cm["matrix"], strict=True)])
     return log_report("classify_report", out_dir, scalars, {"per_class": per_class, "confusion_matrix": matrix},
                       pngs, {"predictions": report["meta"]["predictions"]}, attach)
 
@@ -128,48 +139,63 @@ def build_parser() -> argparse.ArgumentParser:
                         help=f"equal-width confidence bins for ECE and the reliability diagram "
                              f"(default: {DEFAULT_BINS})")
     parser.add_argument("--dataset", help="registered dataset the predictions were made from: its answers are the "
-                                          "label set (default: found through the predict recipe's output_dir)")
-    parser.add_argument("--data-dir", default="data", help="folder holding dataset_info.json (default: data)")
+                                          "label set (default: the eval_dataset of --recipe, or of the predict "
+                                          "recipe whose output_dir holds the file)")
+    parser.add_argument("--data-dir", default=str(at_root("data")),
+                        help="folder holding dataset_info.json (default: data)")
     parser.add_argument("--match", choices=("exact", "lenient"), default="exact",
                         help="exact (default): after whitespace/special tokens; lenient: also case, surrounding "
                              "punctuation and 'The answer is X' prefixes (the rule is written into the report)")
     parser.add_argument("--max-invalid", type=fraction, default=0.05,
                         help="warn when more than this share of the predictions match no label (default: 0.05)")
-    parser.add_argument("--strict", action="store_true", help="exit 1 when that share is exceeded")
+    parser.add_argument("--strict", action="store_true",
+                        help="exit 1 when that share is exceeded, writing nothing")
+    add_report_flags(parser)
     add_wandb_flags(parser, "metrics, tables and the matrix")
     return parser
 
 
-@writing_command
+@exit_on_input_error
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = wandb_checked(build_parser().parse_args(argv))
-    report, curves, verdicts = build_report(args)
     out_dir = report_dir(args.out, args.predictions)
-    write_jsonl(out_dir / "classify_rows.jsonl", verdicts)
-    markdown = render_markdown(report)
-    json_path, md_path = write_report(out_dir, "classify_report", report, markdown)
-    pngs = {"confusion_matrix_png": plot_confusion_matrix(report, out_dir / "confusion_matrix.png")}
-    if curves:
-        pngs["reliability_png"] = plot_reliability(curves, args.ece_bins, out_dir / "reliability.png")
-    print(markdown)
-    print(f"wrote {json_path}, {md_path}, {out_dir / 'classify_rows.jsonl'}, " + ", ".join(map(str, pngs.values())))
-    repeats = report["repeats"]
-    if repeats["repeated"]:
-        how = "each id counted once" if repeats["counted_once"] else "all counted in n; if they are copies, n and " \
-            "the intervals overstate the evidence"
-        print(f"note: {repeats['repeated']} row(s) of {args.predictions} repeat an earlier row (same {repeats['by']}):"
-              f" {how}")
-    share = report["n_invalid"] / report["n"]
-    if share > args.max_invalid:
-        top = ", ".join(f"{short(g['text'], 60)} x{g['count']}" for g in report["invalid_groups"][:3])
-        print(f"warning: {share:.1%} of the predictions match no label (more than --max-invalid "
-              f"{args.max_invalid:.0%}; most often {top}): accuracy counts them wrong; see classify_rows.jsonl",
-              file=sys.stderr)
-        if args.strict:
+    with report_unit(out_dir, "classify_report", args.predictions, args.replace) as folder:
+        report, curves, verdicts = build_report(args)
+        share = report["n_invalid"] / report["n"]
+        if share > args.max_invalid and args.strict:
+            print(f"error: {invalid_line(report, args.max_invalid)}; --strict refuses the report: nothing written"
+                  f"{folder.left_unchanged()}", file=sys.stderr)
             raise SystemExit(1)
-    if args.wandb:
-        print(f"wandb run: {log_wandb(report, out_dir, pngs, args.wandb_run)}")
+        write_jsonl(out_dir / "classify_rows.jsonl", verdicts)
+        markdown = render_markdown(report)
+        json_path, md_path = write_report(out_dir, "classify_report", report, markdown)
+        pngs = {"confusion_matrix_png": plot_confusion_matrix(report, out_dir / "confusion_matrix.png")}
+        if curves:
+            pngs["reliability_png"] = plot_reliability(curves, args.ece_bins, out_dir / "reliability.png")
+        print(markdown)
+        announce(f"wrote {json_path}, {md_path}, {out_dir / 'classify_rows.jsonl'}, "
+                 + ", ".join(map(str, pngs.values())))
+        repeats = report["repeats"]
+        if repeats["repeated"]:
+            how = "each id counted once" if repeats["counted_once"] else "all counted in n; if they are copies, n " \
+                "and the intervals overstate the evidence"
+            print(f"note: {repeats['repeated']} row(s) of {args.predictions} repeat an earlier row (same "
+                  f"{repeats['by']}): {how}")
+        if few_rows_note(report["n"]):
+            print(f"note: {few_rows_note(report['n'])}")
+        if share > args.max_invalid:
+            announce(f"warning: {invalid_line(report, args.max_invalid)}: accuracy counts them wrong; see "
+                     f"{out_dir / 'classify_rows.jsonl'}", err=True)
+        if args.wandb:
+            print(f"wandb run: {log_wandb(report, out_dir, pngs, args.wandb_run)}")
     return report
+
+
+def invalid_line(report: dict[str, Any], max_invalid: float) -> str:
+    """How many predictions match no label, against --max-invalid, and the most common of them."""
+    top = ", ".join(f"{short(g['text'], 60)} x{g['count']}" for g in report["invalid_groups"][:3])
+    return (f"{report['n_invalid'] / report['n']:.1%} of the predictions match no label (more than --max-invalid "
+            f"{max_invalid:.0%}; most often {top})")
 
 
 if __name__ == "__main__":

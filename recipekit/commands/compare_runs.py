@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from recipekit.cli import script_parser
-from recipekit.files import atomic_write_text, write_json, writing_command
+from recipekit.files import announce, atomic_write_text, write_json, writing_command
 from recipekit.report.compare import RUN_FIELDS, load_runs, mismatches, plot_bars, plot_scatter, plot_trend
 from recipekit.report.writer import fmt, md_table
 
@@ -54,7 +54,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     write_json(out / "compare_runs.json", result)
     atomic_write_text(out / "compare_runs.md", markdown)
     print(markdown)
-    print("wrote " + ", ".join(map(str, [out / "compare_runs.json", out / "compare_runs.md", *images])))
+    announce("wrote " + ", ".join(map(str, [out / "compare_runs.json", out / "compare_runs.md", *images])))
     return result
 
 

@@ -20,8 +20,8 @@ from pathlib import Path
 
 from recipekit.cli import name_value, script_parser
 from recipekit.errors import InputError, exit_on_input_error
-from recipekit.files import folder_written
-from recipekit.paths import root, shown
+from recipekit.files import announce, folder_written
+from recipekit.paths import at_root, root, shown
 from recipekit.recipes.arguments import names_of, parse_overrides
 from recipekit.recipes.reading import Recipe, all_recipe_files, load_recipe, recipe_outputs
 
@@ -43,7 +43,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="recipe values to change for this run")
     parser.add_argument("--report", action="append", default=[], metavar="FOLDER",
                         help="a report folder of this model's run (classify_report.json or gen_report.json): its "
-                             "metrics go into the card's model-index (repeatable)")
+                             "metrics go into the card's model-index (repeatable); the report must record that its "
+                             "predictions were made with this export's adapter")
     parser.add_argument("--eval-dataset", type=name_value,
                         help="the set the reports scored (default: the training recipe's first eval_dataset)")
     parser.add_argument("--push", type=repo_id, metavar="REPO_ID",
@@ -59,6 +60,21 @@ def training_recipe(recipe: Recipe) -> Recipe | None:
     adapters = names_of(recipe.args.get("adapter_name_or_path"))
     found = trained_by(adapters[0], recipe_outputs(all_recipe_files(root() / "recipes"))) if adapters else None
     return load_recipe(found) if found is not None else None
+
+
+def run_data_dir(recipe: Recipe) -> Path | None:
+    """The data folder the run that trained the export's adapter read: that of the recipe beside the export
+    recipe (under its nearest ``recipes/`` folder: a tiny or smoke run's copies) whose output_dir is exactly the
+    adapter; None when there is none."""
+    adapters = names_of(recipe.args.get("adapter_name_or_path"))
+    folder = next((p for p in recipe.path.resolve().parents if p.name == "recipes"), None)
+    if not adapters or folder is None:
+        return None
+    target = at_root(adapters[0]).resolve()
+    for output, path in recipe_outputs(all_recipe_files(folder)).items():
+        if at_root(output).resolve() == target:
+            return at_root(str(load_recipe(path).setting("dataset_dir")))
+    return None
 
 
 @exit_on_input_error
@@ -77,14 +93,15 @@ def main(argv: list[str] | None = None) -> Path:
     trained = training_recipe(recipe)
     dataset = args.eval_dataset or next(iter(names_of(trained.args.get("eval_dataset")) if trained else []),
                                         "held-out set")
-    reports = [read_report(folder, dataset) for folder in args.report]
+    adapters = names_of(recipe.args.get("adapter_name_or_path"))
+    reports = [read_report(folder, dataset, adapters) for folder in args.report]
     target = Path(recipe.output_folder())
     with folder_written(target) as staging:
         pipeline = merge(recipe, staging)
-        facts = CardFacts(target.name, recipe, pipeline, trained, reports)
+        facts = CardFacts(target.name, recipe, pipeline, trained, reports, run_data_dir(recipe))
         model_card(facts).save(staging / CARD_FILE)
     shards = len(list(target.glob("*.safetensors")))
-    print(f"exported {shown(target)}: {shards} weight file(s), model card {shown(target / CARD_FILE)}"
+    announce(f"exported {shown(target)}: {shards} weight file(s), model card {shown(target / CARD_FILE)}"
           + (f" ({sum(len(r.values) > 0 for r in reports)} report(s) in its model-index)" if reports else ""))
     if args.push:
         print(f"pushed to {push(target, args.push, args.private)}")

@@ -18,14 +18,24 @@ from typing import Any
 import numpy as np
 
 from recipekit.cli import at_least, script_parser
+from recipekit.errors import InputError, exit_on_input_error
 from recipekit.eval.bootstrap import percentile_bootstrap
 from recipekit.eval.corpus import corpus_metrics, length_metrics, text_length
 from recipekit.eval.generation import METRICS, mean_scores, score_rows
 from recipekit.eval.predictions import Prediction, load_predictions, pair_baseline
-from recipekit.files import write_jsonl, writing_command
+from recipekit.files import announce, write_jsonl
 from recipekit.report.generation import headline, plot_lengths, plot_metrics, render_markdown
+from recipekit.report.provenance import predicted_by
 from recipekit.report.wandb import add_wandb_flags, wandb_checked
-from recipekit.report.writer import file_signature, report_dir, versions, write_report
+from recipekit.report.writer import (
+    add_report_flags,
+    few_rows_note,
+    file_signature,
+    report_dir,
+    report_unit,
+    versions,
+    write_report,
+)
 
 LF_DEFINITION = ("LLaMA-Factory eval_bleu_rouge.py: char-level sentence BLEU-4 (nltk, smoothing method3), "
                  "jieba + rouge-chinese F-scores (0 when a side is empty), x100, rounded to 4 places, row mean")
@@ -36,6 +46,9 @@ def evaluate(path: str, rows: list[Prediction], workers: int | None,
              tokenize: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """The report block of one predictions file's rows, and their per-row scores."""
     predicts, labels = [row.predict for row in rows], [row.label for row in rows]
+    if not any(label.strip() for label in labels):
+        raise InputError(f"every one of its {len(rows)} labels (the references) is empty: BLEU and ROUGE against "
+                         "nothing are 0 whatever was predicted; predict on a set whose rows have answers", path)
     scores = score_rows(list(zip(predicts, labels, strict=True)), workers=workers, progress=len(rows) > 500)
     per_row = [{"line": row.line, **score, "predict_len": text_length(row.predict), "label_len": text_length(row.label)}
                for row, score in zip(rows, scores, strict=True)]
@@ -113,34 +126,41 @@ def build_parser() -> Any:
     parser.add_argument("--workers", type=at_least(1), help="processes for the per-row scores (default: all cores)")
     parser.add_argument("--tokenize", default="auto",
                         help="sacrebleu tokenizer for corpus BLEU (auto: zh for Chinese labels, else 13a)")
+    add_report_flags(parser)
     add_wandb_flags(parser, "metrics, plots and a sample table")
     return parser
 
 
-@writing_command
+@exit_on_input_error
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = wandb_checked(build_parser().parse_args(argv))
-    rows = load_predictions(args.predictions)
-    # the baseline is read and paired first: one that does not pair fails before any metric is computed
-    base_rows, paired_by = (pair_baseline(rows, load_predictions(args.baseline), args.predictions, args.baseline)
-                            if args.baseline else (None, None))
-    report, per_row = evaluate(args.predictions, rows, args.workers, args.tokenize)
-    base_per_row = None
-    if base_rows is not None:
-        report["baseline"], base_per_row = evaluate(args.baseline, base_rows, args.workers, args.tokenize)
-        report["baseline"]["paired"] = paired_by
-        report["delta"] = deltas(report, report["baseline"])
-    report["examples"] = examples(rows, per_row, base_rows)
     out_dir = report_dir(args.out, args.predictions)
-    write_jsonl(out_dir / "gen_scores.jsonl", per_row)
-    markdown = render_markdown(report)
-    json_path, md_path = write_report(out_dir, "gen_report", report, markdown)
-    images = {"gen_metrics": plot_metrics(report, out_dir / "gen_metrics.png"),
-              "gen_lengths": plot_lengths(per_row, out_dir / "gen_lengths.png", base_per_row)}
-    print(markdown)
-    print(f"wrote {json_path}, {md_path}, {out_dir / 'gen_scores.jsonl'}, {', '.join(map(str, images.values()))}")
-    if args.wandb:
-        print(f"wandb run: {log_wandb(report, out_dir, images, args.wandb_run)}")
+    with report_unit(out_dir, "gen_report", args.predictions, args.replace):
+        rows = load_predictions(args.predictions)
+        # the baseline is read and paired first: one that does not pair fails before any metric is computed
+        base_rows, paired_by = (pair_baseline(rows, load_predictions(args.baseline), args.predictions, args.baseline)
+                                if args.baseline else (None, None))
+        report, per_row = evaluate(args.predictions, rows, args.workers, args.tokenize)
+        report["meta"]["model"] = predicted_by(args.predictions, args.recipe, args.adapter)
+        base_per_row = None
+        if base_rows is not None:
+            report["baseline"], base_per_row = evaluate(args.baseline, base_rows, args.workers, args.tokenize)
+            report["baseline"]["paired"] = paired_by
+            report["baseline"]["meta"]["model"] = predicted_by(args.baseline)
+            report["delta"] = deltas(report, report["baseline"])
+        report["examples"] = examples(rows, per_row, base_rows)
+        write_jsonl(out_dir / "gen_scores.jsonl", per_row)
+        markdown = render_markdown(report)
+        json_path, md_path = write_report(out_dir, "gen_report", report, markdown)
+        images = {"gen_metrics": plot_metrics(report, out_dir / "gen_metrics.png"),
+                  "gen_lengths": plot_lengths(per_row, out_dir / "gen_lengths.png", base_per_row)}
+        print(markdown)
+        if few_rows_note(report["n"]):
+            print(f"note: {few_rows_note(report['n'])}")
+        announce(f"wrote {json_path}, {md_path}, {out_dir / 'gen_scores.jsonl'}, "
+                 f"{', '.join(map(str, images.values()))}")
+        if args.wandb:
+            print(f"wandb run: {log_wandb(report, out_dir, images, args.wandb_run)}")
     return report
 
 

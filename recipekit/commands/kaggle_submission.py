@@ -21,7 +21,7 @@ from recipekit.cli import parse_pairs, script_parser
 from recipekit.errors import InputError
 from recipekit.eval.predictions import load_predictions
 from recipekit.eval.probabilities import probability_matrix
-from recipekit.files import atomic_write_text, writing_command
+from recipekit.files import announce, atomic_write_text, writing_command
 
 ARENA_COLUMNS = "A=winner_model_a,B=winner_model_b,tie=winner_tie"
 
@@ -68,7 +68,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = build_parser().parse_args(argv)
     text, count = submission_csv(args.scores, parse_columns(args.columns), args.id_column)
     atomic_write_text(args.out, text)
-    print(f"wrote {count} rows to {args.out}")
+    announce(f"wrote {count} rows to {args.out}")
     return {"rows": count, "out": args.out}
 
 

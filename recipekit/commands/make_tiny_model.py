@@ -17,6 +17,8 @@ from pathlib import Path
 
 from recipekit.cli import at_least, script_parser
 from recipekit.errors import exit_on_input_error
+from recipekit.files import announce
+from recipekit.progress import working
 from recipekit.recipes.tiny_model import DECODERS, ENCODERS, TinyShape, save_tiny_model
 
 
@@ -49,7 +51,9 @@ def main(argv: list[str] | None = None) -> Path:
                       args.max_positions, args.tie_embeddings, args.seed)
     out = Path(args.out)
     settings = {key: value for key, value in vars(args).items() if key != "out"}  # no path: same bytes anywhere
-    print(save_tiny_model(args.texts, out, shape, args.vocab_size, args.extra_special_tokens, settings))
+    with working(f"building a tiny {args.arch} model and its tokenizer in {out}"):
+        said = save_tiny_model(args.texts, out, shape, args.vocab_size, args.extra_special_tokens, settings)
+    announce(said)
     return out
 
 

@@ -24,7 +24,8 @@ from pathlib import Path
 
 from recipekit.cli import at_least, number_above, script_parser
 from recipekit.errors import InputError
-from recipekit.files import atomic_write_text, write_json, writing_command
+from recipekit.files import announce, atomic_write_text, write_json, writing_command
+from recipekit.paths import at_root
 from recipekit.plan.gpus import GPUS, load_cards, report_hardware, resolve_gpu
 from recipekit.recipes.arguments import names_of
 from recipekit.recipes.facts import REPORT_LINE
@@ -69,33 +70,22 @@ def build_parser() -> argparse.ArgumentParser:
 def measured_seq(recipe_path: str, cutoff: int) -> tuple[int, str, list[int]]:
     """The longest tokenized row of the recipe's training sets (LLaMA-Factory's pipeline), capped at cutoff_len,
     and every row's length."""
-    import tempfile
-
     from recipekit.converters.catalog import require_converted
-    from recipekit.recipes.datacheck import CheckSettings, check_one, tiny_tokenizer
+    from recipekit.recipes.datacheck import row_lengths
 
     recipe = load_recipe(recipe_path)
     names = names_of(recipe.setting("dataset"))
     if not names:
         raise InputError("--data: the recipe names no dataset", recipe_path)
-    data_dir = Path(str(recipe.setting("dataset_dir")))
+    data_dir = at_root(str(recipe.setting("dataset_dir")))
     registry = require_converted(data_dir, names)
-    model = str(recipe.setting("model_name_or_path"))
-    local = Path(model).is_dir() and any(Path(model).glob("tokenizer*"))
-    settings = CheckSettings(str(data_dir), recipe.setting("template", None) or "default", cutoff)
-    with tempfile.TemporaryDirectory() as scratch:
-        if not local:
-            files = [data_dir / registry[name]["file_name"] for name in names if "file_name" in registry[name]]
-            model = tiny_tokenizer([f for f in files if f.is_file()], Path(scratch))
-        lengths: list[int] = []
-        for name in names:
-            try:
-                check_one(name, registry[name], settings, model, lengths)
-            except Exception as exc:  # whatever LLaMA-Factory raised is the answer to "can it load this?"
-                raise InputError(f"--data: LLaMA-Factory could not load {name}: {type(exc).__name__}: "
-                                 f"{' '.join(str(exc).split())}", recipe_path) from None
-        longest = max(lengths)
-    how = "the model's tokenizer" if local else "a tiny BPE trained on the data (approximate)"
+    try:
+        lengths, how = row_lengths(data_dir, names, registry, str(recipe.setting("model_name_or_path")),
+                                   recipe.setting("template", None))
+    except Exception as exc:  # whatever LLaMA-Factory raised is the answer to "can it load this?"
+        raise InputError(f"--data: LLaMA-Factory could not load {', '.join(names)}: {type(exc).__name__}: "
+                         f"{' '.join(str(exc).split())}", recipe_path) from None
+    longest = max(lengths)
     return min(longest, cutoff), f"--data: longest row {longest} tokens by {how}", lengths
 
 
@@ -151,13 +141,13 @@ def main(argv: list[str] | None = None) -> dict:
     seq, note, lengths = args.seq, None, None
     if args.data:
         seq, note, lengths = measured_seq(args.recipe, int(recipe.setting("cutoff_len")))
-    made_by = recipe_outputs(all_recipe_files("recipes"))
+    made_by = recipe_outputs(all_recipe_files())
     result = plan(recipe, gpu, args.gpus, made_by, args.rows, args.mfu, args.price, seq, cards)
     if note:
         result["seq_note"] = note
     if lengths and result["kind"] == "train":
         add_padding(result, lengths, int(recipe.setting("cutoff_len")))
-    out = Path(args.out) if args.out else Path("outputs") / "plan" / Path(args.recipe).stem
+    out = Path(args.out) if args.out else at_root("outputs") / "plan" / Path(args.recipe).stem
     markdown = render_markdown(result) + (f"\n{note}\n" if note else "")
     if args.measure:
         from recipekit.plan.measure import measure
@@ -169,12 +159,12 @@ def main(argv: list[str] | None = None) -> dict:
     write_json(out / "plan.json", result)
     atomic_write_text(out / "plan.md", markdown)
     print(markdown.rstrip())
-    print(f"\nwrote {out / 'plan.json'}, {out / 'plan.md'}")
+    announce(f"\nwrote {out / 'plan.json'}, {out / 'plan.md'}")
     if args.write_header:
         line = f"# Plan ({'report' if named else 'the report names no GPU; planned'} on {header_line(result)})."
-        text = set_plan_line(Path(args.recipe).read_text(encoding="utf-8"), line)
-        atomic_write_text(args.recipe, text)
-        print(f"wrote to {args.recipe}: {line}")
+        text = set_plan_line(recipe.path.read_text(encoding="utf-8"), line)
+        atomic_write_text(recipe.path, text)
+        announce(f"wrote to {args.recipe}: {line}")
     return result
 
 

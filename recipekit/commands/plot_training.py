@@ -17,7 +17,7 @@ from typing import Any
 
 from recipekit.cli import script_parser
 from recipekit.errors import InputError
-from recipekit.files import read_jsonl, write_json, writing_command
+from recipekit.files import announce, read_jsonl, write_json, writing_command
 from recipekit.report.wandb import require_wandb
 from recipekit.report.writer import save_figure
 
@@ -131,7 +131,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 f"{item['dpo']['last_reward_accuracy']:.3f}" if "dpo" in item else ""
         print(f"{item['run']}: loss {item['initial_loss']:.4f} -> {item['final_loss']:.4f} "
               f"(min {item['min_loss']:.4f}), {item['steps']} steps{extra}")
-    print(f"wrote {out / 'training_summary.json'} and {', '.join(map(str, images.values()))}")
+    announce(f"wrote {out / 'training_summary.json'} and {', '.join(map(str, images.values()))}")
     if args.wandb:
         from recipekit.report.wandb import log_report
 

@@ -18,9 +18,10 @@ from typing import Any
 from recipekit.cli import script_parser
 from recipekit.converters.catalog import tiny_source_flags
 from recipekit.errors import InputError, exit_on_input_error
+from recipekit.files import announce
 from recipekit.paths import root
 from recipekit.reproduce.chain import add_chain_arguments, layout_for
-from recipekit.reproduce.runner import STATE, load_state
+from recipekit.reproduce.runner import STATE, held, load_state
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -46,8 +47,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         from recipekit.report.wandb import require_wandb
 
         require_wandb()
-    paths = write_card(layout, layout.steps(), state, args.wandb)
-    print(f"wrote {', '.join(map(str, paths))}")
+    with held(layout):  # not while a reproduction still runs there
+        paths = write_card(layout, layout.steps(), state, args.wandb)
+    announce(f"wrote {', '.join(map(str, paths))}")
     return {"card": [str(p) for p in paths]}
 
 

@@ -4,7 +4,8 @@ REPORT is agnews, tulu_dpo, yelp5, afqmc or arena (recipes/reproduce/REPORT.yaml
 check, plan, train, predict, score, calibrate, report). Each step logs to OUT/logs/STEP.log and prints a
 progress line; a re-run skips every step whose outputs are newer than its inputs, so after a failure or a
 preempted GPU the same command resumes; --from STEP reruns from a step on. All steps share one wandb group
-(reproduce-REPORT). At the end OUT/report_card.md/.json/.png set the report's numbers beside this run's.
+(reproduce-REPORT). A run holds OUT: a second one into it refuses at once. At the end OUT/report_card.md/.json/.png
+set the report's numbers beside this run's.
 --tiny runs the same chain on this CPU (a tiny model, small data in the raw format, DeepSpeed on 2 CPU
 ranks) to check it end to end; its card gives no verdicts.
 
@@ -18,15 +19,17 @@ Example:
 from __future__ import annotations
 
 import argparse
+import contextlib
 from pathlib import Path
 from typing import Any
 
 from recipekit.cli import at_least, script_parser
 from recipekit.converters.catalog import tiny_source_flags
 from recipekit.errors import InputError, exit_on_input_error
-from recipekit.paths import root
+from recipekit.paths import at_root, root
+from recipekit.progress import working
 from recipekit.reproduce.chain import Layout, add_chain_arguments, layout_for
-from recipekit.reproduce.runner import load_state, named_inputs, run_chain
+from recipekit.reproduce.runner import held, load_state, named_inputs, run_chain
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -66,12 +69,19 @@ def print_plans(layout: Layout) -> None:
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = build_parser().parse_args(argv)
     layout = layout_for(args.report, args.out, args.tiny, args.gpus, tiny_source_flags, writes=not args.dry_run)
-    steps = layout.steps()
+    with contextlib.nullcontext() if args.dry_run else held(layout):  # a second run into the folder: refused
+        return reproduce(args, layout)
+
+
+def reproduce(args: argparse.Namespace, layout: Layout) -> dict[str, Any]:
+    """The dry run's commands and plans, or the run and its card."""
     card_command = f"python scripts/report_card.py {layout.chain.name} --out {layout.out}" + \
         (" --tiny" if layout.tiny else "")
     kind = "tiny run of " if layout.tiny else ""
-    print(f"reproduce {layout.chain.name}: {kind}{layout.chain.title}; {len(steps)} steps in {layout.out} "
-          f"(wandb group {layout.group})")
+    print(f"reproduce {layout.chain.name}: {kind}{layout.chain.title}; {len(layout.chain.steps)} steps in "
+          f"{at_root(layout.out)} (wandb group {layout.group})", flush=True)
+    with contextlib.nullcontext() if args.dry_run else working("reading the recipes its steps run"):
+        steps = layout.steps()  # LLaMA-Factory's parser gives each recipe's defaults: seconds, the first time
     if args.dry_run:
         for step in steps:
             reads, writes = named_inputs(step), [str(o) for o in step.outputs]

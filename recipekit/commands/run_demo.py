@@ -26,6 +26,7 @@ from recipekit.cli import at_least, script_parser
 from recipekit.converters.catalog import source_flags
 from recipekit.errors import exit_on_input_error
 from recipekit.files import write_json
+from recipekit.paths import at_root
 from recipekit.progress import TRAINER_LOG
 from recipekit.steps import Runner, Step, StepFailed
 
@@ -36,8 +37,9 @@ PREDICT_RECIPE = "recipes/demo/agnews_tiny_predict.yaml"
 
 def build_parser() -> argparse.ArgumentParser:
     parser = script_parser(__doc__)
-    parser.add_argument("--out", default="outputs/demo", help="folder for the model, runs, logs and report")
-    parser.add_argument("--data-dir", default="data", help="dataset folder with dataset_info.json")
+    parser.add_argument("--out", default=str(at_root("outputs/demo")),
+                        help="folder for the model, runs, logs and report")
+    parser.add_argument("--data-dir", default=str(at_root("data")), help="dataset folder with dataset_info.json")
     parser.add_argument("--train-size", type=at_least(1), default=6600)
     parser.add_argument("--val-size", type=at_least(1), default=1000)
     parser.add_argument("--seed", type=at_least(0), default=42, help="seed of the data split")
@@ -59,9 +61,7 @@ class Stages:
         try:
             outcome = self.runner.execute(Step(name, command, progress=progress))
         except StepFailed as exc:
-            print(exc.tail, file=sys.stderr)
-            raise SystemExit(f"[{name}] failed with exit code {exc.why.removeprefix('exit ')}; full log: "
-                             f"{exc.log}{hint}") from None
+            raise SystemExit(f"error: {exc.headline}; its log: {exc.log}{hint}") from None
         self.times[name] = outcome.seconds
         print(f"[{name}] done in {self.times[name]:.1f} s (log: {outcome.log})", flush=True)
 

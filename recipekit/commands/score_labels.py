@@ -37,7 +37,8 @@ from recipekit.eval.scoring_inputs import (
     result_rows,
     score_examples,
 )
-from recipekit.files import write_jsonl, writing_command
+from recipekit.files import announce, write_jsonl, writing_command
+from recipekit.paths import at_root
 from recipekit.recipes.reading import load_recipe
 
 KEEP_DEFAULT = "id,fold,swapped"
@@ -65,7 +66,7 @@ def apply_recipe(args: argparse.Namespace) -> argparse.Namespace:
     recipe = load_recipe(args.recipe).args if args.recipe else {}
     fill_from_recipe(args, recipe, RECIPE_KEYS)
     if args.out is None:
-        base = Path(recipe["output_dir"]) if recipe.get("output_dir") else Path("outputs/scores") / (
+        base = at_root(recipe["output_dir"]) if recipe.get("output_dir") else at_root("outputs/scores") / (
             args.dataset or Path(args.data or "data").stem)
         args.out = str(base / "label_scores.jsonl")
     missing = [flag for flag in ("model", "template") if getattr(args, flag) is None]
@@ -98,8 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def summary_lines(rows: list[dict[str, Any]], loaded: Loaded, candidates: Candidates, seconds: float,
-                  out: str) -> list[str]:
+def summary_lines(rows: list[dict[str, Any]], loaded: Loaded, candidates: Candidates, seconds: float) -> list[str]:
     tokens = ", ".join(f"{label!r} {ids}" for label, ids in zip(candidates.labels, candidates.token_ids, strict=True))
     lines = [f"scored {len(rows)} rows of {loaded.source} in {seconds:.2f} s "
              f"({len(rows) / max(seconds, 1e-9):.1f} rows/s) on {next(loaded.model.parameters()).device}",
@@ -109,9 +109,7 @@ def summary_lines(rows: list[dict[str, Any]], loaded: Loaded, candidates: Candid
     if labeled:
         accuracy = sum(r["predict"] == r["label"] for r in labeled) / len(labeled)
         lines.append(f"accuracy of the argmax on {len(labeled)} labeled rows: {accuracy:.4f}")
-    lines += [f"skipped {n} row(s): {reason}" for reason, n in loaded.skipped.items()]
-    lines.append(f"wrote {out}")
-    return lines
+    return lines + [f"skipped {n} row(s): {reason}" for reason, n in loaded.skipped.items()]
 
 
 @writing_command
@@ -128,7 +126,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     rows = result_rows(loaded, labels, logprobs)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     write_jsonl(args.out, rows)
-    print("\n".join(summary_lines(rows, loaded, candidates, seconds, args.out)))
+    print("\n".join(summary_lines(rows, loaded, candidates, seconds)))
+    announce(f"wrote {args.out}")
     return {"rows": rows, "seconds": seconds, "candidates": candidates, "skipped": dict(loaded.skipped)}
 
 

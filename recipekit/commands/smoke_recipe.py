@@ -32,7 +32,8 @@ import yaml
 from recipekit.cli import at_least, script_parser
 from recipekit.converters.catalog import DATASETS, make_fixture_dataset, spec_for
 from recipekit.errors import InputError, exit_on_input_error
-from recipekit.paths import module_command, root, shown
+from recipekit.paths import at_root, module_command, root, shown
+from recipekit.progress import working
 from recipekit.recipes.arguments import names_of
 from recipekit.recipes.reading import Recipe, all_recipe_files, load_recipe, recipe_outputs
 from recipekit.recipes.tiny_run import hub_or_made, launch_env, make_tiny_model, run_logged, tiny_args, tiny_family
@@ -117,6 +118,7 @@ class Smoke:
         for planned in self.planned:
             args, recipe, notes = planned.args, planned.recipe, planned.notes
             start = time.perf_counter()
+            print(f"{planned.step.source_recipe}: running ({describe(args, recipe)})", flush=True)
             wandb_runs = set(self.work.glob("wandb/offline-run-*"))
             run_logged(planned.step.command, self.work / "logs" / f"{planned.step.name}.log", planned.step.env)
             verify(args, Path(recipe.with_values(args).output_folder()), recipe)
@@ -185,7 +187,7 @@ def describe(args: dict[str, Any], recipe: Recipe) -> str:
 def build_parser() -> argparse.ArgumentParser:
     parser = script_parser(__doc__)
     parser.add_argument("recipes", nargs="+", metavar="RECIPE", help="recipe YAML files")
-    parser.add_argument("--work", default="outputs/smoke", help="work folder (default: outputs/smoke)")
+    parser.add_argument("--work", default=str(at_root("outputs/smoke")), help="work folder (default: outputs/smoke)")
     parser.add_argument("--steps", type=at_least(1), default=2, help="training steps per recipe (default: 2)")
     return parser
 
@@ -194,8 +196,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> dict[Path, Path]:
     args = build_parser().parse_args(argv)
     smoke = Smoke(Path(args.work), args.steps)
-    for recipe in args.recipes:
-        smoke.add(Path(recipe))
+    with working(f"preparing {len(args.recipes)} recipe(s): raw fixtures converted, tiny models"):
+        for recipe in args.recipes:
+            smoke.add(Path(recipe))
     smoke.run_all()
     return smoke.outputs
 

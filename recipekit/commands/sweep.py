@@ -26,7 +26,8 @@ from typing import Any
 from recipekit.cli import at_least, name_value, script_parser
 from recipekit.converters.catalog import spec_for
 from recipekit.errors import InputError, exit_on_input_error
-from recipekit.files import atomic_write_text, write_json, writes_held
+from recipekit.files import announce, atomic_write_text, write_json, writes_held
+from recipekit.paths import at_root
 from recipekit.progress import TRAINER_LOG
 from recipekit.recipes.arguments import names_of
 from recipekit.recipes.reading import Recipe, load_recipe
@@ -125,7 +126,7 @@ def run_step(step: Step, point: Point, out: Path) -> str:
     try:
         return f"done in {runner.execute(step).seconds:.1f} s"
     except StepFailed as exc:
-        raise SystemExit(f"error: {point.name}: step {step.name} failed ({exc.why}); log: {exc.log}") from None
+        raise SystemExit(f"error: {point.name}: {exc.headline}; log: {exc.log}") from None
 
 
 def table(points: list[Point], out: Path) -> tuple[list[dict[str, Any]], list[str]]:
@@ -170,7 +171,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         raise InputError("--report scores predictions: give --predict RECIPE too")
     axes = [parse_axis(text) for text in [*args.axes, *flags]]
     points = grid(axes)
-    out = Path(args.out or f"outputs/sweeps/{Path(args.recipe).stem}")
+    out = Path(args.out) if args.out else at_root(f"outputs/sweeps/{Path(args.recipe).stem}")
     name = args.name or f"{Path(args.recipe).stem}-sweep"
     for point in points:  # every point read by the recipe's own parser before anything runs
         try:
@@ -201,7 +202,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         plots = [str(plot_axis(rows, a.key, a.values, metrics[0], out / f"sweep_{slug_key(a.key)}.png"))
                  for a in axes if metrics and len(a.values) > 1]
     print(markdown)
-    print(f"wrote {out / 'sweep.json'}, {out / 'sweep.md'}" + (", " + ", ".join(plots) if plots else ""))
+    announce(f"wrote {out / 'sweep.json'}, {out / 'sweep.md'}" + (", " + ", ".join(plots) if plots else ""))
     return result
 
 

@@ -12,6 +12,8 @@ from recipekit.files import write_json
 from recipekit.paths import root
 
 ALPACA_COLUMNS = {"prompt": "instruction", "query": "input", "response": "output"}
+# the converter that wrote a set, kept in its entry (LLaMA-Factory's DatasetAttr reads only the keys it knows)
+MAKER_KEY = "converter"
 
 
 def default_data_dir() -> Path:
@@ -35,6 +37,12 @@ def load_registry(path: str | Path) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise InputError("expected a JSON object of dataset entries", str(source))
     return data
+
+
+def maker_of(entry: dict[str, Any]) -> str | None:
+    """The converter that wrote a registered set (``convert NAME``), None for an entry no converter recorded."""
+    maker = entry.get(MAKER_KEY) if isinstance(entry, dict) else None
+    return maker if isinstance(maker, str) and maker else None
 
 
 def upsert_dataset_entry(path: str | Path, name: str, entry: dict[str, Any]) -> None:

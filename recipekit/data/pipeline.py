@@ -17,7 +17,7 @@ from recipekit.data.rows import Example, Mapper, RowLog, map_records
 from recipekit.data.splits import select_rows
 from recipekit.data.transaction import Plan, StagedSet, commit, removal_lines
 from recipekit.errors import InputError, exit_on_input_error
-from recipekit.files import ensure_folder
+from recipekit.files import announce, ensure_folder
 
 
 @dataclass
@@ -51,10 +51,13 @@ class Conversion:
         if val:
             self.write(data_dir, f"{name}_val", val, entry)
 
-    def commit(self, base: str, data_dir: str | Path, drop_overlap: bool = False) -> None:
+    def commit(self, base: str, data_dir: str | Path, drop_overlap: bool = False, maker: str | None = None,
+               replace: bool = False) -> None:
         """Check and write every staged set, remove ``base``'s sets this run no longer writes, update the
-        registry: all together or, on any error or Ctrl-C, nothing."""
+        registry: all together or, on any error or Ctrl-C, nothing. ``maker`` (the converter) is recorded in each
+        entry; a set another converter wrote is replaced or removed only with ``replace``."""
         plan = self.plan or Plan(Path(data_dir))
+        plan.maker, plan.replace = maker, replace
         self.plan = plan
         self.written = commit(plan, base, drop_overlap)
         for name, staged in plan.sets.items():
@@ -71,7 +74,7 @@ class Conversion:
     def print_written(self) -> None:
         """Rows written per set, class balance, stale sets removed and notes."""
         for name, (path, count) in self.written.items():
-            print(f"wrote {count} rows to {path} (dataset '{name}')")
+            announce(f"wrote {count} rows to {path} (dataset '{name}')")
             if name in self.balance:
                 print("  class balance: " + ", ".join(f"{label} {n} ({n / count:.1%})"
                                                 for label, n in sorted(self.balance[name].items(), key=str)))
@@ -108,8 +111,8 @@ def add_source_arguments(parser: argparse.ArgumentParser, name: str | None, hub_
     else:
         parser.add_argument("--name", default=name, type=name_value,
                             help=f"dataset name: writes DATA_DIR/NAME.jsonl (default: {name})")
-    parser.add_argument("--data-dir", default=str(default_data_dir()),
-                        help="folder holding dataset_info.json (default: data/ of the working directory or --root)")
+    parser.add_argument("--data-dir", help="folder holding dataset_info.json (default: data/ of the repository root: "
+                                           "data/ of the working directory or --root)")
     parser.add_argument("--max-samples", type=at_least(1),
                         help="seeded (stratified where labeled) subset of training rows")
     parser.add_argument("--val-size", type=at_least(0),
@@ -118,6 +121,9 @@ def add_source_arguments(parser: argparse.ArgumentParser, name: str | None, hub_
     parser.add_argument("--drop-overlap", action="store_true",
                         help="remove training rows that equal a held-out row (same prompt and answer) instead of "
                              "refusing to write overlapping sets")
+    parser.add_argument("--replace", action="store_true",
+                        help="replace (or remove) sets of these names that another converter wrote, instead of "
+                             "refusing to")
 
 
 @dataclass(frozen=True)
@@ -149,18 +155,32 @@ def convert_table(args: argparse.Namespace, mapper: Mapper, entry: dict[str, Any
     return result
 
 
+def converter_name(convert: Callable[..., Any]) -> str:
+    """The converter a ``convert`` function belongs to: its module's name (``recipekit.converters.agnews`` ->
+    ``agnews``), what ``llm-recipes convert NAME`` calls it."""
+    return convert.__module__.rsplit(".", 1)[-1]
+
+
 @exit_on_input_error
 def run_converter(convert: Callable[[argparse.Namespace], Conversion],
                   build_parser: Callable[[], argparse.ArgumentParser], argv: list[str] | None) -> Conversion:
     """The body of every converter's ``main``: parse, convert, commit every set as one unit, print the summary;
     bad input exits 2 in one line and Ctrl-C 130, both leaving the data folder as it was."""
     args = build_parser().parse_args(argv)
+    default = args.data_dir is None
+    if default:
+        args.data_dir = str(default_data_dir())
     # a data folder that is a file, or a corrupt registry, is refused before any reading
-    load_registry(ensure_folder(args.data_dir, "--data-dir", create=False) / "dataset_info.json")
+    registry = ensure_folder(args.data_dir, "--data-dir", create=False) / "dataset_info.json"
+    new_registry = not registry.exists()
+    load_registry(registry)
     result = convert(args)
     result.print_read()
     if result.read == 0:
         raise InputError("the input holds no rows", args.hf or args.input)
-    result.commit(args.name, args.data_dir, args.drop_overlap)
+    result.commit(args.name, args.data_dir, args.drop_overlap, converter_name(convert), args.replace)
     result.print_written()
+    if new_registry:
+        announce(f"started a new registry {registry}: there was none" + (
+            " (--data-dir defaults to data/ of the working directory or --root)" if default else ""))
     return result

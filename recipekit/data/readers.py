@@ -13,6 +13,7 @@ import json
 import os
 import re
 import socket
+import sys
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -48,13 +49,20 @@ def _delimiter(path: Path) -> str:
     return "\t" if path.suffix.lower() == ".tsv" else ","
 
 
+def csv_reader(handle: Iterable[str], path: Path) -> Any:
+    """``csv.reader`` over a CSV/TSV file with no cap on a field's size (the module's default is 128 KiB; pandas
+    and ``datasets`` read longer fields)."""
+    csv.field_size_limit(min(sys.maxsize, 2**31 - 1))  # the C long of every platform holds it
+    return csv.reader(handle, delimiter=_delimiter(path))
+
+
 def read_csv(path: Path, columns: list[str] | None = None) -> Iterator[Record]:
     """CSV/TSV rows with the line each starts on (doubled quotes and quoted newlines handled).
 
     ``columns`` names the fields of a headerless file; otherwise the first line is the header.
     """
     with path.open(encoding=text_encoding(path), errors="surrogateescape", newline="") as handle:
-        reader = csv.reader(handle, delimiter=_delimiter(path))
+        reader = csv_reader(handle, path)
         start = 1
         if columns is None:
             header = next(reader, None)
@@ -86,7 +94,7 @@ def read_csv(path: Path, columns: list[str] | None = None) -> Iterator[Record]:
 def csv_has_header(path: Path, required: set[str]) -> bool:
     """True when the first CSV line names all ``required`` columns."""
     with path.open(encoding=text_encoding(path), errors="surrogateescape", newline="") as handle:
-        first = next(csv.reader(handle, delimiter=_delimiter(path)), [])
+        first = next(csv_reader(handle, path), [])
     return required.issubset({name.strip() for name in first})
 
 

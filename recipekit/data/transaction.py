@@ -1,8 +1,9 @@
 """One conversion, one transaction: every set it writes and the registry change land together, or none does.
 
 A conversion owns the names it writes (NAME, NAME_val, NAME_test, NAME_pref and the swapped copies): a
-re-run that no longer writes one of them removes it, so a stale held-out set can't stay registered. Before
-anything is written the registry is read (a corrupt one changes nothing), no set may be empty, and no
+re-run that no longer writes one of them removes it, so a stale held-out set can't stay registered. Each entry
+records the converter that wrote it: replacing or removing a set another converter wrote needs ``replace``.
+Before anything is written the registry is read (a corrupt one changes nothing), no set may be empty, and no
 held-out set may share a row (same prompt and answer) with a training set.
 """
 
@@ -15,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from recipekit.data.dataset_info import load_registry
+from recipekit.data.dataset_info import MAKER_KEY, load_registry, maker_of
 from recipekit.errors import InputError
 from recipekit.files import (
     atomic_write_bytes,
@@ -51,11 +52,17 @@ class StagedSet:
 
 @dataclass
 class Plan:
-    """What a commit will do: sets to write, names to remove, what the checks found."""
+    """What a commit will do: sets to write, names to remove, what the checks found.
+
+    ``maker`` (the converter, recorded in each entry written) may replace or remove a set another converter
+    wrote only with ``replace``; a plan without one (not a converter's) records none and checks nothing."""
 
     data_dir: Path
     sets: dict[str, StagedSet] = field(default_factory=dict)
+    maker: str | None = None
+    replace: bool = False
     removed: list[str] = field(default_factory=list)
+    replaced: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     dropped: Counter[str] = field(default_factory=Counter)
 
@@ -187,24 +194,26 @@ def write_plan(plan: Plan, base: str, drop_overlap: bool) -> dict[str, tuple[Pat
     """:func:`commit`'s work, under the lock: read the registry, check, write."""
     registry_path = plan.data_dir / "dataset_info.json"
     registry = load_registry(registry_path)  # a corrupt registry stops us before anything is written
+    stale = [name for name in (base + suffix for suffix in OWNED_SUFFIXES) if name not in plan.sets and name in
+             registry]
+    check_makers(plan, registry, stale, registry_path)
     lines = check_sets(plan, base, drop_overlap)
     writes: dict[Path, bytes] = {}
     written = {}
     for name, staged in plan.sets.items():
         path = plan.data_dir / f"{name}.jsonl"
         writes[path] = "".join(lines[name]).encode("utf-8")
-        registry[name] = {"file_name": path.name, **staged.entry}
+        entry = {key: value for key, value in staged.entry.items() if key != MAKER_KEY}
+        registry[name] = {"file_name": path.name, **entry, **({MAKER_KEY: plan.maker} if plan.maker else {})}
         written[name] = (path, len(staged.rows))
     deletes = []
-    for name in [base + suffix for suffix in OWNED_SUFFIXES]:
-        if name in plan.sets or name not in registry:
-            continue
+    for name in stale:
         plan.removed.append(name)
         file_name = registry.pop(name).get("file_name")
         if file_name == f"{name}.jsonl" and (plan.data_dir / file_name).is_file():
             deletes.append(plan.data_dir / file_name)
     writes[registry_path] = dumps_json(registry).encode("utf-8")  # last: the registry names only files in place
-    with writes_held():  # files first, the registry last, the stale files removed: one unit
+    with writes_held(last=True):  # files first, the registry last, the stale files removed: one unit
         for path, data in writes.items():
             atomic_write_bytes(path, data)
         for path in deletes:
@@ -212,10 +221,32 @@ def write_plan(plan: Plan, base: str, drop_overlap: bool) -> dict[str, tuple[Pat
     return written
 
 
+def check_makers(plan: Plan, registry: dict[str, Any], stale: list[str], registry_path: Path) -> None:
+    """A set another converter wrote is replaced or removed only with ``plan.replace``: else one InputError saying
+    what would go (nothing is written)."""
+    if plan.maker is None:
+        return
+    others = {name: maker_of(registry[name]) for name in [*plan.sets, *stale] if name in registry}
+    others = {name: maker for name, maker in others.items() if maker not in (None, plan.maker)}
+    if not others:
+        return
+    plan.replaced = [f"{name} (written by convert {maker})" for name, maker in others.items() if name in plan.sets]
+    if plan.replace:
+        return
+    goes = [f"replace {name!r}" if name in plan.sets else f"delete {name!r}" + (
+        f" and {plan.data_dir / name}.jsonl" if registry[name].get("file_name") == f"{name}.jsonl" and
+        (plan.data_dir / f"{name}.jsonl").is_file() else "") for name in others]
+    makers = sorted(set(others.values()))
+    raise InputError(f"{', '.join(map(repr, others))} {'was' if len(others) == 1 else 'were'} written by convert "
+                     f"{' and convert '.join(makers)}: convert {plan.maker} would {', '.join(goes)}; nothing was "
+                     "written (--replace to do it, or choose another --name)", str(registry_path))
+
+
 def removal_lines(plan: Plan, registry_path: Path) -> list[str]:
     """What the commit removed and left out, for the converter's summary."""
     lines = [f"removed stale dataset '{name}' from {registry_path} (and {plan.data_dir / (name + '.jsonl')}): this "
              "run no longer writes it" for name in plan.removed]
+    lines += [f"replaced dataset {what} (--replace)" for what in plan.replaced]
     lines += [f"left out {n} training row(s) of {what}: same prompt and answer as a held-out row"
               for what, n in plan.dropped.items()]
     return lines + [f"note: {note}" for note in plan.notes]

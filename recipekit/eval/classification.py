@@ -123,10 +123,11 @@ def classification_metrics(scored: Scored, resamples: int, seed: int,
         label: {"precision": float(p[i]), "recall": float(r[i]), "f1": float(f[i]), "support": int(s[i])}
         for i, label in enumerate(labels)
     }
-    matrix_labels = labels + ([INVALID] if n_invalid else [])
+    columns = labels + ([INVALID] if n_invalid else [])  # an invalid answer is a prediction, never a label
     result["confusion_matrix"] = {
-        "labels": matrix_labels,
-        "matrix": confusion_matrix(gold, predicted, labels=matrix_labels).tolist(),
+        "labels": labels,
+        "predicted": columns,
+        "matrix": confusion_matrix(gold, predicted, labels=columns)[: len(labels)].tolist(),
     }
     result["ci"] = bootstrap_ci(gold, predicted, labels, resamples, seed, probs) if resamples > 0 else None
     result["invalid_examples"] = [

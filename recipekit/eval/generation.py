@@ -29,6 +29,18 @@ METRICS = ("bleu-4", "rouge-1", "rouge-2", "rouge-l")
 _CHUNK = 64
 
 
+@cache
+def jieba_module() -> Any:
+    """jieba, imported without the ``pkg_resources is deprecated`` warning its own import of setuptools gives
+    (nothing a report's reader can act on)."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="pkg_resources is deprecated", category=UserWarning)
+        import jieba
+    return jieba
+
+
 def jieba_words(text: str) -> list[str]:
     """``list(jieba.cut(text))``, with each word-character block's segmentation cached.
 
@@ -36,7 +48,7 @@ def jieba_words(text: str) -> list[str]:
     default), so caching the per-block result changes nothing but the time: English words and repeated
     phrases are segmented once per process. Equality with ``jieba.cut`` is tested.
     """
-    import jieba
+    jieba = jieba_module()
 
     words: list[str] = []
     for block in jieba.re_han_default.split(text):
@@ -52,13 +64,13 @@ def jieba_words(text: str) -> list[str]:
 
 @lru_cache(maxsize=200_000)
 def _segment_block(block: str) -> tuple[str, ...]:
-    import jieba
+    jieba = jieba_module()
 
     return tuple(jieba.dt._Tokenizer__cut_DAG(block))
 
 
 def _plainjieba_words(text: str) -> list[str]:
-    import jieba
+    jieba = jieba_module()
 
     return list(jieba.cut(text))
 
@@ -166,8 +178,7 @@ def quiet_jieba() -> None:
     """Load jieba's dictionary once, without its start-up chatter."""
     import logging
 
-    import jieba
-
+    jieba = jieba_module()
     jieba.setLogLevel(logging.WARNING)
     jieba.initialize()
 

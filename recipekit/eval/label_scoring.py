@@ -29,6 +29,31 @@ class Candidates:
     with_end: bool
 
 
+def check_model_path(model: str, flag: str = "--model") -> None:
+    """Before any loading: ``model`` must be a local folder, or a hub id (``ORG/NAME``) that the hub or the local
+    Hugging Face cache can answer; else one InputError naming the path (transformers would say only OSError)."""
+    from pathlib import Path
+
+    from huggingface_hub import try_to_load_from_cache
+    from huggingface_hub.errors import HFValidationError
+    from huggingface_hub.utils import validate_repo_id
+
+    from recipekit.data.readers import hub_reachable
+
+    local = Path(model).expanduser()
+    if local.is_dir():
+        return
+    if local.exists():
+        raise InputError(f"{flag} {model}: a file, not a model folder")
+    try:
+        validate_repo_id(model)
+    except HFValidationError:
+        raise InputError(f"{flag} {model}: neither a local folder (no such folder) nor a hub id (ORG/NAME)") from None
+    if not isinstance(try_to_load_from_cache(model, "config.json"), str) and not hub_reachable():
+        raise InputError(f"{flag} {model}: neither a local folder (no such folder) nor a reachable hub id (the hub "
+                         "does not answer and the Hugging Face cache has no copy)")
+
+
 def answer_ids(template: Any, tokenizer: Any, content: str) -> list[int]:
     """Token ids of ``content`` as the assistant's answer, as LLaMA-Factory's template encodes it for SFT."""
     messages = [{"role": "user", "content": "x"}, {"role": "assistant", "content": content}]

@@ -17,7 +17,7 @@ from typing import Any
 
 from recipekit.data.dataset_info import alpaca_entry, load_registry, sharegpt_entry
 from recipekit.errors import InputError
-from recipekit.eval.label_scoring import Candidates, normalise, score_prompts
+from recipekit.eval.label_scoring import Candidates, check_model_path, normalise, score_prompts
 from recipekit.files import dumps_json, read_jsonl
 
 DATA_NAME = "score_labels_input"
@@ -128,6 +128,7 @@ def load_for_scoring(args: ScoringSource) -> Loaded:
     """Parse LLaMA-Factory's predict arguments, load tokenizer, template, model and encode every row."""
     import tempfile
 
+    check_model_path(args.model)
     with tempfile.TemporaryDirectory() as workdir:  # a --data file's scratch registry and the unused output_dir
         return load_in(args, Path(workdir))
 

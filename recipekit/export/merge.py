@@ -10,11 +10,12 @@ merge, so an export recipe names the base without ``quantization_bit``.
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
 from recipekit.errors import InputError
-from recipekit.recipes.arguments import names_of, quantised_merge
+from recipekit.recipes.arguments import names_of, quantised_merge, quiet_transformers
 from recipekit.recipes.reading import Recipe
 
 ADAPTER_CONFIG = "adapter_config.json"
@@ -37,6 +38,12 @@ def adapters(recipe: Recipe) -> list[Path]:
 def adapter_task(folder: Path) -> str:
     """peft's task type of a saved adapter (``CAUSAL_LM``, ``SEQ_CLS``, ...)."""
     return str(json.loads((folder / ADAPTER_CONFIG).read_text(encoding="utf-8")).get("task_type") or "")
+
+
+def adapter_modules(folder: Path) -> set[str]:
+    """The modules a saved adapter carries whole (peft's ``modules_to_save``: a classifier's head)."""
+    config = json.loads((folder / ADAPTER_CONFIG).read_text(encoding="utf-8"))
+    return set(config.get("modules_to_save") or [])
 
 
 def is_classifier_adapter(folder: Path) -> bool:
@@ -95,9 +102,16 @@ def merge_classifier(recipe: Recipe, adapter: Path, target: Path) -> None:
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     try:
-        base = AutoModelForSequenceClassification.from_pretrained(
-            model_args.model_name_or_path, num_labels=len(labels), id2label=dict(enumerate(labels)),
-            label2id={label: i for i, label in enumerate(labels)}, pad_token_id=tokenizer.pad_token_id)
+        with quiet_transformers():  # its load report lists the new head as MISSING: the adapter's head comes next
+            base, loading = AutoModelForSequenceClassification.from_pretrained(
+                model_args.model_name_or_path, num_labels=len(labels), id2label=dict(enumerate(labels)),
+                label2id={label: i for i, label in enumerate(labels)}, pad_token_id=tokenizer.pad_token_id,
+                output_loading_info=True)
+        saved = adapter_modules(adapter)
+        new = sorted(key for key in loading["missing_keys"] if not any(f".{name}." in f".{key}" for name in saved))
+        if new:
+            print(f"warning: {', '.join(new)} of the merged model: not in {model_args.model_name_or_path} nor in "
+                  "the adapter, so newly initialized (random)", file=sys.stderr)
         model: Any = PeftModel.from_pretrained(base, str(adapter)).merge_and_unload()
     except (OSError, ValueError, RuntimeError) as exc:
         raise InputError(f"cannot merge the adapter: {str(exc).splitlines()[0]}", str(adapter)) from None

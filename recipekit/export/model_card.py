@@ -11,12 +11,13 @@ the same metadata (the Hub's own ``validate`` needs the network). ``--push`` upl
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from recipekit.errors import InputError
-from recipekit.paths import shown
+from recipekit.paths import at_root, root, shown
 from recipekit.recipes.arguments import names_of
 from recipekit.recipes.reading import Recipe
 
@@ -35,6 +36,7 @@ class Scored:
     rows: int
     values: dict[str, float]
     intervals: dict[str, Any]
+    predictions: dict[str, Any] | None = None  # the predictions it scored: path, size, sha256
 
 
 @dataclass
@@ -46,17 +48,41 @@ class CardFacts:
     pipeline: str  # text-generation or text-classification
     trained_by: Recipe | None = None
     scored: list[Scored] = field(default_factory=list)
+    data_dir: Path | None = None  # the folder the training read its sets from (None: the training recipe's)
 
 
-def read_report(folder: str | Path, dataset: str) -> Scored:
-    """A report folder's numbers (one line naming the folder when it holds no report)."""
+def read_report(folder: str | Path, dataset: str, adapters: list[str] | None = None) -> Scored:
+    """A report folder's numbers (one line naming the folder when it holds no report). With ``adapters`` (the
+    export's), the report must record that its predictions were made with them, else one line says whose
+    they were."""
     from recipekit.reproduce.card import REPORT_FILES, report_values
 
     found = report_values(Path(folder))
     if found is None:
         raise InputError(f"no {' or '.join(REPORT_FILES)} here: give a folder an eval command wrote", str(folder))
+    report_path = next(Path(folder) / name for name in REPORT_FILES if (Path(folder) / name).is_file())
+    if adapters is not None:
+        check_made_with(report_path, adapters)
     rows, values, intervals = found
-    return Scored(Path(folder), dataset, rows, values, intervals)
+    meta = json.loads(report_path.read_text(encoding="utf-8")).get("meta") or {}
+    return Scored(Path(folder), dataset, rows, values, intervals, meta.get("predictions"))
+
+
+def check_made_with(report_path: Path, adapters: list[str]) -> None:
+    """Refuse a report whose predictions were not made with ``adapters`` (compared as resolved paths), or that
+    does not record the model that made them (``meta.model``, written by ``llm-recipes report``)."""
+    meta = json.loads(report_path.read_text(encoding="utf-8")).get("meta") or {}
+    predictions = (meta.get("predictions") or {}).get("path", "its predictions")
+    made = meta.get("model") or {}
+    theirs = names_of(made.get("adapter_name_or_path"))
+    if not made:
+        raise InputError(f"records no model that made {predictions}: report them again with --recipe (the recipe "
+                         f"that predicted) or --adapter {','.join(adapters)}, so the card cites this adapter's "
+                         "numbers only", str(report_path))
+    if [Path(a).resolve() for a in theirs] != [Path(a).resolve() for a in adapters]:
+        raise InputError(f"scored {predictions}, made with adapter {','.join(theirs) or '(none)'} (from "
+                         f"{made.get('from', '?')}), not this export's {','.join(adapters)}: give the report of "
+                         "this adapter's predictions", str(report_path))
 
 
 def trained_by(adapter: str, made_by: dict[str, Path]) -> Path | None:
@@ -91,18 +117,34 @@ def eval_results(facts: CardFacts) -> list[Any]:
         for metric, label in METRIC_NAMES.items():
             if metric in scored.values:
                 results.append(EvalResult(
-                    task_type=facts.pipeline, dataset_type=hub_id(scored.dataset) or scored.dataset,
+                    task_type=facts.pipeline,
+                    dataset_type=(hub_id(scored.dataset) if hub_data(facts) else None) or scored.dataset,
                     dataset_name=scored.dataset, dataset_split=split_of(scored.dataset), metric_type=metric,
                     metric_name=label, metric_value=round(float(scored.values[metric]), 6)))
     return results
 
 
+def data_folder(facts: CardFacts) -> Path | None:
+    """The folder the training read its sets from: the run's own (a tiny run's), else its recipe's."""
+    if facts.data_dir is not None:
+        return facts.data_dir
+    return at_root(str(facts.trained_by.setting("dataset_dir"))) if facts.trained_by else None
+
+
+def hub_data(facts: CardFacts) -> bool:
+    """Whether the training read the repository's ``data/``, where the conversions write the hub's sets (a tiny
+    or smoke run converts small local files into a folder of its own)."""
+    folder = data_folder(facts)
+    return folder is None or folder.resolve() == (root() / "data").resolve()
+
+
 def training_sets(facts: CardFacts) -> list[str]:
-    """The training sets, as hub ids where their conversion reads the hub."""
+    """The training sets: hub ids where their conversion reads the hub and the run read its sets, else the names
+    of the local sets it trained on."""
     from recipekit.converters.catalog import hub_id
 
     names = names_of(facts.trained_by.args.get("dataset")) if facts.trained_by else []
-    return [hub_id(name) or name for name in names]
+    return [(hub_id(name) if hub_data(facts) else None) or name for name in names]
 
 
 def card_data(facts: CardFacts) -> Any:
@@ -114,7 +156,8 @@ def card_data(facts: CardFacts) -> Any:
     if facts.trained_by is not None and facts.trained_by.args.get("quantization_bit"):
         tags.append("qlora")
     results = eval_results(facts)
-    return ModelCardData(base_model=hub_model(base), datasets=training_sets(facts) or None,
+    datasets = training_sets(facts) if hub_data(facts) else []  # local sets are no hub ids
+    return ModelCardData(base_model=hub_model(base), datasets=datasets or None,
                          library_name="transformers", pipeline_tag=facts.pipeline, tags=tags,
                          model_name=facts.name if results else None, eval_results=results or None)
 
@@ -141,8 +184,10 @@ def results_table(facts: CardFacts) -> list[str]:
             if metric in scored.values:
                 low_high = scored.intervals.get(metric)
                 interval = f"{low_high[0]:.4f} - {low_high[1]:.4f}" if low_high else "-"
+                sha = (scored.predictions or {}).get("sha256")
                 lines.append(f"| {scored.dataset} | {label} | {scored.values[metric]:.4f} | {interval} | "
-                             f"{scored.rows} | {shown(scored.folder)} |")
+                             f"{scored.rows} | {shown(scored.folder)}"
+                             + (f" (predictions sha256 {sha[:12]})" if sha else "") + " |")
     return lines
 
 
@@ -156,6 +201,20 @@ def differences(recipe: Recipe) -> tuple[str, list[str]]:
     chain = load_chain(str(facts.source))
     lines = [f"`{key}`: {why}" for key, why in facts.differences.items()] + list(chain.differences)
     return chain.report_title or chain.title, lines
+
+
+def data_line(facts: CardFacts) -> str:
+    """What the model trained on: the hub's sets, or the local sets of a run of its own and where they are."""
+    from recipekit.converters.catalog import hub_id
+
+    names = training_sets(facts)
+    if not names:
+        return "(none named)"
+    if hub_data(facts):
+        return ", ".join(names)
+    hub, folder = sorted({found for name in names if (found := hub_id(name))}), data_folder(facts)
+    return (f"{', '.join(names)} in {shown(folder) if folder else '?'}: this run's own local sets"
+            + (f", not {', '.join(hub)}" if hub else ""))
 
 
 def card_body(facts: CardFacts) -> str:
@@ -173,7 +232,7 @@ def card_body(facts: CardFacts) -> str:
         lines += [f"The base model is a local folder ({base}): a run on a tiny model, not the report's.", ""]
     if trained is not None:
         lines += ["## Training", "", f"- recipe: `{shown(trained.path)}`", f"- method: {method_line(trained)}",
-                  f"- data: {', '.join(training_sets(facts)) or '(none named)'}"]
+                  f"- data: {data_line(facts)}"]
         title, listed = differences(trained)
         if title:
             lines += [f"- reproduces: {title}", "", "## Differences from the report", ""]

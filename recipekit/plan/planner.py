@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from recipekit.errors import InputError
+from recipekit.paths import shown
 from recipekit.plan.gpus import Gpu
 from recipekit.plan.memory import GIB, Memory, Setup, per_gpu
 from recipekit.plan.models import load_config
@@ -302,7 +303,7 @@ def plan(recipe: Recipe, gpu: Gpu, gpus: int, made_by: dict[str, Path], rows: in
     stated = facts.tokens if facts and seq is None and facts.tokens.get("longest", cutoff) < cutoff else None
     run, config = read_run(recipe, gpus, made_by, stated["longest"] if stated else seq)
     price_given = price is not None
-    result: dict[str, Any] = {"recipe": str(recipe.path), "model": run.model, "gpu": asdict(gpu), "gpus": gpus,
+    result: dict[str, Any] = {"recipe": str(shown(recipe.path)), "model": run.model, "gpu": asdict(gpu), "gpus": gpus,
                               "shape": asdict(run.shape), "setup": asdict(run.setup)}
     if run.predict:
         import torch

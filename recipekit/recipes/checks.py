@@ -13,7 +13,7 @@ from typing import Any
 
 from recipekit.data.dataset_info import dataset_base
 from recipekit.errors import InputError
-from recipekit.paths import shown
+from recipekit.paths import at_root, shown
 from recipekit.recipes.facts import REQUIRED_KEYS, report_reference
 from recipekit.recipes.reading import LAUNCH_LINE, MADE_BY_COMMANDS, Recipe
 
@@ -47,7 +47,7 @@ def is_local(path: str) -> bool:
     """A path on disk rather than a hub id ('org/name')."""
     first = path.split("/", 1)[0]
     return path.startswith(("/", "./", "../")) or first in {"saves", "outputs", "data", "recipes"} or \
-        path.count("/") != 1 or Path(path).exists()
+        path.count("/") != 1 or at_root(path).exists()
 
 
 def zero_stage(config: dict[str, Any]) -> int:
@@ -157,7 +157,7 @@ def check_paths(recipe: Recipe, made_by: dict[str, Path], found: Findings) -> No
     for key in PATH_KEYS:
         value = recipe.args.get(key)
         for path in [p.strip() for p in str(value).split(",")] if value else []:
-            if not is_local(path) or Path(path).exists():
+            if not is_local(path) or at_root(path).exists():
                 continue
             if path.rstrip("/") in made_by:
                 found.notes.append(f"{key} {path} is made by {made_by[path.rstrip('/')]}")
@@ -171,11 +171,11 @@ def deepspeed_config(recipe: Recipe, found: Findings) -> dict[str, Any] | None:
     path = recipe.args.get("deepspeed")
     if not path:
         return None
-    if not Path(path).is_file():
+    if not at_root(path).is_file():
         found.errors.append(f"deepspeed config {path}: no such file")
         return None
     try:
-        return json.loads(Path(path).read_text(encoding="utf-8"))
+        return json.loads(at_root(path).read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
         found.errors.append(f"deepspeed config {path}:{exc.lineno}: not valid JSON ({exc.msg})")
         return None

@@ -95,6 +95,42 @@ def overlap(names: list[str], registry: dict[str, Any], settings: CheckSettings,
             "rows_of_first_in_second": in_first, "distinct_shared": len(shared)}
 
 
+def local_tokenizer(model: str) -> str | None:
+    """The folder of ``model``'s tokenizer when it is on this machine (a local folder, or the Hugging Face cache),
+    else None."""
+    folder = Path(model)
+    if folder.is_dir():
+        return model if any(folder.glob("tokenizer*")) else None
+    if model.count("/") != 1:
+        return None
+    try:
+        from huggingface_hub import try_to_load_from_cache
+
+        found = try_to_load_from_cache(model, "tokenizer_config.json")
+    except Exception:  # a malformed id or cache: not local
+        return None
+    return str(Path(found).parent) if isinstance(found, str) else None
+
+
+def row_lengths(data_dir: Path, names: list[str], registry: dict[str, Any], model: str,
+                template: str | None) -> tuple[list[int], str]:
+    """Every row's token count over the sets ``names`` as LLaMA-Factory tokenizes them for training (a pair's
+    longer side), with ``model``'s tokenizer when it is local, else a tiny BPE trained on the sets; and which."""
+    local = local_tokenizer(model)
+    settings = CheckSettings(str(data_dir), template or "default", UNTRUNCATED)
+    lengths: list[int] = []
+    with tempfile.TemporaryDirectory() as scratch:
+        if local is None:
+            files = [data_dir / registry[name]["file_name"] for name in names if "file_name" in registry[name]]
+            local = tiny_tokenizer([f for f in files if f.is_file()], Path(scratch))
+            how = "a tiny BPE trained on the data (approximate: the model's tokenizer is not on this machine)"
+        else:
+            how = "the model's tokenizer"
+        for name in names:
+            check_one(name, registry[name], settings, local, lengths)
+    return lengths, how
+
+
 def check_one(name: str, entry: dict[str, Any], settings: CheckSettings, model: str,
               lengths_out: list[int] | None = None) -> dict[str, Any]:
     """Run LLaMA-Factory's loader, aligner and tokenizing processor on one dataset (every row's token count is

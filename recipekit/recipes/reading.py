@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from recipekit.errors import InputError
-from recipekit.files import load_yaml
+from recipekit.files import load_yaml, read_utf8
+from recipekit.paths import at_root, given
 from recipekit.recipes.facts import Facts, recipe_facts
 
 LAUNCH_LINE = re.compile(r"^#\s*Launch\b", re.I)
@@ -33,6 +35,11 @@ class Recipe:
     classifier: bool | None = None  # None: a classifier recipe is one under recipes/classifier/
     _parsed: tuple[Any, ...] | None = field(default=None, repr=False, compare=False)
     _facts: Facts | None = field(default=None, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        problem = unusable_value(self.args)
+        if problem:
+            raise InputError(problem, str(self.path))
 
     def parsed(self, explain: bool = True) -> tuple[Any, ...]:
         """LLaMA-Factory's (ModelArguments, DataArguments, TrainingArguments, FinetuningArguments,
@@ -100,20 +107,63 @@ class Recipe:
         return ""
 
 
+# keys LLaMA-Factory's parser (and the classifier's) take at any value, and the values a run can use
+WHOLE_AT_LEAST_ONE = ("per_device_train_batch_size", "per_device_eval_batch_size", "gradient_accumulation_steps",
+                      "cutoff_len", "max_new_tokens", "max_samples", "lora_rank")
+
+
+def number(value: Any) -> float | None:
+    """A recipe value as a number (YAML may leave ``2e-5`` as text); None for one that is not a number (the
+    parsers refuse those) or for true/false."""
+    if isinstance(value, bool):
+        return None
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def unusable_value(args: dict[str, Any]) -> str | None:
+    """What is wrong with a value no run can use although the parsers take it (a batch size of 0, a learning rate
+    of nan, epochs <= 0, a warmup ratio above 1), naming the key; None when every value can be used."""
+    numbers = {key: found for key, value in args.items() if (found := number(value)) is not None}
+
+    def said(key: str) -> str:
+        return f"{key} is {args[key]!r}"
+
+    for key in WHOLE_AT_LEAST_ONE:
+        if key in numbers and not (numbers[key] >= 1 and numbers[key].is_integer()):
+            return f"{said(key)}: it must be a whole number, at least 1"
+    for key in ("learning_rate", "num_train_epochs", "warmup_ratio", "warmup_steps"):
+        if key in numbers and not math.isfinite(numbers[key]):
+            return f"{said(key)}: it must be a finite number"
+    trains = bool(args.get("do_train"))
+    if trains and numbers.get("learning_rate", 1) <= 0:
+        return f"{said('learning_rate')}: a training run needs a learning rate above 0"
+    if trains and numbers.get("max_steps", -1) <= 0 and numbers.get("num_train_epochs", 1) <= 0:
+        return f"{said('num_train_epochs')}: a training run without max_steps needs more than 0 epochs"
+    if not 0 <= numbers.get("warmup_ratio", 0) <= 1:
+        return f"{said('warmup_ratio')}: it must lie between 0 and 1"
+    if numbers.get("warmup_steps", 0) < 0:
+        return f"{said('warmup_steps')}: it must be 0 or more"
+    return None
+
+
 CLASSIFIER_FOLDER = "classifier"  # recipes/classifier/: classification-head recipes (llm-recipes train-classifier)
 CHAIN_FOLDER = "reproduce"  # recipes/reproduce/: each report's chain of commands (scripts/reproduce.py)
 NOT_LLAMAFACTORY = ("benchmarks", CLASSIFIER_FOLDER, CHAIN_FOLDER)  # folders of recipes/ not llamafactory-cli's
 
 
 def recipe_files(folder: str | Path = "recipes") -> list[Path]:
-    """Every LLaMA-Factory recipe under ``folder`` (sub-folders too; benchmark stage files left out), sorted."""
-    root = Path(folder)
+    """Every LLaMA-Factory recipe under ``folder`` (the root's ``recipes/`` by default; sub-folders too; benchmark
+    stage files left out), sorted."""
+    root = at_root(folder)
     return sorted(p for p in root.glob("**/*.yaml") if not set(p.relative_to(root).parts[:-1]) & set(NOT_LLAMAFACTORY))
 
 
 def classifier_recipe_files(folder: str | Path = "recipes") -> list[Path]:
     """Every classification-head recipe (``recipes/classifier/*.yaml``), sorted."""
-    return sorted((Path(folder) / CLASSIFIER_FOLDER).glob("*.yaml"))
+    return sorted((at_root(folder) / CLASSIFIER_FOLDER).glob("*.yaml"))
 
 
 def all_recipe_files(folder: str | Path = "recipes") -> list[Path]:
@@ -123,11 +173,11 @@ def all_recipe_files(folder: str | Path = "recipes") -> list[Path]:
 
 def load_recipe(path: str | Path, classifier: bool | None = None) -> Recipe:
     """Parse a recipe's YAML (a mapping) and keep its leading comment block (``classifier``: read it as a
-    classification-head recipe wherever it lies)."""
-    source = Path(path)
+    classification-head recipe wherever it lies). A relative path is read as given, else under the root."""
+    source = given(path)
     if not source.is_file():
         raise InputError("no such recipe", str(source))
-    text = source.read_text(encoding="utf-8")
+    text = read_utf8(source)
     args = load_yaml(text, str(source))
     if not isinstance(args, dict):
         raise InputError("a recipe must be a YAML mapping of LLaMA-Factory arguments", str(source))

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from recipekit.errors import InputError
+from recipekit.progress import working
 from recipekit.recipes.reading import Recipe
 from recipekit.recipes.tiny_model import TinyShape, save_tiny_model
 
@@ -57,7 +58,8 @@ def make_tiny_model(out: Path, arch: str, template: str, data_dir: Path, log: Pa
         settings = {"texts": texts, "arch": arch, "vocab_size": 1024, **asdict(shape), "extra_special_tokens": extra}
         log.parent.mkdir(parents=True, exist_ok=True)
         said = io.StringIO()  # the libraries' lines (DeepSpeed's accelerator, the shard bar) go to the log
-        with contextlib.redirect_stdout(said), contextlib.redirect_stderr(said):
+        with working(f"building a tiny {arch} model ({template} template)", indent="  "), \
+                contextlib.redirect_stdout(said), contextlib.redirect_stderr(said):
             summary = save_tiny_model(texts, out, shape, 1024, extra, settings)
         log.write_text(said.getvalue() + summary + "\n", encoding="utf-8")
     return out
@@ -143,11 +145,11 @@ def has_module(name: str) -> bool:
 
 def run_logged(command: list[str], log: Path, env: dict[str, str] | None = None) -> None:
     """Run a command from the repository root as one step of the runner (its output in ``log``, a ``.log``
-    file); a failure is one line naming it."""
+    file); a failure is one line naming it, the log and what the command said last."""
     from recipekit.steps import Runner, Step, StepFailed
 
     try:
         Runner(log.parent).execute(Step(log.stem, command, dict(env or {})))
     except StepFailed as exc:
-        tail = "\n".join(exc.tail.splitlines()[-15:])
-        raise InputError(f"{' '.join(command[:3])} failed ({exc.why}); last lines:\n{tail}", str(log)) from None
+        said = f": {exc.reason}" if exc.reason else ""
+        raise InputError(f"{' '.join(command[:3])} failed ({exc.why}){said}", str(log)) from None

@@ -22,16 +22,20 @@ def render_markdown(card: dict[str, Any]) -> str:
         in_training = f"{seen['found']} of {seen['rows']}" if seen else "-"
         verdict = n["verdict"] + (f"; scored on {seen['set']}, {seen['found']} of whose rows are in the training "
                                   "data" if seen and seen["found"] else "")
-        rows.append([n["name"], published, number_text(n["run"], n["unit"]), interval, n["n"] or "-", in_training,
-                     verdict])
+        scored = f"{n['n']} of {seen['rows']}" if seen and n["n"] and n["n"] != seen["rows"] else n["n"] or "-"
+        rows.append([n["name"], published, number_text(n["run"], n["unit"]), interval, scored, in_training, verdict])
+    source = f"`{card['source']}`" if card["source"] else "none (your own dataset: no published numbers)"
     lines = [f"**{card['first_line']}**", "", f"# Report card: {card['title']}", "",
-             f"Report: `{card['source']}`. wandb group: `{card['wandb_group']}`.", "",
-             md_table(["number", "report", "this run", "95% interval", "rows", "in training", "verdict"], rows), "",
+             f"Report: {source}. wandb group: `{card['wandb_group']}`.", "",
+             md_table(["number", "report", "this run", "95% interval", "rows scored", "in training", "verdict"], rows),
+             "",
              f"Intervals: {card['interval']['method']}, {card['interval']['resamples']} resamples, seed "
              f"{card['interval']['seed']}."]
     checked = card.get("contamination")
-    lines += ["", f"In training: the scored set's rows found in the run's training sets ({checked['file']}: exact, "
-              "13-gram or near-duplicate)." if checked else "In training: no contamination check ran (-)."]
+    lines += ["", "Rows scored: the scored set's rows this run scored (of all the set's rows, when it scored fewer, "
+              "as a tiny run does). " + (f"In training: the set's rows, of all of them, found in the run's training "
+                                         f"sets ({checked['file']}: exact, 13-gram or near-duplicate)." if checked
+                                         else "In training: no contamination check ran (-).")]
     lines += ["", "## Differences from the report", ""]
     differences = card["differences"]
     lines += [f"- {item}" for item in differences.get("chain", [])]
@@ -77,7 +81,8 @@ def plot_card(card: dict[str, Any], path: Path) -> Path:
             low, high = n["ci95"]
             ax.errorbar([n["run"]], [0], xerr=[[n["run"] - low], [high - n["run"]]], fmt="o", color="tab:blue",
                         capsize=4, label="this run (95% interval)")
-        ax.plot([n["published"]], [0], marker="|", markersize=18, color="tab:red", mew=2, label="report")
+        if n["published"] is not None:
+            ax.plot([n["published"]], [0], marker="|", markersize=18, color="tab:red", mew=2, label="report")
         ax.set_yticks([0], [f"{n['name']} (%)" if n["unit"] == "%" else n["name"]])
         ax.set_title(n["verdict"], fontsize="small", loc="right")
     legend: dict[str, Any] = {}

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from recipekit.report.writer import fmt, md_table, save_figure, short
+from recipekit.report.writer import few_rows_note, fmt, md_table, save_figure, short
 
 LABEL_SHIFT_ROWS = 20
 PROBABILITY_METRICS = (("log_loss", "log loss"), ("brier", "Brier score"), ("ece", "ECE"))
@@ -51,13 +51,15 @@ def render_markdown(report: dict[str, Any]) -> str:
     """The report as Markdown: headline, per class, confusion matrix, invalid examples, baseline."""
     parts = [f"# Classification report: `{report['meta']['predictions']['path']}`", ""]
     parts += [md_table(["metric", "value"], _headline_rows(report)), ""]
+    if few_rows_note(report["n"]):
+        parts += [f"**Note:** {few_rows_note(report['n'])}.", ""]
     parts += ["## Per class", "", md_table(
         ["label", "precision", "recall", "f1", "support"],
         [[label, fmt(m["precision"]), fmt(m["recall"]), fmt(m["f1"]), m["support"]]
          for label, m in report["per_class"].items()]), ""]
     cm = report["confusion_matrix"]
     parts += ["## Confusion matrix (rows: label, columns: prediction)", "",
-              md_table(["label \\ predicted", *cm["labels"]],
+              md_table(["label \\ predicted", *cm["predicted"]],
                        [[label, *row] for label, row in zip(cm["labels"], cm["matrix"], strict=True)]), ""]
     if "probabilistic" in report:
         parts += _probability_section(report["probabilistic"])
@@ -88,18 +90,25 @@ def render_markdown(report: dict[str, Any]) -> str:
 
 
 def plot_confusion_matrix(report: dict[str, Any], path: Path) -> Path:
-    """Confusion matrix heat map (counts) as PNG."""
+    """Confusion matrix heat map (counts) as PNG: a row per label, a column per prediction (``(invalid)`` last
+    when some prediction matched no label)."""
     import matplotlib
 
     matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
     import numpy as np
-    from sklearn.metrics import ConfusionMatrixDisplay
 
     cm = report["confusion_matrix"]
-    size = max(4.0, 0.9 * len(cm["labels"]) + 2)
-    display = ConfusionMatrixDisplay(np.array(cm["matrix"]), display_labels=cm["labels"])
-    display.plot(cmap="Blues", colorbar=False, values_format="d")
-    display.figure_.set_size_inches(size, size)
-    display.ax_.set_title(f"accuracy {report['accuracy']:.4f} (n={report['n']})")
-    display.ax_.tick_params(axis="x", labelrotation=45)
-    return save_figure(display.figure_, path)
+    matrix = np.array(cm["matrix"])
+    size = max(4.0, 0.9 * len(cm["predicted"]) + 2)
+    figure, ax = plt.subplots(figsize=(size, size * len(cm["labels"]) / len(cm["predicted"]) + 0.5))
+    ax.imshow(matrix, cmap="Blues", vmin=0)
+    middle = (matrix.max() + matrix.min()) / 2
+    for (i, j), count in np.ndenumerate(matrix):
+        ax.text(j, i, str(count), ha="center", va="center", color="white" if count > middle else "black")
+    ax.set_xticks(range(len(cm["predicted"])), cm["predicted"], rotation=45, ha="right")
+    ax.set_yticks(range(len(cm["labels"])), cm["labels"])
+    ax.set_xlabel("Predicted label")
+    ax.set_ylabel("True label")
+    ax.set_title(f"accuracy {report['accuracy']:.4f} (n={report['n']})")
+    return save_figure(figure, path)

@@ -67,17 +67,20 @@ def load_runs(paths: list[Path], names: list[str] | None) -> list[dict[str, Any]
             raise InputError(str(exc), str(report_path)) from None
         name = names[index] if names else (path.name if path.is_dir() else path.parent.name)
         labels = list(report["per_class"]) if isinstance(report.get("per_class"), dict) else report.get("labels")
-        rows.append({"run": name, "report": str(report_path), "n": report.get("n"), "labels": labels, **numbers})
+        scored = (report.get("meta") or {}).get("predictions")  # path, size, sha256 of the predictions it scored
+        rows.append({"run": name, "report": str(report_path), "n": report.get("n"), "labels": labels,
+                     "predictions": scored if isinstance(scored, dict) else None, **numbers})
     if len({row["run"] for row in rows}) != len(rows):
         raise InputError("two runs share a name: give --names")
     return rows
 
 
-RUN_FIELDS = ("run", "report", "n", "labels")  # what a row says about its run, not a metric
+RUN_FIELDS = ("run", "report", "n", "labels", "predictions")  # what a row says about its run, not a metric
 
 
 def mismatches(rows: list[dict[str, Any]]) -> list[str]:
-    """What makes the runs' numbers not comparable: different label sets, different row counts."""
+    """What makes the runs' numbers not comparable: different label sets, different row counts, two runs whose
+    reports scored the very same predictions (the same sha256)."""
     notes = []
     label_sets = {tuple(row["labels"]) for row in rows if row.get("labels")}
     if len(label_sets) > 1:
@@ -87,6 +90,12 @@ def mismatches(rows: list[dict[str, Any]]) -> list[str]:
     if len(counts) > 1:
         notes.append("the runs were scored on different numbers of rows: " + ", ".join(
             f"{row['run']} {row['n']}" for row in rows if row.get("n") is not None))
+    by_sha: dict[str, list[str]] = {}
+    for row in rows:
+        if row.get("predictions") and row["predictions"].get("sha256"):
+            by_sha.setdefault(row["predictions"]["sha256"], []).append(row["run"])
+    notes += [f"{', '.join(runs)} scored the same predictions (sha256 {sha[:12]}): not different runs"
+              for sha, runs in by_sha.items() if len(runs) > 1]
     return notes
 
 

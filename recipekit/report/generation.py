@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from recipekit.eval.generation import METRICS
-from recipekit.report.writer import fmt, md_table, save_figure, short
+from recipekit.report.writer import few_rows_note, fmt, md_table, save_figure, short
 
 
 def headline(report: dict[str, Any]) -> dict[str, float]:
@@ -21,6 +21,8 @@ def render_markdown(report: dict[str, Any]) -> str:
     """Metrics (with the baseline and deltas when given), lengths, and the settings behind each number."""
     parts = [f"# Generation report: `{report['meta']['predictions']['path']}`", "",
              f"{report['n']} rows, {report['n_empty_predict']} empty predictions.", ""]
+    if few_rows_note(report["n"]):
+        parts += [f"**Note:** {few_rows_note(report['n'])}.", ""]
     this = headline(report)
     if "baseline" in report:
         base = headline(report["baseline"])

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from recipekit.eval.bootstrap import LEVEL, RESAMPLES, SEED
-from recipekit.paths import root
+from recipekit.paths import at_root, root
 from recipekit.reproduce.chain import Number
 
 REPORT_FILES = ("classify_report.json", "gen_report.json")
@@ -46,8 +46,10 @@ def report_values(folder: Path) -> tuple[int, dict[str, float], dict[str, Any]] 
     return int(report["n"]), values, report.get("ci") or {}
 
 
-def verdict(published: float, run: float | None, interval: tuple[float, float] | None, tiny: bool) -> str:
+def verdict(published: float | None, run: float | None, interval: tuple[float, float] | None, tiny: bool) -> str:
     """``reproduced`` when the published number lies in the run's interval, else the difference."""
+    if published is None:
+        return "no published number"
     if tiny:
         return "no verdict (tiny run)"
     if run is None or interval is None:
@@ -86,8 +88,8 @@ def score_numbers(numbers: list[Number], fill: Callable[[str], Path], tiny: bool
 def contamination(scored: list[dict[str, Any]], numbers: list[Number], steps: list[Any]) -> dict[str, Any] | None:
     """The contamination check's counts beside each number scored on a named set (in place: each number's
     ``contamination``), from the chain's ``contamination.json``; the check's settings, or None without one."""
-    found = next((Path(o) for step in steps for o in step.outputs if Path(o).name == "contamination.json"
-                  and Path(o).is_file()), None)
+    found = next((at_root(o) for step in steps for o in step.outputs if Path(o).name == "contamination.json"
+                  and at_root(o).is_file()), None)
     if found is None:
         return None
     report = json.loads(found.read_text(encoding="utf-8"))
@@ -140,8 +142,8 @@ def report_times(facts: dict[str, Any], steps: list[Any]) -> dict[str, dict[str,
     plans = {}
     for step in steps:
         for output in step.outputs:
-            if Path(output).name == "plan.json" and Path(output).is_file():
-                plan = json.loads(Path(output).read_text(encoding="utf-8"))
+            if Path(output).name == "plan.json" and at_root(output).is_file():
+                plan = json.loads(at_root(output).read_text(encoding="utf-8"))
                 plans[plan["recipe"]] = plan
     times = {}
     for name, fact in facts.items():
@@ -166,9 +168,17 @@ def build_card(layout: Any, steps: list[Any], state: dict[str, Any]) -> dict[str
     numbers = score_numbers(chain.numbers, lambda text: root() / layout.relocate(layout.fill(text, "numbers")),
                             layout.tiny)
     checked = contamination(numbers, chain.numbers, steps)
-    first = ("Tiny run: a tiny model on small data, to check that the chain works end to end. Its numbers say "
-             "nothing about the report and get no verdicts." if layout.tiny else
-             f"Reproduction of {chain.title}: the report's numbers beside this run's, with 95% intervals.")
+    own = bool(chain.numbers) and all(number.published is None for number in chain.numbers)
+    if layout.tiny:
+        first = (f"Tiny run: a tiny model on small local data ({Path(layout.out) / 'data'}, not the report's), to "
+                 "check that the chain works end to end. Its numbers say "
+                 + ("nothing about the dataset; there are no published numbers to compare." if own else
+                    "nothing about the report and get no verdicts."))
+    elif own:
+        first = (f"{chain.title}: this run's numbers with their 95% intervals; there are no published numbers to "
+                 "compare.")
+    else:
+        first = f"Reproduction of {chain.title}: the report's numbers beside this run's, with 95% intervals."
     return {
         "first_line": first,
         "report": chain.name,

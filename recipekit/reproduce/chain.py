@@ -25,8 +25,8 @@ from typing import Any
 
 from recipekit.errors import InputError
 from recipekit.eval.generation import METRICS as GEN_METRICS
-from recipekit.files import load_yaml
-from recipekit.paths import root, shown
+from recipekit.files import load_yaml, read_utf8
+from recipekit.paths import at_root, given, root, root_hint, shown
 from recipekit.progress import TRAINER_LOG
 from recipekit.recipes.arguments import names_of, parse_overrides
 from recipekit.recipes.facts import entry_facts
@@ -47,10 +47,11 @@ PER_CLASS = re.compile(r"^f1\[(.+)\]$")  # f1[LABEL]: one class's F1
 
 @dataclass(frozen=True)
 class Number:
-    """One published number and where this run's value comes from: a report folder and a metric in it."""
+    """One published number (None for a dataset of the user's: nothing published) and where this run's value
+    comes from: a report folder and a metric in it."""
 
     name: str
-    published: float
+    published: float | None
     metric: str
     report: str
     unit: str = ""  # "%": the report prints it x100
@@ -100,11 +101,13 @@ def chain_names() -> list[str]:
 
 def load_chain(name_or_path: str) -> Chain:
     """A chain by report name (``agnews``) or file; every malformed field is a one-line error naming the file."""
-    path = Path(name_or_path) if name_or_path.endswith((".yaml", ".yml")) else chain_folder() / f"{name_or_path}.yaml"
+    path = given(name_or_path) if name_or_path.endswith((".yaml", ".yml")) else chain_folder() / f"{name_or_path}.yaml"
+    if not path.is_file() and not chain_folder().is_dir():
+        raise InputError(f"no chain for report {name_or_path!r}: there is no {chain_folder()} ({root_hint()})")
     if not path.is_file():
         raise InputError(f"no chain for report {name_or_path!r} (known: {', '.join(chain_names())})")
     where = str(shown(path))
-    data = load_yaml(path.read_text(encoding="utf-8"), where)
+    data = load_yaml(read_utf8(path), where)
     if not isinstance(data, dict) or not isinstance(data.get("steps"), list) or not data["steps"]:
         raise InputError("a chain is a mapping with a non-empty 'steps' list", where)
     unknown = set(data) - CHAIN_KEYS
@@ -129,14 +132,15 @@ def load_chain(name_or_path: str) -> Chain:
             raise InputError(f"step {spec.name}: wandb_run {spec.wandb_run!r} is not an earlier step", where)
     numbers = []
     for raw in data.get("numbers") or []:
-        missing = {"name", "published", "metric", "report"} - set(raw or {})
+        missing = {"name", "metric", "report"} - set(raw or {})
         if missing or set(raw) - NUMBER_KEYS:
-            raise InputError(f"number {raw.get('name', '?')}: needs name, published, metric, report "
-                             f"(may add unit, approx)", where)
+            raise InputError(f"number {raw.get('name', '?')}: needs name, metric, report (may add published, unit, "
+                             "approx, set)", where)
         if not (raw["metric"] in (*CLASSIFY_METRICS, *GEN_METRICS) or PER_CLASS.match(str(raw["metric"]))):
             raise InputError(f"number {raw['name']}: unknown metric {raw['metric']!r} (known: "
                              f"{', '.join((*CLASSIFY_METRICS, *GEN_METRICS))}, f1[LABEL])", where)
-        numbers.append(Number(str(raw["name"]), float(raw["published"]), str(raw["metric"]), str(raw["report"]),
+        published = None if raw.get("published") is None else float(raw["published"])
+        numbers.append(Number(str(raw["name"]), published, str(raw["metric"]), str(raw["report"]),
                               str(raw.get("unit", "")), bool(raw.get("approx", False)), str(raw.get("set", ""))))
     for recipe in data.get("recipes") or {}:
         entry_facts(path, data, recipe)  # each recipe's facts, refused here when malformed
@@ -274,11 +278,11 @@ class Layout:
 
 def layout_for(report: str, out: str | None, tiny: bool, gpus: int | None = None,
                sources: Callable[[str, Path, bool], list[str]] | None = None, writes: bool = True) -> Layout:
-    """A report's chain and where its reproduction lives: ``out``, else outputs/reproduce/REPORT[-tiny]
+    """A report's chain and where its reproduction lives: ``out``, else the root's outputs/reproduce/REPORT[-tiny]
     (relative to the repository when inside it)."""
     chain = load_chain(report)
-    folder = Path(out or f"outputs/reproduce/{chain.name}" + ("-tiny" if tiny else "")).resolve()
-    return Layout(chain, shown(folder), tiny, gpus, sources, writes)
+    folder = Path(out) if out else at_root(f"outputs/reproduce/{chain.name}" + ("-tiny" if tiny else ""))
+    return Layout(chain, shown(folder.resolve()), tiny, gpus, sources, writes)
 
 
 def recipe_marker(recipe: Recipe, relocate: Any) -> Path:

@@ -4,12 +4,16 @@ saved after every step for the report card."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from recipekit.errors import InputError
 from recipekit.files import write_json
+from recipekit.paths import at_root, lock_path
 from recipekit.reproduce.chain import Layout
 from recipekit.steps import Outcome, Runner, Step, StepFailed
 
@@ -27,11 +31,35 @@ class ChainRunner(Runner):
     def __init__(self, layout: Layout) -> None:
         from recipekit.reproduce.tiny import prepare
 
-        super().__init__(layout.out / "logs", lambda step, notes: prepare(step, layout, notes))
+        super().__init__(at_root(layout.out) / "logs", lambda step, notes: prepare(step, layout, notes))
         self.layout = layout
 
     def after(self, outcomes: list[Outcome]) -> None:
         save_state(self.layout, outcomes)
+
+
+@contextlib.contextmanager
+def held(layout: Layout) -> Iterator[None]:
+    """Hold the reproduction's folder while this run works in it (``filelock``): a second run into the same folder
+    refuses at once, in one line, having changed nothing."""
+    from filelock import FileLock, Timeout
+
+    folder = at_root(layout.out)
+    path = lock_path(folder, "reproduction")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lock, holder = FileLock(path), path.with_suffix(".who")
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        who = holder.read_text(encoding="utf-8").strip() if holder.is_file() else "another process"
+        raise InputError(f"another run holds this reproduction's folder ({who}): wait for it to end, or give "
+                         "another --out", str(folder)) from None
+    try:
+        holder.write_text(f"pid {os.getpid()}, reproduce {layout.chain.name}", encoding="utf-8")
+        yield
+    finally:
+        holder.unlink(missing_ok=True)
+        lock.release()
 
 
 def run_chain(layout: Layout, steps: list[Step], start_at: str | None) -> list[Outcome]:
@@ -40,14 +68,14 @@ def run_chain(layout: Layout, steps: list[Step], start_at: str | None) -> list[O
     try:
         return ChainRunner(layout).run_all(steps, start_at)
     except StepFailed as exc:
-        raise InputError(f"step {exc.step.name} failed ({exc.why}); its log: {exc.log}; fix it and run the same "
-                         "command again to resume from this step") from None
+        raise InputError(f"{exc.headline}; its log: {exc.log}; fix it and run the same command again to resume "
+                         "from this step") from None
 
 
 def save_state(layout: Layout, outcomes: list[Outcome]) -> None:
     """What ran, how long, from which commands (read by the report card); earlier seconds kept for skips."""
-    path = layout.out / STATE
-    before = load_state(layout.out).get("steps", {})
+    path = at_root(layout.out) / STATE
+    before = load_state(path.parent).get("steps", {})
     steps: dict[str, Any] = {}
     for o in outcomes:
         kept = before.get(o.step, {}).get("seconds", 0.0) if o.status == "skipped" else o.seconds

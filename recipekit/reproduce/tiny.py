@@ -24,15 +24,14 @@ def prepare(step: Step, layout: Layout, notes: list[str]) -> None:
     recipe = load_recipe(root() / step.source_recipe)
     out = root() / layout.out
     data = out / "data"
-    arch, template = tiny_family(recipe)
-    model = make_tiny_model(out / "models" / f"{arch}_{template}", arch, template, data,
-                            out / "logs" / f"tiny_model_{arch}_{template}.log")
 
     def made_elsewhere(key: str, value: str) -> str:
         if value.split("/", 1)[0] in RELOCATED:
             return layout.relocate(value)
-        if key in MODEL_KEYS:
-            return str(model)
+        if key in MODEL_KEYS:  # a hub model: the tiny model of its family (made only when a recipe needs one)
+            arch, template = tiny_family(recipe)
+            return str(make_tiny_model(out / "models" / f"{arch}_{template}", arch, template, data,
+                                       out / "logs" / f"tiny_model_{arch}_{template}.log"))
         raise InputError(f"{key} {value}: a tiny run needs it made by a step of the chain", str(recipe.path))
 
     args = tiny_args(recipe, Path(layout.relocate(str(recipe.setting("dataset_dir")))),

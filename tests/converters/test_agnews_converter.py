@@ -130,7 +130,8 @@ def test_registry_upsert_keeps_every_other_entry(tmp_path: Path) -> None:
     assert list(registry) == ["identity", "agnews", "dpo_demo", "agnews_val"]
     assert registry["identity"] == others["identity"] and registry["dpo_demo"] == others["dpo_demo"]
     assert registry["agnews"] == {"file_name": "agnews.jsonl", "formatting": "alpaca",
-                                  "columns": {"prompt": "instruction", "query": "input", "response": "output"}}
+                                  "columns": {"prompt": "instruction", "query": "input", "response": "output"},
+                                  "converter": "agnews"}  # an entry no converter recorded is replaced silently
     assert not [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
 
 

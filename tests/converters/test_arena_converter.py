@@ -33,7 +33,7 @@ def test_one_battle_becomes_exact_rows_with_its_swap_and_preference(tmp_path: Pa
     info = json.loads((tmp_path / "data" / "dataset_info.json").read_text(encoding="utf-8"))
     assert info["arena_pref"] == {"file_name": "arena_pref.jsonl", "formatting": "alpaca", "ranking": True,
                                   "columns": {"prompt": "instruction", "query": "input", "chosen": "chosen",
-                                              "rejected": "rejected"}}
+                                              "rejected": "rejected"}, "converter": "arena"}
     assert info["arena"]["columns"] == {"prompt": "instruction", "query": "input", "response": "output"}
 
 

@@ -27,7 +27,8 @@ def test_tulu_rows_become_sharegpt_with_tags_and_system_kept(tmp_path: Path) -> 
     ]
     info = json.loads((tmp_path / "data" / "dataset_info.json").read_text(encoding="utf-8"))
     assert info == {"tulu3_personas_if": {"file_name": "tulu3_personas_if.jsonl", "formatting": "sharegpt",
-                                          "columns": {"messages": "messages"}, "tags": OPENAI_TAGS}}
+                                          "columns": {"messages": "messages"}, "tags": OPENAI_TAGS,
+                                          "converter": "tulu"}}
 
 
 @pytest.mark.parametrize(("messages", "reason", "where_field"), [
@@ -77,7 +78,8 @@ def test_ultrafeedback_rows_become_sharegpt_preferences(tmp_path: Path) -> None:
     info = json.loads((tmp_path / "data" / "dataset_info.json").read_text(encoding="utf-8"))
     assert info["ultrafeedback_dpo"] == {
         "file_name": "ultrafeedback_dpo.jsonl", "formatting": "sharegpt", "ranking": True,
-        "columns": {"messages": "conversations", "chosen": "chosen", "rejected": "rejected"}, "tags": OPENAI_TAGS}
+        "columns": {"messages": "conversations", "chosen": "chosen", "rejected": "rejected"}, "tags": OPENAI_TAGS,
+        "converter": "ultrafeedback"}
 
 
 def test_ultrafeedback_bad_pairs_are_counted(tmp_path: Path) -> None:

@@ -7,7 +7,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from conftest import rows_of, run_script, write_jsonl
+from conftest import rows_of, run_cli, run_script, write_jsonl
 
 from recipekit.converters import generic
 
@@ -95,3 +95,30 @@ def test_bad_flags_are_one_line_errors(tmp_path: Path, args: list[str], message:
 def test_help_shows_an_example() -> None:
     result = run_script("converters/generic.py", "--help")
     assert result.returncode == 0 and "llm-recipes convert generic --input reviews.csv" in result.stdout
+
+
+def test_a_value_that_is_not_text_where_text_is_read_skips_the_row(tmp_path: Path) -> None:
+    rows = [{"text": 12345, "label": "a"}, {"text": "kept", "label": "b"}, {"text": ["a", "list"], "label": "a"},
+            {"text": "class id", "label": 7}, {"text": "float label", "label": 1.5}, {"text": "switch", "label": True}]
+    raw = write_jsonl(tmp_path / "t.jsonl", rows)
+    result = generic.main(["--input", str(raw), "--name", "t", "--data-dir", str(tmp_path / "data"),
+                           "--instruction", "Go.", "--input-column", "text", "--output-column", "label"])
+    assert dict(result.log.counts) == {"text is not a string": 2, "label is not a string": 2}
+    assert result.log.examples["text is not a string"] == [f"{raw}:1 (field text = 12345)",
+                                                           f"{raw}:3 (field text = ['a', 'list'])"]
+    assert result.log.examples["label is not a string"] == [f"{raw}:5 (field label = 1.5)",
+                                                            f"{raw}:6 (field label = True)"]
+    assert rows_of(tmp_path / "data" / "t.jsonl") == [{"instruction": "Go.", "input": "kept", "output": "b"},
+                                                      {"instruction": "Go.", "input": "class id", "output": "7"}]
+    templated = generic.main(["--input", str(raw), "--name", "u", "--data-dir", str(tmp_path / "data"),
+                              "--template", "Text: {text}", "--output-column", "label"])
+    assert templated.log.counts["text is not a string"] == 2
+
+
+def test_the_skipped_rows_of_a_wrong_type_are_printed_with_the_others(tmp_path: Path) -> None:
+    raw = write_jsonl(tmp_path / "t.jsonl", [{"text": 3.5, "label": "a"}, {"text": "kept", "label": "b"}])
+    result = run_cli("convert", "generic", "--input", raw, "--name", "t", "--data-dir", tmp_path / "data",
+                     "--instruction", "Go.", "--input-column", "text", "--output-column", "label")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[:2] == [
+        "read 2 rows, skipped 1", f"  skipped 1 row(s): text is not a string; e.g. {raw}:1 (field text = 3.5)"]

@@ -30,7 +30,8 @@ def test_original_rows_become_exact_alpaca_rows(tmp_path: Path) -> None:
     assert result.counts == {"yelp5": 3}
     info = json.loads((tmp_path / "data" / "dataset_info.json").read_text(encoding="utf-8"))
     assert info == {"yelp5": {"file_name": "yelp5.jsonl", "formatting": "alpaca",
-                              "columns": {"prompt": "instruction", "query": "input", "response": "output"}}}
+                              "columns": {"prompt": "instruction", "query": "input", "response": "output"},
+                              "converter": "yelp"}}
 
 
 @pytest.mark.parametrize("suffix", ["parquet", "jsonl", "csv"])

@@ -110,3 +110,15 @@ def test_bench_convert_prints_both_rates_and_the_ratio() -> None:
     assert lines[2].startswith("bare csv -> jsonl loop: ")
     ratio = float(re.search(r"ratio \(converter time / bare time\): ([0-9.]+)x", lines[3]).group(1))
     assert ratio > 0
+
+
+def test_a_csv_field_over_the_csv_modules_default_limit_is_read_whole(tmp_path: Path) -> None:
+    import csv
+
+    csv.field_size_limit(128 * 1024)  # the csv module's default, whatever an earlier test left
+    long_text = "word " * 40_000  # 200,000 characters
+    path = tmp_path / "train.csv"
+    path.write_text(f'text,label\n"{long_text}",1\nshort,0\n', encoding="utf-8")
+    rows = read_source(str(path))["train"]
+    assert [(r.where, r.fields, r.problem) for r in rows] == [
+        (f"{path}:2", {"text": long_text, "label": "1"}, None), (f"{path}:3", {"text": "short", "label": "0"}, None)]

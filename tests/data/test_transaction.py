@@ -162,9 +162,17 @@ def test_converters_write_into_the_data_folder_of_the_working_directory_or_root(
     assert default_data_dir() == ROOT / "data"  # the tests run from the repository root
     here, there = tmp_path / "here", tmp_path / "there"
     here.mkdir(), there.mkdir()
-    assert run_cli("convert", "agnews", "--input", agnews_folder, cwd=here).returncode == 0
+    first = run_cli("convert", "agnews", "--input", agnews_folder, cwd=here)
+    assert first.returncode == 0
     written = sorted(p.name for p in (here / "data").iterdir())
     assert written == ["agnews.jsonl", "agnews_val.jsonl", "dataset_info.json"]
+    assert [line for line in first.stdout.splitlines() if line.startswith(("wrote", "started"))] == [
+        f"wrote 100 rows to {here / 'data' / 'agnews.jsonl'} (dataset 'agnews')",
+        f"wrote 40 rows to {here / 'data' / 'agnews_val.jsonl'} (dataset 'agnews_val')",
+        f"started a new registry {here / 'data' / 'dataset_info.json'}: there was none (--data-dir defaults to "
+        "data/ of the working directory or --root)"]
+    again = run_cli("convert", "agnews", "--input", agnews_folder, cwd=here)
+    assert again.returncode == 0 and "started a new registry" not in again.stdout
     assert run_cli("--root", there, "convert", "agnews", "--input", agnews_folder, cwd=here).returncode == 0
     assert (there / "data" / "agnews.jsonl").read_bytes() == (here / "data" / "agnews.jsonl").read_bytes()
     result = run_cli("convert", "agnews", "--help", cwd=Path("/"))
@@ -413,3 +421,45 @@ def test_a_commit_refuses_overlapping_sets_unless_told_to_drop(tmp_path: Path) -
     with pytest.raises(InputError, match="1 row\\(s\\) of s are also in s_val"):
         commit(Plan(tmp_path, {"s": staged(row, {"input": "b", "output": "y"}), "s_val": staged(row)}), "s")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_set_another_converter_wrote_is_replaced_or_its_held_out_sets_removed_only_with_replace(
+        tmp_path: Path, agnews_folder: Path) -> None:
+    from llamafactory.data.parser import get_dataset_list
+
+    data = tmp_path / "data"
+    assert run_cli("convert", "agnews", "--input", agnews_folder, "--data-dir", data).returncode == 0
+    assert {name: entry["converter"] for name, entry in registry_of(data).items()} == {"agnews": "agnews",
+                                                                                       "agnews_val": "agnews"}
+    attrs = get_dataset_list(["agnews", "agnews_val"], str(data))  # LLaMA-Factory reads the entries as before
+    assert [(a.load_from, a.dataset_name, a.formatting, a.query) for a in attrs] == [
+        ("file", "agnews.jsonl", "alpaca", "input"), ("file", "agnews_val.jsonl", "alpaca", "input")]
+    before = {path.name: path.read_bytes() for path in data.iterdir()}
+    rows = write_jsonl(tmp_path / "mine.jsonl", [{"text": f"row {i}", "label": "x"} for i in range(4)])
+    generic = ["convert", "generic", "--input", rows, "--name", "agnews", "--data-dir", data, "--instruction", "Go.",
+               "--input-column", "text", "--output-column", "label"]
+    refused = run_cli(*generic)
+    assert refused.returncode == 2
+    assert refused.stderr == (f"error: {data / 'dataset_info.json'}: 'agnews', 'agnews_val' were written by convert "
+                              f"agnews: convert generic would replace 'agnews', delete 'agnews_val' and "
+                              f"{data / 'agnews_val.jsonl'}; nothing was written (--replace to do it, or choose "
+                              "another --name)\n")
+    assert {path.name: path.read_bytes() for path in data.iterdir()} == before
+    replaced = run_cli(*generic, "--replace")
+    assert replaced.returncode == 0, replaced.stderr
+    assert registry_of(data) == {"agnews": {"file_name": "agnews.jsonl", "formatting": "alpaca", "columns": {
+        "prompt": "instruction", "query": "input", "response": "output"}, "converter": "generic"}}
+    assert sorted(path.name for path in data.iterdir()) == ["agnews.jsonl", "dataset_info.json"]
+    assert "replaced dataset agnews (written by convert agnews) (--replace)" in replaced.stdout
+    assert f"removed stale dataset 'agnews_val' from {data / 'dataset_info.json'}" in replaced.stdout
+    again = run_cli(*generic)  # its own set now: a re-run needs no --replace
+    assert again.returncode == 0, again.stderr
+
+
+def test_a_commit_of_no_converter_checks_no_maker_and_records_none(tmp_path: Path) -> None:
+    (tmp_path / "dataset_info.json").write_text(json.dumps({"s": {"file_name": "s.jsonl", "converter": "yelp"}}),
+                                                encoding="utf-8")
+    commit(Plan(tmp_path, {"s": StagedSet([{"input": "a"}], {"converter": "yelp"}, [None])}), "s")  # a copied entry
+    assert registry_of(tmp_path) == {"s": {"file_name": "s.jsonl"}}
+    commit(Plan(tmp_path, {"s": StagedSet([{"input": "b"}], {}, [None])}, maker="generic"), "s")
+    assert registry_of(tmp_path) == {"s": {"file_name": "s.jsonl", "converter": "generic"}}  # an unrecorded maker

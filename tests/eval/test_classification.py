@@ -95,8 +95,9 @@ def test_a_file_is_scored_as_scikit_learn_scores_it_with_invalid_answers_wrong(t
     p, r, f, _ = precision_recall_fscore_support(gold, mapped, labels=["A", "B", "C"], zero_division=0)
     assert metrics["per_class"]["C"] == pytest.approx({"precision": p[2], "recall": r[2], "f1": f[2], "support": 2})
     assert metrics["per_class"]["A"]["support"] == 3 and metrics["per_class"]["B"]["precision"] == 0.5
-    assert metrics["confusion_matrix"] == {"labels": ["A", "B", "C", INVALID],
-                                           "matrix": [[1, 1, 0, 1], [1, 1, 0, 0], [0, 0, 1, 1], [0, 0, 0, 0]]}
+    # a row per label, a column per prediction: an invalid answer is never a gold label, so no row of its own
+    assert metrics["confusion_matrix"] == {"labels": ["A", "B", "C"], "predicted": ["A", "B", "C", INVALID],
+                                           "matrix": [[1, 1, 0, 1], [1, 1, 0, 0], [0, 0, 1, 1]]}
     assert metrics["ci"] is None
     assert metrics["invalid_examples"] == [{"line": 3, "predict": "no idea", "label": "A"},
                                            {"line": 7, "predict": "No   idea", "label": "C"}]
@@ -108,7 +109,7 @@ def test_a_file_is_scored_as_scikit_learn_scores_it_with_invalid_answers_wrong(t
 def test_no_invalid_answer_no_invalid_column_and_an_interval_with_resamples(tmp_path: Path) -> None:
     scored = score_file(predictions(tmp_path / "p.jsonl", [("A", "A"), ("B", "B"), ("A", "B")]), ["B", "A"])
     metrics = classification_metrics(scored, resamples=50, seed=3)
-    assert metrics["confusion_matrix"] == {"labels": ["B", "A"], "matrix": [[1, 1], [0, 1]]}
+    assert metrics["confusion_matrix"] == {"labels": ["B", "A"], "predicted": ["B", "A"], "matrix": [[1, 1], [0, 1]]}
     assert metrics["invalid_examples"] == [] and metrics["invalid_groups"] == []
     assert (metrics["ci"]["resamples"], metrics["ci"]["seed"]) == (50, 3)
     assert metrics["ci"] == bootstrap_ci(["A", "B", "B"], ["A", "B", "A"], ["B", "A"], 50, 3)

@@ -71,7 +71,7 @@ def test_numbers_equal_scikit_learn(tmp_path: Path) -> None:
     for i, label in enumerate(LABELS):
         assert got["per_class"][label] == pytest.approx(
             {"precision": p[i], "recall": r[i], "f1": f[i], "support": int(s[i])})
-    assert got["confusion_matrix"] == {"labels": LABELS,
+    assert got["confusion_matrix"] == {"labels": LABELS, "predicted": LABELS,
                                        "matrix": confusion_matrix(gold, pred, labels=LABELS).tolist()}
     ci = got["ci"]
     assert ci["resamples"] == 1000 and ci["level"] == 0.95
@@ -88,8 +88,9 @@ def test_known_small_case_by_hand(tmp_path: Path) -> None:
     assert got["n_invalid"] == 1
     assert got["per_class"]["2: Sports"] == {"precision": 1.0, "recall": 0.5, "f1": pytest.approx(2 / 3), "support": 2}
     assert got["per_class"]["3: Business"] == {"precision": 0.0, "recall": 0.0, "f1": 0.0, "support": 1}
-    assert got["confusion_matrix"]["labels"] == [*LABELS, "(invalid)"]
-    assert got["confusion_matrix"]["matrix"][2] == [0, 0, 0, 0, 1]  # Business row: one invalid prediction
+    assert got["confusion_matrix"]["labels"] == LABELS  # rows: gold labels, never "(invalid)"
+    assert got["confusion_matrix"]["predicted"] == [*LABELS, "(invalid)"]
+    assert got["confusion_matrix"]["matrix"] == [[1, 0, 0, 0, 0], [0, 1, 1, 0, 0], [0, 0, 0, 0, 1], [0, 0, 0, 0, 0]]
     assert got["invalid_examples"] == [{"line": 4, "predict": "???", "label": "3: Business\n"}]
     assert got["ci"] is None
 
@@ -188,8 +189,9 @@ def test_wandb_offline_run_files(tmp_path: Path) -> None:
     assert table["data"][0] == ["1: World", 1.0, 1.0, 1.0, 1]
     assert table["data"][1] == ["2: Sports", 0.0, 0.0, 0.0, 1]
     (matrix,) = (media / "table").glob("confusion_matrix_*.table.json")
-    assert json.loads(matrix.read_text(encoding="utf-8"))["data"] == [
-        ["1: World", 1, 0, 0], ["2: Sports", 0, 0, 1], ["(invalid)", 0, 0, 0]]
+    logged = json.loads(matrix.read_text(encoding="utf-8"))
+    assert logged["columns"] == ["label", "1: World", "2: Sports", "(invalid)"]
+    assert logged["data"] == [["1: World", 1, 0, 0], ["2: Sports", 0, 0, 1]]  # no row of zeros for "(invalid)"
 
 
 @pytest.mark.parametrize(("content", "message"), [
@@ -212,6 +214,24 @@ def test_bad_input_is_a_one_line_error(tmp_path: Path, content: str | None, mess
     assert message in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "classify_report.json").exists()
+
+
+def test_an_empty_label_set_is_an_error_naming_the_flag(tmp_path: Path) -> None:
+    path = write_jsonl(tmp_path / "generated_predictions.jsonl", [{"predict": "a", "label": "a"}])
+    result = run_cli("report", "classify", path, "--labels", "")
+    assert (result.returncode, result.stderr) == (2, "error: --labels names no label\n")
+    assert not (tmp_path / "classify_report.json").exists()
+
+
+@pytest.mark.parametrize(("n", "said"), [(1, True), (29, True), (30, False)])
+def test_under_thirty_rows_the_report_says_its_interval_means_little(tmp_path: Path, n: int, said: bool) -> None:
+    path = write_jsonl(tmp_path / "generated_predictions.jsonl", [{"predict": "a", "label": "a"}] * n)
+    result = run_cli("report", "classify", path, "--labels", "a,b", "--bootstrap", "20")
+    assert result.returncode == 0, result.stderr
+    line = (f"only {n} row(s) (under 30): the 95% intervals, resampled from so few rows, mean little; score more rows "
+            "before trusting a difference")
+    assert (f"\nnote: {line}\n" in result.stdout) is said
+    assert (f"**Note:** {line}." in (tmp_path / "classify_report.md").read_text(encoding="utf-8")) is said
 
 
 @pytest.mark.integration

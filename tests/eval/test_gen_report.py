@@ -153,6 +153,32 @@ def test_bad_input_is_a_one_line_error(tmp_path: Path, content: str | None, mess
     assert len(result.stderr.strip().splitlines()) == 1
 
 
+def test_references_that_are_all_empty_are_refused(tmp_path: Path) -> None:
+    path = rows_file(tmp_path / "generated_predictions.jsonl", [("an answer", ""), ("another", " \n")])
+    result = run_cli("report", "gen", path, "--workers", "1")
+    assert result.returncode == 2 and "wrote" not in result.stdout
+    assert result.stderr.splitlines() == [
+        f"error: {path}: every one of its 2 labels (the references) is empty: BLEU and ROUGE against nothing are 0 "
+        "whatever was predicted; predict on a set whose rows have answers"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["generated_predictions.jsonl"]
+
+
+def test_a_small_file_says_its_interval_means_little(tmp_path: Path) -> None:
+    path = rows_file(tmp_path / "generated_predictions.jsonl", ROWS)
+    result = run_cli("report", "gen", path, "--workers", "1")
+    line = ("only 6 row(s) (under 30): the 95% intervals, resampled from so few rows, mean little; score more rows "
+            "before trusting a difference")
+    assert f"\nnote: {line}\n" in result.stdout
+    assert f"**Note:** {line}." in (tmp_path / "gen_report.md").read_text(encoding="utf-8")
+
+
+@pytest.mark.integration  # a fresh interpreter: jieba's import warns only the first time
+def test_jiebas_import_warning_is_not_printed(tmp_path: Path) -> None:
+    path = rows_file(tmp_path / "generated_predictions.jsonl", ROWS[:2])
+    result = run_script("-W", "default", "eval/gen_report.py", path, "--workers", "1")
+    assert result.returncode == 0 and result.stderr == ""
+
+
 def test_tokenizer_override_for_chinese(tmp_path: Path) -> None:
     from sacrebleu.metrics import BLEU
 

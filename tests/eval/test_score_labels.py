@@ -177,3 +177,20 @@ def test_argmax_matches_greedy_generation_of_a_model_trained_on_one_token_labels
     assert numbers["rows"] == 32 and numbers["score_invalid"] == 0
     assert numbers["generate_invalid"] == sum(g is None for g in greedy) and numbers["agreement_valid_rows"] == 1.0
     assert numbers["per_label_max_abs_diff"] < 1e-3 and "ratio score/generate" in bench.stdout
+
+
+def test_a_model_that_is_neither_a_folder_nor_a_reachable_hub_id_is_one_line(tmp_path: Path,
+                                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    data = write_jsonl(tmp_path / "rows.jsonl", topic_rows(1, "File"))
+    base = ["--template", "default", "--data", data, "--labels", "World,Sports", "--out", tmp_path / "s.jsonl"]
+    missing = run_cli("score", "--model", tmp_path / "no_model", *base)
+    assert (missing.returncode, missing.stderr) == (
+        2, f"error: --model {tmp_path / 'no_model'}: neither a local folder (no such folder) nor a hub id (ORG/NAME)\n")
+    a_file = run_cli("score", "--model", data, *base)
+    assert (a_file.returncode, a_file.stderr) == (2, f"error: --model {data}: a file, not a model folder\n")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # the hub does not answer
+    offline = run_cli("score", "--model", "no-such-org/no-such-model", *base)
+    assert (offline.returncode, offline.stderr) == (
+        2, "error: --model no-such-org/no-such-model: neither a local folder (no such folder) nor a reachable hub id "
+           "(the hub does not answer and the Hugging Face cache has no copy)\n")
+    assert not (tmp_path / "s.jsonl").exists()

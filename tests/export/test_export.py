@@ -107,6 +107,8 @@ def test_causal_adapter_merges_to_the_same_outputs_as_peft(models: dict[str, Pat
 
 
 def test_classifier_adapter_merges_with_its_labels_and_card_metrics(models: dict[str, Path], tmp_path: Path) -> None:
+    import logging
+
     import torch
     from huggingface_hub import ModelCard
     from peft import PeftModel
@@ -116,7 +118,8 @@ def test_classifier_adapter_merges_with_its_labels_and_card_metrics(models: dict
     adapter = classifier_adapter(models["bert"], tmp_path / "adapter")
     gold = ["World", "Sports", "Business", "World", "Sports", "World"]
     said = ["World", "Sports", "World", "World", "Business", "World"]
-    predictions = write_jsonl(tmp_path / "predictions.jsonl", [
+    # train-classifier writes its predictions beside its adapter: the report records that adapter
+    predictions = write_jsonl(adapter / "predictions_val.jsonl", [
         {"prompt": f"row {i}", "predict": p, "label": g} for i, (p, g) in enumerate(zip(said, gold, strict=True))])
     report = tmp_path / "report"
     assert run_cli("report", "classify", predictions, "--labels", ",".join(LABELS), "--out", report).returncode == 0
@@ -124,8 +127,20 @@ def test_classifier_adapter_merges_with_its_labels_and_card_metrics(models: dict
     target = tmp_path / "merged"
     recipe = export_recipe(tmp_path / "export.yaml", model_name_or_path=str(models["bert"]),
                            adapter_name_or_path=str(adapter), export_dir=str(target))
-    ran = run_cli("export", recipe, "--report", report, "--eval-dataset", "yelp5_val")
+    logged: list[logging.LogRecord] = []
+    catch = logging.Handler(logging.WARNING)
+    catch.emit = logged.append  # type: ignore[method-assign]
+    library = logging.getLogger("transformers")  # its own handler, not propagated: what a terminal shows
+    level = library.level
+    library.addHandler(catch)
+    library.setLevel(logging.WARNING)
+    try:
+        ran = run_cli("export", recipe, "--report", report, "--eval-dataset", "yelp5_val")
+    finally:
+        library.removeHandler(catch)
+        library.setLevel(level)
     assert ran.returncode == 0, ran.stderr
+    assert not [r for r in logged if "MISSING" in r.getMessage()]  # the head it lists is the adapter's, loaded next
 
     x = ids(models["bert"])
     with torch.no_grad():

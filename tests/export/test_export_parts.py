@@ -3,15 +3,17 @@ from the adapter folder, the datasets' hub ids, the model card's metadata, a fol
 
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
 
 import pytest
 import yaml
+from conftest import run_cli, write_jsonl
 
 from recipekit.converters.catalog import hub_id
 from recipekit.errors import InputError
-from recipekit.export.model_card import CardFacts, Scored, model_card, split_of, trained_by
+from recipekit.export.model_card import CardFacts, Scored, model_card, read_report, split_of, trained_by
 from recipekit.files import folder_written
 from recipekit.recipes.reading import Recipe, load_recipe
 
@@ -80,6 +82,35 @@ def test_the_cards_metadata_reads_back_and_names_the_reports_set(tmp_path: Path)
     assert "| yelp5_val | accuracy | 0.5980 | 0.5500 - 0.6400 | 500 |" in card.text
     assert "| yelp5_val | macro F1 | 0.5912 | - | 500 |" in card.text  # 6 decimals in the metadata, 4 here
     assert "## Differences from the report" in card.text and "`lora_target`:" in card.text
+
+
+def test_a_run_on_its_own_local_sets_names_them_and_not_the_hubs(tmp_path: Path) -> None:
+    """A tiny run's copies sit beside its export recipe: the card names the sets that run read, where they are."""
+    from recipekit.commands.export import run_data_dir
+
+    out = tmp_path / "out"
+    source = ROOT / "recipes/classifier/yelp5_bert_lora.yaml"
+    copy = {**yaml.safe_load(source.read_text(encoding="utf-8")), "output_dir": str(out / "saves" / "yelp5"),
+            "dataset_dir": str(out / "data")}
+    (out / "recipes" / "classifier").mkdir(parents=True)
+    (out / "recipes" / "classifier" / "yelp5_bert_lora.yaml").write_text(yaml.safe_dump(copy), encoding="utf-8")
+    (out / "recipes" / "export").mkdir()
+    (out / "recipes" / "export" / "yelp5_bert_lora.yaml").write_text(yaml.safe_dump({
+        "model_name_or_path": str(tmp_path / "tiny"), "adapter_name_or_path": str(out / "saves" / "yelp5/"),
+        "export_dir": str(out / "merged")}), encoding="utf-8")
+    export = load_recipe(out / "recipes" / "export" / "yelp5_bert_lora.yaml")
+    assert run_data_dir(export) == out / "data"
+    scored = Scored(tmp_path, "yelp5_val", 16, {"accuracy": 0.25}, {})
+    card = model_card(CardFacts("m", export, "text-classification", load_recipe(source), [scored],
+                                run_data_dir(export)))
+    assert card.data.datasets is None  # no hub dataset named
+    assert [(r.dataset_name, r.dataset_type) for r in card.data.eval_results] == [("yelp5_val", "yelp5_val")]
+    assert f"- data: yelp5 in {out / 'data'}: this run's own local sets, not Yelp/yelp_review_full\n" in card.text
+    shipped = load_recipe(ROOT / "recipes/export/yelp5_bert_lora.yaml")
+    assert run_data_dir(shipped) == Path("data")  # the repository's recipe writes that adapter: its data/
+    hub_card = model_card(CardFacts("m", shipped, "text-classification", load_recipe(source), [scored],
+                                    run_data_dir(shipped)))
+    assert hub_card.data.datasets == ["Yelp/yelp_review_full"] and "- data: Yelp/yelp_review_full\n" in hub_card.text
 
 
 def test_a_classifier_card_without_reports_or_training_recipe(tmp_path: Path) -> None:
@@ -174,3 +205,36 @@ def test_the_whole_card_text_of_a_shipped_export() -> None:
         "", "## Recipes", "", *block("recipes/yelp5_lora.yaml", settings),
         *block("recipes/export/yelp5_lora.yaml", exported)]
     assert card.text.strip("\n") == "\n".join(expected).strip("\n")  # the text after the metadata
+
+
+def test_a_report_is_taken_only_for_the_adapter_that_made_its_predictions(tmp_path: Path) -> None:
+    adapter = tmp_path / "saves" / "lora"
+    predictions = write_jsonl(tmp_path / "predict" / "generated_predictions.jsonl",
+                              [{"predict": "a", "label": "a"}, {"predict": "b", "label": "a"}])
+    report = tmp_path / "report"
+    assert run_cli("report", "classify", predictions, "--out", report, "--bootstrap", "0").returncode == 0
+    with pytest.raises(InputError) as unknown:
+        read_report(report, "val", [str(adapter)])
+    assert str(unknown.value) == (
+        f"{report / 'classify_report.json'}: records no model that made {predictions}: report them again with "
+        f"--recipe (the recipe that predicted) or --adapter {adapter}, so the card cites this adapter's numbers only")
+
+    other = tmp_path / "saves" / "other"
+    assert run_cli("report", "classify", predictions, "--out", report, "--bootstrap", "0", "--adapter",
+                   other).returncode == 0
+    with pytest.raises(InputError) as foreign:
+        read_report(report, "val", [str(adapter)])
+    assert str(foreign.value) == (
+        f"{report / 'classify_report.json'}: scored {predictions}, made with adapter {other} (from --adapter), not "
+        f"this export's {adapter}: give the report of this adapter's predictions")
+
+    spelled = os.path.relpath(adapter)  # the same folder however it is written
+    assert run_cli("report", "classify", predictions, "--out", report, "--bootstrap", "0", "--adapter",
+                   f"{spelled}/").returncode == 0
+    scored = read_report(report, "val", [str(adapter)])
+    assert scored.values["accuracy"] == 0.5
+    export = Recipe(tmp_path / "export.yaml", {"model_name_or_path": "org/base", "export_dir": "m",
+                                               "adapter_name_or_path": str(adapter)})
+    card = model_card(CardFacts("m", export, "text-classification", None, [scored]))
+    sha = hashlib.sha256(predictions.read_bytes()).hexdigest()
+    assert f"| val | accuracy | 0.5000 | - | 2 | {report} (predictions sha256 {sha[:12]}) |" in card.text

@@ -280,3 +280,18 @@ def test_classifier_recipes_are_checked_by_their_own_parser(tmp_path: Path) -> N
         in blocks["labels"]
     assert "error: a LoRA classifier under ZeRO-3 fails in DeepSpeed's hooks" in blocks["zero3"]
     assert "FORCE_TORCHRUN=1 llm-recipes train-classifier" in blocks["zero3"]
+
+
+def test_unusable_values_and_bytes_that_are_not_utf8_stop_every_command_in_one_line(tmp_path: Path) -> None:
+    zero = write_recipe(tmp_path, "zero_batch", base_args(per_device_train_batch_size=0))
+    nan = write_recipe(tmp_path, "nan_rate", base_args(learning_rate=float("nan")))
+    latin1 = tmp_path / "recipes" / "latin1.yaml"
+    latin1.write_bytes(b"stage: sft\nrun_name: caf\xe9\n")
+    expected = {zero: f"error: {zero}: per_device_train_batch_size is 0: it must be a whole number, at least 1",
+                nan: f"error: {nan}: learning_rate is nan: it must be a finite number",
+                latin1: f"error: {latin1}:2: not valid UTF-8 at byte 24 (b'\\xe9': invalid continuation byte); save "
+                        "it as UTF-8"}
+    for path, line in expected.items():
+        for command in (["check", "recipes"], ["plan", "--gpu", "h100"], ["smoke"]):
+            result = run_cli(*command, path)
+            assert (result.returncode, result.stderr) == (2, line + "\n"), (command, path)

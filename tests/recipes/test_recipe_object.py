@@ -124,3 +124,54 @@ def test_numbers_and_switches_written_as_text_are_accepted(tmp_path: Path) -> No
     path.write_text(LEAN_SFT, encoding="utf-8")
     recipe = load_recipe(path).with_values({"learning_rate": "1e-4", "bf16": "true", "max_steps": "3"})
     assert recipe.setting("max_steps") == "3"  # taken as given, as LLaMA-Factory's dataclasses take it
+
+
+@pytest.mark.parametrize(("text", "problem"), [
+    ("per_device_train_batch_size: 0\n", "per_device_train_batch_size is 0: it must be a whole number, at least 1"),
+    ("per_device_eval_batch_size: -2\n", "per_device_eval_batch_size is -2: it must be a whole number, at least 1"),
+    ("gradient_accumulation_steps: 1.5\n",
+     "gradient_accumulation_steps is 1.5: it must be a whole number, at least 1"),
+    ("cutoff_len: 0\n", "cutoff_len is 0: it must be a whole number, at least 1"),
+    ("learning_rate: .nan\n", "learning_rate is nan: it must be a finite number"),
+    ("learning_rate: .inf\n", "learning_rate is inf: it must be a finite number"),
+    ("learning_rate: 0\n", "learning_rate is 0: a training run needs a learning rate above 0"),
+    ("learning_rate: -1e-4\n", "learning_rate is '-1e-4': a training run needs a learning rate above 0"),
+    ("num_train_epochs: 0\n", "num_train_epochs is 0: a training run without max_steps needs more than 0 epochs"),
+    ("num_train_epochs: -1.0\nmax_steps: -1\n",
+     "num_train_epochs is -1.0: a training run without max_steps needs more than 0 epochs"),
+    ("warmup_ratio: 1.5\n", "warmup_ratio is 1.5: it must lie between 0 and 1"),
+    ("warmup_ratio: -0.1\n", "warmup_ratio is -0.1: it must lie between 0 and 1"),
+    ("warmup_steps: -10\n", "warmup_steps is -10: it must be 0 or more"),
+])
+def test_values_the_parser_takes_but_no_run_can_use_are_refused_when_read(tmp_path: Path, text: str,
+                                                                           problem: str) -> None:
+    path = tmp_path / "r.yaml"
+    path.write_text(LEAN_SFT + text, encoding="utf-8")
+    with pytest.raises(InputError) as caught:
+        load_recipe(path)
+    assert str(caught.value) == f"{path}: {problem}"
+
+
+def test_usable_edge_values_are_read_and_overrides_pass_the_same_rule(tmp_path: Path) -> None:
+    path = tmp_path / "r.yaml"
+    path.write_text(LEAN_SFT + "warmup_ratio: 1.0\nnum_train_epochs: 0\nmax_steps: 10\nlearning_rate: 2e-5\n",
+                    encoding="utf-8")
+    recipe = load_recipe(path)  # epochs do not count when max_steps is set; YAML's `2e-5` is text, read as a number
+    assert recipe.args["warmup_ratio"] == 1.0 and recipe.args["learning_rate"] == "2e-5"
+    predict = tmp_path / "p.yaml"
+    predict.write_text(LEAN_PREDICT + "learning_rate: 0\n", encoding="utf-8")
+    assert load_recipe(predict).args["learning_rate"] == 0  # a run that does not train uses no learning rate
+    with pytest.raises(InputError) as caught:
+        recipe.with_values({"per_device_train_batch_size": 0})
+    assert str(caught.value) == f"{path}: per_device_train_batch_size is 0: it must be a whole number, at least 1"
+
+
+def test_a_recipe_that_is_not_utf8_is_one_line_naming_the_line_and_byte(tmp_path: Path) -> None:
+    path = tmp_path / "latin1.yaml"
+    path.write_bytes(LEAN_SFT.encode("utf-8") + "run_name: café\n".encode("latin-1"))
+    offset = len(LEAN_SFT.encode("utf-8")) + len(b"run_name: caf")
+    line = LEAN_SFT.count("\n") + 1
+    with pytest.raises(InputError) as caught:
+        load_recipe(path)
+    assert str(caught.value) == (f"{path}:{line}: not valid UTF-8 at byte {offset} (b'\\xe9': invalid continuation "
+                                 "byte); save it as UTF-8")

@@ -38,10 +38,13 @@ def test_same_seed_gives_identical_files(texts: Path, tmp_path: Path, arch: str)
     assert json.loads((first / "config.json").read_text())["model_type"] == arch
 
 
-def test_model_loads_and_tokenizer_round_trips(texts: Path, tmp_path: Path) -> None:
+def test_model_loads_and_tokenizer_round_trips(texts: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     out = build(texts, tmp_path / "m", "--extra-special-tokens", "<|im_start|>", "<|im_end|>")
+    said = capsys.readouterr().out.splitlines()  # what runs, said before the work starts
+    assert said[0] == f"building a tiny llama model and its tokenizer in {out}..."
+    assert said[-1].startswith("wrote llama")
     tokenizer = AutoTokenizer.from_pretrained(out)
     model = AutoModelForCausalLM.from_pretrained(out)
     text = "Story 3 about the market: shares rose."

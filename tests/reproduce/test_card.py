@@ -184,7 +184,8 @@ def this_machine() -> str:
 def test_the_card_of_a_tiny_run_gives_no_verdicts(tmp_path: Path) -> None:
     out = tmp_path / "out"
     card = build_card(Layout(load_chain("yelp5"), out, tiny=True), [], {})
-    assert card["first_line"] == ("Tiny run: a tiny model on small data, to check that the chain works end to end. "
+    assert card["first_line"] == (f"Tiny run: a tiny model on small local data ({out}/data, not the report's), to "
+                                  "check that the chain works end to end. "
                                   "Its numbers say nothing about the report and get no verdicts.")
     assert card["tiny"] is True and card["wandb_group"] == "reproduce-yelp5-tiny"
     assert {n["verdict"] for n in card["numbers"]} == {"no verdict (tiny run)"}
@@ -215,10 +216,8 @@ def test_a_number_whose_report_folder_has_an_unknown_placeholder_names_it(tmp_pa
                                       "tiny command)")
 
 
-def test_each_number_carries_the_contamination_of_its_set(tmp_path: Path) -> None:
-    from recipekit.report.card import render_markdown
-
-    out = tmp_path / "out"
+def contamination_steps(out: Path) -> list[Step]:
+    """A training step and a contamination check that found 3 of yelp5_val's 500 rows in yelp5."""
     checked = out / "contamination" / "contamination.json"
     checked.parent.mkdir(parents=True)
     counts = {"exact": {"scored_rows": 2, "training_rows": 2}, "ngram": {"scored_rows": 3, "training_rows": 4},
@@ -228,8 +227,16 @@ def test_each_number_carries_the_contamination_of_its_set(tmp_path: Path) -> Non
          "any": {"scored_rows": 3, "training_rows": 4}, "scored_ids": ["line 4", "line 9", "line 30"]},
         {"training": "yelp5", "scored": "other_val", "scored_rows": 10, "methods": counts,
          "any": {"scored_rows": 1, "training_rows": 1}, "scored_ids": ["line 1"]}]}), encoding="utf-8")
-    steps = [Step("train", ["python", "scripts/train_classifier.py", YELP], recipe=Path(YELP), source_recipe=YELP),
-             Step("contamination", ["python", "scripts/check_contamination.py", YELP], outputs=[checked])]
+    return [Step("train", ["python", "scripts/train_classifier.py", YELP], recipe=Path(YELP), source_recipe=YELP),
+            Step("contamination", ["python", "scripts/check_contamination.py", YELP], outputs=[checked])]
+
+
+def test_each_number_carries_the_contamination_of_its_set(tmp_path: Path) -> None:
+    from recipekit.report.card import render_markdown
+
+    out = tmp_path / "out"
+    steps = contamination_steps(out)
+    checked = out / "contamination" / "contamination.json"
     card = build_card(Layout(load_chain("yelp5"), out, tiny=False), steps, {})
     assert card["contamination"]["file"] == str(checked)
     for number in card["numbers"]:  # every yelp5 number is scored on yelp5_val
@@ -240,3 +247,22 @@ def test_each_number_carries_the_contamination_of_its_set(tmp_path: Path) -> Non
     assert "| 3 of 500 | not measured; scored on yelp5_val, 3 of whose rows are in the training data |" in markdown
     bare = build_card(Layout(load_chain("yelp5"), tmp_path / "none", tiny=False), steps[:1], {})
     assert bare["contamination"] is None and "no contamination check ran" in render_markdown(bare)
+
+
+def test_a_tiny_cards_rows_scored_and_rows_in_training_count_the_same_set(tmp_path: Path) -> None:
+    """A tiny run scores 16 of yelp5_val's 500 rows; the check counts 3 of the 500 in training: both say of 500."""
+    from recipekit.report.card import render_markdown
+
+    out = tmp_path / "out"
+    steps = contamination_steps(out)
+    untuned = out / "reports" / "untuned"
+    untuned.mkdir(parents=True)
+    (untuned / "classify_report.json").write_text(json.dumps({
+        "n": 16, "accuracy": 0.25, "macro": {"precision": 0.1, "recall": 0.2, "f1": 0.08}, "per_class": {},
+        "ci": {"accuracy": [0.06, 0.5]}}), encoding="utf-8")
+    markdown = render_markdown(build_card(Layout(load_chain("yelp5"), out, tiny=True), steps, {}))
+    rows = {line.split(" | ")[0]: line.split(" | ")[4:6] for line in markdown.splitlines() if line.startswith("| ")}
+    assert rows["| number"] == ["rows scored", "in training"]
+    assert rows["| untuned accuracy"] == ["16 of 500", "3 of 500"] and rows["| LoRA accuracy"] == ["-", "3 of 500"]
+    assert ("Rows scored: the scored set's rows this run scored (of all the set's rows, when it scored fewer, as a "
+            "tiny run does). In training: the set's rows, of all of them, found in the run's training sets") in markdown

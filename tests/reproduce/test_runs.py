@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import numpy as np
@@ -28,7 +29,8 @@ def write_chain(tmp_path: Path, published: float) -> Path:
     the predictions (each step declares what it reads and writes)."""
     rows = [{"prompt": f"p{i}", "predict": p, "label": g} for i, (g, p) in enumerate(PREDICTIONS)]
     source = write_jsonl(tmp_path / "source.jsonl", rows)
-    gate = "import pathlib, sys; sys.exit(0 if pathlib.Path(sys.argv[1]).exists() else 3)"
+    gate = ("import pathlib, sys; go = pathlib.Path(sys.argv[1]).exists(); "
+            "go or print(f\"error: {sys.argv[1]}: the gate is closed\", file=sys.stderr); sys.exit(0 if go else 3)")
     chain = {
         "report": "none.txt", "title": "a test chain",
         "steps": [
@@ -51,8 +53,9 @@ def test_a_failed_step_stops_the_chain_naming_its_log_and_a_rerun_resumes_there(
     chain, out = write_chain(tmp_path, 75.0), tmp_path / "run"
     first = run_cli("reproduce", chain, "--out", out, "--no-wandb")
     assert first.returncode == 2
-    assert first.stderr.strip() == (f"error: step gate failed (exit 3); its log: {out}/logs/gate.log; fix it and "
-                                    "run the same command again to resume from this step")
+    assert first.stderr.strip() == (f"error: step gate failed (exit 3): {out}/go: the gate is closed; its log: "
+                                    f"{out}/logs/gate.log; fix it and run the same command again to resume from "
+                                    "this step")
     assert (out / "predictions.jsonl").is_file() and not (out / "report_v1.5").exists()
     (out / "go").write_text("", encoding="utf-8")
     second = run_cli("reproduce", chain, "--out", out, "--no-wandb")
@@ -76,6 +79,45 @@ def test_a_failed_step_stops_the_chain_naming_its_log_and_a_rerun_resumes_there(
     assert "1 step(s) ran, 2 skipped" in fourth.stdout and "[3/3] report" in fourth.stdout
     bad_from = run_cli("reproduce", chain, "--out", out, "--from", "train")
     assert bad_from.returncode == 2 and "--from train: no such step (steps: copy, gate, report)" in bad_from.stderr
+
+
+def files_and_times(folder: Path) -> dict[str, tuple[int, int]]:
+    return {str(p): (p.stat().st_mtime_ns, p.stat().st_size) for p in folder.rglob("*") if p.is_file()}
+
+
+def test_a_second_run_into_the_same_folder_refuses_at_once_and_changes_nothing(tmp_path: Path) -> None:
+    release, out = tmp_path / "release", tmp_path / "run"
+    wait = "import pathlib, sys, time; any(pathlib.Path(sys.argv[1]).exists() or time.sleep(0.1) for _ in range(900))"
+    chain = tmp_path / "waits.yaml"
+    chain.write_text(yaml.safe_dump({"report": "none.txt", "title": "a chain that waits", "steps": [
+        {"name": "wait", "run": f"python -c '{wait}' {release}"},
+        {"name": "write", "run": "python -c 'import sys; open(sys.argv[1], \"w\").write(\"x\")' {out}/written.txt",
+         "outputs": ["{out}/written.txt"]}],
+        "numbers": [{"name": "accuracy", "published": 0.5, "metric": "accuracy", "report": "{out}/none"}]}),
+        encoding="utf-8")
+    command = [sys.executable, "-m", "recipekit.commands", "reproduce", str(chain), "--out", str(out), "--no-wandb"]
+    first = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        for _ in range(600):  # until the first run is inside its first step
+            if (out / "logs" / "wait.log").exists() or first.poll() is not None:
+                break
+            time.sleep(0.1)
+        assert first.poll() is None and (out / "logs" / "wait.log").exists()
+        before = files_and_times(out)
+        started = time.monotonic()
+        second = run_cli("reproduce", chain, "--out", out, "--no-wandb")
+        assert time.monotonic() - started < 5  # at once: it does not wait for the first
+        assert second.returncode == 2 and second.stdout == ""
+        assert second.stderr == (f"error: {out}: another run holds this reproduction's folder (pid {first.pid}, "
+                                 "reproduce waits): wait for it to end, or give another --out\n")
+        assert files_and_times(out) == before
+    finally:
+        release.write_text("", encoding="utf-8")
+        stdout, stderr = first.communicate(timeout=120)
+    assert first.returncode == 0, stderr
+    assert "2 step(s) ran" in stdout and (out / "written.txt").read_text(encoding="utf-8") == "x"
+    after = run_cli("reproduce", chain, "--out", out, "--no-wandb")  # the folder is free again
+    assert after.returncode == 0 and "0 step(s) ran, 2 skipped" in after.stdout
 
 
 def test_the_card_says_when_a_number_is_not_reproduced(tmp_path: Path) -> None:
