@@ -238,7 +238,7 @@ def eval_and_script_cases() -> list[Case]:
                                                                 "--out", p["folder"] / "c"], {}),
         ("llm-recipes: unknown command", lambda p: ["nope"], {}),
         ("check recipes: a recipe that is not UTF-8", lambda p: ["check", "recipes", p["recipe_latin1"]], {}),
-        *[(f"{command}: {name}", lambda p, c=command, n=name: [*c.split(), p[n], *extra], {})
+        *[(f"{command}: {name}", lambda p, c=command, n=name, e=extra: [*c.split(), p[n], *e], {})
           for command, extra in (("check recipes", []), ("plan", ["--gpu", "t4"]))
           for name in ("batch_zero", "lr_nan", "no_epochs", "warmup_above_one")],
         ("score: a model path that does not exist", lambda p: ["score", "--model", p["folder"] / "no_model",

@@ -60,7 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def recipe_sets(paths: list[str]) -> tuple[list[str], list[str], str | None]:
+def recipe_sets(paths: list[str]) -> tuple[list[str], list[str], Path | None]:
     """(training sets, scored sets, the first recipe's dataset_dir) of the recipes, as their parsers read them."""
     from recipekit.recipes.arguments import names_of
     from recipekit.recipes.reading import load_recipe
@@ -72,7 +72,7 @@ def recipe_sets(paths: list[str]) -> tuple[list[str], list[str], str | None]:
         recipe = load_recipe(path)
         if recipe.is_export:
             continue
-        data_dir = data_dir or str(recipe.setting("dataset_dir"))
+        data_dir = data_dir or recipe.data_dir()
         if recipe.setting("do_train", False):
             training += names_of(recipe.args.get("dataset"))
         scored += names_of(recipe.args.get("eval_dataset")) + names_of(recipe.args.get("predict_dataset"))
@@ -115,7 +115,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     from recipekit.report.writer import write_report
 
     training, scored, recipe_dir = recipe_sets(args.recipes)
-    data_dir = Path(args.data_dir or recipe_dir or at_root("data"))
+    data_dir = Path(args.data_dir) if args.data_dir else recipe_dir or at_root("data")
     training = list(dict.fromkeys(training + args.train))
     registry = load_registry(data_dir / "dataset_info.json")
     siblings = [name + suffix for name in training for suffix in HELD_OUT if name + suffix in registry]

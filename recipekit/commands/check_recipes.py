@@ -1,10 +1,12 @@
 """Check LLaMA-Factory and classifier recipes in seconds, without a GPU or model weights.
 
 For each recipe: its comment header (launch line, report) and the report's facts in the chain file it names
-(settings followed or listed as differences, hardware, global batch that adds up, target); its
+(settings followed or listed as differences, hardware, global batch that adds up, target), when its header
+names a report (a '# Report:' line; a plain LLaMA-Factory recipe needs no header); its
 arguments through LLaMA-Factory's own argument parser (classifier recipes: the classifier's HfArgumentParser,
 and their labels against the registered answers) (unknown keys, bad values); its datasets against
-dataset_info.json (naming the converter that makes a missing one); its local paths; its DeepSpeed JSON
+dataset_info.json in its own dataset_dir (naming the converter that makes a missing one); its local paths
+(a model or adapter another recipe on the same command line writes counts as made); its DeepSpeed JSON
 through DeepSpeed's own config class at each GPU count; known incompatibilities (predict_with_generate
 with ZeRO-3, quantisation with ZeRO-3 or full fine-tuning, DeepSpeed without FORCE_TORCHRUN, a chat
 template on a base model); and the global batch on 1/2/8 GPUs, or the accumulation that keeps the
@@ -23,18 +25,18 @@ from pathlib import Path
 
 from recipekit.cli import at_least, script_parser
 from recipekit.converters.catalog import converter_commands
-from recipekit.data.dataset_info import load_registry
 from recipekit.errors import InputError, exit_on_input_error
 from recipekit.paths import at_root, given, root_hint
 from recipekit.progress import working
 from recipekit.recipes.checks import GPU_COUNTS, CheckContext, Findings, batch_lines, check_recipe
-from recipekit.recipes.reading import all_recipe_files, load_recipe, recipe_outputs
+from recipekit.recipes.reading import all_recipe_files, load_recipe, producers
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = script_parser(__doc__)
     parser.add_argument("paths", nargs="*", metavar="PATH", help="recipe files (default: every recipes/**/*.yaml)")
-    parser.add_argument("--data-dir", default="data", help="folder holding dataset_info.json (default: data)")
+    parser.add_argument("--data-dir", help="folder holding dataset_info.json (default: each recipe's dataset_dir, "
+                                            "LLaMA-Factory's default data when it sets none)")
     parser.add_argument("--gpus", type=at_least(1),
                         help="print the accumulation that keeps the report's global batch on N GPUs")
     parser.add_argument("--gpu", help="also plan each recipe on N (--gpus, default 1) of this card (scripts/plan.py "
@@ -66,11 +68,10 @@ def main(argv: list[str] | None = None) -> dict[str, Findings]:
     if not paths:
         raise InputError(f"no recipes found ({root_hint()})", f"{at_root('recipes')}/")
     recipes = [load_recipe(path) for path in paths]
-    made_by = recipe_outputs(all_recipe_files())
-    data_dir = given(args.data_dir)
-    registry = load_registry(data_dir / "dataset_info.json")
+    made_by = producers([recipe.path for recipe in recipes])
+    data_dir = given(args.data_dir) if args.data_dir else None
     gpu_counts = sorted({*GPU_COUNTS, *([args.gpus] if args.gpus else [])})
-    context = CheckContext(registry, data_dir, made_by, gpu_counts, converter_commands())
+    context = CheckContext(data_dir, made_by, gpu_counts, converter_commands())
     results: dict[str, Findings] = {}
     with working(f"checking {len(recipes)} recipe(s)"):  # LLaMA-Factory's parser loads first: seconds
         for recipe in recipes:

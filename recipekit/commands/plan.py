@@ -10,6 +10,10 @@ the card's dated price (recipekit/plan/cards.yaml; --price, --cards). When a run
 are each simulated. --measure also trains a few real steps on this machine's device and prints the measured peak
 memory and step time beside the plan of that run (recipekit/plan/measure.py). Writes plan.json and plan.md.
 
+Without --gpu (or --gpu-mem): the card the recipe's header names ('# Hardware:' line), else this machine's GPU;
+else it prints the peak memory per GPU and the cards that hold it, one line, writes nothing and exits 0 (name
+one with --gpu for the time, cost and plan files).
+
 Example:
     llm-recipes plan recipes/agnews_full.yaml --gpu a100-40g --gpus 8 --seq 256 --rows 120000
     llm-recipes plan recipes/qwen3_4b_tulu_sft_lora.yaml --gpu rtx4090 --gpus 2 --price 0.69
@@ -26,16 +30,17 @@ from recipekit.cli import at_least, number_above, script_parser
 from recipekit.errors import InputError
 from recipekit.files import announce, atomic_write_text, write_json, writing_command
 from recipekit.paths import at_root
-from recipekit.plan.gpus import GPUS, load_cards, report_hardware, resolve_gpu
+from recipekit.plan.gpus import GPUS, Gpu, fitting_cards, load_cards, local_card, report_hardware, resolve_gpu
 from recipekit.recipes.arguments import names_of
 from recipekit.recipes.facts import REPORT_LINE
-from recipekit.recipes.reading import all_recipe_files, load_recipe, recipe_outputs
+from recipekit.recipes.reading import Recipe, load_recipe, producers
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = script_parser(__doc__)
     parser.add_argument("recipe", help="a LLaMA-Factory or classifier recipe")
-    parser.add_argument("--gpu", help=f"card: {', '.join(GPUS)}")
+    parser.add_argument("--gpu", help=f"card: {', '.join(GPUS)} (default: the header's 'Hardware:' card, else this "
+                                      "machine's GPU, else only the cards the run fits are listed)")
     parser.add_argument("--gpus", type=at_least(1), default=1, help="GPUs in the run (default: 1)")
     parser.add_argument("--gpu-mem", type=number_above(0),
                         help="memory of another card in GiB (or override the table's)")
@@ -77,7 +82,7 @@ def measured_seq(recipe_path: str, cutoff: int) -> tuple[int, str, list[int]]:
     names = names_of(recipe.setting("dataset"))
     if not names:
         raise InputError("--data: the recipe names no dataset", recipe_path)
-    data_dir = at_root(str(recipe.setting("dataset_dir")))
+    data_dir = recipe.data_dir()
     registry = require_converted(data_dir, names)
     try:
         lengths, how = row_lengths(data_dir, names, registry, str(recipe.setting("model_name_or_path")),
@@ -99,6 +104,31 @@ def add_padding(result: dict, lengths: list[int], cutoff: int) -> None:
     hours = (result.get("time") or {}).get("hours")
     if hours is not None:
         result["padding"]["typical_hours"] = hours * found.typical_row / int(result["shape"]["seq"])
+
+
+def default_card(recipe: Recipe, cards: dict[str, Gpu]) -> tuple[str | None, str | None]:
+    """(card, why) when --gpu is not given: the card the header's 'Hardware:' names, else this machine's GPU;
+    (None, None) when neither is known."""
+    try:
+        hardware = recipe.facts().hardware
+    except InputError:  # a header naming a chain that has no entry for it: no card from it
+        hardware = ""
+    card, _, named = report_hardware(hardware)
+    if named and card in cards:
+        return card, f"the recipe's header names {hardware.strip()}"
+    local = local_card(cards)
+    return (local, "this machine's GPU") if local else (None, None)
+
+
+def card_list(result: dict, cards: dict[str, Gpu]) -> dict:
+    """The run's peak per GPU and the cards that hold it, one line (the peak does not depend on the card)."""
+    peak = result["memory"]["peak_gib"]
+    fits = fitting_cards(peak, cards)
+    where = f"{result['gpus']} GPU{'s' * (result['gpus'] > 1)}"
+    said = f"it fits {', '.join(fits)}" if fits else "it fits none of the cards (give --gpu CARD for the changes)"
+    print(f"{result['recipe']}: {peak:.1f} GiB peak per GPU on {where}; {said}; no card is named (--gpu, the "
+          "header's 'Hardware:') and this machine has none: name one with --gpu for time, cost and plan files")
+    return {"recipe": result["recipe"], "gpus": result["gpus"], "peak_gib": peak, "fits_cards": fits}
 
 
 def set_plan_line(text: str, line: str) -> str:
@@ -133,7 +163,11 @@ def main(argv: list[str] | None = None) -> dict:
         card, args.gpus, named = report_hardware(recipe.facts().hardware)
         args.gpu = card
     cards = load_cards(args.cards)
-    gpu = resolve_gpu(args.gpu, args.gpu_mem, args.gpu_tflops, cards)
+    chosen = None
+    if args.gpu is None and args.gpu_mem is None and args.gpu_tflops is None:
+        args.gpu, chosen = default_card(recipe, cards)
+    gpu = resolve_gpu(args.gpu or max(cards, key=lambda key: cards[key].memory_gib), args.gpu_mem, args.gpu_tflops,
+                      cards)
     if args.measure:  # before any simulating: a recipe it cannot train is refused at once
         from recipekit.plan.measure import check_measurable
 
@@ -141,10 +175,14 @@ def main(argv: list[str] | None = None) -> dict:
     seq, note, lengths = args.seq, None, None
     if args.data:
         seq, note, lengths = measured_seq(args.recipe, int(recipe.setting("cutoff_len")))
-    made_by = recipe_outputs(all_recipe_files())
+    made_by = producers()
     result = plan(recipe, gpu, args.gpus, made_by, args.rows, args.mfu, args.price, seq, cards)
     if note:
         result["seq_note"] = note
+    if args.gpu is None:
+        return card_list(result, cards)
+    if chosen:
+        print(f"planned on {args.gpu}: {chosen} (name another with --gpu)")
     if lengths and result["kind"] == "train":
         add_padding(result, lengths, int(recipe.setting("cutoff_len")))
     out = Path(args.out) if args.out else at_root("outputs") / "plan" / Path(args.recipe).stem

@@ -47,10 +47,10 @@ def print_plans(layout: Layout) -> None:
     """The planner on each training recipe of the chain, on the report's hardware."""
     from recipekit.plan.gpus import report_hardware, resolve_gpu
     from recipekit.plan.planner import plan
-    from recipekit.recipes.reading import all_recipe_files, load_recipe, recipe_outputs
+    from recipekit.recipes.reading import load_recipe, producers
     from recipekit.report.plan import header_line
 
-    made_by = recipe_outputs(all_recipe_files(root() / "recipes"))
+    made_by = producers([root() / step.source_recipe for step in layout.steps() if step.source_recipe])
     print("\nplan (the real run, on each recipe's report hardware):")
     planned: list[tuple[str, dict[str, Any]]] = []
     for step in layout.steps():

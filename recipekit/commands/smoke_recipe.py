@@ -7,7 +7,8 @@ Each recipe keeps its stage, fine-tuning type, LoRA settings and targets (the ti
 same q/k/v/o/gate/up/down_proj module names), DPO settings and DeepSpeed config (run with FORCE_TORCHRUN=1 on
 2 CPU ranks). Swapped: the model (a tiny model of the same family, with its template's special tokens), the
 data (fixtures in the dataset's raw format, made by its own converter), paths, steps (max_steps 2), sequence
-length (at most 512) and batch sizes (at most 2). Dropped where this machine cannot run them, with a note:
+length (at most 512) and batch sizes (at most 2); a dataset of no fixture (your own, registered in the recipe's
+dataset_dir) runs on a seeded sample of its own rows. Dropped where this machine cannot run them, with a note:
 bf16/fp16 and 4-bit quantisation on a machine without CUDA/bitsandbytes. A recipe that needs another's
 output (an adapter, a trained model) runs that recipe first. Predict recipes run predict and must write
 generated_predictions.jsonl; wandb runs offline and its run folder is checked. Exit 1 on any failure.
@@ -30,13 +31,22 @@ from typing import Any
 import yaml
 
 from recipekit.cli import at_least, script_parser
-from recipekit.converters.catalog import DATASETS, make_fixture_dataset, spec_for
+from recipekit.converters.catalog import make_fixture_dataset, spec_for
 from recipekit.errors import InputError, exit_on_input_error
-from recipekit.paths import at_root, module_command, root, shown
+from recipekit.paths import at_root, module_command, shown
 from recipekit.progress import working
 from recipekit.recipes.arguments import names_of
-from recipekit.recipes.reading import Recipe, all_recipe_files, load_recipe, recipe_outputs
-from recipekit.recipes.tiny_run import hub_or_made, launch_env, make_tiny_model, run_logged, tiny_args, tiny_family
+from recipekit.recipes.reading import Recipe, load_recipe, producers
+from recipekit.recipes.tiny_run import (
+    TINY_ROWS,
+    hub_or_made,
+    launch_env,
+    make_tiny_model,
+    run_logged,
+    sample_dataset,
+    tiny_args,
+    tiny_family,
+)
 from recipekit.steps import Step
 
 
@@ -54,20 +64,24 @@ class Smoke:
     """One smoke session: a work folder, the tiny models, the converted data, and the list of steps (each recipe
     after the recipes whose output it needs) that the runner then runs."""
 
-    def __init__(self, work: Path, steps: int) -> None:
+    def __init__(self, work: Path, steps: int, given: list[Path] | None = None) -> None:
         self.work, self.steps = work.resolve(), steps
         self.data = self.work / "data"
         self.models: dict[tuple[str, str], Path] = {}
         self.outputs: dict[Path, Path] = {}  # recipe -> its smoke output_dir
         self.planned: list[Planned] = []
-        self.made_by = recipe_outputs([p.resolve() for p in all_recipe_files(root() / "recipes")])
+        self.made_by = producers(given or [])
 
-    def dataset(self, name: str) -> None:
+    def dataset(self, name: str, recipe: Recipe) -> bool:
+        """Make dataset ``name`` in the smoke data folder: its fixture through its converter, else a sample of the
+        recipe's own registered rows; True for the latter (its media stay where the recipe has them)."""
         spec = spec_for(name)
         if spec is None:
-            raise InputError(f"no smoke fixture makes dataset {name!r} (known: {', '.join(DATASETS)})")
+            sample_dataset(name, recipe.data_dir(), self.data)
+            return True
         if not (self.data / f"{name}.jsonl").exists():
             make_fixture_dataset(spec.name, self.work / "raw", self.data)
+        return False
 
     def tiny_model(self, recipe: Recipe) -> Path:
         """A tiny model of the recipe's family with its template's special tokens."""
@@ -80,13 +94,17 @@ class Smoke:
 
     def swapped(self, recipe: Recipe, notes: list[str]) -> dict[str, Any]:
         """The recipe's arguments for its smoke run (another recipe's output it needs is planned first)."""
-        for name in recipe.datasets():
-            self.dataset(name)
+        own = [self.dataset(name, recipe) for name in recipe.datasets()]
         for adapter in names_of(recipe.args.get("adapter_name_or_path")):  # planned first: its data, its model
             if adapter.rstrip("/") in self.made_by:
                 self.add(self.made_by[adapter.rstrip("/")])
         resolve = hub_or_made(self.tiny_model(recipe), self.made_by, self.add, recipe)
-        return tiny_args(recipe, self.data, self.work / "runs" / run_name(recipe), self.steps, resolve, notes)
+        args = tiny_args(recipe, self.data, self.work / "runs" / run_name(recipe), self.steps, resolve, notes)
+        if any(own) and not recipe.is_classifier:
+            args["media_dir"] = str(at_root(str(recipe.setting("media_dir", None) or recipe.data_dir())).resolve())
+        if any(own):
+            notes.append(f"data: a sample of {TINY_ROWS} rows of the recipe's own sets ({shown(recipe.data_dir())})")
+        return args
 
     def add(self, path: Path) -> Path:
         """Plan one recipe's smoke run (after those it depends on, once); returns its output folder."""
@@ -195,7 +213,7 @@ def build_parser() -> argparse.ArgumentParser:
 @exit_on_input_error
 def main(argv: list[str] | None = None) -> dict[Path, Path]:
     args = build_parser().parse_args(argv)
-    smoke = Smoke(Path(args.work), args.steps)
+    smoke = Smoke(Path(args.work), args.steps, [Path(recipe) for recipe in args.recipes])
     with working(f"preparing {len(args.recipes)} recipe(s): raw fixtures converted, tiny models"):
         for recipe in args.recipes:
             smoke.add(Path(recipe))

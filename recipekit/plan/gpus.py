@@ -138,3 +138,32 @@ def report_hardware(hardware: str) -> tuple[str, int, bool]:
             return key, count, True
     digits = re.match(r"\s*(\d+)\s*(?:x\s*)?gpu", text)
     return "t4", int(digits.group(1)) if digits else count, False
+
+
+def local_card(cards: dict[str, Gpu]) -> str | None:
+    """The table's key for this machine's first CUDA device; None without CUDA or for a card not in the table."""
+    import torch
+
+    if not torch.cuda.is_available():
+        return None
+    device = torch.cuda.get_device_properties(0)
+    return device_card(device.name, device.total_memory / 2**30, cards)
+
+
+def device_card(device: str, memory_gib: float, cards: dict[str, Gpu]) -> str | None:
+    """The table's key for a device as CUDA names it: the longest card family in its name, then the size nearest
+    its memory (``NVIDIA A100-SXM4-80GB`` -> ``a100-80g``); None for a card not in the table."""
+    name, memory = squeezed(device), memory_gib
+    families = {key: squeezed(re.sub(r"-\d+g$", "", key)) for key in cards}
+    matching = [key for key, family in families.items() if family and family in name]
+    if not matching:
+        return None
+    longest = max(len(families[key]) for key in matching)
+    same = [key for key in matching if len(families[key]) == longest]
+    return min(same, key=lambda key: abs(cards[key].memory_gib - memory))
+
+
+def fitting_cards(peak_gib: float, cards: dict[str, Gpu]) -> list[str]:
+    """The cards whose memory holds a run that peaks at ``peak_gib`` per GPU (the peak is the same on any card),
+    smallest first."""
+    return sorted((key for key, gpu in cards.items() if peak_gib <= gpu.memory_gib), key=lambda k: cards[k].memory_gib)

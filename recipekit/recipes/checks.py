@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from recipekit.data.dataset_info import dataset_base
+from recipekit.data.dataset_info import dataset_base, load_registry
 from recipekit.errors import InputError
 from recipekit.paths import at_root, shown
 from recipekit.recipes.facts import REQUIRED_KEYS, report_reference
@@ -24,11 +24,11 @@ PATH_KEYS = ("model_name_or_path", "adapter_name_or_path", "ref_model", "ref_mod
 
 @dataclass(frozen=True)
 class CheckContext:
-    """What the checks compare a recipe with: the dataset registry (and the command that makes each dataset),
-    the recipes that write local paths, and the GPU counts to resolve DeepSpeed's config at."""
+    """What the checks compare a recipe with: the data folder (None: each recipe's own ``dataset_dir``), the
+    recipes that write local paths, the GPU counts to resolve DeepSpeed's config at (and the command that makes
+    each of this repository's datasets)."""
 
-    registry: dict[str, Any]
-    data_dir: Path
+    data_dir: Path | None
     made_by: dict[str, Path]
     gpu_counts: list[int]
     converter_commands: dict[str, str] = field(default_factory=dict)
@@ -56,7 +56,12 @@ def zero_stage(config: dict[str, Any]) -> int:
 
 def check_header(recipe: Recipe, found: Findings) -> None:
     """The header's launch line and report; the report's facts (its chain file's entry, or the header's own
-    lines for a recipe of no report) and a global batch that adds up and matches the recipe."""
+    lines for a recipe of no report) and a global batch that adds up and matches the recipe. A recipe whose
+    header names no report (a plain LLaMA-Factory recipe) needs no header: a note says what one would add."""
+    if report_reference(recipe.header) is None:
+        found.notes.append("no '# Report:' header line: checked as a plain LLaMA-Factory recipe (a header of "
+                           "'Launch', 'Report:', 'Hardware:', 'Global batch:', 'Target:' lines adds the report checks)")
+        return
     missing = [name for name, present in (("launch", any(map(LAUNCH_LINE.match, recipe.header))),
                                           ("report", report_reference(recipe.header) is not None)) if not present]
     try:
@@ -120,6 +125,11 @@ def parse_classifier(recipe: Recipe, found: Findings) -> None:
         found.errors.append(exc.message)
 
 
+def data_folder(recipe: Recipe, context: CheckContext) -> Path:
+    """Where the recipe's datasets are registered: --data-dir, else its own ``dataset_dir``."""
+    return context.data_dir or recipe.data_dir()
+
+
 def check_labels(recipe: Recipe, context: CheckContext, found: Findings) -> None:
     """A classifier's labels hold every answer of its registered sets (when their files exist)."""
     from recipekit.data.dataset_info import dataset_answers
@@ -129,14 +139,19 @@ def check_labels(recipe: Recipe, context: CheckContext, found: Findings) -> None
         return
     names = {str(x).strip() for x in (labels if isinstance(labels, list) else str(labels).split(","))}
     for name in recipe.datasets():
-        answers = dataset_answers(context.data_dir, name) or []
+        answers = dataset_answers(data_folder(recipe, context), name) or []
         outside = sorted(set(answers) - names)
         if outside:
             found.errors.append(f"dataset {name!r} has answers {outside} that are not in labels {sorted(names)}")
 
 
 def check_datasets(recipe: Recipe, context: CheckContext, found: Findings) -> None:
-    registry, data_dir = context.registry, context.data_dir
+    data_dir = data_folder(recipe, context)
+    try:
+        registry = load_registry(data_dir / "dataset_info.json")
+    except InputError as exc:
+        found.errors.append(str(exc))
+        return
     ranking_stage = recipe.args.get("stage", "sft") in {"dpo", "rm", "kto", "orpo", "simpo"}
     for name in recipe.datasets():
         command = context.converter_commands.get(dataset_base(name))
@@ -244,8 +259,12 @@ def check_compatibility(recipe: Recipe, config: dict[str, Any] | None, found: Fi
                             "through adapters; use finetuning_type lora (QLoRA) or drop quantization_bit")
     if config is not None and a.get("do_train") and "FORCE_TORCHRUN=1" not in recipe.launch_line():
         command = "llm-recipes train-classifier" if recipe.is_classifier else "llamafactory-cli train"
-        found.errors.append("DeepSpeed recipes must be launched with torchrun: make the header's launch line "
-                            f"`FORCE_TORCHRUN=1 {command} {recipe.path}`")
+        launch = f"`FORCE_TORCHRUN=1 {command} {recipe.path}`"
+        if report_reference(recipe.header) is None:  # a plain recipe: no header to hold the launch line
+            found.notes.append(f"DeepSpeed recipes are launched with torchrun: {launch}")
+        else:
+            found.errors.append(f"DeepSpeed recipes must be launched with torchrun: make the header's launch line "
+                                f"{launch}")
     if recipe.is_classifier and config is not None:
         from recipekit.recipes.classifier import zero3_lora_problem
 

@@ -79,6 +79,15 @@ class Recipe:
         ``llm-recipes train-classifier``)."""
         return self.path.parent.name == CLASSIFIER_FOLDER if self.classifier is None else self.classifier
 
+    def data_dir(self) -> Path:
+        """The folder of its ``dataset_info.json`` as LLaMA-Factory finds it: ``dataset_dir`` (the parser's
+        default, ``data``, when left out), a relative one under the root (the working directory by default)."""
+        try:
+            folder = self.setting("dataset_dir", "data")
+        except InputError:  # a recipe its parser refuses: the value as written (the refusal is reported on its own)
+            folder = self.args.get("dataset_dir") or "data"
+        return at_root(str(folder))
+
     def datasets(self) -> list[str]:
         """Every dataset name in ``dataset``, ``eval_dataset`` and ``predict_dataset``."""
         names = []
@@ -197,3 +206,9 @@ def recipe_outputs(paths: list[Path]) -> dict[str, Path]:
         if folder:
             outputs[folder] = path
     return outputs
+
+
+def producers(given: list[Path] | tuple[Path, ...] = ()) -> dict[str, Path]:
+    """Who writes each local model path: the repository's recipes and the recipes ``given`` to the same command
+    (these win: a user's train recipe makes the model its predict recipe loads)."""
+    return {**recipe_outputs(all_recipe_files()), **recipe_outputs([Path(p) for p in given])}

@@ -134,6 +134,41 @@ def hub_or_made(model: Path, made_by: dict[str, Path], tiny_output: Callable[[Pa
     return resolve
 
 
+def sample_dataset(name: str, data_dir: Path, out: Path, rows: int = TINY_ROWS, seed: int = 0) -> None:
+    """A seeded sample of ``rows`` rows of dataset ``name`` registered in ``data_dir``, written as
+    ``out/NAME.jsonl`` and registered in ``out/dataset_info.json`` with the same entry (read with the ``datasets``
+    builder LLaMA-Factory uses for the file's type); a set not registered or not on disk is one InputError."""
+    import datasets
+    from llamafactory.extras.constants import FILEEXT2TYPE
+
+    from recipekit.data.dataset_info import load_registry, upsert_dataset_entry
+
+    registry_path = data_dir / "dataset_info.json"
+    entry = load_registry(registry_path).get(name)
+    if entry is None:
+        raise InputError(f"dataset {name!r} is not registered (no smoke fixture makes it either)", str(registry_path))
+    if not entry.get("file_name"):
+        raise InputError(f"dataset {name!r} is not a local file: a smoke run samples local files only",
+                         str(registry_path))
+    source = data_dir / str(entry["file_name"])
+    files = sorted(p for p in source.iterdir() if p.is_file()) if source.is_dir() else [source]
+    if not source.exists() or not files:
+        raise InputError(f"dataset {name!r} is registered but {source} is not there", str(registry_path))
+    builder = FILEEXT2TYPE.get(files[0].suffix.lstrip("."))
+    if builder is None:
+        raise InputError(f"dataset {name!r}: LLaMA-Factory reads {', '.join(FILEEXT2TYPE)} files, not "
+                         f"{files[0].suffix or 'files without an extension'}", str(files[0]))
+    datasets.disable_progress_bars()
+    try:
+        loaded = datasets.load_dataset(builder, data_files=[str(f) for f in files], split="train")
+    except Exception as exc:  # the datasets library's own words on a file it cannot read
+        raise InputError(f"dataset {name!r} cannot be read: {' '.join(str(exc).split())}", str(source)) from None
+    sample = loaded.shuffle(seed=seed).select(range(min(rows, len(loaded))))
+    out.mkdir(parents=True, exist_ok=True)
+    sample.to_json(out / f"{name}.jsonl", lines=True, force_ascii=False)
+    upsert_dataset_entry(out / "dataset_info.json", name, {**entry, "file_name": f"{name}.jsonl"})
+
+
 def launch_env(args: dict[str, Any]) -> dict[str, str]:
     """Environment of a tiny run: wandb offline, and DeepSpeed recipes on 2 CPU ranks."""
     return {**TINY_ENV, **(DEEPSPEED_ENV if args.get("deepspeed") else {})}

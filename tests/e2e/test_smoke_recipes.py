@@ -84,14 +84,15 @@ def test_lora_targets_stage_and_deepspeed_are_kept(smoke: tuple[str, Path]) -> N
 
 
 @pytest.mark.integration
-def test_a_dataset_without_fixture_is_a_one_line_error(tmp_path: Path) -> None:
+def test_a_dataset_neither_fixture_nor_registered_is_a_one_line_error(tmp_path: Path) -> None:
     config = yaml.safe_load((ROOT / "recipes" / "yelp5_lora.yaml").read_text(encoding="utf-8"))
     config["dataset"] = "mystery"
     recipe = tmp_path / "mystery.yaml"
     recipe.write_text(yaml.safe_dump(config), encoding="utf-8")
     result = run_script("scripts/smoke_recipe.py", recipe, "--work", tmp_path / "work")
     assert result.returncode == 2
-    assert result.stderr.strip().startswith("error: no smoke fixture makes dataset 'mystery' (known: agnews, yelp5")
+    assert result.stderr == ("error: data/dataset_info.json: dataset 'mystery' is not registered (no smoke fixture "
+                             "makes it either)\n")
 
 
 @pytest.mark.integration

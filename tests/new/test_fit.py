@@ -68,9 +68,11 @@ def test_a_model_whose_full_states_exceed_the_card_gets_lora_or_zero3_offload(ba
     # the planner agrees: the chosen recipe fits that card, the same recipe in full without DeepSpeed does not
     gpu = found.gpu
     folder = base[2]
+    simulated = sorted((folder / "cache" / "plan").iterdir())
     assert plan(load_recipe(recipe_for(folder, chosen, "chosen")), gpu, 1, {})["fits"]
     full = replace(chosen, method="full", zero=0, offload=False)
     assert not plan(load_recipe(recipe_for(folder, full, "full")), gpu, 1, {})["fits"]
+    assert sorted((folder / "cache" / "plan").iterdir()) == simulated  # the planner reused the search's steps
     assert found.simulations and len(found.simulations) < len(planned) * len(found.batches())
 
 
@@ -82,6 +84,7 @@ def test_a_smaller_card_gets_a_smaller_per_device_batch_with_the_same_global_bat
     large, small = base_search(base, 24.0, 4), base_search(base, 4.0, 4)
     big = large.largest_fitting("lora", 0, False, False).candidate
     little = small.largest_fitting("lora", 0, False, False).candidate
+    assert len(large.simulations) == 1  # the largest batch fits the large card: the one step simulated
     assert little.batch < big.batch and little.accumulation > big.accumulation
     assert little.batch * little.accumulation == big.batch * big.accumulation == 4
     # against the planner: the small card's batch fits it and twice that batch does not
@@ -91,3 +94,26 @@ def test_a_smaller_card_gets_a_smaller_per_device_batch_with_the_same_global_bat
     double = replace(little, batch=little.batch * 2, accumulation=little.accumulation // 2)
     result = plan(load_recipe(recipe_for(folder, double, "double")), gpu, 1, {})
     assert result["memory"]["peak_gib"] > 0.95 * gpu.memory_gib
+
+
+@pytest.mark.integration
+def test_hours_and_budget_reject_the_plans_above_them(base: tuple[Any, Any, Path]) -> None:
+    from recipekit.errors import InputError
+
+    found = base_search(base, 24.0, 4)
+    assert found.gpu.price_per_hour  # the card has a price: a budget applies
+    free = search(found, ("lora",))
+    fastest, slower = free[0], free[1]
+    assert fastest.hours < slower.hours and fastest.cost < slower.cost
+    # a limit between the two: the fastest is still chosen, the slower one is over the limit
+    hours = search(found, ("lora",), hours=(fastest.hours + slower.hours) / 2)
+    assert hours[0].candidate == fastest.candidate
+    assert next(p for p in hours if p.candidate == slower.candidate).why.startswith("over --hours ")
+    budget = search(found, ("lora",), budget=(fastest.cost + slower.cost) / 2)
+    assert next(p for p in budget if p.candidate == slower.candidate).why.startswith("over --budget $")
+    # below the fastest: one line naming the quickest plan that fits
+    with pytest.raises(InputError, match=r"^no plan on 1 x .* meets the limit: the quickest that fits \(lora, "
+                                         r".*\) takes .* h, \$.*; raise --hours/--budget or add GPUs$"):
+        search(found, ("lora",), hours=fastest.hours / 2)
+    with pytest.raises(InputError, match=r"meets the limit"):
+        search(found, ("lora",), budget=fastest.cost / 2)

@@ -94,6 +94,8 @@ def test_a_classify_table_becomes_recipes_and_a_chain_with_its_labels(tmp_path: 
                                    "sentiment)"),
     (("--model", "nobody/no-such-model"), "--model nobody/no-such-model: its config.json is not available "
                                           "offline"),
+    (("--template", "Order {order_ID}"), "--template {order_ID} 'order_ID': no such column (columns: order_id, "
+                                         "review_text, sentiment)"),
 ])
 def test_bad_flags_are_one_line_and_write_nothing(tmp_path: Path, change: tuple[str, str], expected: str) -> None:
     root = project(tmp_path)
