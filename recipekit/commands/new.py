@@ -24,9 +24,9 @@ from typing import Any
 
 from recipekit.cli import at_least, escaped_text, name_value, number_above, script_parser
 from recipekit.errors import exit_on_input_error
+from recipekit.plan.fit import METHODS
 from recipekit.plan.gpus import GPUS
-from recipekit.recipes.fit import METHODS
-from recipekit.recipes.scaffold import TASKS
+from recipekit.reproduce.new_recipes import TASKS
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -57,7 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 @exit_on_input_error
 def main(argv: list[str] | None = None) -> dict[str, Any]:
-    from recipekit.recipes.new import create
+    from recipekit.reproduce.new import create
 
     return create(build_parser().parse_args(argv))
 

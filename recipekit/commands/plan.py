@@ -163,8 +163,8 @@ def main(argv: list[str] | None = None) -> dict:
         card, args.gpus, named = report_hardware(recipe.facts().hardware)
         args.gpu = card
     cards = load_cards(args.cards)
-    chosen = None
-    if args.gpu is None and args.gpu_mem is None and args.gpu_tflops is None:
+    chosen, card_given = None, args.gpu is not None or args.gpu_mem is not None or args.gpu_tflops is not None
+    if not card_given:
         args.gpu, chosen = default_card(recipe, cards)
     gpu = resolve_gpu(args.gpu or max(cards, key=lambda key: cards[key].memory_gib), args.gpu_mem, args.gpu_tflops,
                       cards)
@@ -179,7 +179,7 @@ def main(argv: list[str] | None = None) -> dict:
     result = plan(recipe, gpu, args.gpus, made_by, args.rows, args.mfu, args.price, seq, cards)
     if note:
         result["seq_note"] = note
-    if args.gpu is None:
+    if args.gpu is None and not card_given:
         return card_list(result, cards)
     if chosen:
         print(f"planned on {args.gpu}: {chosen} (name another with --gpu)")

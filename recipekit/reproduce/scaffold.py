@@ -9,7 +9,7 @@ from typing import Any
 
 import yaml
 
-from recipekit.recipes.scaffold import NewRun
+from recipekit.reproduce.new_recipes import NewRun
 
 CLASSIFY_NUMBERS = (("accuracy", "accuracy"), ("macro-F1", "macro_f1"), ("log loss", "log_loss"))
 GEN_NUMBERS = (("BLEU-4", "bleu-4"), ("ROUGE-1", "rouge-1"), ("ROUGE-2", "rouge-2"), ("ROUGE-L", "rouge-l"))

@@ -10,11 +10,11 @@ from typing import Any
 
 import pytest
 
+from recipekit.plan.fit import Candidate, Search, choose_cutoff, search
 from recipekit.plan.gpus import resolve_gpu
 from recipekit.plan.planner import plan, read_run
-from recipekit.recipes.fit import Candidate, Search, choose_cutoff, search
 from recipekit.recipes.reading import load_recipe
-from recipekit.recipes.scaffold import NewRun, recipe_text, train_args
+from recipekit.reproduce.new_recipes import NewRun, recipe_text, train_args
 
 MODEL = "Qwen/Qwen2.5-0.5B-Instruct"
 SEQ = 128

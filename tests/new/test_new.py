@@ -169,11 +169,11 @@ def test_bad_data_is_one_line_and_writes_nothing(tmp_path: Path, rows: int, clas
 
 def test_a_full_runs_chain_has_no_export_and_its_card_says_there_are_no_published_numbers(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from recipekit.recipes.fit import Candidate
-    from recipekit.recipes.scaffold import NewRun, predict_args, train_args
+    from recipekit.plan.fit import Candidate
     from recipekit.report.card import render_markdown
     from recipekit.reproduce.card import build_card
     from recipekit.reproduce.chain import Layout
+    from recipekit.reproduce.new_recipes import NewRun, predict_args, train_args
     from recipekit.reproduce.scaffold import chain, chain_text
 
     monkeypatch.setenv("LLM_RECIPES_ROOT", str(tmp_path))

@@ -16,8 +16,8 @@ from recipekit.data.transaction import Plan
 from recipekit.errors import InputError
 from recipekit.files import atomic_write_text, remove_file, writes_held
 from recipekit.paths import root, shown
-from recipekit.recipes.fit import METHODS, Planned, Search, choose_cutoff, search
-from recipekit.recipes.scaffold import NewRun, export_args, predict_args, recipe_text, template_for, train_args
+from recipekit.plan.fit import METHODS, Planned, Search, choose_cutoff, search
+from recipekit.reproduce.new_recipes import NewRun, export_args, predict_args, recipe_text, template_for, train_args
 
 DEFAULT_MODEL = "Qwen/Qwen2.5-0.5B-Instruct"
 MAKER = "generic"  # the converter recorded with the sets: ``new`` converts through ``convert generic``
@@ -152,9 +152,9 @@ def label_set(conversion: Any, name: str, column: str, source: str) -> list[str]
 def plan_choice(args: argparse.Namespace, model: str, template: str, cutoff: int, rows: int, card: str,
                 gpus: int, scratch: Path) -> tuple[list[Planned], Search, Any]:
     """The search on the card: the base run read from a LoRA recipe by the planner, every candidate planned."""
+    from recipekit.plan.fit import Candidate
     from recipekit.plan.gpus import resolve_gpu
     from recipekit.plan.planner import read_run
-    from recipekit.recipes.fit import Candidate
     from recipekit.recipes.reading import load_recipe
 
     gpu = resolve_gpu(card)

@@ -8,7 +8,7 @@ from typing import Any
 
 import yaml
 
-from recipekit.recipes.fit import Candidate
+from recipekit.plan.fit import Candidate
 
 TASKS = ("classify", "generate", "preference")
 LEARNING_RATE = {("sft", "full"): 1.0e-5, ("sft", "lora"): 1.0e-4, ("dpo", "full"): 5.0e-7, ("dpo", "lora"): 5.0e-6}
