@@ -4,7 +4,9 @@ report's hardware with an empty simulation cache (the first plan a user runs), t
 The goal: every recipe plans in under 60 s on a 2-core machine. Also prints, for --cards, each recipe's peak per
 GPU at the report's GPU count (recipes/README.md's table). --published instead plans every published, measured
 run of recipekit/plan/published_runs.yaml and prints planned / measured memory and step time for each, the memory
-MAPE and worst error and the range of the time ratios, against the goals (memory within 10%, time 0.67-1.5x).
+MAPE and worst error and the range of the time ratios, against the goals (memory within 10%, time 0.67-1.5x),
+then per source the step-time ratios in sample and left out (the constants fitted on every other source):
+the figures README.md quotes.
 --measure runs `plan --measure` on every shipped training recipe (or the given ones) that fits this machine's
 device and writes the planned-vs-measured table (recipekit/plan/measured_runs.yaml by default): on a GPU machine,
 the one command to run.
@@ -26,6 +28,7 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from recipekit.cli import at_least, script_parser
 from recipekit.errors import exit_on_input_error
@@ -34,6 +37,9 @@ from recipekit.plan.calibration import PUBLISHED_RUNS
 from recipekit.plan.gpus import report_hardware
 from recipekit.plan.measure import MEASURED_RUNS
 from recipekit.recipes.reading import all_recipe_files, load_recipe
+
+if TYPE_CHECKING:
+    from recipekit.plan.timing import Constants
 
 GOAL_SECONDS = 60.0
 
@@ -55,8 +61,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def published(path: str, fit_constants: bool = False) -> list:
-    """Every published point planned, one table row each, then the summary against the goals."""
-    from recipekit.plan.calibration import MEMORY_GOAL, TIME_GOAL, check, fit, load_points, prepare, summary
+    """Every published point planned, one table row each, then the figures: the summary against the goals and,
+    per source, the fit in sample and with that source left out of the fit."""
+    from recipekit.plan.calibration import check, fit, leave_one_source_out, load_points, prepare
 
     sources, points = load_points(path)
     print("| source | model | method | GPUs | seq | memory GB (planned / measured) | ratio | step s (planned / "
@@ -75,12 +82,11 @@ def published(path: str, fit_constants: bool = False) -> list:
               f"| {result.memory_ratio:.2f} | {result.planned_s:.2f} / {point['step_s']:.2f} | {result.time_ratio:.2f} "
               f"| {result.bound} |",
               flush=True)
-    totals = summary(checked)
-    print(f"\n{totals['used']} of {totals['points']} points set the model (the others are listed with their reason):")
-    print(f"memory MAPE {totals['memory_mape']:.1%}, worst {totals['memory_worst']:.1%} (goal: every point within "
-          f"{MEMORY_GOAL:.0%}): {'met' if totals['memory_goal_met'] else 'NOT met'}")
-    print(f"time ratios {totals['time_low']:.2f}-{totals['time_high']:.2f} (goal {TIME_GOAL[0]}-{TIME_GOAL[1]}): "
-          f"{'met' if totals['time_goal_met'] else 'NOT met'}")
+    held = leave_one_source_out(prepared)
+    print()
+    print("\n".join(figures(sources, checked, held)))
+    for source, (constants, _) in held.items():
+        print(f"fitted without {source}: {constants_text(constants)}")
     if fit_constants:
         constants, worst = fit(prepared)
         print(f"\nbest constants on these points (worst time ratio {math.exp(worst):.2f}x): {constants}")
@@ -90,6 +96,48 @@ def published(path: str, fit_constants: bool = False) -> list:
         if point.get("reason"):
             print(f"listed: {point.get('as', point['model'])} {point['seq']}: {point['reason']}")
     return checked
+
+
+def constants_text(constants: Constants) -> str:
+    """The four fitted constants, rounded as a reader compares them."""
+    return (f"matmul efficiency {constants.matmul_efficiency:.2f}, bandwidth efficiency "
+            f"{constants.bandwidth_efficiency:.2f}, launch {constants.launch_seconds * 1e6:.2f} us, ZeRO step "
+            f"{constants.zero_step_seconds * 1e9:.2f} ns per parameter")
+
+
+def ratios_text(stats: dict) -> str:
+    return f"{stats['time_low']:.2f}-{stats['time_high']:.2f}x (MAPE {stats['time_mape']:.1%})"
+
+
+def figures(sources: dict, checked: list, held: dict) -> list[str]:
+    """The lines README.md quotes: the summary over the points that set the model, against the goals, then one
+    table row per source: its memory error, its step-time ratios under the calibrated constants (in sample) and
+    under the constants fitted on every other source (left out; a source whose points are all listed sets
+    nothing, so the calibrated constants already leave it out)."""
+    from recipekit.plan.calibration import MEMORY_GOAL, TIME_GOAL, summary
+
+    totals = summary(checked)
+    lines = [
+        f"Planned against measured on the {totals['used']} points that set the model (of {totals['points']} "
+        f"published; the others are listed with their reason): memory MAPE {totals['memory_mape']:.1%}, worst "
+        f"{totals['memory_worst']:.1%} (goal: every point within {MEMORY_GOAL:.0%}: "
+        f"{'met' if totals['memory_goal_met'] else 'NOT met'}); step time {ratios_text(totals)} (goal "
+        f"{TIME_GOAL[0]}-{TIME_GOAL[1]}x: {'met' if totals['time_goal_met'] else 'NOT met'}).",
+        "",
+        "| source | cards | points used / listed | memory MAPE (worst) | step time in sample | step time left out |",
+        "|---|---|---|---|---|---|"]
+    for key in sources:
+        mine = [c for c in checked if c.point["source"] == key]
+        if not mine:
+            continue
+        used = [c for c in mine if c.used]
+        stats = summary(mine)
+        cards = ", ".join(dict.fromkeys(c.point["gpu"] for c in mine))
+        inside = ratios_text(stats) if used else "-"
+        outside = ratios_text(summary(held[key][1])) if used else f"{ratios_text(stats)}, listed"
+        lines.append(f"| {key} | {cards} | {len(used)} / {len(mine) - len(used)} | {stats['memory_mape']:.1%} "
+                     f"({stats['memory_worst']:.1%}) | {inside} | {outside} |")
+    return lines
 
 
 def timed_plan(recipe: Path, cache: Path, out: Path, extra: list[str]) -> tuple[float, dict]:

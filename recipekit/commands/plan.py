@@ -94,12 +94,16 @@ def measured_seq(recipe_path: str, cutoff: int) -> tuple[int, str, list[int]]:
     return min(longest, cutoff), f"--data: longest row {longest} tokens by {how}", lengths
 
 
-def add_padding(result: dict, lengths: list[int], cutoff: int) -> None:
-    """The data's tokens as the padded batches run them and as packing would, and the run's hours at the typical
-    padded row beside those at the longest (time in proportion to the tokens run)."""
+def add_padding(result: dict, lengths: list[int], recipe: Recipe) -> None:
+    """The data's tokens as the padded batches run them (in the order of the recipe's sampler, from its seed) and
+    as packing would, and the run's hours at the typical padded row beside those at the longest (time in
+    proportion to the tokens run)."""
     from recipekit.plan.padding import padding
 
-    found = padding(lengths, int(result["shape"]["batch"]), cutoff)
+    value = recipe.setting
+    sampling = "sequential" if value("disable_shuffling", False) else str(value("train_sampling_strategy"))
+    found = padding(lengths, int(result["shape"]["batch"]), int(value("cutoff_len")), int(value("seed")), sampling,
+                    int(value("gradient_accumulation_steps")))
     result["padding"] = found.as_dict()
     hours = (result.get("time") or {}).get("hours")
     if hours is not None:
@@ -184,7 +188,7 @@ def main(argv: list[str] | None = None) -> dict:
     if chosen:
         print(f"planned on {args.gpu}: {chosen} (name another with --gpu)")
     if lengths and result["kind"] == "train":
-        add_padding(result, lengths, int(recipe.setting("cutoff_len")))
+        add_padding(result, lengths, recipe)
     out = Path(args.out) if args.out else at_root("outputs") / "plan" / Path(args.recipe).stem
     markdown = render_markdown(result) + (f"\n{note}\n" if note else "")
     if args.measure:

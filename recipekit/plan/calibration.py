@@ -17,7 +17,11 @@ from recipekit.plan.timing import CALIBRATED, Constants, step_time
 
 POINT_KEYS = {"source", "model", "as", "method", "seq", "memory_gb", "step_s", "gpu", "precision", "batch",
               "accumulation", "gradient_checkpointing", "lora_rank", "lora_alpha", "lora_target", "gpus", "zero",
-              "quantization_bit", "reason", "buffer_elements", "head_labels"}
+              "quantization_bit", "reason", "buffer_elements", "head_labels", "memory_gib", "tokens_per_s",
+              "samples_per_s"}
+# a source's figures as it prints them: memory in GiB, speed as tokens or samples per GPU per second
+MEMORY_UNITS = {"memory_gb": 1e9, "memory_gib": 2**30}
+SPEED_UNITS = ("step_s", "tokens_per_s", "samples_per_s")
 PUBLISHED_RUNS = Path(__file__).resolve().parent / "published_runs.yaml"
 MEMORY_GOAL = 0.10  # planned memory within 10% of the measured
 TIME_GOAL = (0.67, 1.5)  # planned step time within these ratios of the measured
@@ -75,13 +79,27 @@ def load_points(path: str | Path) -> tuple[dict[str, Any], list[dict[str, Any]]]
     for index, raw in enumerate(data.get("points") or [], 1):
         point = {**defaults, **(raw or {})}
         unknown = sorted(set(point) - POINT_KEYS)
-        missing = [k for k in ("source", "model", "method", "seq", "memory_gb", "step_s") if k not in point]
+        missing = [k for k in ("source", "model", "method", "seq") if k not in point]
+        memory, speed = [k for k in MEMORY_UNITS if k in point], [k for k in SPEED_UNITS if k in point]
+        if len(memory) != 1:
+            missing.append("one of " + " or ".join(MEMORY_UNITS))
+        if len(speed) != 1:
+            missing.append("one of " + " or ".join(SPEED_UNITS))
         if unknown or missing or point["source"] not in sources:
             problem = (f"unknown key(s) {unknown}" if unknown else f"lacks {', '.join(missing)}" if missing
                        else f"source {point['source']!r} is not under sources:")
             raise InputError(f"point {index}: {problem}", str(source))
-        points.append(point)
+        points.append(measured_as_planned(point, memory[0], speed[0]))
     return sources, points
+
+
+def measured_as_planned(point: dict[str, Any], memory: str, speed: str) -> dict[str, Any]:
+    """The point with its measurement in the planner's units: memory per GPU in GB (1e9 bytes) and seconds per
+    optimizer step (a step runs batch x accumulation rows of ``seq`` tokens on each GPU)."""
+    rows = int(point["batch"]) * int(point["accumulation"])
+    value = float(point[speed])
+    seconds = {"step_s": value, "tokens_per_s": rows * int(point["seq"]) / value, "samples_per_s": rows / value}
+    return {**point, "memory_gb": float(point[memory]) * MEMORY_UNITS[memory] / 1e9, "step_s": seconds[speed]}
 
 
 def prepare(point: dict[str, Any]) -> Prepared:
@@ -109,27 +127,44 @@ def fit(prepared: list[Prepared]) -> tuple[Constants, float]:
     import itertools
     import math
 
-    used = [p for p in prepared if not p.point.get("reason")]
-    measured = [float(p.point["step_s"]) for p in used]
+    used = [(p, float(p.point["step_s"])) for p in prepared if not p.point.get("reason")]
     best: tuple[float, Constants] = (math.inf, CALIBRATED)
     for matmul, bandwidth, launch, zero in itertools.product(
             [0.3 + 0.05 * i for i in range(13)], [0.4 * 1.25 ** i for i in range(14)],
             [1e-6 * 1.3 ** i for i in range(12)], [0.25e-9 * 1.25 ** i for i in range(14)]):
         constants = replace(CALIBRATED, matmul_efficiency=matmul, bandwidth_efficiency=bandwidth,
                             launch_seconds=launch, zero_step_seconds=zero)
-        worst = max(abs(math.log(p.seconds(constants)[0] / m)) for p, m in zip(used, measured, strict=True))
-        if worst < best[0]:
+        worst = 0.0
+        for index, (point, measured) in enumerate(used):
+            worst = max(worst, abs(math.log(point.seconds(constants)[0] / measured)))
+            if worst >= best[0]:  # no better than the best so far: try that point first next time
+                used.insert(0, used.pop(index))
+                break
+        else:
             best = (worst, constants)
     return best[1], best[0]
 
 
+def leave_one_source_out(prepared: list[Prepared]) -> dict[str, tuple[Constants, list[Checked]]]:
+    """For each source with points that set the model: the constants fitted on every other source's points, and
+    that source's points planned under them (how the model does on a stack and card it was not set on)."""
+    sources = dict.fromkeys(p.point["source"] for p in prepared if not p.point.get("reason"))
+    held: dict[str, tuple[Constants, list[Checked]]] = {}
+    for source in sources:
+        constants, _ = fit([p for p in prepared if p.point["source"] != source])
+        held[source] = constants, [check(p, constants) for p in prepared if p.point["source"] == source]
+    return held
+
+
 def summary(checked: list[Checked]) -> dict[str, Any]:
-    """Memory MAPE and worst error, and the time ratios' range, over the points that set the constants."""
+    """Memory MAPE and worst error, the time ratios' range and MAPE, over the points that set the constants (over
+    all of them where none does)."""
     used = [c for c in checked if c.used] or checked
     memory_errors = [abs(c.memory_ratio - 1) for c in used]
     ratios = [c.time_ratio for c in used]
     return {"points": len(checked), "used": len(used),
             "memory_mape": sum(memory_errors) / len(memory_errors), "memory_worst": max(memory_errors),
             "time_low": min(ratios), "time_high": max(ratios),
+            "time_mape": sum(abs(r - 1) for r in ratios) / len(ratios),
             "memory_goal_met": max(memory_errors) <= MEMORY_GOAL,
             "time_goal_met": TIME_GOAL[0] <= min(ratios) and max(ratios) <= TIME_GOAL[1]}

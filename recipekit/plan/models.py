@@ -40,18 +40,23 @@ def load_config(model: str) -> Any:
     return AutoConfig.from_pretrained(str(config_path(model).parent))
 
 
-def build_model(config: Any, head_labels: int | None, dtype: Any) -> Any:
-    """The model class a run builds: a causal LM, or a sequence classifier with ``head_labels`` outputs."""
+def build_model(config: Any, head_labels: int | None, dtype: Any, attention: str = "sdpa") -> Any:
+    """The model class a run builds: a causal LM, or a sequence classifier with ``head_labels`` outputs, with
+    ``attention`` "eager" (each layer's score matrices held) or transformers' default (sdpa where the model has
+    it, which holds none)."""
     from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification
+    from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING_NAMES
 
+    chosen = {"attn_implementation": "eager"} if attention == "eager" else {}
     if head_labels:
         config.num_labels = head_labels
         if getattr(config, "pad_token_id", None) is None:
             config.pad_token_id = 0
-        return AutoModelForSequenceClassification.from_config(config, dtype=dtype)
-    if "ForCausalLM" not in "".join(getattr(config, "architectures", None) or ["ForCausalLM"]):
+        return AutoModelForSequenceClassification.from_config(config, dtype=dtype, **chosen)
+    architectures = getattr(config, "architectures", None)
+    if architectures and not set(architectures) & set(MODEL_FOR_CAUSAL_LM_MAPPING_NAMES.values()):
         raise InputError(f"{config.model_type} is not a causal LM: plan it with a classifier recipe")
-    return AutoModelForCausalLM.from_config(config, dtype=dtype)
+    return AutoModelForCausalLM.from_config(config, dtype=dtype, **chosen)
 
 
 def is_encoder(config: Any) -> bool:

@@ -1,5 +1,6 @@
-"""Tokens a run pays for against the tokens its rows hold: LLaMA-Factory pads each batch to its longest row, and
-``packing`` fills blocks of ``cutoff_len`` instead (its own greedy knapsack, each block padded to cutoff + 1)."""
+"""Tokens a run pays for against the tokens its rows hold: LLaMA-Factory pads each batch to its longest row, in
+the order the Trainer's sampler gives (``train_sampling_strategy``), and ``packing`` fills blocks of ``cutoff_len``
+instead (its own greedy knapsack, each block padded to cutoff + 1)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ class Padding:
     paid: int  # tokens the batches run: each batch's rows x its longest row
     packed_blocks: int  # LLaMA-Factory's packed rows
     packed_paid: int  # tokens the packed rows run (each cutoff_len + 1)
+    sampling: str = "random"  # the Trainer's train_sampling_strategy: random | sequential | group_by_length
 
     @property
     def padded_share(self) -> float:
@@ -39,15 +41,34 @@ class Padding:
                 "packing_saves": round(self.packing_saves, 4)}
 
 
-def padding(lengths: list[int], batch: int, cutoff: int, seed: int = 42) -> Padding:
-    """The tokens of one epoch of ``lengths`` in shuffled batches of ``batch`` (the Trainer's random order, seeded),
-    against LLaMA-Factory's packing of the same rows into blocks of ``cutoff``."""
+def batch_order(lengths: list[int], batch: int, sampling: str, seed: int, accumulation: int = 1) -> list[int]:
+    """The rows' indices in the order the Trainer's sampler takes them: a seeded shuffle ("random"), the data's
+    own order ("sequential"; LLaMA-Factory's ``disable_shuffling``), or ``LengthGroupedSampler``'s
+    ("group_by_length": transformers' own mega-batches of one optimizer step's rows, ``batch`` x
+    ``accumulation``, each sorted longest first, from a generator seeded with ``seed``)."""
+    import numpy as np
+
+    if sampling == "sequential" or not lengths:
+        return list(range(len(lengths)))
+    if sampling == "group_by_length":
+        import torch
+        from transformers.trainer_pt_utils import get_length_grouped_indices
+
+        return get_length_grouped_indices(lengths, batch * accumulation,
+                                          generator=torch.Generator().manual_seed(seed))
+    return [int(i) for i in np.random.default_rng(seed).permutation(len(lengths))]
+
+
+def padding(lengths: list[int], batch: int, cutoff: int, seed: int = 42, sampling: str = "random",
+            accumulation: int = 1) -> Padding:
+    """The tokens of one epoch of ``lengths`` in batches of ``batch`` taken in the sampler's order
+    (``batch_order``), against LLaMA-Factory's packing of the same rows into blocks of ``cutoff``."""
     import numpy as np
     from llamafactory.data.processor.processor_utils import greedy_knapsack
 
     cut = np.minimum(lengths, cutoff)
-    order = cut[np.random.default_rng(seed).permutation(len(cut))]
+    order = cut[batch_order([int(n) for n in cut], batch, sampling, seed, accumulation)]
     paid = sum(int(chunk.size * chunk.max()) for chunk in np.array_split(order, range(batch, len(order), batch))
                if chunk.size)
     blocks = len(greedy_knapsack([int(n) for n in cut], cutoff))
-    return Padding(len(cut), batch, cutoff, int(cut.sum()), paid, blocks, blocks * (cutoff + 1))
+    return Padding(len(cut), batch, cutoff, int(cut.sum()), paid, blocks, blocks * (cutoff + 1), sampling)

@@ -22,6 +22,39 @@ from recipekit.recipes.reading import Recipe, load_recipe
 MFU_SOURCE = ("what the step-time model gives: each operation on the card's roofline, kernel launches, the "
               "optimizer step and communication (recipekit/plan/timing.py)")
 RANKING_STAGES = {"dpo", "kto", "orpo", "simpo"}
+# model types Liger patches (LLaMA-Factory's apply_liger_kernel): its fused linear cross-entropy replaces their
+# loss in the stages that need no logits (pt, sft)
+LIGER_MODEL_TYPES = {"gemma", "gemma2", "gemma3", "gemma3_text", "glm", "glm4", "granite", "llama", "mistral",
+                     "mixtral", "olmo2", "phi3", "qwen2", "qwen3", "qwen3_moe", "qwen3_next", "qwen3_5", "gpt_oss"}
+# LLaMA-Factory settings that change a run's memory or time and that the plan does not model: key -> (the values
+# the plan does model, what goes unplanned); a plan names those its recipe sets to another value
+UNMODELLED = {
+    "packing": ((None, False), "rows packed into cutoff_len blocks change the steps' count"),
+    "neat_packing": ((False,), "rows packed into cutoff_len blocks change the steps' count"),
+    "optim": (("adamw_torch", "adamw_torch_fused", "adamw_hf", "adamw_apex_fused"),
+              "optimizer states are planned as AdamW's"),
+    "quantization_bit": ((None, 4), "base weights other than 4-bit are planned in 16 bits"),
+    "quantization_method": (("bnb",), "4-bit weights are planned as bitsandbytes' NF4"),
+    "use_reentrant_gc": ((True,), "checkpointing is planned reentrant"),
+    "eval_strategy": (("no",), "evaluation during training: neither its time nor its batch's memory is planned"),
+    "fsdp": ((None, "", []), "FSDP sharding is planned as whole copies"),
+    "torch_compile": ((False,), "a compiled step is planned as an eager one"),
+    "use_unsloth": ((False,), "Unsloth's kernels"),
+    "use_unsloth_gc": ((False,), "Unsloth's offloaded checkpoints"),
+    "use_galore": ((False,), "GaLore's projected optimizer states"),
+    "use_apollo": ((False,), "APOLLO's optimizer states"),
+    "use_badam": ((False,), "BAdam's block-wise training"),
+    "use_adam_mini": ((False,), "Adam-mini's optimizer states"),
+    "use_muon": ((False,), "Muon's optimizer states"),
+    "use_dora": ((False,), "DoRA's weight-norm activations"),
+    "use_llama_pro": ((False,), "LLaMA Pro's added layers"),
+    "mixture_of_depths": ((None,), "mixture-of-depths layers"),
+    "shift_attn": ((False,), "shifted short attention"),
+    "upcast_layernorm": ((False,), "fp32 norm layers"),
+    "upcast_lmhead_output": ((False,), "fp32 logits of the head"),
+    "additional_target": ((None,), "extra trainable modules"),
+    "resize_vocab": ((False,), "the vocabulary resized to the tokenizer's"),
+}
 
 
 @dataclass(frozen=True)
@@ -72,7 +105,7 @@ def deepspeed_setup(path: str | None, hidden: int) -> dict[str, Any]:
     if stage == 3:
         buckets += elements("stage3_prefetch_bucket_size", 0.9 * hidden * hidden)
     offload = lambda key: str((zero.get(key) or {}).get("device", "none")) in ("cpu", "nvme")  # noqa: E731
-    return {"zero": stage if stage in (2, 3) else 0, "offload_optimizer": offload("offload_optimizer"),
+    return {"zero": stage if stage in (1, 2, 3) else 0, "offload_optimizer": offload("offload_optimizer"),
             "offload_params": offload("offload_param"), "buffer_elements": buckets}
 
 
@@ -105,16 +138,33 @@ def read_run(recipe: Recipe, gpus: int, made_by: dict[str, Path], seq: int | Non
                   lora_rank=rank, lora_alpha=int(value("lora_alpha") or 2 * rank),
                   lora_target=",".join(names_of(target)), lora_dropout=float(value("lora_dropout") or 0.0),
                   gradient_checkpointing=gc,
-                  dpo=str(value("stage", "sft")) in RANKING_STAGES, head_labels=head, bf16=half)
+                  dpo=str(value("stage", "sft")) in RANKING_STAGES, head_labels=head, bf16=half,
+                  # LLaMA-Factory: flash_attn disabled -> eager; auto (transformers' default), sdpa and fa2/fa3
+                  # -> kernels that hold no score matrix, simulated as sdpa
+                  attention="eager" if str(value("flash_attn", "auto")) == "disabled" else "sdpa",
+                  fused_loss=bool(value("enable_liger_kernel", False)) and not classifier
+                  and str(value("stage", "sft")) in ("pt", "sft") and config.model_type in LIGER_MODEL_TYPES)
     ds = deepspeed_setup(value("deepspeed"), int(getattr(config, "hidden_size", 4096)))
     setup = Setup(gpus=gpus, half=shape.bf16, quantization_bit=value("quantization_bit"),
                   double_quantization=bool(value("double_quantization")),
-                  reference_model=shape.dpo and bool(value("ref_model", None)), **ds)
+                  reference_model=shape.dpo and bool(value("ref_model", None)),
+                  pure_bf16=bool(value("pure_bf16", False)), **ds)
     names = names_of(value("dataset"))
     max_steps = int(value("max_steps") or -1)
     return Run(model, shape, setup, int(value("gradient_accumulation_steps")), float(value("num_train_epochs")),
                max_steps if max_steps > 0 else -1, tuple(names), str(value("dataset_dir")), value("max_samples"),
                predict, int(value("max_new_tokens", 0)), precision), config
+
+
+def unmodelled(recipe: Recipe, config: Any) -> list[str]:
+    """The recipe's settings that change its memory or time and that the plan does not model, each with why
+    (``UNMODELLED``; Liger's kernels other than its fused cross-entropy)."""
+    found = [f"{key}: {why}" for key, (modelled, why) in UNMODELLED.items()
+             if key in recipe.args and recipe.args[key] not in modelled]
+    if recipe.args.get("enable_liger_kernel") and config.model_type in LIGER_MODEL_TYPES:
+        found.append("enable_liger_kernel: its RMSNorm, SwiGLU and rotary kernels (its fused cross-entropy is "
+                     "planned in the pt and sft stages)")
+    return found
 
 
 def registered_rows(run: Run) -> int | None:
@@ -222,7 +272,7 @@ def options(run: Run, config: Any, gpu: Gpu) -> list[Option]:
                       seconds)
 
     found = [priced(change, candidate, *evaluate(candidate, config)) for change, candidate in tries]
-    if run.setup.zero >= 2:
+    if run.setup.zero >= 1:
         sim = simulate(config, run.shape)  # the step does not change with the GPU count
         for gpus in range(run.setup.gpus + 1, 65):
             more = replace(run, setup=replace(run.setup, gpus=gpus))
@@ -304,7 +354,8 @@ def plan(recipe: Recipe, gpu: Gpu, gpus: int, made_by: dict[str, Path], rows: in
     run, config = read_run(recipe, gpus, made_by, stated["longest"] if stated else seq)
     price_given = price is not None
     result: dict[str, Any] = {"recipe": str(shown(recipe.path)), "model": run.model, "gpu": asdict(gpu), "gpus": gpus,
-                              "shape": asdict(run.shape), "setup": asdict(run.setup)}
+                              "shape": asdict(run.shape), "setup": asdict(run.setup),
+                              "unmodelled": unmodelled(recipe, config)}
     if run.predict:
         import torch
 

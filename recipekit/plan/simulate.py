@@ -24,7 +24,7 @@ from typing import Any
 
 from recipekit.plan.models import OUTPUT_LAYERS, build_model, largest_layer, quantizable
 
-SIMULATOR_VERSION = 10  # part of the cache key: bump when the step or its accounting changes
+SIMULATOR_VERSION = 11  # part of the cache key: bump when the step or its accounting changes
 
 
 @dataclass(frozen=True)
@@ -43,6 +43,8 @@ class Shape:
     dpo: bool = False  # chosen + rejected in one batch, plus the reference forward
     head_labels: int | None = None  # a sequence classifier with this many labels
     bf16: bool = True
+    attention: str = "sdpa"  # transformers' attn_implementation: eager holds each layer's score matrices
+    fused_loss: bool = False  # the loss from the hidden states in chunks of logits (Liger's fused linear CE)
 
 
 @dataclass
@@ -81,11 +83,28 @@ def cache_key(config: Any, shape: Shape) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:24]
 
 
+def llamafactory_all_targets(model: Any) -> list[str]:
+    """``lora_target: all`` as LLaMA-Factory resolves it for a causal LM: its own module finder (every linear
+    layer but the LM head), with its default ``freeze_vision_tower``; its note of what it found (printed on
+    stdout) left out."""
+    import logging
+
+    from llamafactory.model.model_utils.misc import find_all_linear_modules
+
+    log = logging.getLogger("llamafactory")
+    level = log.level
+    log.setLevel(logging.WARNING)
+    try:
+        return sorted(find_all_linear_modules(model, freeze_vision_tower=True))
+    finally:
+        log.setLevel(level)
+
+
 def prepared(config: Any, shape: Shape) -> Any:
     """The model as the run trains it: dtype, gradient checkpointing, LoRA adapters (peft) on the targets."""
     import torch
 
-    model = build_model(config, shape.head_labels, torch.bfloat16 if shape.bf16 else torch.float32)
+    model = build_model(config, shape.head_labels, torch.bfloat16 if shape.bf16 else torch.float32, shape.attention)
     if shape.gradient_checkpointing:
         # LLaMA-Factory's default (use_reentrant_gc: true); a classifier trains under the HF Trainer's (false)
         reentrant = not shape.head_labels
@@ -97,7 +116,10 @@ def prepared(config: Any, shape: Shape) -> Any:
         from recipekit.recipes.arguments import lora_targets
 
         task = TaskType.SEQ_CLS if shape.head_labels else TaskType.CAUSAL_LM
-        targets = lora_targets(model, shape.lora_target, list(OUTPUT_LAYERS))
+        if shape.lora_target == "all" and not shape.head_labels:
+            targets = llamafactory_all_targets(model)
+        else:  # named targets, or the classifier trainer's "all" (recipekit/classify/model.py)
+            targets = lora_targets(model, shape.lora_target, list(OUTPUT_LAYERS))
         model = get_peft_model(model, LoraConfig(task_type=task, r=shape.lora_rank, lora_alpha=shape.lora_alpha,
                                                  lora_dropout=shape.lora_dropout, target_modules=targets))
     if shape.gradient_checkpointing:
@@ -156,9 +178,82 @@ def forward(model: Any, shape: Shape, vocab: int, reference: Any = None) -> Any:
             ref, _ = sequence_logprobs(reference, ids)
         margin = (policy - ref).view(2, shape.batch)
         loss = -torch.nn.functional.logsigmoid(0.1 * (margin[0] - margin[1])).mean()
+    elif shape.fused_loss:
+        base = model.get_base_model() if hasattr(model, "get_base_model") else model
+        hidden = base.get_decoder()(input_ids=ids).last_hidden_state
+        labels = torch.nn.functional.pad(ids, (0, 1), value=IGNORE_INDEX)[:, 1:]  # transformers' shift
+        head = base.get_output_embeddings().weight
+        loss = FusedLinearCrossEntropy.apply(hidden.reshape(-1, hidden.shape[-1]), head, labels.reshape(-1))
     else:
         loss = model(input_ids=ids, labels=ids).loss
     return loss
+
+
+IGNORE_INDEX = -100
+
+
+def liger_chunk(tokens: int, hidden: int, vocab: int) -> int:
+    """Rows of one chunk of logits in Liger's fused linear cross-entropy: a chunk of logits about as large as
+    the hidden states (the next power of two of tokens / ceil(vocab / hidden))."""
+    rows = -(-tokens // -(-vocab // hidden))
+    return 1 << max(rows - 1, 0).bit_length()
+
+
+def _fused_linear_cross_entropy() -> Any:
+    import torch
+
+    class Fused(torch.autograd.Function):
+        """Liger's fused linear cross-entropy in plain PyTorch: the logits one chunk at a time, each chunk's
+        softmax turned in place into its gradient, the input's and the head's gradients made in the forward
+        (the backward only scales them), so that the whole logits never exist."""
+
+        @staticmethod
+        def forward(ctx: Any, hidden: Any, weight: Any, target: Any) -> Any:
+            tokens = hidden.shape[0]
+            chunk = liger_chunk(tokens, hidden.shape[1], weight.shape[0])
+            valid = target != IGNORE_INDEX
+            count = valid.sum().clamp(min=1)
+            grad_input = torch.zeros_like(hidden)
+            grad_weight = torch.zeros_like(weight) if weight.requires_grad else None
+            loss = torch.zeros((), dtype=torch.float32, device=hidden.device)
+            for start in range(0, tokens, chunk):
+                end = start + chunk
+                rows, wanted, kept = hidden[start:end], target[start:end], valid[start:end]
+                logits = rows @ weight.t()
+                picked = wanted.clamp(min=0)[:, None]
+                lse = torch.logsumexp(logits, dim=-1, keepdim=True)
+                loss = loss + ((lse - logits.gather(1, picked)).squeeze(1).float() * kept).sum()
+                logits.sub_(lse).exp_()  # the softmax, in place
+                logits.scatter_add_(1, picked, torch.full_like(picked, -1, dtype=logits.dtype))
+                logits.mul_((kept[:, None] / count).to(logits.dtype))  # the mean's gradient
+                grad_input[start:start + chunk] = logits @ weight
+                if grad_weight is not None:
+                    grad_weight.addmm_(logits.t(), rows)
+            ctx.save_for_backward(grad_input, grad_weight)
+            return loss / count
+
+        @staticmethod
+        def backward(ctx: Any, grad_output: Any) -> Any:
+            grad_input, grad_weight = ctx.saved_tensors
+            grad_input.mul_(grad_output)
+            if grad_weight is not None:
+                grad_weight.mul_(grad_output)
+            return grad_input, grad_weight, None
+
+    return Fused
+
+
+class FusedLinearCrossEntropy:
+    """``apply(hidden, weight, target)``: the mean token cross-entropy of ``hidden @ weight.T`` (see
+    ``_fused_linear_cross_entropy``), built on first use so that importing this module needs no torch."""
+
+    _function: Any = None
+
+    @classmethod
+    def apply(cls, hidden: Any, weight: Any, target: Any) -> Any:
+        if cls._function is None:
+            cls._function = _fused_linear_cross_entropy()
+        return cls._function.apply(hidden, weight, target)
 
 
 def attention_flops(query: tuple[int, ...], key: tuple[int, ...], value: tuple[int, ...]) -> int:
@@ -336,7 +431,8 @@ def run_step(config: Any, shape: Shape, fake: bool = True) -> Simulation:
             model = prepared(config, shape)
         reference = None
         if shape.dpo:
-            reference = build_model(config, None, next(model.parameters()).dtype).requires_grad_(False).eval()
+            reference = build_model(config, None, next(model.parameters()).dtype,
+                                    shape.attention).requires_grad_(False).eval()
         base = model.get_base_model() if shape.method == "lora" else model
         params = sum(p.numel() for name, p in base.named_parameters() if "lora_" not in name)
         trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)

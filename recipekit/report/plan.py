@@ -27,7 +27,10 @@ def render_markdown(plan: dict[str, Any]) -> str:
              + (f", {plan['trainable']:,} trainable" if plan.get("trainable") is not None else "") + f"), {method}, "
              f"{zero}, {plan['gpus']} x {gpu['name']}; per-device batch {shape['batch']} x {shape['seq']} tokens"
              + (" (chosen + rejected)" if shape["dpo"] else "")
-             + (", gradient checkpointing" if shape["gradient_checkpointing"] else "") + ".", "",
+             + (", gradient checkpointing" if shape["gradient_checkpointing"] else "")
+             + (", eager attention (score matrices held)" if shape.get("attention") == "eager" else "")
+             + (", Liger's fused cross-entropy (logits in chunks)" if shape.get("fused_loss") else "")
+             + (", pure bf16 (no fp32 copies)" if setup.get("pure_bf16") else "") + ".", "",
              f"**Peak per GPU {gib(memory['peak_gib'])} of {gpu['memory_gib']:g} GiB: {verdict}.**", "",
              *([worst_case_line(plan), ""] if plan.get("worst_case") else []),
              md_table(["kind", "per GPU"], [[kind, gib(value)] for kind, value in memory["per_gpu_gib"].items()])]
@@ -64,6 +67,9 @@ def render_markdown(plan: dict[str, Any]) -> str:
                              gib(o["host_gib"]) if o.get("host_gib") else "-",
                              "-" if o.get("step_seconds") is None else f"{o['step_seconds']:.3g} s"]
                             for o in plan["options"]])]
+    if plan.get("unmodelled"):
+        lines += ["", "**Not modelled** (settings of the recipe that change its memory or time, which this plan "
+                      "leaves out): " + "; ".join(plan["unmodelled"]) + "."]
     lines += ["", "Model states follow DeepSpeed's estimators; activations are one simulated step on fake tensors at "
                   "the sequence length shown (cutoff_len is the worst case LLaMA-Factory pads to; --data measures the "
                   "data); the allowance is 1 GiB of CUDA context plus 10% for the allocator."]
@@ -72,7 +78,9 @@ def render_markdown(plan: dict[str, Any]) -> str:
 
 def padding_line(pad: dict[str, Any], seq: int) -> str:
     """The data's tokens as the padded batches run them, what packing would run, and the typical case's hours."""
-    line = (f"**Padding** (--data, {pad['rows']:,} rows in shuffled batches of {pad['batch']}): the batches run "
+    order = {"group_by_length": "length-grouped batches", "sequential": "batches in the data's order"}.get(
+        pad.get("sampling", "random"), "shuffled batches")
+    line = (f"**Padding** (--data, {pad['rows']:,} rows in {order} of {pad['batch']}): the batches run "
             f"{pad['paid']:,} tokens for the {pad['used']:,} the rows hold ({pad['padded_share']:.0%} padding; the "
             f"mean row runs as {pad['typical_row']:,.0f} tokens, the plan's rows as {seq}). `packing: true` would "
             f"run {pad['packed_blocks']:,} blocks of {pad['cutoff'] + 1:,} tokens, {pad['packed_paid']:,} in all ("

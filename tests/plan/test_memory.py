@@ -93,14 +93,18 @@ LORA = Simulation(params=1_000_000, trainable=10_000, largest_layer=100_000, qua
     (FULL, Setup(gpus=4, zero=3), 400_000 + 500_000, 1_000_000, 3_000_000, 0),
     (FULL, Setup(gpus=4, zero=3, offload_optimizer=True), 900_000, 0, 0, 24_000_000),  # 16 x 1.5 on the host
     (FULL, Setup(gpus=4, zero=3, offload_params=True), 400_000, 0, 0, 27_000_000),  # 18 x 1.5 on the host
-    (LORA, Setup(gpus=2, zero=3, offload_params=True), 400_000, 0, 0, 270_000),
+    # ... LoRA: the adapters' 18 bytes, and the 990,000 frozen weights' 16-bit copy (2 bytes), each x 1.5
+    (LORA, Setup(gpus=2, zero=3, offload_params=True), 400_000, 0, 0, 10_000 * 27 + 990_000 * 3),
+    # ... DPO's separate reference model is offloaded as well: its 1,000,000 16-bit weights x 1.5
+    (LORA, Setup(gpus=2, zero=3, offload_params=True, reference_model=True), 400_000, 0, 0,
+     10_000 * 27 + 990_000 * 3 + 1_000_000 * 3),
     (LORA, Setup(gpus=2, zero=3, offload_optimizer=True), 400_000 + 990_000 + 10_000, 0, 0, 240_000),
     # QLoRA without double quantisation: 36 bytes per 64 weights (4-bit codes and an fp32 block maximum)
     (LORA, Setup(quantization_bit=4, double_quantization=False), 600_000 * 36 / 64 + 390_000 * 2 + 40_000, 40_000,
      80_000, 0),
 ], ids=["full", "full-fp32", "lora", "lora-fp32", "dpo-reference", "zero2", "zero2-offload", "zero2-offload-8",
         "zero3", "zero3-offload-optimizer", "zero3-offload-params", "lora-zero3-offload-params",
-        "lora-zero3-offload-optimizer", "qlora-single"])
+        "dpo-reference-zero3-offload-params", "lora-zero3-offload-optimizer", "qlora-single"])
 def test_model_states_and_host_memory_by_hand(sim: Simulation, setup: Setup, weights: float, gradients: float,
                                               optimizer: float, host: float) -> None:
     from recipekit.plan.memory import host_bytes
@@ -125,3 +129,23 @@ def test_the_peak_adds_activations_buckets_and_the_allowance() -> None:
     no_deepspeed = per_gpu(FULL, Setup(buffer_elements=250_000))
     assert no_deepspeed.parts["buffers"] == 0
     assert per_gpu(FULL, Setup(gpus=4, zero=3, offload_params=True)).host_bytes == 27_000_000
+
+
+def test_lora_with_offloaded_parameters_holds_the_frozen_base_on_the_host() -> None:
+    """Qwen3-4B, LoRA rank 16 on every linear layer, under the shipped ZeRO-3 offload config on 2 GPUs: DeepSpeed's
+    estimator for all parameters (18 bytes each, as if all were trained) less its optimizer-offload figure (16
+    bytes: fp32 master weights, gradients and Adam) for the frozen ones, which keep only their 16-bit copy."""
+    from conftest import ROOT
+    from deepspeed.runtime.zero.stage3 import estimate_zero3_model_states_mem_needs as zero3
+
+    from recipekit.plan.memory import host_bytes
+    from recipekit.plan.planner import deepspeed_setup
+
+    base, adapters, largest = 4_022_468_096, 33_030_144, 151_936 * 2560  # published; peft's count; the embedding
+    setup = Setup(gpus=2, **deepspeed_setup(str(ROOT / "recipes/deepspeed/ds_z3_offload_config.json"), 2560))
+    assert (setup.zero, setup.offload_params, setup.offload_optimizer) == (3, True, True)
+    sim = Simulation(params=base + adapters, trainable=adapters, largest_layer=largest, quantizable=0)
+    expected = (zero3(base + adapters, largest, 2, 1, cpu_offload=True, cpu_offload_params=True)[0]
+                - zero3(base, largest, 2, 1, cpu_offload=True, cpu_offload_params=False)[0])
+    assert host_bytes(sim, setup) == expected
+    assert expected / GIB == pytest.approx(12.07, abs=0.01)  # the 16-bit base alone is 7.49 GiB: not 0.83 in all

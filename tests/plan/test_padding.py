@@ -59,7 +59,71 @@ def test_the_json_record_rounds_the_shares_it_derives() -> None:
     found = padding([1, 1, 1, 8], batch=2, cutoff=8)
     assert found.as_dict() == {"rows": 4, "batch": 2, "cutoff": 8, "used": 11, "paid": 18, "packed_blocks": 2,
                                "packed_paid": 18, "padded_share": round(1 - 11 / 18, 4), "typical_row": 4.5,
-                               "packing_saves": 0.0}
+                               "packing_saves": 0.0, "sampling": "random"}
     # one row a batch: the mean row is 4 / 3 tokens; a cutoff of 9 packs [8, 1] and [1, 1]: 2 x 10 = 20 for 18
     assert padding([1, 1, 2], batch=1, cutoff=9).as_dict()["typical_row"] == 1.3
     assert padding([1, 1, 1, 8], batch=2, cutoff=9).as_dict()["packing_saves"] == -0.1111
+
+
+def test_length_grouped_batches_sort_each_optimizer_steps_rows() -> None:
+    # 8 rows, 2 per batch, 4 accumulated: the sampler's mega-batch is min(8 // (8 x 4), 50) -> 1 step of 8 rows,
+    # all of them, sorted longest first: [8, 8] [8, 8] [1, 1] [1, 1] pays only what the rows hold, in any shuffle
+    lengths = [1, 8] * 4
+    for seed in range(5):
+        found = padding(lengths, batch=2, cutoff=100, seed=seed, sampling="group_by_length", accumulation=4)
+        assert (found.used, found.paid, found.sampling) == (36, 36, "group_by_length")
+    # one batch a step: mega-batches of one batch, sorted inside it only. torch.randperm(8) under seed 42 is
+    # [6, 3, 0, 7, 2, 1, 4, 5]: lengths 1, 8 | 1, 8 | 1, 8 | 1, 8, every batch paying 2 x 8
+    assert padding(lengths, batch=2, cutoff=100, seed=42, sampling="group_by_length").paid == 64
+
+
+def test_the_mega_batches_and_the_longest_first_swap_by_hand() -> None:
+    import torch
+
+    lengths = list(range(1, 17))  # row i holds i + 1 tokens
+    # 16 rows in batches of 2: mega-batches of min(16 // 8, 50) = 2 batches (4 rows) from torch.randperm(16)
+    assert torch.randperm(16, generator=torch.Generator().manual_seed(0)).tolist() == [
+        12, 10, 9, 6, 11, 8, 13, 5, 2, 14, 15, 0, 4, 3, 7, 1]
+    # mega-batches' lengths [13, 11, 10, 7] [12, 9, 14, 6] [3, 15, 16, 1] [5, 4, 8, 2], each sorted longest first:
+    # [13, 11, 10, 7] [14, 12, 9, 6] [16, 15, 3, 1] [8, 5, 4, 2]; the longest row (16) then swaps places with the
+    # first mega-batch's first (13): batches [16, 11] [10, 7] [14, 12] [9, 6] [13, 15] [3, 1] [8, 5] [4, 2]
+    found = padding(lengths, batch=2, cutoff=100, seed=0, sampling="group_by_length")
+    assert (found.used, found.paid) == (136, 2 * (16 + 10 + 14 + 9 + 15 + 3 + 8 + 4))
+    assert found.paid == 158
+
+
+def test_sequential_batches_keep_the_datas_order() -> None:
+    found = padding([8, 1, 1, 8, 2, 2], batch=2, cutoff=100, sampling="sequential")
+    assert (found.paid, found.sampling) == (2 * 8 + 2 * 8 + 2 * 2, "sequential")
+
+
+def test_the_plan_pads_in_the_order_of_the_recipes_sampler() -> None:
+    """The demo recipe groups by length (``train_sampling_strategy: group_by_length``); here 2 rows a batch and 4
+    accumulated, so its 8 rows are one mega-batch, sorted: [8, 8] [8, 8] [1, 1] [1, 1]."""
+    from conftest import ROOT
+
+    from recipekit.commands.plan import add_padding
+    from recipekit.recipes.reading import load_recipe
+    from recipekit.report.plan import padding_line
+
+    demo = load_recipe(ROOT / "recipes/demo/agnews_tiny_sft.yaml").with_values(
+        {"per_device_train_batch_size": 2, "gradient_accumulation_steps": 4})
+    lengths = [1, 1, 8, 8, 1, 1, 8, 8]
+
+    def padded(recipe: object) -> dict:
+        result = {"shape": {"batch": 2, "seq": 8}, "time": {"hours": 1.0}}
+        add_padding(result, lengths, recipe)
+        return result["padding"]
+
+    grouped = padded(demo)
+    assert (grouped["sampling"], grouped["used"], grouped["paid"], grouped["typical_hours"]) == (
+        "group_by_length", 36, 36, 36 / 8 / 8)
+    assert padding_line(grouped, 8).startswith("**Padding** (--data, 8 rows in length-grouped batches of 2): the "
+                                               "batches run 36 tokens for the 36 the rows hold (0% padding;")
+    # a shuffle from the recipe's seed 42 (numpy's permutation [3, 4, 2, 7, 6, 1, 5, 0]): [8, 1] [8, 8] [8, 1] [1, 1]
+    shuffled = padded(demo.with_values({"train_sampling_strategy": "random"}))
+    assert (shuffled["sampling"], shuffled["paid"]) == ("random", 16 + 16 + 16 + 2)
+    assert "8 rows in shuffled batches of 2" in padding_line(shuffled, 8)
+    # LLaMA-Factory's disable_shuffling: the data's order, [1, 1] [8, 8] [1, 1] [8, 8]
+    in_order = padded(demo.with_values({"disable_shuffling": True}))
+    assert (in_order["sampling"], in_order["paid"]) == ("sequential", 36)

@@ -11,7 +11,7 @@ import torch
 import yaml
 from conftest import ROOT, run_cli, run_script
 
-from recipekit.plan.memory import GIB, Setup, model_states, per_gpu
+from recipekit.plan.memory import GIB, Setup, host_bytes, model_states, per_gpu
 from recipekit.plan.models import build_model, config_path, largest_layer, load_config
 from recipekit.plan.simulate import Shape, Simulation, run_step
 
@@ -55,6 +55,28 @@ def test_lora_trainable_count_is_peft_on_the_real_config() -> None:
     assert trainable == expected == 33_030_144
 
 
+def test_a_lora_all_recipe_trains_what_llamafactory_targets() -> None:
+    """``lora_target: all`` as LLaMA-Factory resolves it (its own module finder: every linear layer but the LM
+    head), counted by peft on the recipe's real architecture, is what the planner's simulated model trains."""
+    from llamafactory.model.model_utils.misc import find_all_linear_modules
+    from peft import LoraConfig, get_peft_model
+
+    from recipekit.plan.planner import read_run
+    from recipekit.plan.simulate import prepared
+    from recipekit.recipes.reading import load_recipe
+
+    run, config = read_run(load_recipe(ROOT / "recipes/qwen3_4b_tulu_sft_lora.yaml"), 2, {})
+    assert (run.shape.method, run.shape.lora_target, run.shape.lora_rank) == ("lora", "all", 16)
+    with torch.device("meta"):
+        planned = prepared(config, run.shape)
+        model = build_model(load_config("Qwen/Qwen3-4B-Base"), None, torch.bfloat16)
+        targets = find_all_linear_modules(model, freeze_vision_tower=True)  # LLaMA-Factory's default
+        expected, _ = get_peft_model(model, LoraConfig(r=16, lora_alpha=32, target_modules=targets)) \
+            .get_nb_trainable_parameters()
+    assert sum(p.numel() for p in planned.parameters() if p.requires_grad) == expected == 33_030_144
+    # the LM head adapted too would add 16 x (2,560 + 151,936) = 2,471,936
+
+
 @pytest.mark.parametrize("gpus", [1, 8, 64])
 def test_full_fine_tuning_model_states_equal_deepspeeds_estimators(gpus: int) -> None:
     from deepspeed.runtime.zero.stage3 import estimate_zero3_model_states_mem_needs
@@ -76,6 +98,16 @@ def test_full_fine_tuning_model_states_equal_deepspeeds_estimators(gpus: int) ->
     for setup, deepspeed_bytes in cases:
         ours = sum(model_states(sim, setup).values())
         assert ours == pytest.approx(deepspeed_bytes, rel=0.01), setup
+    hosts = [  # the host memory of the offloaded states, per node, DeepSpeed's 1.5 buffer factor included
+        (Setup(gpus=gpus, zero=2, offload_optimizer=True),
+         estimate_zero2_model_states_mem_needs(params, gpus, 1, cpu_offload=True)[0]),
+        (Setup(gpus=gpus, zero=3, offload_optimizer=True), estimate_zero3_model_states_mem_needs(
+            params, largest, gpus, 1, cpu_offload=True, cpu_offload_params=False)[0]),
+        (Setup(gpus=gpus, zero=3, offload_optimizer=True, offload_params=True), estimate_zero3_model_states_mem_needs(
+            params, largest, gpus, 1, cpu_offload=True, cpu_offload_params=True)[0]),
+    ]
+    for setup, deepspeed_host in hosts:
+        assert host_bytes(sim, setup) == pytest.approx(deepspeed_host, abs=1), setup
 
 
 @pytest.mark.integration
