@@ -206,13 +206,13 @@ def folder_written(target: str | os.PathLike[str]) -> Iterator[Path]:
     os.chmod(staging, 0o777 & ~mask)  # mkdtemp makes 0700
     try:
         yield staging
-        with sigint_deferred():
+        with sigint_deferred():  # the old folder's removal too: a Ctrl-C there would leave it hidden beside the new
             aside = final.with_name(f".{final.name}.old-{os.getpid()}") if final.exists() else None
             if aside is not None:
                 os.replace(final, aside)
             os.replace(staging, final)
-        if aside is not None:
-            shutil.rmtree(aside, ignore_errors=True)
+            if aside is not None:
+                shutil.rmtree(aside, ignore_errors=True)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shlex
 import subprocess
 import sys
@@ -63,12 +64,17 @@ class Outcome:
 REASON_CHARS = 300  # a longer line of a step's log is cut to this (with "...") in the failure line
 
 
+EXCEPTION_LINE = re.compile(r"^(\[rank\d+\]:\s*)?([A-Za-z_][\w.]*)?(Error|Exception|Interrupt|Exit)\b.*: ")
+
+
 def said_why(log_text: str) -> str:
-    """What a failed step said last about why: its last ``error: ...`` line (without ``error:``), else its last
-    non-empty line, cut to ``REASON_CHARS``; empty for an empty log."""
-    lines = [line.strip() for line in log_text.splitlines() if line.strip()]
+    """What a failed step said last about why: its last ``error: ...`` line (without ``error:``), else the last
+    exception line of a traceback (a torchrun rank's ``[rank0]: ValueError: ...`` too, not the separators of
+    torchrun's summary), else its last line with a word in it, cut to ``REASON_CHARS``; empty for an empty log."""
+    lines = [line.strip() for line in log_text.splitlines() if any(c.isalnum() for c in line)]
     errors = [line.removeprefix("error:").strip() for line in lines if line.startswith("error:")]
-    reason = errors[-1] if errors else lines[-1] if lines else ""
+    raised = [line for line in lines if EXCEPTION_LINE.match(line)]
+    reason = errors[-1] if errors else raised[-1] if raised else lines[-1] if lines else ""
     return reason if len(reason) <= REASON_CHARS else reason[:REASON_CHARS - 3] + "..."
 
 

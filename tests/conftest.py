@@ -155,6 +155,18 @@ def run_cli(*argv: object, cwd: Path = ROOT) -> Ran:
     return Ran(code, out.getvalue(), err.getvalue())
 
 
+@pytest.fixture(scope="session")
+def session_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("llm-recipes-cache")
+
+
+@pytest.fixture(autouse=True)
+def own_cache(session_cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Plans and models are cached in a temporary folder of this test session (a test may set its own), never in
+    the user's cache."""
+    monkeypatch.setenv("LLM_RECIPES_CACHE", str(session_cache))
+
+
 @pytest.fixture
 def agnews_folder(tmp_path: Path) -> Path:
     """A folder with train.csv and test.csv in the original layout."""

@@ -200,6 +200,10 @@ def test_root_is_where_commands_find_recipes_chains_and_outputs(tmp_path: Path,
     assert planned.returncode == 0, planned.stderr
     plan = json.loads((tmp_path / "plan" / "plan.json").read_text(encoding="utf-8"))
     assert plan["recipe"] == "recipes/classifier/yelp5_bert_lora.yaml" and plan["fits"] is True
+    zero3 = run_cli("--root", ROOT, "plan", "recipes/agnews_full.yaml", "--gpu", "a100-80g", "--seq", "64", "--out",
+                    tmp_path / "plan3", cwd=elsewhere)  # its DeepSpeed config is a path of the repository too
+    assert zero3.returncode == 0, zero3.stderr
+    assert "ZeRO-3" in (tmp_path / "plan3" / "plan.md").read_text(encoding="utf-8")
     nothing = run_cli("reproduce", "yelp5", "--dry-run", cwd=elsewhere)
     assert nothing.returncode == 2 and nothing.stderr == (
         f"error: no chain for report 'yelp5': there is no {elsewhere}/recipes/reproduce (the repository root is "
@@ -227,3 +231,20 @@ def test_no_cycle_between_the_librarys_packages() -> None:
 
     cycles = [package for package in edges if reaches(package, package, {package})]
     assert not cycles, {p: sorted(edges[p]) for p in cycles}
+
+
+@pytest.mark.integration
+def test_help_read_by_a_reader_that_stops_early_ends_without_a_traceback() -> None:
+    """`llm-recipes --help | head -1` once head has gone: every write meets a closed pipe, which ends the command
+    quietly (exit 1, as Python's documentation advises) instead of in a BrokenPipeError traceback."""
+    import os
+
+    for argv in (["--help"], ["speed", "--help"]):
+        read_end, write_end = os.pipe()
+        os.close(read_end)  # the reader has stopped before the first write: deterministic
+        try:
+            done = subprocess.run([sys.executable, "-m", "recipekit.commands", *argv], cwd=ROOT, stdout=write_end,
+                                  stderr=subprocess.PIPE, timeout=60)
+        finally:
+            os.close(write_end)
+        assert done.returncode == 1 and done.stderr == b"", (argv, done.stderr.decode()[-500:])

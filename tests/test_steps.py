@@ -220,3 +220,21 @@ def test_ctrl_c_during_a_step_says_what_it_left_and_where(tmp_path: Path) -> Non
     assert time.time() - started < 20  # the child was stopped, not waited for
     assert str(caught.value) == (f"interrupted (Ctrl-C) during step train: it had written 1 file(s) under {out} "
                                  f"(left as they are; a rerun redoes the step); its log: {tmp_path / 'logs'}/train.log")
+
+
+def test_a_torchrun_failure_gives_the_ranks_exception_not_the_summarys_separators() -> None:
+    """torchrun ends a failed launch with its own summary (rules of '=' and '-', 'Root Cause', the exit code); the
+    reason a user needs is the rank's exception line above it."""
+    from recipekit.steps import said_why
+
+    rank_error = "[rank1]: ValueError: Cannot find valid samples, check `data/README.md` for the data format."
+    log = "\n".join([
+        "[rank1]: Traceback (most recent call last):", '[rank1]:   File "launcher.py", line 23, in <module>',
+        rank_error, "E1206 12:00:00.000 api.py:874] failed (exitcode: 1) local_rank: 1 (pid: 77) of binary: python",
+        "Traceback (most recent call last):", "torch.distributed.elastic.multiprocessing.errors.ChildFailedError:",
+        "=" * 60, "llamafactory/launcher.py FAILED", "-" * 60, "Failures:", "  <NO_OTHER_FAILURES>", "-" * 60,
+        "Root Cause (first observed failure):", "[0]:", "  exitcode  : 1 (pid: 77)", "=" * 60, ""])
+    assert said_why(log) == rank_error
+    assert said_why("loading\nOSError: Failed to load tokenizer.\n") == "OSError: Failed to load tokenizer."
+    assert said_why("step 3/8\nerror: the hub is unreachable\nbye\n") == "the hub is unreachable"
+    assert said_why("done\n" + "=" * 20 + "\n") == "done"

@@ -179,7 +179,15 @@ def run(argv: list[str]) -> Any:
 
 def main(argv: list[str] | None = None) -> int:
     """The console entry point: exit 0 on success, the command's own code otherwise, 2 for a wrong command."""
-    argv = sys.argv[1:] if argv is None else argv
+    try:
+        return answer(sys.argv[1:] if argv is None else argv)
+    except BrokenPipeError:  # the reader stopped early (`llm-recipes --help | head`): no traceback, and none at exit
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+
+
+def answer(argv: list[str]) -> int:
+    """:func:`run`, with a wrong command's usage and Ctrl-C turned into an exit code."""
     try:
         run(argv)
     except UsageError as exc:

@@ -125,17 +125,16 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     suite = load_suite(suite_path)
     logging.getLogger("lm_eval").setLevel(logging.ERROR)
     quiet_progress()
-    if not hub_reachable():
-        hub_offline()  # cached datasets still load; missing ones fail at once instead of after retries
-    manager = task_manager(args.include_path)
-    check_tasks(suite, manager, suite_path)
     out = Path(args.out)
     raw = out / "lm_eval"
     stages = []
-    for stage, _ in loaded:
-        print(f"[{stage.name}] {stage.model}" + (f" + {stage.adapter}" if stage.adapter else "") +
-              (" (chat template)" if stage.chat else " (plain prompts)"), flush=True)
-        stages.append(stage_entry(stage, dimension_scores(suite, run_stage(stage, suite, manager, args, raw))))
+    with hub_offline(not hub_reachable()):  # cached datasets still load; missing ones fail at once, no retries
+        manager = task_manager(args.include_path)
+        check_tasks(suite, manager, suite_path)
+        for stage, _ in loaded:
+            print(f"[{stage.name}] {stage.model}" + (f" + {stage.adapter}" if stage.adapter else "") +
+                  (" (chat template)" if stage.chat else " (plain prompts)"), flush=True)
+            stages.append(stage_entry(stage, dimension_scores(suite, run_stage(stage, suite, manager, args, raw))))
     first = stages[0]["dimensions"]
     report = {"suite": suite.name, "suite_file": suite_path, "aggregation": AGGREGATION, "limit": args.limit,
               "stages": stages, "reported": suite.reported, "raw_folder": str(raw),

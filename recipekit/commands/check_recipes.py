@@ -67,7 +67,15 @@ def main(argv: list[str] | None = None) -> dict[str, Findings]:
     paths = [Path(p) for p in args.paths] or all_recipe_files()
     if not paths:
         raise InputError(f"no recipes found ({root_hint()})", f"{at_root('recipes')}/")
-    recipes = [load_recipe(path) for path in paths]
+    recipes, unread = [], []
+    for path in paths:  # one recipe that cannot be read (not YAML, a batch of 0) does not hide the others' findings
+        try:
+            recipes.append(load_recipe(path))
+        except InputError as exc:
+            if len(paths) == 1:
+                raise
+            unread.append(str(exc))
+            print(f"{exc.path or path}: not read: {exc.message}")
     made_by = producers([recipe.path for recipe in recipes])
     data_dir = given(args.data_dir) if args.data_dir else None
     gpu_counts = sorted({*GPU_COUNTS, *([args.gpus] if args.gpus else [])})
@@ -89,6 +97,8 @@ def main(argv: list[str] | None = None) -> dict[str, Findings]:
                 print(f"  {planned}")
     failed = sum(1 for f in results.values() if f.errors)
     print(f"{len(results)} recipe(s) checked, {failed} with errors")
+    if unread:
+        raise InputError(f"{len(unread)} recipe(s) could not be read, the first: {unread[0]}")
     if failed:
         raise SystemExit(1)
     return results

@@ -8,6 +8,7 @@ is not JSON) carries a ``problem``; bytes that are not UTF-8 become U+FFFD and t
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import os
@@ -179,33 +180,52 @@ def load_with_datasets(builder_or_id: str, data_files: str | None = None, splits
     if local:  # datasets' cache key of a local folder misses edits to its files: always read them afresh
         kwargs.setdefault("download_mode", "force_redownload")
     offline = not local and not hub_reachable()
-    if offline:  # only the local cache can answer: do not let datasets retry the network for half a minute
-        hub_offline()
-    try:
-        if data_files is not None:
-            if builder_or_id == "csv" and data_files.endswith(".tsv"):
-                kwargs.setdefault("delimiter", "\t")
-            loaded = datasets.load_dataset(builder_or_id, data_files={"train": data_files}, **kwargs)
-        elif splits:
-            loaded = dict(zip(splits, datasets.load_dataset(builder_or_id, split=list(splits), **kwargs), strict=True))
-        else:
-            loaded = datasets.load_dataset(builder_or_id, **kwargs)
-    except Exception as exc:  # datasets wraps parser errors; name the file and the root cause
-        if offline:
-            raise InputError("the hub is unreachable and this dataset is not in the local datasets cache: load it "
-                             "once where the hub is reachable, or pass --input with a local copy of its files",
-                             builder_or_id) from None
-        raise InputError(f"datasets could not load it: {root_cause(exc)}", data_files or builder_or_id) from None
+    # offline, only the local cache can answer: datasets must not retry the network for half a minute
+    with hub_offline(offline):
+        try:
+            if data_files is not None:
+                if builder_or_id == "csv" and data_files.endswith(".tsv"):
+                    kwargs.setdefault("delimiter", "\t")
+                loaded = datasets.load_dataset(builder_or_id, data_files={"train": data_files}, **kwargs)
+            elif splits:
+                parts = datasets.load_dataset(builder_or_id, split=list(splits), **kwargs)
+                loaded = dict(zip(splits, parts, strict=True))
+            else:
+                loaded = datasets.load_dataset(builder_or_id, **kwargs)
+        except Exception as exc:  # datasets wraps parser errors; name the file and the root cause
+            if offline:
+                raise InputError("the hub is unreachable and this dataset is not in the local datasets cache: load "
+                                 "it once where the hub is reachable, or pass --input with a local copy of its files",
+                                 builder_or_id) from None
+            raise InputError(f"datasets could not load it: {root_cause(exc)}", data_files or builder_or_id) \
+                from None
     return dict(loaded)
 
 
-def hub_offline() -> None:
-    """Make ``datasets`` and ``huggingface_hub`` answer from the local cache only, even if already imported."""
+@contextlib.contextmanager
+def hub_offline(offline: bool = True) -> Iterator[None]:
+    """While inside, ``datasets`` and ``huggingface_hub`` answer from the local cache only (when ``offline``), even
+    if already imported; their settings and the environment are put back on leaving."""
+    if not offline:
+        yield
+        return
     import datasets
     import huggingface_hub.constants
 
-    os.environ["HF_HUB_OFFLINE"] = os.environ["HF_DATASETS_OFFLINE"] = "1"
+    names = ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE")
+    saved = {name: os.environ.get(name) for name in names}, datasets.config.HF_HUB_OFFLINE, \
+        huggingface_hub.constants.HF_HUB_OFFLINE
+    os.environ.update(dict.fromkeys(names, "1"))
     datasets.config.HF_HUB_OFFLINE = huggingface_hub.constants.HF_HUB_OFFLINE = True
+    try:
+        yield
+    finally:
+        environment, datasets.config.HF_HUB_OFFLINE, huggingface_hub.constants.HF_HUB_OFFLINE = saved
+        for name, value in environment.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def hub_reachable(timeout: float = 3.0) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -124,11 +125,10 @@ def classification_metrics(scored: Scored, resamples: int, seed: int,
         for i, label in enumerate(labels)
     }
     columns = labels + ([INVALID] if n_invalid else [])  # an invalid answer is a prediction, never a label
-    result["confusion_matrix"] = {
-        "labels": labels,
-        "predicted": columns,
-        "matrix": confusion_matrix(gold, predicted, labels=columns)[: len(labels)].tolist(),
-    }
+    with warnings.catch_warnings():  # one class in a few rows: labels= gives the shape the warning asks for
+        warnings.filterwarnings("ignore", "A single label was found", UserWarning)
+        matrix = confusion_matrix(gold, predicted, labels=columns)
+    result["confusion_matrix"] = {"labels": labels, "predicted": columns, "matrix": matrix[: len(labels)].tolist()}
     result["ci"] = bootstrap_ci(gold, predicted, labels, resamples, seed, probs) if resamples > 0 else None
     result["invalid_examples"] = [
         {"line": row.line, "predict": row.predict, "label": row.label}

@@ -79,7 +79,7 @@ def check_made_with(report_path: Path, adapters: list[str]) -> None:
         raise InputError(f"records no model that made {predictions}: report them again with --recipe (the recipe "
                          f"that predicted) or --adapter {','.join(adapters)}, so the card cites this adapter's "
                          "numbers only", str(report_path))
-    if [Path(a).resolve() for a in theirs] != [Path(a).resolve() for a in adapters]:
+    if [at_root(a).resolve() for a in theirs] != [at_root(a).resolve() for a in adapters]:  # repository paths
         raise InputError(f"scored {predictions}, made with adapter {','.join(theirs) or '(none)'} (from "
                          f"{made.get('from', '?')}), not this export's {','.join(adapters)}: give the report of "
                          "this adapter's predictions", str(report_path))

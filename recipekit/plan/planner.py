@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from recipekit.errors import InputError
-from recipekit.paths import shown
+from recipekit.paths import at_root, shown
 from recipekit.plan.gpus import Gpu
 from recipekit.plan.memory import GIB, Memory, Setup, per_gpu
 from recipekit.plan.models import load_config
@@ -91,7 +91,7 @@ def deepspeed_setup(path: str | None, hidden: int) -> dict[str, Any]:
     """ZeRO stage, offload and bucket elements of a DeepSpeed JSON ("auto" filled as the HF Trainer fills it)."""
     if not path:
         return {"zero": 0}
-    source = Path(path)
+    source = at_root(path)  # a recipe's own relative path, as its other paths
     if not source.is_file():
         raise InputError("no such DeepSpeed config", str(source))
     zero = json.loads(source.read_text(encoding="utf-8")).get("zero_optimization", {})

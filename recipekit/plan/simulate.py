@@ -10,6 +10,7 @@ the step's overall peak is needed here, so that per-module bookkeeping is skippe
 from __future__ import annotations
 
 import contextlib
+import functools
 import gc
 import hashlib
 import json
@@ -24,7 +25,15 @@ from typing import Any
 
 from recipekit.plan.models import OUTPUT_LAYERS, build_model, largest_layer, quantizable
 
-SIMULATOR_VERSION = 11  # part of the cache key: bump when the step or its accounting changes
+# the code a cached step comes from (the step, the models it builds, the layer stacking, LoRA's targets)
+SIMULATOR_SOURCES = ("plan/simulate.py", "plan/models.py", "plan/stack.py", "recipes/arguments.py")
+
+
+@functools.cache
+def simulator_version() -> str:
+    """A hash of ``SIMULATOR_SOURCES``, part of the cache key: any edit to that code is a new key."""
+    package = Path(__file__).resolve().parents[1]
+    return hashlib.sha256(b"".join((package / name).read_bytes() for name in SIMULATOR_SOURCES)).hexdigest()[:16]
 
 
 @dataclass(frozen=True)
@@ -77,7 +86,7 @@ def cache_key(config: Any, shape: Shape) -> str:
     import torch
     import transformers
 
-    blob = json.dumps({"config": config.to_dict(), "shape": asdict(shape), "simulator": SIMULATOR_VERSION,
+    blob = json.dumps({"config": config.to_dict(), "shape": asdict(shape), "simulator": simulator_version(),
                        "torch": torch.__version__,
                        "transformers": transformers.__version__}, sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:24]

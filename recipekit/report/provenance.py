@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from recipekit.paths import at_root
+from recipekit.paths import at_root, given, root
 from recipekit.recipes.reading import Recipe, all_recipe_files, load_recipe, recipe_outputs
 
 ADAPTER_CONFIG = "adapter_config.json"  # what peft's save_pretrained writes beside an adapter's weights
@@ -34,6 +34,13 @@ def recipe_models(recipe: Recipe) -> tuple[str | None, str | None]:
     return (None if model is None else str(model)), (None if adapter is None else str(adapter))
 
 
+def repository_path(path: str | Path) -> str:
+    """A folder named on the command line or found from one, as a recipe names it: relative to the repository
+    root when it lies under it, else absolute (so a report compares the same however it was typed)."""
+    absolute, base = given(path).resolve(), root()
+    return str(absolute.relative_to(base)) if absolute.is_relative_to(base) else str(absolute)
+
+
 def predicted_by(path: str | Path, recipe: str | None = None, adapter: str | None = None,
                  recipes: str | Path | None = None) -> dict[str, Any] | None:
     """The model that made a predictions file, as its report records it (``model_name_or_path``,
@@ -45,7 +52,8 @@ def predicted_by(path: str | Path, recipe: str | None = None, adapter: str | Non
     found: dict[str, Any] | None = None
     if recipe is None and (folder / ADAPTER_CONFIG).is_file():
         config = json.loads((folder / ADAPTER_CONFIG).read_text(encoding="utf-8"))
-        found = {"model_name_or_path": config.get("base_model_name_or_path"), "adapter_name_or_path": str(folder),
+        found = {"model_name_or_path": config.get("base_model_name_or_path"),
+                 "adapter_name_or_path": repository_path(folder),
                  "from": f"the adapter beside the predictions ({folder / ADAPTER_CONFIG})"}
     else:
         source = Path(recipe) if recipe else recipe_writing(folder, all_recipe_files(recipes or at_root("recipes")))
@@ -55,6 +63,7 @@ def predicted_by(path: str | Path, recipe: str | None = None, adapter: str | Non
                      "from": f"{'--recipe ' if recipe else 'the recipe whose output_dir holds the predictions, '}"
                              f"{source}"}
     if adapter:
-        found = {"model_name_or_path": None, **(found or {}), "adapter_name_or_path": adapter,
+        found = {"model_name_or_path": None, **(found or {}),
+                 "adapter_name_or_path": ",".join(map(repository_path, adapter.split(","))),
                  "from": f"{found['from'] + '; ' if found else ''}--adapter"}
     return found

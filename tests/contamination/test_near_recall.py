@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterator
+from itertools import pairwise
 
 from recipekit.contamination.check import Settings, check
 from recipekit.contamination.sources import Row
@@ -19,7 +20,7 @@ FAR = (0.50, 0.65)  # 100 pairs
 
 
 def bigram_jaccard(a: list[str], b: list[str]) -> float:
-    x, y = set(zip(a, a[1:], strict=False)), set(zip(b, b[1:], strict=False))
+    x, y = set(pairwise(a)), set(pairwise(b))
     return len(x & y) / len(x | y)
 
 
@@ -47,9 +48,8 @@ def planted_pairs() -> tuple[list[tuple[list[str], list[str]]], list[tuple[list[
         if share_13_words(row, partner):
             continue
         for low, high in NEAR_BINS:
-            if low <= similarity < high or similarity == high == 0.85:
-                if len(near[(low, high)]) < 50:
-                    near[(low, high)].append((row, partner))
+            if (low <= similarity < high or similarity == high == 0.85) and len(near[(low, high)]) < 50:
+                near[(low, high)].append((row, partner))
         if FAR[0] <= similarity <= FAR[1] and len(far) < 100:
             far.append((row, partner))
     return [pair for pairs in near.values() for pair in pairs], far

@@ -179,12 +179,27 @@ def test_converters_write_into_the_data_folder_of_the_working_directory_or_root(
     assert "data/ of the working directory or --root" in " ".join(result.stdout.split())
 
 
-def test_an_unreachable_hub_fails_fast_in_one_line(tmp_path: Path) -> None:
-    start = time.perf_counter()
-    done = run_cli("convert", "agnews", "--hf", "no-such-org/no-such-dataset", "--data-dir", tmp_path / "data")
+def test_an_unreachable_hub_fails_fast_in_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The hub is a local port that refuses connections (bound, not listening), whatever network this machine has;
+    datasets and huggingface_hub are left as they were, offline mode only for the load."""
+    import socket
+
+    import datasets
+    import huggingface_hub.constants
+
+    before = datasets.config.HF_HUB_OFFLINE, huggingface_hub.constants.HF_HUB_OFFLINE
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{closed.getsockname()[1]}")
+        for name in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE"):
+            monkeypatch.delenv(name, raising=False)
+        start = time.perf_counter()
+        done = run_cli("convert", "agnews", "--hf", "no-such-org/no-such-dataset", "--data-dir", tmp_path / "data")
     assert done.returncode == 2 and time.perf_counter() - start < 20
     assert "the hub is unreachable and this dataset is not in the local datasets cache" in done.stderr
     assert "--input" in done.stderr and not (tmp_path / "data").exists()
+    assert before == (datasets.config.HF_HUB_OFFLINE, huggingface_hub.constants.HF_HUB_OFFLINE)
+    assert "HF_HUB_OFFLINE" not in os.environ and "HF_DATASETS_OFFLINE" not in os.environ
 
 
 def test_a_folder_edited_between_runs_is_read_again(tmp_path: Path) -> None:
@@ -405,6 +420,24 @@ def test_a_conversion_waits_for_the_registry_another_holds_and_reads_what_it_wro
     assert f"note: agnews was written by pid {os.getpid()} (" in done.stdout  # the other's agnews, replaced: said
     assert not lock_path(data).with_suffix(".who").exists()  # nothing left of the holder
     assert sorted(p.name for p in data.iterdir()) == ["agnews.jsonl", "dataset_info.json"]  # no lock in the data
+
+
+def test_a_wait_for_a_holder_that_wrote_nothing_notes_nothing(tmp_path: Path) -> None:
+    held, go = threading.Event(), threading.Event()
+
+    def holder() -> None:
+        with registry_lock(tmp_path):
+            held.set()
+            go.wait(10)
+
+    thread = threading.Thread(target=holder)
+    thread.start()
+    held.wait(10)
+    threading.Timer(1.0, go.set).start()  # past the half second after which the wait is said
+    plan = Plan(tmp_path, {"news": StagedSet([{"instruction": "a", "output": "x"}], {}, [None])})
+    commit(plan, "news")
+    thread.join()
+    assert plan.notes == [] and lines_of(tmp_path / "news.jsonl") == ['{"instruction": "a", "output": "x"}']
 
 
 def test_each_data_folder_has_its_own_lock_outside_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -307,3 +307,18 @@ def test_the_bootstrap_interval_is_a_95_percent_one(tmp_path: Path) -> None:
     got = report(tmp_path, rows, "--labels", AGNEWS_LABELS, "--bootstrap", "2000", "--seed", "3")
     low, high = got["ci"]["accuracy"]
     assert got["accuracy"] == 0.75 and 0.079 < high - low < 0.091, (low, high)
+
+
+def test_a_report_of_one_class_prints_no_library_warning(tmp_path: Path) -> None:
+    """One row, one class: scikit-learn's 'A single label was found' warning is not the user's business (the
+    matrix is shaped by the label set given to it), the under-30 note is."""
+    import warnings
+
+    path = write_jsonl(tmp_path / "generated_predictions.jsonl", [{"predict": "a", "label": "a"}])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = run_cli("report", "classify", path, "--bootstrap", "0")
+    assert result.returncode == 0, result.stderr
+    assert [str(w.message) for w in caught if "single label" in str(w.message)] == []
+    assert json.loads((tmp_path / "classify_report.json").read_text(encoding="utf-8"))["confusion_matrix"][
+        "matrix"] == [[1]]

@@ -102,3 +102,14 @@ def test_lengths_in_non_space_characters_by_hand() -> None:
     assert lengths["label"] == {"mean": 2.5, "p50": 2.5, "p95": pytest.approx(3.85)}  # 1 2 3 4: 3 + 0.85 x 1
     assert lengths["ratio"] == pytest.approx(2.75 / 2.5) and lengths["empty_predict_share"] == 0.25
     assert length_metrics(["x"], [""])["ratio"] is None
+
+
+def test_the_corpus_tokenizer_is_jieba_on_lowercased_text() -> None:
+    """jieba splits "t恤" (t / 恤) and "T恤" (one word) differently: the words are jieba's cut of the lowercased
+    text, as LLaMA-Factory's ROUGE tokenizer folds case."""
+    import jieba
+
+    from recipekit.eval.corpus import JiebaTokenizer
+
+    text = "这件T恤很好看, 那条T裤不好"
+    assert JiebaTokenizer().tokenize(text) == [w for w in jieba.cut(text.lower()) if w.strip()]

@@ -42,6 +42,7 @@ CASES = {
     "emoji": ("Great job 🎉🎉 keep going 🚀", "Great work 🎉 keep it up 🚀"),
     "question marks inside tokens": ("what?no way?ok.", "what? no way? ok."),
     "newlines": ("line one\nline two\n\nline three", "line one\nline 2\nline three"),
+    "leading newline": ("\n今天天气很好", "今天天气很好"),  # rouge-chinese cuts no empty sentence off the start
     "very long": (long_text(1, 500), long_text(2, 450)),
     # one or two words on a side: no bigram, or a single one, on that side (ROUGE-2's empty and one-bigram sets)
     "one-word prediction": ("Yes", "Yes it is"),

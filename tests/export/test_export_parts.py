@@ -233,8 +233,42 @@ def test_a_report_is_taken_only_for_the_adapter_that_made_its_predictions(tmp_pa
                    f"{spelled}/").returncode == 0
     scored = read_report(report, "val", [str(adapter)])
     assert scored.values["accuracy"] == 0.5
+    os.environ["LLM_RECIPES_ROOT"] = str(tmp_path)  # an export recipe's own relative path, read under --root
+    try:
+        assert read_report(report, "val", ["saves/lora"]).values["accuracy"] == 0.5
+    finally:
+        del os.environ["LLM_RECIPES_ROOT"]
     export = Recipe(tmp_path / "export.yaml", {"model_name_or_path": "org/base", "export_dir": "m",
                                                "adapter_name_or_path": str(adapter)})
     card = model_card(CardFacts("m", export, "text-classification", None, [scored]))
     sha = hashlib.sha256(predictions.read_bytes()).hexdigest()
     assert f"| val | accuracy | 0.5000 | - | 2 | {report} (predictions sha256 {sha[:12]}) |" in card.text
+
+
+def test_ctrl_c_while_the_old_folder_is_removed_leaves_no_hidden_copy(tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """SIGINT delivered the moment the old folder's removal starts: the new folder is in place, so the run goes on
+    and no hidden `.out.old-PID` copy stays beside it."""
+    import shutil
+    import signal
+
+    target = tmp_path / "out"
+    target.mkdir()
+    (target / "old.txt").write_text("old", encoding="utf-8")
+    real_rmtree = shutil.rmtree
+
+    def interrupted_rmtree(path: object, *args: object, **kwargs: object) -> None:
+        if ".old-" in str(path):
+            signal.raise_signal(signal.SIGINT)
+        real_rmtree(path, *args, **kwargs)
+
+    monkeypatch.setattr(shutil, "rmtree", interrupted_rmtree)
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)  # as in a terminal: Ctrl-C raises
+    try:
+        with folder_written(target) as staging:
+            (staging / "new.txt").write_text("new", encoding="utf-8")
+    except KeyboardInterrupt:
+        pytest.fail("Ctrl-C ended the run after the new folder was in place")
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"] and [p.name for p in target.iterdir()] == ["new.txt"]

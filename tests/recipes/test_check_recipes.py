@@ -296,3 +296,21 @@ def test_unusable_values_and_bytes_that_are_not_utf8_stop_every_command_in_one_l
         for command in (["check", "recipes"], ["plan", "--gpu", "h100"], ["smoke"]):
             result = run_cli(*command, path)
             assert (result.returncode, result.stderr) == (2, line + "\n"), (command, path)
+
+
+@pytest.mark.integration
+def test_recipes_that_cannot_be_read_do_not_hide_the_others(tmp_path: Path) -> None:
+    """Two unusable recipes beside a good one: the good one is still checked and listed; the two are named, and
+    the run ends in one error line, exit 2."""
+    demo = (ROOT / "recipes" / "demo" / "agnews_tiny_sft.yaml").read_text(encoding="utf-8")
+    (tmp_path / "a_zero.yaml").write_text(demo.replace("per_device_train_batch_size: 32",
+                                                       "per_device_train_batch_size: 0"), encoding="utf-8")
+    (tmp_path / "b_good.yaml").write_text(demo, encoding="utf-8")
+    (tmp_path / "c_nan.yaml").write_text(demo.replace("learning_rate: 3.0e-3", "learning_rate: .nan"),
+                                         encoding="utf-8")
+    done = run_cli("check", "recipes", *sorted(tmp_path.glob("*.yaml")))
+    assert done.returncode == 2 and done.stderr.splitlines() == [
+        f"error: 2 recipe(s) could not be read, the first: {tmp_path / 'a_zero.yaml'}: per_device_train_batch_size "
+        "is 0: it must be a whole number, at least 1"]
+    assert f"{tmp_path / 'b_good.yaml'}: " in done.stdout and "1 recipe(s) checked" in done.stdout
+    assert f"{tmp_path / 'c_nan.yaml'}: not read: learning_rate is nan" in done.stdout
