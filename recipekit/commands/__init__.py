@@ -42,6 +42,7 @@ COMMANDS: dict[str, str | dict[str, str]] = {
     "check": {"recipes": "check_recipes", "data": "check_data", "contamination": "check_contamination"},
     "smoke": "smoke_recipe",
     "plan": "plan",
+    "doctor": "doctor",
     "train-classifier": "train_classifier",
     "export": "export",
     "tiny-model": "make_tiny_model",

@@ -12,7 +12,8 @@ memory and step time beside the plan of that run (recipekit/plan/measure.py). Wr
 
 Without --gpu (or --gpu-mem): the card the recipe's header names ('# Hardware:' line), else this machine's GPU;
 else it prints the peak memory per GPU and the cards that hold it, one line, writes nothing and exits 0 (name
-one with --gpu for the time, cost and plan files).
+one with --gpu for the time, cost and plan files); with --measure, that peak beside the steps measured on this
+machine's device, in plan.json and plan.md.
 
 Example:
     llm-recipes plan recipes/agnews_full.yaml --gpu a100-40g --gpus 8 --seq 256 --rows 120000
@@ -124,15 +125,43 @@ def default_card(recipe: Recipe, cards: dict[str, Gpu]) -> tuple[str | None, str
     return (local, "this machine's GPU") if local else (None, None)
 
 
-def card_list(result: dict, cards: dict[str, Gpu]) -> dict:
-    """The run's peak per GPU and the cards that hold it, one line (the peak does not depend on the card)."""
+def peak_and_cards(result: dict, cards: dict[str, Gpu]) -> dict:
+    """The run's peak per GPU and the cards that hold it (the peak does not depend on the card)."""
     peak = result["memory"]["peak_gib"]
-    fits = fitting_cards(peak, cards)
+    return {"recipe": result["recipe"], "gpus": result["gpus"], "peak_gib": peak,
+            "fits_cards": fitting_cards(peak, cards)}
+
+
+def card_list(result: dict, cards: dict[str, Gpu]) -> dict:
+    """The run's peak per GPU and the cards that hold it, one line."""
+    found = peak_and_cards(result, cards)
+    peak, fits = found["peak_gib"], found["fits_cards"]
     where = f"{result['gpus']} GPU{'s' * (result['gpus'] > 1)}"
     said = f"it fits {', '.join(fits)}" if fits else "it fits none of the cards (give --gpu CARD for the changes)"
     print(f"{result['recipe']}: {peak:.1f} GiB peak per GPU on {where}; {said}; no card is named (--gpu, the "
           "header's 'Hardware:') and this machine has none: name one with --gpu for time, cost and plan files")
-    return {"recipe": result["recipe"], "gpus": result["gpus"], "peak_gib": peak, "fits_cards": fits}
+    return found
+
+
+def measured_here(args: argparse.Namespace, recipe: Recipe, result: dict, cards: dict[str, Gpu],
+                  made_by: dict[str, Path]) -> dict:
+    """``--measure`` with no card named and none in the table for this machine (the CPU, or a GPU the table lacks):
+    the device measured is the plan's; its peak per GPU beside the measured steps (no time or cost without a card's
+    peaks); writes plan.json and plan.md."""
+    from recipekit.plan.measure import measure
+    from recipekit.report.plan import render_measured
+
+    out = Path(args.out) if args.out else at_root("outputs") / "plan" / Path(args.recipe).stem
+    found = peak_and_cards(result, cards)
+    found["measured"] = measure(recipe, args.gpus, args.measure_steps, out, cards, made_by).as_dict()
+    markdown = (f"# Plan of {result['recipe']} on this machine's device\n\n{found['peak_gib']:.2f} GiB peak per GPU "
+                f"planned; the cards that hold it: {', '.join(found['fits_cards']) or 'none'}.\n\n"
+                + render_measured(found["measured"]))
+    write_json(out / "plan.json", found)
+    atomic_write_text(out / "plan.md", markdown)
+    print(markdown.rstrip())
+    announce(f"\nwrote {out / 'plan.json'}, {out / 'plan.md'}")
+    return found
 
 
 def set_plan_line(text: str, line: str) -> str:
@@ -184,7 +213,9 @@ def main(argv: list[str] | None = None) -> dict:
     if note:
         result["seq_note"] = note
     if args.gpu is None and not card_given:
-        return card_list(result, cards)
+        if not args.measure:
+            return card_list(result, cards)
+        return measured_here(args, recipe, result, cards, made_by)
     if chosen:
         print(f"planned on {args.gpu}: {chosen} (name another with --gpu)")
     if lengths and result["kind"] == "train":

@@ -41,6 +41,14 @@ def base(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, Any, P
         yield planned_run, config, folder
 
 
+@pytest.fixture(autouse=True)
+def own_cache(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, session_cache: Path) -> None:
+    """The module's one plan cache for the tests that plan, the session's for the rest (never the user's)."""
+    planned = "base" in request.fixturenames
+    monkeypatch.setenv("LLM_RECIPES_CACHE", str(request.getfixturevalue("base")[2] / "cache" if planned
+                                                else session_cache))
+
+
 def base_search(base: tuple[Any, Any, Path], memory_gib: float, global_batch: int) -> Search:
     run, config, _ = base
     return Search(run, config, resolve_gpu("a10", memory_gib), 1, 1000, global_batch)

@@ -1,0 +1,49 @@
+"""`plan RECIPE --measure` with no card named: the plan is of the device it measures (on the CPU, the peak per
+GPU and the cards that hold it, beside the measured steps)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+from conftest import ROOT, run_cli
+
+pytestmark = pytest.mark.integration
+
+SMALL = {"architectures": ["LlamaForCausalLM"], "model_type": "llama", "vocab_size": 2048, "hidden_size": 128,
+         "intermediate_size": 344, "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2,
+         "max_position_embeddings": 512, "tie_word_embeddings": False}
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="the CPU's answer (a GPU plans on its own card)")
+def test_measure_needs_no_card_on_the_cpu(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The demo recipe (its tiny model's architecture, random weights) measured on this CPU without --gpu: both
+    files written, the measured steps beside the run's peak per GPU, the same peak as the plan on a named card."""
+    monkeypatch.setenv("LLM_RECIPES_CACHE", str(tmp_path / "cache"))
+    (tmp_path / "small").mkdir()
+    (tmp_path / "small" / "config.json").write_text(json.dumps(SMALL), encoding="utf-8")
+    text = (ROOT / "recipes" / "demo" / "agnews_tiny_sft.yaml").read_text(encoding="utf-8")
+    recipe = tmp_path / "agnews_tiny_sft.yaml"
+    recipe.write_text(text.replace("model_name_or_path: outputs/demo/tiny_model",
+                                   f"model_name_or_path: {tmp_path / 'small'}")
+                      .replace("per_device_train_batch_size: 32", "per_device_train_batch_size: 2"),
+                      encoding="utf-8")
+    assert yaml.safe_load(recipe.read_text(encoding="utf-8"))["model_name_or_path"] == str(tmp_path / "small")
+    done = run_cli("plan", recipe, "--measure", "--measure-steps", "2", "--rows", "100", "--out", tmp_path / "out")
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "name one with --gpu" not in done.stdout
+    written = json.loads((tmp_path / "out" / "plan.json").read_text(encoding="utf-8"))
+    measured = written["measured"]
+    assert measured["device"] == "cpu" and measured["steps"] == 2 and measured["step_seconds"] > 0
+    assert measured["planned_step_seconds"] is None and measured["shape"]["batch"] == 2
+    assert measured["shape"]["seq"] == 192
+    named = run_cli("plan", recipe, "--gpu", "t4", "--rows", "100", "--out", tmp_path / "t4")
+    assert named.returncode == 0, named.stderr[-3000:]
+    on_t4 = json.loads((tmp_path / "t4" / "plan.json").read_text(encoding="utf-8"))
+    assert written["peak_gib"] == pytest.approx(on_t4["memory"]["peak_gib"])
+    assert "t4" in written["fits_cards"]
+    markdown = (tmp_path / "out" / "plan.md").read_text(encoding="utf-8")
+    assert "## Measured on cpu" in markdown and (tmp_path / "out" / "measure.log").is_file()
