@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-stamp
 # system's and the virtualenv's ninja hash build lines differently, so alternating them rebuilds, ~40 s a time)
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
-.PHONY: install demo test test-unit test-slow lint mutate clean
+.PHONY: install demo test test-unit test-slow lint mutate clean gpu-wheels
 
 install: $(STAMP)
 
@@ -44,6 +44,27 @@ mutate: $(STAMP)
 
 lint: $(STAMP)
 	$(PY) -m ruff check .
+
+# the wheels a GPU machine that cannot download lacks, for `bash tools/gpu_check.sh` there (Python 3.12, x86_64):
+# the pinned training stack (its transformers, tokenizers, accelerate and peft are newer than LLaMA-Factory 0.9.5
+# accepts), bitsandbytes for 4-bit, and the small packages these import, at the versions they resolve to here.
+# DeepSpeed has only a source archive: its wheel is built here without ops (they build on first use there).
+# bitsandbytes keeps its CUDA 13 libraries only (tools/slim_wheel.py): about 27 MiB in tools/wheels, under the
+# 64 MiB the machine takes with the working tree.
+GPU_WHEELS := llamafactory==0.9.5 trl==0.24.0 datasets==4.0.0 bitsandbytes==0.50.2 transformers==5.6.0 \
+	tokenizers==0.22.2 accelerate==1.11.0 peft==0.18.1 omegaconf==2.4.0 dill==0.3.8 multiprocess==0.70.16 \
+	hjson==3.1.0 pydantic==2.12.3 pydantic-core==2.41.4 annotated-types==0.8.0 typing-inspection==0.4.5 \
+	fsspec==2025.3.0
+GPU_SOURCE_WHEELS := deepspeed==0.18.4
+GPU_PLATFORMS := $(foreach n,17 24 27 28 31 34 35,--platform manylinux_2_$(n)_x86_64) --platform manylinux2014_x86_64
+gpu-wheels:
+	mkdir -p tools/wheels
+	$(PYTHON) -m pip download --no-deps --python-version 3.12 --implementation cp $(GPU_PLATFORMS) \
+		--only-binary=:all: -d tools/wheels $(GPU_WHEELS)
+	$(PYTHON) -m pip wheel --no-deps -w tools/wheels $(GPU_SOURCE_WHEELS)
+	$(PYTHON) tools/slim_wheel.py tools/wheels/bitsandbytes-0.50.2-*.whl \
+		'bitsandbytes/libbitsandbytes_cuda1[12]*.so' 'bitsandbytes/libbitsandbytes_rocm*.so'
+	du -ch tools/wheels/*.whl | tail -n 1
 
 clean:
 	rm -rf outputs .pytest_cache .ruff_cache mutants
