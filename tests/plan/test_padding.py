@@ -127,3 +127,17 @@ def test_the_plan_pads_in_the_order_of_the_recipes_sampler() -> None:
     # LLaMA-Factory's disable_shuffling: the data's order, [1, 1] [8, 8] [1, 1] [8, 8]
     in_order = padded(demo.with_values({"disable_shuffling": True}))
     assert (in_order["sampling"], in_order["paid"]) == ("sequential", 36)
+
+
+def test_the_default_shuffle_is_the_trainers_default_seed() -> None:
+    """A recipe that sets no seed is shuffled by the Trainer's default one (transformers' TrainingArguments), and the
+    plan without a seed pads exactly as that seed does (another seed pays another count on these rows)."""
+    from dataclasses import fields
+
+    from transformers import TrainingArguments
+
+    trainer_seed = next(f.default for f in fields(TrainingArguments) if f.name == "seed")
+    lengths = [1, 9, 2, 8, 3, 7, 4, 6, 5, 5, 1, 9]
+    counts = {seed: padding(lengths, 2, 16, seed=seed).paid for seed in range(trainer_seed - 1, trainer_seed + 2)}
+    assert padding(lengths, 2, 16).paid == counts[trainer_seed]
+    assert len(set(counts.values())) == 3  # the seed matters on these rows: a seed one off fails the pin
