@@ -169,13 +169,13 @@ def measure_sweep(paths: list[Path], table: Path, steps: int) -> list[dict]:
 
     from recipekit.errors import InputError
     from recipekit.files import announce, atomic_write_text
-    from recipekit.plan.gpus import load_cards
-    from recipekit.plan.measure import check_measurable, local_card
+    from recipekit.plan.gpus import device_card, load_cards
+    from recipekit.plan.measure import check_measurable
     from recipekit.plan.memory import GIB
 
     if torch.cuda.is_available():
         _, total = torch.cuda.mem_get_info()
-        key = local_card(load_cards(), torch.cuda.get_device_name(), total)
+        key = device_card(torch.cuda.get_device_name(), total / GIB, load_cards())
         # a device not in the table: its memory (only whether a recipe fits is read; no time is planned for it)
         where = ["--gpu", key] if key else ["--gpu-mem", f"{total / GIB:.1f}", "--gpu-tflops", "1"]
         device = torch.cuda.get_device_name()

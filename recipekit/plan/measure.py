@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from recipekit.errors import InputError
-from recipekit.plan.gpus import Gpu
+from recipekit.plan.gpus import Gpu, device_card
 from recipekit.plan.memory import GIB
 from recipekit.recipes.reading import Recipe
 
@@ -219,20 +219,6 @@ def probe_command(args_file: Path, out: Path, ranks: int, torchrun: bool, classi
             "--master_port", free_port(), *probe]
 
 
-def chip(name: str) -> str:
-    """A card's chip word: the first with a digit ("T4", "A100", "4090", "L40S")."""
-    return next((word for word in name.upper().replace("-", " ").split() if any(c.isdigit() for c in word)), "")
-
-
-def local_card(cards: dict[str, Gpu], device: str, total_bytes: int) -> str | None:
-    """The table's key for a CUDA device ("NVIDIA A100-SXM4-80GB"): the same chip, the nearest memory."""
-    words = set(device.upper().replace("-", " ").split())
-    matches = [key for key, gpu in cards.items() if chip(gpu.name) in words]
-    if not matches:
-        return None
-    return min(matches, key=lambda key: abs(cards[key].memory_gib - total_bytes / GIB))
-
-
 def measure(recipe: Recipe, gpus: int, steps: int, log_dir: Path, cards: dict[str, Gpu],
             made_by: dict[str, Path]) -> Measured:
     """Run ``steps`` real steps of ``recipe`` on this machine and plan the same run (``made_by``: which recipe
@@ -296,7 +282,7 @@ def summarize(results: list[dict[str, Any]], run: Any, sim: Any, memory: Any, ca
         peak = max(r["reserved_peak"] + r["context"] for r in results)
         allocated = max(r["allocated_peak"] for r in results) / GIB
         planned = memory.total
-        key = local_card(cards, first["device"], first["device_total"])
+        key = device_card(first["device"], first["device_total"] / GIB, cards)
         gpu = cards[key] if key else None
         if gpu is None:
             notes.append(f"{first['device']} is not in the cards table: no planned time")

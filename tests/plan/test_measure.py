@@ -12,8 +12,8 @@ import yaml
 from conftest import ROOT, run_cli, run_script
 
 from recipekit.errors import InputError
-from recipekit.plan.gpus import load_cards
-from recipekit.plan.measure import local_card, measured_args
+from recipekit.plan.gpus import device_card, load_cards
+from recipekit.plan.measure import measured_args
 from recipekit.recipes.reading import Recipe, load_recipe
 from recipekit.report.plan import render_measured
 
@@ -34,7 +34,7 @@ GIB = 2**30
 ])
 def test_the_local_card_is_the_same_chip_with_the_nearest_memory(device: str, gib: float, key: str | None) -> None:
     """Device names as torch.cuda.get_device_name() gives them, with the memory NVML reports."""
-    assert local_card(load_cards(), device, int(gib * GIB)) == key
+    assert device_card(device, int(gib * GIB) / GIB, load_cards()) == key
 
 
 def test_the_measured_run_keeps_the_method_and_swaps_model_data_and_length_of_run(tmp_path: Path) -> None:
