@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from recipekit import paths
 from recipekit.data.dataset_info import MAKER_KEY, load_registry, maker_of
 from recipekit.errors import InputError
 from recipekit.files import (
@@ -129,12 +130,8 @@ LOCK_WAIT_SAY = 0.5  # seconds before a conversion waiting for the registry says
 
 def lock_path(data_dir: Path) -> Path:
     """The lock of a data folder's registry: outside the folder (nothing is added to the user's data), one per
-    folder, the same for every process of this machine."""
-    import hashlib
-    import tempfile
-
-    digest = hashlib.sha1(str(data_dir.resolve()).encode()).hexdigest()[:16]
-    return Path(tempfile.gettempdir()) / "llm-recipes-locks" / f"registry-{digest}.lock"
+    folder, the same for every process of this machine (:func:`recipekit.paths.lock_path`)."""
+    return paths.lock_path(data_dir, "registry")
 
 
 @contextlib.contextmanager
