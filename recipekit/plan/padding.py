@@ -67,8 +67,9 @@ def padding(lengths: list[int], batch: int, cutoff: int, seed: int = 42, samplin
     from llamafactory.data.processor.processor_utils import greedy_knapsack
 
     cut = np.minimum(lengths, cutoff)
-    order = cut[batch_order([int(n) for n in cut], batch, sampling, seed, accumulation)]
+    rows = [int(n) for n in cut]
+    order = cut[batch_order(rows, batch, sampling, seed, accumulation)]
     paid = sum(int(chunk.size * chunk.max()) for chunk in np.array_split(order, range(batch, len(order), batch))
                if chunk.size)
-    blocks = len(greedy_knapsack([int(n) for n in cut], cutoff))
+    blocks = len(greedy_knapsack(rows, cutoff))
     return Padding(len(cut), batch, cutoff, int(cut.sum()), paid, blocks, blocks * (cutoff + 1), sampling)

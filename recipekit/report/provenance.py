@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from recipekit.paths import at_root, given, root
+from recipekit.paths import at_root, given, shown
 from recipekit.recipes.reading import Recipe, all_recipe_files, load_recipe, recipe_outputs
 
 ADAPTER_CONFIG = "adapter_config.json"  # what peft's save_pretrained writes beside an adapter's weights
@@ -37,8 +37,7 @@ def recipe_models(recipe: Recipe) -> tuple[str | None, str | None]:
 def repository_path(path: str | Path) -> str:
     """A folder named on the command line or found from one, as a recipe names it: relative to the repository
     root when it lies under it, else absolute (so a report compares the same however it was typed)."""
-    absolute, base = given(path).resolve(), root()
-    return str(absolute.relative_to(base)) if absolute.is_relative_to(base) else str(absolute)
+    return str(shown(given(path).resolve()))
 
 
 def predicted_by(path: str | Path, recipe: str | None = None, adapter: str | None = None,

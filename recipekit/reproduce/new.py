@@ -6,7 +6,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
-import string
 import tempfile
 from collections import Counter
 from pathlib import Path
@@ -69,11 +68,9 @@ def columns_needed(args: argparse.Namespace) -> dict[str, str]:
         raise InputError("give --input-column, --template or --instruction (what the model reads)")
     found = {flag: column for flag, column in needed.items() if column}
     if args.template:
-        try:
-            fields = [f for _, f, _, _ in string.Formatter().parse(args.template) if f]
-        except ValueError as exc:
-            raise InputError(f"--template is not a valid format string ({exc})") from None
-        found.update({f"--template {{{field}}}": field for field in fields})
+        from recipekit.converters.generic import template_fields
+
+        found.update({f"--template {{{field}}}": field for field in template_fields(args.template)})
     return found
 
 
