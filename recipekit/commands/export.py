@@ -73,7 +73,7 @@ def run_data_dir(recipe: Recipe) -> Path | None:
     target = at_root(adapters[0]).resolve()
     for output, path in recipe_outputs(all_recipe_files(folder)).items():
         if at_root(output).resolve() == target:
-            return at_root(str(load_recipe(path).setting("dataset_dir")))
+            return load_recipe(path).data_dir()
     return None
 
 

@@ -128,7 +128,7 @@ def data_folder(facts: CardFacts) -> Path | None:
     """The folder the training read its sets from: the run's own (a tiny run's), else its recipe's."""
     if facts.data_dir is not None:
         return facts.data_dir
-    return at_root(str(facts.trained_by.setting("dataset_dir"))) if facts.trained_by else None
+    return facts.trained_by.data_dir() if facts.trained_by else None
 
 
 def hub_data(facts: CardFacts) -> bool:
