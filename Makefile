@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-stamp
 # system's and the virtualenv's ninja hash build lines differently, so alternating them rebuilds, ~40 s a time)
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
-.PHONY: install demo test test-unit test-slow lint mutate clean gpu-wheels
+.PHONY: install demo test test-unit test-slow test-all lint mutate clean gpu-wheels
 
 install: $(STAMP)
 
@@ -31,9 +31,14 @@ test: $(STAMP)
 test-unit: $(STAMP)
 	$(PY) -m pytest -m "not integration and not slow" $(XDIST)
 
-# exit code 5 (no test collected or all skipped) is not a failure here; -rP shows what the slow tests print
+# exit code 5 (no test collected or all skipped) is not a failure here; -rP shows what the slow tests print.
+# CI runs `make test` and `make test-slow`; `make test-all` adds the extended tests (whose paths other slow tests
+# already walk: the README's command block, the published points, two more `new` chains, the measuring sweep)
 test-slow: $(STAMP)
-	$(PY) -m pytest -m slow $(XDIST) -rP --durations=15 || test $$? -eq 5
+	$(PY) -m pytest -m "slow and not extended" $(XDIST) -rP --durations=15 || test $$? -eq 5
+
+test-all: test
+	$(PY) -m pytest -m slow $(XDIST) -rP --durations=25 || test $$? -eq 5
 
 # mutation testing of the modules whose numbers users act on ([tool.mutmut] in pyproject.toml), against their
 # unit tests; not part of CI (about 50 minutes on this 2-core machine); the score per module and every survivor last
@@ -41,6 +46,15 @@ mutate: $(STAMP)
 	rm -rf mutants
 	$(PY) -m mutmut run --max-children 2
 	$(PY) scripts/mutation_score.py
+
+# the developer benchmarks (scripts/bench_*.py), each against its baseline: `make bench` runs every one with its
+# defaults, one after another (bench-score-labels reads the demo's model: `make demo` first); `make bench-NAME
+# ARGS="..."` runs one with its flags
+BENCHES := bench-convert bench-gen-report bench-score-labels bench-plan bench-contamination bench-new
+.PHONY: bench $(BENCHES)
+bench: $(BENCHES)
+$(BENCHES): bench-%: $(STAMP)
+	$(PY) scripts/bench_$(subst -,_,$*).py $(ARGS)
 
 lint: $(STAMP)
 	$(PY) -m ruff check .

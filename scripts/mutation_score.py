@@ -1,6 +1,100 @@
-"""`python scripts/mutation_score.py` runs `recipekit.commands.mutation_score` (as `llm-recipes` does)."""
+"""Mutation score per module from mutmut's results (after `make mutate`): killed / (killed + survived + not
+reached by any test; a mutant that makes a test time out counts as killed), the mutants listed as equivalent in
+``tests/mutation_equivalent.yaml`` (each with the reason it cannot change behaviour) left out; every other
+survivor is printed with the command that shows its change.
 
-from recipekit.commands.mutation_score import main
+Example:
+    make mutate                      # mutmut run over [tool.mutmut] in pyproject.toml, then this table
+    python scripts/mutation_score.py --min 0.9
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import subprocess
+import sys
+from collections import Counter, defaultdict
+from pathlib import Path
+
+from recipekit.cli import fraction, script_parser
+from recipekit.errors import InputError, exit_on_input_error
+from recipekit.files import read_yaml_mapping
+from recipekit.paths import root
+
+EQUIVALENT = "tests/mutation_equivalent.yaml"
+RESULT_LINE = re.compile(r"^\s+(?P<key>\S+): (?P<status>.+)$")
+SURVIVORS = ("survived", "no tests")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = script_parser(__doc__)
+    parser.add_argument("--equivalent", default=EQUIVALENT, help="YAML of mutant -> why it is equivalent")
+    parser.add_argument("--min", type=fraction, default=None, help="exit 1 when a module scores below this (0-1)")
+    return parser
+
+
+def mutmut_results() -> dict[str, str]:
+    """Every mutant's status, as ``mutmut results --all`` prints it (run where ``mutants/`` is)."""
+    done = subprocess.run([sys.executable, "-m", "mutmut", "results", "--all", "true"], capture_output=True,
+                          text=True, check=False)
+    if done.returncode != 0:
+        last = (done.stderr.strip().splitlines() or [f"exit {done.returncode}"])[-1]
+        raise InputError(f"mutmut results failed (run it where pyproject.toml and mutants/ are): {last}")
+    found = {m["key"]: m["status"] for m in map(RESULT_LINE.match, done.stdout.splitlines()) if m}
+    if not found:
+        raise InputError("no mutants found: run `make mutate` first", "mutants/")
+    return found
+
+
+def module_of(key: str) -> str:
+    """The module of a mutant (``module.x_function__mutmut_N``, ``module.xǁClassǁmethod__mutmut_N``), by mutmut's
+    own rule."""
+    from mutmut.utils.format_utils import get_module_from_key
+
+    return get_module_from_key(key)
+
+
+def scores(statuses: dict[str, str], equivalent: dict[str, str]) -> dict[str, Counter[str]]:
+    """Per module: how many mutants were killed, survived, equivalent, or not run (no tests, timeout...)."""
+    table: dict[str, Counter[str]] = defaultdict(Counter)
+    for key, status in statuses.items():
+        kind = "equivalent" if key in equivalent and status == "survived" else status
+        table[module_of(key)][kind] += 1
+    return dict(sorted(table.items()))
+
+
+def module_score(counts: Counter[str]) -> float | None:
+    """Killed (a timeout counts as killed) over killed, survived and unreached; None when no mutant of the module
+    was run (a run limited to other modules' mutants)."""
+    killed = counts["killed"] + counts["timeout"]
+    total = killed + counts["survived"] + counts["no tests"]
+    return killed / total if total else None
+
+
+@exit_on_input_error
+def main(argv: list[str] | None = None) -> dict[str, Counter[str]]:
+    args = build_parser().parse_args(argv)
+    path = Path(args.equivalent) if Path(args.equivalent).is_absolute() else root() / args.equivalent
+    equivalent = read_yaml_mapping(path, "list of equivalent mutants")
+    statuses = mutmut_results()
+    table = scores(statuses, equivalent)
+    print(f"{'module':40s} {'killed':>6s} {'survived':>8s} {'no tests':>8s} {'equiv.':>6s} {'score':>6s}")
+    low = []
+    for module, counts in table.items():
+        killed, score = counts["killed"] + counts["timeout"], module_score(counts)
+        low += [module] if args.min is not None and score is not None and score < args.min else []
+        shown = "-" if score is None else f"{score:.1%}"
+        print(f"{module:40s} {killed:6d} {counts['survived']:8d} {counts['no tests']:8d} {counts['equivalent']:6d} "
+              f"{shown:>6s}")
+    for key in sorted(k for k, s in statuses.items() if s in SURVIVORS and k not in equivalent):
+        print(f"{statuses[key]}: {key}  (python -m mutmut show {key})")
+    for key in sorted(set(equivalent) - set(statuses)):
+        print(f"note: {path} lists {key}, which mutmut no longer generates")
+    if low:
+        raise SystemExit(f"below {args.min:.0%}: {', '.join(low)}")
+    return table
+
 
 if __name__ == "__main__":
     main()

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import importlib.util
 import io
 import json
 import os
 import subprocess
 import sys
+from functools import cache
 from pathlib import Path
 from types import ModuleType
 from typing import NamedTuple
@@ -128,9 +130,31 @@ def command_module(*words: str) -> ModuleType:
     return commands.load(module)
 
 
+@cache
+def script_module(name: str) -> ModuleType:
+    """A developer tool of scripts/ (``"bench_convert"``: scripts/bench_convert.py), loaded from its file once."""
+    spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / f"{name}.py")
+    assert spec and spec.loader, name
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def dispatch(argv: list[str]) -> int:
+    """``llm-recipes ARGV...``, or the developer tool ``scripts/NAME.py ARGS...`` named by ARGV's first word."""
+    if not argv or not argv[0].startswith("scripts/"):
+        return commands.main(argv)
+    saved, sys.argv[0] = sys.argv[0], argv[0]  # argparse's prog, as `python scripts/NAME.py` gives it
+    try:
+        script_module(Path(argv[0]).stem).main(argv[1:])
+    finally:
+        sys.argv[0] = saved
+    return 0
+
+
 def run_cli(*argv: object, cwd: Path = ROOT) -> Ran:
-    """Run ``llm-recipes ARGV...`` through its dispatcher in this process: no interpreter start and no
-    LLaMA-Factory import per call.
+    """Run ``llm-recipes ARGV...`` through its dispatcher (or ``scripts/NAME.py ARGS...``, a developer tool) in this
+    process: no interpreter start and no LLaMA-Factory import per call.
 
     The working directory and environment are restored afterwards; the exit code follows Python's rules for
     ``SystemExit`` (a string is printed to stderr and gives 1). Each script keeps at least one test through
@@ -141,7 +165,7 @@ def run_cli(*argv: object, cwd: Path = ROOT) -> Ran:
     try:
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
             try:
-                code = commands.main([str(a) for a in argv])
+                code = dispatch([str(a) for a in argv])
             except SystemExit as exc:
                 if isinstance(exc.code, str):
                     code = 1

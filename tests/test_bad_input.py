@@ -3,18 +3,15 @@
 The inputs are generated here (encodings, byte-order marks, empty / header-only / truncated files, wrong
 columns, paths of the wrong kind, unwritable folders, out-of-range flags, a corrupt registry); every case
 runs through `llm-recipes` in this process with the files already there snapshotted before and compared
-byte for byte (and by permission bits) after. Ctrl-C is sent to real conversions at random moments.
+byte for byte (and by permission bits) after. Ctrl-C is sent to a real conversion at each moment of its work.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import random
-import signal
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -219,9 +216,9 @@ def eval_and_script_cases() -> list[Case]:
         ("tiny-model: --vocab-size 0", lambda p: ["tiny-model", "--texts", p["preds"], "--out", p["folder"] / "m",
                                                   "--vocab-size", "0"], {}),
         ("demo: --train-size 0", lambda p: ["demo", "--train-size", "0"], {}),
-        ("speed convert: --rows 0", lambda p: ["speed", "convert", "--rows", "0"], {}),
-        ("speed gen-report: --workers 0", lambda p: ["speed", "gen-report", "--workers", "0"], {}),
-        ("speed score-labels: --rows 0", lambda p: ["speed", "score-labels", "--rows", "0"], {}),
+        ("bench_convert.py: --rows 0", lambda p: ["scripts/bench_convert.py", "--rows", "0"], {}),
+        ("bench_gen_report.py: --workers 0", lambda p: ["scripts/bench_gen_report.py", "--workers", "0"], {}),
+        ("bench_score_labels.py: --rows 0", lambda p: ["scripts/bench_score_labels.py", "--rows", "0"], {}),
         ("plan: an export recipe", lambda p: ["plan", "recipes/export/yelp5_lora.yaml", "--gpu", "t4"], {}),
         ("export: a training recipe", lambda p: ["export", "recipes/yelp5_lora.yaml"], {}),
         ("export: the adapter is not trained yet", lambda p: ["export", "recipes/export/yelp5_bert_lora.yaml",
@@ -353,45 +350,70 @@ def test_messages_name_what_is_wrong(tmp_path: Path) -> None:
     assert "set WANDB_MODE=offline" in result.stderr and not (tmp_path / "r").exists()  # checked before any work
 
 
-def default_sigint() -> None:
-    """Ctrl-C as a terminal delivers it: a test worker may ignore SIGINT, and a child would inherit that (Python
-    installs its KeyboardInterrupt handler only where SIGINT is not ignored)."""
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
+# a conversion run as `python converters/agnews.py` with one hook that sends this process a real SIGINT at a
+# chosen moment: the first row read, the second file staged beside its target, the first rename
+CTRL_C_AT = """
+import csv, os, runpy, signal, sys
+import recipekit.files as files
+
+moment, script = sys.argv[1], sys.argv[2]
+sys.argv = [script, *sys.argv[3:]]
+
+def ctrl_c():
+    os.kill(os.getpid(), signal.SIGINT)
+
+def once(function, after):
+    calls = []
+    def hooked(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == after:
+            ctrl_c()
+        return function(*args, **kwargs)
+    return hooked
+
+if moment == "reading":
+    class Reader:
+        def __init__(self, *args, **kwargs):
+            self.rows = real_reader(*args, **kwargs)
+        def __iter__(self):
+            return self
+        def __next__(self):
+            if self.rows.line_num == 100:
+                ctrl_c()
+            return next(self.rows)
+        def __getattr__(self, name):
+            return getattr(self.rows, name)
+    real_reader, csv.reader = csv.reader, Reader
+elif moment == "staging":
+    files._temp_beside = once(files._temp_beside, 2)
+elif moment == "renaming":
+    os.replace = once(os.replace, 1)
+runpy.run_path(script, run_name="__main__")
+"""
 
 
-def test_ctrl_c_mid_conversion_leaves_the_old_files_or_the_whole_new_set(tmp_path: Path) -> None:
-    """SIGINT at random moments of a 60k-row conversion: exit 130 with the old files byte for byte, or a
-    finished conversion; never a mix, never a temp file left behind."""
-    from recipekit.commands import bench_convert
-
-    raw = tmp_path / "train.csv"
-    bench_convert.write_rows(raw, 60_000)
+@pytest.mark.parametrize("moment", ["reading", "staging", "renaming", "never"])
+def test_ctrl_c_mid_conversion_leaves_the_old_files_or_the_whole_new_set(tmp_path: Path, moment: str) -> None:
+    """A real SIGINT at each moment of a conversion: while reading or staging, exit 130 with the old files byte
+    for byte and no temporary file; once the renames began (they finish with Ctrl-C held off), the whole new set,
+    exit 0 and its "wrote" line; the stale split of the old set goes with it."""
     data = tmp_path / "data"
     small = write_original_csv(tmp_path / "small.csv", agnews_rows(10))
     assert run_cli("convert", "agnews", "--input", small, "--data-dir", data, "--val-size", "8").returncode == 0
     old = snapshot(data)
-    rng = random.Random(7)
-    outcomes = []
+    raw = write_original_csv(tmp_path / "train.csv", agnews_rows(500))
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    for _ in range(4):
-        process = subprocess.Popen([sys.executable, "converters/agnews.py", "--input", str(raw), "--data-dir",
-                                    str(data)], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                   text=True, preexec_fn=default_sigint)
-        time.sleep(rng.uniform(0.3, 2.5))
-        process.send_signal(signal.SIGINT)
-        _, err = process.communicate(timeout=120)
-        now = snapshot(data)
-        assert not [name for name in now if name.endswith((".tmp", ".bak"))], now.keys()
-        if process.returncode in (130, -signal.SIGINT):  # -SIGINT: it was still importing
-            assert err.strip().splitlines() == ["interrupted (Ctrl-C): stopped without leaving a partial file"]
-            assert now == old
-        else:
-            assert process.returncode == 0, err
-            registry = json.loads(now["dataset_info.json"][0])
-            assert "agnews_val" not in registry and "agnews_val.jsonl" not in now  # the stale split went with it
-            assert len(now["agnews.jsonl"][0].splitlines()) == 60_000
-            assert run_cli("convert", "agnews", "--input", small, "--data-dir", data, "--val-size", "8").returncode == 0
-            old = snapshot(data)
-        outcomes.append(process.returncode)
-    print(f"Ctrl-C outcomes (exit codes): {outcomes}")
-    assert {130, -signal.SIGINT} & set(outcomes), outcomes
+    result = subprocess.run([sys.executable, "-c", CTRL_C_AT, moment, "converters/agnews.py", "--input", str(raw),
+                             "--data-dir", str(data)], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    now = snapshot(data)
+    assert not [name for name in now if name.endswith((".tmp", ".bak")) or name.startswith(".")], now.keys()
+    if moment in ("reading", "staging"):
+        assert result.returncode == 130, result.stderr
+        assert result.stderr.strip().splitlines() == ["interrupted (Ctrl-C): stopped without leaving a partial file"]
+        assert now == old
+    else:
+        assert result.returncode == 0, result.stderr
+        assert f"wrote 2000 rows to {data / 'agnews.jsonl'}" in result.stdout
+        registry = json.loads(now["dataset_info.json"][0])
+        assert set(registry) == {"agnews"} and "agnews_val.jsonl" not in now
+        assert len(now["agnews.jsonl"][0].splitlines()) == 2000

@@ -30,17 +30,25 @@ def every_script() -> list[tuple[list[str], str]]:
     return found
 
 
+def help_sections(text: str) -> list[tuple[str, list[tuple[str, str]]]]:
+    """The command listing of ``--help``: each heading (``data:``) with its commands' words and descriptions in
+    order, wrapped lines joined."""
+    sections: list[tuple[str, list[tuple[str, str]]]] = []
+    for block in text.split("\n\n")[2:-1]:  # after the usage line and the summary, before the closing paragraph
+        heading, *lines = block.splitlines()
+        rows: list[tuple[str, str]] = []
+        for line in lines:
+            if line.startswith("  ") and not line.startswith("   "):
+                rows.append(tuple(re.split(r"\s{2,}", line.strip(), maxsplit=1)))  # type: ignore[arg-type]
+            else:
+                rows[-1] = (rows[-1][0], f"{rows[-1][1]} {line.strip()}")
+        sections.append((heading, rows))
+    return sections
+
+
 def help_entries(text: str) -> dict[str, str]:
-    """The command listing of ``--help``: each command's words -> its description, wrapped lines joined."""
-    listing = text.split("commands:\n", 1)[1].split("\n\n", 1)[0].splitlines()
-    entries: dict[str, str] = {}
-    for line in listing:
-        if line.startswith("  ") and not line.startswith("   "):
-            name, description = re.split(r"\s{2,}", line.strip(), maxsplit=1)
-            entries[name] = description
-        else:
-            entries[name] += " " + line.strip()
-    return entries
+    """Each command's words -> its description, from the listing of ``--help``."""
+    return {name: description for _, rows in help_sections(text) for name, description in rows}
 
 
 def test_help_lists_every_command_with_the_whole_first_sentence_of_its_docstring() -> None:
@@ -56,11 +64,58 @@ def test_help_lists_every_command_with_the_whole_first_sentence_of_its_docstring
     assert entries["check contamination"] == "Is a scored set in the training data?"
     assert entries["demo"].endswith("-> report, then the same held-out rows scored label by label "
                                     "(eval/score_labels.py) and reported with log loss and calibration.")
-    assert entries["speed plan"].endswith("then again with the cache warm.")
     converters = {p.stem for p in (ROOT / "recipekit" / "converters").glob("*.py")} - {"__init__", "catalog",
                                                                                        "fixtures"}
     assert set(commands.commands()["convert"]) == converters == {
         "agnews", "yelp", "afqmc", "arena", "tulu", "ultrafeedback", "generic"}
+
+
+def test_help_lists_every_command_once_under_its_stage_in_a_projects_order() -> None:
+    converters = [f"convert {name}" for name in ("afqmc", "agnews", "arena", "generic", "tulu", "ultrafeedback",
+                                                  "yelp")]
+    stages = [("data:", [*converters, "check data", "check contamination"]),
+              ("check and plan:", ["check recipes", "smoke", "plan", "doctor"]),
+              ("train:", ["train-classifier", "sweep", "tiny-model"]),
+              ("evaluate:", ["score", "report classify", "report gen", "checkpoints", "calibrate", "bench", "plot",
+                             "compare", "submission"]),
+              ("reproduce:", ["new", "reproduce", "report-card", "demo"]),
+              ("export:", ["export"])]
+    listed = [(heading, [name for name, _ in rows]) for heading, rows in help_sections(run_cli("--help").stdout)]
+    assert listed == stages
+    names = [name for _, rows in listed for name in rows]
+    assert sorted(names) == sorted(" ".join(words) for words, _ in every_script())  # each command once
+    unknown = run_cli("speed", "plan")
+    assert unknown.returncode == 2 and unknown.stderr.startswith("llm-recipes: unknown command 'speed'")
+    assert run_cli("mutation-score").returncode == 2
+
+
+@pytest.mark.parametrize("name", ["bench_convert", "bench_gen_report", "bench_score_labels", "bench_plan",
+                                  "bench_contamination", "bench_new", "mutation_score"])
+def test_developer_tools_are_scripts_outside_the_package_with_an_example(name: str) -> None:
+    result = run_cli(f"scripts/{name}.py", "--help")
+    assert result.returncode == 0 and result.stdout.startswith(f"usage: {name}.py")
+    assert f"    python scripts/{name}.py" in result.stdout.split("Example:", 1)[1]
+    assert not (ROOT / "recipekit" / "commands" / f"{name}.py").exists()
+
+
+def test_a_developer_tools_bad_flag_is_one_line_naming_the_script() -> None:
+    for name, flag in (("bench_convert", "--rows"), ("bench_gen_report", "--workers"), ("bench_score_labels", "--rows"),
+                       ("bench_new", "--gpus")):
+        result = run_cli(f"scripts/{name}.py", flag, "0")
+        assert (result.returncode, result.stderr) == (
+            2, f"error: {name}.py: argument {flag}: must be at least 1, got 0 (see --help)\n")
+
+
+@pytest.mark.integration
+def test_make_runs_each_benchmark_with_its_flags_and_all_of_them_in_turn() -> None:
+    def planned(*target: str) -> list[str]:
+        done = subprocess.run(["make", "-n", *target], cwd=ROOT, capture_output=True, text=True, check=True)
+        return [line.rstrip() for line in done.stdout.splitlines() if " scripts/bench_" in line]
+
+    assert planned("bench-plan", "ARGS=--published --fit") == [
+        ".venv/bin/python scripts/bench_plan.py --published --fit"]
+    assert planned("bench") == [f".venv/bin/python scripts/bench_{name}.py" for name in (
+        "convert", "gen_report", "score_labels", "plan", "contamination", "new")]
 
 
 def test_the_readme_table_names_every_command() -> None:
@@ -239,7 +294,7 @@ def test_help_read_by_a_reader_that_stops_early_ends_without_a_traceback() -> No
     quietly (exit 1, as Python's documentation advises) instead of in a BrokenPipeError traceback."""
     import os
 
-    for argv in (["--help"], ["speed", "--help"]):
+    for argv in (["--help"], ["report", "--help"]):
         read_end, write_end = os.pipe()
         os.close(read_end)  # the reader has stopped before the first write: deterministic
         try:

@@ -1,13 +1,14 @@
-"""recipekit/commands/mutation_score.py: mutmut's mutant names to modules, and the score per module."""
+"""scripts/mutation_score.py: mutmut's mutant names to modules, and the score per module."""
 
 from __future__ import annotations
 
 from collections import Counter
 from pathlib import Path
 
-from conftest import run_cli
+from conftest import run_cli, script_module
 
-from recipekit.commands.mutation_score import module_of, module_score, scores
+tool = script_module("mutation_score")
+module_of, module_score, scores = tool.module_of, tool.module_score, tool.scores
 
 
 def test_mutant_names_map_to_their_module() -> None:
@@ -30,15 +31,16 @@ def test_a_score_counts_timeouts_as_killed_and_a_module_not_run_has_none() -> No
 
 
 def test_bad_flags_files_and_a_missing_run_are_one_line_errors(tmp_path: Path) -> None:
-    out_of_range = run_cli("mutation-score", "--min", "90")
+    out_of_range = run_cli("scripts/mutation_score.py", "--min", "90")
     assert out_of_range.returncode == 2 and "--min: must be in [0, 1], got 90" in out_of_range.stderr
     listed = tmp_path / "equivalent.yaml"
     listed.write_text("- a mutant\n", encoding="utf-8")
-    not_a_mapping = run_cli("mutation-score", "--equivalent", listed)
+    not_a_mapping = run_cli("scripts/mutation_score.py", "--equivalent", listed)
     assert not_a_mapping.returncode == 2 and "equivalent.yaml: a list of equivalent mutants is a YAML mapping" in \
         not_a_mapping.stderr
     listed.write_text("{}\n", encoding="utf-8")
-    no_run = run_cli("mutation-score", "--equivalent", listed, cwd=tmp_path)  # no pyproject.toml, no mutants/
+    # no pyproject.toml, no mutants/
+    no_run = run_cli("scripts/mutation_score.py", "--equivalent", listed, cwd=tmp_path)
     assert no_run.returncode == 2 and "mutmut results failed (run it where pyproject.toml and mutants/ are)" in \
         no_run.stderr
     for done in (out_of_range, not_a_mapping, no_run):

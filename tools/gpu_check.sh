@@ -55,13 +55,15 @@ PYTHON
 imports_without_extras() {
     "$PY" - <<'PYTHON'
 import importlib
+import runpy
 import sys
 
 for absent in ("rapidfuzz", "datasketch", "jieba", "nltk", "rouge_chinese", "rouge_score", "wandb", "lm_eval"):
     sys.modules[absent] = None  # an import of it raises ImportError
-for module in ("recipekit.commands.doctor", "recipekit.commands.bench_plan", "recipekit.commands.plan",
-               "recipekit.plan.measure", "recipekit.plan.probe"):
+for module in ("recipekit.commands.doctor", "recipekit.commands.plan", "recipekit.plan.measure",
+               "recipekit.plan.probe"):
     importlib.import_module(module)
+runpy.run_path("scripts/bench_plan.py")  # its imports and definitions, not its main
 print("imported without the machine's missing packages: doctor, bench_plan, plan, measure, probe")
 PYTHON
 }

@@ -59,9 +59,18 @@ COMMANDS: dict[str, str | dict[str, str]] = {
     "new": "new",
     "report-card": "report_card",
     "demo": "run_demo",
-    "mutation-score": "mutation_score",
-    "speed": {"convert": "bench_convert", "gen-report": "bench_gen_report", "score-labels": "bench_score_labels",
-              "plan": "bench_plan", "contamination": "bench_contamination", "new": "bench_new"},
+}
+
+# `llm-recipes --help`: the commands under the stage of a project they serve, in a project's order; a group's name
+# alone ("convert") lists all its subcommands
+STAGES: dict[str, tuple[str, ...]] = {
+    "data": ("convert", "check data", "check contamination"),
+    "check and plan": ("check recipes", "smoke", "plan", "doctor"),
+    "train": ("train-classifier", "sweep", "tiny-model"),
+    "evaluate": ("score", "report classify", "report gen", "checkpoints", "calibrate", "bench", "plot", "compare",
+                 "submission"),
+    "reproduce": ("new", "reproduce", "report-card", "demo"),
+    "export": ("export",),
 }
 
 
@@ -101,24 +110,30 @@ def summary(module: str) -> str:
     return SENTENCE_END.split(paragraph, maxsplit=1)[0]
 
 
+def listed(table: dict[str, str | dict[str, str]], words: str) -> list[tuple[str, str]]:
+    """(subcommand, module) of ``words``: a command, a group's one subcommand, or a whole group."""
+    name, _, sub = words.partition(" ")
+    target = table[name]
+    if isinstance(target, str):
+        return [(name, target)]
+    return [(f"{name} {each}", module) for each, module in target.items() if each == sub or not sub]
+
+
 def usage(group: str | None = None) -> str:
-    """The listing ``llm-recipes --help`` (or ``llm-recipes GROUP --help``) prints."""
+    """The listing ``llm-recipes --help`` (under each stage's heading) or ``llm-recipes GROUP --help`` prints."""
     table = commands()
     lines = [f"usage: {PROG} {group or 'COMMAND'} {'SUBCOMMAND ' if group else ''}[ARGS...]", ""]
     if group is None:
-        lines += ["One command for every step: convert -> check -> train (llamafactory-cli) -> score -> report.", "",
-                  "commands:"]
-    entries = {group: table[group]} if group else table
-    rows = []
-    for name, target in entries.items():
-        if isinstance(target, dict):
-            rows += [(f"{name} {sub}", summary(module)) for sub, module in target.items()]
-        else:
-            rows.append((name, summary(target)))
-    width = max(len(name) for name, _ in rows) + 2
-    for name, text in rows:
-        wrapped = textwrap.wrap(text, HELP_WIDTH - width - 2) or [""]
-        lines += [f"  {name:<{width}}{wrapped[0]}", *(" " * (width + 2) + more for more in wrapped[1:])]
+        lines += ["One command for every step: convert -> check -> train (llamafactory-cli) -> score -> report."]
+    stages = {"": (group,)} if group else {f"{stage}:": entries for stage, entries in STAGES.items()}
+    sections = {heading: [row for words in entries for row in listed(table, words)]
+                for heading, entries in stages.items()}
+    width = max(len(name) for entries in sections.values() for name, _ in entries) + 2
+    for heading, entries in sections.items():
+        lines += ["", heading] if heading else []
+        for name, module in entries:
+            wrapped = textwrap.wrap(summary(module), HELP_WIDTH - width - 2) or [""]
+            lines += [f"  {name:<{width}}{wrapped[0]}", *(" " * (width + 2) + more for more in wrapped[1:])]
     lines += ["", f"`{PROG} COMMAND --help` shows a command's flags and an example; every command is also",
               "`python <folder>/<script>.py` from the repository root.",
               f"Commands find recipes/, data/ and outputs/ in the working directory: `{PROG} --root DIR COMMAND ...`",

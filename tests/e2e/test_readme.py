@@ -41,6 +41,7 @@ def fresh_copy(target: Path) -> Path:
 
 
 @pytest.mark.slow
+@pytest.mark.extended  # the demo's path, as the README types it (`make test-all`)
 def test_readme_command_block_runs_as_written_on_a_fresh_clone(tmp_path: Path) -> None:
     if not (SHARED / "data" / "ag_news_csv").is_dir():
         pytest.skip("the block reads ../shared/data/ag_news_csv")

@@ -117,6 +117,7 @@ def test_every_synthetic_classifier_row_fills_cutoff_len_with_both_texts_and_eve
     assert [len(ids) for ids in tokenized(rows, tokenizer, 96)["input_ids"]] == [96] * 7
 
 
+@pytest.mark.extended  # the same measurement as the next test, over a recipe list (`make test-all`)
 @pytest.mark.slow  # the whole sweep command: four plans, two real DPO steps of a 0.5B model and two of BERT: 3 min
 def test_the_sweep_measures_a_dpo_and_a_classifier_recipe_within_ten_percent_and_writes_its_table(
         tmp_path: Path) -> None:

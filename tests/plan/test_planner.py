@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
-from conftest import ROOT, run_cli, run_script
+from conftest import ROOT, run_cli, run_script, script_module
 
 from recipekit.plan.memory import GIB, Setup, host_bytes, model_states, per_gpu
 from recipekit.plan.models import build_model, config_path, largest_layer, load_config
@@ -268,7 +268,7 @@ def test_a_model_fake_tensors_cannot_run_is_stepped_for_real(monkeypatch: pytest
 @pytest.mark.slow
 def test_seven_b_lora_and_qlora_land_near_llamafactorys_table(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """LLaMA-Factory's README: 7B LoRA 16 GB, QLoRA 4-bit 6 GB, at its implied settings (batch 1, short rows).
-    The README's claim: without the allowance (which the table does not count) both within 10% of the table."""
+    docs/planner.md's claim: without the allowance (which the table does not count) both within 10% of the table."""
     from recipekit.plan.simulate import simulate
 
     monkeypatch.setenv("LLM_RECIPES_CACHE", str(tmp_path))
@@ -280,9 +280,9 @@ def test_seven_b_lora_and_qlora_land_near_llamafactorys_table(tmp_path: Path, mo
           f"QLoRA: {gib[4]:.1f} GiB ({bare[4]:.1f})")
     table = {None: 16.0, 4: 6.0}
     assert all(abs(bare[bits] / table[bits] - 1) <= 0.10 for bits in table), bare
-    readme = " ".join((ROOT / "README.md").read_text(encoding="utf-8").split())
-    assert f"the planner gives {gib[None]:.1f} and {gib[4]:.1f} GiB for Qwen2.5-7B" in readme
-    assert f"{bare[None]:.1f} and {bare[4]:.1f} GiB without it" in readme
+    page = " ".join((ROOT / "docs" / "planner.md").read_text(encoding="utf-8").split())
+    assert f"the planner gives {gib[None]:.1f} and {gib[4]:.1f} GiB for Qwen2.5-7B" in page
+    assert f"{bare[None]:.1f} and {bare[4]:.1f} GiB without it" in page
 
 
 def small_recipe(tmp_path: Path, **values: object) -> Path:
@@ -409,7 +409,7 @@ def test_data_measures_the_longest_row(tmp_path: Path, monkeypatch: pytest.Monke
 
 
 def test_the_plan_line_goes_after_the_report_line_and_replaces_an_old_one() -> None:
-    from recipekit.commands.plan import set_plan_line
+    from recipekit.report.plan import set_plan_line
     from recipekit.errors import InputError
 
     text = ("# A recipe.\n#\n# Report: recipes/reproduce/x.yaml (the facts\n#   live there).\n# Notes.\n"
@@ -456,8 +456,7 @@ def test_a_layers_flops_equal_a_hand_count_attention_included() -> None:
 
 
 def test_the_benchmark_table_gives_hours_and_the_cost_where_a_plan_has_them() -> None:
-    from recipekit.commands.bench_plan import hours_and_cost
-
+    hours_and_cost = script_module("bench_plan").hours_and_cost
     assert hours_and_cost({"time": {"hours": 1.234, "cost": 1234.5}}) == "1.23 | $1,234.50"
     assert hours_and_cost({"time": {"hours": 0.5, "cost": None}}) == "0.50 | -"
     assert hours_and_cost({"time": None}) == hours_and_cost({"time": {"hours": None}}) == "- | -"

@@ -1,5 +1,5 @@
 """The planner on every published, measured run of recipekit/plan/published_runs.yaml (memory and step time against
-the goals), and README.md's figures, which `llm-recipes speed plan --published` prints."""
+the goals), and docs/planner.md's figures, which `python scripts/bench_plan.py --published` prints."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from conftest import ROOT, run_cli
 
 from recipekit.errors import InputError
 
-README = ROOT / "README.md"
+PLANNER_PAGE = ROOT / "docs" / "planner.md"
 
 
 @pytest.fixture(scope="module")
@@ -21,13 +21,14 @@ def published(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, list]:
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("LLM_RECIPES_CACHE", str(tmp_path_factory.mktemp("cache")))
-        ran = run_cli("speed", "plan", "--published")
+        ran = run_cli("scripts/bench_plan.py", "--published")
         assert ran.returncode == 0, ran.stderr
         _, points = load_points(PUBLISHED_RUNS)
         return ran.stdout, [check(prepare(point)) for point in points]
 
 
 @pytest.mark.slow
+@pytest.mark.extended  # every published point simulated: 2.5 min (`make test-all`)
 def test_every_point_that_sets_the_model_is_planned_within_the_goals(published: tuple[str, list]) -> None:
     import yaml
 
@@ -42,15 +43,16 @@ def test_every_point_that_sets_the_model_is_planned_within_the_goals(published: 
 
 
 @pytest.mark.slow
-def test_the_readme_quotes_the_published_figures_as_the_command_prints_them(published: tuple[str, list]) -> None:
+@pytest.mark.extended  # every published point simulated: 2.5 min (`make test-all`)
+def test_the_planner_page_quotes_the_published_figures_as_the_command_prints_them(published: tuple[str, list]) -> None:
     out = published[0].splitlines()
     first = next(i for i, line in enumerate(out) if line.startswith("Planned against measured on the"))
     table = [line for line in out[first + 2:] if line.startswith("|")]
     figures = [out[first], *table[:2 + len({c.point["source"] for c in published[1]})]]
     assert figures[2] == "|---|---|---|---|---|---|"
-    readme = README.read_text(encoding="utf-8").splitlines()
+    page = PLANNER_PAGE.read_text(encoding="utf-8").splitlines()
     for line in figures:
-        assert line in readme, line
+        assert line in page, line
     # every source appears, the two that set the model with their left-out ratios
     rows = {row.split(" | ")[0].lstrip("| "): row for row in figures[3:]}
     assert set(rows) == {"qwen-readme", "hf-single-gpu", "llamafactory-wiki", "torchtune-readme", "ms-swift-benchmark"}
