@@ -111,6 +111,39 @@ def parse_pairs(text: str, flag: str, shape: str = "KEY=VALUE") -> dict[str, str
     return pairs
 
 
+def add_instruction_argument(parser: argparse.ArgumentParser, default_is: str, default: str | None = None) -> None:
+    """``--instruction``: the instruction of every row (``\\n`` for a line break), the flag a prompt-version
+    sweep varies."""
+    parser.add_argument("--instruction", type=escaped_text, default=default,
+                        help=f"the instruction of every row, \\n for a line break (default: {default_is}); a "
+                             "prompt-version sweep varies this flag")
+
+
+def add_source_arguments(parser: argparse.ArgumentParser, name: str | None, hub_id: str, what: str) -> None:
+    """The flags every converter shares: --input/--hf, --name, --data-dir, --max-samples, --val-size, --seed."""
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--input", help=f"{what}: a folder of split files (train/validation/dev/test) or one file")
+    source.add_argument("--hf", metavar="HUB_ID", help=f"hub id read with datasets.load_dataset (e.g. {hub_id})")
+    if name is None:
+        parser.add_argument("--name", required=True, type=name_value, help="dataset name: writes DATA_DIR/NAME.jsonl")
+    else:
+        parser.add_argument("--name", default=name, type=name_value,
+                            help=f"dataset name: writes DATA_DIR/NAME.jsonl (default: {name})")
+    parser.add_argument("--data-dir", help="folder holding dataset_info.json (default: data/ of the repository root: "
+                                           "data/ of the working directory or --root)")
+    parser.add_argument("--max-samples", type=at_least(1),
+                        help="seeded (stratified where labeled) subset of training rows")
+    parser.add_argument("--val-size", type=at_least(0),
+                        help="validation rows (NAME_val), from the held-out split when there is one, else split off")
+    parser.add_argument("--seed", type=at_least(0), default=42, help="seed of every sample and split (default: 42)")
+    parser.add_argument("--drop-overlap", action="store_true",
+                        help="remove training rows that equal a held-out row (same prompt and answer) instead of "
+                             "refusing to write overlapping sets")
+    parser.add_argument("--replace", action="store_true",
+                        help="replace (or remove) sets of these names that another converter wrote, instead of "
+                             "refusing to")
+
+
 def parse_names(text: str, count: int, flag: str) -> list[str]:
     """``a,b,c`` -> names, exactly ``count`` distinct non-empty ones."""
     names = [name.strip() for name in text.split(",")]

@@ -10,7 +10,6 @@ ships (model configs, raw fixtures) sit inside the package and are found from it
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 
 ROOT_VARIABLE = "LLM_RECIPES_ROOT"
@@ -61,12 +60,3 @@ def lock_path(folder: Path, kind: str) -> Path:
 
     digest = hashlib.sha1(str(Path(folder).resolve()).encode()).hexdigest()[:16]
     return Path(tempfile.gettempdir()) / "llm-recipes-locks" / f"{kind}-{digest}.lock"
-
-
-def module_command(name: str) -> list[str]:
-    """The argv that runs command module ``name`` (``gen_report``, ``agnews``) in a new interpreter, whatever the
-    working directory: ``python -m recipekit.commands.gen_report`` (converters under ``recipekit.converters``)."""
-    from recipekit.commands import converter_modules
-
-    package = "recipekit.converters" if name in converter_modules() else "recipekit.commands"
-    return [sys.executable, "-m", f"{package}.{name}"]

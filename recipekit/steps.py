@@ -1,5 +1,9 @@
-"""The one step runner: every command the repository chains (a report's reproduction, a sweep's points, the
-demo, a smoke run) is a :class:`Step` with its declared inputs and outputs, run here.
+"""The one launcher: every process the repository starts is built and run here. :func:`module_command` is the
+argv of a command module, :func:`torchrun_command` the torchrun launch of one on several ranks (as llamafactory-cli
+reads ``FORCE_TORCHRUN=1 NPROC_PER_NODE=N``, :func:`torchrun_env`), :func:`run_child` starts a process and waits
+for it (Ctrl-C stops it), and every command the repository chains (a report's reproduction, a sweep's points, the
+demo, a smoke run, ``plan --measure``'s probe) is a :class:`Step` with its declared inputs and outputs, run by
+:class:`Runner`.
 
 A step runs from the repository root with this environment's programs first on PATH; its output goes to its
 own log (``<logs>/<step>.log``) and, when it finished, its exact command to its stamp (``<logs>/<step>.done``).
@@ -17,17 +21,19 @@ import contextlib
 import os
 import re
 import shlex
+import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from recipekit.errors import InputError
 from recipekit.paths import root
 from recipekit.progress import Heartbeat, Progress, log_tail
+from recipekit.text import clip
 
 
 @dataclass
@@ -75,7 +81,7 @@ def said_why(log_text: str) -> str:
     errors = [line.removeprefix("error:").strip() for line in lines if line.startswith("error:")]
     raised = [line for line in lines if EXCEPTION_LINE.match(line)]
     reason = errors[-1] if errors else raised[-1] if raised else lines[-1] if lines else ""
-    return reason if len(reason) <= REASON_CHARS else reason[:REASON_CHARS - 3] + "..."
+    return clip(reason, REASON_CHARS, flatten=False, ellipsis="...")
 
 
 class StepFailed(InputError):
@@ -97,13 +103,74 @@ def free_port() -> str:
         return str(probe.getsockname()[1])
 
 
-def tool_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+def tool_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     """The environment for the repository's commands: this environment's programs first on PATH."""
     path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
     return {**os.environ, "PATH": path, **(extra or {})}
 
 
+def module_command(name: str) -> list[str]:
+    """The argv that runs module ``name`` in a new interpreter, whatever the working directory: a command
+    (``gen_report``: ``python -m recipekit.commands.gen_report``), a converter (``agnews``, under
+    ``recipekit.converters``) or a module named in full (``recipekit.plan.probe``)."""
+    if "." not in name:
+        from recipekit.commands import converter_modules
+
+        name = f"{'recipekit.converters' if name in converter_modules() else 'recipekit.commands'}.{name}"
+    return [sys.executable, "-m", name]
+
+
+def program(name: str) -> str:
+    """A program of this environment (``llamafactory-cli``): beside this Python, else on PATH, else the bare name."""
+    beside = Path(sys.executable).with_name(name)
+    return str(beside) if beside.exists() else shutil.which(name) or name
+
+
+def torchrun_env(ranks: int) -> dict[str, str]:
+    """The environment that launches a recipe's trainer (llamafactory-cli, train-classifier) on ``ranks``
+    processes of this machine under torchrun."""
+    return {"FORCE_TORCHRUN": "1", "NPROC_PER_NODE": str(ranks)}
+
+
+def torchrun_command(command: list[str], env: Mapping[str, str]) -> list[str] | None:
+    """``command`` (a module's, :func:`module_command`) under torchrun when ``env`` asks for it as llamafactory-cli
+    reads it (``FORCE_TORCHRUN=1``, and not already a rank of a launch): NPROC_PER_NODE processes (1 if unset) on
+    each of NNODES nodes, this one NODE_RANK, meeting at MASTER_ADDR:MASTER_PORT (a free port here when unset);
+    None when ``env`` does not ask for torchrun."""
+    if env.get("FORCE_TORCHRUN", "0").lower() not in ("1", "true") or "LOCAL_RANK" in env:
+        return None
+    return [sys.executable, "-m", "torch.distributed.run", f"--nnodes={env.get('NNODES', '1')}",
+            f"--node_rank={env.get('NODE_RANK', '0')}", f"--nproc_per_node={env.get('NPROC_PER_NODE', '1')}",
+            f"--master_addr={env.get('MASTER_ADDR', '127.0.0.1')}",
+            f"--master_port={env.get('MASTER_PORT') or free_port()}", *command[1:]]
+
+
 POLL_SECONDS = 2.0  # how often a running step's progress is read
+STOP_SECONDS = 30  # how long a child stopped by Ctrl-C may take to end before it is killed
+
+
+def run_child(command: list[str], env: Mapping[str, str] | None = None, log: IO[str] | None = None,
+              cwd: Path | None = None, tick: Callable[[], None] | None = None) -> int:
+    """Run ``command`` with this environment's programs first on PATH (``env`` added) and return its exit code:
+    its output into ``log`` (else this process's own), ``tick()`` every ``POLL_SECONDS`` while it runs (without a
+    tick its exit is seen at once, so a timed command is timed to its exit). On Ctrl-C (which the child got too)
+    the child is stopped (SIGTERM, SIGKILL after ``STOP_SECONDS``) before the KeyboardInterrupt goes on."""
+    child = subprocess.Popen(command, cwd=cwd, env=tool_env(env), stdout=log,
+                             stderr=None if log is None else subprocess.STDOUT)
+    try:
+        while child.poll() is None:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                child.wait(timeout=POLL_SECONDS if tick else None)
+            if tick:
+                tick()
+    except KeyboardInterrupt:
+        child.terminate()  # make sure it ends before the caller says what it left
+        try:
+            child.wait(timeout=STOP_SECONDS)
+        except subprocess.TimeoutExpired:
+            child.kill()
+        raise
+    return child.returncode
 
 
 def interrupted_line(step: Step, log: Path, since: float) -> str:
@@ -172,27 +239,20 @@ class Runner:
         start, started = time.perf_counter(), time.time()
         progress = Progress(root() / step.progress, started) if step.progress else None
         heartbeat = Heartbeat(step.name, log)
+
+        def tick() -> None:
+            if progress and (progress.update() or progress.bar is not None):
+                heartbeat.shown()  # the trainer's own line (or its live bar) says it runs
+            heartbeat.beat()
+
         with log.open("w", encoding="utf-8") as handle:
-            child = subprocess.Popen(step.command, cwd=root(), env=tool_env(step.env), stdout=handle,
-                                     stderr=subprocess.STDOUT)
             try:
-                while child.poll() is None:
-                    with contextlib.suppress(subprocess.TimeoutExpired):
-                        child.wait(timeout=POLL_SECONDS)
-                    if progress and (progress.update() or progress.bar is not None):
-                        heartbeat.shown()  # the trainer's own line (or its live bar) says it runs
-                    heartbeat.beat()
+                returncode = run_child(step.command, step.env, handle, root(), tick)
             except KeyboardInterrupt:
-                child.terminate()  # it got the Ctrl-C too; make sure it ends before we say what it left
-                try:
-                    child.wait(timeout=30)
-                except subprocess.TimeoutExpired:
-                    child.kill()
                 raise KeyboardInterrupt(interrupted_line(step, log, started)) from None
             finally:
                 if progress:
                     progress.close()
-        returncode = child.returncode
         seconds = time.perf_counter() - start
         missing = [str(o) for o in step.outputs if not (root() / o).exists()]
         if returncode != 0 or missing:
@@ -234,3 +294,13 @@ class Runner:
 
     def after(self, outcomes: list[Outcome]) -> None:
         """Called after each step of ``run_all`` (a reproduction saves its state there)."""
+
+
+def run_logged(command: list[str], log: Path, env: dict[str, str] | None = None) -> None:
+    """Run a command from the repository root as one step of the runner (its output in ``log``, a ``.log``
+    file); a failure is one line naming it, the log and what the command said last."""
+    try:
+        Runner(log.parent).execute(Step(log.stem, command, dict(env or {})))
+    except StepFailed as exc:
+        said = f": {exc.reason}" if exc.reason else ""
+        raise InputError(f"{' '.join(command[:3])} failed ({exc.why}){said}", str(log)) from None

@@ -32,45 +32,33 @@ from scipy.special import log_softmax, softmax
 
 from recipekit.cli import at_least, number_above, parse_pairs, script_parser
 from recipekit.errors import InputError
-from recipekit.eval.bootstrap import percentile_bootstrap
 from recipekit.eval.calibration import (
+    MIN_FIT_ROWS,
     ScoreFile,
+    check_swapped_labels,
     fit_temperature,
     flip_permutation,
     ids_everywhere,
     load_scores,
     merge_folds,
+    order_consistency,
     out_path,
     pair_rows,
     rewritten_rows,
     search_threshold,
     summary,
     swap_average,
-    threshold_predictions,
+    temperature_interval,
+    threshold_shift,
+    two_class,
 )
 from recipekit.eval.labels import parse_labels
 from recipekit.eval.probabilities import DEFAULT_BINS
 from recipekit.files import announce, write_json, write_jsonl, writing_command
+from recipekit.report.calibration import oof_markdown, swap_markdown, temperature_markdown, threshold_markdown
 from recipekit.report.reliability import plot_reliability
 from recipekit.report.wandb import add_wandb_flags, wandb_checked
-from recipekit.report.writer import file_signature, fmt, md_table, versions, write_report
-
-METRICS = ("n", "accuracy", "macro_f1", "log_loss", "brier", "ece")
-
-
-def metrics_table(columns: dict[str, dict[str, Any] | None], counts: dict[str, int] | None = None) -> str:
-    """Markdown table: one row per metric, one column per named summary (``-`` where unlabeled; the row count
-    from ``counts`` even then)."""
-    names = list(columns)
-    counts = counts or {}
-
-    def cell(name: str, metric: str) -> str:
-        if metric == "n" and columns[name] is None and name in counts:
-            return f"{counts[name]} (unlabeled)"
-        return fmt((columns[name] or {}).get(metric))
-
-    rows = [[metric, *[cell(name, metric) for name in names]] for metric in METRICS]
-    return md_table(["metric", *names], rows)
+from recipekit.report.writer import file_signature, versions, write_report
 
 
 def finish(args: argparse.Namespace, command: str, anchor: str, report: dict[str, Any], markdown: list[str],
@@ -102,16 +90,6 @@ def val_and_test(args: argparse.Namespace, purpose: str) -> tuple[ScoreFile, Sco
     return val, load_scores(args.test, val.labels)
 
 
-MIN_FIT_ROWS = 100  # below this many validation rows a fitted temperature is flagged
-
-
-def temperature_interval(scores: np.ndarray, y: np.ndarray, resamples: int, seed: int) -> list[float]:
-    """The 95% percentile-bootstrap interval of the fitted temperature: refitted on ``resamples`` draws of the
-    validation rows."""
-    found = percentile_bootstrap(len(y), lambda pick: {"t": fit_temperature(scores[pick], y[pick])}, resamples, seed)
-    return found["t"]
-
-
 def run_temperature(args: argparse.Namespace) -> dict[str, Any]:
     val, test = val_and_test(args, "fit a temperature")
     temperature = fit_temperature(val.scores, val.y)
@@ -141,24 +119,8 @@ def run_temperature(args: argparse.Namespace) -> dict[str, Any]:
         args.ece_bins, out_path(args.out, args.test, f"reliability_temperature_{Path(args.test).stem}.png"))
     report = {"temperature": temperature, "temperature_ci95": interval, "labels": val.labels,
               "val": file_signature(args.val), "test": file_signature(args.test), "summaries": summaries}
-    within = f" (95% interval [{interval[0]:.4f}, {interval[1]:.4f}] over {args.bootstrap} bootstrap refits)" \
-        if interval else ""
-    markdown = [f"# Temperature scaling: T = {temperature:.4f}{within}", "",
-                f"Fitted on `{args.val}` ({len(val.rows)} rows, minimum log loss), applied to `{args.test}` "
-                f"({len(test.rows)} rows{'' if test.y is not None else ', unlabeled'}). The argmax does not change.",
-                f"The reliability diagram shows the {which}.", "",
-                metrics_table(summaries, {"val_before": len(val.rows), "val_after": len(val.rows),
-                                          "test_before": len(test.rows), "test_after": len(test.rows)}), ""]
+    markdown = temperature_markdown(report, val, test, which, args.bootstrap)
     return finish(args, "temperature", args.test, report, markdown, outputs)
-
-
-def two_class(file: ScoreFile, positive: str | None) -> tuple[int, int]:
-    if len(file.labels) != 2:
-        raise InputError(f"threshold search needs two labels, the file has {file.labels}", file.path)
-    if positive and positive not in file.labels:
-        raise InputError(f"--positive {positive!r} is not one of the labels {file.labels}", file.path)
-    pos = file.labels.index(positive) if positive else 0
-    return pos, 1 - pos
 
 
 def run_threshold(args: argparse.Namespace) -> dict[str, Any]:
@@ -168,17 +130,9 @@ def run_threshold(args: argparse.Namespace) -> dict[str, Any]:
     pos, neg = two_class(val, args.positive)
     delta = val.scores[:, pos] - val.scores[:, neg]
     threshold, val_f1 = search_threshold(delta, (val.y == pos).astype(int), args.low, args.high, args.step)
-    shift = np.zeros(len(val.labels))
-    shift[pos] = -threshold  # argmax of the shifted scores == (delta > threshold)
-
-    def shifted(file: ScoreFile) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        scores = file.scores + shift
-        chosen = np.where(threshold_predictions(file.scores[:, pos] - file.scores[:, neg], threshold) == 1, pos, neg)
-        return scores, softmax(scores, axis=1), chosen
-
-    test_scores, test_probs, test_chosen = shifted(test)
+    test_scores, test_probs, test_chosen = threshold_shift(test, pos, neg, threshold)
     summaries = {"val_before": summary(val.probs, val.y, val.labels, args.ece_bins),
-                 "val_after": summary(shifted(val)[1], val.y, val.labels, args.ece_bins),
+                 "val_after": summary(threshold_shift(val, pos, neg, threshold)[1], val.y, val.labels, args.ece_bins),
                  "test_before": summary(test.probs, test.y, test.labels, args.ece_bins),
                  "test_after": summary(test_probs, test.y, test.labels, args.ece_bins)}
     outputs = {"threshold": out_path(args.out, args.test, "threshold.json"),
@@ -192,12 +146,7 @@ def run_threshold(args: argparse.Namespace) -> dict[str, Any]:
     write_jsonl(outputs["rows"], rewritten_rows(test, test_probs, test.scores, test_chosen,
                                                 {"threshold_scores": test_scores}))
     report = {**decision, "labels": val.labels, "test": file_signature(args.test), "summaries": summaries}
-    markdown = [f"# Threshold calibration: {decision['rule']}", "",
-                f"Searched on `{args.val}` over [{args.low:g}, {args.high:g}] step {args.step:g} for macro-F1 "
-                f"(ties: nearest 0); applied to `{args.test}`. Threshold 0 is the plain argmax.", "",
-                metrics_table(summaries, {"val_before": len(val.rows), "val_after": len(val.rows),
-                                          "test_before": len(test.rows), "test_after": len(test.rows)}), ""]
-    return finish(args, "threshold", args.test, report, markdown, outputs)
+    return finish(args, "threshold", args.test, report, threshold_markdown(report, val, test), outputs)
 
 
 def parse_flip(text: str) -> list[tuple[str, str]]:
@@ -210,33 +159,19 @@ def run_swap(args: argparse.Namespace) -> dict[str, Any]:
     swapped = load_scores(args.swapped, original.labels)
     perm = flip_permutation(original.labels, parse_flip(args.flip))
     order = pair_rows(original, swapped)
-    swapped_probs = swapped.probs[order]
-    if original.y is not None and swapped.y is not None:
-        expected = np.array(perm)[original.y]
-        wrong = np.nonzero(swapped.y[order] != expected)[0]
-        if len(wrong):
-            row = swapped.rows[order[wrong[0]]]
-            raise InputError(f"label {row.label!r} is not the flip of {original.labels[original.y[wrong[0]]]!r} "
-                             f"({args.original}:{original.rows[wrong[0]].line}); is this the swapped copy?",
-                             args.swapped, row.line)
-    flipped, averaged = swap_average(original.probs, swapped_probs, perm)
+    check_swapped_labels(original, swapped, order, perm)
+    flipped, averaged = swap_average(original.probs, swapped.probs[order], perm)
     y = original.y
     summaries = {"original": summary(original.probs, y, original.labels, args.ece_bins),
                  "swapped_flipped_back": summary(flipped, y, original.labels, args.ece_bins),
                  "averaged": summary(averaged, y, original.labels, args.ece_bins)}
-    consistent = float((original.probs.argmax(axis=1) == flipped.argmax(axis=1)).mean())
     outputs = {"rows": out_path(args.out, args.original, f"{Path(args.original).stem}.swap_averaged.jsonl")}
     write_jsonl(outputs["rows"], rewritten_rows(original, averaged, np.log(np.clip(averaged, 1e-300, None))))
     report = {"labels": original.labels, "flip": args.flip, "original": file_signature(args.original),
               "swapped": file_signature(args.swapped),
               "paired_by": "id" if ids_everywhere(original, swapped) else "position",
-              "order_consistency": consistent, "summaries": summaries}
-    markdown = ["# A/B swap averaging", "",
-                f"`{args.original}` and its swapped copy `{args.swapped}` ({len(original.rows)} rows, paired by "
-                f"{report['paired_by']}, labels flipped {args.flip}). The two orders agree on the top label in "
-                f"{consistent:.1%} of rows.", "",
-                metrics_table(summaries, dict.fromkeys(summaries, len(original.rows))), ""]
-    return finish(args, "swap", args.original, report, markdown, outputs)
+              "order_consistency": order_consistency(original.probs, flipped), "summaries": summaries}
+    return finish(args, "swap", args.original, report, swap_markdown(report, original, swapped), outputs)
 
 
 def run_merge_oof(args: argparse.Namespace) -> dict[str, Any]:
@@ -251,11 +186,7 @@ def run_merge_oof(args: argparse.Namespace) -> dict[str, Any]:
     outputs = {"rows": out_path(args.out, args.files[0], "oof_scores.jsonl")}
     write_jsonl(outputs["rows"], rows)
     report = {"labels": files[0].labels, "files": per_file, "summaries": summaries}
-    markdown = [f"# Out-of-fold merge: {len(rows)} rows from {len(files)} files", "",
-                md_table(["file", "path", "rows", "folds"],
-                         [[f"file_{i}", f["path"], f["rows"], ",".join(f["folds"]) or "-"]
-                          for i, f in enumerate(per_file)]), "", metrics_table(summaries), ""]
-    return finish(args, "oof", args.files[0], report, markdown, outputs)
+    return finish(args, "oof", args.files[0], report, oof_markdown(report, len(rows)), outputs)
 
 
 def build_parser() -> argparse.ArgumentParser:

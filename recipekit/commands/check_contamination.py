@@ -26,8 +26,6 @@ from recipekit.errors import InputError
 from recipekit.files import announce, ensure_folder, writing_command
 from recipekit.paths import at_root
 
-HELD_OUT = ("_val", "_test", "_val_swapped", "_test_swapped")
-
 
 def names(text: str) -> list[str]:
     """An argparse ``type``: comma-separated dataset names."""
@@ -62,7 +60,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 def recipe_sets(paths: list[str]) -> tuple[list[str], list[str], Path | None]:
     """(training sets, scored sets, the first recipe's dataset_dir) of the recipes, as their parsers read them."""
-    from recipekit.recipes.arguments import names_of
     from recipekit.recipes.reading import load_recipe
 
     training: list[str] = []
@@ -73,34 +70,10 @@ def recipe_sets(paths: list[str]) -> tuple[list[str], list[str], Path | None]:
         if recipe.is_export:
             continue
         data_dir = data_dir or recipe.data_dir()
-        if recipe.setting("do_train", False):
-            training += names_of(recipe.args.get("dataset"))
-        scored += names_of(recipe.args.get("eval_dataset")) + names_of(recipe.args.get("predict_dataset"))
+        if recipe.trains:
+            training += recipe.datasets("dataset")
+        scored += recipe.datasets("eval_dataset", "predict_dataset")
     return list(dict.fromkeys(training)), list(dict.fromkeys(scored)), data_dir
-
-
-def suite_tasks(path: str) -> list[str]:
-    from recipekit.eval.benchmarks import load_suite
-
-    return list(dict.fromkeys(task for dimension in load_suite(path).dimensions for task in dimension.tasks))
-
-
-def drop_flagged(data_dir: Path, train: str, flagged: set[int], name: str) -> dict[str, Any]:
-    """The training set without the flagged rows (by position), committed as ``name`` with the converters'
-    transaction; refused when nothing would be left."""
-    from recipekit.contamination.sources import registered
-    from recipekit.data.transaction import Plan, StagedSet, commit
-    from recipekit.files import read_jsonl
-
-    path, entry = registered(data_dir, train)
-    kept = [row for position, (_, row) in enumerate(read_jsonl(path)) if position not in flagged]
-    if not kept:
-        raise InputError(f"--drop would leave {train} with 0 rows: every row matches a scored set; nothing was "
-                         "written", str(path))
-    plan = Plan(data_dir, sets={name: StagedSet(kept, {k: v for k, v in entry.items() if k != "file_name"},
-                                                [None] * len(kept))})
-    written = commit(plan, name)
-    return {"from": train, "name": name, "rows": len(flagged), "kept": len(kept), "file": str(written[name][0])}
 
 
 @writing_command
@@ -109,17 +82,15 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     from tqdm import tqdm
 
     from recipekit.contamination.check import Settings, check, result_json
-    from recipekit.contamination.sources import registered, set_rows, task_rows
-    from recipekit.data.dataset_info import load_registry
+    from recipekit.contamination.sources import drop_flagged, held_out, registered, set_rows, suite_tasks, task_rows
     from recipekit.report.contamination import render_markdown
     from recipekit.report.writer import write_report
 
     training, scored, recipe_dir = recipe_sets(args.recipes)
     data_dir = Path(args.data_dir) if args.data_dir else recipe_dir or at_root("data")
     training = list(dict.fromkeys(training + args.train))
-    registry = load_registry(data_dir / "dataset_info.json")
-    siblings = [name + suffix for name in training for suffix in HELD_OUT if name + suffix in registry]
-    scored = [name for name in dict.fromkeys(scored + siblings + args.against) if name not in training]
+    scored = [name for name in dict.fromkeys(scored + held_out(data_dir, training) + args.against)
+              if name not in training]
     tasks = suite_tasks(args.suite) if args.suite else []
     if not training or not (scored or tasks):
         raise InputError("nothing to compare: give recipes that train and evaluate, or --train and --against "

@@ -53,7 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def apply_recipe(args: argparse.Namespace) -> argparse.Namespace:
-    scoring.fill_from_recipe(args, load_recipe(args.recipe).args if args.recipe else {}, RECIPE_KEYS)
+    scoring.fill_from_recipe(args, load_recipe(args.recipe) if args.recipe else None, RECIPE_KEYS)
     missing = [flag for flag in ("run_dir", "template", "dataset") if getattr(args, flag) is None]
     if missing:
         raise InputError("missing " + ", ".join("RUN_DIR" if m == "run_dir" else f"--{m}" for m in missing)
@@ -101,7 +101,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         labels = labels or sorted(set(gold))
         codes = np.asarray(label_codes(gold, labels, loaded.source, list(range(1, len(gold) + 1))))
         logprobs = scoring.score_examples(loaded, label_candidates(loaded.template, loaded.tokenizer, labels),
-                                  args.batch_size, not args.no_progress)
+                                          not args.no_progress)
         write_jsonl(out / f"{checkpoint.path.name}.jsonl", scoring.result_rows(loaded, labels, logprobs))
         n = len(gold)
         rows.append({"step": checkpoint.step, "checkpoint": checkpoint.path.name,

@@ -47,10 +47,10 @@ from recipekit.report.writer import (
     file_signature,
     report_dir,
     report_unit,
-    short,
     versions,
     write_report,
 )
+from recipekit.text import clip
 
 
 def known_labels(args: argparse.Namespace) -> tuple[list[str] | None, str]:
@@ -65,9 +65,9 @@ def known_labels(args: argparse.Namespace) -> tuple[list[str] | None, str]:
     if name is None:
         recipe_path = args.recipe or recipe_writing(Path(args.predictions).parent, recipe_files("recipes"))
         if recipe_path is not None:
-            recipe = load_recipe(recipe_path).args
-            name = str(recipe.get("eval_dataset", "")).split(",")[0].strip() or None
-            data_dir, via = str(recipe.get("dataset_dir", data_dir)), str(recipe_path)
+            recipe = load_recipe(recipe_path)
+            name = next(iter(recipe.datasets("eval_dataset")), None)
+            data_dir, via = str(recipe.data_dir()), str(recipe_path)
     if name:
         answers = dataset_answers(data_dir, name)
         if answers:
@@ -193,7 +193,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
 def invalid_line(report: dict[str, Any], max_invalid: float) -> str:
     """How many predictions match no label, against --max-invalid, and the most common of them."""
-    top = ", ".join(f"{short(g['text'], 60)} x{g['count']}" for g in report["invalid_groups"][:3])
+    top = ", ".join(f"{clip(g['text'], 60)!r} x{g['count']}" for g in report["invalid_groups"][:3])
     return (f"{report['n_invalid'] / report['n']:.1%} of the predictions match no label (more than --max-invalid "
             f"{max_invalid:.0%}; most often {top})")
 

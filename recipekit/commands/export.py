@@ -22,7 +22,7 @@ from recipekit.cli import name_value, script_parser
 from recipekit.errors import InputError, exit_on_input_error
 from recipekit.files import announce, folder_written
 from recipekit.paths import at_root, root, shown
-from recipekit.recipes.arguments import names_of, parse_overrides
+from recipekit.recipes.arguments import parse_overrides
 from recipekit.recipes.reading import Recipe, all_recipe_files, load_recipe, recipe_outputs
 
 
@@ -57,7 +57,7 @@ def training_recipe(recipe: Recipe) -> Recipe | None:
     """The recipe that trains the export's (first) adapter, found by its output_dir."""
     from recipekit.export.model_card import trained_by
 
-    adapters = names_of(recipe.args.get("adapter_name_or_path"))
+    adapters = recipe.adapters()
     found = trained_by(adapters[0], recipe_outputs(all_recipe_files(root() / "recipes"))) if adapters else None
     return load_recipe(found) if found is not None else None
 
@@ -66,7 +66,7 @@ def run_data_dir(recipe: Recipe) -> Path | None:
     """The data folder the run that trained the export's adapter read: that of the recipe beside the export
     recipe (under its nearest ``recipes/`` folder: a tiny or smoke run's copies) whose output_dir is exactly the
     adapter; None when there is none."""
-    adapters = names_of(recipe.args.get("adapter_name_or_path"))
+    adapters = recipe.adapters()
     folder = next((p for p in recipe.path.resolve().parents if p.name == "recipes"), None)
     if not adapters or folder is None:
         return None
@@ -91,10 +91,8 @@ def main(argv: list[str] | None = None) -> Path:
         raise InputError("--private goes with --push REPO_ID")
     recipe.parsed()  # LLaMA-Factory's refusal, before any work
     trained = training_recipe(recipe)
-    dataset = args.eval_dataset or next(iter(names_of(trained.args.get("eval_dataset")) if trained else []),
-                                        "held-out set")
-    adapters = names_of(recipe.args.get("adapter_name_or_path"))
-    reports = [read_report(folder, dataset, adapters) for folder in args.report]
+    dataset = args.eval_dataset or next(iter(trained.datasets("eval_dataset") if trained else []), "held-out set")
+    reports = [read_report(folder, dataset, recipe.adapters()) for folder in args.report]
     target = Path(recipe.output_folder())
     with folder_written(target) as staging:
         pipeline = merge(recipe, staging)

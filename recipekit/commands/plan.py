@@ -31,9 +31,8 @@ from recipekit.cli import at_least, number_above, script_parser
 from recipekit.errors import InputError
 from recipekit.files import announce, atomic_write_text, write_json, writing_command
 from recipekit.paths import at_root
-from recipekit.plan.gpus import GPUS, Gpu, fitting_cards, load_cards, local_card, report_hardware, resolve_gpu
-from recipekit.recipes.arguments import names_of
-from recipekit.recipes.facts import REPORT_LINE
+from recipekit.plan.gpus import GPUS, Gpu, default_card, load_cards, peak_and_cards, report_hardware, resolve_gpu
+from recipekit.plan.padding import add_padding, measured_seq
 from recipekit.recipes.reading import Recipe, load_recipe, producers
 
 
@@ -73,65 +72,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def measured_seq(recipe_path: str, cutoff: int) -> tuple[int, str, list[int]]:
-    """The longest tokenized row of the recipe's training sets (LLaMA-Factory's pipeline), capped at cutoff_len,
-    and every row's length."""
-    from recipekit.converters.catalog import require_converted
-    from recipekit.recipes.datacheck import row_lengths
-
-    recipe = load_recipe(recipe_path)
-    names = names_of(recipe.setting("dataset"))
-    if not names:
-        raise InputError("--data: the recipe names no dataset", recipe_path)
-    data_dir = recipe.data_dir()
-    registry = require_converted(data_dir, names)
-    try:
-        lengths, how = row_lengths(data_dir, names, registry, str(recipe.setting("model_name_or_path")),
-                                   recipe.setting("template", None))
-    except Exception as exc:  # whatever LLaMA-Factory raised is the answer to "can it load this?"
-        raise InputError(f"--data: LLaMA-Factory could not load {', '.join(names)}: {type(exc).__name__}: "
-                         f"{' '.join(str(exc).split())}", recipe_path) from None
-    longest = max(lengths)
-    return min(longest, cutoff), f"--data: longest row {longest} tokens by {how}", lengths
-
-
-def add_padding(result: dict, lengths: list[int], recipe: Recipe) -> None:
-    """The data's tokens as the padded batches run them (in the order of the recipe's sampler, from its seed) and
-    as packing would, and the run's hours at the typical padded row beside those at the longest (time in
-    proportion to the tokens run)."""
-    from recipekit.plan.padding import padding
-
-    value = recipe.setting
-    sampling = "sequential" if value("disable_shuffling", False) else str(value("train_sampling_strategy"))
-    found = padding(lengths, int(result["shape"]["batch"]), int(value("cutoff_len")), int(value("seed")), sampling,
-                    int(value("gradient_accumulation_steps")))
-    result["padding"] = found.as_dict()
-    hours = (result.get("time") or {}).get("hours")
-    if hours is not None:
-        result["padding"]["typical_hours"] = hours * found.typical_row / int(result["shape"]["seq"])
-
-
-def default_card(recipe: Recipe, cards: dict[str, Gpu]) -> tuple[str | None, str | None]:
-    """(card, why) when --gpu is not given: the card the header's 'Hardware:' names, else this machine's GPU;
-    (None, None) when neither is known."""
-    try:
-        hardware = recipe.facts().hardware
-    except InputError:  # a header naming a chain that has no entry for it: no card from it
-        hardware = ""
-    card, _, named = report_hardware(hardware)
-    if named and card in cards:
-        return card, f"the recipe's header names {hardware.strip()}"
-    local = local_card(cards)
-    return (local, "this machine's GPU") if local else (None, None)
-
-
-def peak_and_cards(result: dict, cards: dict[str, Gpu]) -> dict:
-    """The run's peak per GPU and the cards that hold it (the peak does not depend on the card)."""
-    peak = result["memory"]["peak_gib"]
-    return {"recipe": result["recipe"], "gpus": result["gpus"], "peak_gib": peak,
-            "fits_cards": fitting_cards(peak, cards)}
-
-
 def card_list(result: dict, cards: dict[str, Gpu]) -> dict:
     """The run's peak per GPU and the cards that hold it, one line."""
     found = peak_and_cards(result, cards)
@@ -149,14 +89,12 @@ def measured_here(args: argparse.Namespace, recipe: Recipe, result: dict, cards:
     the device measured is the plan's; its peak per GPU beside the measured steps (no time or cost without a card's
     peaks); writes plan.json and plan.md."""
     from recipekit.plan.measure import measure
-    from recipekit.report.plan import render_measured
+    from recipekit.report.plan import render_measured_here
 
     out = Path(args.out) if args.out else at_root("outputs") / "plan" / Path(args.recipe).stem
     found = peak_and_cards(result, cards)
     found["measured"] = measure(recipe, args.gpus, args.measure_steps, out, cards, made_by).as_dict()
-    markdown = (f"# Plan of {result['recipe']} on this machine's device\n\n{found['peak_gib']:.2f} GiB peak per GPU "
-                f"planned; the cards that hold it: {', '.join(found['fits_cards']) or 'none'}.\n\n"
-                + render_measured(found["measured"]))
+    markdown = render_measured_here(found)
     write_json(out / "plan.json", found)
     atomic_write_text(out / "plan.md", markdown)
     print(markdown.rstrip())
@@ -164,33 +102,16 @@ def measured_here(args: argparse.Namespace, recipe: Recipe, result: dict, cards:
     return found
 
 
-def set_plan_line(text: str, line: str) -> str:
-    """The recipe's text with its '# Plan' header line replaced, or added after the header's 'Report:' line."""
-    lines = text.split("\n")
-    header = [i for i, row in enumerate(lines) if row.startswith("#") and all(r.startswith("#") for r in lines[:i])]
-    old = [i for i in header if lines[i].startswith("# Plan (")]
-    if old:
-        lines[old[0]] = line
-    else:
-        at = next((i for i in header if REPORT_LINE.match(lines[i])), None)
-        if at is None:
-            raise InputError("the header has no 'Report:' line to put the plan after")
-        while at + 1 < len(lines) and lines[at + 1].startswith("#   "):
-            at += 1
-        lines.insert(at + 1, line)
-    return "\n".join(lines)
-
-
 @writing_command
 def main(argv: list[str] | None = None) -> dict:
     args = build_parser().parse_args(argv)
     from recipekit.plan.planner import plan
-    from recipekit.report.plan import header_line, render_markdown
+    from recipekit.report.plan import header_line, render_markdown, set_plan_line
 
     recipe = load_recipe(args.recipe)
     if recipe.is_export:
         raise InputError("an export recipe trains nothing: plan the recipe that trains its adapter "
-                         f"({recipe.args.get('adapter_name_or_path', 'adapter_name_or_path')})", args.recipe)
+                         f"({recipe.written('adapter_name_or_path', 'adapter_name_or_path')})", args.recipe)
     named = True
     if args.report_hardware:
         card, args.gpus, named = report_hardware(recipe.facts().hardware)

@@ -58,7 +58,7 @@ def print_plans(layout: Layout) -> None:
             continue
         planned.append((step.source_recipe, step.overrides))
         recipe = load_recipe(root() / step.source_recipe).with_values(step.overrides)
-        if not recipe.args.get("do_train"):  # a step that only predicts with it (do_train=false) trains nothing
+        if not recipe.trains:  # a step that only predicts with it (do_train=false) trains nothing
             continue
         card, gpus, _ = report_hardware(recipe.facts().hardware)
         result = plan(recipe, resolve_gpu(card, None, None), layout.gpus or gpus, made_by)

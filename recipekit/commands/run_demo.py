@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import sys
 from pathlib import Path
 
@@ -28,7 +27,7 @@ from recipekit.errors import exit_on_input_error
 from recipekit.files import write_json
 from recipekit.paths import at_root
 from recipekit.progress import TRAINER_LOG
-from recipekit.steps import Runner, Step, StepFailed
+from recipekit.steps import Runner, Step, StepFailed, program
 
 LABELS = "1: World,2: Sports,3: Business,4: Sci/Tech"
 TRAIN_RECIPE = "recipes/demo/agnews_tiny_sft.yaml"
@@ -44,7 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--val-size", type=at_least(1), default=1000)
     parser.add_argument("--seed", type=at_least(0), default=42, help="seed of the data split")
     parser.add_argument("--model-seed", type=at_least(0), default=0,
-                        help="seed of the tiny model's random init (the demo's result depends on it; see README)")
+                        help="seed of the tiny model's random init (the result depends on it; see docs/reports.md)")
     return parser
 
 
@@ -70,9 +69,7 @@ class Stages:
 def main(argv: list[str] | None = None) -> dict[str, object]:
     args = build_parser().parse_args(argv)
     out = Path(args.out)
-    python, cli = sys.executable, str(Path(sys.executable).with_name("llamafactory-cli"))
-    if not Path(cli).exists():
-        cli = shutil.which("llamafactory-cli") or "llamafactory-cli"
+    python, cli = sys.executable, program("llamafactory-cli")
     stages = Stages(out / "logs")
     source, said = source_flags("agnews", "fancyzhx/ag_news")
     print(f"[convert] {said}", flush=True)

@@ -63,10 +63,11 @@ def choose_labels(text: str | None, examples: list[Example], source: str) -> lis
 
 def apply_recipe(args: argparse.Namespace) -> argparse.Namespace:
     """Fill flags left unset from --recipe's keys, then the defaults."""
-    recipe = load_recipe(args.recipe).args if args.recipe else {}
+    recipe = load_recipe(args.recipe) if args.recipe else None
     fill_from_recipe(args, recipe, RECIPE_KEYS)
     if args.out is None:
-        base = at_root(recipe["output_dir"]) if recipe.get("output_dir") else at_root("outputs/scores") / (
+        output_dir = recipe.output_folder() if recipe is not None else None
+        base = at_root(output_dir) if output_dir else at_root("outputs/scores") / (
             args.dataset or Path(args.data or "data").stem)
         args.out = str(base / "label_scores.jsonl")
     missing = [flag for flag in ("model", "template") if getattr(args, flag) is None]
@@ -74,8 +75,6 @@ def apply_recipe(args: argparse.Namespace) -> argparse.Namespace:
         raise InputError("missing " + ", ".join(f"--{m}" for m in missing) + " (or a --recipe that names it)")
     if bool(args.dataset) == bool(args.data):
         raise InputError("name exactly one of --dataset NAME and --data FILE")
-    if args.batch_size < 1:
-        raise InputError("--batch-size must be at least 1")
     return args
 
 
@@ -121,7 +120,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     labels = choose_labels(args.labels, loaded.examples, loaded.source)
     candidates = label_candidates(loaded.template, loaded.tokenizer, labels, args.end_tokens)
     start = time.perf_counter()
-    logprobs = score_examples(loaded, candidates, args.batch_size, not args.no_progress)
+    logprobs = score_examples(loaded, candidates, not args.no_progress)
     seconds = time.perf_counter() - start
     rows = result_rows(loaded, labels, logprobs)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,30 +32,27 @@ import yaml
 from recipekit.cli import at_least, script_parser
 from recipekit.converters.catalog import make_fixture_dataset, spec_for
 from recipekit.errors import InputError, exit_on_input_error
-from recipekit.paths import at_root, module_command, shown
+from recipekit.paths import at_root, shown
 from recipekit.progress import working
-from recipekit.recipes.arguments import names_of
 from recipekit.recipes.reading import Recipe, load_recipe, producers
 from recipekit.recipes.tiny_run import (
     TINY_ROWS,
     hub_or_made,
     launch_env,
     make_tiny_model,
-    run_logged,
     sample_dataset,
     tiny_args,
     tiny_family,
 )
-from recipekit.steps import Step
+from recipekit.steps import Step, module_command, program, run_logged
 
 
 @dataclass
 class Planned:
-    """One recipe's smoke run: the runner's step, its tiny arguments and what to say about it."""
+    """One recipe's smoke run: the runner's step, the recipe with its tiny arguments and what to say about it."""
 
     step: Step
-    args: dict[str, Any]
-    recipe: Recipe
+    run: Recipe
     notes: list[str]
 
 
@@ -95,7 +91,7 @@ class Smoke:
     def swapped(self, recipe: Recipe, notes: list[str]) -> dict[str, Any]:
         """The recipe's arguments for its smoke run (another recipe's output it needs is planned first)."""
         own = [self.dataset(name, recipe) for name in recipe.datasets()]
-        for adapter in names_of(recipe.args.get("adapter_name_or_path")):  # planned first: its data, its model
+        for adapter in recipe.adapters():  # planned first: its data, its model
             if adapter.rstrip("/") in self.made_by:
                 self.add(self.made_by[adapter.rstrip("/")])
         resolve = hub_or_made(self.tiny_model(recipe), self.made_by, self.add, recipe)
@@ -117,36 +113,37 @@ class Smoke:
         config = self.work / "recipes" / f"{run_name(recipe)}.yaml"
         config.parent.mkdir(parents=True, exist_ok=True)
         config.write_text(yaml.safe_dump(args, sort_keys=False), encoding="utf-8")
-        env = {**launch_env(args), "WANDB_DIR": str(self.work), "WANDB_PROJECT": "smoke"}
-        if args.get("deepspeed"):
+        run = recipe.with_values(args)
+        env = {**launch_env(run), "WANDB_DIR": str(self.work), "WANDB_PROJECT": "smoke"}
+        if run.deepspeed:
             notes.append("DeepSpeed on 2 CPU ranks (FORCE_TORCHRUN=1 NPROC_PER_NODE=2)")
         if recipe.is_classifier:
             command = [*module_command("train_classifier"), str(config)]
         elif recipe.is_export:
             command = [*module_command("export"), str(config)]
         else:
-            command = [str(Path(sys.executable).with_name("llamafactory-cli")), "train", str(config)]
+            command = [program("llamafactory-cli"), "train", str(config)]
         step = Step(run_name(recipe), command, env, inputs=[config], recipe=config, source_recipe=str(shown(path)))
-        self.planned.append(Planned(step, args, recipe, notes))
-        self.outputs[path] = Path(recipe.with_values(args).output_folder())
+        self.planned.append(Planned(step, run, notes))
+        self.outputs[path] = Path(run.output_folder())
         return self.outputs[path]
 
     def run_all(self) -> None:
         """Run the planned steps in order; after each, check what it left and say so."""
         for planned in self.planned:
-            args, recipe, notes = planned.args, planned.recipe, planned.notes
+            run, notes = planned.run, planned.notes
             start = time.perf_counter()
-            print(f"{planned.step.source_recipe}: running ({describe(args, recipe)})", flush=True)
+            print(f"{planned.step.source_recipe}: running ({describe(run)})", flush=True)
             wandb_runs = set(self.work.glob("wandb/offline-run-*"))
             run_logged(planned.step.command, self.work / "logs" / f"{planned.step.name}.log", planned.step.env)
-            verify(args, Path(recipe.with_values(args).output_folder()), recipe)
-            if "wandb" in str(args.get("report_to", "")) and args.get("do_train"):
+            verify(run, Path(run.output_folder()))
+            if "wandb" in str(run.written("report_to", "")) and run.trains:
                 new = set(self.work.glob("wandb/offline-run-*")) - wandb_runs
                 if not new or not any(run_dir.glob("*.wandb") for run_dir in new):
                     raise InputError("report_to wandb but this run wrote no offline wandb run",
                                      str(self.work / "wandb"))
                 notes.append(f"wandb offline run: {sorted(new)[0].name}")
-            print(f"{planned.step.source_recipe}: ok in {time.perf_counter() - start:.0f} s ({describe(args, recipe)})")
+            print(f"{planned.step.source_recipe}: ok in {time.perf_counter() - start:.0f} s ({describe(run)})")
             for note in notes:
                 print(f"  note: {note}")
 
@@ -157,7 +154,7 @@ def run_name(recipe: Recipe) -> str:
     return f"export-{recipe.path.stem}" if recipe.is_export else recipe.path.stem
 
 
-def verify(args: dict[str, Any], out: Path, recipe: Recipe) -> None:
+def verify(recipe: Recipe, out: Path) -> None:
     """The run left what it should: weights + trainer state for training, predictions for predict (a classifier:
     one predictions_<set>.jsonl per evaluation and predict set), merged weights and a model card for an export."""
     if recipe.is_export:
@@ -165,39 +162,36 @@ def verify(args: dict[str, Any], out: Path, recipe: Recipe) -> None:
             raise InputError("the export wrote no merged weights and model card", str(out))
         return
     if recipe.is_classifier:
-        sets = [name for key in ("eval_dataset", "predict_dataset") for name in str(args.get(key) or "").split(",")
-                if name.strip() and (key == "eval_dataset" or args.get("do_predict"))]
-        for name in sets:
-            rows = out / f"predictions_{name.strip()}.jsonl"
+        for name in recipe.datasets(*(("eval_dataset", "predict_dataset") if recipe.predicts else ("eval_dataset",))):
+            rows = out / f"predictions_{name}.jsonl"
             if not rows.is_file() or not rows.read_text(encoding="utf-8").strip():
                 raise InputError(f"the classifier wrote no {rows.name}", str(out))
-    default_type = "full" if recipe.is_classifier else "lora"
-    if args.get("do_train"):
-        weights = "adapter_model.safetensors" if args.get("finetuning_type", default_type) == "lora" \
-            else "model.safetensors"
+    if recipe.trains:
+        weights = "adapter_model.safetensors" if recipe.finetuning_type == "lora" else "model.safetensors"
         if not list(out.glob(weights)) and not list(out.glob("model-*.safetensors")):
             raise InputError(f"training wrote no {weights}", str(out))
         state = json.loads((out / "trainer_state.json").read_text(encoding="utf-8"))
-        if state.get("global_step") != args["max_steps"]:
-            raise InputError(f"trained {state.get('global_step')} steps, expected {args['max_steps']}", str(out))
-    if args.get("do_predict") and not recipe.is_classifier:
+        if state.get("global_step") != recipe.written("max_steps"):
+            raise InputError(f"trained {state.get('global_step')} steps, expected {recipe.written('max_steps')}",
+                             str(out))
+    if recipe.predicts and not recipe.is_classifier:
         predictions = out / "generated_predictions.jsonl"
         if not predictions.is_file() or not predictions.read_text(encoding="utf-8").strip():
             raise InputError("predict wrote no generated_predictions.jsonl", str(out))
 
 
-def describe(args: dict[str, Any], recipe: Recipe) -> str:
+def describe(recipe: Recipe) -> str:
+    """One line of what a (tiny) run does: stage, fine-tuning type, targets, DeepSpeed, steps, predict."""
     if recipe.is_export:
         return "export: the adapter merged into its base, with a model card"
-    kind = "classifier" if recipe.is_classifier else f"stage {args.get('stage', 'sft')}"
-    parts = [kind, args.get("finetuning_type", "full" if recipe.is_classifier else "lora")]
-    if args.get("lora_target"):
-        parts.append(f"lora_target {args['lora_target']}")
-    if args.get("deepspeed"):
-        parts.append(Path(args["deepspeed"]).stem)
-    if args.get("do_train"):
-        parts.append(f"{args.get('max_steps')} steps")
-    if args.get("do_predict"):
+    parts = ["classifier" if recipe.is_classifier else f"stage {recipe.stage}", recipe.finetuning_type]
+    if recipe.written("lora_target"):
+        parts.append(f"lora_target {recipe.written('lora_target')}")
+    if recipe.deepspeed:
+        parts.append(Path(recipe.deepspeed).stem)
+    if recipe.trains:
+        parts.append(f"{recipe.written('max_steps')} steps")
+    if recipe.predicts:
         parts.append("predict")
     return ", ".join(parts)
 

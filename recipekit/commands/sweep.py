@@ -29,13 +29,12 @@ from recipekit.errors import InputError, exit_on_input_error
 from recipekit.files import announce, atomic_write_text, write_json, writes_held
 from recipekit.paths import at_root
 from recipekit.progress import TRAINER_LOG
-from recipekit.recipes.arguments import names_of
+from recipekit.recipes.arguments import names_of, parse_overrides
 from recipekit.recipes.reading import Recipe, load_recipe
-from recipekit.recipes.sweep import RESULT_FILES, Point, grid, parse_axis, point_metrics
-from recipekit.report.writer import fmt, md_table, save_figure
-from recipekit.steps import Runner, Step, StepFailed
-
-HEADLINE = ("accuracy", "macro_f1", "log_loss", "lf_bleu-4", "lf_rouge-l", "final_eval_loss", "final_train_loss")
+from recipekit.recipes.sweep import RESULT_FILES, Point, grid, parse_axis, points_table
+from recipekit.report.plots import plot_axis
+from recipekit.report.writer import fmt, md_table
+from recipekit.steps import Runner, Step, StepFailed, program
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -72,7 +71,7 @@ def parse_arguments(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
 def point_steps(point: Point, recipe: Recipe, args: argparse.Namespace, out: Path, name: str) -> list[Step]:
     """The plain commands of one point, in order."""
     folder = out / point.name
-    cli = str(Path(sys.executable).with_name("llamafactory-cli"))
+    cli = program("llamafactory-cli")
     env = {"WANDB_RUN_GROUP": name}
     if "FORCE_TORCHRUN=1" in recipe.launch_line() or args.gpus:
         env["FORCE_TORCHRUN"] = "1"
@@ -92,7 +91,7 @@ def point_steps(point: Point, recipe: Recipe, args: argparse.Namespace, out: Pat
                                       "--data-dir", str(data_dir)], outputs=[data_dir / f"{copy}.jsonl"]))
         overrides["dataset"] = copy
         data = [data_dir / "dataset_info.json", data_dir / f"{copy}.jsonl"]
-        if recipe.args.get("eval_dataset"):
+        if recipe.datasets("eval_dataset"):
             overrides["eval_dataset"] = f"{copy}_val"
     train_dir = folder / "train"
     steps.append(Step("train", [cli, "train", str(recipe.path), *(f"{k}={v}" for k, v in overrides.items()),
@@ -102,7 +101,7 @@ def point_steps(point: Point, recipe: Recipe, args: argparse.Namespace, out: Pat
     if args.predict:
         predict = load_recipe(args.predict)
         key = "adapter_name_or_path" if recipe.setting("finetuning_type") != "full" else "model_name_or_path"
-        extra = [f"eval_dataset={copy}_val"] if copy and predict.args.get("eval_dataset") else []
+        extra = [f"eval_dataset={copy}_val"] if copy and predict.datasets("eval_dataset") else []
         steps.append(Step("predict", [cli, "train", str(predict.path), f"{key}={train_dir}",
                                       f"output_dir={folder / 'predict'}", *extra, *args.predict_override],
                           inputs=[predict.path, train_dir / "trainer_state.json"],
@@ -129,43 +128,11 @@ def run_step(step: Step, point: Point, out: Path) -> str:
         raise SystemExit(f"error: {point.name}: {exc.headline}; log: {exc.log}") from None
 
 
-def table(points: list[Point], out: Path) -> tuple[list[dict[str, Any]], list[str]]:
-    """One row per point: its overrides and its metrics; the metric columns found."""
-    rows = [{"point": p.name, **dict(p.overrides), **point_metrics(out / p.name)} for p in points]
-    metrics = [m for m in HEADLINE if any(m in row for row in rows)]
-    return rows, metrics
-
-
-def plot_axis(rows: list[dict[str, Any]], axis: str, values: list[str], metric: str, path: Path) -> Path:
-    """The metric against one axis's values, one line per combination of the other axes."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    others = [k for k in rows[0] if k not in {"point", axis, *HEADLINE, "steps"} and not k.startswith("lf_")]
-    figure, ax = plt.subplots(figsize=(6, 4))
-    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
-    for row in rows:
-        groups.setdefault(tuple(str(row.get(k)) for k in others), []).append(row)
-    for group, members in groups.items():
-        ys = [next((r.get(metric) for r in members if r.get(axis) == v), None) for v in values]
-        label = ", ".join(f"{k}={v}" for k, v in zip(others, group, strict=True)) or axis
-        ax.plot(range(len(values)), [float("nan") if y is None else y for y in ys], marker="o", label=label)
-    ax.set_xticks(range(len(values)), [v if len(v) <= 16 else v[:14] + "…" for v in values])
-    ax.set_xlabel(axis)
-    ax.set_ylabel(metric)
-    ax.set_title(f"{metric} by {axis}")
-    if len(groups) > 1:
-        ax.legend(fontsize="small")
-    return save_figure(figure, path)
-
-
 @exit_on_input_error
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     args, flags = parse_arguments(list(sys.argv[1:] if argv is None else argv))
     recipe = load_recipe(args.recipe)
-    if not recipe.args.get("do_train"):
+    if not recipe.trains:
         raise InputError("sweep a training recipe (do_train: true); predict recipes go to --predict", args.recipe)
     if args.report and not args.predict:
         raise InputError("--report scores predictions: give --predict RECIPE too")
@@ -174,11 +141,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     out = Path(args.out) if args.out else at_root(f"outputs/sweeps/{Path(args.recipe).stem}")
     name = args.name or f"{Path(args.recipe).stem}-sweep"
     for point in points:  # every point read by the recipe's own parser before anything runs
+        given = [f"{k}={v}" for k, v in point.recipe_overrides().items()]  # read as llamafactory-cli reads them
         try:
-            recipe.with_values(point.recipe_overrides()).parsed()
+            recipe.with_values(parse_overrides(given)).parsed()
         except InputError as exc:
-            given = " ".join(f"{k}={v}" for k, v in point.recipe_overrides().items())
-            raise InputError(f"point {point.name} ({given}): {exc.message}", args.recipe) from None
+            raise InputError(f"point {point.name} ({' '.join(given)}): {exc.message}", args.recipe) from None
     plans = {point.name: point_steps(point, recipe, args, out, name) for point in points}
     print(f"sweep {name}: {len(points)} point(s) of {args.recipe} in {out} (wandb group {name})")
     for point in points:
@@ -190,7 +157,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 print(f"  {step.name}: {run_step(step, point, out)}", flush=True)
     if args.dry_run:
         return {"points": [p.name for p in points], "commands": {k: [s.shell() for s in v] for k, v in plans.items()}}
-    rows, metrics = table(points, out)
+    rows, metrics = points_table(points, out)
     result = {"recipe": args.recipe, "name": name, "axes": {a.key: a.values for a in axes}, "metrics": metrics,
               "points": rows}
     headers = ["point", *[a.key for a in axes], *metrics]

@@ -20,14 +20,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 from pathlib import Path
 
 from recipekit.cli import script_parser
 from recipekit.errors import InputError, exit_on_input_error
 from recipekit.recipes.arguments import parse_overrides
-from recipekit.steps import free_port, tool_env
+from recipekit.steps import module_command, run_child, torchrun_command
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -37,30 +36,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def torchrun_command(argv: list[str]) -> list[str] | None:
-    """The torchrun line that relaunches this script on several ranks, or None to run here."""
-    if os.environ.get("FORCE_TORCHRUN", "0").lower() not in ("1", "true") or "LOCAL_RANK" in os.environ:
-        return None
-    env = os.environ
-    return [str(Path(sys.executable).with_name("torchrun")), f"--nnodes={env.get('NNODES', '1')}",
-            f"--node_rank={env.get('NODE_RANK', '0')}", f"--nproc_per_node={env.get('NPROC_PER_NODE', '1')}",
-            f"--master_addr={env.get('MASTER_ADDR', '127.0.0.1')}",
-            f"--master_port={env.get('MASTER_PORT') or free_port()}",
-            str(Path(__file__).resolve()), *argv]
-
-
 def refuse_early(recipe: str, extra: dict[str, object]) -> None:
     """The checks that need no model, before any rank starts (under torchrun each rank would print them again)."""
     from recipekit.recipes.checks import zero_stage
     from recipekit.recipes.classifier import zero3_lora_problem
     from recipekit.recipes.reading import load_recipe
 
-    values = {**load_recipe(recipe).args, **extra}
-    if values.get("deepspeed"):
-        config = json.loads(Path(str(values["deepspeed"])).read_text(encoding="utf-8"))
-        problem = zero3_lora_problem(str(values.get("finetuning_type", "full")), zero_stage(config))
+    run = load_recipe(recipe, classifier=True).with_values(extra)
+    if run.deepspeed:
+        config = json.loads(Path(run.deepspeed).read_text(encoding="utf-8"))
+        problem = zero3_lora_problem(run.finetuning_type, zero_stage(config))
         if problem:
-            raise InputError(problem, str(values["deepspeed"]))
+            raise InputError(problem, run.deepspeed)
 
 
 @exit_on_input_error
@@ -69,9 +56,9 @@ def main(argv: list[str] | None = None) -> object:
     args = build_parser().parse_args(argv)
     extra = parse_overrides(args.overrides)
     refuse_early(args.recipe, extra)
-    command = torchrun_command(argv)
-    if command is not None:
-        raise SystemExit(subprocess.run(command, check=False, env=tool_env()).returncode)
+    command = torchrun_command([*module_command("train_classifier"), *argv], os.environ)
+    if command is not None:  # this command again on each rank
+        raise SystemExit(run_child(command))
     from recipekit.classify.training import run
     from recipekit.recipes.reading import load_recipe
 

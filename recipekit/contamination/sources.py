@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from recipekit.data.dataset_info import load_registry
+from recipekit.data.transaction import HELD_OUT_SUFFIXES, Plan, StagedSet, commit
 from recipekit.errors import InputError
 from recipekit.files import read_jsonl
 
@@ -67,6 +68,12 @@ def row_text(row: dict[str, Any], entry: dict[str, Any], fields: str) -> str:
     return "\n".join(str(part) for part in parts if part)
 
 
+def held_out(data_dir: Path, training: list[str]) -> list[str]:
+    """The registered held-out sets of the training sets (NAME_val, NAME_test, ...)."""
+    registry = load_registry(data_dir / "dataset_info.json")
+    return [name + suffix for name in training for suffix in HELD_OUT_SUFFIXES if name + suffix in registry]
+
+
 def set_rows(data_dir: Path, name: str, fields: str) -> Iterator[Row]:
     """A registered set's rows, read one at a time."""
     path, entry = registered(data_dir, name)
@@ -103,3 +110,24 @@ def flatten(tasks: dict[Any, Any]) -> Iterator[tuple[str, Any]]:
             yield from flatten(value)
         else:
             yield str(getattr(key, "group_name", key)), value
+
+
+def suite_tasks(path: str) -> list[str]:
+    """The distinct lm-eval tasks of a benchmark suite file."""
+    from recipekit.eval.benchmarks import load_suite
+
+    return list(dict.fromkeys(task for dimension in load_suite(path).dimensions for task in dimension.tasks))
+
+
+def drop_flagged(data_dir: Path, train: str, flagged: set[int], name: str) -> dict[str, Any]:
+    """The training set without the flagged rows (by position), committed as ``name`` with the converters'
+    transaction; refused when nothing would be left."""
+    path, entry = registered(data_dir, train)
+    kept = [row for position, (_, row) in enumerate(read_jsonl(path)) if position not in flagged]
+    if not kept:
+        raise InputError(f"--drop would leave {train} with 0 rows: every row matches a scored set; nothing was "
+                         "written", str(path))
+    plan = Plan(data_dir, sets={name: StagedSet(kept, {k: v for k, v in entry.items() if k != "file_name"},
+                                                [None] * len(kept))})
+    written = commit(plan, name)
+    return {"from": train, "name": name, "rows": len(flagged), "kept": len(kept), "file": str(written[name][0])}

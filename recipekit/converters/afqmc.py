@@ -18,9 +18,10 @@ from __future__ import annotations
 
 import argparse
 
-from recipekit.cli import at_least, parse_names, script_parser
+from recipekit.cli import add_instruction_argument, add_source_arguments, at_least, parse_names, script_parser
+from recipekit.converters.command import run_converter
 from recipekit.data.dataset_info import alpaca_entry
-from recipekit.data.pipeline import Conversion, add_instruction_argument, add_source_arguments, run_converter
+from recipekit.data.pipeline import Conversion
 from recipekit.data.readers import Record, read_source
 from recipekit.data.rows import Example, Mapper, Skip, int_label, map_records, required_text
 from recipekit.data.splits import select_rows

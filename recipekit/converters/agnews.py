@@ -13,15 +13,10 @@ from __future__ import annotations
 
 import argparse
 
-from recipekit.cli import script_parser
+from recipekit.cli import add_instruction_argument, add_source_arguments, script_parser
+from recipekit.converters.command import run_converter, source_options
 from recipekit.data.dataset_info import alpaca_entry
-from recipekit.data.pipeline import (
-    Conversion,
-    add_instruction_argument,
-    add_source_arguments,
-    convert_table,
-    run_converter,
-)
+from recipekit.data.pipeline import Conversion, convert_table
 from recipekit.data.readers import Record
 from recipekit.data.rows import Example, Skip, int_label, required_text
 from recipekit.data.textclean import clean_release_text
@@ -64,7 +59,7 @@ def mapper(label_style: str, instruction: str = PROMPT):
 
 def convert(args: argparse.Namespace) -> Conversion:
     """Read, map, split, sample, write and register; returns what was done."""
-    return convert_table(args, mapper(args.label_style, args.instruction), alpaca_entry(),
+    return convert_table(source_options(args), mapper(args.label_style, args.instruction), alpaca_entry(),
                          headerless=ORIGINAL_COLUMNS, header_names={"text", "label"})
 
 

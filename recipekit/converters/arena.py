@@ -27,9 +27,10 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any
 
-from recipekit.cli import at_least, script_parser
+from recipekit.cli import add_instruction_argument, add_source_arguments, at_least, script_parser
+from recipekit.converters.command import run_converter
 from recipekit.data.dataset_info import alpaca_entry, alpaca_ranking_entry
-from recipekit.data.pipeline import Conversion, add_instruction_argument, add_source_arguments, run_converter
+from recipekit.data.pipeline import Conversion
 from recipekit.data.readers import Record, read_source, repair_text
 from recipekit.data.rows import Example, Mapper, Skip, map_records, required
 from recipekit.data.splits import select_rows

@@ -21,9 +21,10 @@ import argparse
 import string
 from typing import Any
 
-from recipekit.cli import at_least, parse_pairs, script_parser
+from recipekit.cli import add_source_arguments, at_least, parse_pairs, script_parser
+from recipekit.converters.command import run_converter, source_options
 from recipekit.data.dataset_info import alpaca_entry, alpaca_ranking_entry, sharegpt_entry
-from recipekit.data.pipeline import Conversion, SourceOptions, add_source_arguments, read_and_map, run_converter
+from recipekit.data.pipeline import Conversion, read_and_map
 from recipekit.data.readers import Record
 from recipekit.data.rows import Example, Mapper, Skip, required_text
 from recipekit.data.splits import select_rows, stratified_split
@@ -109,7 +110,7 @@ def convert(args: argparse.Namespace) -> Conversion:
         raise InputError("preference pairs are written as Alpaca ranking rows: leave out --format sharegpt")
     entry = alpaca_ranking_entry() if pairs else alpaca_entry() if args.format == "alpaca" else \
         sharegpt_entry("messages")
-    options, result = SourceOptions.from_args(args), Conversion()
+    options, result = source_options(args), Conversion()
     pools = read_and_map(options.source, options.hub, mapper(args), result)
     test = split_test(pools, args.test_size or 0, options.seed)
     train, val = select_rows(pools, options.max_samples, options.val_size, options.seed)

@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import argparse
 
-from recipekit.cli import script_parser
+from recipekit.cli import add_source_arguments, script_parser
+from recipekit.converters.command import run_converter, source_options
 from recipekit.data.chat import check_alternation, parse_messages
 from recipekit.data.dataset_info import sharegpt_entry
-from recipekit.data.pipeline import Conversion, add_source_arguments, convert_table, run_converter
+from recipekit.data.pipeline import Conversion, convert_table
 from recipekit.data.readers import Record
 from recipekit.data.rows import Example
 
@@ -37,7 +38,7 @@ def to_example(record: Record) -> Example:
 
 def convert(args: argparse.Namespace) -> Conversion:
     """Read, check, split, sample, write and register; returns what was done."""
-    return convert_table(args, to_example, sharegpt_entry("messages"))
+    return convert_table(source_options(args), to_example, sharegpt_entry("messages"))
 
 
 def build_parser() -> argparse.ArgumentParser:

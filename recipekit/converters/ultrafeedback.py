@@ -16,10 +16,11 @@ from __future__ import annotations
 import argparse
 import math
 
-from recipekit.cli import script_parser
+from recipekit.cli import add_source_arguments, script_parser
+from recipekit.converters.command import run_converter
 from recipekit.data.chat import check_alternation, parse_messages
 from recipekit.data.dataset_info import sharegpt_entry
-from recipekit.data.pipeline import Conversion, add_source_arguments, read_and_map, run_converter
+from recipekit.data.pipeline import Conversion, read_and_map
 from recipekit.data.readers import Record
 from recipekit.data.rows import Example, Skip, required
 from recipekit.data.splits import select_rows

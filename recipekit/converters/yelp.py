@@ -13,15 +13,10 @@ from __future__ import annotations
 
 import argparse
 
-from recipekit.cli import parse_names, script_parser
+from recipekit.cli import add_instruction_argument, add_source_arguments, parse_names, script_parser
+from recipekit.converters.command import run_converter, source_options
 from recipekit.data.dataset_info import alpaca_entry
-from recipekit.data.pipeline import (
-    Conversion,
-    add_instruction_argument,
-    add_source_arguments,
-    convert_table,
-    run_converter,
-)
+from recipekit.data.pipeline import Conversion, convert_table
 from recipekit.data.readers import Record
 from recipekit.data.rows import Example, Mapper, Skip, int_label, required_text
 from recipekit.data.textclean import unescape_backslash_newlines
@@ -60,7 +55,7 @@ def mapper(names: list[str], prompt: str | None = None) -> Mapper:
 def convert(args: argparse.Namespace) -> Conversion:
     """Read, map, split, sample, write and register; returns what was done."""
     names = parse_names(args.label_names, 5, "--label-names")
-    return convert_table(args, mapper(names, args.instruction), alpaca_entry(),
+    return convert_table(source_options(args), mapper(names, args.instruction), alpaca_entry(),
                          headerless=ORIGINAL_COLUMNS, header_names={"label", "text"})
 
 

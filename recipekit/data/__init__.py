@@ -14,15 +14,7 @@ from recipekit.data.dataset_info import (
     sharegpt_entry,
     upsert_dataset_entry,
 )
-from recipekit.data.pipeline import (
-    Conversion,
-    SourceOptions,
-    add_instruction_argument,
-    add_source_arguments,
-    convert_table,
-    read_and_map,
-    run_converter,
-)
+from recipekit.data.pipeline import Conversion, SourceOptions, convert_table, read_and_map
 from recipekit.data.readers import BROKEN_UTF8, Record, read_source, repair_text
 from recipekit.data.rows import Example, Mapper, RowLog, Skip, int_label, map_records, required, required_text
 from recipekit.data.splits import select_rows, stratified_sample, stratified_split
@@ -35,10 +27,10 @@ from recipekit.data.textclean import (
 
 __all__ = [
     "BROKEN_UTF8", "Conversion", "Example", "Mapper", "Record", "RowLog", "Skip", "SourceOptions",
-    "add_instruction_argument", "add_source_arguments", "alpaca_entry", "alpaca_ranking_entry", "check_alternation",
+    "alpaca_entry", "alpaca_ranking_entry", "check_alternation",
     "clean_release_text",
     "convert_table", "head_tail", "head_tail_tokens", "int_label", "load_registry", "map_records",
-    "parse_messages", "read_and_map", "read_source", "repair_text", "required", "required_text", "run_converter",
+    "parse_messages", "read_and_map", "read_source", "repair_text", "required", "required_text",
     "select_rows", "sharegpt_entry", "stratified_sample", "stratified_split", "unescape_backslash_newlines",
     "upsert_dataset_entry",
 ]

@@ -3,21 +3,18 @@
 
 from __future__ import annotations
 
-import argparse
 from collections import Counter
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from recipekit.cli import at_least, escaped_text, name_value
-from recipekit.data.dataset_info import default_data_dir, load_registry
 from recipekit.data.readers import read_source
 from recipekit.data.rows import Example, Mapper, RowLog, map_records
 from recipekit.data.splits import select_rows
 from recipekit.data.transaction import Plan, StagedSet, commit, removal_lines
-from recipekit.errors import InputError, exit_on_input_error
-from recipekit.files import announce, ensure_folder
+from recipekit.errors import InputError
+from recipekit.files import announce
 
 
 @dataclass
@@ -93,42 +90,9 @@ def read_and_map(source: str, hub: bool, mapper: Mapper, conversion: Conversion,
     return pools
 
 
-def add_instruction_argument(parser: argparse.ArgumentParser, default_is: str, default: str | None = None) -> None:
-    """``--instruction``: the instruction of every row (``\\n`` for a line break), the flag a prompt-version
-    sweep varies."""
-    parser.add_argument("--instruction", type=escaped_text, default=default,
-                        help=f"the instruction of every row, \\n for a line break (default: {default_is}); a "
-                             "prompt-version sweep varies this flag")
-
-
-def add_source_arguments(parser: argparse.ArgumentParser, name: str | None, hub_id: str, what: str) -> None:
-    """The flags every converter shares: --input/--hf, --name, --data-dir, --max-samples, --val-size, --seed."""
-    source = parser.add_mutually_exclusive_group(required=True)
-    source.add_argument("--input", help=f"{what}: a folder of split files (train/validation/dev/test) or one file")
-    source.add_argument("--hf", metavar="HUB_ID", help=f"hub id read with datasets.load_dataset (e.g. {hub_id})")
-    if name is None:
-        parser.add_argument("--name", required=True, type=name_value, help="dataset name: writes DATA_DIR/NAME.jsonl")
-    else:
-        parser.add_argument("--name", default=name, type=name_value,
-                            help=f"dataset name: writes DATA_DIR/NAME.jsonl (default: {name})")
-    parser.add_argument("--data-dir", help="folder holding dataset_info.json (default: data/ of the repository root: "
-                                           "data/ of the working directory or --root)")
-    parser.add_argument("--max-samples", type=at_least(1),
-                        help="seeded (stratified where labeled) subset of training rows")
-    parser.add_argument("--val-size", type=at_least(0),
-                        help="validation rows (NAME_val), from the held-out split when there is one, else split off")
-    parser.add_argument("--seed", type=at_least(0), default=42, help="seed of every sample and split (default: 42)")
-    parser.add_argument("--drop-overlap", action="store_true",
-                        help="remove training rows that equal a held-out row (same prompt and answer) instead of "
-                             "refusing to write overlapping sets")
-    parser.add_argument("--replace", action="store_true",
-                        help="replace (or remove) sets of these names that another converter wrote, instead of "
-                             "refusing to")
-
-
 @dataclass(frozen=True)
 class SourceOptions:
-    """The flags every converter shares (see :func:`add_source_arguments`), typed."""
+    """The flags every converter shares (see :func:`recipekit.cli.add_source_arguments`), typed."""
 
     source: str
     hub: bool
@@ -138,17 +102,11 @@ class SourceOptions:
     val_size: int | None = None
     seed: int = 42
 
-    @classmethod
-    def from_args(cls, args: argparse.Namespace) -> SourceOptions:
-        """The shared flags out of a converter's parsed arguments."""
-        return cls(args.hf or args.input, bool(args.hf), args.name, Path(args.data_dir), args.max_samples,
-                   args.val_size, args.seed)
 
-
-def convert_table(args: argparse.Namespace, mapper: Mapper, entry: dict[str, Any], **read_kwargs: Any) -> Conversion:
+def convert_table(options: SourceOptions, mapper: Mapper, entry: dict[str, Any], **read_kwargs: Any) -> Conversion:
     """The whole run of a one-table converter: read the source its shared flags name, map, select
     train/validation, write both."""
-    options, result = SourceOptions.from_args(args), Conversion()
+    result = Conversion()
     pools = read_and_map(options.source, options.hub, mapper, result, **read_kwargs)
     train, val = select_rows(pools, options.max_samples, options.val_size, options.seed)
     result.write_train_val(options.data_dir, options.name, train, val, entry)
@@ -159,28 +117,3 @@ def converter_name(convert: Callable[..., Any]) -> str:
     """The converter a ``convert`` function belongs to: its module's name (``recipekit.converters.agnews`` ->
     ``agnews``), what ``llm-recipes convert NAME`` calls it."""
     return convert.__module__.rsplit(".", 1)[-1]
-
-
-@exit_on_input_error
-def run_converter(convert: Callable[[argparse.Namespace], Conversion],
-                  build_parser: Callable[[], argparse.ArgumentParser], argv: list[str] | None) -> Conversion:
-    """The body of every converter's ``main``: parse, convert, commit every set as one unit, print the summary;
-    bad input exits 2 in one line and Ctrl-C 130, both leaving the data folder as it was."""
-    args = build_parser().parse_args(argv)
-    default = args.data_dir is None
-    if default:
-        args.data_dir = str(default_data_dir())
-    # a data folder that is a file, or a corrupt registry, is refused before any reading
-    registry = ensure_folder(args.data_dir, "--data-dir", create=False) / "dataset_info.json"
-    new_registry = not registry.exists()
-    load_registry(registry)
-    result = convert(args)
-    result.print_read()
-    if result.read == 0:
-        raise InputError("the input holds no rows", args.hf or args.input)
-    result.commit(args.name, args.data_dir, args.drop_overlap, converter_name(convert), args.replace)
-    result.print_written()
-    if new_registry:
-        announce(f"started a new registry {registry}: there was none" + (
-            " (--data-dir defaults to data/ of the working directory or --root)" if default else ""))
-    return result

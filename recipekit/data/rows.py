@@ -26,12 +26,6 @@ class Skip(Exception):
         self.detail = detail  # where in the value (a JSON error's position), shown beside the value
 
 
-def shown(value: Any, width: int = 40) -> str:
-    """A value as a skip reason shows it: its repr, cut to ``width`` characters."""
-    text = repr(value)
-    return text if len(text) <= width else text[: width - 3] + "..."
-
-
 class Example(NamedTuple):
     """One output row, its class (for stratified splits and balance; None when unlabeled) and its repairs."""
 
@@ -108,7 +102,7 @@ def map_records(records: Iterable[Record], mapper: Mapper, log: RowLog) -> list[
             except Skip as skip:
                 name = skip.field_name
                 if name in record.fields:
-                    value = shown(record.fields[name])
+                    value = clip(repr(record.fields[name]), 40, flatten=False, ellipsis="...")
                     log.add(skip.reason, record.where, name, f"{value}, {skip.detail}" if skip.detail else value)
                 else:
                     log.add(skip.reason, record.where, name)

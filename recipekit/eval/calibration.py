@@ -18,12 +18,14 @@ from scipy.special import log_softmax, softmax
 from sklearn.metrics import accuracy_score, f1_score
 
 from recipekit.errors import InputError
+from recipekit.eval.bootstrap import percentile_bootstrap
 from recipekit.eval.labels import label_codes, normalize_text
 from recipekit.eval.predictions import Prediction, load_predictions
 from recipekit.eval.probabilities import labels_from_probs, probabilistic_metrics, probability_matrix
 
 TEMPERATURE_BOUNDS = (1e-2, 1e2)
 PROB_FLOOR = 1e-12
+MIN_FIT_ROWS = 100  # below this many validation rows a fitted temperature is flagged
 
 
 @dataclass
@@ -88,6 +90,33 @@ def fit_temperature(scores: np.ndarray, y: np.ndarray) -> float:
     return float(np.exp(found.x))
 
 
+def temperature_interval(scores: np.ndarray, y: np.ndarray, resamples: int, seed: int) -> list[float]:
+    """The 95% percentile-bootstrap interval of the fitted temperature: refitted on ``resamples`` draws of the
+    validation rows."""
+    found = percentile_bootstrap(len(y), lambda pick: {"t": fit_temperature(scores[pick], y[pick])}, resamples, seed)
+    return found["t"]
+
+
+def two_class(file: ScoreFile, positive: str | None) -> tuple[int, int]:
+    """The indices of the positive label (``positive``, else the first) and the negative one of a two-label file."""
+    if len(file.labels) != 2:
+        raise InputError(f"threshold search needs two labels, the file has {file.labels}", file.path)
+    if positive and positive not in file.labels:
+        raise InputError(f"--positive {positive!r} is not one of the labels {file.labels}", file.path)
+    pos = file.labels.index(positive) if positive else 0
+    return pos, 1 - pos
+
+
+def threshold_shift(file: ScoreFile, pos: int, neg: int, threshold: float) -> tuple[np.ndarray, np.ndarray,
+                                                                                       np.ndarray]:
+    """The file's scores with the positive label's lowered by ``threshold`` (so that their argmax is the rule
+    ``delta > threshold``), their softmax, and the label index chosen for each row."""
+    scores = file.scores.copy()
+    scores[:, pos] -= threshold
+    chosen = np.where(threshold_predictions(file.scores[:, pos] - file.scores[:, neg], threshold) == 1, pos, neg)
+    return scores, softmax(scores, axis=1), chosen
+
+
 def threshold_predictions(delta: np.ndarray, threshold: float) -> np.ndarray:
     """1 (positive) where the logit delta is above the threshold, else 0."""
     return (delta > threshold).astype(int)
@@ -129,6 +158,23 @@ def swap_average(original: np.ndarray, swapped: np.ndarray, perm: list[int]) -> 
     """The swapped copy's probabilities in the original order of labels, and the mean of both."""
     flipped = swapped[:, perm]
     return flipped, (original + flipped) / 2
+
+
+def check_swapped_labels(original: ScoreFile, swapped: ScoreFile, order: np.ndarray, perm: list[int]) -> None:
+    """Each labeled swapped row's gold label is the flip of its original's (else the files are not a swapped pair)."""
+    if original.y is None or swapped.y is None:
+        return
+    wrong = np.nonzero(swapped.y[order] != np.array(perm)[original.y])[0]
+    if len(wrong):
+        row = swapped.rows[order[wrong[0]]]
+        raise InputError(f"label {row.label!r} is not the flip of {original.labels[original.y[wrong[0]]]!r} "
+                         f"({original.path}:{original.rows[wrong[0]].line}); is this the swapped copy?",
+                         swapped.path, row.line)
+
+
+def order_consistency(original: np.ndarray, flipped: np.ndarray) -> float:
+    """The share of rows whose top label is the same in both orders."""
+    return float((original.argmax(axis=1) == flipped.argmax(axis=1)).mean())
 
 
 def ids_everywhere(*files: ScoreFile) -> bool:

@@ -19,6 +19,8 @@ from recipekit.data.dataset_info import alpaca_entry, load_registry, sharegpt_en
 from recipekit.errors import InputError
 from recipekit.eval.label_scoring import Candidates, check_model_path, normalise, score_prompts
 from recipekit.files import dumps_json, read_jsonl
+from recipekit.recipes.arguments import field_defaults
+from recipekit.recipes.reading import Recipe
 
 DATA_NAME = "score_labels_input"
 
@@ -42,6 +44,7 @@ class Loaded:
     examples: list[Example]
     skipped: Counter[str]
     source: str
+    batch_size: int  # prompts per forward pass: per_device_eval_batch_size as LLaMA-Factory read it
 
 
 def entry_for_file(path: Path) -> dict[str, Any]:
@@ -73,16 +76,16 @@ def source_rows(dataset_dir: Path, name: str) -> list[dict[str, Any]] | None:
 @dataclass(frozen=True)
 class ScoringSource:
     """What to load for label scoring: the model (and adapter), its template, and the rows (a registered
-    dataset or a JSONL file), with LLaMA-Factory's cutoff, batch and sampling settings."""
+    dataset or a JSONL file), with LLaMA-Factory's cutoff, batch and sampling settings (None: its default)."""
 
     model: str
     template: str
     dataset: str | None = None
     data: str | None = None
-    dataset_dir: str = "data"
+    dataset_dir: str | None = None
     adapter: str | None = None
-    cutoff_len: int = 2048
-    batch_size: int = 16
+    cutoff_len: int | None = None
+    batch_size: int | None = None
     max_samples: int | None = None
     quantization_bit: int | None = None
     keep: str = "id,fold,swapped"
@@ -101,27 +104,23 @@ def add_scoring_flags(parser: Any, model_help: str, labels_help: str) -> None:
     parser.add_argument("--model", help=model_help)
     parser.add_argument("--template", help="LLaMA-Factory chat template the model was trained with")
     parser.add_argument("--dataset", help="dataset name registered in DATASET_DIR/dataset_info.json")
-    parser.add_argument("--dataset-dir", help="folder holding dataset_info.json (default: data)")
+    parser.add_argument("--dataset-dir", help="folder holding dataset_info.json (default: the recipe's dataset_dir, "
+                                              "else LLaMA-Factory's: data)")
     parser.add_argument("--labels", help=labels_help)
-    parser.add_argument("--batch-size", type=at_least(1), help="prompts per forward pass (default: 16)")
+    parser.add_argument("--batch-size", type=at_least(1), help="prompts per forward pass (default: the recipe's "
+                                                               "per_device_eval_batch_size, else the Trainer's)")
     parser.add_argument("--cutoff-len", type=at_least(1),
-                        help="LLaMA-Factory cutoff_len for the prompt (default: the recipe's, else 2048)")
+                        help="LLaMA-Factory cutoff_len for the prompt (default: the recipe's, else LLaMA-Factory's)")
     parser.add_argument("--max-samples", type=at_least(1), help="score only the first N rows")
 
 
-def fill_from_recipe(args: argparse.Namespace, recipe: dict[str, Any], keys: dict[str, str]) -> None:
-    """Set each scoring flag left unset from the recipe's key ``keys[flag]`` (a dataset list gives its first
-    name), then from :class:`ScoringSource`'s default."""
-    import dataclasses
-
-    defaults = {f.name: f.default for f in dataclasses.fields(ScoringSource)
-                if f.name in ("dataset_dir", "cutoff_len", "batch_size")}
+def fill_from_recipe(args: argparse.Namespace, recipe: Recipe | None, keys: dict[str, str]) -> None:
+    """Set each scoring flag left unset from the recipe's key ``keys[flag]`` as its trainer reads it (a dataset
+    list gives its first name); without a recipe they stay unset: LLaMA-Factory's defaults when it loads."""
     for flag, key in keys.items():
-        if getattr(args, flag) is None and recipe.get(key) is not None:
-            value = recipe[key]
-            setattr(args, flag, str(value).split(",")[0].strip() if flag == "dataset" else value)
-        if getattr(args, flag) is None and flag in defaults:
-            setattr(args, flag, defaults[flag])
+        if recipe is not None and getattr(args, flag) is None:
+            value = next(iter(recipe.datasets(key)), None) if flag == "dataset" else recipe.value(key)
+            setattr(args, flag, value)
 
 
 def load_for_scoring(args: ScoringSource) -> Loaded:
@@ -139,7 +138,7 @@ def load_in(args: ScoringSource, workdir: Path) -> Loaded:
     from llamafactory.hparams import get_train_args
     from llamafactory.model import load_model, load_tokenizer
 
-    dataset_dir, name = Path(args.dataset_dir), args.dataset
+    dataset_dir, name = Path(args.dataset_dir or field_defaults(False)["dataset_dir"]), args.dataset
     if args.data:
         data = Path(args.data).resolve()
         if not data.is_file():
@@ -153,13 +152,13 @@ def load_in(args: ScoringSource, workdir: Path) -> Loaded:
     options: dict[str, Any] = {
         "model_name_or_path": args.model, "stage": "sft", "do_predict": True, "predict_with_generate": True,
         "finetuning_type": "lora" if args.adapter else "full", "eval_dataset": name,
-        "dataset_dir": str(dataset_dir), "template": args.template, "cutoff_len": args.cutoff_len,
-        "output_dir": str(workdir / "out"), "overwrite_cache": True, "report_to": "none",
-        "per_device_eval_batch_size": args.batch_size,
+        "dataset_dir": str(dataset_dir), "template": args.template, "output_dir": str(workdir / "out"),
+        "overwrite_cache": True, "report_to": "none",
     }
     options |= {key: value for key, value in (("adapter_name_or_path", args.adapter),
                                               ("quantization_bit", args.quantization_bit),
-                                              ("max_samples", args.max_samples)) if value is not None}
+                                              ("max_samples", args.max_samples), ("cutoff_len", args.cutoff_len),
+                                              ("per_device_eval_batch_size", args.batch_size)) if value is not None}
     model_args, data_args, training_args, finetuning_args, _ = get_train_args(options)
     tokenizer_module = load_tokenizer(model_args)
     tokenizer = tokenizer_module["tokenizer"]
@@ -187,14 +186,14 @@ def load_in(args: ScoringSource, workdir: Path) -> Loaded:
         model.to(training_args.device)
     model.eval()
     source = args.data or f"{dataset_dir}/dataset_info.json:{name}"
-    return Loaded(model, tokenizer, template, examples, skipped, source)
+    return Loaded(model, tokenizer, template, examples, skipped, source, training_args.per_device_eval_batch_size)
 
 
-def score_examples(loaded: Loaded, candidates: Candidates, batch_size: int, progress: bool = True) -> Any:
-    """Summed label log-probabilities ``[rows, labels]`` of every loaded example."""
+def score_examples(loaded: Loaded, candidates: Candidates, progress: bool = True) -> Any:
+    """Summed label log-probabilities ``[rows, labels]`` of every loaded example, ``loaded.batch_size`` at once."""
     pad_id = loaded.tokenizer.pad_token_id
     return score_prompts(loaded.model, [e.prompt_ids for e in loaded.examples], candidates.token_ids, pad_id,
-                         batch_size, progress)
+                         loaded.batch_size, progress)
 
 
 def result_rows(loaded: Loaded, labels: list[str], logprobs: Any) -> list[dict[str, Any]]:

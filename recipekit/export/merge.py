@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from recipekit.errors import InputError
-from recipekit.recipes.arguments import names_of, quantised_merge, quiet_transformers
+from recipekit.recipes.arguments import quiet_transformers
 from recipekit.recipes.reading import Recipe
 
 ADAPTER_CONFIG = "adapter_config.json"
@@ -25,7 +25,7 @@ SEQUENCE_CLASSIFIER = "SEQ_CLS"
 
 def adapters(recipe: Recipe) -> list[Path]:
     """The adapter folders an export recipe merges, each holding a trained adapter (else one line naming it)."""
-    folders = [Path(name) for name in names_of(recipe.args.get("adapter_name_or_path"))]
+    folders = [Path(name) for name in recipe.adapters()]
     if not folders:
         raise InputError("an export recipe merges an adapter: set adapter_name_or_path (the training run's "
                          "output_dir)", str(recipe.path))
@@ -53,7 +53,7 @@ def is_classifier_adapter(folder: Path) -> bool:
 def merge(recipe: Recipe, target: Path) -> str:
     """Merge the recipe's adapter(s) into its base model and save the result in ``target`` (a new folder);
     returns the kind of model written: ``text-classification`` or ``text-generation``."""
-    problem = quantised_merge(recipe.args)
+    problem = recipe.merge_problem()
     if problem:
         raise InputError(problem, str(recipe.path))
     folders = adapters(recipe)
@@ -71,7 +71,7 @@ def merge_llamafactory(recipe: Recipe, target: Path) -> None:
     from llamafactory.train.tuner import export_model
 
     try:
-        export_model({**recipe.args, "export_dir": str(target)})
+        export_model({**recipe.written(), "export_dir": str(target)})
     except (ValueError, OSError) as exc:
         raise InputError(f"LLaMA-Factory's export refused it: {' '.join(str(exc).split())}",
                          str(recipe.path)) from None

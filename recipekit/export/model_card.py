@@ -143,7 +143,7 @@ def training_sets(facts: CardFacts) -> list[str]:
     of the local sets it trained on."""
     from recipekit.converters.catalog import hub_id
 
-    names = names_of(facts.trained_by.args.get("dataset")) if facts.trained_by else []
+    names = facts.trained_by.datasets("dataset") if facts.trained_by else []
     return [(hub_id(name) if hub_data(facts) else None) or name for name in names]
 
 
@@ -151,9 +151,9 @@ def card_data(facts: CardFacts) -> Any:
     """``ModelCardData`` of the card (ValueError from the library when the model-index is malformed)."""
     from huggingface_hub import ModelCardData
 
-    base = str(facts.export.args["model_name_or_path"])
+    base = str(facts.export.written("model_name_or_path"))
     tags = ["lora", "llama-factory" if facts.pipeline == "text-generation" else "peft"]
-    if facts.trained_by is not None and facts.trained_by.args.get("quantization_bit"):
+    if facts.trained_by is not None and facts.trained_by.written("quantization_bit"):
         tags.append("qlora")
     results = eval_results(facts)
     datasets = training_sets(facts) if hub_data(facts) else []  # local sets are no hub ids
@@ -171,8 +171,8 @@ def method_line(recipe: Recipe) -> str:
     stage = "a classification head" if recipe.is_classifier else f"stage {recipe.setting('stage')}"
     parts = [f"{stage}, LoRA rank {recipe.setting('lora_rank')}, alpha {recipe.setting('lora_alpha')}, "
              f"targets {listed('lora_target')}"]
-    if recipe.args.get("quantization_bit"):
-        parts.append(f"trained on the {recipe.args['quantization_bit']}-bit base (QLoRA), merged onto the "
+    if recipe.written("quantization_bit"):
+        parts.append(f"trained on the {recipe.written('quantization_bit')}-bit base (QLoRA), merged onto the "
                      "unquantised one")
     return "; ".join(parts)
 
@@ -222,10 +222,10 @@ def card_body(facts: CardFacts) -> str:
     import yaml
 
     export, trained = facts.export, facts.trained_by
-    base = str(export.args["model_name_or_path"])
+    base = str(export.written("model_name_or_path"))
     how = "LLaMA-Factory's export" if facts.pipeline == "text-generation" else "peft's merge_and_unload"
     lines = [f"# {facts.name}", "",
-             f"`{base}` with the LoRA adapter `{export.args.get('adapter_name_or_path')}` merged in ({how}, "
+             f"`{base}` with the LoRA adapter `{export.written('adapter_name_or_path')}` merged in ({how}, "
              f"recipe `{shown(export.path)}`), saved in shards of at most {export.setting('export_size')} GB.",
              ""]
     if not hub_model(base):
@@ -243,7 +243,7 @@ def card_body(facts: CardFacts) -> str:
     lines += ["", "## Recipes", ""]
     for recipe in ([trained] if trained is not None else []) + [export]:
         lines += [f"`{shown(recipe.path)}`:", "", "```yaml",
-                  yaml.safe_dump(recipe.args, sort_keys=False, allow_unicode=True).rstrip(), "```", ""]
+                  yaml.safe_dump(recipe.written(), sort_keys=False, allow_unicode=True).rstrip(), "```", ""]
     return "\n".join(lines)
 
 

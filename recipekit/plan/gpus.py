@@ -6,10 +6,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from recipekit.errors import InputError
 from recipekit.files import read_yaml_mapping
+
+if TYPE_CHECKING:
+    from recipekit.recipes.reading import Recipe
 
 CARDS_FILE = Path(__file__).resolve().parent / "cards.yaml"
 
@@ -122,8 +125,9 @@ def resolve_gpu(name: str | None, memory_gib: float | None = None, tflops: float
 
 
 HARDWARE = re.compile(r"^\s*(?:(\d+)\s*x\s*)?([^.(;]*)", re.I)
-NAMED = (("a100", "40", "a100-40g"), ("a100", "80", "a100-80g"), ("a6000", "", "rtx-a6000"), ("h100", "", "h100-80g"),
-         ("h200", "", "h200"), ("4090", "", "rtx4090"), ("3090", "", "rtx3090"), ("t4", "", "t4"), ("a10", "", "a10"))
+NAMED = (("a100", "40", "a100-40g"), ("a100", "80", "a100-80g"), ("a100", "", "a100-40g"), ("a6000", "", "rtx-a6000"),
+         ("h100", "", "h100-80g"), ("h200", "", "h200"), ("4090", "", "rtx4090"), ("3090", "", "rtx3090"),
+         ("t4", "", "t4"), ("a10", "", "a10"))  # an A100 of no stated size: the smaller one, not an A10
 
 
 def report_hardware(hardware: str) -> tuple[str, int, bool]:
@@ -167,3 +171,24 @@ def fitting_cards(peak_gib: float, cards: dict[str, Gpu]) -> list[str]:
     """The cards whose memory holds a run that peaks at ``peak_gib`` per GPU (the peak is the same on any card),
     smallest first."""
     return sorted((key for key, gpu in cards.items() if peak_gib <= gpu.memory_gib), key=lambda k: cards[k].memory_gib)
+
+
+def default_card(recipe: Recipe, cards: dict[str, Gpu]) -> tuple[str | None, str | None]:
+    """(card, why) when --gpu is not given: the card the header's 'Hardware:' names, else this machine's GPU;
+    (None, None) when neither is known."""
+    try:
+        hardware = recipe.facts().hardware
+    except InputError:  # a header naming a chain that has no entry for it: no card from it
+        hardware = ""
+    card, _, named = report_hardware(hardware)
+    if named and card in cards:
+        return card, f"the recipe's header names {hardware.strip()}"
+    local = local_card(cards)
+    return (local, "this machine's GPU") if local else (None, None)
+
+
+def peak_and_cards(result: dict, cards: dict[str, Gpu]) -> dict:
+    """The run's peak per GPU and the cards that hold it (the peak does not depend on the card)."""
+    peak = result["memory"]["peak_gib"]
+    return {"recipe": result["recipe"], "gpus": result["gpus"], "peak_gib": peak,
+            "fits_cards": fitting_cards(peak, cards)}

@@ -20,10 +20,11 @@ from typing import Any
 from recipekit.errors import InputError
 from recipekit.plan.gpus import Gpu, device_card
 from recipekit.plan.memory import GIB
+from recipekit.recipes.arguments import PAIRED_STAGES
 from recipekit.recipes.reading import Recipe
 
 MEASURED_RUNS = Path(__file__).with_name("measured_runs.yaml")  # bench_plan.py --measure's table
-STAGES = {"sft": False, "dpo": True}  # stage -> pairwise rows
+MEASURED_STAGES = ("sft", "dpo")
 NOT_MEASURED = ("adapter_name_or_path", "ref_model", "ref_model_adapters", "eval_dataset", "predict_dataset",
                 "val_size", "early_stopping_steps", "load_best_model_at_end", "metric_for_best_model",
                 "resume_from_checkpoint", "max_samples", "run_name", "plot_loss", "save_steps", "eval_steps",
@@ -172,11 +173,11 @@ def synthetic_data(folder: Path, rows: int, cutoff: int, pairwise: bool, labels:
 def check_measurable(recipe: Recipe) -> None:
     """A recipe ``--measure`` can train (LLaMA-Factory's sft or dpo, or a classifier, with do_train), else one
     error naming it."""
-    stage = None if recipe.is_classifier else str(recipe.setting("stage", "sft"))
-    if (stage is not None and stage not in STAGES) or not recipe.setting("do_train"):
+    stage = recipe.stage
+    if (stage is not None and stage not in MEASURED_STAGES) or not recipe.trains:
         what = "a classifier" if stage is None else f"stage {stage}"
         raise InputError(f"--measure trains: stage sft or dpo, or a classifier, with do_train (this recipe: "
-                         f"{what}, do_train {recipe.setting('do_train')})", str(recipe.path))
+                         f"{what}, do_train {recipe.trains})", str(recipe.path))
 
 
 def measured_args(recipe: Recipe, work: Path, steps: int, notes: list[str]) -> dict[str, Any]:
@@ -185,9 +186,9 @@ def measured_args(recipe: Recipe, work: Path, steps: int, notes: list[str]) -> d
     from recipekit.recipes.tiny_run import runnable_here
 
     check_measurable(recipe)
-    a = {key: value for key, value in recipe.args.items() if key not in NOT_MEASURED}
+    a = {key: value for key, value in recipe.written().items() if key not in NOT_MEASURED}
     for key in ("adapter_name_or_path", "ref_model"):
-        if recipe.args.get(key):
+        if recipe.written(key):
             notes.append(f"{key} not loaded: a new adapter of the recipe's LoRA settings, the policy as reference")
     a.update(model_name_or_path=str(work / "model"), dataset="measure", dataset_dir=str(work / "data"),
              output_dir=str(work / "run"), do_train=True, do_predict=False, do_eval=False, eval_strategy="no",
@@ -205,18 +206,7 @@ def write_synthetic_data(recipe: Recipe, folder: Path, rows: int, cutoff: int) -
         head = recipe.parsed(explain=False)[0]
         synthetic_data(folder, rows, cutoff, False, head.label_names(), head.text_pair_separator)
     else:
-        synthetic_data(folder, rows, cutoff, STAGES[str(recipe.setting("stage", "sft"))])
-
-
-def probe_command(args_file: Path, out: Path, ranks: int, torchrun: bool, classifier: bool = False) -> list[str]:
-    """The probe's command: under torchrun for several ranks or DeepSpeed (which needs a process group)."""
-    from recipekit.steps import free_port
-
-    probe = ["-m", "recipekit.plan.probe", str(args_file), str(out), *(["classifier"] if classifier else [])]
-    if not torchrun:
-        return [sys.executable, *probe]
-    return [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", str(ranks),
-            "--master_port", free_port(), *probe]
+        synthetic_data(folder, rows, cutoff, recipe.stage in PAIRED_STAGES)
 
 
 def measure(recipe: Recipe, gpus: int, steps: int, log_dir: Path, cards: dict[str, Gpu],
@@ -229,7 +219,7 @@ def measure(recipe: Recipe, gpus: int, steps: int, log_dir: Path, cards: dict[st
     import torch
 
     from recipekit.plan.planner import evaluate, producer_model, read_run
-    from recipekit.recipes.tiny_run import run_logged
+    from recipekit.steps import module_command, run_logged, torchrun_command, torchrun_env
 
     if steps < 2:
         raise InputError("--measure-steps must be at least 2 (the first step is not timed)")
@@ -245,11 +235,13 @@ def measure(recipe: Recipe, gpus: int, steps: int, log_dir: Path, cards: dict[st
         write_synthetic_data(recipe, work / "data", rows, int(args["cutoff_len"]))
         model = producer_model(str(recipe.setting("model_name_or_path")), made_by)
         print(f"measure: {model} with random weights (built once, then cached)", file=sys.stderr, flush=True)
-        cached_random_model(model, str(recipe.setting("template", None) or "default"), work / "model",
+        cached_random_model(model, str(recipe.template), work / "model",
                             recipe.is_classifier)
         (work / "args.json").write_text(json.dumps(args), encoding="utf-8")
-        command = probe_command(work / "args.json", work / "probe", ranks, ranks > 1 or bool(args.get("deepspeed")),
-                                recipe.is_classifier)
+        probe = [*module_command("recipekit.plan.probe"), str(work / "args.json"), str(work / "probe"),
+                 *(["classifier"] if recipe.is_classifier else [])]
+        group = ranks > 1 or recipe.deepspeed  # several ranks, or DeepSpeed (which needs a process group)
+        command = torchrun_command(probe, torchrun_env(ranks) if group else {}) or probe
         print(f"measure: {steps} steps of {recipe.path} ({' '.join(command[1:3])}); log: {log_dir / 'measure.log'}",
               file=sys.stderr, flush=True)
         env = {"WANDB_MODE": "disabled", "LLAMAFACTORY_VERBOSITY": "WARN"}

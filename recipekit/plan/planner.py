@@ -16,12 +16,11 @@ from recipekit.plan.memory import GIB, Memory, Setup, per_gpu
 from recipekit.plan.models import load_config
 from recipekit.plan.simulate import Shape, Simulation, simulate
 from recipekit.plan.timing import operations, step_time
-from recipekit.recipes.arguments import names_of
+from recipekit.recipes.arguments import PAIRED_STAGES, names_of
 from recipekit.recipes.reading import Recipe, load_recipe
 
 MFU_SOURCE = ("what the step-time model gives: each operation on the card's roofline, kernel launches, the "
               "optimizer step and communication (recipekit/plan/timing.py)")
-RANKING_STAGES = {"dpo", "kto", "orpo", "simpo"}
 # model types Liger patches (LLaMA-Factory's apply_liger_kernel): its fused linear cross-entropy replaces their
 # loss in the stages that need no logits (pt, sft)
 LIGER_MODEL_TYPES = {"gemma", "gemma2", "gemma3", "gemma3_text", "glm", "glm4", "granite", "llama", "mistral",
@@ -84,7 +83,7 @@ def producer_model(value: str, made_by: dict[str, Path], seen: int = 0) -> str:
     producer = made_by.get(value.rstrip("/"))
     if producer is None or seen > 5:
         return value
-    return producer_model(str(load_recipe(producer).args.get("model_name_or_path", value)), made_by, seen + 1)
+    return producer_model(str(load_recipe(producer).written("model_name_or_path", value)), made_by, seen + 1)
 
 
 def deepspeed_setup(path: str | None, hidden: int) -> dict[str, Any]:
@@ -138,12 +137,12 @@ def read_run(recipe: Recipe, gpus: int, made_by: dict[str, Path], seq: int | Non
                   lora_rank=rank, lora_alpha=int(value("lora_alpha") or 2 * rank),
                   lora_target=",".join(names_of(target)), lora_dropout=float(value("lora_dropout") or 0.0),
                   gradient_checkpointing=gc,
-                  dpo=str(value("stage", "sft")) in RANKING_STAGES, head_labels=head, bf16=half,
+                  dpo=recipe.stage in PAIRED_STAGES, head_labels=head, bf16=half,
                   # LLaMA-Factory: flash_attn disabled -> eager; auto (transformers' default), sdpa and fa2/fa3
                   # -> kernels that hold no score matrix, simulated as sdpa
                   attention="eager" if str(value("flash_attn", "auto")) == "disabled" else "sdpa",
                   fused_loss=bool(value("enable_liger_kernel", False)) and not classifier
-                  and str(value("stage", "sft")) in ("pt", "sft") and config.model_type in LIGER_MODEL_TYPES)
+                  and recipe.stage in ("pt", "sft") and config.model_type in LIGER_MODEL_TYPES)
     ds = deepspeed_setup(value("deepspeed"), int(getattr(config, "hidden_size", 4096)))
     setup = Setup(gpus=gpus, half=shape.bf16, quantization_bit=value("quantization_bit"),
                   double_quantization=bool(value("double_quantization")),
@@ -160,8 +159,8 @@ def unmodelled(recipe: Recipe, config: Any) -> list[str]:
     """The recipe's settings that change its memory or time and that the plan does not model, each with why
     (``UNMODELLED``; Liger's kernels other than its fused cross-entropy)."""
     found = [f"{key}: {why}" for key, (modelled, why) in UNMODELLED.items()
-             if key in recipe.args and recipe.args[key] not in modelled]
-    if recipe.args.get("enable_liger_kernel") and config.model_type in LIGER_MODEL_TYPES:
+             if key in recipe.written() and recipe.written(key) not in modelled]
+    if recipe.written("enable_liger_kernel") and config.model_type in LIGER_MODEL_TYPES:
         found.append("enable_liger_kernel: its RMSNorm, SwiGLU and rotary kernels (its fused cross-entropy is "
                      "planned in the pt and sft stages)")
     return found

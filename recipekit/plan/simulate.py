@@ -19,14 +19,16 @@ import sys
 import time
 import warnings
 from collections.abc import Iterator
-from dataclasses import KW_ONLY, asdict, dataclass, field
+from dataclasses import KW_ONLY, asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from recipekit.plan.models import OUTPUT_LAYERS, build_model, largest_layer, quantizable
+from recipekit.plan.stack import SAMPLES, extrapolate, stackable, steepest, with_layers
+from recipekit.plan.step import Simulation
 
 # the code a cached step comes from (the step, the models it builds, the layer stacking, LoRA's targets)
-SIMULATOR_SOURCES = ("plan/simulate.py", "plan/models.py", "plan/stack.py", "recipes/arguments.py")
+SIMULATOR_SOURCES = ("plan/simulate.py", "plan/step.py", "plan/models.py", "plan/stack.py", "recipes/arguments.py")
 
 
 @functools.cache
@@ -54,27 +56,6 @@ class Shape:
     bf16: bool = True
     attention: str = "sdpa"  # transformers' attn_implementation: eager holds each layer's score matrices
     fused_loss: bool = False  # the loss from the hidden states in chunks of logits (Liger's fused linear CE)
-
-
-@dataclass
-class Simulation:
-    """What the step measured: parameter counts, bytes by kind at the peak, FLOPs."""
-
-    params: int
-    trainable: int
-    largest_layer: int
-    quantizable: int
-    peak: dict[str, int] = field(default_factory=dict)  # MemTracker's kinds at the step's peak
-    flops: int = 0
-    seconds: float = 0.0
-    kernels: list[list[int]] = field(default_factory=list)  # [FLOPs, bytes, count] of the step's operations
-    # the kinds at the peaks of the forward, the backward above the first layer and that layer's backward ("bottom")
-    phases: dict[str, dict[str, int]] = field(default_factory=dict)
-
-    @property
-    def activation_bytes(self) -> int:
-        """Activations and temporaries at the peak: what the batch adds on top of the model states."""
-        return self.peak.get("ACT", 0) + self.peak.get("TEMP", 0)
 
 
 def cache_dir() -> Path:
@@ -515,8 +496,6 @@ def real_fallback(config: Any, shape: Shape, error: Exception) -> Simulation:
 def stacked(config: Any, shape: Shape) -> Simulation | None:
     """The step of a deep uniform stack from steps of a few of its layers (``recipekit.plan.stack``), or None
     where that would not be exact."""
-    from recipekit.plan.stack import SAMPLES, extrapolate, stackable, steepest, with_layers
-
     if not stackable(config):
         return None
     grad_bytes = 2 if shape.bf16 else 4

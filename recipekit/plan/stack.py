@@ -16,7 +16,7 @@ import copy
 from dataclasses import replace
 from typing import Any
 
-from recipekit.plan.simulate import Simulation
+from recipekit.plan.step import Simulation
 
 UNIFORM = {"llama", "qwen2", "qwen3", "bert", "deberta-v2"}  # decoder/encoder stacks of one layer kind
 SAMPLES = (3, 4, 5)

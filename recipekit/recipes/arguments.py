@@ -12,8 +12,11 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
+import importlib.util
 import tempfile
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 from recipekit.errors import InputError
@@ -72,14 +75,6 @@ def is_export(values: dict[str, Any]) -> bool:
     """An export recipe: it merges an adapter into its base and saves the model (``export_dir``); it trains
     nothing and has no ``output_dir``."""
     return bool(values.get("export_dir"))
-
-
-def quantised_merge(values: dict[str, Any]) -> str | None:
-    """Why an export recipe cannot merge: an adapter into a 4-bit base; None when it can."""
-    if values.get("quantization_bit") and values.get("adapter_name_or_path"):
-        return ("quantization_bit: an adapter cannot be merged into a quantised model; name the unquantised base "
-                "(drop quantization_bit), as LLaMA-Factory's merge examples do")
-    return None
 
 
 def parse_classifier(values: dict[str, Any]) -> tuple[Any, ...]:
@@ -144,6 +139,36 @@ def wrong_type(values: dict[str, Any], groups: tuple[Any, ...]) -> str | None:
 
 
 ABSENT = object()
+# stages whose sets are preference pairs: LLaMA-Factory's dpo and rm load their data as stage rm, which takes
+# only ranking sets (data/loader.py); every other stage refuses them
+PAIRED_STAGES = ("dpo", "rm")
+# LLaMA-Factory's argument modules that import only dataclasses (the package itself loads transformers)
+LIGHT_MODULES = ("finetuning_args", "data_args")
+# fields that neither the argument classes' __post_init__ nor LLaMA-Factory's parser derive from other values (as
+# lora_alpha is from lora_rank): a recipe that leaves one out has the field's declared default
+PLAIN_FIELDS = ("stage", "finetuning_type", "template", "cutoff_len", "dataset_dir", "lora_rank")
+
+
+@functools.cache
+def field_defaults(classifier: bool) -> dict[str, Any]:
+    """The declared defaults of ``PLAIN_FIELDS``, read without loading the trainer: from the classifier's
+    ClassifierArguments, or LLaMA-Factory's FinetuningArguments and DataArguments (loaded from their own files)."""
+    if classifier:
+        from recipekit.recipes.classifier import ClassifierArguments
+
+        classes: list[Any] = [ClassifierArguments]
+    else:
+        found = importlib.util.find_spec("llamafactory")
+        folder = Path(str(found.origin if found else "")).parent / "hparams"
+        classes = []
+        for name in LIGHT_MODULES:
+            spec = importlib.util.spec_from_file_location(f"llamafactory_{name}", folder / f"{name}.py")
+            module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+            spec.loader.exec_module(module)  # type: ignore[union-attr]
+            classes += [value for value in vars(module).values()
+                        if dataclasses.is_dataclass(value) and value.__module__ == module.__name__]
+    return {spec.name: spec.default for cls in classes for spec in dataclasses.fields(cls)
+            if spec.name in PLAIN_FIELDS and spec.default is not dataclasses.MISSING}
 
 
 def setting(groups: tuple[Any, ...], key: str, absent: Any = ABSENT) -> Any:
@@ -164,20 +189,22 @@ def names_of(value: Any) -> list[str]:
 
 
 def parse_overrides(pairs: list[str], where: str | None = None) -> dict[str, Any]:
-    """``KEY=VALUE`` overrides of a recipe, each value read as YAML as LLaMA-Factory reads its command line
+    """``KEY=VALUE`` overrides of a recipe, read by ``OmegaConf.from_cli`` as LLaMA-Factory reads its command line
     (``max_steps=2`` is an int, ``do_train=false`` is false)."""
-    import yaml
+    from omegaconf import OmegaConf
+    from omegaconf.errors import OmegaConfBaseException
+    from yaml import YAMLError
 
-    values = {}
     for pair in pairs:
-        key, sep, value = pair.partition("=")
+        key, sep, _ = pair.partition("=")
         if not sep or not key:
             raise InputError(f"expected KEY=VALUE after the recipe, got {pair!r}", where)
-        try:
-            values[key] = yaml.safe_load(value) if value else ""
-        except yaml.YAMLError:
-            values[key] = value
-    return values
+    try:
+        return OmegaConf.to_container(OmegaConf.from_cli(list(pairs)))  # type: ignore[return-value]
+    except (OmegaConfBaseException, YAMLError) as exc:
+        said = " ".join(str(exc).split())
+        raise InputError(f"KEY=VALUE overrides {' '.join(pairs)!r}: LLaMA-Factory's command line cannot read them "
+                         f"({said})", where) from None
 
 
 def lora_targets(model: Any, setting: str, head: list[str]) -> list[str]:

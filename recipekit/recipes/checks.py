@@ -14,6 +14,7 @@ from typing import Any
 from recipekit.data.dataset_info import dataset_base, load_registry
 from recipekit.errors import InputError
 from recipekit.paths import at_root, shown
+from recipekit.recipes.arguments import PAIRED_STAGES
 from recipekit.recipes.facts import REQUIRED_KEYS, report_reference
 from recipekit.recipes.reading import LAUNCH_LINE, MADE_BY_COMMANDS, Recipe
 
@@ -83,7 +84,7 @@ def check_header(recipe: Recipe, found: Findings) -> None:
             found.errors.append(f"{where}'s global batch does not add up: {per_device} x {accumulation} x {gpus} "
                                 f"!= {total}")
         yaml_batch = batch_of(recipe)
-        if recipe.args.get("do_train") and yaml_batch and yaml_batch != (per_device, accumulation):
+        if recipe.trains and yaml_batch and yaml_batch != (per_device, accumulation):
             found.errors.append(f"{where} says {per_device} per device x {accumulation} accumulation "
                                 f"but the recipe sets per_device_train_batch_size {yaml_batch[0]}, "
                                 f"gradient_accumulation_steps {yaml_batch[1]}: make them agree")
@@ -106,14 +107,15 @@ def parse_with_llamafactory(recipe: Recipe, found: Findings) -> None:
         recipe.parsed()
     except InputError as exc:
         found.errors.append(exc.message)
-    stage, a = recipe.args.get("stage", "sft"), recipe.args
-    if stage != "sft" and a.get("predict_with_generate"):
+    generates = recipe.written("predict_with_generate")
+    if recipe.stage != "sft" and generates:
         found.errors.append("predict_with_generate only works with stage: sft")
-    if stage == "sft" and a.get("do_predict") and not a.get("predict_with_generate"):
+    if recipe.stage == "sft" and recipe.predicts and not generates:
         found.errors.append("do_predict without predict_with_generate saves no predictions: set predict_with_generate")
-    if a.get("do_train") and not a.get("dataset"):
+    if recipe.trains and not recipe.datasets("dataset"):
         found.errors.append("do_train needs `dataset`")
-    if (a.get("do_eval") or a.get("do_predict")) and not a.get("eval_dataset") and not a.get("val_size"):
+    if (recipe.written("do_eval") or recipe.predicts) and not recipe.datasets("eval_dataset") \
+            and not recipe.written("val_size"):
         found.errors.append("do_predict/do_eval needs `eval_dataset` (or val_size)")
 
 
@@ -134,7 +136,7 @@ def check_labels(recipe: Recipe, context: CheckContext, found: Findings) -> None
     """A classifier's labels hold every answer of its registered sets (when their files exist)."""
     from recipekit.data.dataset_info import dataset_answers
 
-    labels = recipe.args.get("labels")
+    labels = recipe.written("labels")
     if not labels:
         return
     names = {str(x).strip() for x in (labels if isinstance(labels, list) else str(labels).split(","))}
@@ -152,7 +154,7 @@ def check_datasets(recipe: Recipe, context: CheckContext, found: Findings) -> No
     except InputError as exc:
         found.errors.append(str(exc))
         return
-    ranking_stage = recipe.args.get("stage", "sft") in {"dpo", "rm", "kto", "orpo", "simpo"}
+    ranking_stage = recipe.stage in PAIRED_STAGES
     for name in recipe.datasets():
         command = context.converter_commands.get(dataset_base(name))
         if name not in registry:
@@ -162,7 +164,7 @@ def check_datasets(recipe: Recipe, context: CheckContext, found: Findings) -> No
         entry = registry[name]
         if bool(entry.get("ranking")) != ranking_stage:
             kind = "a preference (ranking) set" if entry.get("ranking") else "not a preference set"
-            found.errors.append(f"dataset {name!r} is {kind} but stage is {recipe.args.get('stage', 'sft')}")
+            found.errors.append(f"dataset {name!r} is {kind} but stage is {recipe.stage}")
         file_name = entry.get("file_name")
         if file_name and not (data_dir / file_name).exists():
             found.notes.append(f"{data_dir / file_name} is not made yet" + (f": `{command}`" if command else ""))
@@ -170,7 +172,7 @@ def check_datasets(recipe: Recipe, context: CheckContext, found: Findings) -> No
 
 def check_paths(recipe: Recipe, made_by: dict[str, Path], found: Findings) -> None:
     for key in PATH_KEYS:
-        value = recipe.args.get(key)
+        value = recipe.written(key)
         for path in [p.strip() for p in str(value).split(",")] if value else []:
             if not is_local(path) or at_root(path).exists():
                 continue
@@ -183,7 +185,7 @@ def check_paths(recipe: Recipe, made_by: dict[str, Path], found: Findings) -> No
 
 
 def deepspeed_config(recipe: Recipe, found: Findings) -> dict[str, Any] | None:
-    path = recipe.args.get("deepspeed")
+    path = recipe.deepspeed
     if not path:
         return None
     if not at_root(path).is_file():
@@ -241,23 +243,22 @@ def check_deepspeed(recipe: Recipe, config: dict[str, Any], gpu_counts: list[int
                 DeepSpeedConfig(resolved(config, recipe, gpus, batch))
             except Exception as exc:  # pydantic ValidationError, AssertionError ...: DeepSpeed's own words
                 message = " ".join(str(exc).split())
-                found.errors.append(f"DeepSpeed rejects {recipe.args['deepspeed']} on {gpus} GPU(s): {message}")
+                found.errors.append(f"DeepSpeed rejects {recipe.deepspeed} on {gpus} GPU(s): {message}")
                 return
 
 
 def check_compatibility(recipe: Recipe, config: dict[str, Any] | None, found: Findings) -> None:
-    a = recipe.args
     stage3 = config is not None and zero_stage(config) == 3
-    if a.get("predict_with_generate") and stage3:
+    if recipe.written("predict_with_generate") and stage3:
         found.errors.append("predict_with_generate is refused under DeepSpeed ZeRO-3: drop `deepspeed` from this "
                             "predict recipe (generation fits on one GPU) or use ds_z2_config.json")
-    if a.get("quantization_bit") and stage3:
+    if recipe.written("quantization_bit") and stage3:
         found.errors.append("quantization_bit with ZeRO-3: bitsandbytes-quantised weights cannot be partitioned "
                             "here; use ds_z2_config.json or no DeepSpeed for QLoRA")
-    if a.get("quantization_bit") and a.get("finetuning_type", "lora") == "full" and a.get("do_train"):
+    if recipe.written("quantization_bit") and recipe.finetuning_type == "full" and recipe.trains:
         found.errors.append("quantization_bit with finetuning_type full: a quantised model can only be trained "
                             "through adapters; use finetuning_type lora (QLoRA) or drop quantization_bit")
-    if config is not None and a.get("do_train") and "FORCE_TORCHRUN=1" not in recipe.launch_line():
+    if config is not None and recipe.trains and "FORCE_TORCHRUN=1" not in recipe.launch_line():
         command = "llm-recipes train-classifier" if recipe.is_classifier else "llamafactory-cli train"
         launch = f"`FORCE_TORCHRUN=1 {command} {recipe.path}`"
         if report_reference(recipe.header) is None:  # a plain recipe: no header to hold the launch line
@@ -268,25 +269,25 @@ def check_compatibility(recipe: Recipe, config: dict[str, Any] | None, found: Fi
     if recipe.is_classifier and config is not None:
         from recipekit.recipes.classifier import zero3_lora_problem
 
-        problem = zero3_lora_problem(str(a.get("finetuning_type", "full")), zero_stage(config))
+        problem = zero3_lora_problem(recipe.finetuning_type, zero_stage(config))
         if problem:
             found.errors.append(problem)
-    if a.get("trust_remote_code"):
+    if recipe.written("trust_remote_code"):
         found.warnings.append("trust_remote_code runs Python code from the model's hub repository; models that "
                               "transformers supports natively (Llama, Qwen2/2.5/3, Gemma...) do not need it: drop it")
     if recipe.is_export:
         return  # its template is its training recipe's (check_export)
-    model, template = str(a.get("model_name_or_path", "")), str(a.get("template", "default"))
+    model, template = str(recipe.written("model_name_or_path", "")), recipe.template
     name = model.lower().rsplit("/", 1)[-1]
     base = "base" in name.split("-") or not any(tag in name for tag in ("instruct", "chat", "-it", "tiny"))
-    if not is_local(model) and base and template not in PLAIN_TEMPLATES:
+    if not is_local(model) and base and template is not None and template not in PLAIN_TEMPLATES:
         found.warnings.append(f"template {template} is a chat template and {model} looks like a base model: fine "
                               "when SFT teaches the format; for the untuned base model use template default")
 
 
 def batch_lines(recipe: Recipe, gpus: int | None) -> list[str]:
     batch = batch_of(recipe)
-    if not recipe.args.get("do_train") or batch is None:
+    if not recipe.trains or batch is None:
         return []
     micro, accumulation = batch
     sizes = ", ".join(f"{n} GPU{'s' * (n > 1)}: {micro * accumulation * n}" for n in GPU_COUNTS)
@@ -344,9 +345,9 @@ def check_fidelity(recipe: Recipe, found: Findings) -> None:
         found.errors.append(f"{where} has no settings: (one `key: value` line per setting the report gives)")
         return
     for key, value in facts.settings.items():
-        follows = same_setting(recipe.args.get(key), value)
+        follows = same_setting(recipe.written(key), value)
         if not follows and key not in facts.differences:
-            found.errors.append(f"{key}: the report has {value!r}, the recipe {recipe.args.get(key, '(unset)')!r}, "
+            found.errors.append(f"{key}: the report has {value!r}, the recipe {recipe.written(key, '(unset)')!r}, "
                                 f"and {where} does not list it under differences (add `{key}: why`)")
         if follows and key in facts.differences:
             found.errors.append(f"{key} is listed as a difference but the recipe has the report's value {value!r}")
@@ -354,14 +355,12 @@ def check_fidelity(recipe: Recipe, found: Findings) -> None:
 
 def check_export(recipe: Recipe, made_by: dict[str, Path], found: Findings) -> None:
     """An export recipe merges onto the base its adapter was trained on, unquantised, with the same template."""
-    from recipekit.recipes.arguments import names_of, quantised_merge
     from recipekit.recipes.reading import load_recipe
 
-    a = recipe.args
-    problem = quantised_merge(a)
+    problem = recipe.merge_problem()
     if problem:
         found.errors.append(problem)
-    adapters = [name.rstrip("/") for name in names_of(a.get("adapter_name_or_path"))]
+    adapters = [name.rstrip("/") for name in recipe.adapters()]
     if not adapters:
         found.errors.append("an export recipe merges an adapter: set adapter_name_or_path (the training run's "
                             "output_dir)")
@@ -373,12 +372,13 @@ def check_export(recipe: Recipe, made_by: dict[str, Path], found: Findings) -> N
         if trained.setting("finetuning_type") != "lora":
             found.errors.append(f"adapter_name_or_path {adapter}: {shown(producer)} trains all weights, not an "
                                 "adapter: its output_dir is the model itself, nothing to merge")
-        for key, default in (("model_name_or_path", ""), ("template", "default")):
-            if key == "template" and trained.is_classifier:
-                continue
-            if str(a.get(key, default)) != str(trained.args.get(key, default)):
-                found.errors.append(f"{key}: {a.get(key, default)!r}, but {shown(producer)} trained the adapter "
-                                    f"with {trained.args.get(key, default)!r}: merge with the training recipe's")
+        pairs = [("model_name_or_path", recipe.written("model_name_or_path"), trained.written("model_name_or_path"))]
+        if not trained.is_classifier:
+            pairs.append(("template", recipe.template, trained.template))
+        for key, mine, theirs in pairs:
+            if str(mine) != str(theirs):
+                found.errors.append(f"{key}: {mine!r}, but {shown(producer)} trained the adapter with {theirs!r}: "
+                                    "merge with the training recipe's")
 
 
 def check_recipe(recipe: Recipe, context: CheckContext) -> Findings:

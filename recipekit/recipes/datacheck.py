@@ -117,7 +117,7 @@ def row_lengths(data_dir: Path, names: list[str], registry: dict[str, Any], mode
     """Every row's token count over the sets ``names`` as LLaMA-Factory tokenizes them for training (a pair's
     longer side), with ``model``'s tokenizer when it is local, else a tiny BPE trained on the sets; and which."""
     local = local_tokenizer(model)
-    settings = CheckSettings(str(data_dir), template or "default", UNTRUNCATED)
+    settings = CheckSettings(str(data_dir), template, UNTRUNCATED)
     lengths: list[int] = []
     with tempfile.TemporaryDirectory() as scratch:
         if local is None:

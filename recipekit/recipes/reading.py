@@ -13,6 +13,7 @@ from recipekit.files import load_yaml, read_utf8
 from recipekit.paths import at_root, given
 from recipekit.recipes.facts import Facts, recipe_facts
 
+DATASET_KEYS = ("dataset", "eval_dataset", "predict_dataset")
 LAUNCH_LINE = re.compile(r"^#\s*Launch\b", re.I)
 # local paths that a script (not a recipe) makes -> the command that makes them
 MADE_BY_COMMANDS = {
@@ -24,9 +25,10 @@ MADE_BY_COMMANDS = {
 class Recipe:
     """One recipe file: its arguments, its header lines and (``facts()``) what it stands for.
 
-    ``args`` is the YAML as written; ``parsed()`` is the same read once by the recipe's own parser
-    (LLaMA-Factory's argument classes, or the classifier's), and ``setting(key)`` a value as the trainer sees
-    it: the recipe's own, else that parser's default.
+    ``args`` is the YAML as written (read through ``written``); ``parsed()`` is the same read once by the recipe's
+    own parser (LLaMA-Factory's argument classes, or the classifier's), and ``setting(key)`` a value as the trainer
+    sees it: the recipe's own, else that parser's default (``value(key)`` and the named properties skip the parse
+    where the answer is known without it).
     """
 
     path: Path
@@ -58,6 +60,65 @@ class Recipe:
 
         return setting(self.parsed(), key, *absent)
 
+    def written(self, key: str | None = None, default: Any = None) -> Any:
+        """``key`` as the file (and its overrides) writes it, ``default`` when left out; without ``key``, a copy of
+        every value written. For comparing with a report's settings or naming what the file sets: a value a run
+        uses is ``value(key)``."""
+        return dict(self.args) if key is None else self.args.get(key, default)
+
+    def value(self, key: str) -> Any:
+        """``key`` as the file writes it, else as the trainer reads it: a plain field's declared default without a
+        parse (``field_defaults``), any other ``setting(key)`` (None for a key its parser does not have)."""
+        from recipekit.recipes.arguments import field_defaults
+
+        if key in self.args:
+            return self.args[key]
+        defaults = field_defaults(self.is_classifier)
+        return defaults[key] if key in defaults else self.setting(key, None)
+
+    @property
+    def stage(self) -> str | None:
+        """LLaMA-Factory's training stage (``sft``, ``dpo``, ...); None for a classifier recipe (it has none)."""
+        return None if self.is_classifier else str(self.value("stage"))
+
+    @property
+    def finetuning_type(self) -> str:
+        """``full``, ``lora``, ... as its parser reads it."""
+        return str(self.value("finetuning_type"))
+
+    @property
+    def template(self) -> str | None:
+        """LLaMA-Factory's chat template (None: the tokenizer's own, as LLaMA-Factory does); None for a classifier."""
+        return None if self.is_classifier else self.value("template")
+
+    @property
+    def trains(self) -> bool:
+        """``do_train`` (off unless the file sets it, as in TrainingArguments)."""
+        return bool(self.args.get("do_train"))
+
+    @property
+    def predicts(self) -> bool:
+        """``do_predict`` (off unless the file sets it, as in TrainingArguments)."""
+        return bool(self.args.get("do_predict"))
+
+    @property
+    def deepspeed(self) -> str | None:
+        """The DeepSpeed config it names, None without one."""
+        return self.args.get("deepspeed") or None
+
+    def adapters(self) -> list[str]:
+        """The adapter folders of ``adapter_name_or_path`` (comma-separated), none when unset."""
+        from recipekit.recipes.arguments import names_of
+
+        return names_of(self.args.get("adapter_name_or_path"))
+
+    def merge_problem(self) -> str | None:
+        """Why an export recipe cannot merge: an adapter into a 4-bit base; None when it can."""
+        if self.args.get("quantization_bit") and self.adapters():
+            return ("quantization_bit: an adapter cannot be merged into a quantised model; name the unquantised base "
+                    "(drop quantization_bit), as LLaMA-Factory's merge examples do")
+        return None
+
     def with_values(self, values: dict[str, Any]) -> Recipe:
         """The same recipe with ``values`` set (a run's ``KEY=VALUE`` overrides)."""
         return Recipe(self.path, {**self.args, **values}, self.header, self.classifier) if values else self
@@ -81,21 +142,14 @@ class Recipe:
 
     def data_dir(self) -> Path:
         """The folder of its ``dataset_info.json`` as LLaMA-Factory finds it: ``dataset_dir`` (the parser's
-        default, ``data``, when left out), a relative one under the root (the working directory by default)."""
-        try:
-            folder = self.setting("dataset_dir", "data")
-        except InputError:  # a recipe its parser refuses: the value as written (the refusal is reported on its own)
-            folder = self.args.get("dataset_dir") or "data"
-        return at_root(str(folder))
+        default when left out), a relative one under the root (the working directory by default)."""
+        return at_root(str(self.value("dataset_dir")))
 
-    def datasets(self) -> list[str]:
-        """Every dataset name in ``dataset``, ``eval_dataset`` and ``predict_dataset``."""
-        names = []
-        for key in ("dataset", "eval_dataset", "predict_dataset"):
-            value = self.args.get(key)
-            if value:
-                names += [name.strip() for name in str(value).split(",") if name.strip()]
-        return names
+    def datasets(self, *keys: str) -> list[str]:
+        """Every dataset name in ``keys`` (default: ``dataset``, ``eval_dataset`` and ``predict_dataset``)."""
+        from recipekit.recipes.arguments import names_of
+
+        return [name for key in keys or DATASET_KEYS for name in names_of(self.args.get(key))]
 
     def facts(self) -> Facts:
         """The report it reproduces, that report's settings, hardware, global batch, target and the differences

@@ -18,6 +18,7 @@ from typing import Any
 from recipekit.errors import InputError
 
 RESULT_FILES = {"classify": "classify_report.json", "gen": "gen_report.json"}
+HEADLINE = ("accuracy", "macro_f1", "log_loss", "lf_bleu-4", "lf_rouge-l", "final_eval_loss", "final_train_loss")
 
 
 @dataclass(frozen=True)
@@ -122,3 +123,10 @@ def point_metrics(folder: Path) -> dict[str, Any]:
         if steps:
             found["steps"] = max(steps)
     return found
+
+
+def points_table(points: list[Point], out: Path) -> tuple[list[dict[str, Any]], list[str]]:
+    """One row per point: its overrides and its metrics; the metric columns found."""
+    rows = [{"point": p.name, **dict(p.overrides), **point_metrics(out / p.name)} for p in points]
+    metrics = [m for m in HEADLINE if any(m in row for row in rows)]
+    return rows, metrics

@@ -21,6 +21,7 @@ from recipekit.errors import InputError
 from recipekit.progress import working
 from recipekit.recipes.reading import Recipe
 from recipekit.recipes.tiny_model import TinyShape, save_tiny_model
+from recipekit.steps import torchrun_env
 
 TEMPLATE_TOKENS = {
     "qwen": ["<|im_start|>", "<|im_end|>", "<|endoftext|>"],
@@ -39,14 +40,15 @@ KEPT = ("stage", "finetuning_type", "lora_rank", "lora_alpha", "lora_dropout", "
         "early_stopping_steps", "learning_rate", "lr_scheduler_type", "weight_decay", "template", "labels",
         "class_weights", "text_pair_separator")  # the method: never swapped in a tiny run
 TINY_ENV = {"WANDB_MODE": "offline", "LLAMAFACTORY_VERBOSITY": "WARN"}
-DEEPSPEED_ENV = {"FORCE_TORCHRUN": "1", "NPROC_PER_NODE": "2"}
+TINY_RANKS = 2  # a DeepSpeed recipe's tiny run: this many CPU ranks under torchrun
 
 
 def tiny_family(recipe: Recipe) -> tuple[str, str]:
-    """(tiny architecture, chat template): Qwen -> qwen2, BERT/MacBERT -> bert, DeBERTa -> deberta-v2, else llama."""
-    model = str(recipe.args.get("model_name_or_path", "")).lower()
+    """(tiny architecture, chat template): Qwen -> qwen2, BERT/MacBERT -> bert, DeBERTa -> deberta-v2, else llama;
+    the template as LLaMA-Factory reads it (``None``: the tokenizer's own)."""
+    model = str(recipe.written("model_name_or_path", "")).lower()
     arch = next((arch for tag, arch in ARCH_TAGS if tag in model), "llama")
-    return arch, str(recipe.args.get("template", "default"))
+    return arch, str(recipe.template)
 
 
 def make_tiny_model(out: Path, arch: str, template: str, data_dir: Path, log: Path) -> Path:
@@ -71,7 +73,7 @@ def tiny_args(recipe: Recipe, data_dir: Path, output_dir: Path, steps: int,
     model or adapter path another recipe makes (or raises); hub ids become ``model``. Sizes are capped from the
     values the recipe's trainer would use (its parser's defaults for keys left out)."""
     value = recipe.setting
-    a = dict(recipe.args)
+    a = recipe.written()
     for key in MODEL_KEYS + ADAPTER_KEYS:
         if key in a:
             a[key] = made_elsewhere(key, str(a[key]).rstrip("/"))
@@ -85,7 +87,7 @@ def tiny_args(recipe: Recipe, data_dir: Path, output_dir: Path, steps: int,
     a["cutoff_len"] = min(int(value("cutoff_len")), MAX_CUTOFF)
     a.pop("preprocessing_num_workers", None)
     runnable_here(a, notes)
-    if a.get("do_train"):
+    if recipe.trains:
         a.update(max_steps=steps, per_device_train_batch_size=min(int(value("per_device_train_batch_size")), 2),
                  gradient_accumulation_steps=min(int(value("gradient_accumulation_steps")), 2),
                  logging_steps=1, save_steps=steps)
@@ -93,7 +95,7 @@ def tiny_args(recipe: Recipe, data_dir: Path, output_dir: Path, steps: int,
             a.update(eval_strategy="steps", eval_steps=steps, per_device_eval_batch_size=2)
             if value("save_strategy") != "no":
                 a["save_strategy"] = "steps"
-    if a.get("do_predict") and not recipe.is_classifier:
+    if recipe.predicts and not recipe.is_classifier:
         a.update(per_device_eval_batch_size=2, max_new_tokens=min(int(value("max_new_tokens")), 8))
     a["max_samples"] = TINY_ROWS
     return a
@@ -169,22 +171,10 @@ def sample_dataset(name: str, data_dir: Path, out: Path, rows: int = TINY_ROWS, 
     upsert_dataset_entry(out / "dataset_info.json", name, {**entry, "file_name": f"{name}.jsonl"})
 
 
-def launch_env(args: dict[str, Any]) -> dict[str, str]:
+def launch_env(recipe: Recipe) -> dict[str, str]:
     """Environment of a tiny run: wandb offline, and DeepSpeed recipes on 2 CPU ranks."""
-    return {**TINY_ENV, **(DEEPSPEED_ENV if args.get("deepspeed") else {})}
+    return {**TINY_ENV, **(torchrun_env(TINY_RANKS) if recipe.deepspeed else {})}
 
 
 def has_module(name: str) -> bool:
     return importlib.util.find_spec(name) is not None
-
-
-def run_logged(command: list[str], log: Path, env: dict[str, str] | None = None) -> None:
-    """Run a command from the repository root as one step of the runner (its output in ``log``, a ``.log``
-    file); a failure is one line naming it, the log and what the command said last."""
-    from recipekit.steps import Runner, Step, StepFailed
-
-    try:
-        Runner(log.parent).execute(Step(log.stem, command, dict(env or {})))
-    except StepFailed as exc:
-        said = f": {exc.reason}" if exc.reason else ""
-        raise InputError(f"{' '.join(command[:3])} failed ({exc.why}){said}", str(log)) from None

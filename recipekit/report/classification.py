@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from recipekit.report.writer import few_rows_note, fmt, md_table, save_figure, short
+from recipekit.report.writer import few_rows_note, fmt, md_table, save_figure
+from recipekit.text import clip
 
 LABEL_SHIFT_ROWS = 20
 PROBABILITY_METRICS = (("log_loss", "log loss"), ("brier", "Brier score"), ("ece", "ECE"))
@@ -68,7 +69,7 @@ def render_markdown(report: dict[str, Any]) -> str:
         parts += [f"## Invalid predictions ({report['n_invalid']} of {report['n']}, "
                   f"{report['n_invalid'] / report['n']:.1%}), grouped by text", "",
                   md_table(["answer given (normalised)", "rows", "first lines"],
-                           [[short(g["text"]), g["count"], ", ".join(map(str, g["lines"]))] for g in groups]),
+                           [[repr(clip(g["text"])), g["count"], ", ".join(map(str, g["lines"]))] for g in groups]),
                   "", "Every row's verdict is in `classify_rows.jsonl`.", ""]
     if "baseline" in report:
         base, delta = report["baseline"], report["delta"]

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from recipekit.report.writer import md_table, short
+from recipekit.report.writer import md_table
+from recipekit.text import clip
 
 METHOD_NAMES = {"exact": "exact (normalised)", "ngram": "13-gram", "near": "near-duplicate"}
 
@@ -36,8 +37,8 @@ def render_markdown(report: dict[str, Any]) -> str:
                   f"Scored rows found: {', '.join(pair['scored_ids'][:20])}"
                   + (" ..." if len(pair["scored_ids"]) > 20 else ""), ""]
         lines.append(md_table(["method", "Jaccard", "training row", "scored row"], [
-            [METHOD_NAMES[e["method"]], e["jaccard"], f"{e['training_id']}: {short(e['training_text'], 100)}",
-             f"{e['scored_id']}: {short(e['scored_text'], 100)}"] for e in pair["examples"]]))
+            [METHOD_NAMES[e["method"]], e["jaccard"], f"{e['training_id']}: {clip(e['training_text'], 100)!r}",
+             f"{e['scored_id']}: {clip(e['scored_text'], 100)!r}"] for e in pair["examples"]]))
     for drop in report.get("dropped", []):
         lines += ["", f"Dropped {drop['rows']} row(s) of {drop['from']}: {drop['kept']} kept as {drop['name']} "
                   f"({drop['file']}); train on it with `dataset={drop['name']}`."]

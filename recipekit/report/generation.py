@@ -6,7 +6,8 @@ from pathlib import Path
 from typing import Any
 
 from recipekit.eval.generation import METRICS
-from recipekit.report.writer import few_rows_note, fmt, md_table, save_figure, short
+from recipekit.report.writer import few_rows_note, fmt, md_table, save_figure
+from recipekit.text import clip
 
 
 def headline(report: dict[str, Any]) -> dict[str, float]:
@@ -44,8 +45,8 @@ def render_markdown(report: dict[str, Any]) -> str:
         with_base = any("baseline" in e for e in report["examples"])
         headers = ["which", "line", "rouge-l", "label", "prediction", *(["baseline's answer"] if with_base else [])]
         parts += ["## Examples (best, median and worst rows by LLaMA-Factory's ROUGE-L)", "", md_table(headers, [
-            [e["which"], e["line"], fmt(e["rouge-l"], 2), short(e["label"]), short(e["predict"]),
-             *([short(e.get("baseline", ""))] if with_base else [])] for e in report["examples"]]), ""]
+            [e["which"], e["line"], fmt(e["rouge-l"], 2), repr(clip(e["label"])), repr(clip(e["predict"])),
+             *([repr(clip(e.get("baseline", "")))] if with_base else [])] for e in report["examples"]]), ""]
     corpus, meta = report["corpus"], report["meta"]
     parts += ["## Definitions", "",
               f"- `lf_*`: {meta['llamafactory_definition']}",

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from recipekit.errors import InputError
+from recipekit.recipes.facts import REPORT_LINE
 from recipekit.report.writer import md_table
 
 
@@ -185,3 +187,28 @@ def render_measured(measured: dict[str, Any]) -> str:
     if measured["notes"]:
         lines += ["", *(f"- {note}" for note in measured["notes"])]
     return "\n".join(lines) + "\n"
+
+
+def render_measured_here(found: dict[str, Any]) -> str:
+    """The plan of a run on this machine's device, no card named: its peak per GPU, the cards that hold it and the
+    steps measured."""
+    return (f"# Plan of {found['recipe']} on this machine's device\n\n{found['peak_gib']:.2f} GiB peak per GPU "
+            f"planned; the cards that hold it: {', '.join(found['fits_cards']) or 'none'}.\n\n"
+            + render_measured(found["measured"]))
+
+
+def set_plan_line(text: str, line: str) -> str:
+    """The recipe's text with its '# Plan' header line replaced, or added after the header's 'Report:' line."""
+    lines = text.split("\n")
+    header = [i for i, row in enumerate(lines) if row.startswith("#") and all(r.startswith("#") for r in lines[:i])]
+    old = [i for i in header if lines[i].startswith("# Plan (")]
+    if old:
+        lines[old[0]] = line
+    else:
+        at = next((i for i in header if REPORT_LINE.match(lines[i])), None)
+        if at is None:
+            raise InputError("the header has no 'Report:' line to put the plan after")
+        while at + 1 < len(lines) and lines[at + 1].startswith("#   "):
+            at += 1
+        lines.insert(at + 1, line)
+    return "\n".join(lines)

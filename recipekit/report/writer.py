@@ -15,7 +15,6 @@ from typing import Any
 
 from recipekit.errors import InputError, os_error_line
 from recipekit.files import atomic_write_bytes, atomic_write_text, sha256_file, write_json, writes_held
-from recipekit.text import clip
 
 
 def versions(*packages: str) -> dict[str, str]:
@@ -32,11 +31,6 @@ def versions(*packages: str) -> dict[str, str]:
 def file_signature(path: str | Path) -> dict[str, Any]:
     """Where an input came from, its size in bytes and its sha256, so a report names exactly what it scored."""
     return {"path": str(path), "size": Path(path).stat().st_size, "sha256": sha256_file(path)}
-
-
-def short(text: str, width: int = 120) -> str:
-    """One table cell of free text: :func:`clip` quoted."""
-    return repr(clip(text, width))
 
 
 FEW_ROWS = 30  # fewer rows than this: a bootstrap interval says little

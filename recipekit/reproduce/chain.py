@@ -32,6 +32,7 @@ from recipekit.recipes.arguments import names_of, parse_overrides
 from recipekit.recipes.facts import entry_facts
 from recipekit.recipes.reading import CHAIN_FOLDER as CHAINS
 from recipekit.recipes.reading import Recipe, load_recipe
+from recipekit.recipes.tiny_run import TINY_RANKS
 from recipekit.steps import Step
 
 CHAIN_KEYS = {"report", "report_title", "title", "steps", "numbers", "differences", "recipes"}
@@ -223,18 +224,18 @@ class Layout:
             step.overrides = {key: self.relocate(value) if isinstance(value, str) else value
                               for key, value in given.items()}
             recipe = load_recipe(root() / source).with_values(given)
-            if recipe.args.get("deepspeed") or self.gpus:
+            if recipe.deepspeed or self.gpus:
                 env["FORCE_TORCHRUN"] = "1"
             if self.gpus:
                 env["NPROC_PER_NODE"] = str(self.gpus)
-            if self.tiny and recipe.args.get("deepspeed"):
-                env["NPROC_PER_NODE"] = "2"
+            if self.tiny and recipe.deepspeed:
+                env["NPROC_PER_NODE"] = str(TINY_RANKS)
             if not step.outputs:
                 step.outputs = [recipe_marker(recipe, self.relocate)]
             step.progress = None if recipe.is_export else recipe_marker(recipe, self.relocate).parent / TRAINER_LOG
             step.inputs += [step.recipe, *self.recipe_inputs(recipe)]
         env.update(self.group_env())
-        trains = runs_recipe and recipe.setting("do_train", False)
+        trains = runs_recipe and recipe.trains
         if trains or spec.wandb_run:  # a training run's id, and its evaluations logged into the same run
             env.update(WANDB_RUN_ID=self.run_id(spec.wandb_run or spec.name), WANDB_RESUME="allow")
         step.env = env
@@ -249,7 +250,7 @@ class Layout:
         for key in ("dataset", "eval_dataset", "predict_dataset"):
             found += [data / f"{name}.jsonl" for name in names_of(recipe.setting(key, None))]
         for key in ("model_name_or_path", "adapter_name_or_path", "ref_model", "ref_model_adapters", "deepspeed"):
-            value = str(recipe.args.get(key) or "")
+            value = str(recipe.written(key) or "")
             if value.startswith(("saves/", "recipes/")) or Path(value).is_absolute():
                 found.append(Path(self.relocate(value)))
         return found

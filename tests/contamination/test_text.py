@@ -82,3 +82,28 @@ def test_the_ascii_path_normalises_as_the_unicode_rule_does() -> None:
     for _ in range(5000):
         text = "".join(rng.choice(string.printable) for _ in range(rng.randint(0, 40)))
         assert normalise(text) == rule.sub(" ", unicodedata.normalize("NFKC", text).casefold()).strip(), repr(text)
+
+
+def test_the_cjk_ranges_end_where_their_blocks_do() -> None:
+    """The first and last ideograph of CJK Extension A and of the unified block, the first Hangul syllable and a
+    kana are words of their own; letters of the blocks just after (Yi, Hangul Jamo Extended-B) stay whole words."""
+    for char in "\u3400\u4dbf\u4e00\u9fff\uac00\u3041":
+        assert tokens(f"x{char}y") == ["x", char, "y"], hex(ord(char))
+    assert tokens("\ua000\ua001 \ud7b0\ud7b1") == ["\ua000\ua001", "\ud7b0\ud7b1"]
+    assert tokens("") == [] and normalise("") == ""
+    assert normalise("¡Olé, Ünïcode!") == "olé ünïcode"  # no space left at either end
+
+
+def test_ngrams_shingles_and_jaccard_at_their_sizes() -> None:
+    words = [f"w{i}" for i in range(13)]
+    assert ngrams(words) == [tuple(words)]  # exactly 13 words: one 13-gram
+    assert ngrams(["a", "b", "c"], 2) == [("a", "b"), ("b", "c")]
+    assert ngrams([], 1) == [] and ngrams(["a"], 1) == [("a",)]
+    assert shingles(["a", "b"]) == {"a b"}  # exactly a shingle's size: one shingle, not the words
+    assert shingles(["a", "b"], 3) == {"a", "b"}
+    assert shingles(["a", "b", "c"], 3) == {"a b c"}
+    assert shingles([]) == set()
+    assert jaccard(set(), set()) == 1.0  # two empty rows are the same
+    assert jaccard({"a"}, set()) == 0.0
+    assert jaccard({"a", "b"}, {"a", "b"}) == 1.0
+    assert jaccard({"a"}, {"a", "b", "c"}) == 1 / 3

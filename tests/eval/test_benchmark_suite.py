@@ -14,8 +14,10 @@ from recipekit.eval.benchmarks import (
     Dimension,
     Stage,
     Suite,
+    deltas,
     dimension_scores,
     load_stage,
+    load_stages,
     load_suite,
     task_score,
 )
@@ -101,6 +103,30 @@ def test_a_stage_file_with_an_adapter_folder(tmp_path: Path) -> None:
 def test_a_hub_adapter_id_is_accepted_without_a_folder(tmp_path: Path) -> None:
     stage, _ = load_stage(write(tmp_path / "s.yaml", "model: m\nadapter: someone/qwen-lora\nsuite: s.yaml\n"))
     assert stage.adapter == "someone/qwen-lora"
+
+
+def test_stages_compared_together_share_one_suite_and_distinct_names(tmp_path: Path) -> None:
+    base = write(tmp_path / "base.yaml", "model: m\nsuite: s.yaml\n")
+    sft = write(tmp_path / "sft.yaml", "model: m2\nsuite: s.yaml\n")
+    stages, suite = load_stages([str(base), str(sft)])
+    assert [stage.name for stage in stages] == ["base", "sft"] and suite == "s.yaml"
+    twin = write(tmp_path / "twin.yaml", "name: base\nmodel: m3\nsuite: s.yaml\n")
+    with pytest.raises(InputError) as caught:
+        load_stages([str(base), str(twin)])
+    assert str(caught.value) == "two stages share a name: base base (set `name:` in the stage files)"
+    other = write(tmp_path / "other.yaml", "model: m\nsuite: t.yaml\n")
+    with pytest.raises(InputError) as caught:
+        load_stages([str(base), str(other)])
+    assert str(caught.value) == "stages compared together share one suite, got s.yaml, t.yaml"
+
+
+def test_deltas_are_each_later_stage_minus_the_first() -> None:
+    def stage(name: str, **scores: float) -> dict[str, Any]:
+        return {"name": name, "dimensions": {d: {"score": v} for d, v in scores.items()}}
+
+    found = deltas([stage("base", knowledge=0.5, reasoning=0.25), stage("sft", knowledge=0.75, reasoning=0.125),
+                    stage("dpo", knowledge=0.25, reasoning=0.5)])
+    assert found == {"sft": {"knowledge": 0.25, "reasoning": -0.125}, "dpo": {"knowledge": -0.25, "reasoning": 0.25}}
 
 
 BAD_STAGES = [

@@ -102,7 +102,7 @@ def test_the_plan_pads_in_the_order_of_the_recipes_sampler() -> None:
     accumulated, so its 8 rows are one mega-batch, sorted: [8, 8] [8, 8] [1, 1] [1, 1]."""
     from conftest import ROOT
 
-    from recipekit.commands.plan import add_padding
+    from recipekit.plan.padding import add_padding
     from recipekit.recipes.reading import load_recipe
     from recipekit.report.plan import padding_line
 

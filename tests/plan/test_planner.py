@@ -409,8 +409,8 @@ def test_data_measures_the_longest_row(tmp_path: Path, monkeypatch: pytest.Monke
 
 
 def test_the_plan_line_goes_after_the_report_line_and_replaces_an_old_one() -> None:
-    from recipekit.report.plan import set_plan_line
     from recipekit.errors import InputError
+    from recipekit.report.plan import set_plan_line
 
     text = ("# A recipe.\n#\n# Report: recipes/reproduce/x.yaml (the facts\n#   live there).\n# Notes.\n"
             "stage: sft\n")

@@ -9,9 +9,7 @@ import pytest
 from conftest import AGNEWS_LABELS, agnews_rows, run_cli, write_jsonl, write_original_csv
 
 from recipekit.errors import InputError
-from recipekit.recipes.sweep import grid, parse_axis
-
-pytestmark = pytest.mark.integration  # trains tiny models or starts processes
+from recipekit.recipes.sweep import Point, grid, parse_axis, point_metrics, slug
 
 LABELS = ["1: World", "2: Sports", "3: Business", "4: Sci/Tech"]
 
@@ -27,6 +25,69 @@ def test_axes_and_grid() -> None:
             parse_axis(bad)
 
 
+def test_an_axis_at_its_edges() -> None:
+    assert parse_axis(" lr =1e-4").key == "lr"  # the key stripped
+    assert parse_axis("template=a=b,c").values == ["a=b", "c"]  # split at the first '=' only
+    assert parse_axis("lr=3e-4").values == ["3e-4"]  # one value
+    assert parse_axis("n= [1, 2]").values == ["1", "2"]  # a JSON list after spaces, its items as text
+    for bad, message in (("=1,2", r"looks like key=v1,v2 \(got '=1,2'\)"), (" =1", "looks like key=v1,v2"),
+                         ("lr=", "looks like key=v1,v2"), ("lr= ", "looks like key=v1,v2"),
+                         ("lr=1,", r"^lr: empty value in '1,'$"), ("lr=[]", "empty value"),
+                         ('lr=["a", ""]', "empty value"), ("lr=[1,", r"^lr: values in \[...\] must be a JSON list"),
+                         ('lr=["a", "a"]', r"^lr: a value is repeated")):
+        with pytest.raises(InputError, match=message):
+            parse_axis(bad)
+
+
+def test_a_points_name_folder_overrides_and_converter_flags() -> None:
+    assert slug("a" * 30) == "a" * 24  # cut at 24 characters
+    assert slug("x" * 23 + "/y") == "x" * 23  # the cut leaves a trailing '_': dropped
+    assert slug("Label it: now!") == "Label_it_now"
+    assert slug("1e-4") == "1e-4" and slug("+0.5") == "+0.5"  # '.', '+' and '-' kept inside
+    assert slug("???") == "value" and slug("") == "value"
+    point = Point((("--instruction", "Label it."), ("learning_rate", "1e-4"), ("per_device_train_batch_size", "8")), 7)
+    assert point.name == "p07_instruction-Label_it_learningrate-1e-4_perdevicetra-8"  # keys: no '-', '_', 12 chars
+    assert Point((("a", "1"),), 123).name == "p123_a-1"
+    assert point.recipe_overrides() == {"learning_rate": "1e-4", "per_device_train_batch_size": "8"}
+    assert point.converter_flags() == ["--instruction", "Label it."]
+    single = Point((("-x", "1"), ("--y", "2"), ("--z", "3")), 0)  # one dash: a recipe key
+    assert (single.recipe_overrides(), single.converter_flags()) == ({"-x": "1"}, ["--y", "2", "--z", "3"])
+
+
+def test_the_grid_first_axis_slowest_numbered_from_zero() -> None:
+    points = grid([parse_axis("a=1,2"), parse_axis("b=x,y,z")])
+    assert [(p.index, p.overrides) for p in points] == [
+        (0, (("a", "1"), ("b", "x"))), (1, (("a", "1"), ("b", "y"))), (2, (("a", "1"), ("b", "z"))),
+        (3, (("a", "2"), ("b", "x"))), (4, (("a", "2"), ("b", "y"))), (5, (("a", "2"), ("b", "z")))]
+    assert [p.name for p in grid([parse_axis("k=v")])] == ["p00_k-v"]
+    with pytest.raises(InputError, match=r"^name at least one axis"):
+        grid([])
+    with pytest.raises(InputError, match=r"^an axis is named twice: a b a$"):
+        grid([parse_axis("a=1"), parse_axis("b=1"), parse_axis("a=2")])
+
+
+def test_a_points_metrics_from_its_reports_and_trainer_state(tmp_path: Path) -> None:
+    assert point_metrics(tmp_path / "nothing") == {}
+    folder = tmp_path / "p00"
+    write_json(folder / "report" / "classify_report.json", {"accuracy": 0.5, "macro": {"f1": 0.25}})
+    write_json(folder / "report" / "gen_report.json", {"llamafactory": {"bleu-4": 10.0, "rouge-l": 20, "x": "y"}})
+    history = [{"loss": 2.0, "step": 10}, {"eval_loss": 1.5, "step": 10}, {"loss": 1.0, "step": 20},
+               {"eval_loss": 1.7, "step": 20}, {"train_runtime": 9.0, "step": 20}, {"loss": 0.5}, {"x": 1, "step": 5}]
+    write_json(folder / "train" / "trainer_state.json", {"log_history": history})
+    assert point_metrics(folder) == {"accuracy": 0.5, "macro_f1": 0.25, "lf_bleu-4": 10.0, "lf_rouge-l": 20,
+                                     "final_train_loss": 0.5, "final_eval_loss": 1.7, "steps": 20}
+    write_json(folder / "report" / "classify_report.json", {"accuracy": 1.0, "probabilistic": {"log_loss": 0.1}})
+    write_json(folder / "train" / "trainer_state.json", {"log_history": [{"epoch": 1.0}, {"loss": 3.0}]})
+    assert point_metrics(folder) == {"accuracy": 1.0, "macro_f1": None, "log_loss": 0.1, "lf_bleu-4": 10.0,
+                                     "lf_rouge-l": 20, "final_train_loss": 3.0}
+
+
+def write_json(path: Path, data: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data), encoding="utf-8")
+
+
+@pytest.mark.integration  # the sweep command
 def test_dry_run_prints_the_plain_commands_of_every_point(tmp_path: Path) -> None:
     out = tmp_path / "sweep"
     done = run_cli("sweep", "recipes/agnews_full.yaml", "learning_rate=1e-4,2e-5", "--predict",
@@ -64,6 +125,7 @@ def fake_point(folder: Path, correct: int, losses: list[float]) -> None:
                    "--bootstrap", "0").returncode == 0
 
 
+@pytest.mark.integration  # the sweep command
 def test_a_rerun_skips_finished_points_and_tabulates_their_reports(tmp_path: Path) -> None:
     out = tmp_path / "sweep"
     fake_point(out / "p00_learningrate-1e-4", 6, [2.0, 1.0])
@@ -80,6 +142,7 @@ def test_a_rerun_skips_finished_points_and_tabulates_their_reports(tmp_path: Pat
     assert (out / "sweep_learning_rate.png").read_bytes()[:4] == b"\x89PNG"
 
 
+@pytest.mark.integration  # starts a trainer
 def test_a_failed_step_stops_the_sweep_naming_its_log(tmp_path: Path) -> None:
     out = tmp_path / "sweep"
     # a template LLaMA-Factory does not have: the recipe parses, the run fails when it builds the template
@@ -92,6 +155,7 @@ def test_a_failed_step_stops_the_sweep_naming_its_log(tmp_path: Path) -> None:
                                    f"log: {log}")
 
 
+@pytest.mark.integration  # several commands
 def test_compare_runs_draws_the_runs_together(tmp_path: Path) -> None:
     folders = []
     for index, (correct, confidence) in enumerate(((4, 0.6), (6, 0.7), (7, 0.9))):
@@ -133,6 +197,7 @@ def test_compare_runs_draws_the_runs_together(tmp_path: Path) -> None:
     assert missing.returncode == 2 and "no report found" in missing.stderr
 
 
+@pytest.mark.integration
 @pytest.mark.slow
 def test_a_tiny_sweep_trains_predicts_and_tabulates_every_point(tmp_path: Path) -> None:
     """Two learning rates of the demo recipe on a tiny model: real LLaMA-Factory runs, then a re-run skips all."""
