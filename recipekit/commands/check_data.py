@@ -31,6 +31,7 @@ from recipekit.converters.catalog import require_converted
 from recipekit.data.dataset_info import default_data_dir
 from recipekit.errors import InputError, exit_on_input_error
 from recipekit.files import write_json
+from recipekit.recipes.arguments import field_defaults
 from recipekit.recipes.datacheck import CheckSettings, check_one, overlap, tiny_tokenizer
 
 
@@ -65,8 +66,8 @@ def build_parser() -> argparse.ArgumentParser:
                              "prompt and answer as LLaMA-Factory reads them); exit 1 when there are any")
     parser.add_argument("--model", help="tokenizer folder or hub id (default: a tiny BPE trained on the data)")
     parser.add_argument("--template", default="default", help="LLaMA-Factory chat template (default: default)")
-    parser.add_argument("--cutoff-len", type=at_least(1), default=2048,
-                        help="count rows longer than this (default: 2048)")
+    parser.add_argument("--cutoff-len", type=at_least(1), default=field_defaults(False)["cutoff_len"],
+                        help="count rows longer than this (default: LLaMA-Factory's cutoff_len, %(default)s)")
     parser.add_argument("--max-labels", type=at_least(1), default=20,
                         help="show the answer distribution when a set has at most this many answers (default: 20)")
     parser.add_argument("--json", help="also write the reports to this JSON file")
