@@ -6,9 +6,13 @@ import argparse
 import math
 import sys
 from collections.abc import Callable
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 from recipekit.errors import InputError
+
+if TYPE_CHECKING:
+    from recipekit.eval.scoring_inputs import ScoringSource
+    from recipekit.recipes.reading import Recipe
 
 
 class ScriptParser(argparse.ArgumentParser):
@@ -151,3 +155,40 @@ def parse_names(text: str, count: int, flag: str) -> list[str]:
         raise InputError(f"{flag} needs {count} distinct comma-separated names, got {text!r}")
     return names
 
+
+
+def add_scoring_flags(parser: argparse.ArgumentParser, model_help: str, labels_help: str) -> None:
+    """The flags every label-scoring command shares: the model and its template, the registered set, its labels,
+    and the batch, cutoff and row limits."""
+    parser.add_argument("--model", help=model_help)
+    parser.add_argument("--template", help="LLaMA-Factory chat template the model was trained with")
+    parser.add_argument("--dataset", help="dataset name registered in DATASET_DIR/dataset_info.json")
+    parser.add_argument("--dataset-dir", help="folder holding dataset_info.json (default: the recipe's dataset_dir, "
+                                              "else LLaMA-Factory's: data)")
+    parser.add_argument("--labels", help=labels_help)
+    parser.add_argument("--batch-size", type=at_least(1), help="prompts per forward pass (default: the recipe's "
+                                                               "per_device_eval_batch_size, else the Trainer's)")
+    parser.add_argument("--cutoff-len", type=at_least(1),
+                        help="LLaMA-Factory cutoff_len for the prompt (default: the recipe's, else LLaMA-Factory's)")
+    parser.add_argument("--max-samples", type=at_least(1), help="score only the first N rows")
+
+
+def fill_from_recipe(args: argparse.Namespace, recipe: Recipe | None, keys: dict[str, str]) -> None:
+    """Set each scoring flag left unset from the recipe's key ``keys[flag]`` as its trainer reads it (a dataset
+    list gives its first name); without a recipe they stay unset (LLaMA-Factory's defaults when it loads), but
+    the data folder, which is LLaMA-Factory's ``dataset_dir`` default."""
+    from recipekit.recipes.arguments import field_defaults
+
+    for flag, key in keys.items():
+        if recipe is not None and getattr(args, flag) is None:
+            value = next(iter(recipe.datasets(key)), None) if flag == "dataset" else recipe.value(key)
+            setattr(args, flag, value)
+    if getattr(args, "dataset_dir", None) is None:
+        args.dataset_dir = field_defaults(False)["dataset_dir"]
+
+
+def scoring_source(args: argparse.Namespace) -> ScoringSource:
+    """The scoring source's fields of the same names out of a scoring command's parsed (recipe-filled) flags."""
+    from recipekit.eval.scoring_inputs import ScoringSource
+
+    return ScoringSource(**{name: getattr(args, name) for name in ScoringSource.__dataclass_fields__})

@@ -25,12 +25,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-from recipekit.cli import at_least, script_parser
+from recipekit.cli import at_least, scoring_source, script_parser
 from recipekit.commands import score_labels
 from recipekit.errors import InputError, exit_on_input_error
 from recipekit.eval.label_scoring import label_candidates, score_prompts
 from recipekit.eval.labels import LabelMatcher, parse_labels
-from recipekit.eval.scoring_inputs import ScoringSource, load_for_scoring
+from recipekit.eval.scoring_inputs import load_for_scoring
 from recipekit.files import read_jsonl, write_json
 from recipekit.paths import root
 from recipekit.recipes.reading import load_recipe
@@ -122,7 +122,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
              str(args.model), "--dataset", str(args.dataset), "--dataset-dir", str(args.dataset_dir), "--max-samples",
              str(args.rows), "--batch-size", str(args.batch_size), "--out", str(Path(work) / "scores.jsonl"),
              "--no-progress"], Path(work) / "score.log")
-        loaded = load_for_scoring(ScoringSource.from_args(scoring_args))
+        loaded = load_for_scoring(scoring_source(scoring_args))
     candidates = label_candidates(loaded.template, loaded.tokenizer, labels)
     prompts = [e.prompt_ids for e in loaded.examples]
     pad = loaded.tokenizer.pad_token_id

@@ -64,7 +64,7 @@ def test_help_lists_every_command_with_the_whole_first_sentence_of_its_docstring
     assert entries["check contamination"] == "Is a scored set in the training data?"
     assert entries["demo"].endswith("-> report, then the same held-out rows scored label by label "
                                     "(eval/score_labels.py) and reported with log loss and calibration.")
-    converters = {p.stem for p in (ROOT / "recipekit" / "converters").glob("*.py")} - {"__init__", "catalog",
+    converters = {p.stem for p in (ROOT / "recipekit" / "converters").glob("*.py")} - {"__init__", "catalog", "command",
                                                                                        "fixtures"}
     assert set(commands.commands()["convert"]) == converters == {
         "agnews", "yelp", "afqmc", "arena", "tulu", "ultrafeedback", "generic"}

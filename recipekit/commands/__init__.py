@@ -34,7 +34,7 @@ quiet_interrupts()  # Ctrl-C while a command imports its libraries: one line, no
 PROG = "llm-recipes"
 COMMANDS_PACKAGE = "recipekit.commands"
 CONVERTERS_PACKAGE = "recipekit.converters"
-NOT_CONVERTERS = {"catalog", "fixtures"}
+NOT_CONVERTERS = {"catalog", "command", "fixtures"}  # the converters package's shared modules
 
 # subcommand -> module of this package, or a group of subcommands -> module
 COMMANDS: dict[str, str | dict[str, str]] = {

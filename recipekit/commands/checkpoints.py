@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from recipekit.cli import script_parser
+from recipekit.cli import add_scoring_flags, fill_from_recipe, script_parser
 from recipekit.errors import InputError
 from recipekit.eval import scoring_inputs as scoring
 from recipekit.eval.checkpoints import METRICS, best_row, find_checkpoints
@@ -43,7 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = script_parser(__doc__)
     parser.add_argument("run_dir", nargs="?", help="the run's output_dir holding checkpoint-N folders")
     parser.add_argument("--recipe", help="the training recipe: output_dir, model, template, eval_dataset, cutoff_len")
-    scoring.add_scoring_flags(parser, "base model of LoRA checkpoints (default: the adapter's own base)",
+    add_scoring_flags(parser, "base model of LoRA checkpoints (default: the adapter's own base)",
                       "comma-separated labels (default: the gold answers seen, sorted)")
     parser.add_argument("--metric", choices=METRICS, default="f1",
                         help="what the best checkpoint is chosen by (default: f1, macro; log_loss: lowest)")
@@ -53,7 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def apply_recipe(args: argparse.Namespace) -> argparse.Namespace:
-    scoring.fill_from_recipe(args, load_recipe(args.recipe) if args.recipe else None, RECIPE_KEYS)
+    fill_from_recipe(args, load_recipe(args.recipe) if args.recipe else None, RECIPE_KEYS)
     missing = [flag for flag in ("run_dir", "template", "dataset") if getattr(args, flag) is None]
     if missing:
         raise InputError("missing " + ", ".join("RUN_DIR" if m == "run_dir" else f"--{m}" for m in missing)

@@ -23,16 +23,13 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from recipekit.cli import script_parser
+from recipekit.cli import add_scoring_flags, fill_from_recipe, scoring_source, script_parser
 from recipekit.errors import InputError
 from recipekit.eval.label_scoring import END_TOKEN_MODES, Candidates, label_candidates
 from recipekit.eval.labels import parse_labels
 from recipekit.eval.scoring_inputs import (
     Example,
     Loaded,
-    ScoringSource,
-    add_scoring_flags,
-    fill_from_recipe,
     load_for_scoring,
     result_rows,
     score_examples,
@@ -114,7 +111,7 @@ def summary_lines(rows: list[dict[str, Any]], loaded: Loaded, candidates: Candid
 @writing_command
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = apply_recipe(build_parser().parse_args(argv))
-    loaded = load_for_scoring(ScoringSource.from_args(args))
+    loaded = load_for_scoring(scoring_source(args))
     if not loaded.examples:
         raise InputError("no rows to score", loaded.source)
     labels = choose_labels(args.labels, loaded.examples, loaded.source)

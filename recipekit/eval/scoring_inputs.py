@@ -7,7 +7,6 @@ row's prompt: the very prompt ids `predict_with_generate` would see.
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import io
 from collections import Counter
@@ -19,8 +18,6 @@ from recipekit.data.dataset_info import alpaca_entry, load_registry, sharegpt_en
 from recipekit.errors import InputError
 from recipekit.eval.label_scoring import Candidates, check_model_path, normalise, score_prompts
 from recipekit.files import dumps_json, read_jsonl
-from recipekit.recipes.arguments import field_defaults
-from recipekit.recipes.reading import Recipe
 
 DATA_NAME = "score_labels_input"
 
@@ -82,45 +79,13 @@ class ScoringSource:
     template: str
     dataset: str | None = None
     data: str | None = None
-    dataset_dir: str | None = None
+    dataset_dir: str | None = None  # the command fills it: the recipe's, else LLaMA-Factory's
     adapter: str | None = None
     cutoff_len: int | None = None
     batch_size: int | None = None
     max_samples: int | None = None
     quantization_bit: int | None = None
     keep: str = "id,fold,swapped"
-
-    @classmethod
-    def from_args(cls, args: argparse.Namespace) -> ScoringSource:
-        """The fields of the same names out of score_labels' parsed (and recipe-filled) arguments."""
-        return cls(**{name: getattr(args, name) for name in cls.__dataclass_fields__})
-
-
-def add_scoring_flags(parser: Any, model_help: str, labels_help: str) -> None:
-    """The flags every label-scoring command shares: the model and its template, the registered set, its labels,
-    and the batch, cutoff and row limits."""
-    from recipekit.cli import at_least
-
-    parser.add_argument("--model", help=model_help)
-    parser.add_argument("--template", help="LLaMA-Factory chat template the model was trained with")
-    parser.add_argument("--dataset", help="dataset name registered in DATASET_DIR/dataset_info.json")
-    parser.add_argument("--dataset-dir", help="folder holding dataset_info.json (default: the recipe's dataset_dir, "
-                                              "else LLaMA-Factory's: data)")
-    parser.add_argument("--labels", help=labels_help)
-    parser.add_argument("--batch-size", type=at_least(1), help="prompts per forward pass (default: the recipe's "
-                                                               "per_device_eval_batch_size, else the Trainer's)")
-    parser.add_argument("--cutoff-len", type=at_least(1),
-                        help="LLaMA-Factory cutoff_len for the prompt (default: the recipe's, else LLaMA-Factory's)")
-    parser.add_argument("--max-samples", type=at_least(1), help="score only the first N rows")
-
-
-def fill_from_recipe(args: argparse.Namespace, recipe: Recipe | None, keys: dict[str, str]) -> None:
-    """Set each scoring flag left unset from the recipe's key ``keys[flag]`` as its trainer reads it (a dataset
-    list gives its first name); without a recipe they stay unset: LLaMA-Factory's defaults when it loads."""
-    for flag, key in keys.items():
-        if recipe is not None and getattr(args, flag) is None:
-            value = next(iter(recipe.datasets(key)), None) if flag == "dataset" else recipe.value(key)
-            setattr(args, flag, value)
 
 
 def load_for_scoring(args: ScoringSource) -> Loaded:
@@ -138,7 +103,7 @@ def load_in(args: ScoringSource, workdir: Path) -> Loaded:
     from llamafactory.hparams import get_train_args
     from llamafactory.model import load_model, load_tokenizer
 
-    dataset_dir, name = Path(args.dataset_dir or field_defaults(False)["dataset_dir"]), args.dataset
+    dataset_dir, name = Path(args.dataset_dir or "."), args.dataset
     if args.data:
         data = Path(args.data).resolve()
         if not data.is_file():

@@ -1,0 +1,96 @@
+"""The recipe checks' small rules at their edges: what counts as a local path, the ZeRO stage, a recipe value
+against the report's, the global batch lines on any GPU count, DeepSpeed's "auto" values. Expected values are
+worked out by hand from the recipe files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+from conftest import ROOT
+
+from recipekit.recipes.checks import batch_lines, is_local, resolved, same_setting, zero_stage
+from recipekit.recipes.reading import load_recipe
+
+FULL = ROOT / "recipes" / "agnews_full.yaml"  # 4 per device x 4 accumulation; the report's batch: 4 x 4 x 8 = 128
+
+
+@pytest.mark.parametrize(("path", "local"), [
+    ("/models/x", True), ("./x", True), ("../x", True), ("saves/qwen/lora", True), ("outputs/x", True),
+    ("data/x", True), ("recipes/x.yaml", True), ("a/b/c", True), ("Qwen/Qwen2.5-7B", False),
+    ("savesx/model", False), ("scripts/bench_plan.py", True),  # one slash, but it exists here
+])
+def test_a_local_path_or_a_hub_id(path: str, local: bool) -> None:
+    assert is_local(path) is local
+
+
+@pytest.mark.xfail(strict=True, reason="a hub id without an organisation (gpt2, bert-base-uncased) is taken for a "
+                                       "local path, so check_paths calls it missing")
+def test_a_hub_id_without_an_organisation_is_not_a_local_path() -> None:
+    assert is_local("gpt2") is False
+
+
+def test_the_zero_stage_of_a_config() -> None:
+    assert zero_stage({}) == 0
+    assert zero_stage({"zero_optimization": {}}) == 0
+    assert zero_stage({"zero_optimization": {"stage": None}}) == 0
+    assert zero_stage({"zero_optimization": {"stage": "3"}}) == 3
+
+
+@pytest.mark.parametrize(("mine", "report", "same"), [
+    (None, None, False), (None, "x", False), (True, "true", True), (True, 1, False), ("True", True, True),
+    (1, True, False), (0, False, False), (False, "false", True), (2e-5, "2.0e-5", True), ("0.1", 0.10, True),
+    (3, "3.0", True), (3, 4, False), ("q_proj, v_proj", "Q_PROJ,v_proj", True), ("abc", "abd", False),
+    ("a b", "a  b", False),
+])
+def test_a_recipe_value_against_the_reports(mine: object, report: object, same: bool) -> None:
+    assert same_setting(mine, report) is same
+
+
+def test_the_batch_lines_at_whole_fractional_and_too_small_accumulations() -> None:
+    recipe = load_recipe(FULL)
+    first = "global batch (4 per device x 4 accumulation): 1 GPU: 16, 2 GPUs: 32, 8 GPUs: 128"
+    assert batch_lines(recipe, None) == [first] and batch_lines(recipe, 0) == [first]
+    assert batch_lines(recipe, 8) == [first, "on 8 GPUs keep the report's global batch 128 with "
+                                             "gradient_accumulation_steps=4"]
+    assert batch_lines(recipe, 32)[1] == "on 32 GPUs keep the report's global batch 128 with " \
+                                         "gradient_accumulation_steps=1"  # 128 / (4 x 32) = 1 exactly
+    # 128 / (4 x 3) = 10.67: 11 gives 132; 128 / (4 x 5) = 6.4: 6 gives 120; 128 / (4 x 64) = 0.5: at least 1
+    for gpus, steps, total in ((3, 11, 132), (5, 6, 120), (64, 1, 256)):
+        assert batch_lines(recipe, gpus)[1] == (
+            f"on {gpus} GPUs no whole accumulation gives 128 with 4 per device; gradient_accumulation_steps={steps} "
+            f"gives {total} (or change per_device_train_batch_size)")
+    assert batch_lines(load_recipe(ROOT / "recipes" / "agnews_predict.yaml"), 8) == []  # trains nothing
+
+
+def test_a_recipe_of_no_report_gets_the_plain_sum(tmp_path: Path) -> None:
+    plain = tmp_path / "plain.yaml"
+    plain.write_text("model_name_or_path: Qwen/Qwen2.5-0.5B\nstage: sft\ndo_train: true\nfinetuning_type: lora\n"
+                     "dataset: x\ntemplate: qwen\noutput_dir: saves/x\nper_device_train_batch_size: 3\n"
+                     "gradient_accumulation_steps: 2\n", encoding="utf-8")
+    assert batch_lines(load_recipe(plain), 2) == [
+        "global batch (3 per device x 2 accumulation): 1 GPU: 6, 2 GPUs: 12, 8 GPUs: 48",
+        "on 2 GPUs: 12 (no report batch is stated)"]
+
+
+def test_deepspeed_auto_values_are_filled_as_the_trainer_fills_them() -> None:
+    recipe = load_recipe(FULL)
+    written = yaml.safe_load(FULL.read_text(encoding="utf-8"))
+    config = {"train_batch_size": "auto", "train_micro_batch_size_per_gpu": "auto",
+              "gradient_accumulation_steps": "auto", "gradient_clipping": "auto", "steps_per_print": 10,
+              "bf16": {"enabled": "auto"}, "fp16": {"enabled": "auto"},
+              "zero_optimization": {"stage": 3, "reduce_bucket_size": "auto", "stage3_prefetch_bucket_size": "auto",
+                                    "stage3_param_persistence_threshold": "auto", "sub_group_size": "auto"}}
+    filled = resolved(config, recipe, 2, (4, 4))
+    assert {key: filled[key] for key in ("train_batch_size", "train_micro_batch_size_per_gpu",
+                                         "gradient_accumulation_steps", "steps_per_print")} == {
+        "train_batch_size": 32, "train_micro_batch_size_per_gpu": 4, "gradient_accumulation_steps": 4,
+        "steps_per_print": 10}
+    assert filled["gradient_clipping"] == float(written.get("max_grad_norm", 1.0))  # the trainer's default is 1.0
+    assert (filled["bf16"], filled["fp16"]) == ({"enabled": True}, {"enabled": bool(written.get("fp16", False))})
+    assert filled["zero_optimization"] == {"stage": 3, "reduce_bucket_size": 4096 * 4096,
+                                           "stage3_prefetch_bucket_size": 15099494,  # int(0.9 x 4096^2)
+                                           "stage3_param_persistence_threshold": 40960, "sub_group_size": "auto"}
+    assert resolved({"train_batch_size": 64, "gradient_clipping": 0.5}, recipe, 2, (4, 4)) == {
+        "train_batch_size": 64, "gradient_clipping": 0.5}  # values the config sets stay as they are
