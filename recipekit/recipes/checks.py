@@ -45,10 +45,11 @@ class Findings:
 
 
 def is_local(path: str) -> bool:
-    """A path on disk rather than a hub id ('org/name')."""
+    """A path on disk rather than a hub id ('org/name', or a bare name such as 'gpt2', as transformers reads one
+    that is not a local folder)."""
     first = path.split("/", 1)[0]
     return path.startswith(("/", "./", "../")) or first in {"saves", "outputs", "data", "recipes"} or \
-        path.count("/") != 1 or at_root(path).exists()
+        path.count("/") > 1 or at_root(path).exists()
 
 
 def zero_stage(config: dict[str, Any]) -> int:

@@ -25,10 +25,9 @@ def test_a_local_path_or_a_hub_id(path: str, local: bool) -> None:
     assert is_local(path) is local
 
 
-@pytest.mark.xfail(strict=True, reason="a hub id without an organisation (gpt2, bert-base-uncased) is taken for a "
-                                       "local path, so check_paths calls it missing")
 def test_a_hub_id_without_an_organisation_is_not_a_local_path() -> None:
-    assert is_local("gpt2") is False
+    assert is_local("gpt2") is False and is_local("bert-base-uncased") is False
+    assert is_local("recipes") is True  # a bare name that is a folder here
 
 
 def test_the_zero_stage_of_a_config() -> None:
