@@ -172,9 +172,9 @@ def commit(plan: Plan, base: str, drop_overlap: bool = False) -> dict[str, tuple
     ensure_folder(plan.data_dir, "--data-dir", create=False)  # made when the first file is written
     before = {name: file_stamp(plan.data_dir / f"{name}.jsonl") for name in plan.sets}
     with registry_lock(plan.data_dir) as waited_for:
-        plan.notes += [f"{name} was written by {waited_for} while this conversion waited: replaced"
-                       for name in plan.sets if waited_for and file_stamp(plan.data_dir / f"{name}.jsonl") !=
-                       before[name]]
+        plan.notes.extend(f"{name} was written by {waited_for} while this conversion waited: replaced"
+                          for name in plan.sets if waited_for and file_stamp(plan.data_dir / f"{name}.jsonl") !=
+                          before[name])
         return write_plan(plan, base, drop_overlap)
 
 

@@ -31,7 +31,7 @@ def report_values(folder: Path) -> tuple[int, dict[str, float], dict[str, Any]] 
     for name in REPORT_FILES:
         path = folder / name
         if path.is_file():
-            report = json.loads(path.read_text(encoding="utf-8"))
+            report = json.loads(path.read_bytes())  # bytes: json finds UTF-8 itself, whatever the locale
             break
     else:
         return None
@@ -143,7 +143,7 @@ def report_times(facts: dict[str, Any], steps: list[Any]) -> dict[str, dict[str,
     for step in steps:
         for output in step.outputs:
             if Path(output).name == "plan.json" and at_root(output).is_file():
-                plan = json.loads(at_root(output).read_text(encoding="utf-8"))
+                plan = json.loads(at_root(output).read_bytes())
                 plans[plan["recipe"]] = plan
     times = {}
     for name, fact in facts.items():

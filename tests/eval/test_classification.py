@@ -237,3 +237,14 @@ def test_a_label_never_predicted_scores_zero_without_a_warning_and_intervals_car
                                                  average="macro", zero_division=0)
     assert metrics["macro"] == pytest.approx({"precision": p, "recall": r, "f1": f})
     assert metrics["ci"] is not None and "log_loss" in metrics["ci"]  # one resample is an interval too
+
+
+def test_a_certain_right_answer_costs_what_scikit_learn_charges_it() -> None:
+    """p(gold) = 1 is clipped to 1 - eps as scikit-learn's log_loss clips it: -log(1 - 2.2e-16), about 2.2e-16 a
+    row, not 0 (compared to the last digits: the usual 1e-12 tolerance would take 0 as well)."""
+    y_true = np.array([0, 1, 2, 3])
+    probs = np.eye(4)
+    want = log_loss(y_true, probs, labels=list(range(4)))
+    assert want > 0
+    got = draw_statistics(y_true, y_true, LABELS, probs)(np.arange(4))["log_loss"]
+    assert got == pytest.approx(want, rel=1e-9, abs=0)

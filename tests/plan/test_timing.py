@@ -242,3 +242,14 @@ def test_a_name_that_fits_several_cards_asks_and_an_unknown_one_gets_the_nearest
         resolve_gpu("b200")
     assert "--gpu 'b200' is not in the table (t4, " in str(caught.value)
     assert str(caught.value).endswith("did you mean h200? or describe it with --gpu-mem GIB --gpu-tflops TFLOPS")
+
+
+def test_a_gigabyte_per_second_is_exactly_ten_to_the_nine_bytes() -> None:
+    """Cards list decimal GB/s: the memory and link terms divide by exactly 1e9 bytes per GB (to 12 digits, where
+    the looser default tolerance would let one byte more per GB pass)."""
+    a100 = GPUS["a100-40g"]
+    sim = step([], params=10**9, trainable=10**9)
+    ddp = timing.step_time(sim, a100, "bf16", Setup(gpus=2), 1, False)
+    assert ddp.optimizer_seconds == pytest.approx(10**9 * timing.ADAM_BYTES / (1555 * 10**9 * c.bandwidth_efficiency),
+                                                  rel=1e-12)
+    assert ddp.comm_seconds == pytest.approx(2 * 10**9 * 2 * 0.5 / (300 * 10**9 * c.link_efficiency), rel=1e-12)
