@@ -48,9 +48,9 @@ mutate: $(STAMP)
 	$(PY) scripts/mutation_score.py
 
 # the developer benchmarks (scripts/bench_*.py), each against its baseline: `make bench` runs every one with its
-# defaults, one after another (bench-score-labels reads the demo's model: `make demo` first); `make bench-NAME
+# defaults, one after another (bench-score-labels, last, reads the demo's model: `make demo` first); `make bench-NAME
 # ARGS="..."` runs one with its flags
-BENCHES := bench-convert bench-gen-report bench-score-labels bench-plan bench-contamination bench-new
+BENCHES := bench-convert bench-gen-report bench-plan bench-contamination bench-new bench-score-labels
 .PHONY: bench $(BENCHES)
 bench: $(BENCHES)
 $(BENCHES): bench-%: $(STAMP)

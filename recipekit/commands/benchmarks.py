@@ -22,18 +22,8 @@ from typing import Any
 
 from recipekit.cli import at_least, number_above, script_parser
 from recipekit.data.readers import hub_offline, hub_reachable
-from recipekit.eval.benchmarks import (
-    AGGREGATION,
-    check_tasks,
-    deltas,
-    dimension_scores,
-    load_stages,
-    load_suite,
-    quiet_progress,
-    run_stage,
-    stage_entry,
-    task_manager,
-)
+from recipekit.eval.benchmarks import AGGREGATION, deltas, dimension_scores, load_stages, load_suite, stage_entry
+from recipekit.eval.harness import check_tasks, quiet_progress, run_stage, task_manager
 from recipekit.files import announce, atomic_write_text, write_json, writing_command
 from recipekit.paths import at_root
 from recipekit.report.benchmarks import plot_radar, render_markdown

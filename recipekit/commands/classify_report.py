@@ -67,7 +67,8 @@ def known_labels(args: argparse.Namespace) -> tuple[list[str] | None, str]:
         if recipe_path is not None:
             recipe = load_recipe(recipe_path)
             name = next(iter(recipe.datasets("eval_dataset")), None)
-            data_dir, via = str(recipe.data_dir()), str(recipe_path)
+            data_dir = str(recipe.data_dir()) if recipe.written("dataset_dir") else data_dir
+            via = str(recipe_path)
     if name:
         answers = dataset_answers(data_dir, name)
         if answers:

@@ -32,7 +32,8 @@ from recipekit.errors import InputError
 from recipekit.files import announce, atomic_write_text, write_json, writing_command
 from recipekit.paths import at_root
 from recipekit.plan.gpus import GPUS, Gpu, default_card, load_cards, peak_and_cards, report_hardware, resolve_gpu
-from recipekit.plan.padding import add_padding, measured_seq
+from recipekit.plan.padding import add_padding
+from recipekit.recipes.datacheck import measured_seq
 from recipekit.recipes.reading import Recipe, load_recipe, producers
 
 

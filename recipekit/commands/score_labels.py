@@ -63,7 +63,7 @@ def apply_recipe(args: argparse.Namespace) -> argparse.Namespace:
     recipe = load_recipe(args.recipe) if args.recipe else None
     fill_from_recipe(args, recipe, RECIPE_KEYS)
     if args.out is None:
-        output_dir = recipe.output_folder() if recipe is not None else None
+        output_dir = recipe.written("output_dir") if recipe is not None else None
         base = at_root(output_dir) if output_dir else at_root("outputs/scores") / (
             args.dataset or Path(args.data or "data").stem)
         args.out = str(base / "label_scores.jsonl")

@@ -3,23 +3,20 @@
 A suite file names dimensions, each a list of lm-eval tasks run with one number of shots and scored by one
 metric (``acc_norm``, falling back to ``acc`` where a task has none); a dimension's score is the mean of its
 tasks' scores, with the standard error of that mean. A stage file names the model (and LoRA adapter) to
-measure and whether prompts go through its chat template. lm-eval does the benchmarks; this module only
-runs it per stage and shot count and aggregates its numbers.
+measure and whether prompts go through its chat template. lm-eval does the benchmarks (run by
+:mod:`recipekit.eval.harness`); this module reads the suite and stages and aggregates its numbers.
 """
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from recipekit.data.readers import hub_reachable, root_cause
 from recipekit.errors import InputError
-from recipekit.files import read_yaml_mapping, write_json
+from recipekit.files import read_yaml_mapping
 
 FALLBACK = {"acc_norm": "acc"}
 AGGREGATION = "the mean of its tasks' scores (each task's metric: acc_norm, or acc where the task has no acc_norm)"
@@ -123,67 +120,6 @@ def load_stages(paths: list[str]) -> tuple[list[Stage], str]:
     if len(suite_paths) != 1:
         raise InputError(f"stages compared together share one suite, got {', '.join(sorted(suite_paths))}")
     return [stage for stage, _ in loaded], suite_paths.pop()
-
-
-def quiet_progress() -> None:
-    """No loading bars from transformers and datasets and only lm-eval's errors logged: the output is the report
-    (and one line on an error)."""
-    import logging
-
-    import datasets
-    from transformers.utils import logging as transformers_logging
-
-    logging.getLogger("lm_eval").setLevel(logging.ERROR)
-    transformers_logging.disable_progress_bar()
-    datasets.disable_progress_bars()
-
-
-def task_manager(include_path: str | None) -> Any:
-    """lm-eval's task manager: its own tasks and those of the ``include_path`` folder."""
-    from lm_eval.tasks import TaskManager
-
-    if include_path and not Path(include_path).is_dir():
-        raise InputError("no such folder", include_path)
-    return TaskManager(include_path=include_path)
-
-
-def check_tasks(suite: Suite, manager: Any, suite_path: str) -> None:
-    """Every task of the suite is one lm-eval knows (its own, or one in --include-path)."""
-    known = set(manager.all_tasks)
-    for dimension in suite.dimensions:
-        for task in dimension.tasks:
-            if task not in known:
-                raise InputError(f"dimension {dimension.name!r}: task {task!r} is not an lm-eval task (nor one in "
-                                 "--include-path)", suite_path)
-
-
-def run_stage(stage: Stage, suite: Suite, manager: Any, raw: Path, *, limit: float | None, batch_size: str,
-              device: str | None, seed: int) -> dict[int, Any]:
-    """lm-eval on every shot count of the suite (``device``: cuda when there is one, else cpu); its results blocks
-    by shot count, its own JSON kept in ``raw``."""
-    import lm_eval
-    import torch
-    from lm_eval.utils import handle_non_serializable
-
-    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-    by_shots = {}
-    for shots, tasks in suite.tasks_by_shots().items():
-        try:
-            with contextlib.redirect_stdout(io.StringIO()):
-                output = lm_eval.simple_evaluate(
-                    model="hf", model_args=stage.model_args(), tasks=tasks, num_fewshot=shots,
-                    batch_size=batch_size, device=device, limit=limit, task_manager=manager,
-                    apply_chat_template=stage.chat, log_samples=False, random_seed=seed,
-                    numpy_random_seed=seed, torch_random_seed=seed, fewshot_random_seed=seed)
-        except (OSError, ConnectionError, ValueError, RuntimeError) as exc:
-            cause = root_cause(exc)
-            hint = (" Without network, point lm-eval at a local copy: a task YAML in --include-path with "
-                    "dataset_path: json and data_files naming your files." if not hub_reachable() else "")
-            raise InputError(f"stage {stage.name}: lm-eval could not run {', '.join(tasks)}: {cause}.{hint}") from None
-        write_json(raw / f"{stage.name}_{shots}shot.json",
-                   json.loads(json.dumps(output, default=handle_non_serializable)))
-        by_shots[shots] = output["results"]
-    return by_shots
 
 
 def stage_entry(stage: Stage, dimensions: dict[str, Any]) -> dict[str, Any]:

@@ -96,7 +96,8 @@ def trained_by(adapter: str, made_by: dict[str, Path]) -> Path | None:
 
 
 def hub_model(name: str) -> str | None:
-    """``name`` when it is a hub model id (``org/name``), not a local path (the checks' rule)."""
+    """``name`` when it is a hub model id (``org/name``, or a bare name such as ``gpt2``), not a local path (the
+    checks' rule)."""
     from recipekit.recipes.checks import is_local
 
     return None if is_local(name) else name

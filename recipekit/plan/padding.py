@@ -7,8 +7,6 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
-from recipekit.errors import InputError
-
 if TYPE_CHECKING:
     from recipekit.recipes.reading import Recipe
 
@@ -78,30 +76,6 @@ def padding(lengths: list[int], batch: int, cutoff: int, seed: int = 42, samplin
                if chunk.size)
     blocks = len(greedy_knapsack(rows, cutoff))
     return Padding(len(cut), batch, cutoff, int(cut.sum()), paid, blocks, blocks * (cutoff + 1), sampling)
-
-
-def measured_seq(recipe_path: str, cutoff: int) -> tuple[int, str, list[int]]:
-    """The longest tokenized row of the recipe's training sets (LLaMA-Factory's pipeline), capped at cutoff_len,
-    and every row's length."""
-    from recipekit.converters.catalog import require_converted
-    from recipekit.recipes.arguments import names_of
-    from recipekit.recipes.datacheck import row_lengths
-    from recipekit.recipes.reading import load_recipe
-
-    recipe = load_recipe(recipe_path)
-    names = names_of(recipe.setting("dataset"))
-    if not names:
-        raise InputError("--data: the recipe names no dataset", recipe_path)
-    data_dir = recipe.data_dir()
-    registry = require_converted(data_dir, names)
-    try:
-        lengths, how = row_lengths(data_dir, names, registry, str(recipe.setting("model_name_or_path")),
-                                   recipe.setting("template", None))
-    except Exception as exc:  # whatever LLaMA-Factory raised is the answer to "can it load this?"
-        raise InputError(f"--data: LLaMA-Factory could not load {', '.join(names)}: {type(exc).__name__}: "
-                         f"{' '.join(str(exc).split())}", recipe_path) from None
-    longest = max(lengths)
-    return min(longest, cutoff), f"--data: longest row {longest} tokens by {how}", lengths
 
 
 def add_padding(result: dict, lengths: list[int], recipe: Recipe) -> None:

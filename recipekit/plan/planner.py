@@ -16,8 +16,12 @@ from recipekit.plan.memory import GIB, Memory, Setup, per_gpu
 from recipekit.plan.models import load_config
 from recipekit.plan.simulate import Shape, Simulation, simulate
 from recipekit.plan.timing import operations, step_time
-from recipekit.recipes.arguments import PAIRED_STAGES, names_of
+from recipekit.recipes.arguments import names_of
 from recipekit.recipes.reading import Recipe, load_recipe
+
+# stages LLaMA-Factory trains against a frozen reference model, two rows per example (dpo: chosen and rejected;
+# kto: the example and its KL pair): planned as a DPO step
+REFERENCE_STAGES = ("dpo", "kto")
 
 MFU_SOURCE = ("what the step-time model gives: each operation on the card's roofline, kernel launches, the "
               "optimizer step and communication (recipekit/plan/timing.py)")
@@ -137,7 +141,7 @@ def read_run(recipe: Recipe, gpus: int, made_by: dict[str, Path], seq: int | Non
                   lora_rank=rank, lora_alpha=int(value("lora_alpha") or 2 * rank),
                   lora_target=",".join(names_of(target)), lora_dropout=float(value("lora_dropout") or 0.0),
                   gradient_checkpointing=gc,
-                  dpo=recipe.stage in PAIRED_STAGES, head_labels=head, bf16=half,
+                  dpo=recipe.stage in REFERENCE_STAGES, head_labels=head, bf16=half,
                   # LLaMA-Factory: flash_attn disabled -> eager; auto (transformers' default), sdpa and fa2/fa3
                   # -> kernels that hold no score matrix, simulated as sdpa
                   attention="eager" if str(value("flash_attn", "auto")) == "disabled" else "sdpa",

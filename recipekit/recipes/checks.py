@@ -21,6 +21,7 @@ from recipekit.recipes.reading import LAUNCH_LINE, MADE_BY_COMMANDS, Recipe
 GPU_COUNTS = (1, 2, 8)
 PLAIN_TEMPLATES = {"default", "empty", "alpaca", "vicuna"}
 PATH_KEYS = ("model_name_or_path", "adapter_name_or_path", "ref_model", "ref_model_adapters")
+BARE_HUB_KEYS = ("model_name_or_path", "ref_model")  # a bare name there may be a hub model (gpt2)
 
 
 @dataclass(frozen=True)
@@ -44,12 +45,12 @@ class Findings:
     notes: list[str] = field(default_factory=list)
 
 
-def is_local(path: str) -> bool:
-    """A path on disk rather than a hub id ('org/name', or a bare name such as 'gpt2', as transformers reads one
-    that is not a local folder)."""
+def is_local(path: str, bare_hub_id: bool = True) -> bool:
+    """A path on disk rather than a hub id ('org/name'; with ``bare_hub_id``, also a bare name such as 'gpt2', as
+    transformers reads a model name that is not a local folder)."""
     first = path.split("/", 1)[0]
     return path.startswith(("/", "./", "../")) or first in {"saves", "outputs", "data", "recipes"} or \
-        path.count("/") > 1 or at_root(path).exists()
+        (path.count("/") != 1 and not (bare_hub_id and "/" not in path)) or at_root(path).exists()
 
 
 def zero_stage(config: dict[str, Any]) -> int:
@@ -175,7 +176,7 @@ def check_paths(recipe: Recipe, made_by: dict[str, Path], found: Findings) -> No
     for key in PATH_KEYS:
         value = recipe.written(key)
         for path in [p.strip() for p in str(value).split(",")] if value else []:
-            if not is_local(path) or at_root(path).exists():
+            if not is_local(path, bare_hub_id=key in BARE_HUB_KEYS) or at_root(path).exists():
                 continue
             if path.rstrip("/") in made_by:
                 found.notes.append(f"{key} {path} is made by {made_by[path.rstrip('/')]}")

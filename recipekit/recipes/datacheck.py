@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from recipekit.errors import InputError
 from recipekit.recipes.tiny_model import iter_texts, train_tokenizer
 
 
@@ -161,3 +162,26 @@ def check_one(name: str, entry: dict[str, Any], settings: CheckSettings, model: 
         if len(answers) <= settings.max_labels and len(answers) < max(2, len(aligned)):
             report["labels"] = dict(sorted(answers.items(), key=lambda item: (-item[1], item[0])))
     return report
+
+
+def measured_seq(recipe_path: str, cutoff: int) -> tuple[int, str, list[int]]:
+    """The longest tokenized row of the recipe's training sets (LLaMA-Factory's pipeline), capped at cutoff_len,
+    and every row's length."""
+    from recipekit.converters.catalog import require_converted
+    from recipekit.recipes.arguments import names_of
+    from recipekit.recipes.reading import load_recipe
+
+    recipe = load_recipe(recipe_path)
+    names = names_of(recipe.setting("dataset"))
+    if not names:
+        raise InputError("--data: the recipe names no dataset", recipe_path)
+    data_dir = recipe.data_dir()
+    registry = require_converted(data_dir, names)
+    try:
+        lengths, how = row_lengths(data_dir, names, registry, str(recipe.setting("model_name_or_path")),
+                                   recipe.setting("template", None))
+    except Exception as exc:  # whatever LLaMA-Factory raised is the answer to "can it load this?"
+        raise InputError(f"--data: LLaMA-Factory could not load {', '.join(names)}: {type(exc).__name__}: "
+                         f"{' '.join(str(exc).split())}", recipe_path) from None
+    longest = max(lengths)
+    return min(longest, cutoff), f"--data: longest row {longest} tokens by {how}", lengths

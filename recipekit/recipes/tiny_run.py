@@ -45,10 +45,11 @@ TINY_RANKS = 2  # a DeepSpeed recipe's tiny run: this many CPU ranks under torch
 
 def tiny_family(recipe: Recipe) -> tuple[str, str]:
     """(tiny architecture, chat template): Qwen -> qwen2, BERT/MacBERT -> bert, DeBERTa -> deberta-v2, else llama;
-    the template as LLaMA-Factory reads it (``None``: the tokenizer's own)."""
+    the recipe's template, else the tiny tokenizer's own: ``default`` (a recipe without one, a classifier's or an
+    export's, gets the tiny model it always had)."""
     model = str(recipe.written("model_name_or_path", "")).lower()
     arch = next((arch for tag, arch in ARCH_TAGS if tag in model), "llama")
-    return arch, str(recipe.template)
+    return arch, str(recipe.template or "default")
 
 
 def make_tiny_model(out: Path, arch: str, template: str, data_dir: Path, log: Path) -> Path:

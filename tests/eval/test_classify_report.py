@@ -322,3 +322,27 @@ def test_a_report_of_one_class_prints_no_library_warning(tmp_path: Path) -> None
     assert [str(w.message) for w in caught if "single label" in str(w.message)] == []
     assert json.loads((tmp_path / "classify_report.json").read_text(encoding="utf-8"))["confusion_matrix"][
         "matrix"] == [[1]]
+
+
+def test_the_recipes_labels_come_from_data_dir_unless_the_recipe_names_its_own(tmp_path: Path) -> None:
+    """A predict recipe without dataset_dir: its eval set's answers are read from --data-dir (the data folder the
+    user named), as LLaMA-Factory reads the recipe's own dataset_dir when it has one."""
+    import argparse
+
+    from recipekit.commands.classify_report import known_labels
+
+    data = tmp_path / "mine"
+    data.mkdir()
+    (data / "dataset_info.json").write_text('{"news_val": {"file_name": "news_val.jsonl"}}', encoding="utf-8")
+    (data / "news_val.jsonl").write_text("".join(f'{{"instruction": "q", "input": "", "output": "{label}"}}\n'
+                                                 for label in ("World", "Sports", "World")), encoding="utf-8")
+    recipe = tmp_path / "predict.yaml"
+    recipe.write_text("model_name_or_path: m\nstage: sft\ndo_predict: true\neval_dataset: news_val\n"
+                      f"output_dir: {tmp_path / 'out'}\n", encoding="utf-8")
+    predictions = tmp_path / "out" / "generated_predictions.jsonl"
+    predictions.parent.mkdir()
+    predictions.write_text('{"prompt": "q", "predict": "World", "label": "World"}\n', encoding="utf-8")
+    args = argparse.Namespace(labels=None, predictions=str(predictions),
+                              data_dir=str(data), dataset=None, recipe=str(recipe))
+    labels, source = known_labels(args)
+    assert labels == ["Sports", "World"] and source.startswith(f"the answers of {data / 'dataset_info.json'}")

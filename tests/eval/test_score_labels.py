@@ -194,3 +194,12 @@ def test_a_model_that_is_neither_a_folder_nor_a_reachable_hub_id_is_one_line(tmp
         2, "error: --model no-such-org/no-such-model: neither a local folder (no such folder) nor a reachable hub id "
            "(the hub does not answer and the Hugging Face cache has no copy)\n")
     assert not (tmp_path / "s.jsonl").exists()
+
+
+def test_an_export_recipe_scores_into_outputs_scores_not_into_its_merged_model() -> None:
+    """An export recipe has no output_dir: its scores go to outputs/scores/<set>/, never into export_dir."""
+    from recipekit.commands.score_labels import apply_recipe, build_parser
+
+    args = apply_recipe(build_parser().parse_args(["--recipe", "recipes/export/yelp5_lora.yaml", "--dataset",
+                                                   "yelp5_val"]))
+    assert Path(args.out).parts[-4:] == ("outputs", "scores", "yelp5_val", "label_scores.jsonl")

@@ -460,3 +460,15 @@ def test_the_benchmark_table_gives_hours_and_the_cost_where_a_plan_has_them() ->
     assert hours_and_cost({"time": {"hours": 1.234, "cost": 1234.5}}) == "1.23 | $1,234.50"
     assert hours_and_cost({"time": {"hours": 0.5, "cost": None}}) == "0.50 | -"
     assert hours_and_cost({"time": None}) == hours_and_cost({"time": {"hours": None}}) == "- | -"
+
+
+@pytest.mark.parametrize(("stage", "reference"), [("sft", False), ("dpo", True), ("kto", True), ("rm", False)])
+def test_a_stage_with_a_reference_model_is_planned_as_two_rows_and_a_reference(tmp_path: Path, stage: str,
+                                                                                reference: bool) -> None:
+    """LLaMA-Factory 0.9.5 builds a frozen reference model for dpo (chosen and rejected rows) and kto (the example
+    and its KL pair: kto/workflow.py), none for rm or sft."""
+    from recipekit.plan.planner import read_run
+    from recipekit.recipes.reading import load_recipe
+
+    run, _ = read_run(load_recipe(small_recipe(tmp_path, stage=stage)), 1, {})
+    assert run.shape.dpo is reference

@@ -93,3 +93,15 @@ def test_deepspeed_auto_values_are_filled_as_the_trainer_fills_them() -> None:
                                            "stage3_param_persistence_threshold": 40960, "sub_group_size": "auto"}
     assert resolved({"train_batch_size": 64, "gradient_clipping": 0.5}, recipe, 2, (4, 4)) == {
         "train_batch_size": 64, "gradient_clipping": 0.5}  # values the config sets stay as they are
+
+
+def test_a_bare_adapter_name_is_a_local_folder_that_must_exist() -> None:
+    """A bare name stands for a hub model only where a model is named; an adapter named `my_lora` is a folder."""
+    assert is_local("my_lora", bare_hub_id=False) is True and is_local("org/lora", bare_hub_id=False) is False
+
+
+def test_a_recipe_without_a_template_gets_the_default_tiny_model() -> None:
+    from recipekit.recipes.tiny_run import tiny_family
+
+    assert tiny_family(load_recipe(ROOT / "recipes/classifier/yelp5_bert_lora.yaml")) == ("bert", "default")
+    assert tiny_family(load_recipe(ROOT / "recipes/qwen3_4b_tulu_sft_lora.yaml")) == ("qwen2", "qwen3_nothink")
