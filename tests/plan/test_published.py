@@ -76,3 +76,20 @@ def test_a_point_is_read_in_the_units_its_source_prints(tmp_path: Path) -> None:
                     encoding="utf-8")
     with pytest.raises(InputError, match=r"point 1: lacks one of memory_gb or memory_gib"):
         load_points(runs)
+
+
+@pytest.mark.integration  # three points simulated (a 1.8B model twice, BERT-large once): about 30 s
+def test_a_launch_bound_a_compute_bound_and_an_encoder_point_are_planned_within_the_goals() -> None:
+    """The calibration guarded in every run of the suite, on the cheapest points of each kind: Qwen-1.8B LoRA at
+    256 tokens (its time mostly kernel launches), at 2,048 (mostly matmuls) and BERT-large's first point."""
+    from recipekit.plan.calibration import PUBLISHED_RUNS, check, load_points, prepare
+
+    _, points = load_points(PUBLISHED_RUNS)
+    qwen = [p for p in points if p.get("as") == "Qwen-1.8B" and p["method"] == "lora" and p["seq"] in (256, 2048)]
+    bert = [p for p in points if p["model"] == "google-bert/bert-large-uncased"][:1]
+    assert len(qwen) == 2 and len(bert) == 1
+    for point in qwen + bert:
+        checked = check(prepare(point))
+        name = f"{point['model']} {point['method']} {point['seq']}"
+        assert abs(checked.prepared.planned_gb / point["memory_gb"] - 1) <= 0.10, name
+        assert 0.67 <= checked.planned_s / point["step_s"] <= 1.5, (name, checked.planned_s, point["step_s"])
