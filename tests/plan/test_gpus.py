@@ -142,3 +142,49 @@ def test_the_cards_a_peak_fits_on_smallest_first_the_peak_itself_fitting() -> No
     assert fitting_cards(24.0, cards) == ["mid", "big"]
     assert fitting_cards(0.0, cards) == ["small", "mid", "big"]
     assert fitting_cards(80.01, cards) == []
+
+
+class Device:
+    """What torch.cuda.get_device_properties gives: a name and total memory in bytes."""
+
+    def __init__(self, name: str, gib: float) -> None:
+        self.name, self.total_memory = name, int(gib * 2**30)
+
+
+def test_this_machines_card_is_none_without_cuda_and_the_tables_key_with_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No CUDA here: torch's two device queries are replaced by an 80 GB A100's answers."""
+    import torch
+
+    from recipekit.plan.gpus import local_card
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert local_card(CARDS) is None
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "get_device_properties", lambda index: Device("NVIDIA A100-SXM4-80GB", 79.3))
+    assert local_card(CARDS) == "a100-80g"
+    monkeypatch.setattr(torch.cuda, "get_device_properties", lambda index: Device("NVIDIA H100 80GB HBM3", 79.6))
+    assert local_card(CARDS) is None  # a card the table lacks
+
+
+def test_the_default_card_is_the_headers_then_this_machines_then_none(monkeypatch: pytest.MonkeyPatch) -> None:
+    from recipekit.plan import gpus
+    from recipekit.recipes.reading import load_recipe
+
+    monkeypatch.setattr(gpus, "local_card", lambda cards: None)
+    named = load_recipe("recipes/agnews_full.yaml")  # its chain entry: 8x A100-SXM4-40GB
+    assert gpus.default_card(named, GPUS) == ("a100-40g", "the recipe's header names 8x A100-SXM4-40GB")
+    demo = load_recipe("recipes/demo/agnews_tiny_sft.yaml")  # "2 CPU cores, no GPU": no card named
+    assert gpus.default_card(demo, GPUS) == (None, None)
+    cloud = load_recipe("recipes/yelp5_lora.yaml")  # "1 cloud GPU": a GPU, but no card of the table
+    assert gpus.default_card(cloud, GPUS) == (None, None)
+    monkeypatch.setattr(gpus, "local_card", lambda cards: "rtx4090")
+    assert gpus.default_card(demo, GPUS) == ("rtx4090", "this machine's GPU")
+    assert gpus.default_card(named, GPUS)[1].startswith("the recipe's header")  # the header wins over the machine
+
+
+def test_a_plans_peak_and_the_cards_that_hold_it() -> None:
+    from recipekit.plan.gpus import peak_and_cards
+
+    result = {"recipe": "r.yaml", "gpus": 2, "memory": {"peak_gib": 24.0}, "time": {}}
+    assert peak_and_cards(result, CARDS) == {"recipe": "r.yaml", "gpus": 2, "peak_gib": 24.0,
+                                             "fits_cards": ["rtx4090", "a100-40g", "a100-80g"]}
