@@ -18,23 +18,19 @@ Example:
 from __future__ import annotations
 
 import argparse
-import shlex
 import sys
 from pathlib import Path
 from typing import Any
 
 from recipekit.cli import at_least, name_value, script_parser
-from recipekit.converters.catalog import spec_for
 from recipekit.errors import InputError, exit_on_input_error
 from recipekit.files import announce, atomic_write_text, write_json, writes_held
 from recipekit.paths import at_root
-from recipekit.progress import TRAINER_LOG
-from recipekit.recipes.arguments import names_of, parse_overrides
-from recipekit.recipes.reading import Recipe, load_recipe
-from recipekit.recipes.sweep import RESULT_FILES, Point, grid, parse_axis, points_table
+from recipekit.recipes.arguments import parse_overrides
+from recipekit.recipes.reading import load_recipe
+from recipekit.recipes.sweep import RESULT_FILES, grid, parse_axis, point_steps, points_table, run_step
 from recipekit.report.plots import plot_axis
 from recipekit.report.writer import fmt, md_table
-from recipekit.steps import Runner, Step, StepFailed, program
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -68,66 +64,6 @@ def parse_arguments(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
     return args, unknown
 
 
-def point_steps(point: Point, recipe: Recipe, args: argparse.Namespace, out: Path, name: str) -> list[Step]:
-    """The plain commands of one point, in order."""
-    folder = out / point.name
-    cli = program("llamafactory-cli")
-    env = {"WANDB_RUN_GROUP": name}
-    if "FORCE_TORCHRUN=1" in recipe.launch_line() or args.gpus:
-        env["FORCE_TORCHRUN"] = "1"
-    if args.gpus:
-        env["NPROC_PER_NODE"] = str(args.gpus)
-    steps, overrides, copy = [], dict(point.recipe_overrides()), None
-    data_dir = Path(str(recipe.setting("dataset_dir")))
-    data = [data_dir / "dataset_info.json", *(data_dir / f"{n}.jsonl" for n in names_of(recipe.setting("dataset")))]
-    if point.converter_flags():
-        dataset = names_of(recipe.setting("dataset"))[0]
-        spec = spec_for(dataset)
-        if spec is None:
-            raise InputError(f"no converter known for dataset {dataset!r}: converter flags can't be swept")
-        copy = f"{dataset}_{point.name}"
-        steps.append(Step("convert", [sys.executable, f"converters/{spec.converter}.py",
-                                      *shlex.split(args.convert_args), *point.converter_flags(), "--name", copy,
-                                      "--data-dir", str(data_dir)], outputs=[data_dir / f"{copy}.jsonl"]))
-        overrides["dataset"] = copy
-        data = [data_dir / "dataset_info.json", data_dir / f"{copy}.jsonl"]
-        if recipe.datasets("eval_dataset"):
-            overrides["eval_dataset"] = f"{copy}_val"
-    train_dir = folder / "train"
-    steps.append(Step("train", [cli, "train", str(recipe.path), *(f"{k}={v}" for k, v in overrides.items()),
-                                f"output_dir={train_dir}", f"run_name={name}-{point.name}"], env,
-                      inputs=[recipe.path, *data], outputs=[train_dir / "trainer_state.json"],
-                      progress=train_dir / TRAINER_LOG))
-    if args.predict:
-        predict = load_recipe(args.predict)
-        key = "adapter_name_or_path" if recipe.setting("finetuning_type") != "full" else "model_name_or_path"
-        extra = [f"eval_dataset={copy}_val"] if copy and predict.datasets("eval_dataset") else []
-        steps.append(Step("predict", [cli, "train", str(predict.path), f"{key}={train_dir}",
-                                      f"output_dir={folder / 'predict'}", *extra, *args.predict_override],
-                          inputs=[predict.path, train_dir / "trainer_state.json"],
-                          outputs=[folder / "predict" / "generated_predictions.jsonl"],
-                          progress=folder / "predict" / TRAINER_LOG))
-    if args.report:
-        script = "eval/classify_report.py" if args.report == "classify" else "eval/gen_report.py"
-        labels = ["--labels", args.labels] if args.labels and args.report == "classify" else []
-        predictions = folder / "predict" / "generated_predictions.jsonl"
-        steps.append(Step("report", [sys.executable, script, str(predictions), *labels, "--out",
-                                     str(folder / "report")],
-                          inputs=[predictions], outputs=[folder / "report" / RESULT_FILES[args.report]]))
-    return steps
-
-
-def run_step(step: Step, point: Point, out: Path) -> str:
-    """Run one step unless its outputs exist; a failure stops the sweep naming the step's log."""
-    runner = Runner(out / point.name / "logs", outputs_suffice=True)
-    if not runner.ready(step):
-        return "skipped (done)"
-    try:
-        return f"done in {runner.execute(step).seconds:.1f} s"
-    except StepFailed as exc:
-        raise SystemExit(f"error: {point.name}: {exc.headline}; log: {exc.log}") from None
-
-
 @exit_on_input_error
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     args, flags = parse_arguments(list(sys.argv[1:] if argv is None else argv))
@@ -146,7 +82,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             recipe.with_values(parse_overrides(given)).parsed()
         except InputError as exc:
             raise InputError(f"point {point.name} ({' '.join(given)}): {exc.message}", args.recipe) from None
-    plans = {point.name: point_steps(point, recipe, args, out, name) for point in points}
+    plans = {point.name: point_steps(point, recipe, out, name, gpus=args.gpus, convert_args=args.convert_args,
+                                       predict=args.predict, predict_override=args.predict_override,
+                                       report=args.report, labels=args.labels) for point in points}
     print(f"sweep {name}: {len(points)} point(s) of {args.recipe} in {out} (wandb group {name})")
     for point in points:
         print(f"[{point.name}] " + " ".join(f"{k}={v}" for k, v in point.overrides))

@@ -11,11 +11,18 @@ from __future__ import annotations
 import itertools
 import json
 import re
+import shlex
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from recipekit.converters.catalog import spec_for
 from recipekit.errors import InputError
+from recipekit.progress import TRAINER_LOG
+from recipekit.recipes.arguments import names_of
+from recipekit.recipes.reading import Recipe, load_recipe
+from recipekit.steps import Runner, Step, StepFailed, program
 
 RESULT_FILES = {"classify": "classify_report.json", "gen": "gen_report.json"}
 HEADLINE = ("accuracy", "macro_f1", "log_loss", "lf_bleu-4", "lf_rouge-l", "final_eval_loss", "final_train_loss")
@@ -130,3 +137,66 @@ def points_table(points: list[Point], out: Path) -> tuple[list[dict[str, Any]], 
     rows = [{"point": p.name, **dict(p.overrides), **point_metrics(out / p.name)} for p in points]
     metrics = [m for m in HEADLINE if any(m in row for row in rows)]
     return rows, metrics
+
+
+def point_steps(point: Point, recipe: Recipe, out: Path, name: str, *, gpus: int | None = None, convert_args: str = "",
+                predict: str | None = None, predict_override: tuple[str, ...] | list[str] = (),
+                report: str | None = None, labels: str | None = None) -> list[Step]:
+    """The plain commands of one point, in order: a conversion when converter flags are swept, training, and with
+    ``predict`` (a predict recipe) its predictions, with ``report`` (classify or gen) their report."""
+    folder = out / point.name
+    cli = program("llamafactory-cli")
+    env = {"WANDB_RUN_GROUP": name}
+    if "FORCE_TORCHRUN=1" in recipe.launch_line() or gpus:
+        env["FORCE_TORCHRUN"] = "1"
+    if gpus:
+        env["NPROC_PER_NODE"] = str(gpus)
+    steps, overrides, copy = [], dict(point.recipe_overrides()), None
+    data_dir = Path(str(recipe.setting("dataset_dir")))
+    data = [data_dir / "dataset_info.json", *(data_dir / f"{n}.jsonl" for n in names_of(recipe.setting("dataset")))]
+    if point.converter_flags():
+        dataset = names_of(recipe.setting("dataset"))[0]
+        spec = spec_for(dataset)
+        if spec is None:
+            raise InputError(f"no converter known for dataset {dataset!r}: converter flags can't be swept")
+        copy = f"{dataset}_{point.name}"
+        steps.append(Step("convert", [sys.executable, f"converters/{spec.converter}.py",
+                                      *shlex.split(convert_args), *point.converter_flags(), "--name", copy,
+                                      "--data-dir", str(data_dir)], outputs=[data_dir / f"{copy}.jsonl"]))
+        overrides["dataset"] = copy
+        data = [data_dir / "dataset_info.json", data_dir / f"{copy}.jsonl"]
+        if recipe.datasets("eval_dataset"):
+            overrides["eval_dataset"] = f"{copy}_val"
+    train_dir = folder / "train"
+    steps.append(Step("train", [cli, "train", str(recipe.path), *(f"{k}={v}" for k, v in overrides.items()),
+                                f"output_dir={train_dir}", f"run_name={name}-{point.name}"], env,
+                      inputs=[recipe.path, *data], outputs=[train_dir / "trainer_state.json"],
+                      progress=train_dir / TRAINER_LOG))
+    if predict:
+        predicting = load_recipe(predict)
+        key = "adapter_name_or_path" if recipe.setting("finetuning_type") != "full" else "model_name_or_path"
+        extra = [f"eval_dataset={copy}_val"] if copy and predicting.datasets("eval_dataset") else []
+        steps.append(Step("predict", [cli, "train", str(predicting.path), f"{key}={train_dir}",
+                                      f"output_dir={folder / 'predict'}", *extra, *predict_override],
+                          inputs=[predicting.path, train_dir / "trainer_state.json"],
+                          outputs=[folder / "predict" / "generated_predictions.jsonl"],
+                          progress=folder / "predict" / TRAINER_LOG))
+    if report:
+        script = "eval/classify_report.py" if report == "classify" else "eval/gen_report.py"
+        labels = ["--labels", labels] if labels and report == "classify" else []
+        predictions = folder / "predict" / "generated_predictions.jsonl"
+        steps.append(Step("report", [sys.executable, script, str(predictions), *labels, "--out",
+                                     str(folder / "report")],
+                          inputs=[predictions], outputs=[folder / "report" / RESULT_FILES[report]]))
+    return steps
+
+
+def run_step(step: Step, point: Point, out: Path) -> str:
+    """Run one step unless its outputs exist; a failure stops the sweep naming the step's log."""
+    runner = Runner(out / point.name / "logs", outputs_suffice=True)
+    if not runner.ready(step):
+        return "skipped (done)"
+    try:
+        return f"done in {runner.execute(step).seconds:.1f} s"
+    except StepFailed as exc:
+        raise SystemExit(f"error: {point.name}: {exc.headline}; log: {exc.log}") from None
