@@ -6,7 +6,8 @@ import argparse
 import math
 import sys
 from collections.abc import Callable
-from typing import TYPE_CHECKING, NoReturn
+from pathlib import Path
+from typing import TYPE_CHECKING, NoReturn, TypeVar
 
 from recipekit.errors import InputError
 
@@ -155,6 +156,19 @@ def parse_names(text: str, count: int, flag: str) -> list[str]:
         raise InputError(f"{flag} needs {count} distinct comma-separated names, got {text!r}")
     return names
 
+
+
+T = TypeVar("T")
+
+
+def in_scratch(parser: argparse.ArgumentParser, argv: list[str] | None,
+               body: Callable[[argparse.Namespace, Path], T]) -> T:
+    """A benchmark's run: ``argv`` parsed, then ``body`` on the arguments and a temporary folder, removed after."""
+    import tempfile
+
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory() as scratch:
+        return body(args, Path(scratch))
 
 
 def add_scoring_flags(parser: argparse.ArgumentParser, model_help: str, labels_help: str) -> None:

@@ -19,11 +19,10 @@ import json
 import random
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
-from recipekit.cli import at_least, script_parser
+from recipekit.cli import at_least, in_scratch, script_parser
 from recipekit.errors import exit_on_input_error
 from recipekit.eval.benchmarks import multiple_choice_task
 
@@ -124,9 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 @exit_on_input_error
 def main(argv: list[str] | None = None) -> dict[str, float]:
-    args = build_parser().parse_args(argv)
-    with tempfile.TemporaryDirectory() as scratch:
-        return compare(args, Path(scratch))
+    return in_scratch(build_parser(), argv, compare)
 
 
 def compare(args: argparse.Namespace, folder: Path) -> dict[str, float]:

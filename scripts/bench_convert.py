@@ -17,12 +17,11 @@ import contextlib
 import csv
 import io
 import json
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 
-from recipekit.cli import at_least, script_parser
+from recipekit.cli import at_least, in_scratch, script_parser
 from recipekit.converters import agnews
 from recipekit.errors import exit_on_input_error
 
@@ -71,9 +70,7 @@ def best_times(functions: list[Callable[[], object]], repeats: int) -> list[floa
 
 @exit_on_input_error
 def main(argv: list[str] | None = None) -> dict[str, float]:
-    args = build_parser().parse_args(argv)
-    with tempfile.TemporaryDirectory() as scratch:
-        return compare(args, Path(scratch))
+    return in_scratch(build_parser(), argv, compare)
 
 
 def build_parser() -> argparse.ArgumentParser:

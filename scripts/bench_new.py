@@ -18,11 +18,10 @@ import random
 import re
 import shutil
 import subprocess
-import tempfile
 import time
 from pathlib import Path
 
-from recipekit.cli import at_least, script_parser
+from recipekit.cli import at_least, in_scratch, script_parser
 from recipekit.errors import exit_on_input_error
 from recipekit.paths import root
 from recipekit.steps import module_command
@@ -82,9 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 @exit_on_input_error
 def main(argv: list[str] | None = None) -> dict[str, float]:
-    args = build_parser().parse_args(argv)
-    with tempfile.TemporaryDirectory() as scratch:
-        return compare(args, Path(scratch))
+    return in_scratch(build_parser(), argv, compare)
 
 
 def compare(args: argparse.Namespace, folder: Path) -> dict[str, float]:
