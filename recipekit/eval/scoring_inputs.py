@@ -77,9 +77,9 @@ class ScoringSource:
 
     model: str
     template: str
+    dataset_dir: str  # the recipe's, else LLaMA-Factory's default (the command fills it)
     dataset: str | None = None
     data: str | None = None
-    dataset_dir: str | None = None  # the command fills it: the recipe's, else LLaMA-Factory's
     adapter: str | None = None
     cutoff_len: int | None = None
     batch_size: int | None = None
@@ -103,7 +103,7 @@ def load_in(args: ScoringSource, workdir: Path) -> Loaded:
     from llamafactory.hparams import get_train_args
     from llamafactory.model import load_model, load_tokenizer
 
-    dataset_dir, name = Path(args.dataset_dir or "."), args.dataset
+    dataset_dir, name = Path(args.dataset_dir), args.dataset
     if args.data:
         data = Path(args.data).resolve()
         if not data.is_file():
