@@ -48,9 +48,9 @@ class Findings:
 def is_local(path: str, bare_hub_id: bool = True) -> bool:
     """A path on disk rather than a hub id ('org/name'; with ``bare_hub_id``, also a bare name such as 'gpt2', as
     transformers reads a model name that is not a local folder)."""
-    first = path.split("/", 1)[0]
+    first, slashes = path.split("/", 1)[0], path.count("/")
     return path.startswith(("/", "./", "../")) or first in {"saves", "outputs", "data", "recipes"} or \
-        (path.count("/") != 1 and not (bare_hub_id and "/" not in path)) or at_root(path).exists()
+        slashes > 1 or (slashes == 0 and not bare_hub_id) or at_root(path).exists()
 
 
 def zero_stage(config: dict[str, Any]) -> int:
