@@ -129,7 +129,7 @@ def main(argv: list[str] | None = None) -> dict:
         check_measurable(recipe)
     seq, note, lengths = args.seq, None, None
     if args.data:
-        seq, note, lengths = measured_seq(args.recipe, int(recipe.setting("cutoff_len")))
+        seq, note, lengths = measured_seq(recipe, args.recipe)
     made_by = producers()
     result = plan(recipe, gpu, args.gpus, made_by, args.rows, args.mfu, args.price, seq, cards)
     if note:

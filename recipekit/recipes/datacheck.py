@@ -12,10 +12,13 @@ import tempfile
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from recipekit.errors import InputError
 from recipekit.recipes.tiny_model import iter_texts, train_tokenizer
+
+if TYPE_CHECKING:
+    from recipekit.recipes.reading import Recipe
 
 
 @dataclass(frozen=True)
@@ -164,14 +167,13 @@ def check_one(name: str, entry: dict[str, Any], settings: CheckSettings, model: 
     return report
 
 
-def measured_seq(recipe_path: str, cutoff: int) -> tuple[int, str, list[int]]:
-    """The longest tokenized row of the recipe's training sets (LLaMA-Factory's pipeline), capped at cutoff_len,
-    and every row's length."""
+def measured_seq(recipe: Recipe, recipe_path: str) -> tuple[int, str, list[int]]:
+    """The longest tokenized row of the recipe's training sets (LLaMA-Factory's pipeline), capped at its
+    cutoff_len, and every row's length (``recipe_path``: the recipe as the user named it, for errors)."""
     from recipekit.converters.catalog import require_converted
     from recipekit.recipes.arguments import names_of
-    from recipekit.recipes.reading import load_recipe
 
-    recipe = load_recipe(recipe_path)
+    cutoff = int(recipe.setting("cutoff_len"))
     names = names_of(recipe.setting("dataset"))
     if not names:
         raise InputError("--data: the recipe names no dataset", recipe_path)
