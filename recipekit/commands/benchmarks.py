@@ -31,6 +31,7 @@ from recipekit.report.wandb import add_wandb_flags, wandb_checked
 from recipekit.report.writer import versions
 
 
+# pragma: no mutate start
 def build_parser() -> argparse.ArgumentParser:
     parser = script_parser(__doc__)
     parser.add_argument("stages", nargs="+", metavar="STAGE", help="stage files (model, adapter, chat, suite)")
@@ -45,6 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# pragma: no mutate end
 @writing_command
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = wandb_checked(build_parser().parse_args(argv))

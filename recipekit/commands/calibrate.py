@@ -189,6 +189,7 @@ def run_merge_oof(args: argparse.Namespace) -> dict[str, Any]:
     return finish(args, "oof", args.files[0], report, oof_markdown(report, len(rows)), outputs)
 
 
+# pragma: no mutate start
 def build_parser() -> argparse.ArgumentParser:
     parser = script_parser(__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -225,6 +226,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# pragma: no mutate end
 @writing_command
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = wandb_checked(build_parser().parse_args(argv))

@@ -35,6 +35,7 @@ def names(text: str) -> list[str]:
     return found
 
 
+# pragma: no mutate start
 def build_parser() -> argparse.ArgumentParser:
     from recipekit.contamination.check import THRESHOLD
     from recipekit.contamination.sources import FIELDS
@@ -58,6 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# pragma: no mutate end
 def recipe_sets(paths: list[str]) -> tuple[list[str], list[str], Path | None]:
     """(training sets, scored sets, the first recipe's dataset_dir) of the recipes, as their parsers read them."""
     from recipekit.recipes.reading import load_recipe

@@ -56,6 +56,7 @@ def render(name: str, report: dict[str, Any]) -> list[str]:
     return lines
 
 
+# pragma: no mutate start
 def build_parser() -> argparse.ArgumentParser:
     parser = script_parser(__doc__)
     parser.add_argument("names", nargs="+", metavar="NAME", help="dataset names registered in dataset_info.json")
@@ -74,6 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# pragma: no mutate end
 @exit_on_input_error
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = build_parser().parse_args(argv)

@@ -39,6 +39,7 @@ RECIPE_KEYS = {"run_dir": "output_dir", "model": "model_name_or_path", "template
                "batch_size": "per_device_eval_batch_size"}
 
 
+# pragma: no mutate start
 def build_parser() -> argparse.ArgumentParser:
     parser = script_parser(__doc__)
     parser.add_argument("run_dir", nargs="?", help="the run's output_dir holding checkpoint-N folders")
@@ -52,6 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# pragma: no mutate end
 def apply_recipe(args: argparse.Namespace) -> argparse.Namespace:
     fill_from_recipe(args, load_recipe(args.recipe) if args.recipe else None, RECIPE_KEYS)
     missing = [flag for flag in ("run_dir", "template", "dataset") if getattr(args, flag) is None]

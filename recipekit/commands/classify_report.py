@@ -128,6 +128,7 @@ def log_wandb(report: dict[str, Any], out_dir: Path, pngs: dict[str, Path], atta
                       pngs, {"predictions": report["meta"]["predictions"]}, attach)
 
 
+# pragma: no mutate start
 def build_parser() -> argparse.ArgumentParser:
     parser = script_parser(__doc__)
     parser.add_argument("predictions", help="generated_predictions.jsonl (prompt, predict, label)")
@@ -156,6 +157,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# pragma: no mutate end
 @exit_on_input_error
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = wandb_checked(build_parser().parse_args(argv))

@@ -22,6 +22,7 @@ from recipekit.report.compare import RUN_FIELDS, load_runs, mismatches, plot_bar
 from recipekit.report.writer import fmt, md_table
 
 
+# pragma: no mutate start
 def build_parser() -> argparse.ArgumentParser:
     parser = script_parser(__doc__)
     parser.add_argument("runs", nargs="+", metavar="RUN", help="report JSON files or folders holding one")
@@ -31,6 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# pragma: no mutate end
 @writing_command
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = build_parser().parse_args(argv)

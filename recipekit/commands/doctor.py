@@ -22,12 +22,14 @@ from recipekit.plan.gpus import load_cards
 from recipekit.recipes.reading import load_recipe, producers
 
 
+# pragma: no mutate start
 def build_parser() -> argparse.ArgumentParser:
     parser = script_parser(__doc__)
     parser.add_argument("recipes", nargs="*", help="recipes to check on this machine (none: the machine only)")
     return parser
 
 
+# pragma: no mutate end
 @exit_on_input_error
 def main(argv: list[str] | None = None) -> list[str]:
     args = build_parser().parse_args(argv)

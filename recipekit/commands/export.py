@@ -37,6 +37,7 @@ def repo_id(text: str) -> str:
     return text
 
 
+# pragma: no mutate start
 def build_parser() -> argparse.ArgumentParser:
     parser = script_parser(__doc__)
     parser.add_argument("recipe", help="an export recipe (recipes/export/*.yaml)")
@@ -53,6 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# pragma: no mutate end
 def training_recipe(recipe: Recipe) -> Recipe | None:
     """The recipe that trains the export's (first) adapter, found by its output_dir."""
     from recipekit.export.model_card import trained_by

@@ -22,6 +22,7 @@ from recipekit.progress import working
 from recipekit.recipes.tiny_model import DECODERS, ENCODERS, TinyShape, save_tiny_model
 
 
+# pragma: no mutate start
 def build_parser() -> argparse.ArgumentParser:
     parser = script_parser(__doc__)
     parser.add_argument("--texts", nargs="+", required=True, help="JSONL or plain-text files to train the BPE on")
@@ -44,6 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# pragma: no mutate end
 @exit_on_input_error
 def main(argv: list[str] | None = None) -> Path:
     args = build_parser().parse_args(argv)

@@ -29,6 +29,7 @@ from recipekit.plan.gpus import GPUS
 from recipekit.reproduce.new_recipes import TASKS
 
 
+# pragma: no mutate start
 def build_parser() -> argparse.ArgumentParser:
     parser = script_parser(__doc__)
     parser.add_argument("name", type=name_value, help="the dataset's and the recipes' name (recipes/NAME/)")
@@ -55,6 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# pragma: no mutate end
 @exit_on_input_error
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     from recipekit.reproduce.new import create

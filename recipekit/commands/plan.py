@@ -37,6 +37,7 @@ from recipekit.recipes.datacheck import measured_seq
 from recipekit.recipes.reading import Recipe, load_recipe, producers
 
 
+# pragma: no mutate start
 def build_parser() -> argparse.ArgumentParser:
     parser = script_parser(__doc__)
     parser.add_argument("recipe", help="a LLaMA-Factory or classifier recipe")
@@ -73,6 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# pragma: no mutate end
 def card_list(result: dict, cards: dict[str, Gpu]) -> dict:
     """The run's peak per GPU and the cards that hold it, one line."""
     found = peak_and_cards(result, cards)

@@ -24,6 +24,7 @@ from recipekit.reproduce.chain import add_chain_arguments, layout_for
 from recipekit.reproduce.runner import STATE, held, load_state
 
 
+# pragma: no mutate start
 def build_parser() -> argparse.ArgumentParser:
     parser = script_parser(__doc__)
     add_chain_arguments(parser, "the reproduction's folder", "the folder holds a tiny run")
@@ -31,6 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# pragma: no mutate end
 @exit_on_input_error
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = build_parser().parse_args(argv)

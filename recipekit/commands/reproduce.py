@@ -32,6 +32,7 @@ from recipekit.reproduce.chain import Layout, add_chain_arguments, layout_for
 from recipekit.reproduce.runner import held, load_state, named_inputs, run_chain
 
 
+# pragma: no mutate start
 def build_parser() -> argparse.ArgumentParser:
     parser = script_parser(__doc__)
     add_chain_arguments(parser, "folder of this reproduction", "the same chain on a tiny model and small data (CPU)")
@@ -43,6 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# pragma: no mutate end
 def print_plans(layout: Layout) -> None:
     """The planner on each training recipe of the chain, on the report's hardware."""
     from recipekit.plan.gpus import report_hardware, resolve_gpu

@@ -34,6 +34,7 @@ TRAIN_RECIPE = "recipes/demo/agnews_tiny_sft.yaml"
 PREDICT_RECIPE = "recipes/demo/agnews_tiny_predict.yaml"
 
 
+# pragma: no mutate start
 def build_parser() -> argparse.ArgumentParser:
     parser = script_parser(__doc__)
     parser.add_argument("--out", default=str(at_root("outputs/demo")),
@@ -47,6 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# pragma: no mutate end
 class Stages:
     """Runs each stage as a step of the one runner (``recipekit.steps``), every time, with its log and time."""
 

@@ -75,6 +75,7 @@ def apply_recipe(args: argparse.Namespace) -> argparse.Namespace:
     return args
 
 
+# pragma: no mutate start
 def build_parser() -> argparse.ArgumentParser:
     parser = script_parser(__doc__)
     parser.add_argument("--recipe", help="a predict recipe whose model, adapter, template, eval_dataset, cutoff_len, "
@@ -95,6 +96,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# pragma: no mutate end
 def summary_lines(rows: list[dict[str, Any]], loaded: Loaded, candidates: Candidates, seconds: float) -> list[str]:
     tokens = ", ".join(f"{label!r} {ids}" for label, ids in zip(candidates.labels, candidates.token_ids, strict=True))
     lines = [f"scored {len(rows)} rows of {loaded.source} in {seconds:.2f} s "

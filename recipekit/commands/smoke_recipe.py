@@ -196,6 +196,7 @@ def describe(recipe: Recipe) -> str:
     return ", ".join(parts)
 
 
+# pragma: no mutate start
 def build_parser() -> argparse.ArgumentParser:
     parser = script_parser(__doc__)
     parser.add_argument("recipes", nargs="+", metavar="RECIPE", help="recipe YAML files")
@@ -204,6 +205,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# pragma: no mutate end
 @exit_on_input_error
 def main(argv: list[str] | None = None) -> dict[Path, Path]:
     args = build_parser().parse_args(argv)

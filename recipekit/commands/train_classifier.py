@@ -29,6 +29,7 @@ from recipekit.recipes.arguments import parse_overrides
 from recipekit.steps import module_command, run_child, torchrun_command
 
 
+# pragma: no mutate start
 def build_parser() -> argparse.ArgumentParser:
     parser = script_parser(__doc__)
     parser.add_argument("recipe", help="classifier recipe YAML")
@@ -36,6 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# pragma: no mutate end
 def refuse_early(recipe: str, extra: dict[str, object]) -> None:
     """The checks that need no model, before any rank starts (under torchrun each rank would print them again)."""
     from recipekit.recipes.checks import zero_stage
