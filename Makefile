@@ -47,7 +47,7 @@ test-all: test
 mutate: $(STAMP)
 	$(if $(MODULES),,rm -rf mutants)
 	$(PY) -m mutmut run --max-children 2 $(foreach m,$(MODULES),'$(m)')
-	$(PY) scripts/mutation_score.py
+	$(PY) scripts/mutation_score.py --write
 
 # the developer benchmarks (scripts/bench_*.py), each against its baseline: `make bench` runs every one with its
 # defaults, one after another (bench-score-labels, last, reads the demo's model: `make demo` first); `make bench-NAME

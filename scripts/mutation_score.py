@@ -1,11 +1,12 @@
 """Mutation score per module from mutmut's results (after `make mutate`): killed / (killed + survived + not
 reached by any test; a mutant that makes a test time out counts as killed), the mutants listed as equivalent in
 ``tests/mutation_equivalent.yaml`` (each with the reason it cannot change behaviour) left out; every other
-survivor is printed with the command that shows its change.
+survivor is printed with the command that shows its change. ``--write`` puts the table per module into
+docs/testing.md and the one per package folder into README.md, between their marker lines.
 
 Example:
     make mutate                      # mutmut run over [tool.mutmut] in pyproject.toml, then this table
-    python scripts/mutation_score.py --min 0.9
+    python scripts/mutation_score.py --min 0.9 --write
 """
 
 from __future__ import annotations
@@ -19,18 +20,22 @@ from pathlib import Path
 
 from recipekit.cli import fraction, script_parser
 from recipekit.errors import InputError, exit_on_input_error
-from recipekit.files import read_yaml_mapping
+from recipekit.files import atomic_write_text, read_yaml_mapping
 from recipekit.paths import root
 
 EQUIVALENT = "tests/mutation_equivalent.yaml"
 RESULT_LINE = re.compile(r"^\s+(?P<key>\S+): (?P<status>.+)$")
 SURVIVORS = ("survived", "no tests")
+BEGIN, END = "<!-- mutation scores: written by scripts/mutation_score.py --write -->", "<!-- end of mutation scores -->"
+DOCS = {"docs/testing.md": "module", "README.md": "folder"}
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = script_parser(__doc__)
     parser.add_argument("--equivalent", default=EQUIVALENT, help="YAML of mutant -> why it is equivalent")
     parser.add_argument("--min", type=fraction, default=None, help="exit 1 when a module scores below this (0-1)")
+    parser.add_argument("--write", action="store_true",
+                        help="write the tables into docs/testing.md (per module) and README.md (per folder)")
     return parser
 
 
@@ -72,6 +77,36 @@ def module_score(counts: Counter[str]) -> float | None:
     return killed / total if total else None
 
 
+def folder_of(module: str) -> str:
+    """The package folder a module sits in (``recipekit.plan.memory`` -> ``plan/``; top-level modules -> ``.``)."""
+    parts = module.split(".")[1:-1]
+    return "/".join(parts) + "/" if parts else "."
+
+
+def markdown(table: dict[str, Counter[str]], by: str) -> str:
+    """The scores as a Markdown table, one row per module (``by="module"``) or per package folder."""
+    groups: dict[str, Counter[str]] = defaultdict(Counter)
+    for module, counts in table.items():
+        groups[module.removeprefix("recipekit.").replace(".", "/") + ".py" if by == "module" else folder_of(module)] \
+            .update(counts)
+    rows = [f"| {by} | killed | survived | no unit test reaches it | equivalent | score |", "|---|---|---|---|---|---|"]
+    for name, counts in sorted(groups.items()):
+        score = module_score(counts)
+        shown = "not run" if score is None else f"{score:.1%}"
+        rows.append(f"| `{name}` | {counts['killed'] + counts['timeout']} | {counts['survived']} | "
+                    f"{counts['no tests']} | {counts['equivalent']} | {shown} |")
+    return "\n".join(rows)
+
+
+def with_block(path: Path, text: str) -> str:
+    """The text of ``path`` with what sits between its marker lines replaced by ``text``."""
+    old = path.read_text(encoding="utf-8")
+    if old.count(BEGIN) != 1 or old.count(END) != 1 or old.index(BEGIN) > old.index(END):
+        raise InputError(f"needs one line {BEGIN} and, after it, one line {END}", str(path))
+    head, rest = old.split(BEGIN)
+    return f"{head}{BEGIN}\n{text}\n{END}{rest.split(END, 1)[1]}"
+
+
 @exit_on_input_error
 def main(argv: list[str] | None = None) -> dict[str, Counter[str]]:
     args = build_parser().parse_args(argv)
@@ -91,6 +126,11 @@ def main(argv: list[str] | None = None) -> dict[str, Counter[str]]:
         print(f"{statuses[key]}: {key}  (python -m mutmut show {key})")
     for key in sorted(set(equivalent) - set(statuses)):
         print(f"note: {path} lists {key}, which mutmut no longer generates")
+    if args.write:
+        new = {name: with_block(root() / name, markdown(table, by)) for name, by in DOCS.items()}
+        for name, text in new.items():
+            atomic_write_text(root() / name, text)
+            print(f"wrote {name}")
     if low:
         raise SystemExit(f"below {args.min:.0%}: {', '.join(low)}")
     return table

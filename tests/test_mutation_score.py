@@ -5,10 +5,38 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
+import pytest
 from conftest import run_cli, script_module
 
 tool = script_module("mutation_score")
 module_of, module_score, scores = tool.module_of, tool.module_score, tool.scores
+
+
+def test_the_tables_per_module_and_per_folder_add_up_the_counts() -> None:
+    table = {"recipekit.plan.memory": Counter({"killed": 8, "timeout": 1, "survived": 1}),
+             "recipekit.plan.timing": Counter({"killed": 4, "no tests": 4, "equivalent": 2}),
+             "recipekit.steps": Counter({"not checked": 3})}
+    by_module = tool.markdown(table, "module").splitlines()
+    assert by_module[0] == "| module | killed | survived | no unit test reaches it | equivalent | score |"
+    assert by_module[2:] == ["| `plan/memory.py` | 9 | 1 | 0 | 0 | 90.0% |",
+                             "| `plan/timing.py` | 4 | 0 | 4 | 2 | 50.0% |",
+                             "| `steps.py` | 0 | 0 | 0 | 0 | not run |"]
+    # plan/: 13 killed of 18 counted (9 + 4 killed, 1 survived, 4 unreached)
+    assert tool.markdown(table, "folder").splitlines()[2:] == ["| `.` | 0 | 0 | 0 | 0 | not run |",
+                                                              "| `plan/` | 13 | 1 | 4 | 2 | 72.2% |"]
+
+
+def test_the_block_between_the_markers_is_replaced_and_a_file_without_them_is_refused(tmp_path: Path) -> None:
+    page = tmp_path / "page.md"
+    page.write_text(f"# Title\n\n{tool.BEGIN}\nold table\n{tool.END}\n\nafter\n", encoding="utf-8")
+    assert tool.with_block(page, "| a |") == f"# Title\n\n{tool.BEGIN}\n| a |\n{tool.END}\n\nafter\n"
+    for broken in (f"{tool.END}\n{tool.BEGIN}\n", f"{tool.BEGIN}\n", f"{tool.BEGIN}\n{tool.END}\n{tool.END}\n"):
+        page.write_text(broken, encoding="utf-8")
+        with pytest.raises(tool.InputError, match=f"page.md: needs one line {tool.BEGIN}"):
+            tool.with_block(page, "| a |")
+    # the shipped pages hold the markers the tables go into
+    for name in tool.DOCS:
+        tool.with_block(tool.root() / name, "")
 
 
 def test_mutant_names_map_to_their_module() -> None:
