@@ -21,8 +21,9 @@ EVERY_PERCENT = 5  # on a non-terminal, one line each time the step passes anoth
 HEARTBEAT_SECONDS = 8.0  # a stretch without a line this long gets one (read each poll: never 10 s without)
 LOG_TAIL_BYTES = 65536  # how much of the end of a step's log is read (its latest bar, its last error)
 # a tqdm bar as it lands in a log: "Running tokenizer on dataset: 100%|#####| 16/16 [00:00<...", the trainer's
-# own without a description: " 50%|#####     | 1/2 [00:10<00:10, ..."
-BAR = re.compile(r"(?:([A-Za-z][\w .()/-]*?):\s*)?\d+%\|[^|\r\n]*\|\s*(\d+)/(\d+)\s*\[")
+# own without a description: " 50%|#####     | 1/2 [00:10<00:10, ..."; a description is read up to 101 characters (a
+# longer one: its end), as unbounded a long line of words took a time quadratic in its length (90 s for 64 KiB)
+BAR = re.compile(r"(?:([A-Za-z][\w .()/-]{0,100}?):\s*)?\d+%\|[^|\r\n]*\|\s*(\d+)/(\d+)\s*\[")
 
 
 def latest(path: Path, since: float) -> dict[str, Any] | None:

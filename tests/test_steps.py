@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import _thread
+import io
 import itertools
 import os
 import re
+import shlex
+import shutil
+import signal
+import socket
 import sys
+import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -27,7 +35,6 @@ def age(path: Path, seconds: float) -> None:
     os.utime(path, (stamp, stamp))
 
 
-@pytest.mark.integration  # a real process
 def test_a_step_runs_once_then_again_only_when_its_command_or_an_input_changes(tmp_path: Path) -> None:
     source, target = tmp_path / "in.txt", tmp_path / "out.txt"
     source.write_text("a", encoding="utf-8")
@@ -47,7 +54,6 @@ def test_a_step_runs_once_then_again_only_when_its_command_or_an_input_changes(t
     assert runner.run(changed).status == "ran" and target.is_file()  # a missing output is redone
 
 
-@pytest.mark.integration  # a real process
 def test_outputs_suffice_for_a_runner_told_so(tmp_path: Path) -> None:
     source, target = tmp_path / "in.txt", tmp_path / "out.txt"
     source.write_text("a", encoding="utf-8")
@@ -56,7 +62,6 @@ def test_outputs_suffice_for_a_runner_told_so(tmp_path: Path) -> None:
     assert Runner(tmp_path / "logs").run(copy_step(source, target)).status == "ran"  # no stamp: run
 
 
-@pytest.mark.integration  # a real process
 def test_a_failure_names_the_log_and_leaves_no_stamp(tmp_path: Path) -> None:
     runner = Runner(tmp_path / "logs")
     failing = Step("fail", [sys.executable, "-c", "print('went wrong'); raise SystemExit(3)"])
@@ -69,7 +74,6 @@ def test_a_failure_names_the_log_and_leaves_no_stamp(tmp_path: Path) -> None:
         runner.run(silent)
 
 
-@pytest.mark.integration  # a real process
 def test_a_failure_says_in_its_one_line_what_the_step_said_last(tmp_path: Path) -> None:
     """The step's last ``error:`` line (a later line that is not one does not hide it), else its last line."""
     runner, logs = Runner(tmp_path / "logs"), tmp_path / "logs"
@@ -90,7 +94,6 @@ def test_a_failure_says_in_its_one_line_what_the_step_said_last(tmp_path: Path) 
     assert str(caught.value) == f"step quiet failed (exit 4); its log: {logs / 'quiet.log'}"
 
 
-@pytest.mark.integration  # a real process
 def test_run_all_starts_from_a_step_and_prints_progress(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     source = tmp_path / "in.txt"
     source.write_text("a", encoding="utf-8")
@@ -377,3 +380,420 @@ def test_what_a_step_stopped_by_ctrl_c_left(tmp_path: Path) -> None:
     assert interrupted_line(step, Path("l.log"), since) == (
         f"interrupted (Ctrl-C) during step train: it had written 2 file(s) under {out} (left as they are; a rerun "
         "redoes the step); its log: l.log")
+
+
+# The launcher's parts one by one, each with a bare child that ends at once (or is stopped at once).
+
+
+class Terminal(io.StringIO):
+    """A console stream: a step's progress is a tqdm bar there."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.fixture
+def at_tmp_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The repository root is ``tmp_path``: steps run there and their relative paths are read there."""
+    monkeypatch.setenv("LLM_RECIPES_ROOT", str(tmp_path))
+    return tmp_path.resolve()
+
+
+def test_the_documented_waits_of_a_running_step() -> None:
+    import recipekit.steps
+
+    assert recipekit.steps.POLL_SECONDS == 2.0 and recipekit.steps.STOP_SECONDS == 30  # as the docs promise
+
+
+def test_a_program_beside_this_python_then_on_path_then_its_bare_name() -> None:
+    from recipekit.steps import program
+
+    assert program("llm-recipes") == str(Path(sys.executable).parent / "llm-recipes")
+    assert not (Path(sys.executable).parent / "sh").exists()
+    assert program("sh") == shutil.which("sh") and Path(program("sh")).is_absolute()
+    assert program("no-such-program-anywhere") == "no-such-program-anywhere"
+
+
+def test_a_free_port_can_be_listened_on() -> None:
+    from recipekit.steps import free_port
+
+    port = free_port()
+    assert port.isdigit() and 1024 <= int(port) < 65536
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", int(port)))
+        listener.listen()
+
+
+REPORT = ("import os, sys; print(os.environ['GREETING'], os.environ['FROM_PARENT'], flush=True); "
+          "print(os.getcwd(), flush=True); print(os.environ['PATH'].split(os.pathsep)[0], flush=True); "
+          "print('on stderr', file=sys.stderr, flush=True); raise SystemExit(5)")
+
+
+def test_a_child_gets_its_environment_folder_and_tools_and_writes_both_streams_to_the_log(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from recipekit.steps import run_child
+
+    monkeypatch.setenv("FROM_PARENT", "inherited")
+    log = tmp_path / "child.log"
+    with log.open("w", encoding="utf-8") as handle:
+        code = run_child([sys.executable, "-c", REPORT], {"GREETING": "hello"}, handle, tmp_path)
+    assert code == 5
+    assert log.read_text(encoding="utf-8").splitlines() == [
+        "hello inherited", str(tmp_path.resolve()), str(Path(sys.executable).parent), "on stderr"]
+
+
+def test_without_a_log_a_childs_output_is_this_processs_own(capfd: pytest.CaptureFixture[str]) -> None:
+    from recipekit.steps import run_child
+
+    code = run_child([sys.executable, "-c", "import os, sys; print(os.getcwd()); print('err', file=sys.stderr)"])
+    assert code == 0
+    assert tuple(capfd.readouterr()) == (os.getcwd() + "\n", "err\n")  # run from here, each stream its own
+
+
+def test_a_tick_comes_every_poll_and_once_after_the_child_ends(monkeypatch: pytest.MonkeyPatch) -> None:
+    import recipekit.steps
+    from recipekit.steps import run_child
+
+    ticks: list[float] = []
+    monkeypatch.setattr(recipekit.steps, "POLL_SECONDS", 60.0)
+    started = time.perf_counter()
+    assert run_child([sys.executable, "-c", "raise SystemExit(2)"], tick=lambda: ticks.append(1)) == 2
+    assert len(ticks) == 1 and time.perf_counter() - started < 30  # the exit is seen at once, then one tick
+    monkeypatch.setattr(recipekit.steps, "POLL_SECONDS", 0.02)
+    ticks.clear()
+    assert run_child([sys.executable, "-c", "import time; time.sleep(0.3)"], tick=lambda: ticks.append(1)) == 0
+    assert len(ticks) >= 5, ticks
+
+
+SLEEPER = "import os, pathlib, sys, time; pathlib.Path(sys.argv[1]).write_text(str(os.getpid())); time.sleep(30)"
+STUBBORN = ("import os, pathlib, signal, sys, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
+            "pathlib.Path(sys.argv[1]).write_text(str(os.getpid())); time.sleep(30)")
+
+
+def process_state(pid: int) -> str:
+    """A process's state letter (``Z``: ended, not yet reaped), or ``gone``."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError):
+        return "gone"
+
+
+def ctrl_c_when_written(ready: Path, pressed: list[float]) -> Callable[[], None]:
+    """A tick that raises KeyboardInterrupt (as Ctrl-C does) once the child has written ``ready``."""
+    def tick() -> None:
+        if ready.is_file() and ready.read_text():
+            pressed.append(time.perf_counter())
+            raise KeyboardInterrupt
+    return tick
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads a process's state in /proc")
+def test_ctrl_c_stops_the_child_and_goes_on(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import recipekit.steps
+    from recipekit.steps import run_child
+
+    monkeypatch.setattr(recipekit.steps, "POLL_SECONDS", 0.01)
+    ready, pressed = tmp_path / "pid", []
+    with pytest.raises(KeyboardInterrupt):
+        run_child([sys.executable, "-c", SLEEPER, str(ready)], tick=ctrl_c_when_written(ready, pressed))
+    assert time.perf_counter() - pressed[0] < 10  # stopped, not waited for (30 s)
+    assert process_state(int(ready.read_text())) == "gone"  # ended and reaped before the interrupt went on
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads a process's state in /proc")
+def test_a_child_that_ignores_the_stop_is_killed_after_the_grace_time(tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    import recipekit.steps
+    from recipekit.steps import run_child
+
+    monkeypatch.setattr(recipekit.steps, "POLL_SECONDS", 0.01)
+    monkeypatch.setattr(recipekit.steps, "STOP_SECONDS", 0.3)
+    ready, pressed = tmp_path / "pid", []
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            run_child([sys.executable, "-c", STUBBORN, str(ready)], tick=ctrl_c_when_written(ready, pressed))
+        assert 0.3 <= time.perf_counter() - pressed[0] < 10  # the grace time, then no longer
+        pid = int(ready.read_text())
+        deadline = time.monotonic() + 3
+        while process_state(pid) not in ("Z", "gone") and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert process_state(pid) in ("Z", "gone")  # killed
+    finally:
+        if ready.is_file() and ready.read_text() and process_state(int(ready.read_text())) not in ("Z", "gone"):
+            os.kill(int(ready.read_text()), signal.SIGKILL)
+
+
+def test_ctrl_c_names_the_files_written_in_the_output_and_progress_folders(at_tmp_root: Path) -> None:
+    from recipekit.steps import interrupted_line
+
+    for name in "abcde":
+        (at_tmp_root / "saves" / name).mkdir(parents=True)
+    outputs = [Path(f"saves/{name}/model.bin") for name in "ecdb"]  # folders listed in order whatever their order
+    step = Step("train", ["x"], outputs=outputs, progress=Path("saves/a/trainer_log.jsonl"))
+    since = 1_700_000_000
+    for name, when in (("saves/b/w.bin", since), ("saves/a/trainer_log.jsonl", since + 5), ("saves/a/old", since - 1)):
+        (at_tmp_root / name).write_text("x")
+        os.utime(at_tmp_root / name, (when, when))
+    # w.bin written the very second the step started counts; old, a second before, does not
+    folders = ", ".join(f"{at_tmp_root}/saves/{name}" for name in "abcde")
+    assert interrupted_line(step, Path("logs/train.log"), since) == (
+        f"interrupted (Ctrl-C) during step train: it had written 2 file(s) under {folders} (left as they are; a "
+        "rerun redoes the step); its log: logs/train.log")
+    assert interrupted_line(step, Path("l.log"), since + 6) == (
+        "interrupted (Ctrl-C) during step train: it had written nothing in its output folders; its log: l.log")
+
+
+MAKE = ("import os, pathlib, sys, time; time.sleep(0.25); print('made in', os.getcwd(), flush=True); "
+        "print('size', os.environ['SIZE'], file=sys.stderr, flush=True); pathlib.Path('made.txt').write_text('m')")
+
+
+def test_a_step_runs_in_the_root_with_its_environment_and_leaves_its_log_and_stamp(at_tmp_root: Path) -> None:
+    step = Step("make", [sys.executable, "-c", MAKE], env={"SIZE": "tiny"}, outputs=[Path("made.txt")])
+    logs = at_tmp_root / "deep" / "logs"
+    runner = Runner(logs)
+    assert (runner.log(step), runner.stamp(step)) == (logs / "make.log", logs / "make.done")
+    outcome = runner.execute(step)
+    assert (logs / "make.log").read_text(encoding="utf-8") == f"made in {at_tmp_root}\nsize tiny\n"
+    command = f"SIZE=tiny {shlex.quote(sys.executable)} -c {shlex.quote(MAKE)}"
+    assert (logs / "make.done").read_text(encoding="utf-8") == command
+    assert (at_tmp_root / "made.txt").read_text(encoding="utf-8") == "m"
+    assert (outcome.step, outcome.status, outcome.log, outcome.command) == ("make", "ran", str(logs / "make.log"),
+                                                                            command)
+    assert 0.2 <= outcome.seconds < 10 and outcome.seconds == round(outcome.seconds, 1)  # to a tenth of a second
+
+
+def test_a_failed_rerun_drops_the_earlier_stamp_and_names_the_first_output_it_did_not_write(
+        at_tmp_root: Path) -> None:
+    runner = Runner(at_tmp_root / "logs")
+    log = at_tmp_root / "logs" / "s.log"
+    step = Step("s", [sys.executable, "-c", "print('error: said but exit 0')"], outputs=[Path("a.txt"), Path("b.txt")])
+    (at_tmp_root / "logs").mkdir()
+    runner.stamp(step).write_text(step.shell(), encoding="utf-8")
+    with pytest.raises(StepFailed) as caught:
+        runner.execute(step)
+    assert str(caught.value) == f"step s failed (it wrote no a.txt); its log: {log}"  # no reason: it exited 0
+    assert caught.value.reason == "" and not runner.stamp(step).exists()
+    assert log.read_text(encoding="utf-8") == "error: said but exit 0\n"
+    (at_tmp_root / "a.txt").write_text("a")
+    with pytest.raises(StepFailed, match=r"^step s failed \(it wrote no b\.txt\); its log: "):
+        runner.execute(step)
+    step.command = [sys.executable, "-c", "import sys; sys.exit('error: disk full')"]
+    with pytest.raises(StepFailed) as caught:
+        runner.execute(step)  # an exit code first, with what it said
+    assert str(caught.value) == f"step s failed (exit 1): disk full; its log: {log}"
+    assert caught.value.step is step and caught.value.why == "exit 1" and caught.value.log == log
+
+
+LONG_LOG = ("import sys; print('error: early'); print('\\n'.join(f'filler line {i:06d}' for i in range(5000))); "
+            "sys.exit(3)")
+
+
+def test_a_failures_reason_is_read_from_the_end_of_a_long_log(at_tmp_root: Path) -> None:
+    with pytest.raises(StepFailed) as caught:
+        Runner(at_tmp_root / "logs").execute(Step("long", [sys.executable, "-c", LONG_LOG]))
+    assert (at_tmp_root / "logs" / "long.log").stat().st_size > 65536  # the error line is past the tail read
+    assert caught.value.reason == "filler line 004999"
+
+
+WATCH_SECONDS = 20  # the longest a test waits for a child to say it started
+
+
+def interrupt_when(ready: Callable[[], bool]) -> None:
+    """Press Ctrl-C in this process (KeyboardInterrupt in its main thread) once ``ready()``."""
+    def watch() -> None:
+        deadline = time.monotonic() + WATCH_SECONDS
+        while time.monotonic() < deadline:
+            if ready():
+                _thread.interrupt_main()
+                return
+            time.sleep(0.01)
+
+    threading.Thread(target=watch, daemon=True).start()
+
+
+def test_ctrl_c_during_a_step_says_at_once_what_it_left_and_where(at_tmp_root: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    import recipekit.steps
+
+    monkeypatch.setattr(recipekit.steps, "POLL_SECONDS", 0.02)
+    (at_tmp_root / "run").mkdir()
+    (at_tmp_root / "run" / "old.bin").write_text("from an earlier run")
+    age(at_tmp_root / "run" / "old.bin", 60)
+    writer = ("import pathlib, time; pathlib.Path('run/trainer_log.jsonl').write_text('{}'); "
+              "pathlib.Path('started').write_text('1'); time.sleep(30)")
+    step = Step("train", [sys.executable, "-c", writer], outputs=[Path("run/trainer_state.json")],
+                progress=Path("run/trainer_log.jsonl"))
+    interrupt_when((at_tmp_root / "started").is_file)
+    started = time.perf_counter()
+    with pytest.raises(KeyboardInterrupt) as caught:
+        Runner(at_tmp_root / "logs").execute(step)
+    assert time.perf_counter() - started < WATCH_SECONDS  # the child was stopped, not waited for
+    assert str(caught.value) == (  # the earlier run's file is not counted
+        f"interrupted (Ctrl-C) during step train: it had written 1 file(s) under {at_tmp_root / 'run'} (left as "
+        f"they are; a rerun redoes the step); its log: {at_tmp_root / 'logs' / 'train.log'}")
+    assert caught.value.__cause__ is None and caught.value.__suppress_context__  # one line, no chained traceback
+    assert not (at_tmp_root / "logs" / "train.done").exists()
+
+
+def test_ctrl_c_on_a_terminal_wipes_the_live_bar_before_the_line(at_tmp_root: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    import recipekit.steps
+
+    monkeypatch.setattr(recipekit.steps, "POLL_SECONDS", 0.02)
+    screen = Terminal()
+    monkeypatch.setattr(sys, "stdout", screen)
+    (at_tmp_root / "run").mkdir()
+    writer = ("import json, time; open('run/trainer_log.jsonl', 'a').write(json.dumps({'current_steps': 1, "
+              "'total_steps': 2}) + '\\n'); time.sleep(30)")
+    step = Step("train", [sys.executable, "-c", writer], progress=Path("run/trainer_log.jsonl"))
+    interrupt_when(lambda: "1/2" in screen.getvalue())  # once the bar is drawn
+    with pytest.raises(KeyboardInterrupt) as caught:
+        Runner(at_tmp_root / "logs").execute(step)
+    assert str(caught.value).startswith("interrupted (Ctrl-C) during step train: it had written 1 file(s) under ")
+    assert re.search(r"\r +\r$", screen.getvalue())  # closed by the step itself (its frame is still held here)
+
+
+APPEND_RECORD = ("import json, time; time.sleep({delay}); open('run/trainer_log.jsonl', 'a').write(json.dumps("
+                 "{{'current_steps': 2, 'total_steps': 2, 'loss': 0.5}}) + '\\n')")
+
+
+def test_a_step_shows_its_own_runs_trainer_progress_never_an_earlier_runs(
+        at_tmp_root: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    import recipekit.steps
+
+    monkeypatch.setattr(recipekit.steps, "POLL_SECONDS", 0.02)
+    trainer_log = at_tmp_root / "run" / "trainer_log.jsonl"
+    trainer_log.parent.mkdir()
+    trainer_log.write_text('{"current_steps": 99, "total_steps": 99}\n', encoding="utf-8")  # an earlier run's
+    age(trainer_log, 60)
+    runner = Runner(at_tmp_root / "logs")
+    runner.execute(Step("predict", [sys.executable, "-c", "pass"], progress=Path("run/trainer_log.jsonl")))
+    assert capsys.readouterr().out == ""
+    runner.execute(Step("train", [sys.executable, "-c", APPEND_RECORD.format(delay=0)],
+                        progress=Path("run/trainer_log.jsonl")))
+    assert capsys.readouterr().out == "  step 2/2 (100.0%), loss 0.5000\n"  # read once more after its exit
+
+
+def test_a_progress_line_counts_as_a_sign_of_life_and_a_quiet_step_gets_a_heartbeat(
+        at_tmp_root: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """One tick, at the child's exit (the poll is longer than the child), 0.3 s after the step began: past the
+    heartbeat's 0.2 s unless the trainer's line was just shown."""
+    import recipekit.progress
+    import recipekit.steps
+
+    monkeypatch.setattr(recipekit.steps, "POLL_SECONDS", 60.0)
+    monkeypatch.setattr(recipekit.progress, "HEARTBEAT_SECONDS", 0.2)
+    (at_tmp_root / "run").mkdir()
+    runner = Runner(at_tmp_root / "logs")
+    runner.execute(Step("train", [sys.executable, "-c", APPEND_RECORD.format(delay=0.3)],
+                        progress=Path("run/trainer_log.jsonl")))
+    assert capsys.readouterr().out == "  step 2/2 (100.0%), loss 0.5000\n"
+    bar = "import time; time.sleep(0.3); print(' 50%|#####     | 1/2 [00:01<00:01, 1.00it/s]', flush=True)"
+    runner.execute(Step("quiet", [sys.executable, "-c", bar]))
+    assert capsys.readouterr().out == "  quiet: still running, elapsed 0:00:00; its log: 1/2\n"
+
+
+def test_on_a_terminal_the_live_bar_counts_as_a_sign_of_life_and_is_closed_at_the_end(
+        at_tmp_root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import recipekit.progress
+    import recipekit.steps
+
+    monkeypatch.setattr(recipekit.steps, "POLL_SECONDS", 0.02)
+    monkeypatch.setattr(recipekit.progress, "HEARTBEAT_SECONDS", 0.1)
+    screen = Terminal()
+    monkeypatch.setattr(sys, "stdout", screen)
+    (at_tmp_root / "run").mkdir()
+    first = ("import json, time; open('run/trainer_log.jsonl', 'a').write(json.dumps({'current_steps': 1, "
+             "'total_steps': 2}) + '\\n'); time.sleep(0.4)")
+    Runner(at_tmp_root / "logs").execute(Step("train", [sys.executable, "-c", first],
+                                              progress=Path("run/trainer_log.jsonl")))
+    shown = screen.getvalue()
+    # once the bar is up, 0.4 s of it unchanged brings no heartbeat (a slow start may bring one before it)
+    assert "1/2" in shown and "still running" not in shown.partition("0/2")[2]
+    assert re.search(r"\r +\r$", shown)  # the bar wiped when the step ended
+
+
+def test_ready_prepares_each_step_and_says_whether_it_has_to_run(at_tmp_root: Path) -> None:
+    seen: list[tuple[str, list[str]]] = []
+
+    def prepare(step: Step, notes: list[str]) -> None:
+        seen.append((step.name, notes))
+        notes.append("tiny copy written")
+
+    runner = Runner(at_tmp_root / "logs", prepare)
+    step = Step("convert", ["x"])
+    notes: list[str] = []
+    assert runner.ready(step, notes=notes) is True  # no stamp
+    assert notes == ["tiny copy written"] and seen[0][1] is notes
+    (at_tmp_root / "logs").mkdir()
+    runner.stamp(step).write_text(step.shell(), encoding="utf-8")
+    assert runner.ready(step) is False and seen[-1] == ("convert", ["tiny copy written"])  # a list of its own
+    assert runner.ready(step, force=True) is True and len(seen) == 3
+    assert Runner(at_tmp_root / "logs").ready(step) is False  # nothing to prepare
+
+
+def test_run_skips_an_up_to_date_step_without_starting_it(at_tmp_root: Path) -> None:
+    from recipekit.steps import Outcome
+
+    step = Step("check", [sys.executable, "-c", "raise SystemExit(9)"])
+    runner = Runner(at_tmp_root / "logs")
+    (at_tmp_root / "logs").mkdir()
+    runner.stamp(step).write_text(step.shell(), encoding="utf-8")
+    assert runner.run(step) == Outcome("check", "skipped", 0.0, str(at_tmp_root / "logs" / "check.log"), step.shell())
+    assert not runner.log(step).exists()  # never started
+    with pytest.raises(StepFailed, match=r"^step check failed \(exit 9\); its log: "):
+        runner.run(step, force=True)
+
+
+def test_run_all_prints_each_steps_lines_and_hands_the_outcomes_over_after_each(
+        at_tmp_root: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    class Recording(Runner):
+        def after(self, outcomes: list) -> None:
+            seen.append([(o.step, o.status) for o in outcomes])
+
+    def prepare(step: Step, notes: list[str]) -> None:
+        if step.name == "one":
+            notes.extend(["first note", "second note"])
+
+    seen: list[list[tuple[str, str]]] = []
+    logs = at_tmp_root / "logs"
+    runner = Recording(logs, prepare)
+    steps = [Step("one", [sys.executable, "-c", "import time; time.sleep(0.15)"]),
+             Step("two", [sys.executable, "-c", "pass"], env={"MODE": "fast"})]
+    outcomes = runner.run_all(steps)
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[:4] == [f"[1/2] one: {shlex.quote(sys.executable)} -c 'import time; time.sleep(0.15)'",
+                         "  note: first note", "  note: second note", f"  log: {logs / 'one.log'}"]
+    done = re.fullmatch(rf"  done in (\d+\.\d) s \(log: {re.escape(str(logs / 'one.log'))}\)", lines[4])
+    assert done and float(done.group(1)) == outcomes[0].seconds and outcomes[0].seconds >= 0.1
+    assert lines[5:7] == [f"[2/2] two: MODE=fast {shlex.quote(sys.executable)} -c pass", f"  log: {logs / 'two.log'}"]
+    assert re.fullmatch(rf"  done in \d+\.\d s \(log: {re.escape(str(logs / 'two.log'))}\)", lines[7])
+    assert len(lines) == 8
+    assert seen == [[("one", "ran")], [("one", "ran"), ("two", "ran")]]
+    seen.clear()
+    assert [o.status for o in runner.run_all(steps)] == ["skipped", "skipped"]
+    assert capsys.readouterr().out.splitlines() == [  # notes only for a step that runs
+        f"[1/2] one: {steps[0].shell()}", "  skipped: up to date", f"[2/2] two: {steps[1].shell()}",
+        "  skipped: up to date"]
+    assert seen == [[("one", "skipped")], [("one", "skipped"), ("two", "skipped")]]
+    assert [o.status for o in runner.run_all(steps, start_at="two")] == ["skipped", "ran"]  # from it on
+    assert [o.status for o in runner.run_all(steps, start_at="one")] == ["ran", "ran"]  # the first: all
+
+
+def test_run_logged_keeps_the_log_and_a_failure_is_one_line_naming_it(at_tmp_root: Path) -> None:
+    from recipekit.steps import run_logged
+
+    log = at_tmp_root / "logs" / "probe.log"
+    code = "import os; print('probe', os.environ['RANKS'])"
+    run_logged([sys.executable, "-c", code], log, {"RANKS": "2"})
+    assert log.read_text(encoding="utf-8") == "probe 2\n"
+    assert (at_tmp_root / "logs" / "probe.done").read_text(encoding="utf-8") == (
+        f"RANKS=2 {shlex.quote(sys.executable)} -c {shlex.quote(code)}")
+    said = "import sys; print('loading'); sys.exit('error: no tokenizer')"
+    with pytest.raises(InputError) as caught:
+        run_logged([sys.executable, "-c", said, "extra"], log)
+    assert str(caught.value) == f"{log}: {sys.executable} -c {said} failed (exit 1): no tokenizer"
+    assert caught.value.path == str(log) and caught.value.__suppress_context__
+    with pytest.raises(InputError) as caught:
+        run_logged([sys.executable, "-c", "raise SystemExit(4)"], log)
+    assert str(caught.value) == f"{log}: {sys.executable} -c raise SystemExit(4) failed (exit 4)"  # nothing said
