@@ -89,12 +89,13 @@ def markdown(table: dict[str, Counter[str]], by: str) -> str:
     for module, counts in table.items():
         groups[module.removeprefix("recipekit.").replace(".", "/") + ".py" if by == "module" else folder_of(module)] \
             .update(counts)
-    rows = [f"| {by} | killed | survived | no unit test reaches it | equivalent | score |", "|---|---|---|---|---|---|"]
+    rows = [f"| {by} | killed | survived | no unit test reaches it | equivalent | not run yet | score |",
+            "|---|---|---|---|---|---|---|"]
     for name, counts in sorted(groups.items()):
         score = module_score(counts)
         shown = "not run" if score is None else f"{score:.1%}"
         rows.append(f"| `{name}` | {counts['killed'] + counts['timeout']} | {counts['survived']} | "
-                    f"{counts['no tests']} | {counts['equivalent']} | {shown} |")
+                    f"{counts['no tests']} | {counts['equivalent']} | {counts['not checked']} | {shown} |")
     return "\n".join(rows)
 
 
