@@ -14,7 +14,7 @@ from typing import Any
 from recipekit.data.transaction import Plan
 from recipekit.errors import InputError
 from recipekit.files import atomic_write_text, remove_file, writes_held
-from recipekit.paths import root, shown
+from recipekit.paths import at_root, root, shown
 from recipekit.plan.fit import METHODS, Planned, Search, choose_cutoff, search
 from recipekit.reproduce.new_recipes import NewRun, export_args, predict_args, recipe_text, template_for, train_args
 
@@ -107,10 +107,12 @@ def convert_flags(args: argparse.Namespace, held: int) -> list[str]:
 
 
 def convert(flags: list[str], data_dir: Path) -> Any:
-    """``convert generic`` with ``flags`` into ``data_dir`` (the conversion, its sets staged and committed)."""
+    """``convert generic`` with ``flags`` into ``data_dir`` (the conversion, its sets staged and committed); the
+    ``--input`` the flags give relative to the root (as the chain's convert step reads it) is read there."""
     from recipekit.converters import generic
 
-    conversion = generic.convert(generic.build_parser().parse_args([*flags, "--data-dir", str(data_dir)]))
+    here = [str(at_root(value)) if flags[i - 1:i] == ["--input"] else value for i, value in enumerate(flags)]
+    conversion = generic.convert(generic.build_parser().parse_args([*here, "--data-dir", str(data_dir)]))
     conversion.commit(flags[flags.index("--name") + 1], data_dir, maker=MAKER)
     return conversion
 
