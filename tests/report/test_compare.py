@@ -37,8 +37,8 @@ def test_a_folder_gives_its_own_report_first_then_by_kind_then_by_name(tmp_path:
 
 def test_the_headline_of_each_kind_of_report() -> None:
     classify = {"accuracy": 0.75, "macro": {"f1": 0.5, "precision": 0.4}, "n": 8,
-                "probabilistic": {"log_loss": 0.9, "brier": 0.3, "auc": 0.8}}
-    assert headline(classify) == {"accuracy": 0.75, "macro_f1": 0.5, "log_loss": 0.9, "brier": 0.3}
+                "probabilistic": {"log_loss": 0.9, "brier": 0.3, "auc": 0.8, "ece": 0.05}}
+    assert headline(classify) == {"accuracy": 0.75, "macro_f1": 0.5, "log_loss": 0.9, "brier": 0.3, "ece": 0.05}
     assert headline({"accuracy": 1.0, "macro": 0.5, "probabilistic": [1]}) == {"accuracy": 1.0}
     assert headline({"accuracy": 0.0, "macro": {"precision": 1.0}}) == {"accuracy": 0.0}  # no f1: none
     gen = {"llamafactory": {"bleu-4": 12.5, "rouge-l": 30, "note": "x"},
@@ -65,6 +65,12 @@ def test_runs_are_named_by_names_by_their_folder_or_by_their_files_folder(tmp_pa
     assert [r["run"] for r in load_runs([first, tmp_path / "v2"], ["one", "two"])] == ["one", "two"]
     with pytest.raises(InputError, match=r"^--names gives 1 names for 2 runs$"):
         load_runs([first, tmp_path / "v2"], ["one"])
+    with pytest.raises(InputError, match=r"^--names gives 0 names for 2 runs$"):
+        load_runs([first, tmp_path / "v2"], [])
+    assert [r["run"] for r in load_runs([first, first], ["a", "b"])] == ["a", "b"]  # one report, two names: allowed
+    put(tmp_path / "x" / "v1" / "gen_report.json", {"accuracy": 0.5})
+    with pytest.raises(InputError, match=r"^two runs share a name: give --names$"):
+        load_runs([first, tmp_path / "x" / "v1"], None)  # two reports in folders of one name
     with pytest.raises(InputError, match=r"^two runs share a name: give --names$"):
         load_runs([first, tmp_path / "v1"], None)
     put(tmp_path / "odd" / "classify_report.json", {"accuracy": 1.0, "meta": {"predictions": "p.jsonl"}})
