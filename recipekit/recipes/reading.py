@@ -87,6 +87,11 @@ class Recipe:
         return str(self.value("finetuning_type"))
 
     @property
+    def saves_whole_model(self) -> bool:
+        """Whether training saves the whole model (full and freeze tuning) rather than an adapter (LoRA, OFT)."""
+        return self.finetuning_type in ("full", "freeze")
+
+    @property
     def template(self) -> str | None:
         """LLaMA-Factory's chat template (None: the tokenizer's own, as LLaMA-Factory does); None for a classifier."""
         return None if self.is_classifier else self.value("template")

@@ -174,7 +174,7 @@ def point_steps(point: Point, recipe: Recipe, out: Path, name: str, *, gpus: int
                       progress=train_dir / TRAINER_LOG))
     if predict:
         predicting = load_recipe(predict)
-        key = "adapter_name_or_path" if recipe.setting("finetuning_type") != "full" else "model_name_or_path"
+        key = "model_name_or_path" if recipe.saves_whole_model else "adapter_name_or_path"
         extra = [f"eval_dataset={copy}_val"] if copy and predicting.datasets("eval_dataset") else []
         steps.append(Step("predict", [cli, "train", str(predicting.path), f"{key}={train_dir}",
                                       f"output_dir={folder / 'predict'}", *extra, *predict_override],

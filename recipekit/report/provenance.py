@@ -24,10 +24,10 @@ def recipe_writing(folder: Path, recipe_paths: list[Path]) -> Path | None:
 
 def recipe_models(recipe: Recipe) -> tuple[str | None, str | None]:
     """(model_name_or_path, adapter_name_or_path) a recipe's run predicts with: a run that trains predicts with
-    what it trained (its output_dir: the adapter, or the whole model when fine-tuned fully)."""
+    what it trained (its output_dir: the adapter, or the whole model of full and freeze tuning)."""
     model, adapter = recipe.written("model_name_or_path"), recipe.written("adapter_name_or_path")
     if recipe.trains:
-        if recipe.finetuning_type == "full":
+        if recipe.saves_whole_model:
             model, adapter = recipe.output_folder(), None
         else:
             adapter = recipe.output_folder()

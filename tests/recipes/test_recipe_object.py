@@ -175,3 +175,16 @@ def test_a_recipe_that_is_not_utf8_is_one_line_naming_the_line_and_byte(tmp_path
         load_recipe(path)
     assert str(caught.value) == (f"{path}:{line}: not valid UTF-8 at byte {offset} (b'\\xe9': invalid continuation "
                                  "byte); save it as UTF-8")
+
+
+@pytest.mark.parametrize(("method", "whole"), [("full", True), ("freeze", True), ("lora", False), ("oft", False)])
+def test_full_and_freeze_tuning_predict_with_the_whole_model_they_saved_and_the_others_with_an_adapter(
+        tmp_path: Path, method: str, whole: bool) -> None:
+    from recipekit.report.provenance import recipe_models
+
+    path = tmp_path / "r.yaml"
+    path.write_text(LEAN_SFT.replace("finetuning_type: lora", f"finetuning_type: {method}"), encoding="utf-8")
+    recipe = load_recipe(path)
+    # LLaMA-Factory saves full- and freeze-tuned runs as whole models, LoRA and OFT runs as adapters
+    assert recipe.saves_whole_model is whole
+    assert recipe_models(recipe) == (("saves/lean", None) if whole else ("Qwen/Qwen2.5-0.5B", "saves/lean"))

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import json
+import re
+import sys
 from pathlib import Path
 
 import pytest
+import yaml
 from conftest import AGNEWS_LABELS, agnews_rows, run_cli, write_jsonl, write_original_csv
 
 from recipekit.errors import InputError
-from recipekit.recipes.sweep import Point, grid, parse_axis, point_metrics, slug
+from recipekit.recipes.sweep import Point, grid, parse_axis, point_metrics, point_steps, slug
+from recipekit.steps import Step
 
 LABELS = ["1: World", "2: Sports", "3: Business", "4: Sci/Tech"]
 
@@ -20,6 +24,7 @@ def test_axes_and_grid() -> None:
     points = grid([parse_axis("a=1,2"), parse_axis("b=x,y,z")])
     assert [p.overrides for p in points][:2] == [(("a", "1"), ("b", "x")), (("a", "1"), ("b", "y"))]
     assert len(points) == 6 and len({p.name for p in points}) == 6
+    assert parse_axis("--instruction=a").converter_flag and not parse_axis("-x=1").converter_flag
     for bad, message in (("lr", "looks like key=v1,v2"), ("lr=1,,2", "empty value"), ("lr=1,1", "repeated")):
         with pytest.raises(InputError, match=message):
             parse_axis(bad)
@@ -218,3 +223,272 @@ def test_a_tiny_sweep_trains_predicts_and_tabulates_every_point(tmp_path: Path) 
     assert len(table["points"]) == 2 and all(0 <= p["accuracy"] <= 1 and p["steps"] == 3 for p in table["points"])
     again = run_cli(*argv)
     assert again.returncode == 0 and again.stdout.count("skipped (done)") == 6
+
+
+CLI = str(Path(sys.executable).with_name("llamafactory-cli"))
+
+
+def recipe_file(path: Path, header: str = "", **values: object) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(header + yaml.safe_dump(values, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def train_recipe(tmp_path: Path, header: str = "", **changes: object) -> Path:
+    values = {"model_name_or_path": "org/model", "stage": "sft", "do_train": True, "finetuning_type": "lora",
+              "dataset": "agnews, extra", "dataset_dir": str(tmp_path / "data"), "template": "default",
+              "output_dir": str(tmp_path / "saves"), "report_to": "none", **changes}
+    return recipe_file(tmp_path / "train.yaml", header, **values)
+
+
+def predict_recipe(tmp_path: Path, **changes: object) -> Path:
+    values = {"model_name_or_path": "org/model", "stage": "sft", "do_predict": True, "finetuning_type": "lora",
+              "eval_dataset": "agnews_val", "dataset_dir": str(tmp_path / "data"), "template": "default",
+              "output_dir": str(tmp_path / "pred"), "predict_with_generate": True, "report_to": "none", **changes}
+    return recipe_file(tmp_path / "predict.yaml", **values)
+
+
+def test_a_training_points_one_train_step_and_its_environment(tmp_path: Path) -> None:
+    from recipekit.progress import TRAINER_LOG
+    from recipekit.recipes.reading import load_recipe
+
+    path = train_recipe(tmp_path)
+    recipe, out, data = load_recipe(path), tmp_path / "sweep", tmp_path / "data"
+    point = grid([parse_axis("learning_rate=1e-4"), parse_axis("lora_rank=8")])[0]
+    [train] = point_steps(point, recipe, out, "run")
+    folder = out / "p00_learningrate-1e-4_lorarank-8" / "train"
+    assert train.name == "train"
+    assert train.command == [CLI, "train", str(path), "learning_rate=1e-4", "lora_rank=8", f"output_dir={folder}",
+                             "run_name=run-p00_learningrate-1e-4_lorarank-8"]
+    assert train.env == {"WANDB_RUN_GROUP": "run"}
+    assert train.inputs == [path, data / "dataset_info.json", data / "agnews.jsonl", data / "extra.jsonl"]
+    assert train.outputs == [folder / "trainer_state.json"] and train.progress == folder / TRAINER_LOG
+    [on_gpus] = point_steps(point, recipe, out, "run", gpus=4)
+    assert on_gpus.env == {"WANDB_RUN_GROUP": "run", "FORCE_TORCHRUN": "1", "NPROC_PER_NODE": "4"}
+    launched = load_recipe(train_recipe(tmp_path, "# Launch:\n#   FORCE_TORCHRUN=1 llamafactory-cli train x.yaml\n"))
+    [torchrun] = point_steps(point, launched, out, "run")
+    assert torchrun.env == {"WANDB_RUN_GROUP": "run", "FORCE_TORCHRUN": "1"}  # as the recipe's launch line says
+
+
+def test_a_converter_flag_point_converts_its_own_copy_first(tmp_path: Path) -> None:
+    from recipekit.recipes.reading import load_recipe
+
+    data, out = tmp_path / "data", tmp_path / "sweep"
+    recipe = load_recipe(train_recipe(tmp_path, dataset="agnews", eval_dataset="agnews_val"))
+    point = grid([parse_axis("--instruction=Say it."), parse_axis("learning_rate=1e-4"), parse_axis("--seed=3")])[0]
+    copy = f"agnews_{point.name}"
+    convert, train = point_steps(point, recipe, out, "g", convert_args="--input 'raw dir/x.csv' --val-size 5")
+    assert convert.name == "convert"
+    assert convert.command == [sys.executable, "converters/agnews.py", "--input", "raw dir/x.csv", "--val-size", "5",
+                               "--instruction", "Say it.", "--seed", "3", "--name", copy, "--data-dir", str(data)]
+    assert convert.outputs == [data / f"{copy}.jsonl"] and convert.env == {}
+    assert train.command[3:6] == ["learning_rate=1e-4", f"dataset={copy}", f"eval_dataset={copy}_val"]
+    assert train.inputs == [recipe.path, data / "dataset_info.json", data / f"{copy}.jsonl"]
+    no_eval = load_recipe(train_recipe(tmp_path, dataset="agnews"))
+    _, train = point_steps(point, no_eval, out, "g")
+    assert train.command[3:5] == ["learning_rate=1e-4", f"dataset={copy}"] and "eval_dataset" not in train.shell()
+    unknown = load_recipe(train_recipe(tmp_path, dataset="mine,agnews"))
+    with pytest.raises(InputError) as caught:
+        point_steps(point, unknown, out, "g")
+    assert caught.value.message == "no converter known for dataset 'mine': converter flags can't be swept"
+
+
+def test_predict_and_report_steps_of_a_point(tmp_path: Path) -> None:
+    from recipekit.progress import TRAINER_LOG
+    from recipekit.recipes.reading import load_recipe
+
+    recipe, out = load_recipe(train_recipe(tmp_path)), tmp_path / "sweep"
+    predict = predict_recipe(tmp_path)
+    point = grid([parse_axis("learning_rate=1e-4")])[0]
+    folder = out / point.name
+    _, pred, report = point_steps(point, recipe, out, "g", predict=str(predict), predict_override=["a=1", "b=2"],
+                                  report="classify", labels="x,y")
+    assert pred.name == "predict"
+    assert pred.command == [CLI, "train", str(predict), f"adapter_name_or_path={folder / 'train'}",
+                            f"output_dir={folder / 'predict'}", "a=1", "b=2"]
+    assert pred.inputs == [predict, folder / "train" / "trainer_state.json"]
+    assert pred.outputs == [folder / "predict" / "generated_predictions.jsonl"]
+    assert pred.progress == folder / "predict" / TRAINER_LOG and pred.env == {}
+    predictions = folder / "predict" / "generated_predictions.jsonl"
+    assert report.name == "report"
+    assert report.command == [sys.executable, "eval/classify_report.py", str(predictions), "--labels", "x,y",
+                              "--out", str(folder / "report")]
+    assert report.inputs == [predictions] and report.outputs == [folder / "report" / "classify_report.json"]
+    full = load_recipe(train_recipe(tmp_path, finetuning_type="full"))
+    _, pred, report = point_steps(point, full, out, "g", predict=str(predict), report="gen", labels="x,y")
+    assert pred.command[3] == f"model_name_or_path={folder / 'train'}"  # whole weights: the model itself
+    assert report.command == [sys.executable, "eval/gen_report.py", str(predictions), "--out",
+                              str(folder / "report")]  # labels go to a classify report only
+    assert report.outputs == [folder / "report" / "gen_report.json"]
+    freeze = load_recipe(train_recipe(tmp_path, finetuning_type="freeze"))
+    _, pred = point_steps(point, freeze, out, "g", predict=str(predict))
+    assert pred.command[3] == f"model_name_or_path={folder / 'train'}"  # freeze tuning saves whole weights
+    _, _, report = point_steps(point, full, out, "g", predict=str(predict), report="classify")
+    assert "--labels" not in report.command
+    copying = grid([parse_axis("--instruction=Go.")])[0]
+    agnews = load_recipe(train_recipe(tmp_path, dataset="agnews"))
+    _, _, pred = point_steps(copying, agnews, out, "g", predict=str(predict))
+    assert pred.command[5] == f"eval_dataset=agnews_{copying.name}_val"  # the point's own held-out copy
+    no_eval = predict_recipe(tmp_path, eval_dataset=None, predict_dataset="agnews_val")
+    _, _, pred = point_steps(copying, agnews, out, "g", predict=str(no_eval))
+    assert not any(part.startswith("eval_dataset=") for part in pred.command)
+
+
+def test_the_table_has_a_row_per_point_and_the_headline_metrics_found(tmp_path: Path) -> None:
+    from recipekit.recipes.sweep import HEADLINE, points_table
+
+    points = grid([parse_axis("lr=1,2")])
+    write_json(tmp_path / points[1].name / "train" / "trainer_state.json",
+               {"log_history": [{"eval_loss": 0.5, "step": 3}, {"loss": 0.25, "step": 3}]})
+    write_json(tmp_path / points[0].name / "report" / "classify_report.json", {"accuracy": 0.5, "macro": {"f1": 0.4}})
+    rows, metrics = points_table(points, tmp_path)
+    assert rows == [{"point": "p00_lr-1", "lr": "1", "accuracy": 0.5, "macro_f1": 0.4},
+                    {"point": "p01_lr-2", "lr": "2", "final_train_loss": 0.25, "final_eval_loss": 0.5, "steps": 3}]
+    assert metrics == ["accuracy", "macro_f1", "final_eval_loss", "final_train_loss"]  # in HEADLINE's order
+    assert HEADLINE == ("accuracy", "macro_f1", "log_loss", "lf_bleu-4", "lf_rouge-l", "final_eval_loss",
+                        "final_train_loss")
+    assert points_table(points[:1], tmp_path / "none") == ([{"point": "p00_lr-1", "lr": "1"}], [])
+
+
+def child(code: str, outputs: list[Path], name: str = "train") -> Step:
+    return Step(name, [sys.executable, "-c", code], outputs=outputs)
+
+
+def test_a_step_runs_once_and_a_failure_names_its_log(tmp_path: Path) -> None:
+    from recipekit.recipes.sweep import run_step
+
+    point = grid([parse_axis("k=v")])[0]
+    made = tmp_path / "made.txt"
+    step = child(f"open({str(made)!r}, 'w').write('x')", [made])
+    said = run_step(step, point, tmp_path)
+    assert re.fullmatch(r"done in \d+\.\d s", said) and made.read_text() == "x"
+    assert (tmp_path / "p00_k-v" / "logs" / "train.log").is_file()
+    assert run_step(child("raise SystemExit(5)", [made]), point, tmp_path) == "skipped (done)"  # its output is there
+    failing = child("import sys; print('error: the data is gone', file=sys.stderr); sys.exit(3)",
+                    [tmp_path / "never"], name="predict")
+    with pytest.raises(SystemExit) as stopped:
+        run_step(failing, point, tmp_path)
+    log = tmp_path / "p00_k-v" / "logs" / "predict.log"
+    assert stopped.value.code == f"error: p00_k-v: step predict failed (exit 3): the data is gone; log: {log}"
+
+
+def sweep_main(argv: list[object], capsys: pytest.CaptureFixture[str]) -> tuple[int, object, str, str]:
+    from conftest import command_module
+
+    try:
+        result, code = command_module("sweep").main([str(a) for a in argv]), 0
+    except SystemExit as exc:
+        result, code = None, exc.code
+    said = capsys.readouterr()
+    return code, result, said.out, said.err
+
+
+def test_unknown_double_dash_tokens_with_a_value_are_converter_axes(capsys: pytest.CaptureFixture[str]) -> None:
+    from conftest import command_module
+
+    parse = command_module("sweep").parse_arguments
+    args, flags = parse(["r.yaml", "lr=1,2", "--label-names=a,b", "--labels", "x", "--seed=1,2"])
+    assert flags == ["--label-names=a,b", "--seed=1,2"]
+    assert (args.recipe, args.axes, args.labels) == ("r.yaml", ["lr=1,2"], "x")
+    args, flags = parse(["r.yaml", "--label=a,b"])
+    assert (flags, args.labels) == (["--label=a,b"], None)  # a converter's flag, not an abbreviation of --labels
+    for argv, strays in ((["r.yaml", "--instruction"], "--instruction"), (["r.yaml", "-x=1", "--y"], "-x=1 --y")):
+        with pytest.raises(SystemExit) as stopped:
+            parse(argv)
+        assert stopped.value.code == 2
+        assert f": unrecognized arguments: {strays} (see --help)" in capsys.readouterr().err
+
+
+def test_what_a_sweep_refuses_before_anything_runs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    predict = predict_recipe(tmp_path)
+    code, _, _, err = sweep_main([predict, "lr=1"], capsys)
+    assert (code, err) == (2, f"error: {predict}: sweep a training recipe (do_train: true); predict recipes go to "
+                              "--predict\n")
+    evaluate = recipe_file(tmp_path / "eval.yaml", model_name_or_path="org/m", stage="sft", do_eval=True,
+                           finetuning_type="lora", eval_dataset="x", template="default", output_dir="o")
+    code, _, _, err = sweep_main([evaluate, "lr=1"], capsys)
+    assert (code, err) == (2, f"error: {evaluate}: sweep a training recipe (do_train: true); predict recipes go to "
+                              "--predict\n")
+    train = train_recipe(tmp_path)
+    code, _, _, err = sweep_main([train, "learning_rate=1e-4", "--report", "gen"], capsys)
+    assert (code, err) == (2, "error: --report scores predictions: give --predict RECIPE too\n")
+    code, _, _, err = sweep_main([train], capsys)
+    assert (code, err) == (2, "error: name at least one axis to sweep, e.g. learning_rate=1e-4,2e-5\n")
+    code, _, out, err = sweep_main([train, "learning_rate=1e-4", "per_device_train_batch_size=2,0"], capsys)
+    assert code == 2 and out == ""
+    assert err.startswith(f"error: {train}: point p01_learningrate-1e-4_perdevicetra-0 (learning_rate=1e-4 "
+                          "per_device_train_batch_size=0): ") and "per_device_train_batch_size" in err[120:]
+    assert not (tmp_path / "sweep").exists()
+
+
+def test_a_dry_run_prints_every_points_commands_and_runs_nothing(tmp_path: Path,
+                                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    train, out = train_recipe(tmp_path), tmp_path / "sweep"
+    code, result, said, _ = sweep_main([train, "learning_rate=1e-4,2e-5", "lora_rank=8", "--out", out, "--dry-run",
+                                        "--name", "lr"], capsys)
+    assert code == 0
+    names = ["p00_learningrate-1e-4_lorarank-8", "p01_learningrate-2e-5_lorarank-8"]
+    assert result["points"] == names and list(result["commands"]) == names
+    first = (f"WANDB_RUN_GROUP=lr {CLI} train {train} learning_rate=1e-4 lora_rank=8 "
+             f"output_dir={out / names[0] / 'train'} run_name=lr-{names[0]}")
+    assert result["commands"][names[0]] == [first]
+    assert said.splitlines() == [f"sweep lr: 2 point(s) of {train} in {out} (wandb group lr)",
+                                 f"[{names[0]}] learning_rate=1e-4 lora_rank=8", f"  {first}",
+                                 f"[{names[1]}] learning_rate=2e-5 lora_rank=8",
+                                 f"  {result['commands'][names[1]][0]}"]
+    assert not out.exists()
+    code, result, said, _ = sweep_main([train, "learning_rate=1e-4", "--dry-run", "--gpus", "2"], capsys)
+    assert said.splitlines()[0] == f"sweep train-sweep: 1 point(s) of {train} in outputs/sweeps/train " \
+                                   "(wandb group train-sweep)"  # the default name and folder: the recipe's stem
+    assert result["commands"]["p00_learningrate-1e-4"][0].startswith(
+        "WANDB_RUN_GROUP=train-sweep FORCE_TORCHRUN=1 NPROC_PER_NODE=2 ")
+    command = result["commands"]["p00_learningrate-1e-4"][0]
+    assert "output_dir=outputs/sweeps/train/p00_learningrate-1e-4/train" in command
+    code, result, said, _ = sweep_main([train, "lora_rank=4", "--seed=1", "--dry-run"], capsys)
+    assert code == 0, _
+    assert result["points"] == ["p00_lorarank-4_seed-1"]  # recipe fields first, then converter flags
+    assert said.splitlines()[1] == "[p00_lorarank-4_seed-1] lora_rank=4 --seed=1"
+    assert said.splitlines()[2].startswith(f"  {sys.executable} converters/agnews.py --seed 1 --name agnews_p00_")
+
+
+def test_a_finished_sweep_is_tabulated_and_plotted_per_swept_axis(tmp_path: Path,
+                                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    train, out = train_recipe(tmp_path), tmp_path / "sweep"
+    names = ["p00_learningrate-1e-4_lorarank-8", "p01_learningrate-2e-5_lorarank-8"]
+    write_json(out / names[0] / "train" / "trainer_state.json",
+               {"log_history": [{"loss": 2.0, "step": 1}, {"loss": 1.25, "step": 2}, {"eval_loss": 1.5, "step": 2}]})
+    write_json(out / names[1] / "train" / "trainer_state.json", {"log_history": [{"loss": 0.5, "step": 4}]})
+    code, result, said, _ = sweep_main([train, "learning_rate=1e-4,2e-5", "lora_rank=8", "--out", out, "--name", "s"],
+                                       capsys)
+    assert code == 0
+    assert said.count("  train: skipped (done)") == 2
+    axes = {"learning_rate": ["1e-4", "2e-5"], "lora_rank": ["8"]}
+    assert result == {"recipe": str(train), "name": "s", "axes": axes,
+                      "metrics": ["final_eval_loss", "final_train_loss"],
+                      "points": [{"point": names[0], "learning_rate": "1e-4", "lora_rank": "8",
+                                  "final_train_loss": 1.25, "final_eval_loss": 1.5, "steps": 2},
+                                 {"point": names[1], "learning_rate": "2e-5", "lora_rank": "8",
+                                  "final_train_loss": 0.5, "steps": 4}]}
+    assert json.loads((out / "sweep.json").read_text(encoding="utf-8")) == result
+    markdown = ("# Sweep s\n\n| point | learning_rate | lora_rank | final_eval_loss | final_train_loss |\n"
+                "|---|---|---|---|---|\n"
+                f"| {names[0]} | 1e-4 | 8 | 1.5000 | 1.2500 |\n| {names[1]} | 2e-5 | 8 | - | 0.5000 |\n")
+    assert (out / "sweep.md").read_text(encoding="utf-8") == markdown
+    assert markdown in said
+    assert (out / "sweep_learning_rate.png").read_bytes()[:4] == b"\x89PNG"
+    assert not (out / "sweep_lora_rank.png").exists()  # one value: nothing to draw
+    assert said.splitlines()[-1] == f"wrote {out / 'sweep.json'}, {out / 'sweep.md'}, {out / 'sweep_learning_rate.png'}"
+
+
+def test_a_sweep_without_metrics_writes_its_table_and_no_plot(tmp_path: Path,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    from conftest import command_module
+
+    train, out = train_recipe(tmp_path), tmp_path / "sweep"
+    for name in ("p00_lorarank-4", "p01_lorarank-8"):
+        write_json(out / name / "train" / "trainer_state.json", {"log_history": []})
+    code, result, said, _ = sweep_main([train, "lora_rank=4,8", "--out", out], capsys)
+    assert code == 0 and result["metrics"] == []
+    assert said.splitlines()[-1] == f"wrote {out / 'sweep.json'}, {out / 'sweep.md'}"
+    assert not list(out.glob("*.png"))
+    assert command_module("sweep").slug_key("--a/b/c") == "a_b_c" and command_module("sweep").slug_key("lr") == "lr"
