@@ -60,10 +60,13 @@ def parse_arguments(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
     parser = build_parser()
     parser.allow_abbrev = False  # `--label-names=...` must not be taken for a prefix of one of our own flags
     args, unknown = parser.parse_known_args(argv)
-    strays = [arg for arg in unknown if not (arg.startswith("--") and "=" in arg)]
+    flags = [arg for arg in unknown if arg.startswith("--") and "=" in arg]
+    # a recipe-field axis written after a converter-flag axis is left over by argparse: it is still an axis
+    args.axes += [arg for arg in unknown if not arg.startswith("-") and "=" in arg]
+    strays = [arg for arg in unknown if arg not in flags and arg not in args.axes]
     if strays:
         parser.error(f"unrecognized arguments: {' '.join(strays)}")
-    return args, unknown
+    return args, flags
 
 
 @exit_on_input_error

@@ -392,6 +392,13 @@ def test_unknown_double_dash_tokens_with_a_value_are_converter_axes(capsys: pyte
     assert (args.recipe, args.axes, args.labels) == ("r.yaml", ["lr=1,2"], "x")
     args, flags = parse(["r.yaml", "--label=a,b"])
     assert (flags, args.labels) == (["--label=a,b"], None)  # a converter's flag, not an abbreviation of --labels
+    # both kinds of axes in any order: a recipe field after a converter flag is still an axis, in its place
+    args, flags = parse(["r.yaml", "--seed=1", "lora_rank=4,8", "--dry-run", "lr=1,2"])
+    assert (args.axes, flags, args.dry_run) == (["lora_rank=4,8", "lr=1,2"], ["--seed=1"], True)
+    for argv, strays in ((["r.yaml", "--seed=1", "stray"], "stray"), (["r.yaml", "--seed", "1"], "--seed 1")):
+        with pytest.raises(SystemExit):
+            parse(argv)
+        assert f": unrecognized arguments: {strays} (see --help)" in capsys.readouterr().err
     for argv, strays in ((["r.yaml", "--instruction"], "--instruction"), (["r.yaml", "-x=1", "--y"], "-x=1 --y")):
         with pytest.raises(SystemExit) as stopped:
             parse(argv)
