@@ -10,6 +10,7 @@ import os
 import struct
 import time
 import zlib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -294,13 +295,19 @@ def test_a_run_without_an_output_dir_is_no_training_run(tmp_path: Path, monkeypa
 
 
 @pytest.fixture
-def offline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def offline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """wandb offline in ``tmp_path``; its process-wide setup (which keeps the environment it first read, a run id
+    included) is torn down before and after, so no test sees another's."""
+    import wandb
+
     for name in ("WANDB_RUN_ID", "WANDB_DIR", "WANDB_PROJECT", "WANDB_RUN_GROUP"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("WANDB_MODE", "offline")
     monkeypatch.setenv("WANDB_SILENT", "true")
     monkeypatch.chdir(tmp_path)
-    return tmp_path
+    wandb.teardown()
+    yield tmp_path
+    wandb.teardown()
 
 
 def the_run_file(folder: str) -> Path:
