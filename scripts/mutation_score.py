@@ -77,25 +77,36 @@ def module_score(counts: Counter[str]) -> float | None:
     return killed / total if total else None
 
 
+COLUMNS = ("killed", "survived", "no tests", "equivalent", "not checked")
+
+
+def source_of(module: str) -> str:
+    """The file of a module under ``recipekit/`` (a package's own module is its ``__init__.py``)."""
+    path = Path(*module.split(".")[1:])
+    return f"{path}/__init__.py" if (root() / "recipekit" / path).is_dir() else f"{path}.py"
+
+
 def folder_of(module: str) -> str:
-    """The package folder a module sits in (``recipekit.plan.memory`` -> ``plan/``; top-level modules -> ``.``)."""
-    parts = module.split(".")[1:-1]
-    return "/".join(parts) + "/" if parts else "."
+    """The package folder a module's file sits in (``recipekit.plan.memory`` -> ``plan/``; top level -> ``.``)."""
+    parent = Path(source_of(module)).parent
+    return "." if parent == Path(".") else f"{parent}/"
 
 
 def markdown(table: dict[str, Counter[str]], by: str) -> str:
-    """The scores as a Markdown table, one row per module (``by="module"``) or per package folder."""
+    """The scores as a Markdown table, one row per module (``by="module"``) or per package folder; a status
+    mutmut gives besides these (suspicious, skipped, segfault...) is counted as other."""
     groups: dict[str, Counter[str]] = defaultdict(Counter)
     for module, counts in table.items():
-        groups[module.removeprefix("recipekit.").replace(".", "/") + ".py" if by == "module" else folder_of(module)] \
-            .update(counts)
-    rows = [f"| {by} | killed | survived | no unit test reaches it | equivalent | not run yet | score |",
-            "|---|---|---|---|---|---|---|"]
+        groups[source_of(module) if by == "module" else folder_of(module)].update(counts)
+    rows = [f"| {by} | killed | survived | no unit test reaches it | equivalent | not run yet | other | score |",
+            "|---|---|---|---|---|---|---|---|"]
     for name, counts in sorted(groups.items()):
         score = module_score(counts)
         shown = "not run" if score is None else f"{score:.1%}"
-        rows.append(f"| `{name}` | {counts['killed'] + counts['timeout']} | {counts['survived']} | "
-                    f"{counts['no tests']} | {counts['equivalent']} | {counts['not checked']} | {shown} |")
+        killed = counts["killed"] + counts["timeout"]
+        other = sum(n for status, n in counts.items() if status not in (*COLUMNS, "timeout"))
+        rows.append(f"| `{name}` | {killed} | {counts['survived']} | {counts['no tests']} | {counts['equivalent']} | "
+                    f"{counts['not checked']} | {other} | {shown} |")
     return "\n".join(rows)
 
 

@@ -14,16 +14,20 @@ module_of, module_score, scores = tool.module_of, tool.module_score, tool.scores
 
 def test_the_tables_per_module_and_per_folder_add_up_the_counts() -> None:
     table = {"recipekit.plan.memory": Counter({"killed": 8, "timeout": 1, "survived": 1}),
-             "recipekit.plan.timing": Counter({"killed": 4, "no tests": 4, "equivalent": 2}),
-             "recipekit.steps": Counter({"not checked": 3})}
+             "recipekit.plan.timing": Counter({"killed": 4, "no tests": 4, "equivalent": 2, "suspicious": 1}),
+             "recipekit.steps": Counter({"not checked": 3}),
+             "recipekit.commands": Counter({"killed": 1, "skipped": 2})}
     by_module = tool.markdown(table, "module").splitlines()
-    assert by_module[0] == "| module | killed | survived | no unit test reaches it | equivalent | not run yet | score |"
-    assert by_module[2:] == ["| `plan/memory.py` | 9 | 1 | 0 | 0 | 0 | 90.0% |",
-                             "| `plan/timing.py` | 4 | 0 | 4 | 2 | 0 | 50.0% |",
-                             "| `steps.py` | 0 | 0 | 0 | 0 | 3 | not run |"]
+    assert by_module[0] == ("| module | killed | survived | no unit test reaches it | equivalent | not run yet | "
+                            "other | score |")
+    assert by_module[2:] == ["| `commands/__init__.py` | 1 | 0 | 0 | 0 | 0 | 2 | 100.0% |",
+                             "| `plan/memory.py` | 9 | 1 | 0 | 0 | 0 | 0 | 90.0% |",
+                             "| `plan/timing.py` | 4 | 0 | 4 | 2 | 0 | 1 | 50.0% |",
+                             "| `steps.py` | 0 | 0 | 0 | 0 | 3 | 0 | not run |"]
     # plan/: 13 killed of 18 counted (9 + 4 killed, 1 survived, 4 unreached)
-    assert tool.markdown(table, "folder").splitlines()[2:] == ["| `.` | 0 | 0 | 0 | 0 | 3 | not run |",
-                                                              "| `plan/` | 13 | 1 | 4 | 2 | 0 | 72.2% |"]
+    assert tool.markdown(table, "folder").splitlines()[2:] == ["| `.` | 0 | 0 | 0 | 0 | 3 | 0 | not run |",
+                                                              "| `commands/` | 1 | 0 | 0 | 0 | 0 | 2 | 100.0% |",
+                                                              "| `plan/` | 13 | 1 | 4 | 2 | 0 | 1 | 72.2% |"]
 
 
 def test_the_block_between_the_markers_is_replaced_and_a_file_without_them_is_refused(tmp_path: Path) -> None:
