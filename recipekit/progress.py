@@ -22,8 +22,9 @@ HEARTBEAT_SECONDS = 8.0  # a stretch without a line this long gets one (read eac
 LOG_TAIL_BYTES = 65536  # how much of the end of a step's log is read (its latest bar, its last error)
 # a tqdm bar as it lands in a log: "Running tokenizer on dataset: 100%|#####| 16/16 [00:00<...", the trainer's
 # own without a description: " 50%|#####     | 1/2 [00:10<00:10, ..."; a description is read up to 101 characters (a
-# longer one: its end), as unbounded a long line of words took a time quadratic in its length (90 s for 64 KiB)
-BAR = re.compile(r"(?:([A-Za-z][\w .()/-]{0,100}?):\s*)?\d+%\|[^|\r\n]*\|\s*(\d+)/(\d+)\s*\[")
+# longer one: its end), as unbounded a long line of words took a time quadratic in its length (90 s for 64 KiB); the
+# percent is read from the first digit of its run only (a long run of digits, read from each of its digits, was too)
+BAR = re.compile(r"(?:([A-Za-z][\w .()/-]{0,100}?):\s*)?(?<!\d)\d+%\|[^|\r\n]*\|\s*(\d+)/(\d+)\s*\[")
 
 
 def latest(path: Path, since: float) -> dict[str, Any] | None:
@@ -155,7 +156,7 @@ def working(what: str, stream: TextIO | None = None, indent: str = "") -> Iterat
         while not stop.wait(HEARTBEAT_SECONDS / 8):
             heartbeat.beat()
 
-    thread = threading.Thread(target=beat, daemon=True)
+    thread = threading.Thread(target=beat, name="heartbeat", daemon=True)
     thread.start()
     try:
         yield heartbeat

@@ -8,9 +8,11 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -215,6 +217,20 @@ def test_a_long_line_of_words_in_a_log_is_read_at_once(tmp_path: Path) -> None:
     assert time.perf_counter() - started < 3
 
 
+def test_a_long_run_of_digits_in_a_log_is_read_at_once(tmp_path: Path) -> None:
+    """64 KiB of digits (a dump of numbers, a hash) is no bar and is read in well under a second (a percent read
+    from each of its digits took a time quadratic in their number: 15 s), and a bar after them is still read."""
+    log = tmp_path / "step.log"
+    log.write_text("7" * 65536, encoding="utf-8")
+    started = time.perf_counter()
+    assert bar_count(log) is None
+    assert time.perf_counter() - started < 3
+    log.write_text("7" * 60000 + tqdm_text(8, 3, "Map"), encoding="utf-8")
+    started = time.perf_counter()
+    assert bar_count(log) == "Map 3/8"
+    assert time.perf_counter() - started < 3
+
+
 def test_a_bar_with_a_long_description_gives_its_end(tmp_path: Path) -> None:
     log = tmp_path / "step.log"
     log.write_text(tqdm_text(4, 1, "a" * 101), encoding="utf-8")
@@ -296,19 +312,38 @@ def test_a_heartbeat_prints_to_standard_output_by_default(capsys: pytest.Capture
 # working ------------------------------------------------------------------------------------------------------
 
 
+def heartbeat_thread() -> threading.Thread:
+    """The one thread that beats for ``working`` (other tests' threads may run beside it)."""
+    (beating,) = [thread for thread in threading.enumerate() if thread.name == "heartbeat"]
+    return beating
+
+
+ELAPSED_SECONDS = r"elapsed 0:00:0\d"  # a few seconds at most, however slow the machine
+
+
+def wait_for(ready: Callable[[], bool], seconds: float = 10) -> None:
+    """Wait until ``ready()`` (a loaded machine may be slow to run a thread), at most ``seconds``."""
+    deadline = time.monotonic() + seconds
+    while not ready() and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+
 def test_work_in_this_process_says_what_it_does_and_beats_until_it_ends(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(recipekit.progress, "HEARTBEAT_SECONDS", 0.04)  # polled every 0.005 s
     said = io.StringIO()
-    before = set(threading.enumerate())
+    started = time.monotonic()
     with working("building a tiny model", stream=said, indent="  ") as heartbeat:
         assert (heartbeat.what, heartbeat.stream, heartbeat.indent, heartbeat.log) == (
             "building a tiny model", said, "    ", None)
-        (beating,) = set(threading.enumerate()) - before
-        time.sleep(0.25)
+        beating = heartbeat_thread()
+        wait_for(lambda: said.getvalue().count("\n") >= 3)  # the line it starts with and two beats
+    took = time.monotonic() - started
     lines = said.getvalue().splitlines()
     assert not beating.is_alive()  # its thread ended with the block
-    assert lines[0] == "  building a tiny model..." and len(lines) >= 2, lines
-    assert set(lines[1:]) == {"    building a tiny model: still running, elapsed 0:00:00"}
+    assert lines[0] == "  building a tiny model..." and len(lines) >= 3, lines
+    assert len(lines) - 1 <= took / 0.04 + 1, (took, lines)  # one beat per interval at most, not one per poll
+    assert all(re.fullmatch(rf"    building a tiny model: still running, {ELAPSED_SECONDS}", line)
+               for line in lines[1:]), lines
     time.sleep(0.1)
     assert said.getvalue().splitlines() == lines  # nothing after it ended
 
@@ -316,14 +351,14 @@ def test_work_in_this_process_says_what_it_does_and_beats_until_it_ends(monkeypa
 def test_work_that_fails_still_stops_its_heartbeat(monkeypatch: pytest.MonkeyPatch,
                                                    capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setattr(recipekit.progress, "HEARTBEAT_SECONDS", 0.04)
-    before = set(threading.enumerate())
+    said: list[str] = []
     with pytest.raises(ValueError, match=r"^broke$"), working("scoring"):
-        (beating,) = set(threading.enumerate()) - before
-        time.sleep(0.1)
+        beating = heartbeat_thread()
+        wait_for(lambda: said.append(capsys.readouterr().out) or "".join(said).count("\n") >= 2)
         raise ValueError("broke")
     assert not beating.is_alive()
-    lines = capsys.readouterr().out.splitlines()
+    lines = ("".join(said) + capsys.readouterr().out).splitlines()
     assert lines[0] == "scoring..." and len(lines) >= 2, lines  # to standard output, not indented
-    assert set(lines[1:]) == {"  scoring: still running, elapsed 0:00:00"}
+    assert all(re.fullmatch(rf"  scoring: still running, {ELAPSED_SECONDS}", line) for line in lines[1:]), lines
     time.sleep(0.1)
     assert capsys.readouterr().out == ""

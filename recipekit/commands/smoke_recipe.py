@@ -167,7 +167,7 @@ def verify(recipe: Recipe, out: Path) -> None:
             if not rows.is_file() or not rows.read_text(encoding="utf-8").strip():
                 raise InputError(f"the classifier wrote no {rows.name}", str(out))
     if recipe.trains:
-        weights = "adapter_model.safetensors" if recipe.finetuning_type == "lora" else "model.safetensors"
+        weights = "model.safetensors" if recipe.saves_whole_model else "adapter_model.safetensors"  # LoRA, OFT: peft
         if not list(out.glob(weights)) and not list(out.glob("model-*.safetensors")):
             raise InputError(f"training wrote no {weights}", str(out))
         state = json.loads((out / "trainer_state.json").read_text(encoding="utf-8"))

@@ -257,9 +257,15 @@ def check_compatibility(recipe: Recipe, config: dict[str, Any] | None, found: Fi
     if recipe.written("quantization_bit") and stage3:
         found.errors.append("quantization_bit with ZeRO-3: bitsandbytes-quantised weights cannot be partitioned "
                             "here; use ds_z2_config.json or no DeepSpeed for QLoRA")
-    if recipe.written("quantization_bit") and recipe.finetuning_type == "full" and recipe.trains:
-        found.errors.append("quantization_bit with finetuning_type full: a quantised model can only be trained "
-                            "through adapters; use finetuning_type lora (QLoRA) or drop quantization_bit")
+    # LLaMA-Factory's rules (hparams/parser.py, _verify_model_args, for training, predict and export alike): a
+    # quantised model only under an adapter method, and a saved adapter loaded only under finetuning_type lora
+    if not recipe.is_classifier and recipe.written("quantization_bit") is not None and recipe.saves_whole_model:
+        found.errors.append(f"quantization_bit with finetuning_type {recipe.finetuning_type}: a quantised model "
+                            "can only be trained through adapters (LLaMA-Factory: quantization only with the LoRA "
+                            "or OFT method); use finetuning_type lora (QLoRA) or oft, or drop quantization_bit")
+    if not recipe.is_classifier and recipe.adapters() and recipe.finetuning_type != "lora":
+        found.errors.append(f"adapter_name_or_path with finetuning_type {recipe.finetuning_type}: LLaMA-Factory "
+                            "loads an adapter only with finetuning_type lora; set it to lora")
     if config is not None and recipe.trains and "FORCE_TORCHRUN=1" not in recipe.launch_line():
         command = "llm-recipes train-classifier" if recipe.is_classifier else "llamafactory-cli train"
         launch = f"`FORCE_TORCHRUN=1 {command} {recipe.path}`"
@@ -371,7 +377,7 @@ def check_export(recipe: Recipe, made_by: dict[str, Path], found: Findings) -> N
         if producer is None:
             continue  # check_paths says whether it exists
         trained = load_recipe(producer)
-        if trained.setting("finetuning_type") != "lora":
+        if trained.saves_whole_model:
             found.errors.append(f"adapter_name_or_path {adapter}: {shown(producer)} trains all weights, not an "
                                 "adapter: its output_dir is the model itself, nothing to merge")
         pairs = [("model_name_or_path", recipe.written("model_name_or_path"), trained.written("model_name_or_path"))]

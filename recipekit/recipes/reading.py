@@ -88,7 +88,9 @@ class Recipe:
 
     @property
     def saves_whole_model(self) -> bool:
-        """Whether training saves the whole model (full and freeze tuning) rather than an adapter (LoRA, OFT)."""
+        """Whether training saves the whole model (full and freeze tuning) rather than a peft adapter
+        (``adapter_model.safetensors``: LoRA, OFT). Only a LoRA adapter is loaded back through
+        ``adapter_name_or_path``: LLaMA-Factory refuses it under any other ``finetuning_type``."""
         return self.finetuning_type in ("full", "freeze")
 
     @property

@@ -19,6 +19,7 @@ from typing import Any
 
 from recipekit.converters.catalog import spec_for
 from recipekit.errors import InputError
+from recipekit.paths import at_root, given, shown
 from recipekit.progress import TRAINER_LOG
 from recipekit.recipes.arguments import names_of
 from recipekit.recipes.reading import Recipe, load_recipe
@@ -139,11 +140,31 @@ def points_table(points: list[Point], out: Path) -> tuple[list[dict[str, Any]], 
     return rows, metrics
 
 
+def for_steps(path: str | Path) -> Path:
+    """A path this process reads from the working folder, as the steps read it: they run from the root (a path
+    under the root relative to it when the root is the working folder, else absolute)."""
+    return at_root(shown(Path(path).absolute()))
+
+
+def converter_args(text: str) -> list[str]:
+    """``--convert-args`` split as a shell would, its ``--input`` (typed here: as typed, else under the root) as
+    the converter, run from the root, reads it."""
+    args = shlex.split(text)
+    for i, arg in enumerate(args):
+        if args[i - 1:i] == ["--input"]:
+            args[i] = str(for_steps(given(arg)))
+        elif arg.startswith("--input="):
+            args[i] = f"--input={for_steps(given(arg.removeprefix('--input=')))}"
+    return args
+
+
 def point_steps(point: Point, recipe: Recipe, out: Path, name: str, *, gpus: int | None = None, convert_args: str = "",
                 predict: str | None = None, predict_override: tuple[str, ...] | list[str] = (),
                 report: str | None = None, labels: str | None = None) -> list[Step]:
     """The plain commands of one point, in order: a conversion when converter flags are swept, training, and with
-    ``predict`` (a predict recipe) its predictions, with ``report`` (classify or gen) their report."""
+    ``predict`` (a predict recipe) its predictions, with ``report`` (classify or gen) their report. Every path a
+    step gets reads the same file from the root, where steps run, as here."""
+    out, recipe_path = for_steps(out), for_steps(recipe.path)
     folder = out / point.name
     cli = program("llamafactory-cli")
     env = {"WANDB_RUN_GROUP": name}
@@ -161,24 +182,25 @@ def point_steps(point: Point, recipe: Recipe, out: Path, name: str, *, gpus: int
             raise InputError(f"no converter known for dataset {dataset!r}: converter flags can't be swept")
         copy = f"{dataset}_{point.name}"
         steps.append(Step("convert", [sys.executable, f"converters/{spec.converter}.py",
-                                      *shlex.split(convert_args), *point.converter_flags(), "--name", copy,
+                                      *converter_args(convert_args), *point.converter_flags(), "--name", copy,
                                       "--data-dir", str(data_dir)], outputs=[data_dir / f"{copy}.jsonl"]))
         overrides["dataset"] = copy
         data = [data_dir / "dataset_info.json", data_dir / f"{copy}.jsonl"]
         if recipe.datasets("eval_dataset"):
             overrides["eval_dataset"] = f"{copy}_val"
     train_dir = folder / "train"
-    steps.append(Step("train", [cli, "train", str(recipe.path), *(f"{k}={v}" for k, v in overrides.items()),
+    steps.append(Step("train", [cli, "train", str(recipe_path), *(f"{k}={v}" for k, v in overrides.items()),
                                 f"output_dir={train_dir}", f"run_name={name}-{point.name}"], env,
-                      inputs=[recipe.path, *data], outputs=[train_dir / "trainer_state.json"],
+                      inputs=[recipe_path, *data], outputs=[train_dir / "trainer_state.json"],
                       progress=train_dir / TRAINER_LOG))
     if predict:
         predicting = load_recipe(predict)
+        predict_path = for_steps(predicting.path)
         key = "model_name_or_path" if recipe.saves_whole_model else "adapter_name_or_path"
         extra = [f"eval_dataset={copy}_val"] if copy and predicting.datasets("eval_dataset") else []
-        steps.append(Step("predict", [cli, "train", str(predicting.path), f"{key}={train_dir}",
+        steps.append(Step("predict", [cli, "train", str(predict_path), f"{key}={train_dir}",
                                       f"output_dir={folder / 'predict'}", *extra, *predict_override],
-                          inputs=[predicting.path, train_dir / "trainer_state.json"],
+                          inputs=[predict_path, train_dir / "trainer_state.json"],
                           outputs=[folder / "predict" / "generated_predictions.jsonl"],
                           progress=folder / "predict" / TRAINER_LOG))
     if report:

@@ -236,14 +236,13 @@ def test_a_known_models_config_is_found_and_an_unknown_one_says_how_to_fetch_it(
 def test_the_card_named_or_this_machines(monkeypatch: pytest.MonkeyPatch) -> None:
     import torch
 
-    from recipekit.plan.gpus import GPUS
-
     assert new.local_card("t4", None) == ("t4", 1) and new.local_card("a10", 4) == ("a10", 4)
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     with pytest.raises(InputError) as refused:
         new.local_card(None, 2)
-    assert str(refused.value) == (f"no GPU on this machine: name the card the run will use with --gpu "
-                                  f"({', '.join(GPUS)}) and --gpus N")
+    assert str(refused.value) == (  # the cards of recipekit/plan/cards.yaml, in its order
+        "no GPU on this machine: name the card the run will use with --gpu (t4, v100-16g, v100-32g, a10, l4, "
+        "rtx3090, rtx4090, l40s, rtx-a6000, a100-40g, a100-80g, h100-80g, h200) and --gpus N")
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)  # a machine with two cards
     monkeypatch.setattr(torch.cuda, "get_device_name", lambda index: f"NVIDIA H100 80GB HBM3 #{index}")
     monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
@@ -335,12 +334,14 @@ def test_a_conversion_reads_its_source_under_the_root_from_any_working_directory
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The flags name the source relative to the root (the chain's convert step runs there); the conversion that
     `new` runs at once reads it there too, wherever the command was started."""
-    monkeypatch.setenv("LLM_RECIPES_ROOT", str(tmp_path))
-    elsewhere = tmp_path.parent / f"{tmp_path.name}-elsewhere"
+    root = tmp_path / "root"
+    root.mkdir()
+    monkeypatch.setenv("LLM_RECIPES_ROOT", str(root))
+    elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     monkeypatch.chdir(elsewhere)
-    conversion, data = converted(tmp_path, reviews(60, ("good", "bad", "fine")))
-    assert new.convert_flags(parsed("--data", str(tmp_path / "t.csv"), "--task", "generate", "--input-column",
+    conversion, data = converted(root, reviews(60, ("good", "bad", "fine")))
+    assert new.convert_flags(parsed("--data", str(root / "t.csv"), "--task", "generate", "--input-column",
                                     "text", "--output-column", "label"), 10)[:2] == ["--input", "t.csv"]
     registry = json.loads((data / "dataset_info.json").read_text(encoding="utf-8"))
     assert {name: entry["converter"] for name, entry in registry.items()} == {

@@ -105,3 +105,79 @@ def test_a_recipe_without_a_template_gets_the_default_tiny_model() -> None:
 
     assert tiny_family(load_recipe(ROOT / "recipes/classifier/yelp5_bert_lora.yaml")) == ("bert", "default")
     assert tiny_family(load_recipe(ROOT / "recipes/qwen3_4b_tulu_sft_lora.yaml")) == ("qwen2", "qwen3_nothink")
+
+
+def lean_recipe(folder: Path, name: str, lines: str) -> Path:
+    path = folder / f"{name}.yaml"
+    path.write_text("model_name_or_path: Qwen/Qwen2.5-0.5B\nstage: sft\ntemplate: qwen\ndataset: agnews\n"
+                    "eval_dataset: agnews_val\n" + lines, encoding="utf-8")
+    return path
+
+
+def llamafactory_refusal(recipe_path: Path) -> str | None:
+    """What LLaMA-Factory's own model-argument verification (run by its train, predict and export commands)
+    says of the recipe: its ValueError's words, None when it accepts it."""
+    from llamafactory.hparams.parser import _verify_model_args
+
+    model, data, _, finetuning, _ = load_recipe(recipe_path).parsed()
+    try:
+        _verify_model_args(model, data, finetuning)
+    except ValueError as exc:
+        return str(exc)
+    return None
+
+
+QUANTISED_BY = {"full": False, "freeze": False, "lora": True, "oft": True}  # by hand from LLaMA-Factory 0.9.5
+
+
+@pytest.mark.parametrize("run", ["do_train: true\noutput_dir: saves/q\n",
+                                 "do_predict: true\npredict_with_generate: true\noutput_dir: saves/q/predict\n"],
+                         ids=["train", "predict"])
+@pytest.mark.parametrize("method", ["full", "freeze", "lora", "oft"])
+def test_quantization_is_refused_under_the_methods_llamafactory_refuses_it(tmp_path: Path, method: str,
+                                                                          run: str) -> None:
+    from recipekit.recipes.checks import Findings, check_compatibility
+
+    path = lean_recipe(tmp_path, method, f"finetuning_type: {method}\nquantization_bit: 4\n{run}")
+    expected = None if QUANTISED_BY[method] else "Quantization is only compatible with the LoRA or OFT method."
+    assert llamafactory_refusal(path) == expected
+    found = Findings()
+    check_compatibility(load_recipe(path), None, found)
+    quantisation = [line for line in found.errors if line.startswith("quantization_bit with finetuning_type")]
+    assert quantisation == ([] if QUANTISED_BY[method] else [
+        f"quantization_bit with finetuning_type {method}: a quantised model can only be trained through adapters "
+        "(LLaMA-Factory: quantization only with the LoRA or OFT method); use finetuning_type lora (QLoRA) or oft, "
+        "or drop quantization_bit"])
+
+
+@pytest.mark.parametrize("method", ["full", "freeze", "lora", "oft"])
+def test_an_adapter_is_loaded_only_under_lora_as_llamafactory_demands(tmp_path: Path, method: str) -> None:
+    from recipekit.recipes.checks import Findings, check_compatibility
+
+    path = lean_recipe(tmp_path, method, f"finetuning_type: {method}\nadapter_name_or_path: saves/a\n"
+                                         "do_predict: true\npredict_with_generate: true\noutput_dir: saves/p\n")
+    loads = method == "lora"  # LLaMA-Factory 0.9.5: "Adapter is only valid for the LoRA method."
+    assert llamafactory_refusal(path) == (None if loads else "Adapter is only valid for the LoRA method.")
+    found = Findings()
+    check_compatibility(load_recipe(path), None, found)
+    assert [line for line in found.errors if line.startswith("adapter_name_or_path with")] == ([] if loads else [
+        f"adapter_name_or_path with finetuning_type {method}: LLaMA-Factory loads an adapter only with "
+        "finetuning_type lora; set it to lora"])
+
+
+@pytest.mark.parametrize(("method", "whole"), [("full", True), ("freeze", True), ("lora", False), ("oft", False)])
+def test_an_export_refuses_a_producer_that_saved_the_whole_model_only(tmp_path: Path, method: str,
+                                                                      whole: bool) -> None:
+    from recipekit.recipes.checks import Findings, check_export
+
+    producer = lean_recipe(tmp_path, "producer", f"finetuning_type: {method}\ndo_train: true\n"
+                                                 "output_dir: saves/made\n")
+    export = tmp_path / "export.yaml"
+    export.write_text("model_name_or_path: Qwen/Qwen2.5-0.5B\nadapter_name_or_path: saves/made\ntemplate: qwen\n"
+                      "finetuning_type: lora\nexport_dir: saves/merged\n", encoding="utf-8")
+    found = Findings()
+    check_export(load_recipe(export), {"saves/made": producer}, found)
+    # peft saves a LoRA or OFT run as adapter_model.safetensors: something to merge; full and freeze: the model
+    assert [line.split(": ", 1)[0] for line in found.errors if "trains all weights" in line] == (
+        ["adapter_name_or_path saves/made"] if whole else [])
+    assert len(found.errors) == int(whole)  # nothing else: same base, same template

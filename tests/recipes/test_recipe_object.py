@@ -178,13 +178,42 @@ def test_a_recipe_that_is_not_utf8_is_one_line_naming_the_line_and_byte(tmp_path
 
 
 @pytest.mark.parametrize(("method", "whole"), [("full", True), ("freeze", True), ("lora", False), ("oft", False)])
-def test_full_and_freeze_tuning_predict_with_the_whole_model_they_saved_and_the_others_with_an_adapter(
+def test_full_and_freeze_tuning_save_the_whole_model_and_lora_and_oft_an_adapter_on_the_base(
         tmp_path: Path, method: str, whole: bool) -> None:
     from recipekit.report.provenance import recipe_models
 
     path = tmp_path / "r.yaml"
     path.write_text(LEAN_SFT.replace("finetuning_type: lora", f"finetuning_type: {method}"), encoding="utf-8")
     recipe = load_recipe(path)
-    # LLaMA-Factory saves full- and freeze-tuned runs as whole models, LoRA and OFT runs as adapters
+    # LLaMA-Factory saves full- and freeze-tuned runs as whole models, LoRA and OFT runs as peft adapters on the
+    # base, and a run that trains and predicts predicts with what it trained. Only a LoRA adapter loads again
+    # through adapter_name_or_path: LLaMA-Factory refuses it under any other finetuning_type (test_check_edges)
     assert recipe.saves_whole_model is whole
     assert recipe_models(recipe) == (("saves/lean", None) if whole else ("Qwen/Qwen2.5-0.5B", "saves/lean"))
+
+
+@pytest.mark.parametrize(("method", "saved", "missing"), [
+    ("full", "model.safetensors", "adapter_model.safetensors"), ("freeze", "model.safetensors",
+                                                                  "adapter_model.safetensors"),
+    ("lora", "adapter_model.safetensors", "model.safetensors"), ("oft", "adapter_model.safetensors",
+                                                                "model.safetensors")])
+def test_a_smoke_run_finds_the_weights_its_method_saves(tmp_path: Path, method: str, saved: str,
+                                                         missing: str) -> None:
+    """peft saves a LoRA or OFT run as adapter_model.safetensors; full and freeze tuning save model.safetensors."""
+    import json
+
+    from recipekit.commands.smoke_recipe import verify
+
+    path = tmp_path / "r.yaml"
+    path.write_text(LEAN_SFT.replace("finetuning_type: lora", f"finetuning_type: {method}") + "max_steps: 2\n",
+                    encoding="utf-8")
+    recipe = load_recipe(path)
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "trainer_state.json").write_text(json.dumps({"global_step": 2}), encoding="utf-8")
+    (out / missing).write_bytes(b"")
+    with pytest.raises(InputError) as caught:
+        verify(recipe, out)
+    assert caught.value.message == f"training wrote no {saved}"
+    (out / saved).write_bytes(b"")
+    verify(recipe, out)

@@ -406,7 +406,9 @@ def test_unknown_double_dash_tokens_with_a_value_are_converter_axes(capsys: pyte
         assert f": unrecognized arguments: {strays} (see --help)" in capsys.readouterr().err
 
 
-def test_what_a_sweep_refuses_before_anything_runs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_what_a_sweep_refuses_before_anything_runs(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LLM_RECIPES_ROOT", str(tmp_path))  # the default folder, were anything run: under tmp_path
     predict = predict_recipe(tmp_path)
     code, _, _, err = sweep_main([predict, "lr=1"], capsys)
     assert (code, err) == (2, f"error: {predict}: sweep a training recipe (do_train: true); predict recipes go to "
@@ -425,11 +427,12 @@ def test_what_a_sweep_refuses_before_anything_runs(tmp_path: Path, capsys: pytes
     assert code == 2 and out == ""
     assert err.startswith(f"error: {train}: point p01_learningrate-1e-4_perdevicetra-0 (learning_rate=1e-4 "
                           "per_device_train_batch_size=0): ") and "per_device_train_batch_size" in err[120:]
-    assert not (tmp_path / "sweep").exists()
+    assert not (tmp_path / "outputs").exists()  # the default folder outputs/sweeps/train was never made
 
 
-def test_a_dry_run_prints_every_points_commands_and_runs_nothing(tmp_path: Path,
-                                                                  capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_dry_run_prints_every_points_commands_and_runs_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LLM_RECIPES_ROOT", str(tmp_path))  # the default folder: under tmp_path
     train, out = train_recipe(tmp_path), tmp_path / "sweep"
     code, result, said, _ = sweep_main([train, "learning_rate=1e-4,2e-5", "lora_rank=8", "--out", out, "--dry-run",
                                         "--name", "lr"], capsys)
@@ -445,17 +448,58 @@ def test_a_dry_run_prints_every_points_commands_and_runs_nothing(tmp_path: Path,
                                  f"  {result['commands'][names[1]][0]}"]
     assert not out.exists()
     code, result, said, _ = sweep_main([train, "learning_rate=1e-4", "--dry-run", "--gpus", "2"], capsys)
-    assert said.splitlines()[0] == f"sweep train-sweep: 1 point(s) of {train} in outputs/sweeps/train " \
+    default = tmp_path / "outputs" / "sweeps" / "train"
+    assert said.splitlines()[0] == f"sweep train-sweep: 1 point(s) of {train} in {default} " \
                                    "(wandb group train-sweep)"  # the default name and folder: the recipe's stem
     assert result["commands"]["p00_learningrate-1e-4"][0].startswith(
         "WANDB_RUN_GROUP=train-sweep FORCE_TORCHRUN=1 NPROC_PER_NODE=2 ")
     command = result["commands"]["p00_learningrate-1e-4"][0]
-    assert "output_dir=outputs/sweeps/train/p00_learningrate-1e-4/train" in command
+    assert f"output_dir={default}/p00_learningrate-1e-4/train" in command
+    assert not (tmp_path / "outputs").exists()
     code, result, said, _ = sweep_main([train, "lora_rank=4", "--seed=1", "--dry-run"], capsys)
     assert code == 0, _
     assert result["points"] == ["p00_lorarank-4_seed-1"]  # recipe fields first, then converter flags
     assert said.splitlines()[1] == "[p00_lorarank-4_seed-1] lora_rank=4 --seed=1"
     assert said.splitlines()[2].startswith(f"  {sys.executable} converters/agnews.py --seed 1 --name agnews_p00_")
+
+
+def test_paths_typed_outside_the_root_reach_the_steps_as_the_root_reads_them(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    import shlex
+
+    root, here = tmp_path / "repo", tmp_path / "here"
+    shared = train_recipe(root / "recipes", dataset="agnews")  # a recipe of the repository, typed from elsewhere
+    train_recipe(here, dataset="agnews")
+    predict_recipe(here)
+    (here / "raw.csv").write_text("label,title,text\n", encoding="utf-8")
+    monkeypatch.setenv("LLM_RECIPES_ROOT", str(root))
+    monkeypatch.chdir(here)  # every path below is typed relative to here; the steps run from root
+    code, result, _, err = sweep_main(["train.yaml", "--instruction=Go.", "--out", "runs", "--predict", "predict.yaml",
+                                       "--report", "classify", "--convert-args", "--input raw.csv", "--name", "s",
+                                       "--dry-run"], capsys)
+    assert code == 0, err
+    [name] = result["points"]
+    assert name == "p00_instruction-Go"
+    folder, copy = here / "runs" / name, "agnews_p00_instruction-Go"
+    expected = [[sys.executable, "converters/agnews.py", "--input", str(here / "raw.csv"), "--instruction", "Go.",
+                 "--name", copy, "--data-dir", str(here / "data")],
+                ["WANDB_RUN_GROUP=s", CLI, "train", str(here / "train.yaml"), f"dataset={copy}",
+                 f"output_dir={folder / 'train'}", f"run_name=s-{name}"],
+                [CLI, "train", str(here / "predict.yaml"), f"adapter_name_or_path={folder / 'train'}",
+                 f"output_dir={folder / 'predict'}", f"eval_dataset={copy}_val"],
+                [sys.executable, "eval/classify_report.py", str(folder / "predict" / "generated_predictions.jsonl"),
+                 "--out", str(folder / "report")]]
+    assert [shlex.split(line) for line in result["commands"][name]] == expected
+    code, result, said, err = sweep_main(["recipes/train.yaml", "lora_rank=4", "--convert-args=--input=raw.csv",
+                                          "--instruction=Go.", "--dry-run"], capsys)
+    assert code == 0, err  # a recipe found under the root only, its default folder under the root
+    default = root / "outputs" / "sweeps" / "train"
+    assert said.splitlines()[0] == f"sweep train-sweep: 1 point(s) of recipes/train.yaml in {default} " \
+                                   "(wandb group train-sweep)"
+    convert, train = (shlex.split(line) for line in result["commands"]["p00_lorarank-4_instruction-Go"])
+    assert convert[2] == f"--input={here / 'raw.csv'}"
+    assert train[3:4] == [str(shared)] and f"output_dir={default}/p00_lorarank-4_instruction-Go/train" in train
+    assert not (root / "outputs").exists() and not (here / "runs").exists()
 
 
 def test_a_finished_sweep_is_tabulated_and_plotted_per_swept_axis(tmp_path: Path,

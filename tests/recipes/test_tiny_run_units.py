@@ -90,7 +90,7 @@ def test_sizes_under_the_caps_stay_and_defaults_are_the_trainers(tmp_path: Path)
                   dataset="d", template="default", output_dir="o", cutoff_len=513)
     args = tiny_args(bare, tmp_path, tmp_path / "o", 5, made, [])
     assert args["cutoff_len"] == 512
-    # the trainer's defaults: batch 8 and 1 step of accumulation, no evaluation
+    # the trainer's defaults (batch 8, 1 step of accumulation) capped at 2 each: batch 2, accumulation 1; no evaluation
     assert (args["per_device_train_batch_size"], args["gradient_accumulation_steps"]) == (2, 1)
     assert "eval_strategy" not in args and "eval_steps" not in args and "per_device_eval_batch_size" not in args
     no_eval = recipe(tmp_path, model_name_or_path="org/m", stage="sft", do_train=True, finetuning_type="full",

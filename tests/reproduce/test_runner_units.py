@@ -5,10 +5,11 @@ second run out of the same folder. Expected texts are written by hand."""
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shlex
 import sys
-import time
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -24,8 +25,10 @@ from recipekit.steps import Step
 @pytest.fixture
 def layout(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Layout:
     """A reproduction into ``out``, a path relative to the repository root (``tmp_path``, not the working
-    directory)."""
+    directory); its locks under ``tmp_path`` too (this machine's temporary folder is where they lie)."""
     monkeypatch.setenv("LLM_RECIPES_ROOT", str(tmp_path))
+    (tmp_path / "tmp").mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
     assert Path.cwd().resolve() != tmp_path.resolve()
     return Layout(Chain("demo", tmp_path / "demo.yaml", "r.md", "Demo", [], []), Path("out"), tiny=False)
 
@@ -84,17 +87,21 @@ def test_a_folder_without_a_state_has_none(tmp_path: Path) -> None:
     assert load_state(tmp_path / "missing") == {}
 
 
-def test_a_second_run_into_the_same_folder_is_refused_at_once_with_who_holds_it(tmp_path: Path,
-                                                                                layout: Layout) -> None:
+def test_a_second_run_into_the_same_folder_is_refused_at_once_with_who_holds_it(
+        tmp_path: Path, layout: Layout, caplog: pytest.LogCaptureFixture) -> None:
     folder = tmp_path.resolve() / "out"
     lock = lock_path(folder, "reproduction")
+    assert lock.parent == tmp_path / "tmp" / "llm-recipes-locks"
     holder = lock.with_suffix(".who")
     with held(layout):
         assert holder.read_text(encoding="utf-8") == f"pid {os.getpid()}, reproduce demo"
-        asked = time.perf_counter()
-        with pytest.raises(InputError) as caught, held(layout):
+        caplog.clear()
+        with caplog.at_level(logging.DEBUG, logger="filelock"), pytest.raises(InputError) as caught, held(layout):
             pass
-        assert time.perf_counter() - asked < 0.9  # at once, without waiting for the lock (a second)
+        # at once: filelock's own account of the refused try is one attempt, never a wait and another attempt
+        tries = [r.getMessage() for r in caplog.records if r.getMessage().startswith("Attempting to acquire lock")]
+        waits = [r.getMessage() for r in caplog.records if "waiting" in r.getMessage()]
+        assert len(tries) == 1 and waits == [], caplog.records
         assert str(caught.value) == (f"{folder}: another run holds this reproduction's folder (pid {os.getpid()}, "
                                      "reproduce demo): wait for it to end, or give another --out")
         assert caught.value.__suppress_context__
