@@ -585,6 +585,8 @@ def interrupt_when() -> Iterator[Callable[[Callable[[], bool]], None]]:
     """Press Ctrl-C in this process (KeyboardInterrupt in its main thread) once ``ready()``; the watch ends with its
     test, so that a test that ends early leaves no Ctrl-C to land in a later one."""
     stop, guard, watchers = threading.Event(), threading.Lock(), []
+    # Ctrl-C raises KeyboardInterrupt, as in a terminal (a test runner's worker may ignore SIGINT)
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
 
     def watch(ready: Callable[[], bool]) -> None:
         deadline = time.monotonic() + WATCH_SECONDS
@@ -603,6 +605,7 @@ def interrupt_when() -> Iterator[Callable[[Callable[[], bool]], None]]:
         stop.set()
     for watcher in watchers:
         watcher.join()
+    signal.signal(signal.SIGINT, previous)
 
 
 def test_ctrl_c_during_a_step_says_at_once_what_it_left_and_where(
