@@ -358,6 +358,7 @@ import recipekit.files as files
 
 moment, script = sys.argv[1], sys.argv[2]
 sys.argv = [script, *sys.argv[3:]]
+signal.signal(signal.SIGINT, signal.default_int_handler)  # Ctrl-C as in a terminal, even if started ignoring it
 
 def ctrl_c():
     os.kill(os.getpid(), signal.SIGINT)

@@ -206,10 +206,15 @@ def test_ctrl_c_during_a_step_says_what_it_left_and_where(tmp_path: Path) -> Non
     step = Step("train", [sys.executable, "-c", writer], outputs=[out / "trainer_state.json"],
                 progress=out / "trainer_log.jsonl")
     timer = threading.Timer(2.0, _thread.interrupt_main)
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)  # as in a terminal
     timer.start()
     started = time.time()
-    with pytest.raises(KeyboardInterrupt) as caught:
-        Runner(tmp_path / "logs").execute(step)
+    try:
+        with pytest.raises(KeyboardInterrupt) as caught:
+            Runner(tmp_path / "logs").execute(step)
+    finally:
+        timer.cancel()
+        signal.signal(signal.SIGINT, previous)
     assert time.time() - started < 20  # the child was stopped, not waited for
     assert str(caught.value) == (f"interrupted (Ctrl-C) during step train: it had written 1 file(s) under {out} "
                                  f"(left as they are; a rerun redoes the step); its log: {tmp_path / 'logs'}/train.log")
