@@ -102,7 +102,7 @@ def markdown(table: dict[str, Counter[str]], by: str) -> str:
             "|---|---|---|---|---|---|---|---|"]
     for name, counts in sorted(groups.items()):
         score = module_score(counts)
-        shown = "not run" if score is None else f"{score:.1%}"
+        shown = "not run" if score is None else f"{score:.1%}" + (" (partial run)" if counts["not checked"] else "")
         killed = counts["killed"] + counts["timeout"]
         other = sum(n for status, n in counts.items() if status not in (*COLUMNS, "timeout"))
         rows.append(f"| `{name}` | {killed} | {counts['survived']} | {counts['no tests']} | {counts['equivalent']} | "
