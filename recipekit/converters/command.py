@@ -12,6 +12,18 @@ from recipekit.errors import InputError, exit_on_input_error
 from recipekit.files import announce, ensure_folder
 
 
+def with_input(args: list[str], place: Callable[[str], str]) -> list[str]:
+    """A converter's flags with the path of its ``--input`` (``--input X`` or ``--input=X``) put through ``place``
+    (where the converter, run from another folder, finds it)."""
+    placed = list(args)
+    for i, arg in enumerate(placed):
+        if placed[i - 1:i] == ["--input"]:
+            placed[i] = place(arg)
+        elif arg.startswith("--input="):
+            placed[i] = f"--input={place(arg.removeprefix('--input='))}"
+    return placed
+
+
 def source_options(args: argparse.Namespace) -> SourceOptions:
     """The shared flags (:func:`recipekit.cli.add_source_arguments`) out of a converter's parsed arguments."""
     return SourceOptions(args.hf or args.input, bool(args.hf), args.name, Path(args.data_dir), args.max_samples,

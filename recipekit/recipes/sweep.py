@@ -149,13 +149,9 @@ def for_steps(path: str | Path) -> Path:
 def converter_args(text: str) -> list[str]:
     """``--convert-args`` split as a shell would, its ``--input`` (typed here: as typed, else under the root) as
     the converter, run from the root, reads it."""
-    args = shlex.split(text)
-    for i, arg in enumerate(args):
-        if args[i - 1:i] == ["--input"]:
-            args[i] = str(for_steps(given(arg)))
-        elif arg.startswith("--input="):
-            args[i] = f"--input={for_steps(given(arg.removeprefix('--input=')))}"
-    return args
+    from recipekit.converters.command import with_input
+
+    return with_input(shlex.split(text), lambda path: str(for_steps(given(path))))
 
 
 def point_steps(point: Point, recipe: Recipe, out: Path, name: str, *, gpus: int | None = None, convert_args: str = "",

@@ -110,8 +110,9 @@ def convert(flags: list[str], data_dir: Path) -> Any:
     """``convert generic`` with ``flags`` into ``data_dir`` (the conversion, its sets staged and committed); the
     ``--input`` the flags give relative to the root (as the chain's convert step reads it) is read there."""
     from recipekit.converters import generic
+    from recipekit.converters.command import with_input
 
-    here = [str(at_root(value)) if flags[i - 1:i] == ["--input"] else value for i, value in enumerate(flags)]
+    here = with_input(flags, lambda path: str(at_root(path)))
     conversion = generic.convert(generic.build_parser().parse_args([*here, "--data-dir", str(data_dir)]))
     conversion.commit(flags[flags.index("--name") + 1], data_dir, maker=MAKER)
     return conversion
