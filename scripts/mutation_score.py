@@ -2,7 +2,8 @@
 reached by any test; a mutant that makes a test time out counts as killed), the mutants listed as equivalent in
 ``tests/mutation_equivalent.yaml`` (each with the reason it cannot change behaviour) left out; every other
 survivor is printed with the command that shows its change. ``--write`` puts the table per module into
-docs/testing.md and the one per package folder into README.md, between their marker lines.
+docs/testing.md, and into README.md the one per package folder followed by the one per module (folded), between
+their marker lines.
 
 Example:
     make mutate                      # mutmut run over [tool.mutmut] in pyproject.toml, then this table
@@ -27,7 +28,7 @@ EQUIVALENT = "tests/mutation_equivalent.yaml"
 RESULT_LINE = re.compile(r"^\s+(?P<key>\S+): (?P<status>.+)$")
 SURVIVORS = ("survived", "no tests")
 BEGIN, END = "<!-- mutation scores: written by scripts/mutation_score.py --write -->", "<!-- end of mutation scores -->"
-DOCS = {"docs/testing.md": "module", "README.md": "folder"}
+DOCS = {"docs/testing.md": ("module",), "README.md": ("folder", "module")}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -35,7 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--equivalent", default=EQUIVALENT, help="YAML of mutant -> why it is equivalent")
     parser.add_argument("--min", type=fraction, default=None, help="exit 1 when a module scores below this (0-1)")
     parser.add_argument("--write", action="store_true",
-                        help="write the tables into docs/testing.md (per module) and README.md (per folder)")
+                        help="write the tables into docs/testing.md (per module) and README.md (per folder and module)")
     return parser
 
 
@@ -110,6 +111,13 @@ def markdown(table: dict[str, Counter[str]], by: str) -> str:
     return "\n".join(rows)
 
 
+def tables(table: dict[str, Counter[str]], kinds: tuple[str, ...]) -> str:
+    """The tables a page shows: the first in full, each further one folded under a ``<details>`` line."""
+    first, *folded = (markdown(table, by) for by in kinds)
+    return "\n\n".join([first, *(f"<details><summary>per {by}</summary>\n\n{text}\n\n</details>"
+                                  for by, text in zip(kinds[1:], folded, strict=True))])
+
+
 def with_block(path: Path, text: str) -> str:
     """The text of ``path`` with what sits between its marker lines replaced by ``text``."""
     old = path.read_text(encoding="utf-8")
@@ -139,7 +147,7 @@ def main(argv: list[str] | None = None) -> dict[str, Counter[str]]:
     for key in sorted(set(equivalent) - set(statuses)):
         print(f"note: {path} lists {key}, which mutmut no longer generates")
     if args.write:
-        new = {name: with_block(root() / name, markdown(table, by)) for name, by in DOCS.items()}
+        new = {name: with_block(root() / name, tables(table, kinds)) for name, kinds in DOCS.items()}
         for name, text in new.items():
             atomic_write_text(root() / name, text)
             print(f"wrote {name}")

@@ -232,6 +232,7 @@ def test_version_and_root_options(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     assert root() == ROOT.resolve()
 
 
+@pytest.mark.integration  # every shipped recipe checked twice, two plans and two chains: 20 s
 def test_root_is_where_commands_find_recipes_chains_and_outputs(tmp_path: Path,
                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     """From another folder, --root reads the same recipes as a run in the repository; a recipe path is read as

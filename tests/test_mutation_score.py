@@ -79,3 +79,18 @@ def test_bad_flags_files_and_a_missing_run_are_one_line_errors(tmp_path: Path) -
         no_run.stderr
     for done in (out_of_range, not_a_mapping, no_run):
         assert len(done.stderr.strip().splitlines()) == 1 and "Traceback" not in done.stderr
+
+
+def test_the_readme_shows_the_folder_table_then_the_module_table_folded() -> None:
+    table = {"recipekit.steps": Counter({"killed": 3, "survived": 1}),
+             "recipekit.plan.gpus": Counter({"killed": 2})}
+    folder = "| folder | killed | survived | no unit test reaches it | equivalent | not run yet | other | score |"
+    module = "| module | killed | survived | no unit test reaches it | equivalent | not run yet | other | score |"
+    rule = "|---|---|---|---|---|---|---|---|"
+    assert tool.tables(table, tool.DOCS["README.md"]).splitlines() == [
+        folder, rule, "| `.` | 3 | 1 | 0 | 0 | 0 | 0 | 75.0% |", "| `plan/` | 2 | 0 | 0 | 0 | 0 | 0 | 100.0% |", "",
+        "<details><summary>per module</summary>", "",
+        module, rule, "| `plan/gpus.py` | 2 | 0 | 0 | 0 | 0 | 0 | 100.0% |",
+        "| `steps.py` | 3 | 1 | 0 | 0 | 0 | 0 | 75.0% |",
+        "", "</details>"]
+    assert tool.tables(table, tool.DOCS["docs/testing.md"]) == tool.markdown(table, "module")

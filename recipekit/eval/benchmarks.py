@@ -71,7 +71,8 @@ def multiple_choice_task(name: str, rows: Path, doc_to_text: str, metrics: tuple
     """The YAML of an lm-eval multiple-choice task over a local JSON-lines file of ``question``, ``choices`` and
     ``answer`` rows (for an ``--include-path`` folder): lm-eval reads it as it reads its own tasks."""
     listed = "".join(f"  - metric: {metric}\n" for metric in metrics)
-    return (f"task: {name}\ndataset_path: json\ndataset_kwargs:\n  data_files:\n    test: {rows}\ntest_split: test\n"
+    return (f"task: {name}\ndataset_path: json\ndataset_kwargs:\n  data_files:\n"
+            f"    test: {json.dumps(str(rows))}\ntest_split: test\n"
             f"output_type: multiple_choice\ndoc_to_text: {json.dumps(doc_to_text)}\n"
             f"doc_to_choice: \"{{{{choices}}}}\"\ndoc_to_target: answer\nmetric_list:\n{listed}")
 

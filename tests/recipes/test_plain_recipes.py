@@ -101,6 +101,7 @@ def cuda() -> bool:
 
 
 @pytest.mark.skipif(cuda(), reason="with a GPU here the plan uses this machine's card")
+@pytest.mark.integration  # three plans, one of a 7B model: 10 s
 def test_plan_without_a_card_lists_the_cards_the_run_fits(project: Path) -> None:
     write(project / "big.yaml", {**TRAIN, "model_name_or_path": "Qwen/Qwen2.5-7B", "cutoff_len": 1024,
                                  "per_device_train_batch_size": 4})
