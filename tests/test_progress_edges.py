@@ -1,0 +1,97 @@
+"""A step's progress lines off a terminal at their edges: each line reaches a piped reader at once, a count just
+short of the next 5% mark prints nothing, a log without a total counts against a total of one, a count below zero
+is no progress yet; and a trainer log with non-ASCII text is read as UTF-8 whatever the locale. Expected lines are
+written by hand."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from recipekit.progress import Progress
+
+
+class Piped(io.StringIO):
+    """A non-terminal stream as a reader at the other end of a pipe sees it: only what was flushed."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen = ""
+
+    def flush(self) -> None:
+        self.seen = self.getvalue()
+
+
+def follow(tmp_path: Path) -> tuple[Path, Piped, Progress]:
+    log, out = tmp_path / "trainer_log.jsonl", Piped()
+    return log, out, Progress(log, since=0, stream=out)
+
+
+def add(log: Path, done: float, total: float) -> None:
+    with log.open("a", encoding="utf-8") as handle:
+        handle.write(json.dumps({"current_steps": done, "total_steps": total}) + "\n")
+
+
+def test_a_progress_line_is_flushed_as_it_is_printed(tmp_path: Path) -> None:
+    log, out, progress = follow(tmp_path)
+    add(log, 1, 20)
+    assert progress.update() == "step 1/20 (5.0%)"
+    assert out.seen == "  step 1/20 (5.0%)\n"  # a CI log shows it now, not when the buffer fills
+
+
+def test_a_count_just_short_of_the_next_five_percent_prints_nothing(tmp_path: Path) -> None:
+    log, out, progress = follow(tmp_path)
+    add(log, 190, 200)
+    assert progress.update() == "step 190/200 (95.0%)"
+    add(log, 199, 200)  # 99.5%: still the 95% stretch
+    assert progress.update() is None
+    add(log, 200, 200)
+    assert progress.update() == "step 200/200 (100.0%)"
+    assert out.getvalue() == "  step 190/200 (95.0%)\n  step 200/200 (100.0%)\n"
+
+
+def test_a_log_without_a_total_counts_against_a_total_of_one(tmp_path: Path) -> None:
+    """total_steps 0: the count itself is the fraction done, so 0.1 is 10% and 0.15 is past the 15% mark."""
+    log, out, progress = follow(tmp_path)
+    add(log, 0.1, 0)
+    assert progress.update() == "step 0.1/0"
+    add(log, 0.12, 0)  # 12%: the same 10% stretch
+    assert progress.update() is None
+    add(log, 0.15, 0)
+    assert progress.update() == "step 0.15/0"
+    assert out.getvalue() == "  step 0.1/0\n  step 0.15/0\n"
+
+
+def test_a_count_below_zero_is_no_progress_yet_and_zero_is_the_first_line(tmp_path: Path) -> None:
+    log, out, progress = follow(tmp_path)
+    add(log, -1, 100)
+    assert progress.update() is None
+    add(log, 0, 100)
+    assert progress.update() == "step 0/100 (0.0%)"
+    assert out.getvalue() == "  step 0/100 (0.0%)\n"
+
+
+def run_in_ascii_locale(code: str, *args: str) -> str:
+    """``code`` in a new interpreter whose locale encoding is ASCII (UTF-8 mode off, the C locale's character
+    type set before ``code`` runs, as a Windows or Latin-1 locale reads files in another encoding than UTF-8):
+    its output, after the name of the encoding it read files in by default."""
+    prefix = ("import codecs, locale; locale.setlocale(locale.LC_CTYPE, 'C'); "
+              "print(codecs.lookup(locale.getencoding()).name); ")
+    done = subprocess.run([sys.executable, "-c", prefix + code, *args], capture_output=True, text=True,
+                          env={**os.environ, "PYTHONUTF8": "0"}, timeout=30, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("ascii\n"), done.stdout
+    return done.stdout.removeprefix("ascii\n")
+
+
+def test_a_trainer_log_with_non_ascii_text_is_read_as_utf8_in_an_ascii_locale(tmp_path: Path) -> None:
+    log = tmp_path / "trainer_log.jsonl"
+    record = {"current_steps": 3, "total_steps": 4, "loss": 0.25, "stage": "\u00e9valuation \u8bc4\u4f30"}
+    log.write_text(json.dumps(record, ensure_ascii=False) + "\n", encoding="utf-8")
+    code = ("import json, sys; from pathlib import Path; from recipekit.progress import latest; "
+            "print(json.dumps(latest(Path(sys.argv[1]), 0)))")
+    assert json.loads(run_in_ascii_locale(code, str(log))) == record

@@ -1,0 +1,96 @@
+"""The step runner at its edges: a failure's reason keeps the step's own spacing, each progress line of ``run_all``
+reaches a piped reader before what follows it starts, and a stamp holding a command with non-ASCII text is read
+as the UTF-8 it was written in whatever the locale. Expected texts are written by hand."""
+
+from __future__ import annotations
+
+import io
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from recipekit.steps import Outcome, Runner, Step, said_why
+
+
+def test_a_reason_keeps_its_own_spacing_unflattened() -> None:
+    """The reason is the step's line as it said it (stripped at its ends only): inner runs of spaces and tabs, as
+    in a quoted field, are kept; a longer one is still cut to 300 characters."""
+    assert said_why("loading\nerror: column  'text'\tis empty in row 3\n") == "column  'text'\tis empty in row 3"
+    assert said_why("ValueError: expected  2   labels\n") == "ValueError: expected  2   labels"
+    assert said_why("a  b\t\tc") == "a  b\t\tc"  # the last line, no error line
+    spaced = "w " + " " * 298 + "end"  # 303 characters, 299 of them spaces: cut as they are
+    assert said_why(spaced) == spaced[:297] + "..."
+
+
+class Piped(io.StringIO):
+    """Standard output as a reader at the other end of a pipe sees it: only what was flushed."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen = ""
+
+    def flush(self) -> None:
+        self.seen = self.getvalue()
+
+
+def test_each_progress_line_of_run_all_is_flushed_before_the_next_thing_happens(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """On a pipe (a CI log, ``| tee``) a line left in the buffer would show only later: the step's line is out
+    before the step is prepared, the log line before it starts, the done/skipped line before the next step."""
+    monkeypatch.setenv("LLM_RECIPES_ROOT", str(tmp_path))
+    out = Piped()
+    monkeypatch.setattr(sys, "stdout", out)
+    logs = tmp_path.resolve() / "logs"
+    seen: list[tuple[str, str]] = []
+
+    class Watched(Runner):
+        def execute(self, step: Step) -> Outcome:
+            seen.append((f"execute {step.name}", out.seen))
+            return super().execute(step)
+
+        def after(self, outcomes: list[Outcome]) -> None:
+            seen.append((f"after {outcomes[-1].step}", out.seen))
+
+    def prepare(step: Step, notes: list[str]) -> None:
+        seen.append((f"prepare {step.name}", out.seen))
+
+    one = Step("one", [sys.executable, "-c", "pass"])
+    two = Step("two", ["never-started"], env={"MODE": "fast"})
+    logs.mkdir()
+    (logs / "two.done").write_text(two.shell(), encoding="utf-8")  # up to date: skipped
+    outcomes = Watched(logs, prepare).run_all([one, two])
+    assert [o.status for o in outcomes] == ["ran", "skipped"]
+    first = f"[1/2] one: {one.shell()}\n"
+    log_line = f"  log: {logs / 'one.log'}\n"
+    done = f"  done in {outcomes[0].seconds:.1f} s (log: {logs / 'one.log'})\n"
+    second = "[2/2] two: MODE=fast never-started\n"
+    assert seen == [("prepare one", first), ("execute one", first + log_line),
+                    ("after one", first + log_line + done), ("prepare two", first + log_line + done + second),
+                    ("after two", first + log_line + done + second + "  skipped: up to date\n")]
+    assert out.seen == out.getvalue()
+
+
+def run_in_ascii_locale(code: str, *args: str, env: dict[str, str] | None = None) -> str:
+    """``code`` in a new interpreter whose locale encoding is ASCII (UTF-8 mode off, the C locale's character
+    type set before ``code`` runs, as a Windows or Latin-1 locale reads files in another encoding than UTF-8):
+    its output, after the name of the encoding it read files in by default."""
+    prefix = ("import codecs, locale; locale.setlocale(locale.LC_CTYPE, 'C'); "
+              "print(codecs.lookup(locale.getencoding()).name); ")
+    done = subprocess.run([sys.executable, "-c", prefix + code, *args], capture_output=True, text=True,
+                          env={**os.environ, **(env or {}), "PYTHONUTF8": "0"}, timeout=30, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("ascii\n"), done.stdout
+    return done.stdout.removeprefix("ascii\n")
+
+
+def test_a_stamp_with_non_ascii_text_is_read_as_utf8_in_an_ascii_locale(tmp_path: Path) -> None:
+    step = Step("greet", ["echo", "caf\u00e9 \u4f60\u597d"])
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    Runner(logs).stamp(step).write_text(step.shell(), encoding="utf-8")
+    code = ("import sys; from pathlib import Path; from recipekit.steps import Runner, Step; "
+            "print(Runner(Path(sys.argv[1])).up_to_date(Step('greet', ['echo', 'caf\\u00e9 \\u4f60\\u597d'])))")
+    assert run_in_ascii_locale(code, str(logs), env={"LLM_RECIPES_ROOT": str(tmp_path)}) == "True\n"
