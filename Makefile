@@ -40,14 +40,15 @@ test-slow: $(STAMP)
 test-all: test
 	$(PY) -m pytest -m slow $(XDIST) -rP --durations=25 || test $$? -eq 5
 
-# mutation testing of the modules whose numbers users act on or whose decisions skip work ([tool.mutmut] in
-# pyproject.toml), against their unit tests; not part of CI (hours on this 2-core machine for the whole list);
-# `make mutate MODULES="recipekit.plan.gpus.* recipekit.steps.*"` runs those modules' mutants and keeps the earlier
-# results in mutants/, so the run grows module by module; the score per module and every survivor last
+# mutation testing of every module of recipekit/ ([tool.mutmut] in pyproject.toml) against the unit tests; not part
+# of CI (hours on this 2-core machine). It goes on from where the last run stopped (mutmut keeps each result until
+# its function changes), runs the survivors again (a new test may kill them), then writes the score tables;
+# `make mutate MODULES="recipekit.plan.gpus.* recipekit.steps.*"` runs every mutant of those modules again;
+# `make mutate FRESH=1` starts over
 mutate: $(STAMP)
-	$(if $(MODULES),,rm -rf mutants)
+	$(if $(FRESH),rm -rf mutants)
 	$(PY) -m mutmut run --max-children 2 $(foreach m,$(MODULES),'$(m)')
-	$(PY) scripts/mutation_score.py --write
+	$(PY) scripts/mutation_score.py --recheck --write
 
 # the developer benchmarks (scripts/bench_*.py), each against its baseline: `make bench` runs every one with its
 # defaults, one after another (bench-score-labels, last, reads the demo's model: `make demo` first); `make bench-NAME

@@ -7,7 +7,7 @@ their marker lines.
 
 Example:
     make mutate                      # mutmut run over [tool.mutmut] in pyproject.toml, then this table
-    python scripts/mutation_score.py --min 0.9 --write
+    python scripts/mutation_score.py --recheck --min 0.9 --write
 """
 
 from __future__ import annotations
@@ -35,6 +35,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = script_parser(__doc__)
     parser.add_argument("--equivalent", default=EQUIVALENT, help="YAML of mutant -> why it is equivalent")
     parser.add_argument("--min", type=fraction, default=None, help="exit 1 when a module scores below this (0-1)")
+    parser.add_argument("--recheck", action="store_true",
+                        help="run the survivors again first (mutmut keeps a result until its function changes, so a "
+                             "survivor a new test kills stays a survivor until run again)")
     parser.add_argument("--write", action="store_true",
                         help="write the tables into docs/testing.md (per module) and README.md (per folder and module)")
     return parser
@@ -51,6 +54,17 @@ def mutmut_results() -> dict[str, str]:
     if not found:
         raise InputError("no mutants found: run `make mutate` first", "mutants/")
     return found
+
+
+def survivors(statuses: dict[str, str], equivalent: dict[str, str]) -> list[str]:
+    """The mutants that need a test: survived or reached by no unit test, and not listed as equivalent."""
+    return sorted(k for k, s in statuses.items() if s in SURVIVORS and k not in equivalent)
+
+
+def recheck(names: list[str]) -> None:
+    """Run these mutants again against the unit tests as they are now (mutmut runs a mutant it is given by name)."""
+    if names:
+        subprocess.run([sys.executable, "-m", "mutmut", "run", "--max-children", "2", *names], check=False)
 
 
 def module_of(key: str) -> str:
@@ -133,6 +147,9 @@ def main(argv: list[str] | None = None) -> dict[str, Counter[str]]:
     path = Path(args.equivalent) if Path(args.equivalent).is_absolute() else root() / args.equivalent
     equivalent = read_yaml_mapping(path, "list of equivalent mutants")
     statuses = mutmut_results()
+    if args.recheck:
+        recheck(survivors(statuses, equivalent))
+        statuses = mutmut_results()
     table = scores(statuses, equivalent)
     print(f"{'module':40s} {'killed':>6s} {'survived':>8s} {'no tests':>8s} {'equiv.':>6s} {'score':>6s}")
     low = []
@@ -142,7 +159,7 @@ def main(argv: list[str] | None = None) -> dict[str, Counter[str]]:
         shown = "-" if score is None else f"{score:.1%}"
         print(f"{module:40s} {killed:6d} {counts['survived']:8d} {counts['no tests']:8d} {counts['equivalent']:6d} "
               f"{shown:>6s}")
-    for key in sorted(k for k, s in statuses.items() if s in SURVIVORS and k not in equivalent):
+    for key in survivors(statuses, equivalent):
         print(f"{statuses[key]}: {key}  (python -m mutmut show {key})")
     for key in sorted(set(equivalent) - set(statuses)):
         print(f"note: {path} lists {key}, which mutmut no longer generates")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 from collections import Counter
 from pathlib import Path
 
@@ -94,3 +95,25 @@ def test_the_readme_shows_the_folder_table_then_the_module_table_folded() -> Non
         "| `steps.py` | 3 | 1 | 0 | 0 | 0 | 0 | 75.0% |",
         "", "</details>"]
     assert tool.tables(table, tool.DOCS["docs/testing.md"]) == tool.markdown(table, "module")
+
+
+def test_the_survivors_to_test_are_the_unlisted_survived_and_unreached_ones() -> None:
+    statuses = {"m.x_f__mutmut_3": "survived", "m.x_f__mutmut_1": "no tests", "m.x_f__mutmut_2": "killed",
+                "m.x_g__mutmut_1": "survived", "m.x_g__mutmut_2": "timeout", "m.x_g__mutmut_3": "not checked"}
+    assert tool.survivors(statuses, {"m.x_g__mutmut_1": "the same value either way"}) == [
+        "m.x_f__mutmut_1", "m.x_f__mutmut_3"]
+
+
+def test_make_mutate_goes_on_from_the_last_run_rechecks_survivors_and_starts_over_only_when_asked() -> None:
+    def planned(*argv: str) -> list[str]:
+        done = subprocess.run(["make", "-n", "mutate", *argv], cwd=tool.root(), capture_output=True, text=True,
+                              check=True)
+        return [line for line in done.stdout.splitlines() if "mutmut" in line or "mutation_score" in line
+                or "rm -rf" in line]
+
+    python = ".venv/bin/python"
+    assert planned() == [f"{python} -m mutmut run --max-children 2 ",
+                         f"{python} scripts/mutation_score.py --recheck --write"]
+    assert planned("FRESH=1")[0] == "rm -rf mutants"
+    assert planned("MODULES=recipekit.steps.* recipekit.text.*")[0] == (
+        f"{python} -m mutmut run --max-children 2 'recipekit.steps.*' 'recipekit.text.*'")
