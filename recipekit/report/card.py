@@ -77,10 +77,12 @@ def plot_card(card: dict[str, Any], path: Path) -> Path:
     numbers = card["numbers"]
     figure, axes = plt.subplots(len(numbers), 1, figsize=(7, 0.8 * len(numbers) + 1.2), squeeze=False)
     for ax, n in zip(axes[:, 0], numbers, strict=True):
-        if n["run"] is not None:
+        if n["run"] is not None and n["ci95"]:
             low, high = n["ci95"]
             ax.errorbar([n["run"]], [0], xerr=[[n["run"] - low], [high - n["run"]]], fmt="o", color="tab:blue",
                         capsize=4, label="this run (95% interval)")
+        elif n["run"] is not None:  # a report written without intervals (classify_report --bootstrap 0)
+            ax.plot([n["run"]], [0], marker="o", color="tab:blue", label="this run (no interval)")
         if n["published"] is not None:
             ax.plot([n["published"]], [0], marker="|", markersize=18, color="tab:red", mew=2, label="report")
         ax.set_yticks([0], [f"{n['name']} (%)" if n["unit"] == "%" else n["name"]])
