@@ -198,3 +198,14 @@ def agnews_folder(tmp_path: Path) -> Path:
     write_original_csv(folder / "train.csv", agnews_rows(25))
     write_original_csv(folder / "test.csv", agnews_rows(10, prefix="Test story"))
     return folder
+
+
+class Piped(io.StringIO):
+    """A non-terminal stream as a reader at the other end of a pipe sees it: only what was flushed."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen = ""
+
+    def flush(self) -> None:
+        self.seen = self.getvalue()

@@ -5,25 +5,15 @@ written by hand."""
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
+from conftest import Piped
+
 from recipekit.progress import Progress
-
-
-class Piped(io.StringIO):
-    """A non-terminal stream as a reader at the other end of a pipe sees it: only what was flushed."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.seen = ""
-
-    def flush(self) -> None:
-        self.seen = self.getvalue()
 
 
 def follow(tmp_path: Path) -> tuple[Path, Piped, Progress]:

@@ -4,13 +4,13 @@ as the UTF-8 it was written in whatever the locale. Expected texts are written b
 
 from __future__ import annotations
 
-import io
 import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from conftest import Piped
 
 from recipekit.steps import Outcome, Runner, Step, said_why
 
@@ -25,15 +25,6 @@ def test_a_reason_keeps_its_own_spacing_unflattened() -> None:
     assert said_why(spaced) == spaced[:297] + "..."
 
 
-class Piped(io.StringIO):
-    """Standard output as a reader at the other end of a pipe sees it: only what was flushed."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.seen = ""
-
-    def flush(self) -> None:
-        self.seen = self.getvalue()
 
 
 def test_each_progress_line_of_run_all_is_flushed_before_the_next_thing_happens(

@@ -12,33 +12,18 @@ from dataclasses import asdict, replace
 from pathlib import Path
 
 import pytest
+from stand_in_model import ROW_ACTIVATIONS, ROW_FLOPS, SEQ, TINY, P, T, simulation
 
 from recipekit.plan.fit import Candidate, Planned, Search, search
 from recipekit.plan.gpus import Gpu, resolve_gpu
 from recipekit.plan.memory import Setup
 from recipekit.plan.models import load_config
 from recipekit.plan.planner import Run
-from recipekit.plan.simulate import Shape, Simulation, cache_key
+from recipekit.plan.simulate import Shape, cache_key
 from recipekit.reproduce.new import plan_choice, recipe_texts
 from recipekit.reproduce.new_recipes import NewRun, export_args, predict_args, recipe_text, train_args
 
-TINY = {"architectures": ["LlamaForCausalLM"], "model_type": "llama", "vocab_size": 256, "hidden_size": 64,
-        "intermediate_size": 128, "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2,
-        "max_position_embeddings": 256, "tie_word_embeddings": False}
-SEQ = 64
-P, T, LARGEST, Q = 1_000_000_000, 2_000_000, 50_000_000, 600_000_000  # parameters, LoRA's, largest layer, 4-bit
-ROW_ACTIVATIONS = {False: 2_000_000_000, True: 400_000_000}  # bytes per row: without / with checkpointing
-ROW_FLOPS = {("full", False): 6e14, ("full", True): 8e14, ("lora", False): 4e14, ("lora", True): 5e14}
 PEAK = 100.0  # TFLOP/s of the hand-made card; no bandwidth: every operation on the compute roof
-
-
-def simulation(shape: Shape) -> Simulation:
-    """A step of ``shape`` as this test's architecture takes it (a DPO step holds and computes twice the rows)."""
-    rows = shape.batch * (2 if shape.dpo else 1)
-    flops = int(rows * ROW_FLOPS[(shape.method, shape.gradient_checkpointing)])
-    return Simulation(params=P, trainable=P if shape.method == "full" else T, largest_layer=LARGEST, quantizable=Q,
-                      peak={"ACT": rows * ROW_ACTIVATIONS[shape.gradient_checkpointing]}, flops=flops,
-                      kernels=[[flops, 0, 1]])
 
 
 @pytest.fixture

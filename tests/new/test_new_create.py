@@ -16,31 +16,16 @@ from typing import Any
 
 import pytest
 import yaml
+from stand_in_model import ROW_ACTIVATIONS, ROW_FLOPS, SEQ, TINY, P, T, simulation
 
 from recipekit.commands.new import build_parser
 from recipekit.errors import InputError
 from recipekit.plan.models import load_config
-from recipekit.plan.simulate import Shape, Simulation, cache_key
+from recipekit.plan.simulate import Shape, cache_key
 from recipekit.reproduce import new
 from recipekit.reproduce.scaffold import NO_PUBLISHED
 
-TINY = {"architectures": ["LlamaForCausalLM"], "model_type": "llama", "vocab_size": 256, "hidden_size": 64,
-        "intermediate_size": 128, "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2,
-        "max_position_embeddings": 256, "tie_word_embeddings": False}
-SEQ = 64  # the cutoff every run here arrives at
-P, T, LARGEST, Q = 1_000_000_000, 2_000_000, 50_000_000, 600_000_000  # parameters, LoRA's, largest layer, 4-bit
-ROW_ACTIVATIONS = {False: 2_000_000_000, True: 400_000_000}  # bytes per row: without / with checkpointing
-ROW_FLOPS = {("full", False): 6e14, ("full", True): 8e14, ("lora", False): 4e14, ("lora", True): 5e14}
 GIB = 2**30
-
-
-def simulation(shape: Shape) -> Simulation:
-    """A step of ``shape`` as this test's architecture takes it: every operation on the compute roof."""
-    rows = shape.batch * (2 if shape.dpo else 1)
-    flops = int(rows * ROW_FLOPS[(shape.method, shape.gradient_checkpointing)])
-    return Simulation(params=P, trainable=P if shape.method == "full" else T, largest_layer=LARGEST, quantizable=Q,
-                      peak={"ACT": rows * ROW_ACTIVATIONS[shape.gradient_checkpointing]}, flops=flops,
-                      kernels=[[flops, 0, 1]])
 
 
 def tiny_model(tmp_path: Path, folder: str) -> Path:
