@@ -2,7 +2,7 @@
 reached by any test; a mutant that makes a test time out counts as killed), the mutants listed as equivalent in
 ``tests/mutation_equivalent.yaml`` (each with the reason it cannot change behaviour) left out; every other
 survivor is printed with the command that shows its change. ``--write`` puts the table per module into
-docs/testing.md, and into README.md the one per package folder followed by the one per module (folded), between
+docs/testing.md, and into README.md the one per package folder followed by each module's score in short, between
 their marker lines.
 
 Example:
@@ -28,7 +28,7 @@ EQUIVALENT = "tests/mutation_equivalent.yaml"
 RESULT_LINE = re.compile(r"^\s+(?P<key>\S+): (?P<status>.+)$")
 SURVIVORS = ("survived", "no tests")
 BEGIN, END = "<!-- mutation scores: written by scripts/mutation_score.py --write -->", "<!-- end of mutation scores -->"
-DOCS = {"docs/testing.md": ("module",), "README.md": ("folder", "module")}
+DOCS = {"docs/testing.md": ("module",), "README.md": ("folder", "short")}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -39,7 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="run the survivors again first (mutmut keeps a result until its function changes, so a "
                              "survivor a new test kills stays a survivor until run again)")
     parser.add_argument("--write", action="store_true",
-                        help="write the tables into docs/testing.md (per module) and README.md (per folder and module)")
+                        help="write the tables into docs/testing.md and README.md")
     return parser
 
 
@@ -125,11 +125,25 @@ def markdown(table: dict[str, Counter[str]], by: str) -> str:
     return "\n".join(rows)
 
 
+def in_short(table: dict[str, Counter[str]]) -> str:
+    """Each module's score in one line per package folder (the modules not run yet counted at its end)."""
+    lines: dict[str, list[str]] = defaultdict(list)
+    unrun: Counter[str] = Counter()
+    for module, counts in table.items():
+        score, folder = module_score(counts), folder_of(module)
+        if score is None:
+            unrun[folder] += 1
+        else:
+            part = " (partial)" if counts["not checked"] else ""
+            lines[folder].append(f"`{Path(source_of(module)).name}` {score:.1%}{part}")
+    return "\n".join(f"- `{folder}`: " + ", ".join([*lines[folder], *([f"{unrun[folder]} not run yet"]
+                                                                       if unrun[folder] else [])])
+                     for folder in sorted({*lines, *unrun}))
+
+
 def tables(table: dict[str, Counter[str]], kinds: tuple[str, ...]) -> str:
-    """The tables a page shows: the first in full, each further one folded under a ``<details>`` line."""
-    first, *folded = (markdown(table, by) for by in kinds)
-    return "\n\n".join([first, *(f"<details><summary>per {by}</summary>\n\n{text}\n\n</details>"
-                                  for by, text in zip(kinds[1:], folded, strict=True))])
+    """The tables a page shows: per module or per folder, and each module's score in short."""
+    return "\n\n".join(in_short(table) if by == "short" else markdown(table, by) for by in kinds)
 
 
 def with_block(path: Path, text: str) -> str:
