@@ -12,7 +12,7 @@ from dataclasses import asdict, replace
 from pathlib import Path
 
 import pytest
-from stand_in_model import ROW_ACTIVATIONS, ROW_FLOPS, SEQ, TINY, P, T, simulation
+from stand_in_model import ROW_ACTIVATIONS, ROW_FLOPS, SEQ, P, T, simulation, tiny_folder
 
 from recipekit.plan.fit import Candidate, Planned, Search, search
 from recipekit.plan.gpus import Gpu, resolve_gpu
@@ -29,11 +29,7 @@ PEAK = 100.0  # TFLOP/s of the hand-made card; no bandwidth: every operation on 
 @pytest.fixture
 def tiny(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """The architecture's folder (its config.json), the plan cache in ``tmp_path``."""
-    folder = tmp_path / "tiny"
-    folder.mkdir()
-    (folder / "config.json").write_text(json.dumps(TINY), encoding="utf-8")
-    monkeypatch.setenv("LLM_RECIPES_CACHE", str(tmp_path / "cache"))
-    return folder
+    return tiny_folder(tmp_path, monkeypatch)
 
 
 def base_shape(dpo: bool = False) -> Shape:

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from stand_in_model import tiny_folder
 
 from recipekit.plan.gpus import Gpu
 from recipekit.plan.memory import CUDA_CONTEXT, GIB, Setup, per_gpu
@@ -19,9 +20,6 @@ from recipekit.plan.planner import Option, Run, options
 from recipekit.plan.simulate import Shape, Simulation, cache_key
 from recipekit.plan.timing import step_time
 
-TINY = {"architectures": ["LlamaForCausalLM"], "model_type": "llama", "vocab_size": 256, "hidden_size": 64,
-        "intermediate_size": 128, "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2,
-        "max_position_embeddings": 256, "tie_word_embeddings": False}
 P, T, LARGEST, Q = 1_000_000_000, 4_000_000, 40_000_000, 700_000_000  # parameters, LoRA's, largest layer, 4-bit
 TOKEN_BYTES = {False: 1_000_000, True: 200_000}  # activations per token: without / with checkpointing
 TOKEN_FLOPS = {("full", False): 6e9, ("full", True): 8e9, ("lora", False): 4e9, ("lora", True): 5.5e9}
@@ -41,11 +39,7 @@ def simulation(shape: Shape) -> Simulation:
 @pytest.fixture
 def config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
     """The tiny architecture's config, the plan cache in ``tmp_path``."""
-    folder = tmp_path / "tiny"
-    folder.mkdir()
-    (folder / "config.json").write_text(json.dumps(TINY), encoding="utf-8")
-    monkeypatch.setenv("LLM_RECIPES_CACHE", str(tmp_path / "cache"))
-    return load_config(str(folder))
+    return load_config(str(tiny_folder(tmp_path, monkeypatch)))
 
 
 def cached(config: Any, *shapes: Shape) -> None:

@@ -4,6 +4,11 @@ step."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
+import pytest
+
 from recipekit.plan.simulate import Shape, Simulation
 
 TINY = {"architectures": ["LlamaForCausalLM"], "model_type": "llama", "vocab_size": 256, "hidden_size": 64,
@@ -23,3 +28,12 @@ def simulation(shape: Shape) -> Simulation:
     return Simulation(params=P, trainable=P if shape.method == "full" else T, largest_layer=LARGEST, quantizable=Q,
                       peak={"ACT": rows * ROW_ACTIVATIONS[shape.gradient_checkpointing]}, flops=flops,
                       kernels=[[flops, 0, 1]])
+
+
+def tiny_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The architecture's folder (its config.json) under ``tmp_path``, the plan cache there too."""
+    folder = tmp_path / "tiny"
+    folder.mkdir()
+    (folder / "config.json").write_text(json.dumps(TINY), encoding="utf-8")
+    monkeypatch.setenv("LLM_RECIPES_CACHE", str(tmp_path / "cache"))
+    return folder
