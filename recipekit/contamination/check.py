@@ -51,9 +51,10 @@ class Settings:
         return max(LSH_FLOOR, self.threshold - LSH_MARGIN)
 
     def described(self) -> dict[str, Any]:
-        return {"fields": self.fields, "template": f"13-grams and shingles found in at least {SHARED:.0%} of a set's "
-                f"rows (its instruction template; sets of {SHARED_MIN_ROWS} rows or more, the first "
-                f"{SHARED_SAMPLE} of a training set) are left out of the 13-gram and near-duplicate methods",
+        return {"fields": self.fields, "template": f"{self.ngram}-grams and shingles found in at least {SHARED:.0%} "
+                f"of a set's rows (its instruction template; sets of {SHARED_MIN_ROWS} rows or more, the first "
+                f"{SHARED_SAMPLE} of a training set) are left out of the {self.ngram}-gram and near-duplicate "
+                "methods",
                 "normalisation": "NFKC, casefold, punctuation and symbols dropped, "
                 "whitespace collapsed; CJK characters one word each",
                 "exact": "the same normalised text", "ngram": f"a run of {self.ngram} normalised words in common",

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 from recipekit.recipes.sweep import point_metrics
@@ -28,3 +31,31 @@ def test_trainer_state_history_gives_last_losses_and_largest_step(tmp_path: Path
     write(tmp_path / "train" / "trainer_state.json", {"log_history": [
         {"loss": 2.0, "step": 1}, {"eval_loss": 1.9, "step": 2}, {"loss": 1.5, "step": 3}, {"train_runtime": 1.0}]})
     assert point_metrics(tmp_path) == {"final_train_loss": 1.5, "final_eval_loss": 1.9, "steps": 3}
+
+
+def run_in_ascii_locale(code: str, *args: str) -> str:
+    """``code`` in a new interpreter whose default file encoding is ASCII (UTF-8 mode off, the C locale's
+    character type set first, as a Windows or Latin-1 locale would): its output, after that encoding's name."""
+    prefix = ("import codecs, locale; locale.setlocale(locale.LC_CTYPE, 'C'); "
+              "print(codecs.lookup(locale.getencoding()).name); ")
+    env = {key: value for key, value in os.environ.items() if key not in ("LC_ALL", "PYTHONIOENCODING")}
+    done = subprocess.run([sys.executable, "-c", prefix + code, *args], capture_output=True, text=True,
+                          env={**env, "PYTHONUTF8": "0", "LC_ALL": "C"}, timeout=30, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("ascii\n"), done.stdout
+    return done.stdout.removeprefix("ascii\n")
+
+
+def test_result_files_with_non_ascii_text_are_read_as_utf8_in_an_ascii_locale(tmp_path: Path) -> None:
+    """Both the report and the trainer state are UTF-8 whatever the locale: a note in another script is read."""
+    for path, data in ((tmp_path / "report" / "gen_report.json",
+                        {"note": "caf\u00e9 \u4f60\u597d", "llamafactory": {"bleu-4": 7.25, "label": "\u00e9t\u00e9"}}),
+                       (tmp_path / "train" / "trainer_state.json",
+                        {"log_history": [{"loss": 0.75, "step": 2, "note": "na\u00efve"}]})):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+    assert "\u00e9".encode() in (tmp_path / "report" / "gen_report.json").read_bytes()
+    code = ("import json, sys; from pathlib import Path; from recipekit.recipes.sweep import point_metrics; "
+            "print(json.dumps(point_metrics(Path(sys.argv[1])), sort_keys=True))")
+    assert json.loads(run_in_ascii_locale(code, str(tmp_path))) == {
+        "lf_bleu-4": 7.25, "final_train_loss": 0.75, "steps": 2}
