@@ -1,6 +1,8 @@
 """The changes the planner tries on a run that does not fit, on a tiny architecture whose simulated steps are written
 here by hand into the plan cache (one per shape): which changes each run gets, in order, each candidate run as
-written out here, its peak, host memory and step on the card, and the fewest GPUs that hold a ZeRO run."""
+written out here, its peak, host memory and step on the card, and the fewest GPUs that hold a ZeRO run; and the
+planner's arithmetic beside them: generation's key/value cache, the cards whose plan matches a report's time, and
+what another GPU count does to the report's global batch."""
 
 from __future__ import annotations
 
@@ -16,7 +18,7 @@ from stand_in_model import tiny_folder
 from recipekit.plan.gpus import Gpu
 from recipekit.plan.memory import CUDA_CONTEXT, GIB, Setup, per_gpu
 from recipekit.plan.models import load_config
-from recipekit.plan.planner import Option, Run, options
+from recipekit.plan.planner import Option, Run, against_report, batch_note, options, predict_memory
 from recipekit.plan.simulate import Shape, Simulation, cache_key
 from recipekit.plan.timing import step_time
 
@@ -190,3 +192,57 @@ def test_a_cutoff_just_above_256_is_halved(config: Any) -> None:
     cached(config, shape, shorter.shape)
     gpu = card(0.5)
     assert options(run_of(shape, setup), config, gpu) == [priced("cutoff_len 128", shorter, gpu)]
+
+
+class Uneven:
+    """An architecture whose hidden size (100) is no multiple of its heads (8) and that names no head_dim."""
+
+    num_hidden_layers, num_attention_heads, hidden_size, vocab_size = 2, 8, 100, 10
+
+
+def test_generation_cache_uses_the_whole_head_size_when_heads_do_not_divide_the_hidden_size() -> None:
+    """transformers' head size is hidden // heads (12, not 12.5): the key/value cache of 2 layers x 8 heads x 12 x
+    (3 prompt + 1 new) tokens, keys and values at 2 bytes."""
+    run = Run("m", Shape(1, 3), Setup(), 1, 1.0, -1, (), "", None, predict=True, new_tokens=1)
+    assert predict_memory(run, Uneven(), 1000).parts["kv cache"] == 2 * 2 * 8 * 12 * 4 * 2 == 3072
+
+
+# one micro-step's operations: 9e13 FLOPs, 1 s at a 100 TFLOP/s peak (x 0.9 efficiency); nothing to optimize
+STEP = Simulation(params=0, trainable=0, largest_layer=0, quantizable=0, kernels=[[9e13, 0, 1]])
+
+
+def test_a_half_precision_run_is_matched_on_each_card_at_its_own_half_precision() -> None:
+    """"half" is bf16 on a card with it (200 TFLOP/s: 0.5 s a micro-step, 1 s for 2) and fp16 on one without
+    (100: 2 s); the report's step is 1 s (one step a second)."""
+    run = Run("m", Shape(1, 8), Setup(), 2, 1.0, -1, (), "", None)
+    cards = {"with-bf16": Gpu("B", 80.0, 200.0, 100.0), "fp16-only": Gpu("H", 80.0, None, 100.0)}
+    found = against_report({"said": "s", "steps_per_second": 1}, STEP, run, cards["with-bf16"], 1.0, cards)
+    assert found["matching_cards"] == ["with-bf16"]
+
+
+def test_a_zero3_run_is_matched_with_its_recomputations_gathers() -> None:
+    """ZeRO-3 on 2 GPUs, checkpointed: each micro-step gathers the 7e10 16-bit weights three times (forward,
+    recomputation, backward), half of them over a 100 GB/s link at 70%: 3 s, plus 1 s of compute = 4 s, 0.8x the
+    report's 5 s; two gathers (2 s) would give 3 s, 0.6x: outside the goal."""
+    run = Run("m", Shape(1, 8, gradient_checkpointing=True), Setup(gpus=2, zero=3), 1, 1.0, -1, (), "", None)
+    sim = Simulation(params=70_000_000_000, trainable=0, largest_layer=0, quantizable=0, kernels=[[9e13, 0, 1]])
+    linked = Gpu("L", 80.0, 100.0, 100.0, link="nvlink", link_gb_s=100.0)
+    found = against_report({"said": "s", "steps_per_second": 0.2}, sim, run, linked, 4.0, {"linked": linked})
+    assert found["matching_cards"] == ["linked"]
+
+
+def test_a_plan_at_exactly_the_time_goals_lower_end_matches() -> None:
+    """The report: 0.67 steps a second (1 / 0.67 s each); the plan: 1 s, exactly 0.67x of it, is within the goal."""
+    run = Run("m", Shape(1, 8), Setup(), 1, 1.0, -1, (), "", None)
+    card = Gpu("Card 100", 80.0, 100.0, 100.0)
+    found = against_report({"said": "s", "steps_per_second": 0.67}, STEP, run, card, 1.0, {"at-the-end": card})
+    assert found["ratio"] == [0.67] and found["matching_cards"] == ["at-the-end"]
+
+
+def test_a_gpu_count_whose_batch_does_not_divide_the_reports_says_no_accumulation_keeps_it() -> None:
+    """The report's global batch 12 at per-device batch 2 on 4 GPUs (8 a micro-step): 12 is no multiple of 8."""
+    assert batch_note(12, 2, 4, 8) == ("global batch 8 on 4 GPU(s), the report's is 12: no whole "
+                                       "gradient_accumulation_steps keeps it at per-device batch 2; choose a GPU "
+                                       "count that divides it, or say the batch changed")
+    assert batch_note(16, 2, 4, 8) == ("global batch 8 on 4 GPU(s), the report's is 16: gradient_accumulation_steps=2"
+                                       " keeps it (the step count and time above are for the recipe as written)")
