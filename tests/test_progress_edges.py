@@ -85,3 +85,28 @@ def test_a_trainer_log_with_non_ascii_text_is_read_as_utf8_in_an_ascii_locale(tm
     code = ("import json, sys; from pathlib import Path; from recipekit.progress import latest; "
             "print(json.dumps(latest(Path(sys.argv[1]), 0)))")
     assert json.loads(run_in_ascii_locale(code, str(log))) == record
+
+
+def test_a_trainer_log_with_non_ascii_text_is_read_as_utf8_while_this_process_reads_ascii(tmp_path: Path) -> None:
+    """Here, in the C locale's character type (a file opened without an encoding reads as ASCII): the record's
+    non-ASCII text comes back as written."""
+    import codecs
+    import locale
+
+    import pytest
+
+    from recipekit.progress import latest
+
+    if sys.flags.utf8_mode:
+        pytest.skip("Python's UTF-8 mode reads every file as UTF-8: no ASCII locale to read it in")
+    log = tmp_path / "trainer_log.jsonl"
+    record = {"current_steps": 1, "total_steps": 2, "stage": "\u00e9tape \u8bad\u7ec3"}
+    log.write_text(json.dumps(record, ensure_ascii=False) + "\n", encoding="utf-8")
+    before = locale.setlocale(locale.LC_CTYPE)
+    locale.setlocale(locale.LC_CTYPE, "C")
+    try:
+        assert codecs.lookup(locale.getencoding()).name == "ascii"
+        read = latest(log, 0)
+    finally:
+        locale.setlocale(locale.LC_CTYPE, before)
+    assert read == record

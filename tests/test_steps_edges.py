@@ -85,3 +85,27 @@ def test_a_stamp_with_non_ascii_text_is_read_as_utf8_in_an_ascii_locale(tmp_path
     code = ("import sys; from pathlib import Path; from recipekit.steps import Runner, Step; "
             "print(Runner(Path(sys.argv[1])).up_to_date(Step('greet', ['echo', 'caf\\u00e9 \\u4f60\\u597d'])))")
     assert run_in_ascii_locale(code, str(logs), env={"LLM_RECIPES_ROOT": str(tmp_path)}) == "True\n"
+
+
+def test_a_stamp_with_non_ascii_text_is_read_as_utf8_while_this_process_reads_ascii(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Here, in the C locale's character type (a file opened without an encoding reads as ASCII): the stamp of
+    the same command still says the step is up to date."""
+    import codecs
+    import locale
+
+    if sys.flags.utf8_mode:
+        pytest.skip("Python's UTF-8 mode reads every file as UTF-8: no ASCII locale to read it in")
+    monkeypatch.setenv("LLM_RECIPES_ROOT", str(tmp_path))
+    step = Step("greet", ["echo", "caf\u00e9 \u4f60\u597d"])
+    runner = Runner(tmp_path / "logs")
+    runner.stamp(step).parent.mkdir()
+    runner.stamp(step).write_text(step.shell(), encoding="utf-8")
+    before = locale.setlocale(locale.LC_CTYPE)
+    locale.setlocale(locale.LC_CTYPE, "C")
+    try:
+        assert codecs.lookup(locale.getencoding()).name == "ascii"
+        done = runner.up_to_date(step)
+    finally:
+        locale.setlocale(locale.LC_CTYPE, before)
+    assert done is True

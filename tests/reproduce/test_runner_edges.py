@@ -90,3 +90,26 @@ def test_a_state_with_non_ascii_text_is_read_as_utf8_in_an_ascii_locale(tmp_path
     assert done.returncode == 0, done.stderr
     encoding, read = done.stdout.splitlines()
     assert encoding == "ascii" and json.loads(read) == state
+
+
+def test_a_state_with_non_ascii_text_is_read_as_utf8_while_this_process_reads_ascii(tmp_path: Path) -> None:
+    """Here, in the C locale's character type (a file opened without an encoding reads as ASCII): the saved state
+    comes back as written."""
+    import codecs
+    import locale
+
+    from recipekit.reproduce.runner import load_state
+
+    if sys.flags.utf8_mode:
+        pytest.skip("Python's UTF-8 mode reads every file as UTF-8: no ASCII locale to read it in")
+    state = {"chain": "demo", "steps": {"greet": {"status": "ran", "seconds": 1.5, "log": "logs/greet.log",
+                                                  "command": "echo 'na\u00efve \u65e5\u672c'"}}}
+    (tmp_path / "reproduce.json").write_text(json.dumps(state, ensure_ascii=False), encoding="utf-8")
+    before = locale.setlocale(locale.LC_CTYPE)
+    locale.setlocale(locale.LC_CTYPE, "C")
+    try:
+        assert codecs.lookup(locale.getencoding()).name == "ascii"
+        read = load_state(tmp_path)
+    finally:
+        locale.setlocale(locale.LC_CTYPE, before)
+    assert read == state
