@@ -160,7 +160,7 @@ def plan_choice(args: argparse.Namespace, model: str, template: str, cutoff: int
     gpu = resolve_gpu(card)
     base = NewRun(args.name, args.task, model, template, cutoff, "bf16", Candidate("lora", 0, False, True, 1, 1))
     path = scratch / "base.yaml"
-    path.write_text(recipe_text([], {k: v for k, v in train_args(base).items() if k not in ("bf16", "fp16")}),
+    path.write_text(recipe_text([], {k: v for k, v in train_args(base).items() if k != "bf16"}),
                     encoding="utf-8")
     run, config = read_run(load_recipe(path), gpus, {}, cutoff)
     global_batch = max(GLOBAL_BATCH // gpus, 1) * gpus

@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+from collections.abc import Iterator
 from dataclasses import asdict, replace
 from pathlib import Path
 
@@ -189,3 +190,43 @@ def test_deepspeed_or_several_cards_launch_through_torchrun(
     assert header[9].startswith(f"Plan (planned on {gpus}x Tiny: ")
     assert f" at {candidate.batch} x {SEQ} tokens, fits; " in header[9]
     assert len(header) == 10
+
+
+@pytest.fixture
+def ascii_locale() -> Iterator[str]:
+    """The C locale's ASCII as the default text encoding (as a Windows or Latin-1 locale would have another),
+    the process's own locale put back after the test."""
+    import locale
+    import sys
+
+    if sys.flags.utf8_mode:
+        pytest.skip("Python's UTF-8 mode writes UTF-8 whatever the locale")
+    before = locale.setlocale(locale.LC_CTYPE)
+    locale.setlocale(locale.LC_CTYPE, "C")
+    try:
+        yield locale.getencoding()
+    finally:
+        locale.setlocale(locale.LC_CTYPE, before)
+
+
+def test_a_model_folder_with_a_non_ascii_name_is_planned_and_written_in_an_ascii_locale(
+        tiny: Path, tmp_path: Path, ascii_locale: str) -> None:
+    """The base recipe and the draft the planner reads are UTF-8 files, whatever the locale's encoding."""
+    assert ascii_locale == "ANSI_X3.4-1968"
+    model = tiny.rename(tmp_path / "模型")
+    cache_steps(model)
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    planned, found, _ = plan_choice(args_of(method="lora"), str(model), "qwen", SEQ, 200, "a10", 1, scratch)
+    assert found.run == expected_run(model, "classify", 1)
+    assert {p.candidate.method for p in planned} == {"lora"} and any(p.fits for p in planned)
+    assert f"model_name_or_path: {model}\n" in (scratch / "base.yaml").read_text(encoding="utf-8")
+    candidate = Candidate("lora", 0, False, True, 4, 2)
+    run = NewRun("mine", "classify", str(model), "qwen", SEQ, "bf16", candidate)
+    texts = recipe_texts(run, "tiny", tiny_card(), 1, chosen(candidate), scratch, 200)
+    assert header_of(texts["train.yaml"])[0] == (
+        f"mine: classify (SFT, lora) of {tmp_path}/模型, written by llm-recipes new; change a value, then re-check "
+        "with llm-recipes check recipes and llm-recipes plan recipes/mine/train.yaml --gpu tiny --gpus 1.")
+    assert header_of(texts["train.yaml"])[9] == (f"Plan (planned on 1x Tiny: 4.7 GiB peak per GPU at 4 x {SEQ} "
+                                                 "tokens, fits; 0.9 h, $1.85).")
+    assert (scratch / "train.yaml").read_text(encoding="utf-8").startswith(f"# mine: classify (SFT, lora) of {model},")
