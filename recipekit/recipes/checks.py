@@ -54,7 +54,12 @@ def is_local(path: str, bare_hub_id: bool = True) -> bool:
 
 
 def zero_stage(config: dict[str, Any]) -> int:
-    return int(config.get("zero_optimization", {}).get("stage", 0) or 0)
+    """The ZeRO stage a config sets, 0 without one (or with one DeepSpeed refuses: its own check names it)."""
+    zero = config.get("zero_optimization")
+    try:
+        return int((zero.get("stage") if isinstance(zero, dict) else None) or 0)
+    except (TypeError, ValueError):
+        return 0
 
 
 def check_header(recipe: Recipe, found: Findings) -> None:
@@ -65,8 +70,7 @@ def check_header(recipe: Recipe, found: Findings) -> None:
         found.notes.append("no '# Report:' header line: checked as a plain LLaMA-Factory recipe (a header of "
                            "'Launch', 'Report:', 'Hardware:', 'Global batch:', 'Target:' lines adds the report checks)")
         return
-    missing = [name for name, present in (("launch", any(map(LAUNCH_LINE.match, recipe.header))),
-                                          ("report", report_reference(recipe.header) is not None)) if not present]
+    missing = [] if any(map(LAUNCH_LINE.match, recipe.header)) else ["launch"]
     try:
         facts = recipe.facts()
     except InputError as exc:
@@ -178,10 +182,10 @@ def check_paths(recipe: Recipe, made_by: dict[str, Path], found: Findings) -> No
         for path in [p.strip() for p in str(value).split(",")] if value else []:
             if not is_local(path, bare_hub_id=key in BARE_HUB_KEYS) or at_root(path).exists():
                 continue
-            if path.rstrip("/") in made_by:
-                found.notes.append(f"{key} {path} is made by {made_by[path.rstrip('/')]}")
-            elif path.rstrip("/") in MADE_BY_COMMANDS:
-                found.notes.append(f"{key} {path} is made by {MADE_BY_COMMANDS[path.rstrip('/')]}")
+            folder = path.rstrip("/")
+            maker = made_by.get(folder) or MADE_BY_COMMANDS.get(folder)
+            if maker:
+                found.notes.append(f"{key} {path} is made by {maker}")
             else:
                 found.errors.append(f"{key} {path}: no such local path, and no recipe writes it")
 
@@ -194,10 +198,14 @@ def deepspeed_config(recipe: Recipe, found: Findings) -> dict[str, Any] | None:
         found.errors.append(f"deepspeed config {path}: no such file")
         return None
     try:
-        return json.loads(at_root(path).read_text(encoding="utf-8"))
+        config = json.loads(at_root(path).read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
         found.errors.append(f"deepspeed config {path}:{exc.lineno}: not valid JSON ({exc.msg})")
         return None
+    if not isinstance(config, dict):
+        found.errors.append(f"deepspeed config {path}: not a JSON object of DeepSpeed settings ({{...}})")
+        return None
+    return config
 
 
 def resolved(config: dict[str, Any], recipe: Recipe, gpus: int, batch: tuple[int, int]) -> dict[str, Any]:

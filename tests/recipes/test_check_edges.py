@@ -10,7 +10,21 @@ import pytest
 import yaml
 from conftest import ROOT
 
-from recipekit.recipes.checks import batch_lines, is_local, resolved, same_setting, zero_stage
+from recipekit.recipes.checks import (
+    CheckContext,
+    Findings,
+    batch_lines,
+    check_compatibility,
+    check_deepspeed,
+    check_header,
+    check_labels,
+    deepspeed_config,
+    is_local,
+    parse_with_llamafactory,
+    resolved,
+    same_setting,
+    zero_stage,
+)
 from recipekit.recipes.reading import load_recipe
 
 FULL = ROOT / "recipes" / "agnews_full.yaml"  # 4 per device x 4 accumulation; the report's batch: 4 x 4 x 8 = 128
@@ -181,3 +195,264 @@ def test_an_export_refuses_a_producer_that_saved_the_whole_model_only(tmp_path: 
     assert [line.split(": ", 1)[0] for line in found.errors if "trains all weights" in line] == (
         ["adapter_name_or_path saves/made"] if whole else [])
     assert len(found.errors) == int(whole)  # nothing else: same base, same template
+
+
+@pytest.mark.parametrize("labels", ["[neg, pos]", "neg,pos", "' neg , pos '", "[' neg', 'pos ']"])
+def test_a_classifiers_labels_written_as_a_list_or_as_text_hold_the_same_names(tmp_path: Path, labels: str) -> None:
+    """Every answer of a registered set must be one of the labels, whichever way the labels are written."""
+    import json
+
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "dataset_info.json").write_text(json.dumps({"two": {"file_name": "two.jsonl"},
+                                                        "three": {"file_name": "three.jsonl"}}), encoding="utf-8")
+    for name, answers in (("two", ["pos", "neg", "pos"]), ("three", ["neg", "neutral", "pos", "mixed"])):
+        (data / f"{name}.jsonl").write_text("".join(json.dumps({"instruction": "x", "input": "", "output": a}) + "\n"
+                                                    for a in answers), encoding="utf-8")
+    recipe = tmp_path / "classifier" / "head.yaml"
+    recipe.parent.mkdir()
+    recipe.write_text(f"model_name_or_path: google-bert/bert-base-uncased\nlabels: {labels}\ndataset: two\n"
+                      "eval_dataset: three\n", encoding="utf-8")
+    found = Findings()
+    check_labels(load_recipe(recipe), CheckContext(data_dir=data, made_by={}, gpu_counts=[1]), found)
+    assert found == Findings(errors=["dataset 'three' has answers ['mixed', 'neutral'] that are not in labels "
+                                     "['neg', 'pos']"])
+
+
+def deepspeed_findings(tmp_path: Path, config: dict, gpu_counts: list[int]) -> Findings:
+    path = lean_recipe(tmp_path, "ds", "finetuning_type: lora\ndo_train: true\noutput_dir: saves/ds\n"
+                                       "per_device_train_batch_size: 4\ngradient_accumulation_steps: 4\n"
+                                       "deepspeed: ds_fixed.json\n")
+    found = Findings()
+    check_deepspeed(load_recipe(path), config, gpu_counts, found)
+    return found
+
+
+def test_deepspeed_is_asked_at_each_gpu_count_and_the_first_refusal_is_reported(tmp_path: Path) -> None:
+    """A config that fixes train_batch_size 32 adds up only on 2 GPUs of 4 per device x 4 accumulation."""
+    config = {"train_batch_size": 32, "train_micro_batch_size_per_gpu": "auto", "gradient_accumulation_steps": "auto"}
+    assert deepspeed_findings(tmp_path, config, [2]) == Findings()
+    refusal = ("DeepSpeed rejects ds_fixed.json on {gpus} GPU(s): Check batch related parameters. train_batch_size is "
+               "not equal to micro_batch_per_gpu * gradient_acc_step * world_size 32 != 4 * 4 * {gpus}")
+    assert deepspeed_findings(tmp_path, config, [2, 8]) == Findings(errors=[refusal.format(gpus=8)])
+    assert deepspeed_findings(tmp_path, config, [1, 2, 8]) == Findings(errors=[refusal.format(gpus=1)])
+    auto = {**config, "train_batch_size": "auto"}
+    assert deepspeed_findings(tmp_path, auto, [1, 2, 8]) == Findings()
+
+
+def test_deepspeeds_own_warnings_are_shown_once_per_gpu_count_as_by_the_main_process(tmp_path: Path) -> None:
+    """DeepSpeed warns (rank 0 only) that it zeroes an optimizer's max_grad_norm outside fp16."""
+    import logging
+
+    class Kept(logging.Handler):
+        def __init__(self) -> None:
+            super().__init__(logging.WARNING)
+            self.lines: list[str] = []
+
+        def emit(self, record: logging.LogRecord) -> None:
+            self.lines.append(record.getMessage())
+
+    config = {"train_batch_size": "auto", "train_micro_batch_size_per_gpu": "auto",
+              "gradient_accumulation_steps": "auto",
+              "optimizer": {"type": "AdamW", "params": {"lr": 1e-4, "max_grad_norm": 1.0}}}
+    kept = Kept()
+    deepspeed_findings(tmp_path, {}, [])  # DeepSpeed's logger exists from its import on
+    logger = logging.getLogger("DeepSpeed")
+    logger.addHandler(kept)
+    try:
+        assert deepspeed_findings(tmp_path, config, [1, 8]) == Findings()
+    finally:
+        logger.removeHandler(kept)
+    warned = "DeepSpeedConfig: In FP32 mode, DeepSpeed does not permit MAX_GRAD_NORM (1.0) > 0, setting to zero"
+    assert [line for line in kept.lines if line.startswith("DeepSpeedConfig:")] == [warned, warned]
+
+
+def test_the_zero_stage_of_a_config_whose_zero_section_deepspeed_refuses_is_none() -> None:
+    """DeepSpeed's own check names such a section; the ZeRO-3 rules just do not apply to it."""
+    assert [zero_stage(config) for config in ({"zero_optimization": None}, {"zero_optimization": [3]},
+                                              {"zero_optimization": {"stage": "three"}},
+                                              {"zero_optimization": {"stage": [3]}},
+                                              {"zero_optimization": {"stage": 2}})] == [0, 0, 0, 0, 2]
+
+
+@pytest.mark.parametrize(("text", "error"), [
+    ("[1, 2]", None), ('"auto"', None), ("3", None), ("null", None),
+    ('{\n  "train_batch_size": 8,\n  oops\n}', "3: not valid JSON (Expecting property name enclosed in double quotes)"),
+])
+def test_a_deepspeed_config_must_be_a_json_object(tmp_path: Path, text: str, error: str | None) -> None:
+    config = tmp_path / "ds.json"
+    config.write_text(text, encoding="utf-8")
+    recipe = load_recipe(lean_recipe(tmp_path, "ds", f"finetuning_type: lora\ndo_train: true\noutput_dir: saves/ds\n"
+                                                     f"deepspeed: {config}\n"))
+    found = Findings()
+    assert deepspeed_config(recipe, found) is None
+    said = f"deepspeed config {config}:{error}" if error else \
+        f"deepspeed config {config}: not a JSON object of DeepSpeed settings ({{...}})"
+    assert found == Findings(errors=[said])
+    check_compatibility(recipe, None, found)  # as check_recipe goes on: no DeepSpeed config to compare
+    assert found.errors == [said]
+
+
+def test_a_deepspeed_config_of_a_bad_zero_section_is_compared_without_an_error(tmp_path: Path) -> None:
+    config = tmp_path / "ds.json"
+    config.write_text('{"zero_optimization": null}', encoding="utf-8")
+    recipe = load_recipe(lean_recipe(tmp_path, "ds", f"finetuning_type: lora\ndo_train: true\noutput_dir: saves/ds\n"
+                                                     f"deepspeed: {config}\nquantization_bit: 4\n"
+                                                     "predict_with_generate: true\n"))
+    found = Findings()
+    loaded = deepspeed_config(recipe, found)
+    assert loaded == {"zero_optimization": None} and found == Findings()
+    check_compatibility(recipe, loaded, found)  # not ZeRO-3: neither ZeRO-3 refusal
+    assert found.errors == [] and found.notes == [
+        f"DeepSpeed recipes are launched with torchrun: `FORCE_TORCHRUN=1 llamafactory-cli train {recipe.path}`"]
+
+
+def test_text_values_are_compared_lower_cased() -> None:
+    """'ß' lower-cases to itself (upper-cased it would be 'SS'): 'straße' and 'strasse' are different values."""
+    assert same_setting("Straße", "STRASSE") is False and same_setting("STRASSE", "strasse") is True
+
+
+NO_PREDICTIONS = "do_predict without predict_with_generate saves no predictions: set predict_with_generate"
+NO_EVAL_SET = "do_predict/do_eval needs `eval_dataset` (or val_size)"
+
+
+@pytest.mark.parametrize(("lines", "errors"), [
+    ("stage: sft\ndataset: agnews\neval_dataset: agnews_val\ndo_predict: true\n", [NO_PREDICTIONS]),
+    ("stage: sft\ndataset: agnews\neval_dataset: agnews_val\ndo_predict: true\npredict_with_generate: true\n", []),
+    ("dataset: agnews\ndo_predict: true\n", [NO_PREDICTIONS, NO_EVAL_SET]),  # stage left out: sft
+    ("stage: rm\ndataset: agnews\neval_dataset: agnews_val\ndo_predict: true\npredict_with_generate: true\n",
+     ["predict_with_generate only works with stage: sft"]),
+    ("stage: dpo\ndataset: agnews\neval_dataset: agnews_val\ndo_predict: true\n", []),  # no generation outside sft
+    ("stage: sft\ndo_train: true\n", ["do_train needs `dataset`"]),
+    ("stage: sft\ndo_train: true\ndataset: agnews\n", []),
+    ("stage: sft\ndataset: agnews\ndo_eval: true\n", [NO_EVAL_SET]),
+    ("stage: sft\ndataset: agnews\ndo_eval: true\nval_size: 0.1\n", []),
+    ("stage: sft\ndataset: agnews\ndo_predict: true\npredict_with_generate: true\nval_size: 0.1\n", []),
+    ("stage: sft\ndataset: agnews\nlora_rnak: 8\n",
+     ["unknown key(s) ['lora_rnak']: not LLaMA-Factory arguments (check the spelling; `llamafactory-cli train -h` "
+      "lists them)"]),
+], ids=["predict", "predict-generate", "predict-no-stage", "rm-generate", "dpo-predict", "train-no-dataset",
+        "train", "eval", "eval-val-size", "predict-val-size", "unknown-key"])
+def test_llamafactory_recipe_rules_of_train_eval_and_predict(tmp_path: Path, lines: str, errors: list[str]) -> None:
+    path = tmp_path / "run.yaml"
+    path.write_text("model_name_or_path: Qwen/Qwen2.5-0.5B\ntemplate: qwen\nfinetuning_type: lora\n"
+                    "output_dir: saves/run\n" + lines, encoding="utf-8")
+    found = Findings()
+    parse_with_llamafactory(load_recipe(path), found)
+    assert found == Findings(errors=errors)
+
+
+HEADER_HINT = ("(start the file with comment lines 'Launch', 'Report: recipes/reproduce/REPORT.yaml (or none)'; "
+               "a recipe of no report adds 'Hardware:', 'Global batch:', 'Target:')")
+
+
+def header_findings(tmp_path: Path, header: str, batch: str = "") -> Findings:
+    path = tmp_path / "run.yaml"
+    path.write_text(header + "model_name_or_path: Qwen/Qwen2.5-0.5B\nstage: sft\ntemplate: qwen\ndataset: agnews\n"
+                    "finetuning_type: lora\ndo_train: true\noutput_dir: saves/run\n" + batch, encoding="utf-8")
+    found = Findings()
+    check_header(load_recipe(path), found)
+    return found
+
+
+def test_a_recipe_without_a_report_line_is_a_plain_recipe_with_a_note(tmp_path: Path) -> None:
+    assert header_findings(tmp_path, "# Launch:\n#   llamafactory-cli train run.yaml\n") == Findings(notes=[
+        "no '# Report:' header line: checked as a plain LLaMA-Factory recipe (a header of 'Launch', 'Report:', "
+        "'Hardware:', 'Global batch:', 'Target:' lines adds the report checks)"])
+
+
+def test_a_header_of_no_report_lists_every_line_it_lacks(tmp_path: Path) -> None:
+    assert header_findings(tmp_path, "# Report: none\n") == Findings(errors=[
+        f"header lacks: launch, hardware, global batch, target {HEADER_HINT}"])
+    assert header_findings(tmp_path, "# Launch:\n# Report: none\n# Target: none\n") == Findings(errors=[
+        f"header lacks: hardware, global batch {HEADER_HINT}"])
+    complete = "# Launch:\n# Report: none\n# Hardware: 1 GPU\n# Global batch: 16 rows\n# Target: none\n"
+    assert header_findings(tmp_path, complete) == Findings()  # a batch of no per-device shape is not compared
+
+
+def test_a_header_batch_must_add_up_and_match_the_recipe(tmp_path: Path) -> None:
+    """2 x 8 x 2 = 32, not 30; the recipe trains 4 per device x 8 accumulation, not 2 x 8."""
+    header = "# Report: none\n# Hardware: 2 GPUs\n# Global batch: 2 per device x 8 accumulation x 2 GPUs = 30\n"
+    assert header_findings(tmp_path, header, "per_device_train_batch_size: 4\ngradient_accumulation_steps: 8\n") == \
+        Findings(errors=[f"header lacks: launch, target {HEADER_HINT}",
+                         "header's global batch does not add up: 2 x 8 x 2 != 30",
+                         "header says 2 per device x 8 accumulation but the recipe sets per_device_train_batch_size 4, "
+                         "gradient_accumulation_steps 8: make them agree"])
+    agreeing = "# Launch:\n# Report: none\n# Hardware: 2 GPUs\n" \
+               "# Global batch: 2 per device x 8 accumulation x 2 GPUs = 32\n# Target: none\n"
+    assert header_findings(tmp_path, agreeing, "per_device_train_batch_size: 2\ngradient_accumulation_steps: 8\n") == \
+        Findings()
+
+
+def datasets_findings(data: Path, stage: str, datasets: str) -> Findings:
+    from recipekit.recipes.checks import check_datasets
+
+    path = data.parent / "run.yaml"
+    path.write_text(f"model_name_or_path: Qwen/Qwen2.5-0.5B\nstage: {stage}\ntemplate: qwen\ndataset: {datasets}\n"
+                    "finetuning_type: lora\ndo_train: true\noutput_dir: saves/run\n", encoding="utf-8")
+    found = Findings()
+    context = CheckContext(data_dir=data, made_by={}, gpu_counts=[1],
+                           converter_commands={"agnews": "llm-recipes convert agnews"})
+    check_datasets(load_recipe(path), context, found)
+    return found
+
+
+def test_every_dataset_of_a_recipe_is_checked_against_the_registry(tmp_path: Path) -> None:
+    """Unknown names (with the command that makes a repository set), the stage's kind of set, files not made."""
+    import json
+
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "dataset_info.json").write_text(json.dumps({
+        "plain": {"file_name": "plain.jsonl"}, "prefs": {"file_name": "prefs.jsonl", "ranking": True},
+        "hub": {"hf_hub_url": "org/x"}, "agnews": {"file_name": "agnews.jsonl"}}), encoding="utf-8")
+    (data / "plain.jsonl").write_text("{}\n", encoding="utf-8")
+    registry = data / "dataset_info.json"
+    assert datasets_findings(data, "sft", "missing_one,agnews_val,plain,prefs,hub,agnews") == Findings(
+        errors=[f"dataset 'missing_one' is not in {registry}: register it in dataset_info.json",
+                f"dataset 'agnews_val' is not in {registry}: run `llm-recipes convert agnews`",
+                "dataset 'prefs' is a preference (ranking) set but stage is sft"],
+        notes=[f"{data / 'prefs.jsonl'} is not made yet", f"{data / 'agnews.jsonl'} is not made yet: "
+                                                           "`llm-recipes convert agnews`"])
+    assert datasets_findings(data, "dpo", "plain,prefs") == Findings(
+        errors=["dataset 'plain' is not a preference set but stage is dpo"],
+        notes=[f"{data / 'prefs.jsonl'} is not made yet"])
+    registry.write_text('{\n  oops\n}', encoding="utf-8")
+    assert datasets_findings(data, "sft", "plain") == Findings(
+        errors=[f"{registry}:2: not valid JSON (Expecting property name enclosed in double quotes)"])
+
+
+
+def test_every_local_model_path_is_found_made_by_a_recipe_or_refused(tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """In a repository of nothing but one folder: a trailing '/' names the same folder; hub ids (org/name, and a
+    bare model name) and folders that exist are not looked for."""
+    from recipekit.recipes.checks import check_paths
+
+    monkeypatch.setenv("LLM_RECIPES_ROOT", str(tmp_path))
+    (tmp_path / "exists_here").mkdir()
+    path = tmp_path / "run.yaml"
+    path.write_text("model_name_or_path: saves/baseX/\n"
+                    "adapter_name_or_path: org/hub_adapter, exists_here, saves/a1, my_lora\n"
+                    "ref_model: outputs/demo/tiny_model/\n"
+                    "ref_model_adapters: /no/such/adapter,outputs/demo/tiny_modelX\nstage: dpo\n",
+                    encoding="utf-8")
+    producer = tmp_path / "base.yaml"
+    found = Findings()
+    check_paths(load_recipe(path), {"saves/baseX": producer, "saves/other": tmp_path / "other.yaml"}, found)
+    assert found == Findings(
+        errors=["adapter_name_or_path saves/a1: no such local path, and no recipe writes it",
+                "adapter_name_or_path my_lora: no such local path, and no recipe writes it",
+                "ref_model_adapters /no/such/adapter: no such local path, and no recipe writes it",
+                "ref_model_adapters outputs/demo/tiny_modelX: no such local path, and no recipe writes it"],
+        notes=[f"model_name_or_path saves/baseX/ is made by {producer}",
+               "ref_model outputs/demo/tiny_model/ is made by make demo (scripts/run_demo.py runs "
+               "scripts/make_tiny_model.py)"])
+
+
+def test_a_deepspeed_config_that_is_not_there_is_one_error(tmp_path: Path) -> None:
+    missing = tmp_path / "no_such_ds.json"
+    recipe = load_recipe(lean_recipe(tmp_path, "ds", f"finetuning_type: lora\ndeepspeed: {missing}\n"))
+    found = Findings()
+    assert deepspeed_config(recipe, found) is None
+    assert found == Findings(errors=[f"deepspeed config {missing}: no such file"])
