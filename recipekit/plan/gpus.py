@@ -112,7 +112,7 @@ def resolve_gpu(name: str | None, memory_gib: float | None = None, tflops: float
     if name is None and memory_gib is None:
         raise InputError(f"name a card with --gpu ({', '.join(cards)}) or describe one with --gpu-mem and --gpu-tflops")
     key = card_key(name, cards) if name is not None else None
-    base = cards[key] if key else Gpu("custom", 0.0, None, 0.0)
+    base = cards[key] if key is not None else Gpu("custom", 0.0, None, 0.0)
     if name is None and tflops is None:
         raise InputError("--gpu-mem needs --gpu-tflops (the card's dense bf16/fp16 peak)")
     if tflops is None and memory_gib is None:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from recipekit.plan.gpus import GPUS, default_card, local_card, resolve_gpu
+from recipekit.plan.gpus import GPUS, Gpu, default_card, local_card, resolve_gpu
 
 
 def test_overriding_only_the_memory_keeps_the_tables_peaks() -> None:
@@ -15,6 +15,13 @@ def test_overriding_only_the_memory_keeps_the_tables_peaks() -> None:
         "A100 SXM4 80GB", 70, 312.0, 312.0, 19.5, 156.0)
     gpu = resolve_gpu("a100-80g", tflops=200.0)
     assert (gpu.memory_gib, gpu.bf16_tflops, gpu.fp16_tflops, gpu.fp32_tflops) == (80.0, 200.0, 200.0, 19.5)
+
+
+def test_a_card_of_the_users_table_is_taken_whatever_its_key() -> None:
+    mine = Gpu("lab card", 20.0, 50.0, 50.0, memory_gb_s=600.0)
+    cards = {"": mine, "other": Gpu("other", 8.0, None, 10.0)}
+    assert resolve_gpu("", cards=cards) == mine
+    assert resolve_gpu("", memory_gib=18, cards=cards) == Gpu("lab card", 18, 50.0, 50.0, memory_gb_s=600.0)
 
 
 class Device:
