@@ -130,7 +130,7 @@ def search_threshold(delta: np.ndarray, positive: np.ndarray, low: float, high: 
     """
     if high < low or step <= 0:
         raise InputError(f"threshold range [{low}, {high}] with step {step} is empty")
-    grid = np.round(np.arange(round((high - low) / step) + 1) * step + low, 10)
+    grid = np.round(np.arange(round((high - low) / step) + 1) * step + low, 10) + 0.0  # + 0.0: no -0.0 point
     best: tuple[float, float, float] | None = None
     for threshold in grid:
         score = f1_score(positive, threshold_predictions(delta, threshold), labels=[0, 1], average="macro",

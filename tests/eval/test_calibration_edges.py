@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import math
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,7 @@ from recipekit.eval.calibration import (
     search_threshold,
     summary,
     swap_average,
+    temperature_interval,
     threshold_predictions,
     threshold_shift,
     two_class,
@@ -199,3 +201,129 @@ def test_folds_merge_in_order_and_must_not_overlap() -> None:
         merge_folds([first, score_file([[0.0, 0.0]], None, path="c.jsonl")])
     assert out_path(None, "runs/v1/val.jsonl", "x.json") == Path("runs/v1/x.json")
     assert out_path("out", "runs/v1/val.jsonl", "x.json") == Path("out/x.json")
+
+
+def test_the_fitted_temperature_is_exact_to_a_millionth_of_its_logarithm() -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the search takes its tolerance without a complaint
+        # every row gap 1, right 5 times in 6: the best probability is 5/6, a logit gap of ln 5: T = 1 / ln 5
+        rows = np.tile([[0.0, 1.0]], (6, 1))
+        assert fit_temperature(rows, np.array([1, 1, 1, 1, 1, 0])) == pytest.approx(1 / math.log(5), rel=2e-7)
+        # the optimum beyond either bound: the search ends within 1e-6 of that bound (in the logarithm)
+        right = fit_temperature(np.tile([[0.0, 0.01]], (4, 1)), np.array([1, 1, 1, 1]))
+        wrong = fit_temperature(np.tile([[0.0, 2 * math.log(3.0)]], (4, 1)), np.array([0, 0, 0, 0]))
+    assert 0.01 <= right == pytest.approx(0.01, rel=2e-6)
+    assert 100.0 >= wrong == pytest.approx(100.0, rel=2e-6)
+
+
+def test_the_temperature_interval_is_drawn_with_its_seed() -> None:
+    # five rows of gap 0.2, four of them right: a draw with k right rows has its optimum at 0.2 / logit(k / 5),
+    # at the bound 0.01 when all five are right and at the bound 100 when at most half are
+    scores, y = np.tile([[0.0, 0.2]], (5, 1)), np.array([1, 1, 1, 1, 0])
+    best = {5: 0.01, 4: 0.2 / math.log(4.0), 3: 0.2 / math.log(1.5)}
+    for seed in (0, 1):
+        rng = np.random.default_rng(seed)
+        refits = [best.get(int(y[rng.integers(0, 5, size=5)].sum()), 100.0) for _ in range(20)]
+        expected = np.percentile(refits, [2.5, 97.5])
+        assert temperature_interval(scores, y, 20, seed) == pytest.approx(expected.tolist(), rel=1e-5)
+    assert temperature_interval(scores, y, 20, 1)[1] == pytest.approx(52.734299, rel=1e-5)  # seed 0: 0.4933
+
+
+def test_a_file_without_two_labels_is_named_in_the_refusal() -> None:
+    with pytest.raises(InputError) as caught:
+        two_class(score_file([[0.0, 0.0, 0.0]], [0], labels=["A", "B", "C"], path="three.jsonl"), "A")
+    assert str(caught.value) == "three.jsonl: threshold search needs two labels, the file has ['A', 'B', 'C']"
+
+
+def test_the_first_unflipped_row_is_the_one_named() -> None:
+    original = score_file([[0.0, 0.0]] * 3, [0, 1, 1])
+    one_wrong = score_file([[0.0, 0.0]] * 3, [1, 0, 1], path="s.jsonl")  # row 3: B stays B
+    with pytest.raises(InputError) as caught:
+        check_swapped_labels(original, one_wrong, np.arange(3), [1, 0])
+    assert str(caught.value) == "s.jsonl:3: label 'B' is not the flip of 'B' (f.jsonl:3); is this the swapped copy?"
+    two_wrong = score_file([[0.0, 0.0]] * 3, [0, 0, 1], path="s.jsonl")  # rows 1 (A) and 3 (B) not flipped
+    with pytest.raises(InputError) as caught:
+        check_swapped_labels(original, two_wrong, np.arange(3), [1, 0])
+    assert str(caught.value) == "s.jsonl:1: label 'A' is not the flip of 'A' (f.jsonl:1); is this the swapped copy?"
+
+
+def test_ids_on_one_side_only_pair_rows_by_position() -> None:
+    bare = score_file([[0.0, 0.0]] * 3, [0, 1, 0])
+    with_ids = score_file([[0.0, 0.0]] * 3, [1, 0, 1], [{"id": 3}, {"id": 1}, {"id": 2}], path="s.jsonl")
+    assert pair_rows(bare, with_ids).tolist() == [0, 1, 2]
+    assert pair_rows(with_ids, bare).tolist() == [0, 1, 2]
+
+
+def test_a_file_without_probs_is_refused_with_its_path(tmp_path: Path) -> None:
+    bare = write_rows(tmp_path / "bare.jsonl", [{"label": "A"}, {"label": "B"}])
+    line = f"{bare}: rows carry no 'probs' (label -> probability); score them with eval/score_labels.py"
+    for labels in (None, LABELS):  # the label set read from the first row, or given
+        with pytest.raises(InputError) as caught:
+            load_scores(bare, labels)
+        assert str(caught.value) == line
+    one_label = write_rows(tmp_path / "one.jsonl", [{"label": "A", "probs": {"A": 1.0}}])
+    with pytest.raises(InputError) as caught:
+        load_scores(one_label)
+    assert str(caught.value) == line.replace("bare.jsonl", "one.jsonl")
+
+
+def test_a_loaded_file_keeps_its_path_rows_and_labels_and_skips_unreadable_logprobs(tmp_path: Path) -> None:
+    probs = [{"A": 0.75, "B": 0.25}, {"A": 0.5, "B": 0.5}]
+    plain = [[math.log(0.75), math.log(0.25)], [math.log(0.5), math.log(0.5)]]
+    for gold, y in ((["A", "B"], [0, 1]), (["", ""], None)):
+        path = write_rows(tmp_path / "k.jsonl", [{"label": g, "probs": p} for g, p in zip(gold, probs, strict=True)])
+        loaded = load_scores(path)
+        assert loaded.path == path and loaded.labels == LABELS and loaded.scores.tolist() == plain
+        assert [(row.line, row.label) for row in loaded.rows] == [(1, gold[0]), (2, gold[1])]
+        assert (loaded.y if y is None else loaded.y.tolist()) == y
+        assert loaded.probs == pytest.approx(np.array([[0.75, 0.25], [0.5, 0.5]]))
+    for unreadable in (None, "x", [1]):  # float() of these: TypeError, ValueError, TypeError
+        rows = [{"label": "A", "probs": probs[0], "logprobs": {"A": -0.1, "B": -3.0}},
+                {"label": "B", "probs": probs[1], "logprobs": {"A": unreadable, "B": -1.0}}]
+        assert load_scores(write_rows(tmp_path / "u.jsonl", rows)).scores.tolist() == plain
+    halved = [{"label": "A", "probs": probs[0]}, {"label": "B", "probs": {"A": 0.5, "B": 0.0}}]
+    bad = write_rows(tmp_path / "bad.jsonl", halved)
+    with pytest.raises(InputError) as caught:
+        load_scores(bad)
+    assert str(caught.value) == f"{bad}:2: field 'probs' sums to 0.500000 over the labels ['A', 'B'], not 1"
+
+
+def test_the_summary_bins_the_confidence_as_asked() -> None:
+    probs = np.array([[0.8, 0.1, 0.1], [0.3, 0.6, 0.1], [0.2, 0.7, 0.1]])
+    # two bins: all three top probabilities (0.8, 0.6, 0.7) in (0.5, 1]: mean 0.7 against accuracy 2/3
+    assert summary(probs, np.array([0, 0, 1]), ["a", "b", "c"], 2)["ece"] == pytest.approx(0.7 - 2 / 3)
+
+
+def test_f1_counts_an_absent_class_as_zero_without_warnings() -> None:
+    predictions = threshold_predictions(np.array([-1.0, 0.5, 2.0]), 0.5)
+    assert predictions.tolist() == [0, 0, 1] and predictions.dtype.kind == "i"  # integer class codes
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no undefined-metric warning for a class never gold nor predicted
+        # no positive gold row: at 0.5 no row is called positive: F1 1 for the negatives and 0 for the positives
+        assert search_threshold(np.array([-1.0, 0.5]), np.array([0, 0]), -0.5, 0.5, 0.5) == (0.5, 0.5)
+        found = summary(np.array([[0.9, 0.1, 0.0], [0.2, 0.8, 0.0]]), np.array([0, 1]), ["a", "b", "c"], 10)
+    assert found["macro_f1"] == pytest.approx(2 / 3)  # (1 + 1 + 0) / 3
+
+
+def test_grid_thresholds_are_rounded_to_ten_decimals() -> None:
+    found = search_threshold(np.array([0.0, 1.0]), np.array([0, 1]), 0.12345678901, 0.12345678901, 1.0)
+    assert found == (0.123456789, 1.0)
+
+
+def test_a_grid_point_at_zero_is_a_positive_zero() -> None:
+    # -0.9 + 3 * 0.3 is -1.1e-16 in floating point: the grid point is 0 and is written "0", never "-0"
+    for low, high, step in ((-0.9, 0.9, 0.3), (-2.7, 0.3, 0.3), (-1e-11, 1e-11, 1e-11)):
+        threshold, score = search_threshold(np.array([-0.1, 0.1]), np.array([0, 1]), low, high, step)
+        assert (threshold, score) == (0.0, 1.0) and math.copysign(1.0, threshold) == 1.0
+        assert json.dumps(threshold) == "0.0" and f"{threshold:g}" == "0"
+
+
+def test_rewritten_rows_refuse_scores_of_another_shape() -> None:
+    source = score_file([[0.0, 0.0]] * 2, [0, 1])
+    probs = np.array([[0.25, 0.75], [0.5, 0.5]])
+    three = np.array([[0.2, 0.3, 0.5], [0.2, 0.3, 0.5]])
+    cases = ((probs[:1], probs, None, None), (three, probs, np.array([0, 1]), None), (probs, three, None, None),
+             (probs, probs, None, {"raw": three}), (probs, probs, np.array([0]), None))
+    for new_probs, logprobs, predicted, extra in cases:  # one row short, or a third label's column
+        with pytest.raises(ValueError, match=r"^zip\(\) argument [24] is (shorter|longer) than argument(s 1-3| 1)$"):
+            rewritten_rows(source, new_probs, logprobs, predicted, extra)
