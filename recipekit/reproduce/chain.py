@@ -116,37 +116,57 @@ def load_chain(name_or_path: str) -> Chain:
         raise InputError(f"unknown key(s) {', '.join(sorted(unknown))} (known: {', '.join(sorted(CHAIN_KEYS))})", where)
     steps, seen = [], set()
     for index, raw in enumerate(data["steps"], 1):
-        if not isinstance(raw, dict) or not raw.get("name") or not raw.get("run"):
+        named = isinstance(raw, dict) and raw.get("name") and not isinstance(raw["name"], list | dict)
+        if not named or not raw.get("run"):
             raise InputError(f"step {index}: needs a name and a run command", where)
         extra = set(raw) - STEP_KEYS
         if extra:
             raise InputError(f"step {raw['name']}: unknown key(s) {', '.join(sorted(extra))}", where)
-        if raw["name"] in seen:
+        if not isinstance(raw.get("tiny") or "", str):
+            raise InputError(f"step {raw['name']}: tiny must be a command, not {raw['tiny']!r}", where)
+        if str(raw["name"]) in seen:
             raise InputError(f"step {raw['name']}: the name is used twice", where)
-        seen.add(raw["name"])
+        seen.add(str(raw["name"]))
         steps.append(StepSpec(str(raw["name"]), str(raw["run"]).strip(), raw.get("tiny"),
-                              tuple(str(i) for i in raw.get("inputs") or ()),
-                              tuple(str(o) for o in raw.get("outputs") or ()), raw.get("wandb_run")))
+                              tuple(str(i) for i in listed(raw.get("inputs"), f"step {raw['name']}: inputs", where)),
+                              tuple(str(o) for o in listed(raw.get("outputs"), f"step {raw['name']}: outputs", where)),
+                              raw.get("wandb_run")))
     names = [s.name for s in steps]
     for spec in steps:
         if spec.wandb_run is not None and spec.wandb_run not in names[:names.index(spec.name)]:
             raise InputError(f"step {spec.name}: wandb_run {spec.wandb_run!r} is not an earlier step", where)
     numbers = []
-    for raw in data.get("numbers") or []:
-        missing = {"name", "metric", "report"} - set(raw or {})
+    for entry in listed(data.get("numbers"), "numbers", where):
+        raw = entry if isinstance(entry, dict) else {}
+        missing = {"name", "metric", "report"} - set(raw)
         if missing or set(raw) - NUMBER_KEYS:
             raise InputError(f"number {raw.get('name', '?')}: needs name, metric, report (may add published, unit, "
                              "approx, set)", where)
         if not (raw["metric"] in (*CLASSIFY_METRICS, *GEN_METRICS) or PER_CLASS.match(str(raw["metric"]))):
             raise InputError(f"number {raw['name']}: unknown metric {raw['metric']!r} (known: "
                              f"{', '.join((*CLASSIFY_METRICS, *GEN_METRICS))}, f1[LABEL])", where)
-        published = None if raw.get("published") is None else float(raw["published"])
+        try:
+            published = None if raw.get("published") is None else float(raw["published"])
+        except (TypeError, ValueError):
+            raise InputError(f"number {raw['name']}: published must be a number, not {raw['published']!r}",
+                             where) from None
         numbers.append(Number(str(raw["name"]), published, str(raw["metric"]), str(raw["report"]),
-                              str(raw.get("unit", "")), bool(raw.get("approx", False)), str(raw.get("set", ""))))
-    for recipe in data.get("recipes") or {}:
+                              str(raw.get("unit", "")), bool(raw.get("approx")), str(raw.get("set", ""))))
+    entries = data.get("recipes") or {}
+    for recipe in entries if isinstance(entries, dict) else [""]:
         entry_facts(path, data, recipe)  # each recipe's facts, refused here when malformed
     return Chain(path.stem, path, str(data.get("report", "")), str(data.get("title", path.stem)), steps, numbers,
-                 [str(d) for d in data.get("differences") or []], str(data.get("report_title", "")))
+                 [str(d) for d in listed(data.get("differences"), "differences", where)],
+                 str(data.get("report_title", "")))
+
+
+def listed(value: Any, field: str, where: str) -> list[Any]:
+    """A chain's list field (absent or empty: no items); any other value is one error naming the field."""
+    if not value:
+        return []
+    if not isinstance(value, list):
+        raise InputError(f"{field}: must be a list, not {value!r}", where)
+    return value
 
 
 def is_recipe_token(token: str) -> bool:
