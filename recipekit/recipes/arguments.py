@@ -101,8 +101,7 @@ def parse_arguments(values: dict[str, Any], classifier: bool, where: str, explai
         try:
             groups = (parse_classifier if classifier else parse_llamafactory)(values)
         except (InputError, ValueError, TypeError) as exc:
-            message = exc.message if isinstance(exc, InputError) else str(exc)
-            raise InputError(refusal(message, parser) if explain else message, where) from None
+            raise InputError(refusal(str(exc), parser) if explain else str(exc), where) from None
     problem = wrong_type(given, groups)
     if problem:
         raise InputError(f"{parser} would take {problem}", where)

@@ -8,7 +8,7 @@ from omegaconf.errors import OmegaConfBaseException
 from yaml import YAMLError
 
 from recipekit.errors import InputError
-from recipekit.recipes.arguments import LLAMAFACTORY, lora_targets, parse_overrides, refusal
+from recipekit.recipes.arguments import LLAMAFACTORY, lora_targets, parse_arguments, parse_overrides, refusal, setting
 
 
 def test_refusal_keeps_a_colon_inside_an_unknown_key() -> None:
@@ -19,6 +19,34 @@ def test_refusal_keeps_a_colon_inside_an_unknown_key() -> None:
     assert refusal(message, LLAMAFACTORY) == (
         "unknown key(s) ['--scheme:v2', 'lr:x']: not LLaMA-Factory arguments (check the spelling; "
         "`llamafactory-cli train -h` lists them)")
+
+
+def test_a_classifier_recipe_without_output_dir_is_refused_naming_the_recipe() -> None:
+    with pytest.raises(InputError) as caught:
+        parse_arguments({"model_name_or_path": "bert-base-uncased", "dataset": "d"}, True, "recipes/c.yaml")
+    assert (str(caught.value), caught.value.path) == ("recipes/c.yaml: missing output_dir", "recipes/c.yaml")
+
+
+CLASSIFIER_VALUES = {"output_dir": "o", "model_name_or_path": "bert-base-uncased", "dataset": "d"}
+
+
+def test_an_unknown_key_is_explained_unless_the_parsers_own_words_are_asked_for() -> None:
+    with pytest.raises(InputError) as explained:
+        parse_arguments({**CLASSIFIER_VALUES, "bogus": 1}, True, "c.yaml")
+    assert str(explained.value) == ("c.yaml: unknown key(s) ['bogus']: neither classifier settings nor "
+                                    "TrainingArguments (check the spelling; scripts/train_classifier.py --help)")
+    with pytest.raises(InputError) as raw:
+        parse_arguments({**CLASSIFIER_VALUES, "bogus": 1}, True, "c.yaml", explain=False)
+    assert str(raw.value) == "c.yaml: Some keys are not used by the HfArgumentParser: ['bogus']"
+
+
+def test_a_setting_no_argument_class_has_is_a_key_error_naming_it_unless_a_default_is_given() -> None:
+    groups = parse_arguments(dict(CLASSIFIER_VALUES), True, "c.yaml")
+    assert setting(groups, "output_dir") == "o"
+    assert setting(groups, "no_such_key", None) is None
+    with pytest.raises(KeyError) as caught:
+        setting(groups, "no_such_key")
+    assert caught.value.args == ("no_such_key",)
 
 
 def test_override_with_an_empty_key_before_a_later_equals_is_refused() -> None:
