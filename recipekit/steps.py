@@ -105,7 +105,7 @@ def free_port() -> str:
 
 def tool_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     """The environment for the repository's commands: this environment's programs first on PATH."""
-    path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+    path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", os.defpath)])
     return {**os.environ, "PATH": path, **(extra or {})}
 
 

@@ -110,3 +110,20 @@ def test_a_trainer_log_with_non_ascii_text_is_read_as_utf8_while_this_process_re
     finally:
         locale.setlocale(locale.LC_CTYPE, before)
     assert read == record
+
+
+def test_a_heartbeat_line_is_flushed_as_it_is_printed(tmp_path: Path) -> None:
+    """On a pipe the heartbeat must show at once, with the log's latest bar count: a reader sees it before
+    ``beat`` returns."""
+    import time
+
+    from recipekit.progress import HEARTBEAT_SECONDS, Heartbeat
+
+    log = tmp_path / "train.log"
+    log.write_text("loading\n 15%|###       | 3/20 [00:01<00:05,  3.1it/s]\n", encoding="utf-8")
+    out = Piped()
+    heartbeat = Heartbeat("train", log, stream=out)
+    heartbeat.start = time.monotonic() - 65.5  # 0:01:05 so far
+    heartbeat.last = time.monotonic() - HEARTBEAT_SECONDS
+    assert heartbeat.beat() == "train: still running, elapsed 0:01:05; its log: 3/20"
+    assert out.seen == "  train: still running, elapsed 0:01:05; its log: 3/20\n"

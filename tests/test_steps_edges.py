@@ -5,6 +5,7 @@ as the UTF-8 it was written in whatever the locale. Expected texts are written b
 from __future__ import annotations
 
 import os
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -109,3 +110,71 @@ def test_a_stamp_with_non_ascii_text_is_read_as_utf8_while_this_process_reads_as
     finally:
         locale.setlocale(locale.LC_CTYPE, before)
     assert done is True
+
+
+def test_a_step_run_in_an_ascii_locale_stamps_its_non_ascii_command_as_utf8(tmp_path: Path) -> None:
+    """The stamp of a command with non-ASCII text is written as UTF-8 bytes whatever the locale (not refused by
+    an ASCII codec), and says the step is up to date afterwards."""
+    logs = tmp_path / "logs"
+    code = ("import sys; from pathlib import Path; from recipekit.steps import Runner, Step; "
+            "step = Step('greet', [sys.executable, '-c', 'pass', 'caf\\u00e9 \\u4f60\\u597d']); "
+            "runner = Runner(Path(sys.argv[1])); print(runner.execute(step).status, runner.up_to_date(step))")
+    assert run_in_ascii_locale(code, str(logs), env={"LLM_RECIPES_ROOT": str(tmp_path)}) == "ran True\n"
+    command = f"{shlex.quote(sys.executable)} -c pass 'caf\u00e9 \u4f60\u597d'"
+    assert (logs / "greet.done").read_bytes() == command.encode("utf-8")
+
+
+def test_a_steps_seconds_are_its_own_run_time_to_a_tenth(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A step that sleeps 0.2 s took at least that, and no longer than the call that ran it (rounding to a tenth
+    keeps that order)."""
+    import time
+
+    monkeypatch.setenv("LLM_RECIPES_ROOT", str(tmp_path))
+    step = Step("nap", [sys.executable, "-c", "import time; time.sleep(0.2)"])
+    start = time.perf_counter()
+    outcome = Runner(tmp_path / "logs").execute(step)
+    elapsed = time.perf_counter() - start
+    assert outcome.status == "ran"
+    assert 0.2 <= outcome.seconds <= round(elapsed, 1)
+
+
+def test_the_tool_path_puts_this_environments_programs_before_the_callers_path(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from recipekit.steps import tool_env
+
+    here = str(Path(sys.executable).parent)
+    monkeypatch.setenv("PATH", os.pathsep.join(["/opt/one/bin", "/opt/two/bin"]))
+    assert tool_env()["PATH"] == os.pathsep.join([here, "/opt/one/bin", "/opt/two/bin"])
+    assert tool_env({"PATH": "/only/this", "MODE": "fast"})["PATH"] == "/only/this"  # a step's own PATH wins
+
+
+@pytest.mark.skipif(not Path("/bin/sh").is_file(), reason="needs a POSIX shell in /bin")
+def test_without_a_path_a_step_still_finds_the_systems_programs(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """PATH unset (a bare cron or service environment): after this environment's programs comes the system's
+    default search path, as for any program started without PATH (``sh`` is found in /bin), and not the working
+    folder (an empty entry would search it)."""
+    from recipekit.steps import run_child, tool_env
+
+    monkeypatch.delenv("PATH")
+    path = tool_env()["PATH"].split(os.pathsep)
+    assert path[0] == str(Path(sys.executable).parent)
+    assert "/bin" in path[1:] and "" not in path
+    assert run_child(["sh", "-c", "exit 3"], cwd=tmp_path) == 3
+
+
+def test_without_a_tick_the_child_is_waited_on_until_it_exits(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No polling when nobody ticks: one wait without a time limit, which returns at the child's exit (a poll
+    with a limit would see it only at its next check)."""
+    from recipekit.steps import run_child
+
+    waits: list[float | None] = []
+    real_wait = subprocess.Popen.wait
+
+    def wait(self: subprocess.Popen, timeout: float | None = None) -> int:
+        waits.append(timeout)
+        return real_wait(self, timeout)
+
+    monkeypatch.setattr(subprocess.Popen, "wait", wait)
+    assert run_child([sys.executable, "-c", "raise SystemExit(4)"]) == 4
+    assert waits == [None]

@@ -53,3 +53,31 @@ def test_a_header_naming_a_missing_chain_falls_back_to_this_machines_card(
     recipe = load_recipe(path)
     two_devices(monkeypatch)
     assert default_card(recipe, GPUS) == ("a100-40g", "this machine's GPU")
+
+
+def test_a_missing_or_non_mapping_cards_file_is_one_line_naming_it(tmp_path: Path) -> None:
+    from recipekit.errors import InputError
+    from recipekit.plan.gpus import load_cards
+
+    missing = tmp_path / "none.yaml"
+    with pytest.raises(InputError) as caught:
+        load_cards(missing)
+    assert str(caught.value) == f"{missing}: no such cards file"
+    listed = tmp_path / "list.yaml"
+    listed.write_text("- a100\n- h100\n", encoding="utf-8")
+    with pytest.raises(InputError) as caught:
+        load_cards(listed)
+    assert str(caught.value) == f"{listed}: a cards file is a YAML mapping"
+
+
+def test_a_malformed_card_of_the_users_file_names_that_file(tmp_path: Path) -> None:
+    from recipekit.errors import InputError
+    from recipekit.plan.gpus import load_cards
+
+    extra = tmp_path / "my_cards.yaml"
+    extra.write_text("lab:\n  name: Lab card\n  tflops: {fp16: 10}\n  memory_gb_s: 300\n", encoding="utf-8")
+    with pytest.raises(InputError) as caught:
+        load_cards(extra)
+    assert caught.value.path == str(extra)
+    assert str(caught.value) == (f"{extra}: card lab: needs name, memory_gib, tflops (fp16 at least), memory_gb_s "
+                                 "(KeyError('memory_gib'))")
