@@ -166,13 +166,13 @@ class Recipe:
         return self._facts
 
     def launch_line(self) -> str:
-        """The first command line under 'Launch' in the header."""
+        """The first command line under 'Launch' in the header (``llamafactory-cli`` or ``llm-recipes``)."""
         lines = self.header
         for index, line in enumerate(lines):
             if LAUNCH_LINE.match(line):
                 for candidate in lines[index + 1:]:
                     text = candidate.lstrip("#").strip()
-                    if "llamafactory-cli" in text:
+                    if "llamafactory-cli" in text or "llm-recipes" in text:
                         return text
         return ""
 

@@ -456,3 +456,178 @@ def test_a_deepspeed_config_that_is_not_there_is_one_error(tmp_path: Path) -> No
     found = Findings()
     assert deepspeed_config(recipe, found) is None
     assert found == Findings(errors=[f"deepspeed config {missing}: no such file"])
+
+
+PREDICT_UNDER_ZERO3 = ("predict_with_generate is refused under DeepSpeed ZeRO-3: drop `deepspeed` from this predict "
+                       "recipe (generation fits on one GPU) or use ds_z2_config.json")
+QUANTISED_UNDER_ZERO3 = ("quantization_bit with ZeRO-3: bitsandbytes-quantised weights cannot be partitioned here; use "
+                         "ds_z2_config.json or no DeepSpeed for QLoRA")
+REMOTE_CODE = ("trust_remote_code runs Python code from the model's hub repository; models that transformers "
+               "supports natively (Llama, Qwen2/2.5/3, Gemma...) do not need it: drop it")
+
+
+@pytest.mark.parametrize(("config", "errors"), [
+    ({"zero_optimization": {"stage": 3}}, [PREDICT_UNDER_ZERO3, QUANTISED_UNDER_ZERO3]),
+    ({"zero_optimization": {"stage": "3"}}, [PREDICT_UNDER_ZERO3, QUANTISED_UNDER_ZERO3]),
+    ({"zero_optimization": {"stage": 2}}, []), ({}, []), (None, []),
+], ids=["zero3", "zero3-text", "zero2", "no-zero", "no-deepspeed"])
+def test_a_zero3_predict_recipe_of_a_quantised_model_gets_every_finding(tmp_path: Path, config: dict | None,
+                                                                       errors: list[str]) -> None:
+    """Generation and 4-bit weights are refused only under ZeRO-3; a predict run needs no torchrun; the remote-code
+    warning and the chat template on a base model (Qwen2.5-0.5B) are said whatever DeepSpeed does."""
+    path = lean_recipe(tmp_path, "predict", "finetuning_type: lora\nquantization_bit: 4\ndo_predict: true\n"
+                                            "predict_with_generate: true\ntrust_remote_code: true\n"
+                                            "output_dir: saves/p\n")
+    found = Findings()
+    check_compatibility(load_recipe(path), config, found)
+    assert found == Findings(errors=errors, warnings=[
+        REMOTE_CODE, "template qwen is a chat template and Qwen/Qwen2.5-0.5B looks like a base model: fine when SFT "
+                     "teaches the format; for the untuned base model use template default"])
+
+
+@pytest.mark.parametrize(("header", "config", "errors", "notes"), [
+    ("", {}, [], ["DeepSpeed recipes are launched with torchrun: `FORCE_TORCHRUN=1 llamafactory-cli train {path}`"]),
+    ("# Launch:\n#   llamafactory-cli train x.yaml\n# Report: none\n", {},
+     ["DeepSpeed recipes must be launched with torchrun: make the header's launch line `FORCE_TORCHRUN=1 "
+      "llamafactory-cli train {path}`"], []),
+    ("# Launch:\n#   FORCE_TORCHRUN=1 llamafactory-cli train x.yaml\n# Report: none\n", {}, [], []),
+    ("# Launch:\n#   llamafactory-cli train x.yaml\n# Report: none\n", None, [], []),
+], ids=["plain", "header-without-torchrun", "header-with-torchrun", "no-deepspeed"])
+def test_a_deepspeed_training_recipe_is_launched_with_torchrun(tmp_path: Path, header: str, config: dict | None,
+                                                               errors: list[str], notes: list[str]) -> None:
+    path = tmp_path / "train.yaml"
+    path.write_text(header + "model_name_or_path: Qwen/Qwen2.5-0.5B-Instruct\nstage: sft\ntemplate: qwen\n"
+                    "dataset: agnews\nfinetuning_type: lora\ndo_train: true\noutput_dir: saves/t\n", encoding="utf-8")
+    found = Findings()
+    check_compatibility(load_recipe(path), config, found)
+    assert found == Findings(errors=[line.format(path=path) for line in errors],
+                             notes=[line.format(path=path) for line in notes])
+
+
+@pytest.mark.parametrize(("method", "stage", "errors"), [
+    ("lora", 3, ["a LoRA classifier under ZeRO-3 fails in DeepSpeed's hooks on peft's copy of the head; use "
+                 "recipes/deepspeed/ds_z2_config.json (adapters are small: ZeRO-2 partitions what matters)"]),
+    ("lora", 2, []), ("full", 3, []),
+])
+def test_a_classifier_under_deepspeed_is_launched_through_its_own_command(tmp_path: Path, method: str, stage: int,
+                                                                          errors: list[str]) -> None:
+    """LLaMA-Factory's adapter and quantisation rules are not a classifier's; a plain classifier recipe is told to
+    launch with train-classifier under torchrun."""
+    path = tmp_path / "classifier" / "head.yaml"
+    path.parent.mkdir()
+    path.write_text(f"model_name_or_path: google-bert/bert-base-uncased\nlabels: [neg, pos]\ndataset: two\n"
+                    f"do_train: true\nfinetuning_type: {method}\nadapter_name_or_path: saves/a\n"
+                    "output_dir: saves/head\n", encoding="utf-8")
+    found = Findings()
+    check_compatibility(load_recipe(path), {"zero_optimization": {"stage": stage}}, found)
+    assert found == Findings(errors=errors, notes=[
+        f"DeepSpeed recipes are launched with torchrun: `FORCE_TORCHRUN=1 llm-recipes train-classifier {path}`"])
+
+
+def test_a_classifier_whose_header_launches_it_under_torchrun_is_not_told_to(tmp_path: Path) -> None:
+    path = tmp_path / "classifier" / "head.yaml"
+    path.parent.mkdir()
+    launch = "FORCE_TORCHRUN=1 llm-recipes train-classifier recipes/classifier/head.yaml"
+    path.write_text(f"# Launch:\n#   {launch}\n# Report: none\n"
+                    "model_name_or_path: google-bert/bert-base-uncased\nlabels: [neg, pos]\ndataset: two\n"
+                    "do_train: true\nfinetuning_type: full\noutput_dir: saves/head\n", encoding="utf-8")
+    recipe = load_recipe(path)
+    assert recipe.launch_line() == launch
+    found = Findings()
+    check_compatibility(recipe, {"zero_optimization": {"stage": 2}}, found)
+    assert found == Findings()
+
+
+@pytest.mark.parametrize(("model", "template", "warned"), [
+    ("Qwen/Qwen2.5-0.5B", "qwen", True), ("gpt2", "gpt2", True),  # a bare hub name is no local folder
+    ("Qwen/Qwen2.5-0.5B-Instruct", "qwen", False), ("org/Model-INSTRUCT", "qwen", False),
+    ("google/gemma-2-2b-it", "gemma", False), ("meta/Llama-2-7b-chat-hf", "llama2", False),
+    ("TinyLlama/TinyLlama-1.1B", "llama2", False),
+    ("org/Chat-Model-Base", "qwen", True),  # the word "base" outweighs a chat tag
+    ("org/basement-chat", "qwen", False),  # "base" inside a word is no base tag
+    ("chat-org/Model-7B", "qwen", True),  # only the model's own name counts, not its organisation
+    ("Qwen/Qwen2.5-0.5B", "default", False), ("Qwen/Qwen2.5-0.5B", "empty", False),
+    ("Qwen/Qwen2.5-0.5B", "alpaca", False), ("Qwen/Qwen2.5-0.5B", "vicuna", False),
+    ("Qwen/Qwen2.5-0.5B", None, False), ("saves/merged", "qwen", False), ("./models/base", "qwen", False),
+])
+def test_a_chat_template_on_a_base_model_is_a_warning(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, model: str,
+                                                      template: str | None, warned: bool) -> None:
+    monkeypatch.setenv("LLM_RECIPES_ROOT", str(tmp_path))  # no hub name is a folder of this repository
+    path = tmp_path / "run.yaml"
+    path.write_text(f"model_name_or_path: {model}\nstage: sft\ndataset: agnews\nfinetuning_type: lora\n"
+                    "do_train: true\noutput_dir: saves/t\n" + (f"template: {template}\n" if template else ""),
+                    encoding="utf-8")
+    found = Findings()
+    check_compatibility(load_recipe(path), None, found)
+    assert found == Findings(warnings=[
+        f"template {template} is a chat template and {model} looks like a base model: fine when SFT teaches the "
+        "format; for the untuned base model use template default"] if warned else [])
+
+
+def test_an_export_recipe_gets_no_template_warning(tmp_path: Path) -> None:
+    """Its template is its training recipe's (compared by check_export), so a base model with qwen says nothing."""
+    path = tmp_path / "export.yaml"
+    path.write_text("model_name_or_path: Qwen/Qwen2.5-0.5B\nadapter_name_or_path: saves/a\ntemplate: qwen\n"
+                    "finetuning_type: lora\nexport_dir: saves/merged\ntrust_remote_code: true\n", encoding="utf-8")
+    found = Findings()
+    check_compatibility(load_recipe(path), None, found)
+    assert found == Findings(warnings=[REMOTE_CODE])
+
+
+def test_full_finetuning_without_quantization_has_no_quantization_finding(tmp_path: Path) -> None:
+    path = lean_recipe(tmp_path, "full", "finetuning_type: full\ndo_predict: true\npredict_with_generate: true\n"
+                                         "output_dir: saves/f\n")
+    found = Findings()
+    check_compatibility(load_recipe(path), None, found)
+    assert found.errors == []
+
+
+def test_a_recipe_that_names_no_model_gets_no_template_warning(tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LLM_RECIPES_ROOT", str(tmp_path))  # a repository of nothing but the recipe
+    path = tmp_path / "run.yaml"
+    path.write_text("stage: sft\ntemplate: qwen\ndataset: agnews\nfinetuning_type: lora\ndo_train: true\n"
+                    "output_dir: saves/t\n", encoding="utf-8")
+    found = Findings()
+    check_compatibility(load_recipe(path), None, found)
+    assert found == Findings()
+
+
+def test_an_absolute_path_of_one_part_is_local() -> None:
+    assert is_local("/nowhere_here") is True and is_local("/nowhere_here", bare_hub_id=False) is True
+
+
+def test_bare_hub_model_names_are_not_looked_for_on_disk(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A bare name names a hub model under model_name_or_path and ref_model (gpt2), a folder under the adapter keys."""
+    from recipekit.recipes.checks import check_paths
+
+    monkeypatch.setenv("LLM_RECIPES_ROOT", str(tmp_path))
+    path = tmp_path / "run.yaml"
+    path.write_text("model_name_or_path: gpt2\nref_model: distilgpt2\nadapter_name_or_path: gpt2\n"
+                    "ref_model_adapters: lora_b\nstage: dpo\n", encoding="utf-8")
+    found = Findings()
+    check_paths(load_recipe(path), {}, found)
+    assert found == Findings(errors=["adapter_name_or_path gpt2: no such local path, and no recipe writes it",
+                                     "ref_model_adapters lora_b: no such local path, and no recipe writes it"])
+
+
+def test_every_check_of_a_recipe_reports_a_missing_deepspeed_file(tmp_path: Path) -> None:
+    """A plain, otherwise sound recipe: the plain-recipe note, and the missing DeepSpeed file as the one error
+    (with no config to compare, no torchrun note follows)."""
+    import json
+
+    from recipekit.recipes.checks import check_recipe
+
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "dataset_info.json").write_text(json.dumps({"demo": {"file_name": "demo.json"}}), encoding="utf-8")
+    (data / "demo.json").write_text("[]", encoding="utf-8")
+    missing = tmp_path / "no_such_ds.json"
+    path = tmp_path / "run.yaml"
+    path.write_text("model_name_or_path: Qwen/Qwen2.5-0.5B-Instruct\nstage: sft\ntemplate: qwen\ndataset: demo\n"
+                    f"finetuning_type: lora\ndo_train: true\noutput_dir: saves/t\ndeepspeed: {missing}\n",
+                    encoding="utf-8")
+    found = check_recipe(load_recipe(path), CheckContext(data_dir=data, made_by={}, gpu_counts=[1]))
+    assert found == Findings(errors=[f"deepspeed config {missing}: no such file"], notes=[
+        "no '# Report:' header line: checked as a plain LLaMA-Factory recipe (a header of 'Launch', 'Report:', "
+        "'Hardware:', 'Global batch:', 'Target:' lines adds the report checks)"])
