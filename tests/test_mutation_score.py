@@ -113,3 +113,12 @@ def test_make_mutate_goes_on_from_the_last_run_rechecks_survivors_and_starts_ove
     assert planned("FRESH=1")[0] == "rm -rf mutants"
     assert planned("MODULES=recipekit.steps.* recipekit.text.*")[0] == (
         f"{python} -m mutmut run --max-children 2 'recipekit.steps.*' 'recipekit.text.*'")
+
+
+def test_the_shipped_equivalent_list_names_each_mutant_once_with_a_reason() -> None:
+    from recipekit.files import load_yaml
+
+    path = Path(__file__).parent / "mutation_equivalent.yaml"
+    listed = load_yaml(path.read_text(encoding="utf-8"), str(path))  # a key given twice is refused here
+    assert listed and all(key.startswith("recipekit.") and "__mutmut_" in key for key in listed)
+    assert all(isinstance(why, str) and len(why.split()) >= 5 for why in listed.values())
