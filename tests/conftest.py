@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import csv
 import importlib.util
 import io
 import json
+import locale
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from functools import cache
 from pathlib import Path
 from types import ModuleType
@@ -209,3 +212,47 @@ class Piped(io.StringIO):
 
     def flush(self) -> None:
         self.seen = self.getvalue()
+
+
+@contextlib.contextmanager
+def ascii_locale() -> Iterator[str]:
+    """This process's files opened without an encoding read and written as ASCII (the C locale's character type,
+    as a Windows or Latin-1 locale has another default than UTF-8); the locale's name yielded, the process's own
+    put back afterwards. Skipped in Python's UTF-8 mode, which uses UTF-8 whatever the locale."""
+    if sys.flags.utf8_mode:
+        pytest.skip("Python's UTF-8 mode reads and writes every file as UTF-8: no ASCII locale to use")
+    before = locale.setlocale(locale.LC_CTYPE)
+    locale.setlocale(locale.LC_CTYPE, "C")
+    try:
+        assert codecs.lookup(locale.getencoding()).name == "ascii"
+        yield locale.getencoding()
+    finally:
+        locale.setlocale(locale.LC_CTYPE, before)
+
+
+def run_in_ascii_locale(code: str, *args: str, env: dict[str, str] | None = None) -> str:
+    """``code`` in a new interpreter whose default file encoding is ASCII (UTF-8 mode off, the C locale's character
+    type set before ``code`` runs, as a Windows or Latin-1 locale would; arguments still pass as UTF-8): its
+    output, after checking that it ran and read files as ASCII."""
+    prefix = ("import codecs, locale; locale.setlocale(locale.LC_CTYPE, 'C'); "
+              "print(codecs.lookup(locale.getencoding()).name); ")
+    done = subprocess.run([sys.executable, "-c", prefix + code, *args], capture_output=True, text=True,
+                          env={**os.environ, **(env or {}), "PYTHONUTF8": "0"}, timeout=30, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("ascii\n"), done.stdout
+    return done.stdout.removeprefix("ascii\n")
+
+
+def finished_run_file(folder: str | Path) -> Path:
+    """The offline wandb run's file in ``folder`` once wandb's service has written it out: ``run.finish()`` may
+    return while the file still holds only its header, so wait (up to 30 s) for its last record, the run's exit."""
+    import time
+
+    from recipekit.report.wandb import offline_records
+
+    (path,) = Path(folder).glob("run-*.wandb")
+    deadline = time.monotonic() + 30
+    while not any(record.WhichOneof("record_type") == "exit" for record in offline_records(path)):
+        assert time.monotonic() < deadline, f"{path} never got its exit record"
+        time.sleep(0.05)
+    return path

@@ -6,12 +6,9 @@ written by hand."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
-from conftest import Piped
+from conftest import Piped, ascii_locale, run_in_ascii_locale
 
 from recipekit.progress import Progress
 
@@ -65,19 +62,6 @@ def test_a_count_below_zero_is_no_progress_yet_and_zero_is_the_first_line(tmp_pa
     assert out.getvalue() == "  step 0/100 (0.0%)\n"
 
 
-def run_in_ascii_locale(code: str, *args: str) -> str:
-    """``code`` in a new interpreter whose locale encoding is ASCII (UTF-8 mode off, the C locale's character
-    type set before ``code`` runs, as a Windows or Latin-1 locale reads files in another encoding than UTF-8):
-    its output, after the name of the encoding it read files in by default."""
-    prefix = ("import codecs, locale; locale.setlocale(locale.LC_CTYPE, 'C'); "
-              "print(codecs.lookup(locale.getencoding()).name); ")
-    done = subprocess.run([sys.executable, "-c", prefix + code, *args], capture_output=True, text=True,
-                          env={**os.environ, "PYTHONUTF8": "0"}, timeout=30, check=False)
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.startswith("ascii\n"), done.stdout
-    return done.stdout.removeprefix("ascii\n")
-
-
 def test_a_trainer_log_with_non_ascii_text_is_read_as_utf8_in_an_ascii_locale(tmp_path: Path) -> None:
     log = tmp_path / "trainer_log.jsonl"
     record = {"current_steps": 3, "total_steps": 4, "loss": 0.25, "stage": "\u00e9valuation \u8bc4\u4f30"}
@@ -90,25 +74,13 @@ def test_a_trainer_log_with_non_ascii_text_is_read_as_utf8_in_an_ascii_locale(tm
 def test_a_trainer_log_with_non_ascii_text_is_read_as_utf8_while_this_process_reads_ascii(tmp_path: Path) -> None:
     """Here, in the C locale's character type (a file opened without an encoding reads as ASCII): the record's
     non-ASCII text comes back as written."""
-    import codecs
-    import locale
-
-    import pytest
-
     from recipekit.progress import latest
 
-    if sys.flags.utf8_mode:
-        pytest.skip("Python's UTF-8 mode reads every file as UTF-8: no ASCII locale to read it in")
     log = tmp_path / "trainer_log.jsonl"
     record = {"current_steps": 1, "total_steps": 2, "stage": "\u00e9tape \u8bad\u7ec3"}
     log.write_text(json.dumps(record, ensure_ascii=False) + "\n", encoding="utf-8")
-    before = locale.setlocale(locale.LC_CTYPE)
-    locale.setlocale(locale.LC_CTYPE, "C")
-    try:
-        assert codecs.lookup(locale.getencoding()).name == "ascii"
+    with ascii_locale():
         read = latest(log, 0)
-    finally:
-        locale.setlocale(locale.LC_CTYPE, before)
     assert read == record
 
 

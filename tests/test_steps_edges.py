@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import Piped
+from conftest import Piped, ascii_locale, run_in_ascii_locale
 
 from recipekit.steps import Outcome, Runner, Step, said_why
 
@@ -65,19 +65,6 @@ def test_each_progress_line_of_run_all_is_flushed_before_the_next_thing_happens(
     assert out.seen == out.getvalue()
 
 
-def run_in_ascii_locale(code: str, *args: str, env: dict[str, str] | None = None) -> str:
-    """``code`` in a new interpreter whose locale encoding is ASCII (UTF-8 mode off, the C locale's character
-    type set before ``code`` runs, as a Windows or Latin-1 locale reads files in another encoding than UTF-8):
-    its output, after the name of the encoding it read files in by default."""
-    prefix = ("import codecs, locale; locale.setlocale(locale.LC_CTYPE, 'C'); "
-              "print(codecs.lookup(locale.getencoding()).name); ")
-    done = subprocess.run([sys.executable, "-c", prefix + code, *args], capture_output=True, text=True,
-                          env={**os.environ, **(env or {}), "PYTHONUTF8": "0"}, timeout=30, check=False)
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.startswith("ascii\n"), done.stdout
-    return done.stdout.removeprefix("ascii\n")
-
-
 def test_a_stamp_with_non_ascii_text_is_read_as_utf8_in_an_ascii_locale(tmp_path: Path) -> None:
     step = Step("greet", ["echo", "caf\u00e9 \u4f60\u597d"])
     logs = tmp_path / "logs"
@@ -92,23 +79,13 @@ def test_a_stamp_with_non_ascii_text_is_read_as_utf8_while_this_process_reads_as
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Here, in the C locale's character type (a file opened without an encoding reads as ASCII): the stamp of
     the same command still says the step is up to date."""
-    import codecs
-    import locale
-
-    if sys.flags.utf8_mode:
-        pytest.skip("Python's UTF-8 mode reads every file as UTF-8: no ASCII locale to read it in")
     monkeypatch.setenv("LLM_RECIPES_ROOT", str(tmp_path))
     step = Step("greet", ["echo", "caf\u00e9 \u4f60\u597d"])
     runner = Runner(tmp_path / "logs")
     runner.stamp(step).parent.mkdir()
     runner.stamp(step).write_text(step.shell(), encoding="utf-8")
-    before = locale.setlocale(locale.LC_CTYPE)
-    locale.setlocale(locale.LC_CTYPE, "C")
-    try:
-        assert codecs.lookup(locale.getencoding()).name == "ascii"
+    with ascii_locale():
         done = runner.up_to_date(step)
-    finally:
-        locale.setlocale(locale.LC_CTYPE, before)
     assert done is True
 
 

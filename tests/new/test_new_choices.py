@@ -13,6 +13,7 @@ from dataclasses import asdict, replace
 from pathlib import Path
 
 import pytest
+from conftest import ascii_locale as in_ascii_locale
 from stand_in_model import ROW_ACTIVATIONS, ROW_FLOPS, SEQ, P, T, simulation, tiny_folder
 
 from recipekit.plan.fit import Candidate, Planned, Search, search
@@ -194,19 +195,8 @@ def test_deepspeed_or_several_cards_launch_through_torchrun(
 
 @pytest.fixture
 def ascii_locale() -> Iterator[str]:
-    """The C locale's ASCII as the default text encoding (as a Windows or Latin-1 locale would have another),
-    the process's own locale put back after the test."""
-    import locale
-    import sys
-
-    if sys.flags.utf8_mode:
-        pytest.skip("Python's UTF-8 mode writes UTF-8 whatever the locale")
-    before = locale.setlocale(locale.LC_CTYPE)
-    locale.setlocale(locale.LC_CTYPE, "C")
-    try:
-        yield locale.getencoding()
-    finally:
-        locale.setlocale(locale.LC_CTYPE, before)
+    with in_ascii_locale() as encoding:
+        yield encoding
 
 
 def test_a_model_folder_with_a_non_ascii_name_is_planned_and_written_in_an_ascii_locale(

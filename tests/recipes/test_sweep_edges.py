@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
+
+from conftest import run_in_ascii_locale
 
 from recipekit.recipes.sweep import point_metrics
 
@@ -31,19 +30,6 @@ def test_trainer_state_history_gives_last_losses_and_largest_step(tmp_path: Path
     write(tmp_path / "train" / "trainer_state.json", {"log_history": [
         {"loss": 2.0, "step": 1}, {"eval_loss": 1.9, "step": 2}, {"loss": 1.5, "step": 3}, {"train_runtime": 1.0}]})
     assert point_metrics(tmp_path) == {"final_train_loss": 1.5, "final_eval_loss": 1.9, "steps": 3}
-
-
-def run_in_ascii_locale(code: str, *args: str) -> str:
-    """``code`` in a new interpreter whose default file encoding is ASCII (UTF-8 mode off, the C locale's
-    character type set first, as a Windows or Latin-1 locale would): its output, after that encoding's name."""
-    prefix = ("import codecs, locale; locale.setlocale(locale.LC_CTYPE, 'C'); "
-              "print(codecs.lookup(locale.getencoding()).name); ")
-    env = {key: value for key, value in os.environ.items() if key not in ("LC_ALL", "PYTHONIOENCODING")}
-    done = subprocess.run([sys.executable, "-c", prefix + code, *args], capture_output=True, text=True,
-                          env={**env, "PYTHONUTF8": "0", "LC_ALL": "C"}, timeout=30, check=False)
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.startswith("ascii\n"), done.stdout
-    return done.stdout.removeprefix("ascii\n")
 
 
 def test_result_files_with_non_ascii_text_are_read_as_utf8_in_an_ascii_locale(tmp_path: Path) -> None:

@@ -8,7 +8,6 @@ import argparse
 import json
 import os
 import struct
-import time
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,7 +15,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from conftest import run_cli, write_jsonl
+from conftest import finished_run_file, run_cli, write_jsonl
 from PIL import Image
 from wandb.proto import wandb_internal_pb2 as pb
 
@@ -313,17 +312,6 @@ def offline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     wandb.teardown()
 
 
-def the_run_file(folder: str) -> Path:
-    """The run's file once wandb's service has written it out: ``run.finish()`` may return while the file still
-    holds only its header, so wait (up to 30 s) for its last record, the run's exit."""
-    (path,) = Path(folder).glob("run-*.wandb")
-    deadline = time.monotonic() + 30
-    while not any(record.WhichOneof("record_type") == "exit" for record in offline_records(path)):
-        assert time.monotonic() < deadline, f"{path} never got its exit record"
-        time.sleep(0.05)
-    return path
-
-
 def test_a_report_without_a_training_run_is_a_new_run_with_its_numbers_table_image_and_config(
         offline: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setenv("WANDB_RUN_GROUP", "reproduce-agnews")
@@ -333,9 +321,9 @@ def test_a_report_without_a_training_run_is_a_new_run_with_its_numbers_table_ima
                         {"per_class": (["label", "f1"], [["a", 0.25], ["b", 0.75]])},
                         {"confusion": offline / "confusion.png"}, {"labels": ["a", "b"], "output_dir": "saves/x"})
     assert Path(folder).parent == offline / "report" / "wandb" and Path(folder).name.startswith("offline-run-")
-    facts = run_facts(the_run_file(folder))
+    facts = run_facts(finished_run_file(folder))
     assert (facts["job_type"], facts["group"]) == ("classify_report", "reproduce-agnews")
-    (run,) = [r.run for r in offline_records(the_run_file(folder)) if r.WhichOneof("record_type") == "run"]
+    (run,) = [r.run for r in offline_records(finished_run_file(folder)) if r.WhichOneof("record_type") == "run"]
     assert run.project == "llm-recipes"
     config = {k: v for k, v in facts["config"].items() if k != "_wandb"}
     assert config == {"labels": ["a", "b"], "output_dir": "saves/x"}
@@ -359,13 +347,13 @@ def test_a_report_into_the_training_run_named_by_its_id_prefixes_its_keys(
     folder = log_report("gen_report", offline / "report", {"bleu": 12.5}, {"rows": (["a"], [["x"]])},
                         {"lengths": offline / "lengths.png"}, {"ignored": True}, attach="saves/not-searched")
     assert Path(folder).parent == offline / "chain" / "wandb" and "-trainrun1" in Path(folder).name
-    facts = run_facts(the_run_file(folder))
+    facts = run_facts(finished_run_file(folder))
     assert facts["id"] == "trainrun1"
     assert json.loads(facts["summary"]["gen_report/bleu"]) == 12.5 and "bleu" not in facts["summary"]
     assert {"gen_report/rows/_type", "gen_report/lengths/_type"} <= facts["history"]
     assert not {"rows/_type", "lengths/_type"} & facts["history"]
     assert "ignored" not in facts["config"] and facts["job_type"] == ""
-    (run,) = [r.run for r in offline_records(the_run_file(folder)) if r.WhichOneof("record_type") == "run"]
+    (run,) = [r.run for r in offline_records(finished_run_file(folder)) if r.WhichOneof("record_type") == "run"]
     assert run.project == "mine"
     assert capsys.readouterr().out == ""  # the id names the run: no training folder is looked for
 
@@ -374,17 +362,17 @@ def test_a_report_attaches_to_the_run_of_its_training_folder_or_says_there_is_no
         offline: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     train = offline / "saves" / "sft"
     first = log_report("train", train, {"loss": 1.0}, {}, {}, {"output_dir": str(train)})
-    train_id = run_facts(the_run_file(first))["id"]  # written out before the report looks for it
+    train_id = run_facts(finished_run_file(first))["id"]  # written out before the report looks for it
     folder = log_report("classify_report", offline / "report", {"accuracy": 0.5}, {}, {}, {}, attach=str(train))
     assert Path(folder).parent == train / "wandb" and f"-{train_id}" in Path(folder).name
-    assert json.loads(run_facts(the_run_file(folder))["summary"]["classify_report/accuracy"]) == 0.5
+    assert json.loads(run_facts(finished_run_file(folder))["summary"]["classify_report/accuracy"]) == 0.5
     assert capsys.readouterr().out == ""
     monkeypatch.setenv("WANDB_RUN_GROUP", "g1")
     alone = log_report("classify_report", offline / "other", {"accuracy": 0.25}, {}, {}, {"k": 1},
                        attach=str(offline / "saves" / "dpo"))
     assert capsys.readouterr().out == (f"note: no wandb run of {offline / 'saves' / 'dpo'} found: logging to a new "
                                        "run in group g1\n")
-    facts = run_facts(the_run_file(alone))
+    facts = run_facts(finished_run_file(alone))
     assert Path(alone).parent == offline / "other" / "wandb" and facts["id"] != train_id
     assert (facts["job_type"], facts["config"]["k"], json.loads(facts["summary"]["accuracy"])) == (
         "classify_report", 1, 0.25)
@@ -402,7 +390,7 @@ def test_plot_logs_each_runs_float_numbers_and_its_plots(offline: Path) -> None:
     (line,) = [line for line in done.stdout.splitlines() if line.startswith("wandb run: ")]
     folder = line.removeprefix("wandb run: ")
     assert Path(folder).parent == run / "wandb"
-    facts = run_facts(the_run_file(folder))
+    facts = run_facts(finished_run_file(folder))
     assert facts["job_type"] == "plot_training" and facts["config"]["runs"] == [str(run)]
     assert {k: json.loads(v) for k, v in facts["summary"].items() if k.startswith("0/")} == {
         "0/initial_loss": 2.0, "0/final_loss": 1.5, "0/min_loss": 1.5}  # steps (an int) and None are left out

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+from conftest import run_in_ascii_locale
 
 from recipekit.reproduce.card import contamination
 from recipekit.reproduce.chain import Number
@@ -79,26 +80,17 @@ def test_the_card_of_a_tiny_run_of_the_users_own_dataset(tmp_path: Path) -> None
 
 def test_a_contamination_report_with_non_ascii_names_is_read_as_utf8_in_an_ascii_locale(tmp_path: Path) -> None:
     """As a Windows or Latin-1 locale would read it by default: the check writes UTF-8, the card reads UTF-8."""
-    import os
-    import subprocess
-    import sys
-
     report = {"settings": {"ngram": 8},
               "pairs": [{"scored": "afqmc_验证", "training": "afqmc_训练", "scored_rows": 8, "scored_ids": ["行1"],
                          "methods": {"exact": {"scored_rows": 1}}}]}
     found = tmp_path / "contamination.json"
     found.write_text(json.dumps(report, ensure_ascii=False), encoding="utf-8")
-    code = ("import codecs, json, locale, sys; from pathlib import Path; locale.setlocale(locale.LC_CTYPE, 'C'); "
+    code = ("import json, sys; from pathlib import Path; "
             "from recipekit.reproduce.card import contamination; from recipekit.reproduce.chain import Number; "
-            "from recipekit.steps import Step; print(codecs.lookup(locale.getencoding()).name); scored = [{}]; "
+            "from recipekit.steps import Step; scored = [{}]; "
             "checked = contamination(scored, [Number('acc', 0.7, 'accuracy', 'r', set='afqmc_验证')], "
             "[Step('check', ['true'], outputs=[Path(sys.argv[1])])]); "
             "print(json.dumps([checked, scored]))")
-    done = subprocess.run([sys.executable, "-c", code, str(found)], capture_output=True, text=True,
-                          env={**os.environ, "PYTHONUTF8": "0"}, timeout=30, check=False)
-    assert done.returncode == 0, done.stderr
-    encoding, read = done.stdout.splitlines()
-    assert encoding == "ascii"
-    assert json.loads(read) == [{"file": str(found), "settings": {"ngram": 8}},
+    assert json.loads(run_in_ascii_locale(code, str(found))) == [{"file": str(found), "settings": {"ngram": 8}},
                                 [{"contamination": {"set": "afqmc_验证", "rows": 8, "found": 1,
                                                     "by_training_set": {"afqmc_训练": {"exact": 1}}}}]]

@@ -9,10 +9,11 @@ from pathlib import Path
 
 import pytest
 import yaml
+from conftest import finished_run_file
 from PIL import Image
 
 from recipekit.report.card import render_markdown
-from recipekit.report.wandb import offline_records, run_facts
+from recipekit.report.wandb import run_facts
 from recipekit.reproduce.card import build_card
 from recipekit.reproduce.chain import Layout, load_chain
 from recipekit.reproduce.publish import write_card
@@ -90,18 +91,6 @@ def offline_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pa
     wandb.teardown()
     yield tmp_path
     wandb.teardown()
-
-
-def finished_run_file(folder: Path) -> Path:
-    """The run's file once wandb's service has written its last record (the run's exit)."""
-    import time
-
-    (path,) = folder.glob("run-*.wandb")
-    deadline = time.monotonic() + 30
-    while not any(record.WhichOneof("record_type") == "exit" for record in offline_records(path)):
-        assert time.monotonic() < deadline, f"{path} never got its exit record"
-        time.sleep(0.05)
-    return path
 
 
 def test_a_tiny_cards_wandb_run_is_offline_in_the_reproductions_group_and_folder(

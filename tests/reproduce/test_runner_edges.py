@@ -6,13 +6,11 @@ whatever the locale. Expected values are written by hand."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
+from conftest import ascii_locale, run_in_ascii_locale
 
 from recipekit.errors import InputError
 from recipekit.reproduce.chain import Chain, Layout
@@ -82,34 +80,19 @@ def test_a_state_with_non_ascii_text_is_read_as_utf8_in_an_ascii_locale(tmp_path
     state = {"chain": "demo", "steps": {"greet": {"status": "ran", "seconds": 0.5, "log": "logs/greet.log",
                                                   "command": "echo 'caf\u00e9 \u4f60\u597d'"}}}
     (tmp_path / "reproduce.json").write_text(json.dumps(state, ensure_ascii=False), encoding="utf-8")
-    code = ("import codecs, json, locale, sys; from pathlib import Path; locale.setlocale(locale.LC_CTYPE, 'C'); "
-            "from recipekit.reproduce.runner import load_state; print(codecs.lookup(locale.getencoding()).name); "
+    code = ("import json, sys; from pathlib import Path; from recipekit.reproduce.runner import load_state; "
             "print(json.dumps(load_state(Path(sys.argv[1]))))")
-    done = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True,
-                          env={**os.environ, "PYTHONUTF8": "0"}, timeout=30, check=False)
-    assert done.returncode == 0, done.stderr
-    encoding, read = done.stdout.splitlines()
-    assert encoding == "ascii" and json.loads(read) == state
+    assert json.loads(run_in_ascii_locale(code, str(tmp_path))) == state
 
 
 def test_a_state_with_non_ascii_text_is_read_as_utf8_while_this_process_reads_ascii(tmp_path: Path) -> None:
     """Here, in the C locale's character type (a file opened without an encoding reads as ASCII): the saved state
     comes back as written."""
-    import codecs
-    import locale
-
     from recipekit.reproduce.runner import load_state
 
-    if sys.flags.utf8_mode:
-        pytest.skip("Python's UTF-8 mode reads every file as UTF-8: no ASCII locale to read it in")
     state = {"chain": "demo", "steps": {"greet": {"status": "ran", "seconds": 1.5, "log": "logs/greet.log",
                                                   "command": "echo 'na\u00efve \u65e5\u672c'"}}}
     (tmp_path / "reproduce.json").write_text(json.dumps(state, ensure_ascii=False), encoding="utf-8")
-    before = locale.setlocale(locale.LC_CTYPE)
-    locale.setlocale(locale.LC_CTYPE, "C")
-    try:
-        assert codecs.lookup(locale.getencoding()).name == "ascii"
+    with ascii_locale():
         read = load_state(tmp_path)
-    finally:
-        locale.setlocale(locale.LC_CTYPE, before)
     assert read == state

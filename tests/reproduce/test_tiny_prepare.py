@@ -6,16 +6,13 @@ makes, and an unchanged copy left untouched. Expected texts and values are writt
 
 from __future__ import annotations
 
-import codecs
-import contextlib
 import json
-import locale
 import os
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from conftest import ascii_locale
 
 from recipekit.errors import InputError
 from recipekit.reproduce.chain import Chain, Layout
@@ -190,20 +187,6 @@ def test_an_unchanged_copy_keeps_its_time_and_a_changed_one_is_rewritten(tmp_pat
     os.utime(copy, (1_000_000, 1_000_000))
     prepare(train_step("made.yaml"), layout(), [])
     assert copy.stat().st_mtime > 1_000_000 and copy.read_text(encoding="utf-8") == text
-
-
-@contextlib.contextmanager
-def ascii_locale() -> Iterator[None]:
-    """This process's text files read as a C (ASCII) locale reads them by default."""
-    if sys.flags.utf8_mode:
-        pytest.skip("Python's UTF-8 mode reads every file as UTF-8: no ASCII locale to read them in")
-    before = locale.setlocale(locale.LC_CTYPE)
-    locale.setlocale(locale.LC_CTYPE, "C")
-    try:
-        assert codecs.lookup(locale.getencoding()).name == "ascii"
-        yield
-    finally:
-        locale.setlocale(locale.LC_CTYPE, before)
 
 
 def test_a_copy_edited_with_non_ascii_text_is_read_as_utf8_in_an_ascii_locale(tmp_path: Path,
