@@ -84,11 +84,17 @@ def chain_key(chain: Path, recipe: Path) -> str:
         return f"recipes/{recipe.name}"
 
 
-def entry_facts(chain: Path, data: dict[str, Any], key: str) -> Facts:
-    """The facts of one ``recipes:`` entry of a chain file; a malformed entry is one error naming the file."""
+def recipe_entries(chain: Path, data: dict[str, Any]) -> dict[str, Any]:
+    """A chain file's ``recipes:`` mapping (absent: empty); any other value is one error naming the file."""
     entries = data.get("recipes") or {}
     if not isinstance(entries, dict):
         raise InputError("recipes: must map each recipe path to its report facts", str(chain))
+    return entries
+
+
+def entry_facts(chain: Path, data: dict[str, Any], key: str) -> Facts:
+    """The facts of one ``recipes:`` entry of a chain file; a malformed entry is one error naming the file."""
+    entries = recipe_entries(chain, data)
     if key not in entries:
         raise InputError(f"recipes: has no entry for {key} (the recipe's header names this chain)", str(chain))
     entry = entries[key]

@@ -29,7 +29,7 @@ from recipekit.files import load_yaml, read_utf8
 from recipekit.paths import at_root, given, root, root_hint, shown
 from recipekit.progress import TRAINER_LOG
 from recipekit.recipes.arguments import names_of, parse_overrides
-from recipekit.recipes.facts import entry_facts
+from recipekit.recipes.facts import entry_facts, recipe_entries
 from recipekit.recipes.reading import CHAIN_FOLDER as CHAINS
 from recipekit.recipes.reading import Recipe, load_recipe
 from recipekit.recipes.tiny_run import TINY_RANKS
@@ -152,8 +152,7 @@ def load_chain(name_or_path: str) -> Chain:
                              where) from None
         numbers.append(Number(str(raw["name"]), published, str(raw["metric"]), str(raw["report"]),
                               str(raw.get("unit", "")), bool(raw.get("approx")), str(raw.get("set", ""))))
-    entries = data.get("recipes") or {}
-    for recipe in entries if isinstance(entries, dict) else [""]:
+    for recipe in recipe_entries(path, data):
         entry_facts(path, data, recipe)  # each recipe's facts, refused here when malformed
     return Chain(path.stem, path, str(data.get("report", "")), str(data.get("title", path.stem)), steps, numbers,
                  [str(d) for d in listed(data.get("differences"), "differences", where)],
