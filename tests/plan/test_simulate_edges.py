@@ -12,7 +12,14 @@ import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
 from recipekit.errors import InputError
-from recipekit.plan.simulate import FusedLinearCrossEntropy, Shape, liger_chunk, llamafactory_all_targets, real_fallback
+from recipekit.plan.simulate import (
+    FusedLinearCrossEntropy,
+    Shape,
+    liger_chunk,
+    llamafactory_all_targets,
+    real_fallback,
+    to_fake,
+)
 
 LLAMA_LINEAR = ["down_proj", "gate_proj", "k_proj", "o_proj", "q_proj", "up_proj", "v_proj"]
 
@@ -161,3 +168,54 @@ def test_a_model_too_large_for_a_real_step_is_refused_with_the_first_line_of_the
         real_fallback(config, Shape(1, 8), RuntimeError(f"\n  {first}\nthe second line"))
     assert str(raised.value) == (f"llama: the fake step failed ({first[:120]}) and 1,536,037,056 parameters are too "
                                  "many for a real CPU step")
+
+
+class Meta(torch.nn.Module):
+    """A module with every kind of tensor ``to_fake`` meets: a tied weight, a frozen one, a missing bias, a
+    buffer, a plain meta tensor attribute and a plain CPU one."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.embed = torch.nn.Embedding(5, 3, dtype=torch.bfloat16)
+        self.head = torch.nn.Linear(3, 5, bias=False, dtype=torch.bfloat16)
+        self.head.weight = self.embed.weight
+        self.frozen = torch.nn.Linear(3, 2, dtype=torch.float16)
+        self.frozen.requires_grad_(False)
+        self.frozen.register_parameter("bias", None)
+        self.register_buffer("steps", torch.ones(4, dtype=torch.int64))
+        self.cos = torch.ones(2, 6, dtype=torch.float16)
+
+
+def test_to_fake_gives_each_meta_tensor_a_cpu_tensor_of_its_shape_dtype_and_trainability() -> None:
+    with torch.device("meta"):
+        model = Meta()
+    cpu_attribute = torch.full((2,), 7.0)
+    model.kept = cpu_attribute
+    with torch.device("meta"):  # whatever the default device, the copies are on the CPU
+        to_fake(model)
+    assert model.embed.weight.device.type == "cpu" and model.embed.weight.shape == (5, 3)
+    assert model.embed.weight.dtype == torch.bfloat16 and model.embed.weight.requires_grad
+    assert model.head.weight is model.embed.weight  # still one tensor
+    assert isinstance(model.frozen.weight, torch.nn.Parameter)
+    assert model.frozen.weight.shape == (2, 3) and model.frozen.weight.dtype == torch.float16
+    assert not model.frozen.weight.requires_grad and model.frozen.bias is None
+    assert [name for name, _ in model.named_parameters()] == ["embed.weight", "frozen.weight"]
+    assert model.steps.device.type == "cpu" and model.steps.dtype == torch.int64 and model.steps.tolist() == [0] * 4
+    assert "steps" in model._buffers
+    assert model.cos.device.type == "cpu" and model.cos.dtype == torch.float16 and model.cos.shape == (2, 6)
+    assert model.cos.sum().item() == 0
+    assert model.kept is cpu_attribute
+
+
+def test_to_fake_under_fake_tensor_mode_makes_fake_tensors_a_step_can_run() -> None:
+    from torch._subclasses.fake_tensor import FakeTensor, FakeTensorMode
+
+    with torch.device("meta"):
+        model = Meta()
+    with FakeTensorMode():
+        to_fake(model)
+        assert all(isinstance(p, FakeTensor) and p.device.type == "cpu" for p in model.parameters())
+        assert isinstance(model.steps, FakeTensor) and isinstance(model.cos, FakeTensor)
+        out = model.head(model.embed(torch.tensor([[1, 2]])))
+        out.float().sum().backward()
+        assert model.embed.weight.grad.shape == (5, 3)
