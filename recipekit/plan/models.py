@@ -26,9 +26,13 @@ def config_path(model: str) -> Path:
                 return Path(cached)
         except Exception:  # a malformed id or cache: fall through to the shipped copy
             pass
+    if local.is_dir():
+        raise InputError(f"no config.json in the local folder {model!r}")
     shipped = SHIPPED / model / "config.json"
-    if shipped.is_file():
+    if shipped.is_file() and not local.is_absolute():
         return shipped
+    if local.is_absolute() or model.startswith(("./", "../", "~")) or model.count("/") > 1:
+        raise InputError(f"no config.json for {model!r}: no such local folder")
     raise InputError(f"no config.json for {model!r}: not a local folder, not in the Hugging Face cache, and not "
                      f"shipped as recipekit/plan/configs/{model}/config.json")
 
