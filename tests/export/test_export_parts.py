@@ -272,3 +272,41 @@ def test_ctrl_c_while_the_old_folder_is_removed_leaves_no_hidden_copy(tmp_path: 
     finally:
         signal.signal(signal.SIGINT, previous)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"] and [p.name for p in target.iterdir()] == ["new.txt"]
+
+
+@pytest.mark.parametrize(("export", "training"), [
+    ("yelp5_lora", "recipes/yelp5_lora.yaml"), ("yelp5_bert_lora", "recipes/classifier/yelp5_bert_lora.yaml"),
+    ("qwen3_4b_ultrafeedback_dpo_lora", "recipes/qwen3_4b_ultrafeedback_dpo_lora.yaml")])
+def test_the_export_command_finds_the_recipe_that_trained_its_adapter(export: str, training: str) -> None:
+    from recipekit.commands.export import training_recipe
+
+    found = training_recipe(load_recipe(ROOT / "recipes" / "export" / f"{export}.yaml"))
+    assert found is not None and found.path.resolve() == (ROOT / training).resolve()
+    adapters = yaml.safe_load(found.path.read_text(encoding="utf-8"))["output_dir"]
+    assert yaml.safe_load((ROOT / "recipes" / "export" / f"{export}.yaml").read_text(encoding="utf-8"))[
+        "adapter_name_or_path"] == adapters
+
+
+def test_an_export_without_an_adapter_or_of_an_adapter_no_recipe_trains_has_no_training_recipe(
+        tmp_path: Path) -> None:
+    from recipekit.commands.export import training_recipe
+
+    path = tmp_path / "export.yaml"
+    path.write_text("model_name_or_path: Qwen/Qwen2.5-0.5B\nexport_dir: out/m\ntemplate: qwen\n", encoding="utf-8")
+    assert training_recipe(load_recipe(path)) is None
+    path.write_text("model_name_or_path: Qwen/Qwen2.5-0.5B\nadapter_name_or_path: saves/nobody/made\n"
+                    "export_dir: out/m\ntemplate: qwen\n", encoding="utf-8")
+    assert training_recipe(load_recipe(path)) is None
+
+
+def test_a_push_id_is_checked_by_huggingface_hub() -> None:
+    import argparse
+
+    from recipekit.commands.export import repo_id
+
+    assert repo_id("me/yelp5-bert-lora") == "me/yelp5-bert-lora"
+    assert repo_id("model") == "model"
+    for bad in ("a b", "me/you/them", "-start"):
+        with pytest.raises(argparse.ArgumentTypeError) as raised:
+            repo_id(bad)
+        assert "\n" not in str(raised.value) and "  " not in str(raised.value)
