@@ -396,3 +396,70 @@ def test_plot_logs_each_runs_float_numbers_and_its_plots(offline: Path) -> None:
         "0/initial_loss": 2.0, "0/final_loss": 1.5, "0/min_loss": 1.5}  # steps (an int) and None are left out
     images = sorted(p.name.split("_")[0] for p in (Path(folder) / "files" / "media" / "images").glob("*.png"))
     assert images == ["learning", "loss"]
+
+
+def logged(folder: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The summary numbers and the tables (by key) of the one offline run under ``folder``."""
+    (run,) = (folder / "wandb").glob("offline-run-*")
+    facts = run_facts(finished_run_file(run))
+    tables = {path.name.rsplit("_", 2)[0]: json.loads(path.read_text(encoding="utf-8"))
+              for path in (run / "files" / "media" / "table").glob("*.table.json")}
+    numbers = {k: json.loads(v) for k, v in facts["summary"].items() if not k.startswith("_") and "/" not in k}
+    return numbers, {**tables, **{
+        "config": {k: v for k, v in facts["config"].items() if k != "_wandb"},
+        "images": sorted(p.name.rsplit("_", 2)[0] for p in (run / "files" / "media" / "images").glob("*.png"))}}
+
+
+def test_classify_report_logs_every_number_of_its_report_its_tables_and_plots(offline: Path) -> None:
+    gold = ["a", "a", "b", "b", "b"]
+    p_a = [0.9, 0.4, 0.2, 0.3, 0.6]
+    rows = [{"prompt": f"p{i}", "predict": "a" if p > 0.5 else "b", "label": g, "probs": {"a": p, "b": 1 - p}}
+            for i, (g, p) in enumerate(zip(gold, p_a, strict=True))]
+    base = [{"prompt": f"p{i}", "predict": p, "label": g} for i, (g, p) in enumerate(zip(gold, "aaabb", strict=True))]
+    path = write_jsonl(offline / "run" / "generated_predictions.jsonl", rows)
+    baseline = write_jsonl(offline / "base" / "generated_predictions.jsonl", base)
+    done = run_cli("report", "classify", path, "--baseline", baseline, "--bootstrap", "0", "--wandb", cwd=offline)
+    assert done.returncode == 0, done.stderr
+    report = json.loads((offline / "run" / "classify_report.json").read_text(encoding="utf-8"))
+    summary, tables = logged(offline / "run")
+    assert summary["accuracy"] == 0.6 and summary["n_invalid"] == 0  # rows 0, 2, 3 right
+    assert summary["delta_accuracy"] == pytest.approx(0.6 - 0.8)  # the baseline has rows 0, 1, 3, 4 right
+    averaged = {f"{avg}_{m}": report[avg][m] for avg in ("macro", "micro", "weighted")
+                for m in ("precision", "recall", "f1")}
+    assert summary == {"accuracy": 0.6, "n_invalid": 0, **averaged,
+                       **{k: report["probabilistic"][k] for k in ("log_loss", "brier", "ece")},
+                       **{f"delta_{k}": v for k, v in report["delta"].items()}}
+    assert tables["per_class"]["columns"] == ["label", "precision", "recall", "f1", "support"]
+    assert tables["per_class"]["data"] == [["a", 0.5, 0.5, 0.5, 2],  # rows 0 and 4 said a, row 0 is
+                                           ["b", pytest.approx(2 / 3), pytest.approx(2 / 3), pytest.approx(2 / 3), 3]]
+    assert tables["confusion_matrix"] == {"columns": ["label", "a", "b"], "data": [["a", 1, 1], ["b", 1, 2]]}
+    assert tables["config"] == {"predictions": report["meta"]["predictions"]}
+    assert tables["images"] == ["confusion_matrix_png", "reliability_png"]
+    assert f"wandb run: {next((offline / 'run' / 'wandb').glob('offline-run-*'))}" in done.stdout
+
+
+def test_gen_report_logs_its_headline_numbers_deltas_and_sample_rows(offline: Path) -> None:
+    rows = [{"prompt": "q1", "predict": "the cat sat", "label": "the cat sat"},
+            {"prompt": "q2", "predict": "a dog", "label": "the dog ran"}]
+    base = [{"prompt": "q1", "predict": "no", "label": "the cat sat"},
+            {"prompt": "q2", "predict": "the dog ran", "label": "the dog ran"}]
+    path = write_jsonl(offline / "run" / "generated_predictions.jsonl", rows)
+    baseline = write_jsonl(offline / "base" / "generated_predictions.jsonl", base)
+    done = run_cli("report", "gen", path, "--baseline", baseline, "--workers", "1", "--wandb", cwd=offline)
+    assert done.returncode == 0, done.stderr
+    report = json.loads((offline / "run" / "gen_report.json").read_text(encoding="utf-8"))
+    summary, tables = logged(offline / "run")
+    corpus = report["corpus"]
+    expected = {**{f"lf_{m}": report["llamafactory"][m] for m in ("bleu-4", "rouge-1", "rouge-2", "rouge-l")},
+                "corpus_bleu": corpus["bleu"]["score"], "corpus_chrf": corpus["chrf"]["score"],
+                **{f"corpus_{k}": v for k, v in corpus["rouge"].items()},
+                **{f"delta_{k}": v["abs"] for k, v in report["delta"].items()}}
+    assert summary == pytest.approx(expected)
+    assert summary["lf_bleu-4"] - summary["delta_lf_bleu-4"] == pytest.approx(
+        report["baseline"]["llamafactory"]["bleu-4"])  # delta = this - baseline
+    assert tables["samples"]["columns"] == ["prompt", "predict", "label", "bleu-4", "rouge-l"]
+    assert [row[:3] for row in tables["samples"]["data"]] == [["q1", "the cat sat", "the cat sat"],
+                                                              ["q2", "a dog", "the dog ran"]]
+    assert tables["samples"]["data"][0][3:] == [100.0, 100.0]
+    assert tables["config"] == {"predictions": report["meta"]["predictions"]}
+    assert f"wandb run: {next((offline / 'run' / 'wandb').glob('offline-run-*'))}" in done.stdout
