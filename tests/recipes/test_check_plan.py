@@ -99,3 +99,14 @@ def test_the_config_is_looked_for_in_the_folder_then_the_shipped_copies(tmp_path
         with pytest.raises(InputError) as raised:
             config_path(model)
         assert str(raised.value) == why
+
+
+def test_an_encoder_is_an_architecture_transformers_gives_a_masked_lm_head() -> None:
+    from transformers import AutoConfig
+
+    from recipekit.plan.models import is_encoder, load_config
+
+    assert is_encoder(load_config("google-bert/bert-base-uncased"))
+    assert is_encoder(load_config("microsoft/deberta-v3-base"))
+    assert not is_encoder(load_config("Qwen/Qwen2.5-0.5B"))
+    assert not is_encoder(AutoConfig.for_model("llama"))

@@ -1,0 +1,37 @@
+"""The demo's stages: each run every time through the one step runner, its command, log and time printed; a stage
+that fails stops the demo with one line naming the stage, its exit, its log and the hint."""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+
+import pytest
+
+from recipekit.commands.run_demo import Stages
+
+
+def test_each_stage_prints_its_command_log_and_time_and_runs_again(tmp_path: Path,
+                                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    stages = Stages(tmp_path / "logs")
+    command = [sys.executable, "-c", "print('stage output')"]
+    for _ in range(2):  # no stamp skips a demo stage
+        stages.run("first", command)
+    out = capsys.readouterr().out.splitlines()
+    log = tmp_path / "logs" / "first.log"
+    assert out[:2] == [f"[first] {' '.join(command)}", f"[first] log: {log}"]
+    assert re.fullmatch(rf"\[first\] done in \d+\.\d s \(log: {re.escape(str(log))}\)", out[2])
+    assert out[3:5] == out[:2] and len(out) == 6
+    assert "stage output" in log.read_text(encoding="utf-8")
+    assert list(stages.times) == ["first"] and 0 <= stages.times["first"] < 60
+    assert f"{stages.times['first']:.1f} s" in out[5]
+
+
+def test_a_failed_stage_is_one_line_with_its_log_and_hint(tmp_path: Path) -> None:
+    stages = Stages(tmp_path / "logs")
+    with pytest.raises(SystemExit) as raised:
+        stages.run("convert", [sys.executable, "-c", "import sys; sys.exit('no network')"], hint=". Try offline")
+    assert str(raised.value) == (f"error: step convert failed (exit 1): no network; its log: "
+                                 f"{tmp_path / 'logs' / 'convert.log'}. Try offline")
+    assert stages.times == {}
