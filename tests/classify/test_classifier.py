@@ -20,7 +20,6 @@ from recipekit.converters.catalog import make_fixture_dataset
 from recipekit.errors import InputError
 from recipekit.recipes.classifier import ClassifierArguments
 
-pytestmark = pytest.mark.integration  # trains tiny models or starts processes
 
 TINY = ["--vocab-size", "512", "--hidden", "32", "--intermediate", "64", "--layers", "2", "--heads", "2"]
 
@@ -142,6 +141,7 @@ def test_text_pairs_train_with_metrics_per_eval_and_feed_the_eval_scripts(setup:
     assert summary["best_eval_f1"] == pytest.approx(max(h["eval_f1"] for h in evals))
 
 
+@pytest.mark.integration  # trains until eval loss and F1 disagree: half a minute
 def test_best_checkpoint_follows_f1_where_eval_loss_disagrees(setup: dict[str, Path]) -> None:
     """A run whose lowest eval loss and highest macro-F1 fall on different steps keeps the F1 one (and, asked
     for log loss, the lowest log loss)."""
@@ -229,6 +229,7 @@ def test_bad_recipes_are_one_line_errors(setup: dict[str, Path]) -> None:
     assert done.returncode == 2 and done.stderr.count("error:") == 1 and "use recipes/deepspeed/ds_z2" in done.stderr
 
 
+@pytest.mark.integration  # starts a process
 def test_help_shows_an_example() -> None:
     done = run_script("scripts/train_classifier.py", "--help")
     assert done.returncode == 0

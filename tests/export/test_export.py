@@ -11,7 +11,6 @@ import pytest
 import yaml
 from conftest import ROOT, agnews_rows, command_module, hub_records, run_cli, run_script, write_jsonl
 
-pytestmark = pytest.mark.integration  # builds tiny models and merges them
 
 LABELS = ["World", "Sports", "Business"]
 
@@ -197,6 +196,7 @@ def test_bad_input_is_one_line_and_writes_nothing(models: dict[str, Path], tmp_p
     assert not (tmp_path / "merged").exists()
 
 
+@pytest.mark.integration  # starts a process that waits for the hub
 def test_push_without_network_is_one_line_and_keeps_the_export(models: dict[str, Path], tmp_path: Path) -> None:
     adapter = causal_adapter(models["qwen2"], tmp_path / "adapter")
     recipe = export_recipe(tmp_path / "export.yaml", model_name_or_path=str(models["qwen2"]),
