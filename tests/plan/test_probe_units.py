@@ -1,0 +1,55 @@
+"""The measuring process's parts in this process: the resident-memory sampler keeps the peak between two reads,
+and the callback times each optimizer step from the start of training and writes one file per rank."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
+import psutil
+import pytest
+import torch
+
+from recipekit.plan.probe import Sampler, probe_callback
+
+
+def test_the_sampler_keeps_a_peak_that_is_gone_by_the_end() -> None:
+    process = psutil.Process()
+    sampler = Sampler(process)
+    assert sampler.peak == pytest.approx(process.memory_info().rss, rel=0.05) and sampler.daemon
+    sampler.start()
+    before = process.memory_info().rss
+    block = torch.ones(64 * 2**20, dtype=torch.uint8)  # 64 MiB touched
+    time.sleep(0.05)
+    del block
+    time.sleep(0.02)
+    peak = sampler.finish()
+    assert not sampler.is_alive()
+    assert peak >= before + 60 * 2**20
+    assert peak >= process.memory_info().rss
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="the CPU's file (a GPU adds its allocator's peaks)")
+@pytest.mark.parametrize("rank", [None, "3"])
+def test_the_callback_times_each_step_and_writes_its_ranks_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                               rank: str | None) -> None:
+    if rank is None:
+        monkeypatch.delenv("RANK", raising=False)
+    else:
+        monkeypatch.setenv("RANK", rank)
+    callback = probe_callback(12345, tmp_path / "probe")
+    args = SimpleNamespace()
+    callback.on_train_begin(args, None, None)
+    pauses = [0.03, 0.06]
+    for pause in pauses:
+        time.sleep(pause)
+        callback.on_step_end(args, None, None)
+    callback.on_train_end(args, None, None)
+    written = json.loads((tmp_path / f"probe.rank{rank or '0'}.json").read_text(encoding="utf-8"))
+    assert set(written) == {"device", "step_seconds", "rss_before", "rss_peak"}
+    assert written["device"] == "cpu" and written["rss_before"] == 12345
+    assert len(written["step_seconds"]) == 2  # each from the end of the one before (the first from the start)
+    assert all(p <= s < p + 0.5 for p, s in zip(pauses, written["step_seconds"], strict=True))
+    assert written["rss_peak"] >= psutil.Process().memory_info().rss * 0.9
