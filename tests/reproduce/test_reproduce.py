@@ -7,12 +7,10 @@ import shlex
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, run_script
+from conftest import ROOT, run_cli, run_script
 
 from recipekit.errors import InputError
 from recipekit.reproduce.chain import Layout, chain_names, is_recipe_token, load_chain
-
-pytestmark = pytest.mark.integration  # trains tiny models or starts processes
 
 REPORTS = ("afqmc", "agnews", "arena", "tulu_dpo", "yelp5")
 
@@ -48,7 +46,7 @@ def test_the_published_numbers_are_the_reports() -> None:
 
 
 def test_dry_run_prints_the_plain_commands_and_the_plan() -> None:
-    result = run_script("scripts/reproduce.py", "yelp5", "--dry-run")
+    result = run_cli("reproduce", "yelp5", "--dry-run")
     assert result.returncode == 0, result.stderr
     out = result.stdout
     assert "python converters/yelp.py --hf Yelp/yelp_review_full --max-samples 8000 --val-size 500 --data-dir data" \
@@ -58,23 +56,32 @@ def test_dry_run_prints_the_plain_commands_and_the_plan() -> None:
             "data/dataset_info.json, data/yelp5.jsonl, "
             "data/yelp5_val.jsonl; writes saves/bert-base-uncased/lora/yelp5/classifier_run.json") in out
     assert "WANDB_RUN_GROUP=reproduce-yelp5 WANDB_DIR=outputs/reproduce/yelp5" in out
-    assert "python scripts/report_card.py yelp5 --out outputs/reproduce/yelp5" in out
+    assert "# card\npython scripts/report_card.py yelp5 --out outputs/reproduce/yelp5\n" in out
+    assert "\nplan (the real run, on each recipe's report hardware):\n" in out
     assert "recipes/classifier/yelp5_bert_lora.yaml: 1x" in out and "GiB peak per GPU" in out  # the planner's line
     # once: the untuned step runs the same recipe with do_train=false, which trains nothing
     assert out.count("  recipes/classifier/yelp5_bert_lora.yaml: 1x") == 1
-    # no library's warnings on a dry run: only the planner's own line when its cache is empty
+    assert out.index("# card") < out.index("plan (the real run")
+    assert "plan (the real run" not in run_cli("reproduce", "yelp5", "--dry-run", "--no-plan").stdout
+
+
+@pytest.mark.integration  # starts a process
+def test_a_dry_run_prints_no_librarys_warnings() -> None:
+    result = run_script("scripts/reproduce.py", "yelp5", "--dry-run")
+    assert result.returncode == 0, result.stderr
+    # only the planner's own line when its cache is empty
     assert [line for line in result.stderr.splitlines() if not line.startswith("plan: simulating")] == []
 
 
 def test_deepspeed_steps_launch_through_torchrun_and_gpus_pass_through() -> None:
-    result = run_script("scripts/reproduce.py", "agnews", "--dry-run", "--no-plan", "--gpus", "4")
+    result = run_cli("reproduce", "agnews", "--dry-run", "--no-plan", "--gpus", "4")
     assert result.returncode == 0, result.stderr
     train = next(line for line in result.stdout.splitlines() if "train recipes/agnews_full.yaml" in line)
     assert train.startswith("FORCE_TORCHRUN=1 NPROC_PER_NODE=4 WANDB_RUN_GROUP=reproduce-agnews ")
 
 
 def test_a_tiny_dry_run_moves_every_written_folder_under_out(tmp_path: Path) -> None:
-    result = run_script("scripts/reproduce.py", "tulu_dpo", "--tiny", "--dry-run", "--no-plan", "--out", tmp_path)
+    result = run_cli("reproduce", "tulu_dpo", "--tiny", "--dry-run", "--no-plan", "--out", tmp_path)
     assert result.returncode == 0, result.stderr
     commands = [line for line in result.stdout.splitlines() if "=" in line and not line.startswith("#")]
     for line in commands:
@@ -92,16 +99,16 @@ def test_a_tiny_dry_run_moves_every_written_folder_under_out(tmp_path: Path) -> 
 
 
 def test_unknown_reports_and_malformed_chains_are_one_line_errors(tmp_path: Path) -> None:
-    result = run_script("scripts/reproduce.py", "imdb", "--dry-run")
+    result = run_cli("reproduce", "imdb", "--dry-run")
     assert result.returncode == 2
     assert result.stderr.strip() == "error: no chain for report 'imdb' (known: afqmc, agnews, arena, tulu_dpo, yelp5)"
     bad = tmp_path / "bad.yaml"
     bad.write_text("steps:\n  - {name: a, run: echo hi, retries: 2}\n", encoding="utf-8")
-    result = run_script("scripts/reproduce.py", bad, "--dry-run")
+    result = run_cli("reproduce", bad, "--dry-run")
     assert result.returncode == 2 and result.stderr.strip() == f"error: {bad}: step a: unknown key(s) retries"
     bad.write_text("steps:\n  - {name: a, run: echo hi}\nnumbers:\n  - {name: x, published: 1, metric: auc, "
                    "report: '{out}'}\n", encoding="utf-8")
-    result = run_script("scripts/reproduce.py", bad, "--dry-run")
+    result = run_cli("reproduce", bad, "--dry-run")
     assert result.returncode == 2 and "number x: unknown metric 'auc'" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
 
