@@ -20,7 +20,6 @@ from recipekit.converters.catalog import make_fixture_dataset
 from recipekit.errors import InputError
 from recipekit.recipes.classifier import ClassifierArguments
 
-
 TINY = ["--vocab-size", "512", "--hidden", "32", "--intermediate", "64", "--layers", "2", "--heads", "2"]
 
 

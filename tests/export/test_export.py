@@ -11,7 +11,6 @@ import pytest
 import yaml
 from conftest import ROOT, agnews_rows, command_module, hub_records, run_cli, run_script, write_jsonl
 
-
 LABELS = ["World", "Sports", "Business"]
 
 
