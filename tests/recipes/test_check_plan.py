@@ -1,18 +1,13 @@
 """``check recipes --gpu``: each recipe planned on --gpus of that card (a tiny architecture, simulated in seconds),
-a recipe that does not fit failed with its peak, one the planner cannot plan noted; and where the planner looks
-for a model's config.json."""
+a recipe that does not fit failed with its peak, one the planner cannot plan noted."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
-import pytest
 import yaml
 from conftest import run_cli
-
-from recipekit.errors import InputError
-from recipekit.plan.models import config_path
 
 TINY = {"architectures": ["LlamaForCausalLM"], "model_type": "llama", "vocab_size": 256, "hidden_size": 64,
         "intermediate_size": 128, "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 4,
@@ -78,35 +73,3 @@ def test_a_recipe_the_planner_cannot_plan_is_noted_not_failed_twice(tmp_path: Pa
     missing = tmp_path / "model_nomodel"
     assert f"plan: not planned (no config.json for {str(missing)!r}: no such local folder)" in done.stdout
     assert "error: does not fit" not in done.stdout
-
-
-def test_the_config_is_looked_for_in_the_folder_then_the_shipped_copies(tmp_path: Path,
-                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
-    (tmp_path / "local").mkdir()
-    (tmp_path / "local" / "config.json").write_text("{}", encoding="utf-8")
-    assert config_path(str(tmp_path / "local")) == tmp_path / "local" / "config.json"
-    assert config_path("gpt2").parts[-3:] == ("configs", "gpt2", "config.json")
-    monkeypatch.chdir(tmp_path)
-    (tmp_path / "empty").mkdir()
-    (tmp_path / "gpt2").mkdir()  # a local folder of that name without a config is not the hub's model
-    for model, why in (("empty", "no config.json in the local folder 'empty'"),
-                       ("gpt2", "no config.json in the local folder 'gpt2'"),
-                       (str(tmp_path / "gone"), f"no config.json for {str(tmp_path / 'gone')!r}: no such local folder"),
-                       ("./gone", "no config.json for './gone': no such local folder"),
-                       ("a/b/c", "no config.json for 'a/b/c': no such local folder"),
-                       ("nobody/none", "no config.json for 'nobody/none': not a local folder, not in the Hugging Face "
-                                       "cache, and not shipped as recipekit/plan/configs/nobody/none/config.json")):
-        with pytest.raises(InputError) as raised:
-            config_path(model)
-        assert str(raised.value) == why
-
-
-def test_an_encoder_is_an_architecture_transformers_gives_a_masked_lm_head() -> None:
-    from transformers import AutoConfig
-
-    from recipekit.plan.models import is_encoder, load_config
-
-    assert is_encoder(load_config("google-bert/bert-base-uncased"))
-    assert is_encoder(load_config("microsoft/deberta-v3-base"))
-    assert not is_encoder(load_config("Qwen/Qwen2.5-0.5B"))
-    assert not is_encoder(AutoConfig.for_model("llama"))
