@@ -20,6 +20,8 @@ from recipekit.converters.catalog import make_fixture_dataset
 from recipekit.errors import InputError
 from recipekit.recipes.classifier import ClassifierArguments
 
+pytestmark = pytest.mark.integration  # trains tiny models or starts processes
+
 TINY = ["--vocab-size", "512", "--hidden", "32", "--intermediate", "64", "--layers", "2", "--heads", "2"]
 
 
@@ -56,6 +58,7 @@ def train(path: Path, *overrides: str) -> dict:
     return json.loads((out / "classifier_run.json").read_text(encoding="utf-8"))
 
 
+@pytest.mark.mutation
 def test_bert_base_lora_trains_the_reports_parameter_count() -> None:
     """bert-base-uncased (transformers' BertConfig defaults are its published numbers) with LoRA r8 on
     query/value and a 5-way head: 298,757 trainable of 109,784,842, the Yelp report's figures and peft's."""
@@ -73,6 +76,7 @@ def test_bert_base_lora_trains_the_reports_parameter_count() -> None:
     assert peft_model.get_nb_trainable_parameters() == (298_757, 109_784_842)
 
 
+@pytest.mark.mutation
 def test_class_weights_are_torchs_weighted_cross_entropy() -> None:
     logits, labels = torch.randn(6, 3, generator=torch.Generator().manual_seed(0)), torch.tensor([0, 1, 2, 2, 1, 0])
     weights = class_weights({"b": 3.0}, ["a", "b", "c"], [0, 1, 2])
@@ -91,6 +95,7 @@ def test_class_weights_are_torchs_weighted_cross_entropy() -> None:
         class_weights("balanced", ["是", "否", "?"], ids)
 
 
+@pytest.mark.mutation
 def test_text_pairs_train_with_metrics_per_eval_and_feed_the_eval_scripts(setup: dict[str, Path]) -> None:
     """AFQMC pairs on a tiny BERT with class weights: accuracy/F1/log loss at every evaluation in trainer_state,
     prediction rows as score_labels writes them, read by classify_report and calibrate threshold unchanged."""
@@ -140,7 +145,7 @@ def test_text_pairs_train_with_metrics_per_eval_and_feed_the_eval_scripts(setup:
     assert summary["best_eval_f1"] == pytest.approx(max(h["eval_f1"] for h in evals))
 
 
-@pytest.mark.integration  # trains until eval loss and F1 disagree: half a minute
+# trains until eval loss and F1 disagree: half a minute
 def test_best_checkpoint_follows_f1_where_eval_loss_disagrees(setup: dict[str, Path]) -> None:
     """A run whose lowest eval loss and highest macro-F1 fall on different steps keeps the F1 one (and, asked
     for log loss, the lowest log loss)."""
@@ -165,6 +170,7 @@ def test_best_checkpoint_follows_f1_where_eval_loss_disagrees(setup: dict[str, P
             assert run["eval_metrics"]["eval_f1"] == pytest.approx(best["eval_f1"])  # the best was loaded
 
 
+@pytest.mark.mutation
 def test_decoder_with_a_head_trains_lora_on_every_linear_layer(setup: dict[str, Path]) -> None:
     """A tiny Qwen2 with a sequence-classification head (the arena winners' approach): LoRA on all linear layers
     but the head, which is trained whole; the run's count equals peft's."""
@@ -186,6 +192,7 @@ def test_decoder_with_a_head_trains_lora_on_every_linear_layer(setup: dict[str, 
     assert run["class_weights"] == [1.0, 1.0]  # balanced on the fixture's 12 + 12 pairs: n / (k * count) = 1
 
 
+@pytest.mark.mutation
 def test_deberta_arena_triples_with_swapped_copies_feed_calibrate_swap(setup: dict[str, Path]) -> None:
     path = recipe(setup, "arena_deberta", model_name_or_path=str(setup["deberta-v2"]), dataset="arena",
                   eval_dataset="arena_val", predict_dataset="arena_val_swapped,arena_test", do_predict=True,
@@ -209,6 +216,7 @@ def test_deberta_arena_triples_with_swapped_copies_feed_calibrate_swap(setup: di
     assert [float(x) for x in first[1:]] == pytest.approx([test[0]["probs"][k] for k in ("A", "B", "tie")], abs=1e-6)
 
 
+@pytest.mark.mutation
 def test_bad_recipes_are_one_line_errors(setup: dict[str, Path]) -> None:
     cases = [
         (recipe(setup, "bad_key", lora_rnak=8), "Some keys are not used by the HfArgumentParser: ['lora_rnak']"),
@@ -228,7 +236,6 @@ def test_bad_recipes_are_one_line_errors(setup: dict[str, Path]) -> None:
     assert done.returncode == 2 and done.stderr.count("error:") == 1 and "use recipes/deepspeed/ds_z2" in done.stderr
 
 
-@pytest.mark.integration  # starts a process
 def test_help_shows_an_example() -> None:
     done = run_script("scripts/train_classifier.py", "--help")
     assert done.returncode == 0

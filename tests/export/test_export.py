@@ -11,6 +11,8 @@ import pytest
 import yaml
 from conftest import ROOT, agnews_rows, command_module, hub_records, run_cli, run_script, write_jsonl
 
+pytestmark = pytest.mark.integration  # builds tiny models and merges them with LLaMA-Factory
+
 LABELS = ["World", "Sports", "Business"]
 
 
@@ -70,6 +72,7 @@ def ids(tokenizer_folder: Path) -> object:
     return torch.tensor([tokenizer("Story 3 about markets and teams")["input_ids"]])
 
 
+@pytest.mark.mutation
 def test_causal_adapter_merges_to_the_same_outputs_as_peft(models: dict[str, Path], tmp_path: Path) -> None:
     import torch
     from huggingface_hub import ModelCard
@@ -104,6 +107,7 @@ def test_causal_adapter_merges_to_the_same_outputs_as_peft(models: dict[str, Pat
     assert "a run on a tiny model" in card.text
 
 
+@pytest.mark.mutation
 def test_classifier_adapter_merges_with_its_labels_and_card_metrics(models: dict[str, Path], tmp_path: Path) -> None:
     import logging
 
@@ -159,6 +163,7 @@ def test_classifier_adapter_merges_with_its_labels_and_card_metrics(models: dict
     assert card.data.pipeline_tag == "text-classification" and card.data.model_name == "merged"
 
 
+@pytest.mark.mutation
 def test_a_failed_merge_leaves_the_old_export_and_no_partial_folder(models: dict[str, Path], tmp_path: Path) -> None:
     target = tmp_path / "merged"
     target.mkdir()
@@ -183,6 +188,7 @@ def test_a_failed_merge_leaves_the_old_export_and_no_partial_folder(models: dict
     ({}, ["--report", "no/such/folder"], "no classify_report.json or gen_report.json"),
     ({}, ["--private"], "--private goes with --push"),
 ])
+@pytest.mark.mutation
 def test_bad_input_is_one_line_and_writes_nothing(models: dict[str, Path], tmp_path: Path, values: dict,
                                                    flags: list[str], says: str) -> None:
     adapter = causal_adapter(models["qwen2"], tmp_path / "adapter")
@@ -195,7 +201,6 @@ def test_bad_input_is_one_line_and_writes_nothing(models: dict[str, Path], tmp_p
     assert not (tmp_path / "merged").exists()
 
 
-@pytest.mark.integration  # starts a process that waits for the hub
 def test_push_without_network_is_one_line_and_keeps_the_export(models: dict[str, Path], tmp_path: Path) -> None:
     adapter = causal_adapter(models["qwen2"], tmp_path / "adapter")
     recipe = export_recipe(tmp_path / "export.yaml", model_name_or_path=str(models["qwen2"]),

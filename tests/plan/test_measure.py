@@ -79,6 +79,8 @@ def test_measure_refuses_what_it_cannot_train(tmp_path: Path) -> None:
         measured_args(classifier, tmp_path, 3, [])
 
 
+@pytest.mark.integration
+@pytest.mark.mutation
 def test_every_synthetic_row_is_longer_than_cutoff_len_in_llamafactorys_tokens(tmp_path: Path) -> None:
     """LLaMA-Factory's own pipeline (check data's loader) tokenizes the rows: every one is longer than cutoff_len,
     so LLaMA-Factory cuts each to cutoff_len and every batch is the plan's worst case."""
@@ -99,6 +101,8 @@ def test_every_synthetic_row_is_longer_than_cutoff_len_in_llamafactorys_tokens(t
         assert report["tokens"]["over_cutoff"] == 6, (pairwise, report["tokens"])
 
 
+@pytest.mark.integration
+@pytest.mark.mutation
 def test_every_synthetic_classifier_row_fills_cutoff_len_with_both_texts_and_every_label(tmp_path: Path) -> None:
     """The classifier's own reader and tokenization take the rows: each is a text pair cut at the recipe's
     separator, tokenized to exactly cutoff_len (so every batch is the plan's worst case), the labels in turn."""
@@ -220,6 +224,8 @@ def test_probe_results_are_read_per_rank_against_the_plan_of_the_same_run(tmp_pa
     assert cpu.measured_mfu is None and "MFU" not in render_measured(cpu.as_dict())
 
 
+@pytest.mark.integration
+@pytest.mark.mutation
 def test_a_random_model_is_built_once_per_architecture_and_template(tmp_path: Path,
                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     """A sweep measures several recipes of one model: its random weights are written once into the cache and

@@ -11,6 +11,8 @@ import torch
 import yaml
 from conftest import ROOT, run_cli
 
+pytestmark = [pytest.mark.integration, pytest.mark.mutation]
+
 SMALL = {"architectures": ["LlamaForCausalLM"], "model_type": "llama", "vocab_size": 2048, "hidden_size": 128,
          "intermediate_size": 344, "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2,
          "max_position_embeddings": 512, "tie_word_embeddings": False}

@@ -1,6 +1,6 @@
 """What LLaMA-Factory's data pipeline makes of a registered set: the length statistics, each aligned row's
 comparable key, where a model's tokenizer is found, the tiny BPE trained on the data, the report ``check data``
-prints, and the token counts, answers and shared rows LLaMA-Factory's own loader gives."""
+prints, and (integration) the token counts, answers and shared rows LLaMA-Factory's own loader gives."""
 
 from __future__ import annotations
 
@@ -187,6 +187,8 @@ def alpaca_set(data: Path, name: str, rows: list[dict], **entry: object) -> dict
     return registry[name]
 
 
+@pytest.mark.integration  # LLaMA-Factory's data pipeline
+@pytest.mark.mutation
 def test_token_counts_and_answers_are_llamafactorys(tmp_path: Path, tokenizer_folder: Path) -> None:
     from recipekit.recipes.datacheck import check_one
 
@@ -222,6 +224,8 @@ def test_token_counts_and_answers_are_llamafactorys(tmp_path: Path, tokenizer_fo
         "world": 1}
 
 
+@pytest.mark.integration  # LLaMA-Factory's data pipeline
+@pytest.mark.mutation
 def test_a_preference_rows_length_is_its_longer_side(tmp_path: Path, tokenizer_folder: Path) -> None:
     from recipekit.recipes.datacheck import check_one
 
@@ -238,6 +242,8 @@ def test_a_preference_rows_length_is_its_longer_side(tmp_path: Path, tokenizer_f
     assert report["ranking"] is True and "labels" not in report and report["rows_kept"] == 2
 
 
+@pytest.mark.integration  # LLaMA-Factory's data pipeline
+@pytest.mark.mutation
 def test_shared_rows_of_two_sets_in_different_formats(tmp_path: Path, tokenizer_folder: Path,
                                                       capsys: pytest.CaptureFixture[str]) -> None:
     from recipekit.recipes.datacheck import overlap
@@ -268,6 +274,8 @@ def test_shared_rows_of_two_sets_in_different_formats(tmp_path: Path, tokenizer_
         "  train: 1 row(s) repeat another row of train"]
 
 
+@pytest.mark.integration  # LLaMA-Factory's data pipeline
+@pytest.mark.mutation
 def test_a_recipes_longest_row_by_the_models_tokenizer_or_a_tiny_bpe(tmp_path: Path, tokenizer_folder: Path) -> None:
     from recipekit.recipes.datacheck import row_lengths
 

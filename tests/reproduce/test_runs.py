@@ -18,6 +18,8 @@ from conftest import run_cli, run_script, write_jsonl
 
 from recipekit.reproduce.card import report_values
 
+pytestmark = pytest.mark.integration  # trains tiny models or starts processes
+
 PREDICTIONS = [("1: World", "1: World"), ("2: Sports", "2: Sports"), ("3: Business", "4: Sci/Tech"),
                ("4: Sci/Tech", "4: Sci/Tech")] * 10
 
@@ -47,6 +49,7 @@ def write_chain(tmp_path: Path, published: float) -> Path:
     return path
 
 
+@pytest.mark.mutation
 def test_a_failed_step_stops_the_chain_naming_its_log_and_a_rerun_resumes_there(tmp_path: Path) -> None:
     chain, out = write_chain(tmp_path, 75.0), tmp_path / "run"
     first = run_cli("reproduce", chain, "--out", out, "--no-wandb")
@@ -83,6 +86,7 @@ def files_and_times(folder: Path) -> dict[str, tuple[int, int]]:
     return {str(p): (p.stat().st_mtime_ns, p.stat().st_size) for p in folder.rglob("*") if p.is_file()}
 
 
+@pytest.mark.mutation
 def test_a_second_run_into_the_same_folder_refuses_at_once_and_changes_nothing(tmp_path: Path) -> None:
     release, out = tmp_path / "release", tmp_path / "run"
     wait = "import pathlib, sys, time; any(pathlib.Path(sys.argv[1]).exists() or time.sleep(0.1) for _ in range(900))"
@@ -118,7 +122,6 @@ def test_a_second_run_into_the_same_folder_refuses_at_once_and_changes_nothing(t
     assert after.returncode == 0 and "0 step(s) ran, 2 skipped" in after.stdout
 
 
-@pytest.mark.integration  # starts processes
 def test_the_card_says_when_a_number_is_not_reproduced(tmp_path: Path) -> None:
     chain, out = write_chain(tmp_path, 95.43), tmp_path / "run"
     (out).mkdir()
@@ -139,7 +142,6 @@ def independent_interval(values: np.ndarray, statistic: object, seed: int = 0, r
     return [float(x) for x in np.percentile(draws, [2.5, 97.5])]
 
 
-@pytest.mark.integration  # starts processes
 def test_card_numbers_equal_the_reports_and_intervals_are_95_percent(tmp_path: Path) -> None:
     """Classification: the card's values are classify_report's (scikit-learn) and its intervals the report's
     own, which equal a bootstrap written here; generation: gen_report's LLaMA-Factory means and intervals."""
@@ -186,7 +188,6 @@ def test_card_numbers_equal_the_reports_and_intervals_are_95_percent(tmp_path: P
         assert intervals[metric] == pytest.approx(independent_interval(scores, mean), abs=1e-9)
 
 
-@pytest.mark.integration  # starts processes
 def test_an_eval_report_logs_into_the_training_run_it_evaluates(tmp_path: Path) -> None:
     """--wandb-run TRAIN_DIR: the training's wandb run is found by its output_dir and resumed (offline)."""
     from recipekit.report.wandb import run_facts
