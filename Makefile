@@ -40,7 +40,8 @@ test-slow: $(STAMP)
 test-all: test
 	$(PY) -m pytest -m slow $(XDIST) -rP --durations=25 || test $$? -eq 5
 
-# mutation testing of every module of recipekit/ ([tool.mutmut] in pyproject.toml) against the unit tests; not part
+# mutation testing of every module of recipekit/ ([tool.mutmut] in pyproject.toml) against the unit tests and the
+# integration tests marked `mutation`; not part
 # of CI (hours on this 2-core machine). It goes on from where the last run stopped (mutmut keeps each result until
 # its function changes), runs the survivors again (a new test may kill them), then writes the score tables;
 # `make mutate MODULES="recipekit.plan.gpus.* recipekit.steps.*"` runs every mutant of those modules again;

@@ -62,7 +62,7 @@ def survivors(statuses: dict[str, str], equivalent: dict[str, str]) -> list[str]
 
 
 def recheck(names: list[str]) -> None:
-    """Run these mutants again against the unit tests as they are now (mutmut runs a mutant it is given by name)."""
+    """Run these mutants again against the tests as they are now (mutmut runs a mutant it is given by name)."""
     if names:
         subprocess.run([sys.executable, "-m", "mutmut", "run", "--max-children", "2", *names], check=False)
 
@@ -113,7 +113,7 @@ def markdown(table: dict[str, Counter[str]], by: str) -> str:
     groups: dict[str, Counter[str]] = defaultdict(Counter)
     for module, counts in table.items():
         groups[source_of(module) if by == "module" else folder_of(module)].update(counts)
-    rows = [f"| {by} | killed | survived | no unit test reaches it | equivalent | not run yet | other | score |",
+    rows = [f"| {by} | killed | survived | no test reaches it | equivalent | not run yet | other | score |",
             "|---|---|---|---|---|---|---|---|"]
     for name, counts in sorted(groups.items()):
         score = module_score(counts)

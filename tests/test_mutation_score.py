@@ -20,7 +20,7 @@ def test_the_tables_per_module_and_per_folder_add_up_the_counts() -> None:
              "recipekit.steps": Counter({"not checked": 3}),
              "recipekit.commands": Counter({"killed": 1, "skipped": 2})}
     by_module = tool.markdown(table, "module").splitlines()
-    assert by_module[0] == ("| module | killed | survived | no unit test reaches it | equivalent | not run yet | "
+    assert by_module[0] == ("| module | killed | survived | no test reaches it | equivalent | not run yet | "
                             "other | score |")
     assert by_module[2:] == ["| `commands/__init__.py` | 1 | 0 | 0 | 0 | 0 | 2 | 100.0% |",
                              "| `plan/memory.py` | 9 | 1 | 0 | 0 | 0 | 0 | 90.0% |",
