@@ -47,3 +47,31 @@ def test_measure_needs_no_card_on_the_cpu(tmp_path: Path, monkeypatch: pytest.Mo
     assert "t4" in written["fits_cards"]
     markdown = (tmp_path / "out" / "plan.md").read_text(encoding="utf-8")
     assert "## Measured on cpu" in markdown and (tmp_path / "out" / "measure.log").is_file()
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="the CPU's file (a GPU adds its allocator's peaks)")
+def test_the_probe_trains_the_measured_arguments_and_writes_one_time_per_step(tmp_path: Path,
+                                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """What ``plan --measure`` starts as a process, run in this one: LLaMA-Factory's trainer on the measured
+    arguments (random weights, synthetic rows), the probe's file with a time per optimizer step."""
+    from recipekit.plan.measure import cached_random_model, measured_args, write_synthetic_data
+    from recipekit.plan.probe import main
+    from recipekit.recipes.reading import load_recipe
+
+    monkeypatch.setenv("LLM_RECIPES_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("WANDB_MODE", "disabled")
+    monkeypatch.delenv("RANK", raising=False)
+    (tmp_path / "small").mkdir()
+    (tmp_path / "small" / "config.json").write_text(json.dumps(SMALL), encoding="utf-8")
+    recipe = load_recipe(ROOT / "recipes" / "demo" / "agnews_tiny_sft.yaml").with_values(
+        {"model_name_or_path": str(tmp_path / "small"), "per_device_train_batch_size": 2, "cutoff_len": 64})
+    work = tmp_path / "work"
+    args = measured_args(recipe, work, 3, [])
+    write_synthetic_data(recipe, work / "data", 2 * int(recipe.setting("gradient_accumulation_steps")) * 4, 64)
+    cached_random_model(str(tmp_path / "small"), str(recipe.template), work / "model")
+    (work / "args.json").write_text(json.dumps(args), encoding="utf-8")
+    main([str(work / "args.json"), str(work / "probe")])
+    written = json.loads((work / "probe.rank0.json").read_text(encoding="utf-8"))
+    assert written["device"] == "cpu" and len(written["step_seconds"]) == 3
+    assert all(seconds > 0 for seconds in written["step_seconds"])
+    assert written["rss_peak"] >= written["rss_before"] > 0
