@@ -109,16 +109,16 @@ def resolve_gpu(name: str | None, memory_gib: float | None = None, tflops: float
                 cards: dict[str, Gpu] | None = None) -> Gpu:
     """A card of the table, or one described by --gpu-mem / --gpu-tflops (which also override the table's)."""
     cards = cards or GPUS
-    if name is None and memory_gib is None:
-        raise InputError(f"name a card with --gpu ({', '.join(cards)}) or describe one with --gpu-mem and --gpu-tflops")
-    key = card_key(name, cards) if name is not None else None
-    base = cards[key] if key is not None else Gpu("custom", 0.0, None, 0.0)
-    if name is None and tflops is None:
-        raise InputError("--gpu-mem needs --gpu-tflops (the card's dense bf16/fp16 peak)")
+    if name is None:  # a card described by its memory and one peak: no bandwidth, link or price known
+        if memory_gib is None:
+            raise InputError(f"name a card with --gpu ({', '.join(cards)}) or describe one with --gpu-mem and "
+                             "--gpu-tflops")
+        if tflops is None:
+            raise InputError("--gpu-mem needs --gpu-tflops (the card's dense bf16/fp16 peak)")
+        return Gpu(f"custom {memory_gib:g} GiB", float(memory_gib), tflops, float(tflops))
+    base = cards[card_key(name, cards)]
     if tflops is None and memory_gib is None:
         return base
-    if name is None:  # a card described by its memory and one peak: no bandwidth, link or price known
-        return Gpu(f"custom {memory_gib:g} GiB", float(memory_gib), tflops, float(tflops))  # type: ignore[arg-type]
     return replace(base, memory_gib=memory_gib if memory_gib is not None else base.memory_gib,
                    bf16_tflops=tflops if tflops is not None else base.bf16_tflops,
                    fp16_tflops=tflops if tflops is not None else base.fp16_tflops)

@@ -47,10 +47,13 @@ def load_config(model: str) -> Any:
 def build_model(config: Any, head_labels: int | None, dtype: Any, attention: str = "sdpa") -> Any:
     """The model class a run builds: a causal LM, or a sequence classifier with ``head_labels`` outputs, with
     ``attention`` "eager" (each layer's score matrices held) or transformers' default (sdpa where the model has
-    it, which holds none)."""
+    it, which holds none). The caller's config is left as it was (transformers writes the attention into it)."""
+    import copy
+
     from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification
     from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING_NAMES
 
+    config = copy.deepcopy(config)
     chosen = {"attn_implementation": "eager"} if attention == "eager" else {}
     if head_labels:
         config.num_labels = head_labels

@@ -4,6 +4,7 @@ a trained adapter loaded back, and each refusal as one line naming the model."""
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -162,3 +163,24 @@ def test_modules_the_checkpoint_lacked_are_trained_whole_beside_the_head(models:
                          "base_model.model.bert.pooler.dense.modules_to_save.default.bias",
                          "base_model.model.classifier.modules_to_save.default.weight",
                          "base_model.model.classifier.modules_to_save.default.bias"}
+
+
+def test_four_bits_need_both_a_cuda_gpu_and_bitsandbytes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The two things a 4-bit load needs, each missing in turn (the GPU's presence as torch reports it; a stand-in
+    bitsandbytes package on the path where the real one is not installed): the settings when both are there."""
+    recipe = args(Path("m"), finetuning_type="lora", quantization_bit=4, quantization_type="fp4",
+                  double_quantization=False)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    if importlib.util.find_spec("bitsandbytes") is None:
+        with pytest.raises(InputError, match="needs bitsandbytes and a CUDA GPU"):
+            quantization_config(recipe, torch.bfloat16)
+        (tmp_path / "bitsandbytes").mkdir()
+        (tmp_path / "bitsandbytes" / "__init__.py").write_text("", encoding="utf-8")
+        monkeypatch.syspath_prepend(str(tmp_path))
+    config = quantization_config(recipe, torch.float16)
+    assert config.load_in_4bit and not config.load_in_8bit
+    assert (config.bnb_4bit_quant_type, config.bnb_4bit_use_double_quant) == ("fp4", False)
+    assert config.bnb_4bit_compute_dtype == torch.float16
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(InputError, match="needs bitsandbytes and a CUDA GPU"):
+        quantization_config(recipe, torch.float16)

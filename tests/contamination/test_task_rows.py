@@ -155,3 +155,15 @@ def test_an_alpaca_rows_default_columns_and_missing_fields() -> None:
     assert row_text({"instruction": "Q", "input": "In", "query": "not this"}, {}, "prompt") == "Q\nIn"
     pair = {"instruction": "Q", "chosen": [{"from": "gpt"}, "C"], "rejected": {"value": "R"}}
     assert row_text(pair, {"ranking": True}, "all") == "Q\nC\nR"
+
+
+@pytest.mark.parametrize("with_folder", [False, True])
+def test_one_of_lm_evals_own_tasks_is_looked_up_among_them_with_or_without_a_folder(tmp_path: Path,
+                                                                                   with_folder: bool) -> None:
+    """Offline, its data cannot come: the error is the hub's, so the task itself was found."""
+    from recipekit.data.readers import hub_offline
+
+    with hub_offline(), pytest.raises(InputError) as caught:
+        task_rows("arc_easy", str(tmp_path) if with_folder else None)
+    assert str(caught.value) == ("lm-eval cannot load task 'arc_easy' (ConnectionError: Couldn't reach "
+                                 "'allenai/ai2_arc' on the Hub (OfflineModeIsEnabled))")

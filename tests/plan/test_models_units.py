@@ -90,3 +90,23 @@ def test_the_largest_layer_is_deepspeeds_and_the_quantised_parameters_leave_the_
     assert largest_layer(model) == model_to_params(model)[1] == 800
     assert largest_layer(torch.nn.Linear(4, 2)) == 10
     assert quantizable(model) == 8 * 16 + 16 * 16  # proj and mlp weights; biases and both heads stay
+
+
+def test_the_model_is_built_with_the_attention_the_run_asks_for() -> None:
+    from transformers import AutoConfig
+
+    from recipekit.plan.models import build_model
+
+    config = AutoConfig.for_model("llama", vocab_size=64, hidden_size=16, intermediate_size=32, num_hidden_layers=1,
+                                  num_attention_heads=2, num_key_value_heads=1)
+    with torch.device("meta"):
+        eager = build_model(config, None, torch.float32, "eager")
+        default = build_model(config, None, torch.float32)
+        classifier = build_model(config, 3, torch.bfloat16, "eager")
+    assert eager.config._attn_implementation == "eager" and default.config._attn_implementation == "sdpa"
+    assert classifier.config._attn_implementation == "eager" and classifier.score.out_features == 3
+    assert classifier.score.weight.dtype == torch.bfloat16 and classifier.config.pad_token_id == 0
+    assert config.num_labels == 2 and config.pad_token_id is None  # the caller's config as it was
+    assert config.to_dict() == AutoConfig.for_model("llama", vocab_size=64, hidden_size=16, intermediate_size=32,
+                                                    num_hidden_layers=1, num_attention_heads=2,
+                                                    num_key_value_heads=1).to_dict()
