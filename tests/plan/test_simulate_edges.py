@@ -219,3 +219,25 @@ def test_to_fake_under_fake_tensor_mode_makes_fake_tensors_a_step_can_run() -> N
         out = model.head(model.embed(torch.tensor([[1, 2]])))
         out.float().sum().backward()
         assert model.embed.weight.grad.shape == (5, 3)
+
+
+@pytest.mark.parametrize("bf16", [True, False])
+def test_a_deep_stack_of_tiny_layers_is_extended_exactly_in_either_precision(monkeypatch: pytest.MonkeyPatch,
+                                                                           bf16: bool) -> None:
+    """Gradients of 2 bytes (bf16) or 4 (fp32) each: the guard that the peak grows by a whole layer's weights and
+    gradients holds for the stack's own precision, and the extended step is the whole one."""
+    from transformers import AutoConfig
+
+    from recipekit.plan.simulate import run_step, stacked
+
+    monkeypatch.setattr("recipekit.plan.stack.DEEPEST_SAMPLED", 7)
+    config = AutoConfig.for_model("llama", vocab_size=256, hidden_size=64, intermediate_size=192,
+                                  num_hidden_layers=8, num_attention_heads=4, num_key_value_heads=2,
+                                  max_position_embeddings=256, tie_word_embeddings=False,
+                                  architectures=["LlamaForCausalLM"])
+    shape = Shape(1, 16, bf16=bf16)
+    found = stacked(config, shape)
+    whole = run_step(config, shape)
+    assert found is not None
+    assert (found.params, found.trainable, found.peak, found.flops) == (whole.params, whole.trainable, whole.peak,
+                                                                       whole.flops)
