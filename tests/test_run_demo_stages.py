@@ -35,3 +35,30 @@ def test_a_failed_stage_is_one_line_with_its_log_and_hint(tmp_path: Path) -> Non
     assert str(raised.value) == (f"error: step convert failed (exit 1): no network; its log: "
                                  f"{tmp_path / 'logs' / 'convert.log'}. Try offline")
     assert stages.times == {}
+
+
+class Recorded:
+    """A stdout that keeps what was written and where each flush fell."""
+
+    def __init__(self) -> None:
+        self.parts: list[str] = []
+
+    def write(self, text: str) -> int:
+        self.parts.append(text)
+        return len(text)
+
+    def flush(self) -> None:
+        self.parts.append("<flush>")
+
+
+def test_each_line_is_pushed_out_as_it_is_printed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A demo stage runs for minutes: its command line and log path show before it ends, even through a pipe."""
+    out = Recorded()
+    monkeypatch.setattr(sys, "stdout", out)
+    Stages(tmp_path / "logs").run("first", [sys.executable, "-c", "pass"])
+    monkeypatch.undo()
+    text = "".join(out.parts)
+    lines = text.split("<flush>")
+    assert len(lines) == 4 and lines[-1] == ""
+    assert lines[0].startswith("[first] ") and lines[1].startswith("[first] log: ")
+    assert lines[2].startswith("[first] done in ")

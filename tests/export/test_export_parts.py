@@ -306,7 +306,12 @@ def test_a_push_id_is_checked_by_huggingface_hub() -> None:
 
     assert repo_id("me/yelp5-bert-lora") == "me/yelp5-bert-lora"
     assert repo_id("model") == "model"
+    from huggingface_hub.utils import HFValidationError, validate_repo_id
+
     for bad in ("a b", "me/you/them", "-start"):
+        with pytest.raises(HFValidationError) as hub_said:
+            validate_repo_id(bad)
         with pytest.raises(argparse.ArgumentTypeError) as raised:
             repo_id(bad)
-        assert "\n" not in str(raised.value) and "  " not in str(raised.value)
+        assert str(raised.value) == " ".join(str(hub_said.value).split())  # huggingface_hub's words, on one line
+        assert "\n" not in str(raised.value) and len(str(raised.value)) > 20

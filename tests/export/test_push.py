@@ -23,6 +23,7 @@ class Hub(http.server.BaseHTTPRequestHandler):
 
     calls: ClassVar[list[tuple[str, str, bytes]]] = []
     refuse: ClassVar[bool] = False
+    exists: ClassVar[bool] = False
 
     def log_message(self, *args: Any) -> None:
         pass
@@ -45,6 +46,8 @@ class Hub(http.server.BaseHTTPRequestHandler):
         endpoint = f"http://{self.headers['Host']}"
         if self.refuse:
             self.answer(403, {"error": "You don't have the rights to create a model under the namespace"})
+        elif self.path == "/api/repos/create" and self.exists:
+            self.answer(409, {"error": "You already created this model repo", "url": f"{endpoint}/me/tiny"})
         elif self.path == "/api/repos/create":
             request = json.loads(body)
             self.answer(200, {"url": f"{endpoint}/{request['organization']}/{request['name']}"})
@@ -70,7 +73,7 @@ def hub(monkeypatch: pytest.MonkeyPatch) -> Iterator[type[Hub]]:
     monkeypatch.setattr(huggingface_hub.constants, "ENDPOINT", f"http://127.0.0.1:{server.server_address[1]}")
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)
     monkeypatch.setenv("HF_TOKEN", "hf_test_token")
-    Hub.calls, Hub.refuse = [], False
+    Hub.calls, Hub.refuse, Hub.exists = [], False, False
     yield Hub
     server.shutdown()
     server.server_close()
@@ -125,3 +128,11 @@ def test_an_error_without_a_message_is_named_by_its_type(hub: type[Hub], tmp_pat
     message = str(raised.value)
     assert message.startswith(f"{tmp_path / 'missing'}: --push me/tiny failed (")
     assert "\n" not in message and "hf upload me/tiny" in message
+
+
+def test_a_repository_that_exists_already_is_pushed_to(hub: type[Hub], tmp_path: Path) -> None:
+    files = exported(tmp_path / "merged")
+    hub.exists = True
+    assert push(tmp_path / "merged", "me/tiny").endswith("/me/tiny/commit/0123abc")
+    commit = next(body for _, path, body in hub.calls if path == "/api/models/me/tiny/commit/main")
+    assert len([line for line in commit.decode().splitlines() if '"key": "file"' in line]) == len(files)
