@@ -44,7 +44,7 @@ def probe_callback(before: int, out: Path) -> Any:
     import torch
     from transformers import TrainerCallback
 
-    cuda = torch.cuda.is_available()
+    cuda = torch.cuda.is_available()  # pragma: no mutate (what follows from it runs on a GPU only)
 
     class Probe(TrainerCallback):
         def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
@@ -64,6 +64,7 @@ def probe_callback(before: int, out: Path) -> Any:
             rss = self.sampler.finish()
             steps = [later - earlier for earlier, later in zip(self.marks, self.marks[1:], strict=False)]
             result: dict[str, Any] = {"device": "cpu", "step_seconds": steps, "rss_before": before, "rss_peak": rss}
+            # pragma: no mutate start (a GPU's readings: the GPU check, tools/gpu_check.sh, runs them)
             if cuda:
                 free, total = torch.cuda.mem_get_info()
                 reserved = torch.cuda.memory_reserved()
@@ -71,6 +72,7 @@ def probe_callback(before: int, out: Path) -> Any:
                               allocated_peak=torch.cuda.max_memory_allocated(),
                               reserved_peak=torch.cuda.max_memory_reserved(),
                               context=max(total - free - reserved, 0))
+            # pragma: no mutate end
             rank = os.environ.get("RANK", "0")
             Path(f"{out}.rank{rank}.json").write_text(json.dumps(result), encoding="utf-8")
 
