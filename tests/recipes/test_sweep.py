@@ -50,6 +50,7 @@ def test_a_points_name_folder_overrides_and_converter_flags() -> None:
     assert slug("Label it: now!") == "Label_it_now"
     assert slug("1e-4") == "1e-4" and slug("+0.5") == "+0.5"  # '.', '+' and '-' kept inside
     assert slug("???") == "value" and slug("") == "value"
+    assert slug("XLM-R base X") == "XLM-R_base_X"  # letters at either end stay, whatever they are
     point = Point((("--instruction", "Label it."), ("learning_rate", "1e-4"), ("per_device_train_batch_size", "8")), 7)
     assert point.name == "p07_instruction-Label_it_learningrate-1e-4_perdevicetra-8"  # keys: no '-', '_', 12 chars
     assert Point((("a", "1"),), 123).name == "p123_a-1"
