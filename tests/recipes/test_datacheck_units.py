@@ -296,7 +296,10 @@ def test_a_recipes_longest_row_by_the_models_tokenizer_or_a_tiny_bpe(tmp_path: P
     registry = json.loads((data / "dataset_info.json").read_text(encoding="utf-8"))
     lengths, how = row_lengths(data, ["d"], registry, "org/not-on-this-machine", "default")
     assert how == "a tiny BPE trained on the data (approximate: the model's tokenizer is not on this machine)"
-    assert len(lengths) == 2 and all(n > 0 for n in lengths)
+    assert len(lengths) == 2 and 0 < lengths[0] < lengths[1]
+    # trained on these rows, the tokenizer has their words whole: fewer tokens than the row and its template have
+    # characters (a tokenizer that never saw them counts about one a character)
+    assert lengths[1] < len("Human: What is the topic of this news story\nAssistant: business")
     alpaca_set(data, "broken", [{"instruction": "q", "output": "a"}], formatting="sharegpt",
                columns={"messages": "conversations"})
     broken = recipe.with_values({"dataset": "broken"})
