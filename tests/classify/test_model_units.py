@@ -110,7 +110,11 @@ def test_lora_adapts_every_linear_layer_and_trains_the_head_whole(models: dict[s
     trainable, total = trainable_parameters(model)
     assert trainable == adapted + head_params
     assert total == sum(p.numel() for p in plain.parameters()) + adapted + head_params  # the head's trained copy
-    assert model.peft_config["default"].lora_alpha == 8
+    assert model.peft_config["default"].lora_alpha == 8  # twice the rank: the recipe names none
+    tuned = with_lora(load_model(args(models[arch]), LABELS, tokenizer, training()),
+                      args(models[arch], finetuning_type="lora", lora_rank=2, lora_alpha=32, lora_dropout=0.25), [])
+    assert (tuned.peft_config["default"].r, tuned.peft_config["default"].lora_alpha,
+            tuned.peft_config["default"].lora_dropout) == (2, 32, 0.25)
 
 
 def test_a_gradient_checkpointed_lora_model_gets_inputs_that_require_grad(models: dict[str, Path]) -> None:

@@ -226,6 +226,25 @@ def test_token_counts_and_answers_are_llamafactorys(tmp_path: Path, tokenizer_fo
 
 @pytest.mark.integration  # LLaMA-Factory's data pipeline
 @pytest.mark.mutation
+def test_a_sharegpt_set_is_reported_as_one_and_llamafactorys_example_is_not_printed(
+        tmp_path: Path, tokenizer_folder: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    from recipekit.recipes.datacheck import check_one
+
+    answers = ["world", "sports"] * 2
+    rows = [{"messages": [{"role": "user", "content": f"What is the topic {i}"},
+                          {"role": "assistant", "content": answer}]} for i, answer in enumerate(answers)]
+    entry = alpaca_set(tmp_path, "chat", rows, formatting="sharegpt",
+                       columns={"messages": "messages"},
+                       tags={"role_tag": "role", "content_tag": "content", "user_tag": "user",
+                             "assistant_tag": "assistant"})
+    capfd.readouterr()
+    report = check_one("chat", entry, CheckSettings(str(tmp_path), "default", 100), str(tokenizer_folder))
+    assert (report["format"], report["rows_kept"], report["labels"]) == ("sharegpt", 4, {"sports": 2, "world": 2})
+    assert "What is the topic" not in capfd.readouterr().out  # LLaMA-Factory's tokenized example stays inside
+
+
+@pytest.mark.integration  # LLaMA-Factory's data pipeline
+@pytest.mark.mutation
 def test_a_preference_rows_length_is_its_longer_side(tmp_path: Path, tokenizer_folder: Path) -> None:
     from recipekit.recipes.datacheck import check_one
 
