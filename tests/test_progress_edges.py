@@ -5,12 +5,15 @@ written by hand."""
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 
+import pytest
 from conftest import Piped, ascii_locale, run_in_ascii_locale
 
-from recipekit.progress import Progress
+import recipekit.progress
+from recipekit.progress import Heartbeat, Progress
 
 
 def follow(tmp_path: Path) -> tuple[Path, Piped, Progress]:
@@ -99,3 +102,27 @@ def test_a_heartbeat_line_is_flushed_as_it_is_printed(tmp_path: Path) -> None:
     heartbeat.last = time.monotonic() - HEARTBEAT_SECONDS
     assert heartbeat.beat() == "train: still running, elapsed 0:01:05; its log: 3/20"
     assert out.seen == "  train: still running, elapsed 0:01:05; its log: 3/20\n"
+
+
+class Flushed(io.StringIO):
+    """A stream that marks where each flush fell."""
+
+    def flush(self) -> None:
+        self.write("<flush>")
+
+
+def test_a_heartbeat_line_is_pushed_out_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The line is for someone watching a long step through a pipe: it is flushed as it is printed."""
+    class Clock:
+        now = 100.0
+
+        def monotonic(self) -> float:
+            return self.now
+
+    clock = Clock()
+    monkeypatch.setattr(recipekit.progress, "time", clock)
+    out = Flushed()
+    heartbeat = Heartbeat("train", stream=out)
+    clock.now += recipekit.progress.HEARTBEAT_SECONDS
+    assert heartbeat.beat() == "train: still running, elapsed 0:00:08"
+    assert out.getvalue() == "  train: still running, elapsed 0:00:08\n<flush>"
