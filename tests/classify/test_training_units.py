@@ -82,6 +82,7 @@ def test_the_log_callback_starts_afresh_appends_a_line_a_log_and_writes_only_whe
     lines = [json.loads(line) for line in log.read_text(encoding="utf-8").splitlines()]
     assert [(line["current_steps"], line["total_steps"], line["loss"], line["percentage"]) for line in lines] == [
         (1, 4, 2.0, 25.0), (2, 4, 1.5, 50.0)]
+    assert all(line["elapsed_time"] == "0:00:00" for line in lines)  # counted from the run's start, not the epoch
     callback.on_log(args, SimpleNamespace(global_step=3, max_steps=4), None)
     assert json.loads(log.read_text(encoding="utf-8").splitlines()[-1])["current_steps"] == 3
 
@@ -97,6 +98,11 @@ def test_the_log_callback_starts_afresh_appends_a_line_a_log_and_writes_only_whe
     not_saving = SimpleNamespace(should_save=False, resume_from_checkpoint=None, output_dir=str(log.parent))
     trainer_log_callback().on_train_begin(not_saving, None, None)
     assert log.exists()
+    deep = SimpleNamespace(should_save=True, resume_from_checkpoint=None, output_dir=str(tmp_path / "a" / "b" / "c"))
+    fresh = trainer_log_callback()
+    fresh.on_train_begin(deep, None, None)
+    fresh.on_log(deep, SimpleNamespace(global_step=1, max_steps=1), None, logs={"loss": 0.5})
+    assert (tmp_path / "a" / "b" / "c" / "trainer_log.jsonl").is_file()  # its folders made as needed
 
 
 def test_weighted_loss_is_torchs_weighted_cross_entropy_in_float32() -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import logging
+import socket
 from pathlib import Path
 
 import pytest
@@ -68,7 +69,9 @@ def test_a_stage_runs_once_per_shot_count_and_keeps_lm_evals_json(tasks: Path, m
         assert raw["results"] == results[shots]
         assert raw["n-shot"]["sums"] == shots
         assert raw["config"]["random_seed"] == 3 and raw["config"]["model_args"]["pretrained"] == str(tasks / "model")
-        assert raw["config"]["device"] == "cpu"
+        assert raw["config"]["device"] == "cpu" and raw["config"]["batch_size"] == "1"
+        assert [raw["config"][f"{kind}_seed"] for kind in ("random", "numpy", "torch", "fewshot")] == [3] * 4
+        assert "samples" not in raw  # no per-document log
         assert raw["n-samples"]["sums"]["effective"] == 3
         assert results[shots]["sums"]["acc,none"] in (0.0, 1 / 3, 2 / 3, 1.0)
     limited = run_stage(stage, Suite("s", (Dimension("zero", ("sums",), 0, "acc"),)), manager, tmp_path / "l",
@@ -78,14 +81,33 @@ def test_a_stage_runs_once_per_shot_count_and_keeps_lm_evals_json(tasks: Path, m
     assert raw["config"]["device"] == "cpu"  # no device named and no GPU here
 
 
-def test_a_task_lm_eval_cannot_run_is_one_line_naming_the_stage_and_its_tasks(tasks: Path, manager: object,
-                                                                             tmp_path: Path) -> None:
-    suite = Suite("s", (Dimension("broken", ("broken",), 0, "acc"),))
-    with pytest.raises(InputError) as raised:
-        run_stage(Stage("sft", str(tasks / "model"), dtype="float32"), suite, manager, tmp_path, limit=None,
-                  batch_size="1", device="cpu", seed=0)
+HINT = (" Without network, point lm-eval at a local copy: a task YAML in --include-path with dataset_path: json and "
+        "data_files naming your files.")
+
+
+@pytest.mark.parametrize("hub_answers", [False, True])
+def test_a_task_lm_eval_cannot_run_is_one_line_naming_the_stage_its_tasks_and_the_cause(
+        tasks: Path, manager: object, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, hub_answers: bool) -> None:
+    """The way out without network is named only when the hub cannot be reached (a hub is served here, or its
+    port is closed)."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    if hub_answers:
+        listener.listen()
+    monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{listener.getsockname()[1]}")
+    for name in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE"):
+        monkeypatch.delenv(name, raising=False)
+    suite = Suite("s", (Dimension("broken", ("broken",), 0, "acc"), Dimension("more", ("sums",), 0, "acc")))
+    try:
+        with pytest.raises(InputError) as raised:
+            run_stage(Stage("sft", str(tasks / "model"), dtype="float32"), suite, manager, tmp_path, limit=None,
+                      batch_size="1", device="cpu", seed=0)
+    finally:
+        listener.close()
     message = str(raised.value)
-    assert message.startswith("stage sft: lm-eval could not run broken: ") and "\n" not in message
+    assert message.startswith("stage sft: lm-eval could not run broken, sums: ") and "\n" not in message
+    assert "no_such_rows.jsonl" in message  # the innermost cause: the task's data file
+    assert message.endswith(".") and message.endswith(HINT) is not hub_answers
     assert not list(tmp_path.iterdir())
 
 

@@ -406,7 +406,7 @@ def logged(folder: Path) -> tuple[dict[str, Any], dict[str, Any]]:
               for path in (run / "files" / "media" / "table").glob("*.table.json")}
     numbers = {k: json.loads(v) for k, v in facts["summary"].items() if not k.startswith("_") and "/" not in k}
     return numbers, {**tables, **{
-        "config": {k: v for k, v in facts["config"].items() if k != "_wandb"},
+        "job_type": facts["job_type"], "config": {k: v for k, v in facts["config"].items() if k != "_wandb"},
         "images": sorted(p.name.rsplit("_", 2)[0] for p in (run / "files" / "media" / "images").glob("*.png"))}}
 
 
@@ -418,10 +418,13 @@ def test_classify_report_logs_every_number_of_its_report_its_tables_and_plots(of
     base = [{"prompt": f"p{i}", "predict": p, "label": g} for i, (g, p) in enumerate(zip(gold, "aaabb", strict=True))]
     path = write_jsonl(offline / "run" / "generated_predictions.jsonl", rows)
     baseline = write_jsonl(offline / "base" / "generated_predictions.jsonl", base)
-    done = run_cli("report", "classify", path, "--baseline", baseline, "--bootstrap", "0", "--wandb", cwd=offline)
+    done = run_cli("report", "classify", path, "--baseline", baseline, "--bootstrap", "0", "--wandb",
+                   "--wandb-run", offline / "saves" / "sft", cwd=offline)
     assert done.returncode == 0, done.stderr
+    assert f"note: no wandb run of {offline / 'saves' / 'sft'} found: logging to a new run" in done.stdout
     report = json.loads((offline / "run" / "classify_report.json").read_text(encoding="utf-8"))
     summary, tables = logged(offline / "run")
+    assert tables["job_type"] == "classify_report"
     assert summary["accuracy"] == 0.6 and summary["n_invalid"] == 0  # rows 0, 2, 3 right
     assert summary["delta_accuracy"] == pytest.approx(0.6 - 0.8)  # the baseline has rows 0, 1, 3, 4 right
     averaged = {f"{avg}_{m}": report[avg][m] for avg in ("macro", "micro", "weighted")
@@ -445,10 +448,13 @@ def test_gen_report_logs_its_headline_numbers_deltas_and_sample_rows(offline: Pa
             {"prompt": "q2", "predict": "the dog ran", "label": "the dog ran"}]
     path = write_jsonl(offline / "run" / "generated_predictions.jsonl", rows)
     baseline = write_jsonl(offline / "base" / "generated_predictions.jsonl", base)
-    done = run_cli("report", "gen", path, "--baseline", baseline, "--workers", "1", "--wandb", cwd=offline)
+    done = run_cli("report", "gen", path, "--baseline", baseline, "--workers", "1", "--wandb",
+                   "--wandb-run", offline / "saves" / "sft", cwd=offline)
     assert done.returncode == 0, done.stderr
+    assert f"note: no wandb run of {offline / 'saves' / 'sft'} found: logging to a new run" in done.stdout
     report = json.loads((offline / "run" / "gen_report.json").read_text(encoding="utf-8"))
     summary, tables = logged(offline / "run")
+    assert tables["job_type"] == "gen_report"
     corpus = report["corpus"]
     expected = {**{f"lf_{m}": report["llamafactory"][m] for m in ("bleu-4", "rouge-1", "rouge-2", "rouge-l")},
                 "corpus_bleu": corpus["bleu"]["score"], "corpus_chrf": corpus["chrf"]["score"],
