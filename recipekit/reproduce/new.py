@@ -162,7 +162,7 @@ def plan_choice(args: argparse.Namespace, model: str, template: str, cutoff: int
     path = scratch / "base.yaml"
     path.write_text(recipe_text([], {k: v for k, v in train_args(base).items() if k != "bf16"}),
                     encoding="utf-8")
-    run, config = read_run(load_recipe(path), gpus, {}, cutoff)
+    run, config = read_run(load_recipe(path), gpus, {})  # the recipe written holds the cutoff
     global_batch = max(GLOBAL_BATCH // gpus, 1) * gpus
     found = Search(run, config, gpu, gpus, rows, global_batch, full_reference=args.task == "preference")
     methods = METHODS if args.method == "auto" else (args.method,)
