@@ -410,21 +410,29 @@ def logged(folder: Path) -> tuple[dict[str, Any], dict[str, Any]]:
         "images": sorted(p.name.rsplit("_", 2)[0] for p in (run / "files" / "media" / "images").glob("*.png"))}}
 
 
+def reported(folder: Path, kind: str, rows: list[dict], base: list[dict], *flags: str) -> tuple:
+    """``report KIND`` on ``rows`` against the baseline ``base`` with --wandb, pointed at a training folder that has
+    no run: the command's outcome, its JSON report, and the run's numbers and tables (its job type checked)."""
+    path = write_jsonl(folder / "run" / "generated_predictions.jsonl", rows)
+    baseline = write_jsonl(folder / "base" / "generated_predictions.jsonl", base)
+    done = run_cli("report", kind, path, "--baseline", baseline, *flags, "--wandb", "--wandb-run",
+                   folder / "saves" / "sft", cwd=folder)
+    assert done.returncode == 0, done.stderr
+    assert f"note: no wandb run of {folder / 'saves' / 'sft'} found: logging to a new run" in done.stdout
+    assert f"wandb run: {next((folder / 'run' / 'wandb').glob('offline-run-*'))}" in done.stdout
+    report = json.loads((folder / "run" / f"{kind}_report.json").read_text(encoding="utf-8"))
+    summary, tables = logged(folder / "run")
+    assert tables["job_type"] == f"{kind}_report"
+    return report, summary, tables
+
+
 def test_classify_report_logs_every_number_of_its_report_its_tables_and_plots(offline: Path) -> None:
     gold = ["a", "a", "b", "b", "b"]
     p_a = [0.9, 0.4, 0.2, 0.3, 0.6]
     rows = [{"prompt": f"p{i}", "predict": "a" if p > 0.5 else "b", "label": g, "probs": {"a": p, "b": 1 - p}}
             for i, (g, p) in enumerate(zip(gold, p_a, strict=True))]
     base = [{"prompt": f"p{i}", "predict": p, "label": g} for i, (g, p) in enumerate(zip(gold, "aaabb", strict=True))]
-    path = write_jsonl(offline / "run" / "generated_predictions.jsonl", rows)
-    baseline = write_jsonl(offline / "base" / "generated_predictions.jsonl", base)
-    done = run_cli("report", "classify", path, "--baseline", baseline, "--bootstrap", "0", "--wandb",
-                   "--wandb-run", offline / "saves" / "sft", cwd=offline)
-    assert done.returncode == 0, done.stderr
-    assert f"note: no wandb run of {offline / 'saves' / 'sft'} found: logging to a new run" in done.stdout
-    report = json.loads((offline / "run" / "classify_report.json").read_text(encoding="utf-8"))
-    summary, tables = logged(offline / "run")
-    assert tables["job_type"] == "classify_report"
+    report, summary, tables = reported(offline, "classify", rows, base, "--bootstrap", "0")
     assert summary["accuracy"] == 0.6 and summary["n_invalid"] == 0  # rows 0, 2, 3 right
     assert summary["delta_accuracy"] == pytest.approx(0.6 - 0.8)  # the baseline has rows 0, 1, 3, 4 right
     averaged = {f"{avg}_{m}": report[avg][m] for avg in ("macro", "micro", "weighted")
@@ -438,7 +446,6 @@ def test_classify_report_logs_every_number_of_its_report_its_tables_and_plots(of
     assert tables["confusion_matrix"] == {"columns": ["label", "a", "b"], "data": [["a", 1, 1], ["b", 1, 2]]}
     assert tables["config"] == {"predictions": report["meta"]["predictions"]}
     assert tables["images"] == ["confusion_matrix_png", "reliability_png"]
-    assert f"wandb run: {next((offline / 'run' / 'wandb').glob('offline-run-*'))}" in done.stdout
 
 
 def test_gen_report_logs_its_headline_numbers_deltas_and_sample_rows(offline: Path) -> None:
@@ -446,15 +453,7 @@ def test_gen_report_logs_its_headline_numbers_deltas_and_sample_rows(offline: Pa
             {"prompt": "q2", "predict": "a dog", "label": "the dog ran"}]
     base = [{"prompt": "q1", "predict": "no", "label": "the cat sat"},
             {"prompt": "q2", "predict": "the dog ran", "label": "the dog ran"}]
-    path = write_jsonl(offline / "run" / "generated_predictions.jsonl", rows)
-    baseline = write_jsonl(offline / "base" / "generated_predictions.jsonl", base)
-    done = run_cli("report", "gen", path, "--baseline", baseline, "--workers", "1", "--wandb",
-                   "--wandb-run", offline / "saves" / "sft", cwd=offline)
-    assert done.returncode == 0, done.stderr
-    assert f"note: no wandb run of {offline / 'saves' / 'sft'} found: logging to a new run" in done.stdout
-    report = json.loads((offline / "run" / "gen_report.json").read_text(encoding="utf-8"))
-    summary, tables = logged(offline / "run")
-    assert tables["job_type"] == "gen_report"
+    report, summary, tables = reported(offline, "gen", rows, base, "--workers", "1")
     corpus = report["corpus"]
     expected = {**{f"lf_{m}": report["llamafactory"][m] for m in ("bleu-4", "rouge-1", "rouge-2", "rouge-l")},
                 "corpus_bleu": corpus["bleu"]["score"], "corpus_chrf": corpus["chrf"]["score"],
@@ -468,4 +467,3 @@ def test_gen_report_logs_its_headline_numbers_deltas_and_sample_rows(offline: Pa
                                                               ["q2", "a dog", "the dog ran"]]
     assert tables["samples"]["data"][0][3:] == [100.0, 100.0]
     assert tables["config"] == {"predictions": report["meta"]["predictions"]}
-    assert f"wandb run: {next((offline / 'run' / 'wandb').glob('offline-run-*'))}" in done.stdout
