@@ -32,7 +32,7 @@ def models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     text = folder / "text.txt"
     text.write_text("\n".join(f"a short review number {i} of a film" for i in range(40)), encoding="utf-8")
     out = {}
-    for arch in ("bert", "llama"):
+    for arch in ("bert", "llama", "deberta-v2"):
         shape = TinyShape(arch, hidden=16, intermediate=24, layers=1, heads=2, max_positions=64)
         save_tiny_model([str(text)], folder / arch, shape, 300, [], {})
         out[arch] = folder / arch
@@ -188,3 +188,16 @@ def test_four_bits_need_both_a_cuda_gpu_and_bitsandbytes(tmp_path: Path, monkeyp
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     with pytest.raises(InputError, match="needs bitsandbytes and a CUDA GPU"):
         quantization_config(recipe, torch.float16)
+
+
+def test_a_head_part_the_checkpoint_lacks_is_trained_whole_beside_the_head(models: dict[str, Path]) -> None:
+    """DeBERTa-v3 checkpoints come without the classifier's pooler: LoRA alone would leave it random and frozen."""
+    tokenizer = load_tokenizer(args(models["deberta-v2"]))
+    model = load_model(args(models["deberta-v2"], finetuning_type="lora"), LABELS, tokenizer, training())
+    assert "pooler.dense" in model.peft_config["default"].modules_to_save
+    whole = {name for name, p in model.named_parameters() if p.requires_grad and "lora_" not in name}
+    assert {"base_model.model.pooler.dense.modules_to_save.default.weight",
+            "base_model.model.classifier.modules_to_save.default.weight"} <= whole
+    plain = load_model(args(models["bert"], finetuning_type="lora"), LABELS, load_tokenizer(args(models["bert"])),
+                       training())
+    assert "pooler.dense" not in plain.peft_config["default"].modules_to_save  # BERT's checkpoint has its pooler
