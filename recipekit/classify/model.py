@@ -85,11 +85,13 @@ def load_model(args: ClassifierArguments, labels: list[str], tokenizer: Any, tra
     import torch
     from transformers import AutoModelForSequenceClassification
 
-    dtype = torch.bfloat16 if training.bf16 else torch.float16 if training.fp16 else torch.float32
     kwargs: dict[str, Any] = {}
+    # pragma: no mutate start (a 4-bit load needs a GPU and bitsandbytes: the GPU check's QLoRA classifier runs it)
     if args.quantization_bit:
+        dtype = torch.bfloat16 if training.bf16 else torch.float16 if training.fp16 else torch.float32
         kwargs["quantization_config"] = quantization_config(args, dtype)
         kwargs["dtype"] = dtype
+    # pragma: no mutate end
     try:
         with whole_load():
             model, info = AutoModelForSequenceClassification.from_pretrained(
@@ -106,10 +108,10 @@ def load_model(args: ClassifierArguments, labels: list[str], tokenizer: Any, tra
         return PeftModel.from_pretrained(model, args.adapter_name_or_path, is_trainable=training.do_train)
     if args.finetuning_type == "full":
         return model
-    if args.quantization_bit:
+    if args.quantization_bit:  # pragma: no mutate (a GPU's 4-bit model, as above)
         from peft import prepare_model_for_kbit_training
 
-        model = prepare_model_for_kbit_training(model, training.gradient_checkpointing)
+        model = prepare_model_for_kbit_training(model, training.gradient_checkpointing)  # pragma: no mutate
     elif training.gradient_checkpointing:
         model.enable_input_require_grads()
     return with_lora(model, args, new)
