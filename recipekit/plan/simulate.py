@@ -235,15 +235,11 @@ def _fused_linear_cross_entropy() -> Any:
 
 class FusedLinearCrossEntropy:
     """``apply(hidden, weight, target)``: the mean token cross-entropy of ``hidden @ weight.T`` (see
-    ``_fused_linear_cross_entropy``), built on first use so that importing this module needs no torch."""
+    ``_fused_linear_cross_entropy``), built at each use (once a step) so that importing this module needs no torch."""
 
-    _function: Any = None
-
-    @classmethod
-    def apply(cls, hidden: Any, weight: Any, target: Any) -> Any:
-        if cls._function is None:
-            cls._function = _fused_linear_cross_entropy()
-        return cls._function.apply(hidden, weight, target)
+    @staticmethod
+    def apply(hidden: Any, weight: Any, target: Any) -> Any:
+        return _fused_linear_cross_entropy().apply(hidden, weight, target)
 
 
 def attention_flops(query: tuple[int, ...], key: tuple[int, ...], value: tuple[int, ...]) -> int:
