@@ -29,7 +29,7 @@ def config_path(model: str) -> Path:
     if local.is_dir():
         raise InputError(f"no config.json in the local folder {model!r}")
     shipped = SHIPPED / model / "config.json"
-    if shipped.is_file() and not local.is_absolute():
+    if shipped.is_file():  # an absolute path joins as itself, whose config.json was looked for first
         return shipped
     if local.is_absolute() or model.startswith(("./", "../", "~")) or model.count("/") > 1:
         raise InputError(f"no config.json for {model!r}: no such local folder")
