@@ -21,6 +21,11 @@ from typing import NamedTuple
 import pytest
 import yaml
 
+# LLaMA-Factory's start-up order whichever test imports trl first: llamafactory.extras.packages makes transformers'
+# package probe answer a plain bool, which trl reads once when imported (else trl takes "(False, None)" for
+# mergekit as present, and its DPO trainer fails to import after llamafactory.model.model_utils.misc)
+import llamafactory.extras.packages  # isort: skip
+
 from recipekit import commands
 
 ROOT = Path(__file__).resolve().parents[1]
