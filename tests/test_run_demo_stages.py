@@ -37,6 +37,24 @@ def test_a_failed_stage_is_one_line_with_its_log_and_hint(tmp_path: Path) -> Non
     assert stages.times == {}
 
 
+def test_a_failed_stage_without_a_hint_ends_at_its_log(tmp_path: Path) -> None:
+    with pytest.raises(SystemExit) as raised:
+        Stages(tmp_path / "logs").run("train", [sys.executable, "-c", "import sys; sys.exit(3)"])
+    assert str(raised.value).endswith(f"; its log: {tmp_path / 'logs' / 'train.log'}")
+
+
+def test_a_stage_with_a_trainer_log_shows_its_progress_while_it_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    from recipekit import steps
+
+    monkeypatch.setattr(steps, "POLL_SECONDS", 0.05)  # read the log often, the stage can be short
+    log = tmp_path / "sft" / "trainer_log.jsonl"
+    code = ("import json, pathlib, time; log = pathlib.Path(__import__('sys').argv[1]); log.parent.mkdir(); "
+            "log.write_text(json.dumps({'current_steps': 3, 'total_steps': 6, 'loss': 0.5}) + '\\n'); time.sleep(1)")
+    Stages(tmp_path / "logs").run("train", [sys.executable, "-c", code, str(log)], progress=log)
+    assert "  step 3/6 (50.0%), loss 0.5000" in capsys.readouterr().out.splitlines()
+
+
 class Recorded:
     """A stdout that keeps what was written and where each flush fell."""
 

@@ -55,7 +55,7 @@ def run_stage(stage: Stage, suite: Suite, manager: Any, raw: Path, *, limit: flo
     import torch
     from lm_eval.utils import handle_non_serializable
 
-    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    device = device or ("cuda" if torch.cuda.is_available() else "cpu")  # pragma: no mutate (cuda: a GPU's pick)
     by_shots = {}
     for shots, tasks in suite.tasks_by_shots().items():
         try:

@@ -91,8 +91,8 @@ def main(argv: list[str] | None = None) -> None:
     from recipekit.classify.training import run
     from recipekit.recipes.reading import Recipe
 
-    if torch.cuda.is_available():
-        torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
+    if torch.cuda.is_available():  # pragma: no mutate (each rank its own GPU: the GPU check runs it)
+        torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))  # pragma: no mutate
     if argv[2:] == ["classifier"]:
         head, training = Recipe(Path(argv[0]), args, classifier=True).parsed(explain=False)
         run(head, training, [probe_callback(psutil.Process().memory_info().rss, out)])

@@ -81,6 +81,27 @@ def test_a_stage_runs_once_per_shot_count_and_keeps_lm_evals_json(tasks: Path, m
     assert raw["config"]["device"] == "cpu"  # no device named and no GPU here
 
 
+def test_only_a_chat_stage_formats_its_prompts_with_the_models_chat_template(tasks: Path, manager: object,
+                                                                          tmp_path: Path) -> None:
+    """A model whose chat template raises when used: its plain stage runs, its chat stage reaches the template."""
+    import shutil
+
+    from jinja2.exceptions import TemplateError
+
+    model = tmp_path / "model"
+    shutil.copytree(tasks / "model", model)
+    config = json.loads((model / "tokenizer_config.json").read_text(encoding="utf-8"))
+    config["chat_template"] = "{{ raise_exception('the chat template was applied') }}"
+    (model / "tokenizer_config.json").write_text(json.dumps(config), encoding="utf-8")
+    suite = Suite("s", (Dimension("zero", ("sums",), 0, "acc"),))
+    plain = run_stage(Stage("base", str(model), dtype="float32"), suite, manager, tmp_path / "plain", limit=1,
+                      batch_size="1", device="cpu", seed=0)
+    assert list(plain) == [0]
+    with pytest.raises(TemplateError, match="the chat template was applied"):
+        run_stage(Stage("chat", str(model), chat=True, dtype="float32"), suite, manager, tmp_path / "chat", limit=1,
+                  batch_size="1", device="cpu", seed=0)
+
+
 HINT = (" Without network, point lm-eval at a local copy: a task YAML in --include-path with dataset_path: json and "
         "data_files naming your files.")
 

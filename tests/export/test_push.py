@@ -134,5 +134,7 @@ def test_a_repository_that_exists_already_is_pushed_to(hub: type[Hub], tmp_path:
     files = exported(tmp_path / "merged")
     hub.exists = True
     assert push(tmp_path / "merged", "me/tiny").endswith("/me/tiny/commit/0123abc")
+    create = next(body for _, path, body in hub.calls if path == "/api/repos/create")
+    assert json.loads(create)["visibility"] == "public"  # not asked private: public, as `hf upload` makes it
     commit = next(body for _, path, body in hub.calls if path == "/api/models/me/tiny/commit/main")
     assert len([line for line in commit.decode().splitlines() if '"key": "file"' in line]) == len(files)

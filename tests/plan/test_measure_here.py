@@ -75,3 +75,37 @@ def test_the_probe_trains_the_measured_arguments_and_writes_one_time_per_step(tm
     assert written["device"] == "cpu" and len(written["step_seconds"]) == 3
     assert all(seconds > 0 for seconds in written["step_seconds"])
     assert written["rss_peak"] >= written["rss_before"] > 0
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="the CPU's file (a GPU adds its allocator's peaks)")
+def test_the_probe_trains_a_classifier_recipe_with_the_classifiers_own_trainer(tmp_path: Path,
+                                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """The probe as ``plan --measure`` starts it for a classifier (arguments file, output prefix, ``classifier``,
+    read from the command line): the classifier's trainer on arguments LLaMA-Factory's parser would refuse (its
+    ``labels``), one time per step."""
+    import sys
+
+    from recipekit.plan.measure import cached_random_model, measured_args, write_synthetic_data
+    from recipekit.plan.probe import main
+    from recipekit.recipes.reading import load_recipe
+
+    monkeypatch.setenv("LLM_RECIPES_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("WANDB_MODE", "disabled")
+    monkeypatch.delenv("RANK", raising=False)
+    (tmp_path / "bert").mkdir()
+    (tmp_path / "bert" / "config.json").write_text(json.dumps({
+        "architectures": ["BertForMaskedLM"], "model_type": "bert", "vocab_size": 1024, "hidden_size": 64,
+        "intermediate_size": 128, "num_hidden_layers": 2, "num_attention_heads": 2,
+        "max_position_embeddings": 128}), encoding="utf-8")
+    recipe = load_recipe(ROOT / "recipes" / "classifier" / "yelp5_bert_lora.yaml").with_values(
+        {"model_name_or_path": str(tmp_path / "bert"), "per_device_train_batch_size": 2, "cutoff_len": 32})
+    work = tmp_path / "work"
+    args = measured_args(recipe, work, 3, [])
+    assert "labels" in args
+    write_synthetic_data(recipe, work / "data", 2 * 4, 32)
+    cached_random_model(str(tmp_path / "bert"), str(recipe.template), work / "model", classifier=True)
+    (work / "args.json").write_text(json.dumps(args), encoding="utf-8")
+    monkeypatch.setattr(sys, "argv", ["probe.py", str(work / "args.json"), str(work / "probe"), "classifier"])
+    main()
+    written = json.loads((work / "probe.rank0.json").read_text(encoding="utf-8"))
+    assert written["device"] == "cpu" and len(written["step_seconds"]) == 3

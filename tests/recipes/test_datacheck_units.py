@@ -222,6 +222,10 @@ def test_token_counts_and_answers_are_llamafactorys(tmp_path: Path, tokenizer_fo
     one = alpaca_set(tmp_path, "one", [{"instruction": "q", "output": "world"}])
     assert check_one("one", one, CheckSettings(str(tmp_path), "default", 10), str(tokenizer_folder))["labels"] == {
         "world": 1}
+    gaps = alpaca_set(tmp_path, "gaps", [{"instruction": "q", "output": a} for a in ("world", None, "world", "sports")])
+    report = check_one("gaps", gaps, CheckSettings(str(tmp_path), "default", 10), str(tokenizer_folder))
+    assert (report["rows_kept"], report["dropped_by_llamafactory"]) == (3, 1)  # no answer: LLaMA-Factory drops it
+    assert list(report["labels"].items()) == [("world", 2), ("", 1), ("sports", 1)]  # and it is counted as blank
 
 
 @pytest.mark.integration  # LLaMA-Factory's data pipeline
