@@ -94,7 +94,7 @@ def main(argv: list[str] | None = None) -> None:
     if torch.cuda.is_available():  # pragma: no mutate (each rank its own GPU: the GPU check runs it)
         torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))  # pragma: no mutate
     if argv[2:] == ["classifier"]:
-        head, training = Recipe(Path(argv[0]), args, classifier=True).parsed(explain=False)
+        head, training = Recipe(Path(argv[0]), args, classifier=True).parsed()
         run(head, training, [probe_callback(psutil.Process().memory_info().rss, out)])
     else:
         run_exp(args, callbacks=[probe_callback(psutil.Process().memory_info().rss, out)])

@@ -169,11 +169,34 @@ def test_modules_the_checkpoint_lacked_are_trained_whole_beside_the_head(models:
                          "base_model.model.classifier.modules_to_save.default.bias"}
 
 
+def test_a_decoder_without_a_pad_token_classifies_a_padded_batch_with_its_end_of_text_token(
+        models: dict[str, Path], tmp_path: Path) -> None:
+    """A base decoder (as Llama 3's or Qwen's) ships no pad token: its classifier reads the last real token of each
+    row, which needs the pad id in its config; a batch of two rows of different lengths is classified."""
+    import json
+    import shutil
+
+    from transformers import AutoTokenizer
+
+    folder = shutil.copytree(models["llama"], tmp_path / "no_pad")
+    config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    config.pop("pad_token_id", None)
+    (folder / "config.json").write_text(json.dumps(config), encoding="utf-8")
+    own = AutoTokenizer.from_pretrained(folder)
+    own.pad_token = None
+    own.save_pretrained(folder)
+    tokenizer = load_tokenizer(args(folder))
+    model = load_model(args(folder), LABELS, tokenizer, training())
+    assert model.config.pad_token_id == tokenizer.eos_token_id == tokenizer.pad_token_id
+    batch = tokenizer(["a short review", "a short review number 3 of a film"], padding=True, return_tensors="pt")
+    assert model(**batch).logits.shape == (2, 3)
+
+
 def test_four_bits_need_both_a_cuda_gpu_and_bitsandbytes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The two things a 4-bit load needs, each missing in turn (the GPU's presence as torch reports it; a stand-in
     bitsandbytes package on the path where the real one is not installed): the settings when both are there."""
-    recipe = args(Path("m"), finetuning_type="lora", quantization_bit=4, quantization_type="fp4",
-                  double_quantization=False)
+    recipe = args(Path("m"), finetuning_type="lora", quantization_bit=4, quantization_type="nf4",
+                  double_quantization=True)  # both unlike BitsAndBytesConfig's defaults (fp4, no double)
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     if importlib.util.find_spec("bitsandbytes") is None:
         with pytest.raises(InputError, match="needs bitsandbytes and a CUDA GPU"):
@@ -183,7 +206,7 @@ def test_four_bits_need_both_a_cuda_gpu_and_bitsandbytes(tmp_path: Path, monkeyp
         monkeypatch.syspath_prepend(str(tmp_path))
     config = quantization_config(recipe, torch.float16)
     assert config.load_in_4bit and not config.load_in_8bit
-    assert (config.bnb_4bit_quant_type, config.bnb_4bit_use_double_quant) == ("fp4", False)
+    assert (config.bnb_4bit_quant_type, config.bnb_4bit_use_double_quant) == ("nf4", True)
     assert config.bnb_4bit_compute_dtype == torch.float16
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     with pytest.raises(InputError, match="needs bitsandbytes and a CUDA GPU"):

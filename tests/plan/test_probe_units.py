@@ -54,3 +54,18 @@ def test_the_callback_times_each_step_and_writes_its_ranks_file(tmp_path: Path, 
     assert len(written["step_seconds"]) == 2  # each from the end of the one before (the first from the start)
     assert all(p <= s < p + 30 for p, s in zip(pauses, written["step_seconds"], strict=True))
     assert written["rss_peak"] >= psutil.Process().memory_info().rss * 0.9
+
+
+def test_arguments_the_classifier_refuses_are_one_line_naming_the_arguments_file(tmp_path: Path) -> None:
+    """Refused before anything loads: the classifier parser's own words, under the file the probe was given."""
+    from recipekit.errors import InputError
+    from recipekit.plan.probe import main
+
+    path = tmp_path / "args.json"
+    path.write_text(json.dumps({"model_name_or_path": "m", "dataset": "d", "labels": "a,b", "finetuning_type": "bogus",
+                                "output_dir": str(tmp_path / "run")}), encoding="utf-8")
+    with pytest.raises(InputError) as raised:
+        main([str(path), str(tmp_path / "probe"), "classifier"])
+    assert str(raised.value) == (f"{path}: the classifier's parser refused it: finetuning_type must be one of "
+                                 "('full', 'lora'), got 'bogus'")
+    assert not (tmp_path / "run").exists()
