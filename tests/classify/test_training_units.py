@@ -144,6 +144,9 @@ def test_a_weighted_trainer_computes_the_weighted_loss_and_averages_over_accumul
     assert torch.equal(outputs.logits, model.linear(features))
     alone = trainer.compute_loss(model, {"features": features, "labels": labels})
     assert alone.item() == pytest.approx(expected.item(), rel=1e-6)
+    arguments = TrainingArguments(output_dir=str(tmp_path / "positional"), report_to=[], use_cpu=True)
+    positional = weighted(model, arguments)  # Trainer's own signature: model and args by position
+    assert positional.model is model and positional.args is arguments
 
 
 def registered(folder: Path, sets: dict[str, list[str]]) -> Path:
@@ -171,6 +174,14 @@ def test_labels_are_the_recipes_in_its_order_or_the_sorted_answers_of_the_traini
     assert choose_labels(args_for(folder, dataset="val", eval_dataset="train")) == ["x", "y"]
 
 
+def test_the_class_weights_go_where_the_logits_are() -> None:
+    """Logits on another device than the CPU (here "meta", as a GPU's would be on "cuda"): the weights follow them,
+    else PyTorch refuses to mix devices."""
+    logits = torch.empty(4, 3, device="meta")
+    labels = torch.zeros(4, dtype=torch.long, device="meta")
+    assert weighted_loss(logits, labels, [0.5, 2.0, 1.0]).device.type == "meta"
+
+
 @pytest.mark.parametrize(("values", "message"), [
     ({"labels": "pos"}, "labels needs two or more distinct names, got 'pos'"),
     ({"labels": "pos,pos"}, "labels needs two or more distinct names, got 'pos,pos'"),
@@ -178,9 +189,10 @@ def test_labels_are_the_recipes_in_its_order_or_the_sorted_answers_of_the_traini
     ({"dataset": "one"}, "one: fewer than two distinct answers ['a']; name the labels with labels: A,B,..."),
     ({"dataset": "train", "max_samples": 1}, "train: fewer than two distinct answers ['pos']; name the labels"),
     ({}, "no dataset: fewer than two distinct answers []"),
+    ({"dataset": "one,same"}, "one,same: fewer than two distinct answers ['a']"),  # both sets named
 ])
 def test_too_few_labels_is_one_line_naming_the_sets(tmp_path: Path, values: dict, message: str) -> None:
-    folder = registered(tmp_path, {"train": ["pos", "neg"], "one": ["a", "a"]})
+    folder = registered(tmp_path, {"train": ["pos", "neg"], "one": ["a", "a"], "same": ["a"]})
     with pytest.raises(InputError) as raised:
         choose_labels(args_for(folder, **values))
     assert str(raised.value).startswith(message)
