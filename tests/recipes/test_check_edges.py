@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 from conftest import ROOT
+from conftest import ascii_locale as in_ascii_locale
 
 from recipekit.recipes.checks import (
     CheckContext,
@@ -305,6 +306,18 @@ def test_a_deepspeed_config_of_a_bad_zero_section_is_compared_without_an_error(t
     check_compatibility(recipe, loaded, found)  # not ZeRO-3: neither ZeRO-3 refusal
     assert found.errors == [] and found.notes == [
         f"DeepSpeed recipes are launched with torchrun: `FORCE_TORCHRUN=1 llamafactory-cli train {recipe.path}`"]
+
+
+def test_a_deepspeed_config_is_read_as_utf8_in_an_ascii_locale(tmp_path: Path) -> None:
+    """A DeepSpeed file naming a folder in another script (its TensorBoard logs) is read whatever the locale."""
+    config = tmp_path / "ds.json"
+    config.write_text('{"tensorboard": {"output_path": "/home/jos\u00e9/\u65e5\u5fd7"}}', encoding="utf-8")
+    recipe = load_recipe(lean_recipe(tmp_path, "ds", f"finetuning_type: lora\ndo_train: true\noutput_dir: saves/ds\n"
+                                                     f"deepspeed: {config}\n"))
+    found = Findings()
+    with in_ascii_locale():
+        loaded = deepspeed_config(recipe, found)
+    assert loaded == {"tensorboard": {"output_path": "/home/jos\u00e9/\u65e5\u5fd7"}} and found == Findings()
 
 
 def test_text_values_are_compared_lower_cased() -> None:
