@@ -26,6 +26,12 @@ class InputError(Exception):
         self.line = line
 
 
+def exception_line(exc: BaseException) -> str:
+    """``Type: first line of its message`` (the type alone when it has none): a library's error in one line."""
+    lines = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__
+
+
 def os_error_line(exc: OSError) -> str:
     """``PATH: what went wrong`` for an OSError (permission denied, not a directory, disk full...)."""
     what = exc.strerror or exc.__class__.__name__

@@ -15,7 +15,7 @@ from typing import Any
 
 from recipekit.data.dataset_info import load_registry
 from recipekit.data.transaction import HELD_OUT_SUFFIXES, Plan, StagedSet, commit
-from recipekit.errors import InputError
+from recipekit.errors import InputError, exception_line
 from recipekit.files import read_jsonl
 
 FIELDS = ("prompt", "all")
@@ -94,8 +94,7 @@ def task_rows(name: str, include_path: str | None) -> list[Row]:
         manager = local if local is not None and name in local.all_tasks else TaskManager(include_path=include_path)
         tasks = get_task_dict([name], manager)
     except Exception as exc:  # lm-eval's unknown-task KeyError, the hub's connection errors: one line
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise InputError(f"lm-eval cannot load task {name!r} ({type(exc).__name__}: {first})") from None
+        raise InputError(f"lm-eval cannot load task {name!r} ({exception_line(exc)})") from None
     rows = []
     for task_name, task in flatten(tasks):
         docs = task.test_docs() if task.has_test_docs() else task.validation_docs()

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from recipekit.errors import InputError
+from recipekit.errors import InputError, exception_line
 from recipekit.paths import at_root, root, shown
 from recipekit.recipes.arguments import names_of
 from recipekit.recipes.reading import Recipe
@@ -275,7 +275,6 @@ def push(folder: Path, repo_id: str, private: bool = False) -> str:
         commit = api.upload_folder(folder_path=str(folder), repo_id=repo_id,
                                    commit_message=f"Upload {folder.name} (llm-recipes export)")
     except Exception as exc:  # httpx, huggingface_hub's HTTP and offline errors: all one line
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise InputError(f"--push {repo_id} failed ({type(exc).__name__}: {first}); the export is kept here: "
+        raise InputError(f"--push {repo_id} failed ({exception_line(exc)}); the export is kept here: "
                          f"upload it later with `hf upload {repo_id} {folder}`", str(folder)) from None
     return str(getattr(commit, "commit_url", "") or f"https://huggingface.co/{repo_id}")

@@ -122,11 +122,12 @@ def test_a_hub_that_refuses_is_one_line_naming_the_error_and_the_upload_to_run_l
     assert not any("/commit/" in path for _, path, _ in hub.calls)
 
 
-def test_an_error_without_a_message_is_named_by_its_type(hub: type[Hub], tmp_path: Path) -> None:
+def test_a_folder_that_is_not_there_is_one_line_after_the_repository_is_made(hub: type[Hub], tmp_path: Path) -> None:
     with pytest.raises(InputError) as raised:
-        push(tmp_path / "missing", "me/tiny")  # the repository is made; the folder to upload is not there
+        push(tmp_path / "missing", "me/tiny")
     message = str(raised.value)
-    assert message.startswith(f"{tmp_path / 'missing'}: --push me/tiny failed (")
+    assert message.startswith(f"{tmp_path / 'missing'}: --push me/tiny failed (ValueError: ")
+    assert any(path == "/api/repos/create" for _, path, _ in hub.calls)
     assert "\n" not in message and "hf upload me/tiny" in message
 
 
