@@ -81,7 +81,7 @@ def render_markdown(plan: dict[str, Any]) -> str:
 def padding_line(pad: dict[str, Any], seq: int) -> str:
     """The data's tokens as the padded batches run them, what packing would run, and the typical case's hours."""
     order = {"group_by_length": "length-grouped batches", "sequential": "batches in the data's order"}.get(
-        pad.get("sampling", "random"), "shuffled batches")
+        pad.get("sampling"), "shuffled batches")
     line = (f"**Padding** (--data, {pad['rows']:,} rows in {order} of {pad['batch']}): the batches run "
             f"{pad['paid']:,} tokens for the {pad['used']:,} the rows hold ({pad['padded_share']:.0%} padding; the "
             f"mean row runs as {pad['typical_row']:,.0f} tokens, the plan's rows as {seq}). `packing: true` would "

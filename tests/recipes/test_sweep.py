@@ -286,7 +286,9 @@ def test_a_converter_flag_point_converts_its_own_copy_first(tmp_path: Path) -> N
     assert train.command[3:6] == ["learning_rate=1e-4", f"dataset={copy}", f"eval_dataset={copy}_val"]
     assert train.inputs == [recipe.path, data / "dataset_info.json", data / f"{copy}.jsonl"]
     no_eval = load_recipe(train_recipe(tmp_path, dataset="agnews"))
-    _, train = point_steps(point, no_eval, out, "g")
+    convert, train = point_steps(point, no_eval, out, "g")
+    assert convert.command == [sys.executable, "converters/agnews.py", "--instruction", "Say it.", "--seed", "3",
+                               "--name", copy, "--data-dir", str(data)]  # no converter arguments given: none added
     assert train.command[3:5] == ["learning_rate=1e-4", f"dataset={copy}"] and "eval_dataset" not in train.shell()
     unknown = load_recipe(train_recipe(tmp_path, dataset="mine,agnews"))
     with pytest.raises(InputError) as caught:
