@@ -101,7 +101,7 @@ def load_model(args: ClassifierArguments, labels: list[str], tokenizer: Any, tra
     except (OSError, ValueError) as exc:
         raise InputError(f"cannot load a sequence classifier: {str(exc).splitlines()[0]}",
                          args.model_name_or_path) from None
-    new = new_modules(info.get("missing_keys", []))
+    new = new_modules(info["missing_keys"])
     if args.adapter_name_or_path:
         from peft import PeftModel
 

@@ -177,9 +177,9 @@ def registered_rows(run: Run) -> int | None:
     registry = load_registry(Path(run.dataset_dir) / "dataset_info.json")
     total = 0
     for name in run.datasets:
-        entry = registry.get(name, {})
-        path = Path(run.dataset_dir) / str(entry.get("file_name", ""))
-        if not entry.get("file_name") or not path.is_file():
+        file_name = registry.get(name, {}).get("file_name")
+        path = Path(run.dataset_dir) / str(file_name)
+        if not file_name or not path.is_file():
             return None
         with path.open("rb") as handle:
             rows = sum(1 for line in handle if line.strip())

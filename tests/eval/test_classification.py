@@ -21,6 +21,7 @@ from recipekit.eval.classification import (
     score_file,
 )
 from recipekit.eval.labels import INVALID
+from recipekit.report.classification import repeats_text
 
 LABELS = ["A", "B", "C", "D"]
 
@@ -224,6 +225,8 @@ def test_rows_with_ids_count_each_id_once_and_rows_without_are_counted_as_repeat
     scored = score_file(copies, None)
     assert len(scored.rows) == 3 and scored.repeats == {"by": "prompt and label", "repeated": 2,
                                                          "counted_once": False}
+    assert repeats_text(scored.repeats) == "2 (same prompt and label: all counted in n)"
+    assert repeats_text({"by": "id", "repeated": 3, "counted_once": True}) == "3 (same id: each id counted once)"
 
 
 def test_a_label_never_predicted_scores_zero_without_a_warning_and_intervals_carry_log_loss(tmp_path: Path) -> None:

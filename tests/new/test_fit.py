@@ -276,6 +276,15 @@ def test_one_candidate_is_planned_as_the_planner_plans_it() -> None:
     assert offload.steps == 2 * 25  # 100 batches of 1, 4 to a step
 
 
+def test_a_run_in_full_precision_is_timed_at_the_cards_fp32_peak() -> None:
+    """The recipe's precision picks the card's peak: fp32 at a quarter of the half-precision one."""
+    found = tiny_search()
+    found.run = replace(found.run, precision="fp32")
+    found.gpu = replace(found.gpu, fp32_tflops=PEAK / 4)
+    full = found.plan(Candidate("full", 0, False, False, 2, 2))
+    assert full.step_seconds == pytest.approx(2 * 2 * 3e12 / (PEAK / 4 * 1e12 * 0.9), rel=1e-12)
+
+
 def test_full_preference_training_holds_a_frozen_reference_copy() -> None:
     plain, reference = tiny_search(), tiny_search(full_reference=True)
     full = Candidate("full", 0, False, False, 1, 4)

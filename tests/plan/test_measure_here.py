@@ -109,3 +109,4 @@ def test_the_probe_trains_a_classifier_recipe_with_the_classifiers_own_trainer(t
     main()
     written = json.loads((work / "probe.rank0.json").read_text(encoding="utf-8"))
     assert written["device"] == "cpu" and len(written["step_seconds"]) == 3
+    assert written["rss_peak"] >= written["rss_before"] > 0

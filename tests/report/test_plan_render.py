@@ -190,9 +190,11 @@ def test_gib_span_and_the_reports_amount() -> None:
     assert [span(v, "h") for v in (None, [], 0, 2.4, [6, 8], [1.23456, 2])] == [
         "-", "-", "-", "2.4 h", "6-8 h", "1.23-2 h"]
     assert span(0.456, "", ".2f") == "0.46 " and span([1, 2.5], "x", "g") == "1-2.5 x"
+    assert span(1234.5, "h") == "1.23e+03 h"  # three significant digits, Python's own exponent form
     assert report_amount({"hours": [6, 8], "minutes": 30}) == "6-8 h"
     assert report_amount({"hours": 0, "minutes": 45}) == "45 min"
     assert report_amount({"minutes": 12.75}) == "12.75 min" and report_amount({}) == "-"
+    assert report_amount({"hours": 2.5e-05}) == "2.5e-05 h" and report_amount({"minutes": 1.5e-05}) == "1.5e-05 min"
 
 
 def test_the_reports_time_beside_the_plans() -> None:
