@@ -187,6 +187,15 @@ def run_cli(*argv: object, cwd: Path = ROOT) -> Ran:
     return Ran(code, out.getvalue(), err.getvalue())
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Under mutmut (a mutant under test, run from its mutants/ folder beside its stats), the fastest tests first: a
+    mutant most often fails a quick test, and mutmut stops at the first failure."""
+    stats = Path("mutmut-stats.json")
+    if os.environ.get("MUTANT_UNDER_TEST") and stats.is_file():
+        seconds = json.loads(stats.read_text(encoding="utf-8")).get("duration_by_test", {})
+        items.sort(key=lambda item: seconds.get(item.nodeid, 0.0))
+
+
 @pytest.fixture(scope="session")
 def session_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("llm-recipes-cache")
