@@ -16,6 +16,8 @@ pytestmark = [pytest.mark.integration, pytest.mark.mutation]
 SMALL = {"architectures": ["LlamaForCausalLM"], "model_type": "llama", "vocab_size": 2048, "hidden_size": 128,
          "intermediate_size": 344, "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2,
          "max_position_embeddings": 512, "tie_word_embeddings": False}
+BERT = {"architectures": ["BertForMaskedLM"], "model_type": "bert", "vocab_size": 1024, "hidden_size": 64,
+        "intermediate_size": 128, "num_hidden_layers": 2, "num_attention_heads": 2, "max_position_embeddings": 128}
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="the CPU's answer (a GPU plans on its own card)")
@@ -49,27 +51,35 @@ def test_measure_needs_no_card_on_the_cpu(tmp_path: Path, monkeypatch: pytest.Mo
     assert "## Measured on cpu" in markdown and (tmp_path / "out" / "measure.log").is_file()
 
 
-@pytest.mark.skipif(torch.cuda.is_available(), reason="the CPU's file (a GPU adds its allocator's peaks)")
-def test_the_probe_trains_the_measured_arguments_and_writes_one_time_per_step(tmp_path: Path,
-                                                                              monkeypatch: pytest.MonkeyPatch) -> None:
-    """What ``plan --measure`` starts as a process, run in this one: LLaMA-Factory's trainer on the measured
-    arguments (random weights, synthetic rows), the probe's file with a time per optimizer step."""
+def probe_work(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, recipe_file: Path, config: dict, cutoff: int) -> tuple:
+    """What ``plan --measure`` prepares before it starts the probe, for ``recipe_file`` on a model of ``config``
+    (batch 2, 3 steps): the measured arguments in ``work/args.json``, synthetic rows, the random model; (work, args)."""
     from recipekit.plan.measure import cached_random_model, measured_args, write_synthetic_data
-    from recipekit.plan.probe import main
     from recipekit.recipes.reading import load_recipe
 
     monkeypatch.setenv("LLM_RECIPES_CACHE", str(tmp_path / "cache"))
     monkeypatch.setenv("WANDB_MODE", "disabled")
     monkeypatch.delenv("RANK", raising=False)
     (tmp_path / "small").mkdir()
-    (tmp_path / "small" / "config.json").write_text(json.dumps(SMALL), encoding="utf-8")
-    recipe = load_recipe(ROOT / "recipes" / "demo" / "agnews_tiny_sft.yaml").with_values(
-        {"model_name_or_path": str(tmp_path / "small"), "per_device_train_batch_size": 2, "cutoff_len": 64})
+    (tmp_path / "small" / "config.json").write_text(json.dumps(config), encoding="utf-8")
+    recipe = load_recipe(recipe_file).with_values(
+        {"model_name_or_path": str(tmp_path / "small"), "per_device_train_batch_size": 2, "cutoff_len": cutoff})
     work = tmp_path / "work"
     args = measured_args(recipe, work, 3, [])
-    write_synthetic_data(recipe, work / "data", 2 * int(recipe.setting("gradient_accumulation_steps")) * 4, 64)
-    cached_random_model(str(tmp_path / "small"), str(recipe.template), work / "model")
+    write_synthetic_data(recipe, work / "data", 2 * int(recipe.setting("gradient_accumulation_steps")) * 4, cutoff)
+    cached_random_model(str(tmp_path / "small"), str(recipe.template), work / "model", recipe.is_classifier)
     (work / "args.json").write_text(json.dumps(args), encoding="utf-8")
+    return work, args
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="the CPU's file (a GPU adds its allocator's peaks)")
+def test_the_probe_trains_the_measured_arguments_and_writes_one_time_per_step(tmp_path: Path,
+                                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """What ``plan --measure`` starts as a process, run in this one: LLaMA-Factory's trainer on the measured
+    arguments (random weights, synthetic rows), the probe's file with a time per optimizer step."""
+    from recipekit.plan.probe import main
+
+    work, _ = probe_work(tmp_path, monkeypatch, ROOT / "recipes" / "demo" / "agnews_tiny_sft.yaml", SMALL, 64)
     main([str(work / "args.json"), str(work / "probe")])
     written = json.loads((work / "probe.rank0.json").read_text(encoding="utf-8"))
     assert written["device"] == "cpu" and len(written["step_seconds"]) == 3
@@ -85,26 +95,10 @@ def test_the_probe_trains_a_classifier_recipe_with_the_classifiers_own_trainer(t
     ``labels``), one time per step."""
     import sys
 
-    from recipekit.plan.measure import cached_random_model, measured_args, write_synthetic_data
     from recipekit.plan.probe import main
-    from recipekit.recipes.reading import load_recipe
 
-    monkeypatch.setenv("LLM_RECIPES_CACHE", str(tmp_path / "cache"))
-    monkeypatch.setenv("WANDB_MODE", "disabled")
-    monkeypatch.delenv("RANK", raising=False)
-    (tmp_path / "bert").mkdir()
-    (tmp_path / "bert" / "config.json").write_text(json.dumps({
-        "architectures": ["BertForMaskedLM"], "model_type": "bert", "vocab_size": 1024, "hidden_size": 64,
-        "intermediate_size": 128, "num_hidden_layers": 2, "num_attention_heads": 2,
-        "max_position_embeddings": 128}), encoding="utf-8")
-    recipe = load_recipe(ROOT / "recipes" / "classifier" / "yelp5_bert_lora.yaml").with_values(
-        {"model_name_or_path": str(tmp_path / "bert"), "per_device_train_batch_size": 2, "cutoff_len": 32})
-    work = tmp_path / "work"
-    args = measured_args(recipe, work, 3, [])
+    work, args = probe_work(tmp_path, monkeypatch, ROOT / "recipes" / "classifier" / "yelp5_bert_lora.yaml", BERT, 32)
     assert "labels" in args
-    write_synthetic_data(recipe, work / "data", 2 * 4, 32)
-    cached_random_model(str(tmp_path / "bert"), str(recipe.template), work / "model", classifier=True)
-    (work / "args.json").write_text(json.dumps(args), encoding="utf-8")
     monkeypatch.setattr(sys, "argv", ["probe.py", str(work / "args.json"), str(work / "probe"), "classifier"])
     main()
     written = json.loads((work / "probe.rank0.json").read_text(encoding="utf-8"))
