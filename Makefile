@@ -47,7 +47,7 @@ test-all: test
 # `make mutate MODULES="recipekit.plan.gpus.* recipekit.steps.*"` runs every mutant of those modules again;
 # `make mutate FRESH=1` starts over
 mutate: $(STAMP)
-	$(if $(FRESH),rm -rf mutants)
+	$(if $(FRESH),rm -rf mutants,$(PY) scripts/mutation_score.py --restore)
 	$(PY) -m mutmut run --max-children 2 $(foreach m,$(MODULES),'$(m)')
 	$(PY) scripts/mutation_score.py --recheck --write
 

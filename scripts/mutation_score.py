@@ -3,7 +3,8 @@ reached by any test; a mutant that makes a test time out counts as killed), the 
 ``tests/mutation_equivalent.yaml`` (each with the reason it cannot change behaviour) left out; every other
 survivor is printed with the command that shows its change. ``--write`` puts the table per module into
 docs/testing.md, and into README.md the one per package folder followed by each module's score in short, between
-their marker lines.
+their marker lines, and keeps every mutant's result in ``tests/mutation_results.json`` (with the hash of its
+function), which ``--restore`` puts back into a new clone's ``mutants/`` so a run goes on from there.
 
 Example:
     make mutate                      # mutmut run over [tool.mutmut] in pyproject.toml, then this table
@@ -13,6 +14,7 @@ Example:
 from __future__ import annotations
 
 import argparse
+import json
 import re
 import subprocess
 import sys
@@ -25,6 +27,7 @@ from recipekit.files import atomic_write_text, read_yaml_mapping
 from recipekit.paths import root
 
 EQUIVALENT = "tests/mutation_equivalent.yaml"
+RESULTS = "tests/mutation_results.json"
 RESULT_LINE = re.compile(r"^\s+(?P<key>\S+): (?P<status>.+)$")
 SURVIVORS = ("survived", "no tests")
 BEGIN, END = "<!-- mutation scores: written by scripts/mutation_score.py --write -->", "<!-- end of mutation scores -->"
@@ -39,8 +42,70 @@ def build_parser() -> argparse.ArgumentParser:
                         help="run the survivors again first (mutmut keeps a result until its function changes, so a "
                              "survivor a new test kills stays a survivor until run again)")
     parser.add_argument("--write", action="store_true",
-                        help="write the tables into docs/testing.md and README.md")
+                        help="write the tables into docs/testing.md and README.md, and every result into --results")
+    parser.add_argument("--results", default=RESULTS,
+                        help="JSON of each function's hash and its mutants' results, kept between clones")
+    parser.add_argument("--restore", action="store_true",
+                        help="only put the results kept in --results back into mutants/ (a function whose hash "
+                             "changed is left to run again), then stop")
     return parser
+
+
+def meta_files() -> list[Path]:
+    """mutmut's record of each source file under ``mutants/`` (its mutants' exit codes, its functions' hashes)."""
+    return sorted(Path("mutants").glob("recipekit/**/*.py.meta"))
+
+
+def kept_results(metas: list[Path]) -> dict[str, dict[str, list]]:
+    """Per source file, per function: its hash and its mutants' exit codes in mutmut's numbering (None: not run)."""
+    kept: dict[str, dict[str, list]] = {}
+    for meta_path in metas:
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        codes: dict[str, dict[int, int | None]] = defaultdict(dict)
+        for key, code in meta["exit_code_by_key"].items():
+            function, _, number = key.rpartition("__mutmut_")
+            codes[function.rpartition(".")[2]][int(number)] = code
+        functions = {function: [digest, [codes[function].get(n) for n in range(1, len(codes[function]) + 1)]]
+                     for function, digest in sorted(meta["hash_by_function_name"].items()) if codes[function]}
+        if functions:
+            kept[meta_path.relative_to("mutants").as_posix().removesuffix(".meta")] = functions
+    return kept
+
+
+def results_json(kept: dict[str, dict[str, list]]) -> str:
+    """The kept results, one function to a line (a run changes the lines of the functions it ran)."""
+    def line(function: str, entry: list) -> str:
+        return f"  {json.dumps(function, ensure_ascii=False)}: {json.dumps(entry)}"
+
+    files = [f"{json.dumps(source)}: {{\n" + ",\n".join(line(*item) for item in functions.items()) + "\n}"
+             for source, functions in sorted(kept.items())]
+    return "{\n" + ",\n".join(files) + "\n}\n"
+
+
+def restore(kept: dict[str, dict[str, list]]) -> int:
+    """Put kept results into ``mutants/``: into mutmut's record of a file where it has one (only a mutant not run
+    yet, of a function whose hash is unchanged), else as a new record that mutmut's next run keeps for every
+    function whose hash still matches. Returns how many results were put back."""
+    from mutmut.utils.format_utils import get_mutant_name
+
+    restored = 0
+    for source, functions in kept.items():
+        meta_path = Path("mutants") / f"{source}.meta"
+        meta = (json.loads(meta_path.read_text(encoding="utf-8")) if meta_path.exists() else
+                {"exit_code_by_key": {}, "hash_by_function_name": {}, "type_check_error_by_key": {},
+                 "durations_by_key": {}, "estimated_durations_by_key": {}})
+        current = meta["hash_by_function_name"]
+        for function, (digest, codes) in functions.items():
+            if current.setdefault(function, digest) != digest:
+                continue
+            for number, code in enumerate(codes, 1):
+                key = get_mutant_name(Path(source), f"{function}__mutmut_{number}")
+                if meta["exit_code_by_key"].get(key) is None:
+                    restored += code is not None
+                    meta["exit_code_by_key"][key] = code
+        meta_path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(meta_path, json.dumps(meta, indent=4))
+    return restored
 
 
 def mutmut_results() -> dict[str, str]:
@@ -160,6 +225,16 @@ def main(argv: list[str] | None = None) -> dict[str, Counter[str]]:
     args = build_parser().parse_args(argv)
     path = Path(args.equivalent) if Path(args.equivalent).is_absolute() else root() / args.equivalent
     equivalent = read_yaml_mapping(path, "list of equivalent mutants")
+    results = Path(args.results) if Path(args.results).is_absolute() else root() / args.results
+    if args.restore or Path("mutants").is_dir():
+        try:
+            kept = json.loads(results.read_text(encoding="utf-8")) if results.exists() else {}
+        except ValueError as exc:
+            raise InputError(f"not the JSON --write keeps: {exc}", str(results)) from None
+        restored = restore(kept)
+        if args.restore:
+            print(f"restored {restored} results from {results} into mutants/")
+            return {}
     statuses = mutmut_results()
     if args.recheck:
         recheck(survivors(statuses, equivalent))
@@ -177,8 +252,13 @@ def main(argv: list[str] | None = None) -> dict[str, Counter[str]]:
         print(f"{statuses[key]}: {key}  (python -m mutmut show {key})")
     for key in sorted(set(equivalent) - set(statuses)):
         print(f"note: {path} lists {key}, which mutmut no longer generates")
+    for key in sorted(k for k in equivalent if statuses.get(k) in ("killed", "timeout")):
+        print(f"note: {path} lists {key}, which a test kills (its function changed: the number may name another "
+              f"mutant now)")
     if args.write:
         new = {name: with_block(root() / name, tables(table, kinds)) for name, kinds in DOCS.items()}
+        new[str(results.relative_to(root()) if results.is_relative_to(root()) else results)] = results_json(
+            kept_results(meta_files()))
         for name, text in new.items():
             atomic_write_text(root() / name, text)
             print(f"wrote {name}")

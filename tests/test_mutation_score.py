@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+import sys
 from collections import Counter
 from pathlib import Path
 
@@ -108,10 +109,11 @@ def test_make_mutate_goes_on_from_the_last_run_rechecks_survivors_and_starts_ove
                 or "rm -rf" in line]
 
     python = ".venv/bin/python"
-    assert planned() == [f"{python} -m mutmut run --max-children 2 ",
+    assert planned() == [f"{python} scripts/mutation_score.py --restore",
+                         f"{python} -m mutmut run --max-children 2 ",
                          f"{python} scripts/mutation_score.py --recheck --write"]
-    assert planned("FRESH=1")[0] == "rm -rf mutants"
-    assert planned("MODULES=recipekit.steps.* recipekit.text.*")[0] == (
+    assert planned("FRESH=1")[:2] == ["rm -rf mutants", f"{python} -m mutmut run --max-children 2 "]
+    assert planned("MODULES=recipekit.steps.* recipekit.text.*")[1] == (
         f"{python} -m mutmut run --max-children 2 'recipekit.steps.*' 'recipekit.text.*'")
 
 
@@ -122,3 +124,89 @@ def test_the_shipped_equivalent_list_names_each_mutant_once_with_a_reason() -> N
     listed = load_yaml(path.read_text(encoding="utf-8"), str(path))  # a key given twice is refused here
     assert listed and all(key.startswith("recipekit.") and "__mutmut_" in key for key in listed)
     assert all(isinstance(why, str) and len(why.split()) >= 5 for why in listed.values())
+
+
+def meta(exit_codes: dict[str, int | None], hashes: dict[str, str]) -> dict:
+    return {"exit_code_by_key": exit_codes, "hash_by_function_name": hashes, "type_check_error_by_key": {},
+            "durations_by_key": {}, "estimated_durations_by_key": {}}
+
+
+def test_kept_results_go_back_only_where_the_function_is_unchanged_and_mutmut_has_no_result(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import json
+
+    monkeypatch.chdir(tmp_path)
+    record = tmp_path / "mutants/recipekit/plan/fit.py.meta"
+    record.parent.mkdir(parents=True)
+    record.write_text(json.dumps(meta({"recipekit.plan.fit.x_same__mutmut_1": None,
+                                       "recipekit.plan.fit.x_same__mutmut_2": 0,
+                                       "recipekit.plan.fit.x_edited__mutmut_1": None},
+                                      {"x_same": "aaa", "x_edited": "new"})), encoding="utf-8")
+    kept = {"recipekit/plan/fit.py": {"x_same": ["aaa", [1, 1]], "x_edited": ["old", [1]]},
+            "recipekit/steps.py": {"xǁStepǁrun": ["ccc", [None, 36]]}}
+    # x_same's first mutant (not run here) comes back; its second keeps this clone's own result; x_edited's hash
+    # changed, so its result would be stale; steps.py has no record yet, so all of it goes in for mutmut to sort out
+    assert tool.restore(kept) == 2
+    assert json.loads(record.read_text(encoding="utf-8"))["exit_code_by_key"] == {
+        "recipekit.plan.fit.x_same__mutmut_1": 1, "recipekit.plan.fit.x_same__mutmut_2": 0,
+        "recipekit.plan.fit.x_edited__mutmut_1": None}
+    new = json.loads((tmp_path / "mutants/recipekit/steps.py.meta").read_text(encoding="utf-8"))
+    assert new == meta({"recipekit.steps.xǁStepǁrun__mutmut_1": None, "recipekit.steps.xǁStepǁrun__mutmut_2": 36},
+                       {"xǁStepǁrun": "ccc"})
+    # what is kept is what mutmut's records hold, numbered from 1, one function to a line
+    assert tool.kept_results(tool.meta_files()) == {
+        "recipekit/plan/fit.py": {"x_edited": ["new", [None]], "x_same": ["aaa", [1, 0]]},
+        "recipekit/steps.py": {"xǁStepǁrun": ["ccc", [None, 36]]}}
+    text = tool.results_json(tool.kept_results(tool.meta_files()))
+    assert json.loads(text) == tool.kept_results(tool.meta_files())
+    assert '  "x_same": ["aaa", [1, 0]]\n},\n' in text and '"xǁStepǁrun": ["ccc", [null, 36]]' in text
+    assert len(text.splitlines()) == 9
+
+
+@pytest.mark.integration
+def test_a_new_clone_goes_on_from_the_kept_results_and_runs_only_the_changed_functions(tmp_path: Path) -> None:
+    """mutmut itself on a two-function project: kept with --write, restored into a clone without mutants/, where
+    mutmut runs again only the mutants of the function that changed."""
+    import json
+    import shutil
+
+    (tmp_path / "recipekit").mkdir()
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "pyproject.toml").write_text('[tool.mutmut]\nsource_paths = ["recipekit"]\n'
+                                             'pytest_add_cli_args = ["-p", "no:xdist", "-q"]\n', encoding="utf-8")
+    (tmp_path / "recipekit/__init__.py").write_text("", encoding="utf-8")
+    source = tmp_path / "recipekit/calc.py"
+    source.write_text("def add(a, b):\n    return a + b\n\n\ndef half(a):\n    return a / 2\n", encoding="utf-8")
+    (tmp_path / "tests/test_calc.py").write_text(
+        "from recipekit.calc import add, half\n\n\ndef test_add():\n    assert add(2, 3) == 5\n\n\n"
+        "def test_half():\n    assert half(4) >= 1\n", encoding="utf-8")
+    # listed before a test came to kill it (or before its number came to name another mutant)
+    (tmp_path / "tests/mutation_equivalent.yaml").write_text(
+        "recipekit.calc.x_add__mutmut_1: b plus a is a plus b\n", encoding="utf-8")
+    for page in ("README.md", "docs/testing.md"):
+        (tmp_path / page).write_text(f"{tool.BEGIN}\n{tool.END}\n", encoding="utf-8")
+
+    def mutmut() -> dict:
+        subprocess.run([sys.executable, "-m", "mutmut", "run", "--max-children", "2"], cwd=tmp_path, check=True,
+                       capture_output=True)
+        return json.loads((tmp_path / "mutants/recipekit/calc.py.meta").read_text(encoding="utf-8"))
+
+    first = mutmut()
+    wrote = run_cli("scripts/mutation_score.py", "--write", cwd=tmp_path)
+    assert wrote.returncode == 0 and "wrote tests/mutation_results.json" in wrote.stdout
+    assert "lists recipekit.calc.x_add__mutmut_1, which a test kills (its function changed" in wrote.stdout
+    kept = json.loads((tmp_path / "tests/mutation_results.json").read_text(encoding="utf-8"))
+    # add's one mutant (a - b) fails test_add; half's two (a * 2, a / 3) still give at least 1 for 4
+    assert kept == {"recipekit/calc.py": {"x_add": [first["hash_by_function_name"]["x_add"], [1]],
+                                          "x_half": [first["hash_by_function_name"]["x_half"], [0, 0]]}}
+    assert "| `calc.py` | 1 | 2 | 0 | 0 | 0 | 0 | 33.3% |" in (tmp_path / "docs/testing.md").read_text("utf-8")
+
+    shutil.rmtree(tmp_path / "mutants")
+    source.write_text(source.read_text(encoding="utf-8").replace("a / 2", "a * 0.5"), encoding="utf-8")
+    restored = run_cli("scripts/mutation_score.py", "--restore", cwd=tmp_path)
+    assert restored.returncode == 0 and restored.stdout.startswith("restored 3 results from ")
+    again = mutmut()
+    assert again["exit_code_by_key"]["recipekit.calc.x_add__mutmut_1"] == 1
+    # mutmut times each mutant it runs: only half's, the function that changed
+    assert sorted(again["durations_by_key"]) == ["recipekit.calc.x_half__mutmut_1", "recipekit.calc.x_half__mutmut_2"]
