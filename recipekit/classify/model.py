@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from recipekit.errors import InputError
+from recipekit.errors import InputError, exception_line
 from recipekit.recipes.arguments import lora_targets
 from recipekit.recipes.classifier import ClassifierArguments
 
@@ -99,7 +99,7 @@ def load_model(args: ClassifierArguments, labels: list[str], tokenizer: Any, tra
                 label2id={label: i for i, label in enumerate(labels)}, pad_token_id=tokenizer.pad_token_id,
                 output_loading_info=True, **kwargs)
     except (OSError, ValueError) as exc:
-        raise InputError(f"cannot load a sequence classifier: {str(exc).splitlines()[0]}",
+        raise InputError(f"cannot load a sequence classifier: {exception_line(exc)}",
                          args.model_name_or_path) from None
     new = new_modules(info["missing_keys"])
     if args.adapter_name_or_path:

@@ -14,11 +14,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from recipekit.errors import InputError
+from recipekit.errors import InputError, exception_line
 from recipekit.recipes.arguments import quiet_transformers
 from recipekit.recipes.reading import Recipe
+from recipekit.report.provenance import ADAPTER_CONFIG, ADAPTER_WEIGHTS
 
-ADAPTER_CONFIG = "adapter_config.json"
 CLASSIFIER_RUN = "classifier_run.json"  # written by train-classifier beside its adapter: the labels in order
 SEQUENCE_CLASSIFIER = "SEQ_CLS"
 
@@ -32,6 +32,9 @@ def adapters(recipe: Recipe) -> list[Path]:
     for folder in folders:
         if not (folder / ADAPTER_CONFIG).is_file():
             raise InputError(f"no trained adapter here ({ADAPTER_CONFIG} missing): train it first", str(folder))
+        if not any((folder / name).is_file() for name in ADAPTER_WEIGHTS):
+            raise InputError(f"{ADAPTER_CONFIG} without the adapter's weights ({' or '.join(ADAPTER_WEIGHTS)}): its "
+                             "training did not finish saving it", str(folder))
     return folders
 
 
@@ -114,7 +117,7 @@ def merge_classifier(recipe: Recipe, adapter: Path, target: Path) -> None:
                   "the adapter, so newly initialized (random)", file=sys.stderr)
         model: Any = PeftModel.from_pretrained(base, str(adapter)).merge_and_unload()
     except (OSError, ValueError, RuntimeError) as exc:
-        raise InputError(f"cannot merge the adapter: {str(exc).splitlines()[0]}", str(adapter)) from None
+        raise InputError(f"cannot merge the adapter: {exception_line(exc)}", str(adapter)) from None
     if model_args.infer_dtype != "auto":
         model = model.to(getattr(torch, model_args.infer_dtype))
     model.save_pretrained(str(target), max_shard_size=f"{model_args.export_size}GB")

@@ -479,12 +479,12 @@ def real_fallback(config: Any, shape: Shape, error: Exception) -> Simulation:
     """The same step on real CPU tensors, for a small model whose code fake tensors cannot run."""
     import torch
 
-    from recipekit.errors import InputError
+    from recipekit.errors import InputError, exception_line
 
     with torch.device("meta"):
         params = sum(p.numel() for p in build_model(config, shape.head_labels, torch.bfloat16).parameters())
     if params > REAL_STEP_LIMIT:
-        raise InputError(f"{config.model_type}: the fake step failed ({str(error).strip().splitlines()[0][:120]}) "
+        raise InputError(f"{config.model_type}: the fake step failed ({exception_line(error)[:120]}) "
                          f"and {params:,} parameters are too many for a real CPU step")
     return run_step(config, shape, fake=False)
 

@@ -12,6 +12,7 @@ from recipekit.paths import at_root, given, shown
 from recipekit.recipes.reading import Recipe, all_recipe_files, load_recipe, recipe_outputs
 
 ADAPTER_CONFIG = "adapter_config.json"  # what peft's save_pretrained writes beside an adapter's weights
+ADAPTER_WEIGHTS = ("adapter_model.safetensors", "adapter_model.bin")  # its weights, in either of peft's formats
 
 
 def recipe_writing(folder: Path, recipe_paths: list[Path]) -> Path | None:

@@ -147,13 +147,13 @@ def test_a_model_that_cannot_load_and_a_target_it_lacks_are_one_line(models: dic
     tokenizer = load_tokenizer(args(models["bert"]))
     with pytest.raises(InputError) as raised:
         load_model(args(tmp_path / "missing"), LABELS, tokenizer, training())
-    assert str(raised.value).startswith(f"{tmp_path / 'missing'}: cannot load a sequence classifier: ")
+    assert str(raised.value).startswith(f"{tmp_path / 'missing'}: cannot load a sequence classifier: OSError: ")
     assert "\n" not in str(raised.value)
     (tmp_path / "empty").mkdir()
     with pytest.raises(InputError) as raised:
         load_model(args(tmp_path / "empty"), LABELS, tokenizer, training())
     message = str(raised.value)
-    assert message.startswith(f"{tmp_path / 'empty'}: cannot load a sequence classifier: ")
+    assert message.startswith(f"{tmp_path / 'empty'}: cannot load a sequence classifier: ValueError: ")
     assert "config.json" in message and "\n" not in message  # transformers' own first line names what is missing
     plain = load_model(args(models["bert"]), LABELS, tokenizer, training())
     with pytest.raises(InputError) as raised:

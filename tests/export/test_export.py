@@ -171,12 +171,30 @@ def test_a_failed_merge_leaves_the_old_export_and_no_partial_folder(models: dict
     adapter = tmp_path / "adapter"
     adapter.mkdir()
     (adapter / "adapter_config.json").write_text(json.dumps({"task_type": "SEQ_CLS"}), encoding="utf-8")
+    (adapter / "adapter_model.safetensors").write_bytes(b"")
     recipe = export_recipe(tmp_path / "export.yaml", model_name_or_path=str(models["bert"]),
                            adapter_name_or_path=str(adapter), export_dir=str(target))
     ran = run_cli("export", recipe)
     assert ran.returncode == 2
     assert ran.stderr.strip().count("\n") == 0 and "classifier_run.json" in ran.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["adapter", "export.yaml", "merged"]
+    assert [p.name for p in target.iterdir()] == ["kept.txt"]
+    # a base model that is not there: transformers' refusal, in one line
+    classifier_adapter(models["bert"], adapter)
+    export_recipe(recipe, model_name_or_path=str(tmp_path / "no-base"), adapter_name_or_path=str(adapter),
+                  export_dir=str(target))
+    ran = run_cli("export", recipe)
+    assert ran.returncode == 2 and ran.stderr.startswith(f"error: {adapter}: cannot merge the adapter: OSError: ")
+    assert ran.stderr.strip().count("\n") == 0 and str(tmp_path / "no-base") in ran.stderr
+    assert [p.name for p in target.iterdir()] == ["kept.txt"]
+    # an adapter whose weights were never saved (peft would look for it on the hub)
+    (adapter / "adapter_model.safetensors").unlink()
+    export_recipe(recipe, model_name_or_path=str(models["bert"]), adapter_name_or_path=str(adapter),
+                  export_dir=str(target))
+    ran = run_cli("export", recipe)
+    assert ran.returncode == 2 and ran.stderr == (
+        f"error: {adapter}: adapter_config.json without the adapter's weights (adapter_model.safetensors or "
+        "adapter_model.bin): its training did not finish saving it\n")
     assert [p.name for p in target.iterdir()] == ["kept.txt"]
 
 

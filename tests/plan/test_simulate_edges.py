@@ -157,7 +157,8 @@ def test_a_bf16_gradient_is_scaled_by_the_mean_in_bf16() -> None:
 
 def test_a_model_too_large_for_a_real_step_is_refused_with_the_first_line_of_the_fake_steps_error() -> None:
     """One Llama layer of 64 with 12,000,000 words, untied: 2 x 12,000,000 x 64 + 36,992 + 64 = 1,536,037,056
-    parameters, above 1.5 billion; the fake step's error, stripped, its first line cut at 120 characters."""
+    parameters, above 1.5 billion; the fake step's error in one line (its type, its message's first line), cut at 120
+    characters."""
     from transformers import AutoConfig
 
     config = AutoConfig.for_model("llama", vocab_size=12_000_000, hidden_size=64, intermediate_size=128,
@@ -166,7 +167,8 @@ def test_a_model_too_large_for_a_real_step_is_refused_with_the_first_line_of_the
     first = "0123456789" * 13  # 130 characters
     with pytest.raises(InputError) as raised:
         real_fallback(config, Shape(1, 8), RuntimeError(f"\n  {first}\nthe second line"))
-    assert str(raised.value) == (f"llama: the fake step failed ({first[:120]}) and 1,536,037,056 parameters are too "
+    shown = f"RuntimeError: {first}"[:120]
+    assert str(raised.value) == (f"llama: the fake step failed ({shown}) and 1,536,037,056 parameters are too "
                                  "many for a real CPU step")
 
 
