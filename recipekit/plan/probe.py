@@ -3,8 +3,8 @@ arguments (or, for a classifier recipe, the classifier's trainer), with a callba
 step and records the peak memory of training; each rank writes ``OUT.rank<N>.json``.
 
 Memory: on CUDA the caching allocator's peaks (allocated, reserved) and the context the device holds besides;
-on the CPU the process's resident memory, sampled every few milliseconds from the start of training to its end,
-over what the process held before the run (libraries imported, nothing loaded).
+on the CPU the process's resident memory, sampled every few milliseconds from before the model loads to the end of
+training, over what the process held before the run (libraries imported, nothing loaded).
 
 Usage: python -m recipekit.plan.probe ARGS.json OUT [classifier]
 """
@@ -39,20 +39,24 @@ class Sampler(threading.Thread):
         return max(self.peak, self.process.memory_info().rss)
 
 
-def probe_callback(before: int, out: Path) -> Any:
+def probe_callback(out: Path) -> Any:
+    """The callback that times each optimizer step and writes ``OUT.rankN.json``; on the CPU its resident-memory
+    peak runs from now (the libraries imported: the baseline) through the model's load and the trainer's setup to
+    the end of training, so it is never below the baseline."""
     import psutil
     import torch
     from transformers import TrainerCallback
 
     cuda = torch.cuda.is_available()  # pragma: no mutate (what follows from it runs on a GPU only)
+    sampler = Sampler(psutil.Process())
+    before = sampler.peak
+    sampler.start()
 
     class Probe(TrainerCallback):
         def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
             if cuda:
                 torch.cuda.synchronize()
                 torch.cuda.reset_peak_memory_stats()
-            self.sampler = Sampler(psutil.Process())
-            self.sampler.start()
             self.marks = [time.perf_counter()]
 
         def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
@@ -61,7 +65,7 @@ def probe_callback(before: int, out: Path) -> Any:
             self.marks.append(time.perf_counter())
 
         def on_train_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
-            rss = self.sampler.finish()
+            rss = sampler.finish()
             steps = [later - earlier for earlier, later in zip(self.marks, self.marks[1:], strict=False)]
             result: dict[str, Any] = {"device": "cpu", "step_seconds": steps, "rss_before": before, "rss_peak": rss}
             # pragma: no mutate start (a GPU's readings: the GPU check, tools/gpu_check.sh, runs them)
@@ -82,7 +86,7 @@ def probe_callback(before: int, out: Path) -> Any:
 def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
     args, out = json.loads(Path(argv[0]).read_text(encoding="utf-8")), Path(argv[1])
-    import psutil
+    import psutil  # noqa: F401  (imported before the baseline is read, like the libraries below)
     import torch
     from llamafactory.train.dpo.workflow import run_dpo  # noqa: F401  (imported before the baseline is read)
     from llamafactory.train.sft.workflow import run_sft  # noqa: F401
@@ -95,9 +99,9 @@ def main(argv: list[str] | None = None) -> None:
         torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))  # pragma: no mutate
     if argv[2:] == ["classifier"]:
         head, training = Recipe(Path(argv[0]), args, classifier=True).parsed()
-        run(head, training, [probe_callback(psutil.Process().memory_info().rss, out)])
+        run(head, training, [probe_callback(out)])
     else:
-        run_exp(args, callbacks=[probe_callback(psutil.Process().memory_info().rss, out)])
+        run_exp(args, callbacks=[probe_callback(out)])
 
 
 if __name__ == "__main__":
