@@ -76,10 +76,10 @@ def test_ctrl_c_at_import_is_one_line_and_the_hook_is_installed_once(
         monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     class Recorder:  # a hook with no __name__ (a callable object) is wrapped too
         def __init__(self) -> None:
-            self.seen: list[type[BaseException]] = []
+            self.seen: list[tuple[type[BaseException], BaseException, object]] = []
 
         def __call__(self, kind: type[BaseException], value: BaseException, trace: object) -> None:
-            self.seen.append(kind)
+            self.seen.append((kind, value, trace))
 
     before = Recorder()
     monkeypatch.setattr(sys, "excepthook", before)
@@ -95,8 +95,9 @@ def test_ctrl_c_at_import_is_one_line_and_the_hook_is_installed_once(
     for kind in (KeyboardInterrupt, Stop):
         hook(kind, kind(), None)
         assert capsys.readouterr().err == INTERRUPTED_LINE + "\n"
-    hook(ValueError, ValueError("a bug"), None)
-    assert before.seen == [ValueError] and capsys.readouterr().err == ""
+    bug, trace = ValueError("a bug"), object()
+    hook(ValueError, bug, trace)  # anything else goes to the hook that was there, as it came
+    assert before.seen == [(ValueError, bug, trace)] and capsys.readouterr().err == ""
 
 
 def test_ctrl_c_ignored_once_the_files_landed_is_back_when_the_command_returns(
