@@ -214,7 +214,7 @@ def data_line(facts: CardFacts) -> str:
     if hub_data(facts):
         return ", ".join(names)
     hub, folder = sorted({found for name in names if (found := hub_id(name))}), data_folder(facts)
-    return (f"{', '.join(names)} in {shown(folder) if folder else '?'}: this run's own local sets"
+    return (f"{', '.join(names)} in {shown(folder)}: this run's own local sets"  # type: ignore[arg-type]
             + (f", not {', '.join(hub)}" if hub else ""))
 
 

@@ -4,16 +4,26 @@ from the adapter folder, the datasets' hub ids, the model card's metadata, a fol
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 from pathlib import Path
 
 import pytest
 import yaml
-from conftest import run_cli, write_jsonl
+from conftest import ascii_locale, run_cli, write_jsonl
 
 from recipekit.converters.catalog import hub_id
 from recipekit.errors import InputError
-from recipekit.export.model_card import CardFacts, Scored, model_card, read_report, split_of, trained_by
+from recipekit.export.model_card import (
+    CardFacts,
+    Scored,
+    card_body,
+    data_line,
+    model_card,
+    read_report,
+    split_of,
+    trained_by,
+)
 from recipekit.files import folder_written
 from recipekit.recipes.reading import Recipe, load_recipe
 
@@ -315,3 +325,70 @@ def test_a_push_id_is_checked_by_huggingface_hub() -> None:
             repo_id(bad)
         assert str(raised.value) == " ".join(str(hub_said.value).split())  # huggingface_hub's words, on one line
         assert "\n" not in str(raised.value) and len(str(raised.value)) > 20
+
+
+def test_a_report_refused_for_the_card_names_every_adapter_and_what_it_does_not_record(tmp_path: Path) -> None:
+    """The report's record edited by hand: no predictions path, no model, a model without an adapter or a source,
+    two adapters on either side; and a folder without a report."""
+    predictions = write_jsonl(tmp_path / "prédictions" / "generated_predictions.jsonl",
+                              [{"predict": "a", "label": "a"}, {"predict": "b", "label": "a"}])
+    report = tmp_path / "report"
+    assert run_cli("report", "classify", predictions, "--out", report, "--bootstrap", "0").returncode == 0
+    path = report / "classify_report.json"
+    written = json.loads(path.read_text(encoding="utf-8"))
+    mine = [str(tmp_path / "saves" / "a"), str(tmp_path / "saves" / "b")]
+
+    def refused(meta: dict) -> str:
+        path.write_text(json.dumps({**written, "meta": meta}), encoding="utf-8")
+        with pytest.raises(InputError) as raised:
+            read_report(report, "val", mine)
+        return str(raised.value).removeprefix(f"{path}: ")
+
+    assert refused({}) == (
+        f"records no model that made its predictions: report them again with --recipe (the recipe that predicted) "
+        f"or --adapter {mine[0]},{mine[1]}, so the card cites this adapter's numbers only")
+    assert refused({"model": {"adapter_name_or_path": None}}) == (
+        f"scored its predictions, made with adapter (none) (from ?), not this export's {mine[0]},{mine[1]}: give the "
+        "report of this adapter's predictions")
+    assert refused({"model": {"adapter_name_or_path": "saves/x,saves/y", "from": "--adapter"}}).startswith(
+        "scored its predictions, made with adapter saves/x,saves/y (from --adapter), not ")
+    with pytest.raises(InputError) as raised:
+        read_report(tmp_path, "val")
+    assert str(raised.value) == (f"{tmp_path}: no classify_report.json or gen_report.json here: give a folder an eval "
+                                 "command wrote")
+    # the report's own paths are not ASCII: read as UTF-8 whatever the locale
+    path.write_text(json.dumps({**written, "meta": {**written["meta"], "model": {"adapter_name_or_path": ",".join(
+        mine), "from": "--adapter"}}}, ensure_ascii=False), encoding="utf-8")
+    with ascii_locale():
+        scored = read_report(report, "val", mine)
+    assert scored.predictions and scored.predictions["path"] == str(predictions)
+
+
+def test_the_data_line_for_hub_sets_local_sets_and_none(tmp_path: Path) -> None:
+    export = Recipe(tmp_path / "export.yaml", {"model_name_or_path": "org/base", "export_dir": "m",
+                                               "adapter_name_or_path": "saves/a"})
+
+    def line(dataset: str | None, dataset_dir: Path | None = None) -> str:
+        values = {"model_name_or_path": "org/base", "stage": "sft", "finetuning_type": "lora",
+                  "output_dir": "saves/a", **({"dataset": dataset} if dataset else {}),
+                  **({"dataset_dir": str(dataset_dir)} if dataset_dir else {})}
+        return data_line(CardFacts("m", export, "text-generation", Recipe(tmp_path / "mine.yaml", values)))
+
+    assert line(None) == "(none named)"
+    assert line("yelp5,agnews") == "Yelp/yelp_review_full, fancyzhx/ag_news"  # the repository's data/
+    assert line("yelp5,agnews,mine", ROOT / "data") == "Yelp/yelp_review_full, fancyzhx/ag_news, mine"
+    # the training recipe's own folder (no run folder given): the sets by name, and the hub sets they are not
+    own = tmp_path / "own-data"
+    assert line("yelp5,mine,agnews", own) == (f"yelp5, mine, agnews in {own}: this run's own local sets, not "
+                                              "Yelp/yelp_review_full, fancyzhx/ag_news")
+    assert line("mine,theirs", own) == f"mine, theirs in {own}: this run's own local sets"
+
+
+def test_a_card_of_a_recipe_that_reproduces_no_report_lists_no_differences(tmp_path: Path) -> None:
+    export = Recipe(tmp_path / "export.yaml", {"model_name_or_path": "org/base", "export_dir": "m",
+                                               "adapter_name_or_path": "saves/a"})
+    mine = Recipe(tmp_path / "mine.yaml", {"model_name_or_path": "org/base", "stage": "sft", "dataset": "mine",
+                                           "finetuning_type": "lora", "output_dir": "saves/a"})
+    text = card_body(CardFacts("m", export, "text-generation", mine))
+    assert "- data: mine\n\n## Results" in text
+    assert "reproduces" not in text and "Differences" not in text
