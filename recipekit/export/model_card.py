@@ -256,9 +256,8 @@ def model_card(facts: CardFacts) -> Any:
         data = card_data(facts)
         text = f"---\n{data.to_yaml()}\n---\n\n{card_body(facts)}"
         card = ModelCard(text)
-    except ValueError as exc:
-        raise InputError(f"huggingface_hub refused the model card: {' '.join(str(exc).split())}",
-                         str(facts.export.path)) from None
+    except ValueError as exc:  # a value the card cannot hold (a report's metric that is not a number...)
+        raise InputError(f"the model card cannot be made: {exception_line(exc)}", str(facts.export.path)) from None
     if card.data.to_dict() != data.to_dict():
         raise InputError("the model card's metadata does not read back as written", str(facts.export.path))
     return card

@@ -392,3 +392,49 @@ def test_a_card_of_a_recipe_that_reproduces_no_report_lists_no_differences(tmp_p
     text = card_body(CardFacts("m", export, "text-generation", mine))
     assert "- data: mine\n\n## Results" in text
     assert "reproduces" not in text and "Differences" not in text
+
+
+def test_a_card_that_cannot_be_made_or_read_back_is_one_line_naming_the_export_recipe(tmp_path: Path) -> None:
+    export = Recipe(tmp_path / "export.yaml", {"model_name_or_path": "org/base", "export_dir": "m",
+                                               "adapter_name_or_path": "saves/a"})
+
+    def refused(value: object) -> str:
+        scored = Scored(tmp_path, "val", 2, {"accuracy": value}, {})
+        with pytest.raises(InputError) as raised:
+            model_card(CardFacts("m", export, "text-classification", None, [scored]))
+        return str(raised.value)
+
+    assert refused("n/a") == (f"{export.path}: the model card cannot be made: ValueError: could not convert string "
+                              "to float: 'n/a'")
+    # NaN is written, but never equals what is read back
+    assert refused(float("nan")) == f"{export.path}: the model card's metadata does not read back as written"
+
+
+def test_the_whole_card_text_of_a_classifier_on_a_local_base_without_reports(tmp_path: Path,
+                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every line, written by hand: peft's merge, the local base, this run's own sets in a non-ASCII folder kept
+    as written in the recipes' YAML, a reproduced report without differences, no report given."""
+    base, own = tmp_path / "tiny-bert", tmp_path / "données"
+    export = Recipe(tmp_path / "export.yaml", {"model_name_or_path": str(base), "adapter_name_or_path": "saves/b",
+                                               "export_dir": "m", "export_size": 2})
+    trained = Recipe(tmp_path / "mine.yaml", {
+        "model_name_or_path": str(base), "stage": "sft", "dataset": "mine", "dataset_dir": str(own),
+        "finetuning_type": "lora", "lora_rank": 8, "lora_alpha": 16, "lora_target": "query,value",
+        "output_dir": "saves/b"})
+    monkeypatch.setattr("recipekit.export.model_card.differences", lambda recipe: ("A report", []))
+    expected = [
+        "# m", "",
+        f"`{base}` with the LoRA adapter `saves/b` merged in (peft's merge_and_unload, recipe "
+        f"`{tmp_path / 'export.yaml'}`), saved in shards of at most 2 GB.", "",
+        f"The base model is a local folder ({base}): a run on a tiny model, not the report's.", "",
+        "## Training", "", f"- recipe: `{tmp_path / 'mine.yaml'}`",
+        "- method: stage sft, LoRA rank 8, alpha 16, targets query,value",
+        f"- data: mine in {own}: this run's own local sets", "- reproduces: A report", "",
+        "## Differences from the report", "", "- none listed", "",
+        "## Results", "", "No report was given (`--report FOLDER`).", "",
+        "## Recipes", "", f"`{tmp_path / 'mine.yaml'}`:", "", "```yaml", f"model_name_or_path: {base}",
+        "stage: sft", "dataset: mine", f"dataset_dir: {own}", "finetuning_type: lora", "lora_rank: 8",
+        "lora_alpha: 16", "lora_target: query,value", "output_dir: saves/b", "```", "",
+        f"`{tmp_path / 'export.yaml'}`:", "", "```yaml", f"model_name_or_path: {base}",
+        "adapter_name_or_path: saves/b", "export_dir: m", "export_size: 2", "```", ""]
+    assert card_body(CardFacts("m", export, "text-classification", trained)) == "\n".join(expected)
