@@ -17,6 +17,7 @@ from recipekit.data.readers import (
     hub_offline,
     hub_reachable,
     is_json_lines,
+    load_with_datasets,
     read_csv,
     read_file,
     read_source,
@@ -187,3 +188,52 @@ def test_offline_the_hub_is_not_tried_and_the_switch_is_put_back(monkeypatch: py
     assert before == (datasets.config.HF_HUB_OFFLINE, huggingface_hub.constants.HF_HUB_OFFLINE)
     with hub_offline(False):
         assert "HF_HUB_OFFLINE" not in os.environ
+
+
+def test_the_hub_tried_is_the_endpoints_host_and_port_else_huggingface_co_443(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The address and timeout handed to the socket (which refuses: no network is used)."""
+    tried: list[tuple[tuple[str, int], float]] = []
+
+    def refuse(address: tuple[str, int], timeout: float) -> socket.socket:
+        tried.append((address, timeout))
+        raise ConnectionRefusedError(111, "Connection refused")
+
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "")  # empty is not offline, as "0"
+    monkeypatch.delenv("HF_DATASETS_OFFLINE", raising=False)
+    monkeypatch.delenv("HF_ENDPOINT", raising=False)
+    assert hub_reachable() is False
+    monkeypatch.setenv("HF_ENDPOINT", "")
+    assert hub_reachable(timeout=0.5) is False
+    monkeypatch.setenv("HF_ENDPOINT", "https://hub.example.org")
+    assert hub_reachable() is False
+    monkeypatch.setenv("HF_ENDPOINT", "http://mirror.example.org:8080/hf")
+    assert hub_reachable() is False
+    assert tried == [(("huggingface.co", 443), 3.0), (("huggingface.co", 443), 0.5), (("hub.example.org", 443), 3.0),
+                     (("mirror.example.org", 8080), 3.0)]
+
+
+def test_datasets_reads_a_local_file_or_folder_afresh_a_tsv_by_tabs_and_names_a_file_it_cannot_parse(
+        tmp_path: Path) -> None:
+    cache = {"cache_dir": str(tmp_path / "cache")}
+    table = tmp_path / "a.csv"
+    table.write_text("text,label\nhello,1\n", encoding="utf-8")
+    assert load_with_datasets("csv", str(table), **cache)["train"].to_list() == [{"text": "hello", "label": 1}]
+    tabbed = tmp_path / "a.tsv"
+    tabbed.write_text("text\tlabel\nhi there, you\t2\n", encoding="utf-8")
+    assert load_with_datasets("csv", str(tabbed), **cache)["train"].to_list() == [{"text": "hi there, you", "label": 2}]
+    folder = tmp_path / "set"
+    folder.mkdir()
+    (folder / "train.csv").write_text("text,label\nfirst,1\n", encoding="utf-8")
+    stamp = (folder / "train.csv").stat()
+    assert load_with_datasets(str(folder), **cache)["train"].to_list() == [{"text": "first", "label": 1}]
+    # new rows under the old time stamp (a copy made with cp -p, an archive unpacked): datasets' own cache of the
+    # folder would give the old rows back
+    (folder / "train.csv").write_text("text,label\nedits,2\n", encoding="utf-8")
+    os.utime(folder / "train.csv", ns=(stamp.st_atime_ns, stamp.st_mtime_ns))
+    assert load_with_datasets(str(folder), **cache)["train"].to_list() == [{"text": "edits", "label": 2}]
+    broken = tmp_path / "broken.jsonl"
+    broken.write_text('{"text": "a"}\n{"text": \n', encoding="utf-8")
+    with pytest.raises(InputError) as raised:  # a local file: the hub plays no part in the message
+        load_with_datasets("json", str(broken), **cache)
+    assert str(raised.value).startswith(f"{broken}: datasets could not load it: ")
