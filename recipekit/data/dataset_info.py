@@ -63,7 +63,7 @@ def alpaca_ranking_entry() -> dict[str, Any]:
     return {"formatting": "alpaca", "ranking": True, "columns": columns}
 
 
-def sharegpt_entry(messages: str = "messages", ranking: bool = False) -> dict[str, Any]:
+def sharegpt_entry(messages: str, ranking: bool = False) -> dict[str, Any]:
     """ShareGPT rows in the OpenAI message style (``role``/``content``; system, user, assistant).
 
     With ``ranking`` the rows also hold ``chosen``/``rejected`` assistant messages.

@@ -45,6 +45,9 @@ def test_tulu_rows_become_sharegpt_with_tags_and_system_kept(tmp_path: Path) -> 
     ([msg("system", "only")], "no user/assistant turns", "messages"),
     ("[{\"role\": \"user\"", "invalid JSON in messages (Expecting ',' delimiter)", "messages"),
     ({"role": "user"}, "messages is not a list of role/content messages", "messages"),
+    ([msg("user", "a"), "a bare string"], "messages is not a list of role/content messages", "messages"),
+    ([msg("system", "s"), msg("user", "a"), msg("user", "b"), msg("assistant", "c")],
+     "roles do not alternate user/assistant (message 3 is user)", "messages"),  # counted from the system message
 ])
 def test_tulu_broken_conversations_are_counted(tmp_path: Path, messages: object, reason: str,
                                                where_field: str) -> None:

@@ -13,7 +13,7 @@ from conftest import run_script
 
 from recipekit.data import Example, RowLog, select_rows
 from recipekit.data.readers import read_source
-from recipekit.data.textclean import clean_release_text, head_tail
+from recipekit.data.textclean import clean_release_text, head_tail, head_tail_tokens
 from recipekit.errors import InputError
 from recipekit.files import jsonl_lines
 
@@ -59,6 +59,28 @@ def test_head_tail_keeps_both_ends_and_counts_the_cut() -> None:
     assert head_tail("abcdefghij", 10) == ("abcdefghij", 0)
     assert head_tail("abcdefghij", 5) == ("abc\n[... 5 chars cut ...]\nij", 5)
     assert head_tail("abcdefghij", 1) == ("a\n[... 9 chars cut ...]\n", 9)
+
+
+def test_head_tail_in_tokens_counts_the_texts_own_tokens_not_the_special_ones() -> None:
+    """A word-level tokenizer that wraps every encoding in [CLS] ... [SEP] unless told not to: ten words are ten
+    tokens, kept two at each end for a budget of 4 (the head takes the odd one)."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors
+    from transformers import PreTrainedTokenizerFast
+
+    words = [f"w{i}" for i in range(1, 11)]
+    vocab = {word: i for i, word in enumerate(["[UNK]", "[CLS]", "[SEP]", *words])}
+    raw = Tokenizer(models.WordLevel(vocab, unk_token="[UNK]"))
+    raw.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
+    raw.decoder = decoders.WordPiece()  # joins words with spaces
+    raw.post_processor = processors.TemplateProcessing(single="[CLS] $A [SEP]", special_tokens=[("[CLS]", 1),
+                                                                                                ("[SEP]", 2)])
+    tokenizer = PreTrainedTokenizerFast(tokenizer_object=raw, unk_token="[UNK]")
+    text = " ".join(words)
+    assert len(tokenizer.encode(text)) == 12  # the wrapping the budget must not count
+    assert head_tail_tokens(text, 4, tokenizer) == ("w1 w2\n[... 6 tokens cut ...]\nw9 w10", 6)
+    assert head_tail_tokens(text, 5, tokenizer) == ("w1 w2 w3\n[... 5 tokens cut ...]\nw9 w10", 5)
+    assert head_tail_tokens(text, 1, tokenizer) == ("w1\n[... 9 tokens cut ...]\n", 9)
+    assert head_tail_tokens(text, 10, tokenizer) == (text, 0) and head_tail_tokens(text, 0, tokenizer) == (text, 0)
 
 
 def test_reader_names_lines_and_splits(tmp_path: Path) -> None:
@@ -122,3 +144,19 @@ def test_a_csv_field_over_the_csv_modules_default_limit_is_read_whole(tmp_path: 
     rows = read_source(str(path))["train"]
     assert [(r.where, r.fields, r.problem) for r in rows] == [
         (f"{path}:2", {"text": long_text, "label": "1"}, None), (f"{path}:3", {"text": "short", "label": "0"}, None)]
+
+
+def test_a_skip_is_its_reason_and_shows_where_in_the_value_it_failed() -> None:
+    from recipekit.data.readers import Record
+    from recipekit.data.rows import Skip, map_records
+
+    def mapper(record: Record) -> Example:
+        raise Skip("invalid JSON in text (Expecting value)", "text", "at character 4")
+
+    log = RowLog()
+    assert map_records([Record("raw.csv:2", {"text": "[1, ?]"})], mapper, log) == []
+    assert dict(log.counts) == {"invalid JSON in text (Expecting value)": 1}
+    assert log.examples["invalid JSON in text (Expecting value)"] == [
+        "raw.csv:2 (field text = '[1, ?]', at character 4)"]
+    skip = Skip("no label")
+    assert (str(skip), skip.reason, skip.field_name, skip.detail) == ("no label", "no label", None, None)

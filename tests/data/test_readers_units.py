@@ -14,6 +14,7 @@ import pytest
 from recipekit.data.readers import (
     BROKEN_UTF8,
     Record,
+    dataset_records,
     hub_offline,
     hub_reachable,
     is_json_lines,
@@ -237,3 +238,14 @@ def test_datasets_reads_a_local_file_or_folder_afresh_a_tsv_by_tabs_and_names_a_
     with pytest.raises(InputError) as raised:  # a local file: the hub plays no part in the message
         load_with_datasets("json", str(broken), **cache)
     assert str(raised.value).startswith(f"{broken}: datasets could not load it: ")
+
+
+def test_a_datasets_rows_are_named_by_line_in_jsonl_else_by_row_number() -> None:
+    import datasets
+
+    rows = [{"text": f"row {i}", "label": i % 3} for i in range(5)]
+    table = datasets.Dataset.from_list(rows)
+    assert list(dataset_records(table, "data/x.jsonl")) == [
+        Record(f"data/x.jsonl:{i + 1}", row) for i, row in enumerate(rows)]
+    assert [r.where for r in dataset_records(table, "hub/train.parquet")] == [
+        f"hub/train.parquet row {i}" for i in range(1, 6)]
