@@ -18,8 +18,8 @@ def clean_release_text(text: str) -> str:
     if "\\" in text:
         text = _LINE_BREAK.sub("\n", text)
     if ";" in text:
-        fixed = _ENTITY_GAP.sub("&", " " + text)  # the leading space lets an entity at the very start match
-        text = fixed[1:] if fixed[0] == " " else fixed
+        # the leading space lets an entity at the very start match; every line is stripped below
+        text = _ENTITY_GAP.sub("&", " " + text)
     if "&" in text:
         text = html.unescape(text)
     if "\n" not in text:

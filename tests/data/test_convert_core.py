@@ -13,7 +13,7 @@ from conftest import run_script
 
 from recipekit.data import Example, RowLog, select_rows
 from recipekit.data.readers import read_source
-from recipekit.data.textclean import clean_release_text, head_tail, head_tail_tokens
+from recipekit.data.textclean import clean_release_text, head_tail, head_tail_tokens, unescape_backslash_newlines
 from recipekit.errors import InputError
 from recipekit.files import jsonl_lines
 
@@ -160,3 +160,17 @@ def test_a_skip_is_its_reason_and_shows_where_in_the_value_it_failed() -> None:
         "raw.csv:2 (field text = '[1, ?]', at character 4)"]
     skip = Skip("no label")
     assert (str(skip), skip.reason, skip.field_name, skip.detail) == ("no label", "no label", None, None)
+
+
+def test_release_line_breaks_become_lines_each_stripped_with_one_blank_line_at_most() -> None:
+    assert unescape_backslash_newlines('first  line  \\n  second\\n\\n\\n\\nsaid \\"hi\\"') == (
+        'first line\nsecond\n\nsaid "hi"')
+
+
+def test_a_row_left_out_of_one_output_is_counted_with_where_and_which_field() -> None:
+    log = RowLog()
+    log.omit("a tie (no preference)", "raw.csv:3", "winner")
+    log.omit("a tie (no preference)", "raw.csv:7")
+    assert log.omit_examples == {"a tie (no preference)": ["raw.csv:3 (field winner)", "raw.csv:7"]}
+    assert log.summary_lines() == ["  left out 2 row(s): a tie (no preference); e.g. raw.csv:3 (field winner); "
+                                   "raw.csv:7"]

@@ -1,0 +1,34 @@
+"""The registry's reading rules: which converter wrote a set, and a set's distinct answers (its labels)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from conftest import write_jsonl
+
+from recipekit.data.dataset_info import dataset_answers, maker_of
+
+
+def test_the_maker_is_a_non_empty_text_of_a_mapping_entry() -> None:
+    assert maker_of({"file_name": "a.jsonl", "converter": "agnews"}) == "agnews"
+    assert maker_of({"file_name": "a.jsonl", "converter": ""}) is None
+    assert maker_of({"file_name": "a.jsonl", "converter": 3}) is None
+    assert maker_of({"file_name": "a.jsonl"}) is None
+    assert maker_of("a.jsonl") is None  # type: ignore[arg-type]  (a hand-edited registry)
+
+
+def test_a_sets_answers_are_its_distinct_non_blank_outputs_between_two_and_the_most(tmp_path: Path) -> None:
+    (tmp_path / "dataset_info.json").write_text(json.dumps({
+        "labels": {"file_name": "labels.jsonl"},
+        "renamed": {"file_name": "renamed.jsonl", "columns": {"response": "y"}},
+        "chat": {"file_name": "chat.jsonl", "formatting": "sharegpt"}}), encoding="utf-8")
+    write_jsonl(tmp_path / "labels.jsonl", [{"instruction": "q", "output": answer} for answer in
+                                            ("World", " Sports ", "World", "", "   ")] + [{"instruction": "no output"}])
+    assert dataset_answers(tmp_path, "labels") == ["Sports", "World"]  # stripped; blank and missing ones left out
+    assert dataset_answers(tmp_path, "labels", most=2) == ["Sports", "World"]  # exactly the most
+    assert dataset_answers(tmp_path, "labels", most=1) is None
+    write_jsonl(tmp_path / "renamed.jsonl", [{"x": "q", "y": "yes"}, {"x": "q", "y": "yes"}, {"x": "q"}])
+    assert dataset_answers(tmp_path, "renamed") is None  # one answer is no label set
+    write_jsonl(tmp_path / "chat.jsonl", [{"messages": []}])
+    assert dataset_answers(tmp_path, "chat") is None and dataset_answers(tmp_path, "unregistered") is None
