@@ -14,7 +14,6 @@ import json
 import os
 import re
 import socket
-import sys
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -28,6 +27,7 @@ BUILDERS = {".csv": "csv", ".tsv": "csv", ".jsonl": "json", ".json": "json", ".p
 SPLIT_NAMES = ("train", "validation", "dev", "test")
 _SURROGATES = re.compile("[\ud800-\udfff]")
 BROKEN_UTF8 = "broken UTF-8 or lone surrogate replaced with U+FFFD"
+CSV_FIELD_LIMIT = 2**31 - 1  # csv's cap on a field (its default is 128 KiB): a C long holds it everywhere
 
 
 class Record(NamedTuple):
@@ -53,7 +53,7 @@ def _delimiter(path: Path) -> str:
 def csv_reader(handle: Iterable[str], path: Path) -> Any:
     """``csv.reader`` over a CSV/TSV file with no cap on a field's size (the module's default is 128 KiB; pandas
     and ``datasets`` read longer fields)."""
-    csv.field_size_limit(min(sys.maxsize, 2**31 - 1))  # the C long of every platform holds it
+    csv.field_size_limit(CSV_FIELD_LIMIT)
     return csv.reader(handle, delimiter=_delimiter(path))
 
 

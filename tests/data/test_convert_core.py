@@ -174,3 +174,30 @@ def test_a_row_left_out_of_one_output_is_counted_with_where_and_which_field() ->
     assert log.omit_examples == {"a tie (no preference)": ["raw.csv:3 (field winner)", "raw.csv:7"]}
     assert log.summary_lines() == ["  left out 2 row(s): a tie (no preference); e.g. raw.csv:3 (field winner); "
                                    "raw.csv:7"]
+
+
+def test_an_integer_label_may_be_negative_text_and_a_fix_is_counted_each_time() -> None:
+    from recipekit.data.rows import Skip, int_label
+
+    assert int_label({"l": " -3 "}, "l", -5, 5) == -3 and int_label({"l": "4"}, "l", 0, 4) == 4
+    with pytest.raises(Skip, match="l not in 0-4"):
+        int_label({"l": "-3"}, "l", 0, 4)
+    log = RowLog()
+    log.fix("broken UTF-8 replaced", "a.csv:2", "text")
+    log.fix("broken UTF-8 replaced", "a.csv:9", "title")
+    log.add("too long", "a.csv:4", "text", "x" * 79 + "\n" + "y" * 30)  # shown to 80 characters, its break kept
+    assert log.fixes == {"broken UTF-8 replaced": 2}
+    assert log.fix_examples == {"broken UTF-8 replaced": ["a.csv:2 (field text)", "a.csv:9 (field title)"]}
+    assert log.examples == {"too long": ["a.csv:4 (field text = " + "x" * 79 + "…)"]}
+    log.add("too long", "a.csv:5", "text", "x" * 78 + "\ny")
+    assert log.examples["too long"][1] == "a.csv:5 (field text = " + "x" * 78 + "\ny)"
+
+
+def test_stratifying_needs_two_rows_of_each_class_and_names_every_class_short_of_them() -> None:
+    from recipekit.data.splits import _stratify
+
+    assert _stratify(["a", "a", "b", "b"]) == ["a", "a", "b", "b"] and _stratify([None, None]) is None
+    with pytest.raises(InputError) as raised:
+        _stratify(["a", "a", "c", "b"])
+    assert str(raised.value) == ("cannot stratify: class b, c has only one row (add rows or lower "
+                                 "--max-samples/--val-size)")

@@ -14,6 +14,7 @@ import pytest
 from recipekit.data.readers import (
     BROKEN_UTF8,
     Record,
+    csv_has_header,
     dataset_records,
     hub_offline,
     hub_reachable,
@@ -21,6 +22,7 @@ from recipekit.data.readers import (
     load_with_datasets,
     read_csv,
     read_file,
+    read_json_lines,
     read_source,
     repair_text,
     root_cause,
@@ -249,3 +251,30 @@ def test_a_datasets_rows_are_named_by_line_in_jsonl_else_by_row_number() -> None
         Record(f"data/x.jsonl:{i + 1}", row) for i, row in enumerate(rows)]
     assert [r.where for r in dataset_records(table, "hub/train.parquet")] == [
         f"hub/train.parquet row {i}" for i in range(1, 6)]
+
+
+def test_a_header_is_found_through_a_byte_order_mark_broken_bytes_and_quoted_line_breaks(tmp_path: Path) -> None:
+    table = tmp_path / "t.csv"
+    table.write_bytes("text,label\nhello,1\n".encode("utf-8-sig"))
+    assert csv_has_header(table, {"text", "label"})
+    table.write_bytes("text,label\n".encode("utf-16"))
+    assert csv_has_header(table, {"text", "label"})
+    table.write_bytes(b"text , label\nbroken \xff bytes,1\n")  # names stripped; later bytes do not stop it
+    assert csv_has_header(table, {"text", "label"}) and not csv_has_header(table, {"text", "label", "id"})
+    table.write_bytes(b'"two\r\nlines",label\r\nx,1\r\n')  # csv reads the quoted break as written
+    assert csv_has_header(table, {"two\r\nlines", "label"})
+    table.write_bytes(b"")
+    assert not csv_has_header(table, {"text"})
+
+
+def test_json_lines_and_json_arrays_are_told_apart_in_any_encoding(tmp_path: Path) -> None:
+    lines, array = tmp_path / "lines.json", tmp_path / "array.json"
+    lines.write_bytes('{"a": 1}\n{"a": 2}\n'.encode("utf-16"))
+    array.write_bytes('\n  [{"a": 1}]\n'.encode("utf-16"))
+    assert is_json_lines(lines) and not is_json_lines(array)
+    array.write_bytes(b'[{"a": "\xff"}]')  # a broken byte does not stop the look at the first line
+    assert not is_json_lines(array)
+    lines.write_bytes('{"a": "é"}\n{"a": \n[1]\n'.encode("utf-16"))
+    assert list(read_json_lines(lines)) == [
+        Record(f"{lines}:1", {"a": "é"}), Record(f"{lines}:2", {}, "not valid JSON (Expecting value)"),
+        Record(f"{lines}:3", {}, "not a JSON object")]
