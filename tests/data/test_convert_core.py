@@ -201,3 +201,14 @@ def test_stratifying_needs_two_rows_of_each_class_and_names_every_class_short_of
         _stratify(["a", "a", "c", "b"])
     assert str(raised.value) == ("cannot stratify: class b, c has only one row (add rows or lower "
                                  "--max-samples/--val-size)")
+
+
+def test_a_hold_out_too_small_for_every_class_is_scikit_learns_reason_in_one_line() -> None:
+    from recipekit.data.splits import stratified_split
+
+    with pytest.raises(InputError) as raised:
+        stratified_split(["a", "a", "a", "b", "b", "b"], 1, 0)
+    said = str(raised.value)
+    assert said.startswith("cannot hold out 1 of 6 rows stratified by class (") and said.endswith(
+        "); change --val-size")
+    assert "number of classes = 2" in said and "\n" not in said  # scikit-learn's words for it

@@ -44,6 +44,9 @@ def test_a_csv_rows_broken_bytes_are_replaced_and_their_columns_named(tmp_path: 
     first, second = read_csv(path)
     assert first == Record(f"{path}:2", {"text": "ok \ufffd", "label": "1", "note": "café"}, None, ("text",))
     assert second == Record(f"{path}:3", {"text": "fine", "label": "2", "note": "n"})
+    path.write_bytes(b'text,label\r\n"two\r\nlines",1\r\nnext,2\r\n')  # a quoted line break kept as written
+    assert list(read_csv(path)) == [Record(f"{path}:2", {"text": "two\r\nlines", "label": "1"}),
+                                    Record(f"{path}:4", {"text": "next", "label": "2"})]
 
 
 def test_a_tsv_is_read_by_tabs_and_a_headerless_file_by_the_columns_given(tmp_path: Path) -> None:
