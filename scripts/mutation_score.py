@@ -57,7 +57,8 @@ def meta_files() -> list[Path]:
 
 
 def kept_results(metas: list[Path]) -> dict[str, dict[str, list]]:
-    """Per source file, per function: its hash and its mutants' exit codes in mutmut's numbering (None: not run)."""
+    """Per source file, per function with a result: its hash and its mutants' exit codes in mutmut's numbering
+    (None: not run)."""
     kept: dict[str, dict[str, list]] = {}
     for meta_path in metas:
         meta = json.loads(meta_path.read_text(encoding="utf-8"))
@@ -66,7 +67,8 @@ def kept_results(metas: list[Path]) -> dict[str, dict[str, list]]:
             function, _, number = key.rpartition("__mutmut_")
             codes[function.rpartition(".")[2]][int(number)] = code
         functions = {function: [digest, [codes[function].get(n) for n in range(1, len(codes[function]) + 1)]]
-                     for function, digest in sorted(meta["hash_by_function_name"].items()) if codes[function]}
+                     for function, digest in sorted(meta["hash_by_function_name"].items())
+                     if any(code is not None for code in codes[function].values())}  # a function not run: left out
         if functions:
             kept[meta_path.relative_to("mutants").as_posix().removesuffix(".meta")] = functions
     return kept
