@@ -188,6 +188,8 @@ def test_an_integer_label_may_be_negative_text_and_a_fix_is_counted_each_time() 
     log.add("too long", "a.csv:4", "text", "x" * 79 + "\n" + "y" * 30)  # shown to 80 characters, its break kept
     assert log.fixes == {"broken UTF-8 replaced": 2}
     assert log.fix_examples == {"broken UTF-8 replaced": ["a.csv:2 (field text)", "a.csv:9 (field title)"]}
+    assert log.summary_lines()[-1] == ("  repaired 2 time(s), row kept: broken UTF-8 replaced; e.g. a.csv:2 (field "
+                                       "text); a.csv:9 (field title)")
     assert log.examples == {"too long": ["a.csv:4 (field text = " + "x" * 79 + "…)"]}
     log.add("too long", "a.csv:5", "text", "x" * 78 + "\ny")
     assert log.examples["too long"][1] == "a.csv:5 (field text = " + "x" * 78 + "\ny)"
