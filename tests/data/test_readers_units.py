@@ -281,3 +281,12 @@ def test_json_lines_and_json_arrays_are_told_apart_in_any_encoding(tmp_path: Pat
     assert list(read_json_lines(lines)) == [
         Record(f"{lines}:1", {"a": "é"}), Record(f"{lines}:2", {}, "not valid JSON (Expecting value)"),
         Record(f"{lines}:3", {}, "not a JSON object")]
+
+
+def test_a_parquet_files_rows_are_named_by_row_number(tmp_path: Path) -> None:
+    import datasets
+
+    path = tmp_path / "train.parquet"
+    datasets.Dataset.from_list([{"text": "a", "label": 0}, {"text": "b", "label": 1}]).to_parquet(str(path))
+    assert read_file(path) == [Record(f"{path} row 1", {"text": "a", "label": 0}),
+                               Record(f"{path} row 2", {"text": "b", "label": 1})]
