@@ -182,6 +182,8 @@ def test_an_integer_label_may_be_negative_text_and_a_fix_is_counted_each_time() 
     assert int_label({"l": " -3 "}, "l", -5, 5) == -3 and int_label({"l": "4"}, "l", 0, 4) == 4
     with pytest.raises(Skip, match="l not in 0-4"):
         int_label({"l": "-3"}, "l", 0, 4)
+    with pytest.raises(Skip, match="l not in 0-4"):  # only a minus sign may lead the digits
+        int_label({"l": "X3"}, "l", 0, 4)
     log = RowLog()
     log.fix("broken UTF-8 replaced", "a.csv:2", "text")
     log.fix("broken UTF-8 replaced", "a.csv:9", "title")
