@@ -24,7 +24,8 @@ from pathlib import Path
 from recipekit.cli import fraction, script_parser
 from recipekit.errors import InputError, exit_on_input_error
 from recipekit.files import atomic_write_text, read_yaml_mapping
-from recipekit.paths import root
+from recipekit.paths import at_root, root
+from recipekit.paths import shown as under_root
 
 EQUIVALENT = "tests/mutation_equivalent.yaml"
 RESULTS = "tests/mutation_results.json"
@@ -96,17 +97,19 @@ def restore(kept: dict[str, dict[str, list]]) -> int:
         meta = (json.loads(meta_path.read_text(encoding="utf-8")) if meta_path.exists() else
                 {"exit_code_by_key": {}, "hash_by_function_name": {}, "type_check_error_by_key": {},
                  "durations_by_key": {}, "estimated_durations_by_key": {}})
-        current = meta["hash_by_function_name"]
+        current, put_back = meta["hash_by_function_name"], 0
         for function, (digest, codes) in functions.items():
             if current.setdefault(function, digest) != digest:
                 continue
             for number, code in enumerate(codes, 1):
                 key = get_mutant_name(Path(source), f"{function}__mutmut_{number}")
                 if meta["exit_code_by_key"].get(key) is None:
-                    restored += code is not None
+                    put_back += code is not None
                     meta["exit_code_by_key"][key] = code
-        meta_path.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(meta_path, json.dumps(meta, indent=4))
+        if put_back or not meta_path.exists():  # mutmut's own record is rewritten only when it gains a result
+            meta_path.parent.mkdir(parents=True, exist_ok=True)
+            atomic_write_text(meta_path, json.dumps(meta, indent=4))
+        restored += put_back
     return restored
 
 
@@ -227,7 +230,7 @@ def main(argv: list[str] | None = None) -> dict[str, Counter[str]]:
     args = build_parser().parse_args(argv)
     path = Path(args.equivalent) if Path(args.equivalent).is_absolute() else root() / args.equivalent
     equivalent = read_yaml_mapping(path, "list of equivalent mutants")
-    results = Path(args.results) if Path(args.results).is_absolute() else root() / args.results
+    results = at_root(args.results)
     if args.restore or Path("mutants").is_dir():
         try:
             kept = json.loads(results.read_text(encoding="utf-8")) if results.exists() else {}
@@ -259,8 +262,7 @@ def main(argv: list[str] | None = None) -> dict[str, Counter[str]]:
               f"mutant now)")
     if args.write:
         new = {name: with_block(root() / name, tables(table, kinds)) for name, kinds in DOCS.items()}
-        new[str(results.relative_to(root()) if results.is_relative_to(root()) else results)] = results_json(
-            kept_results(meta_files()))
+        new[str(under_root(results))] = results_json(kept_results(meta_files()))
         for name, text in new.items():
             atomic_write_text(root() / name, text)
             print(f"wrote {name}")
