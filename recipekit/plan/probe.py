@@ -86,7 +86,6 @@ def probe_callback(out: Path) -> Any:
 def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
     args, out = json.loads(Path(argv[0]).read_text(encoding="utf-8")), Path(argv[1])
-    import psutil  # noqa: F401  (imported before the baseline is read, like the libraries below)
     import torch
     from llamafactory.train.dpo.workflow import run_dpo  # noqa: F401  (imported before the baseline is read)
     from llamafactory.train.sft.workflow import run_sft  # noqa: F401
