@@ -79,7 +79,13 @@ def test_bad_flags_files_and_a_missing_run_are_one_line_errors(tmp_path: Path) -
     no_run = run_cli("scripts/mutation_score.py", "--equivalent", listed, cwd=tmp_path)
     assert no_run.returncode == 2 and "mutmut results failed (run it where pyproject.toml and mutants/ are)" in \
         no_run.stderr
-    for done in (out_of_range, not_a_mapping, no_run):
+    kept = tmp_path / "results.json"
+    kept.write_text('{"recipekit/steps.py": {', encoding="utf-8")  # cut short
+    broken = run_cli("scripts/mutation_score.py", "--equivalent", listed, "--results", kept, "--restore",
+                     cwd=tmp_path)
+    assert broken.returncode == 2 and f"{kept}: not the JSON --write keeps: " in broken.stderr
+    assert not (tmp_path / "mutants").exists()
+    for done in (out_of_range, not_a_mapping, no_run, broken):
         assert len(done.stderr.strip().splitlines()) == 1 and "Traceback" not in done.stderr
 
 
