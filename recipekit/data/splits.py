@@ -68,7 +68,7 @@ def select_rows(pools: dict[str, list[Example]], max_samples: int | None, val_si
         train_pool, val_pool = pools["train"], pools[held_name]
         val = [val_pool[i] for i in stratified_sample([e.label for e in val_pool], val_size, seed)]
     else:
-        only = pools.get("train") if "train" in pools else pools.get(held_name or "", [])
+        only = pools["train"] if "train" in pools else pools[held_name] if held_name else []
         rest, held = stratified_split([e.label for e in only], val_size or 0, seed)
         train_pool, val = [only[i] for i in rest], [only[i] for i in held]
     if max_samples is not None and max_samples > len(train_pool):

@@ -32,3 +32,8 @@ def test_a_sets_answers_are_its_distinct_non_blank_outputs_between_two_and_the_m
     assert dataset_answers(tmp_path, "renamed") is None  # one answer is no label set
     write_jsonl(tmp_path / "chat.jsonl", [{"messages": []}])
     assert dataset_answers(tmp_path, "chat") is None and dataset_answers(tmp_path, "unregistered") is None
+    # fifty distinct answers are still a label set by default; fifty-one are free text
+    write_jsonl(tmp_path / "labels.jsonl", [{"instruction": "q", "output": f"class {i:02d}"} for i in range(50)])
+    assert dataset_answers(tmp_path, "labels") == [f"class {i:02d}" for i in range(50)]
+    write_jsonl(tmp_path / "labels.jsonl", [{"instruction": "q", "output": f"class {i:02d}"} for i in range(51)])
+    assert dataset_answers(tmp_path, "labels") is None

@@ -73,3 +73,54 @@ def test_a_skipped_value_is_shown_with_its_own_spacing() -> None:
     log = RowLog()
     map_records([Record("a.csv:2", {"label": "x" * 50})], mapper, log)
     assert log.examples == {"bad label": ["a.csv:2 (field label = '" + "x" * 36 + "...)"]}
+
+
+def test_rows_that_all_lack_the_asked_column_are_one_error_naming_it_and_the_first_such_rows_columns() -> None:
+    def mapper(record: Record) -> Example:
+        if "label" not in record.fields:
+            raise Skip("missing value", "label" if record.fields.get("cls") != 9 else "text")
+        raise Skip("label not in 0-3", "label")
+
+    records = [Record("raw.csv:2", {}, "wrong number of fields"), Record("raw.csv:3", {}),
+               Record("raw.csv:4", {"body": "a", "cls": 1}), Record("raw.csv:5", {"body": "b", "cls": 9}),
+               Record("raw.csv:6", {"x": "c", "cls": 2}), Record("raw.csv:7", {"label": 7})]
+    log = RowLog()
+    with pytest.raises(InputError) as raised:
+        map_records(records, mapper, log)
+    # 'label' is missing from 2 rows with fields (the empty row and the wrong-width row are not counted), 'text' from 1
+    assert str(raised.value) == ("raw.csv: no row could be used: 2 row(s) have no column 'label' (columns found: "
+                                 "body, cls)")
+    assert raised.value.path == "raw.csv"
+    assert log.counts == {"wrong number of fields": 1, "missing value": 4, "label not in 0-3": 1}
+    assert log.examples["missing value"] == ["raw.csv:3 (field label)", "raw.csv:4 (field label)",
+                                             "raw.csv:5 (field text)"]
+    # a hub row's place has no line number: it is named whole
+    with pytest.raises(InputError) as raised:
+        map_records([Record("org/set[train] row 1", {"body": "a"})], mapper, RowLog())
+    assert raised.value.path == "org/set[train] row 1"
+
+
+def test_a_skip_naming_no_field_or_one_row_that_maps_is_not_a_missing_column() -> None:
+    def mapper(record: Record) -> Example:
+        if record.fields.get("ok"):
+            return Example({"x": 1})
+        raise Skip("unusable", None if record.fields.get("anon") else "label")
+
+    assert map_records([Record("a.csv:2", {"anon": 1})], mapper, RowLog()) == []
+    rows = [Record("a.csv:2", {"body": "a"}), Record("a.csv:3", {"ok": 1}, None, ("ok",))]
+    log = RowLog()
+    assert map_records(rows, mapper, log) == [Example({"x": 1})]
+    assert log.fix_examples == {"broken UTF-8 or lone surrogate replaced with U+FFFD": ["a.csv:3 (field ok)"]}
+
+
+def test_a_commit_with_nothing_staged_names_the_folder_and_replaces_nothing_unasked(tmp_path: Path) -> None:
+    with pytest.raises(InputError) as raised:
+        Conversion().commit("mine", tmp_path)
+    assert str(raised.value) == f"{tmp_path}: nothing to write: no rows were converted"
+    (tmp_path / "dataset_info.json").write_text('{"mine": {"file_name": "mine.jsonl", "converter": "agnews"}}',
+                                                encoding="utf-8")
+    conversion = Conversion()
+    conversion.write(tmp_path, "mine", [Example({"x": 1})], {})
+    with pytest.raises(InputError, match="'mine' was written by convert agnews: convert generic would replace"):
+        conversion.commit("mine", tmp_path, maker="generic")
+    assert not (tmp_path / "mine.jsonl").exists()

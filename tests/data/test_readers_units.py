@@ -238,6 +238,15 @@ def test_datasets_reads_a_local_file_or_folder_afresh_a_tsv_by_tabs_and_names_a_
     (folder / "train.csv").write_text("text,label\nedits,2\n", encoding="utf-8")
     os.utime(folder / "train.csv", ns=(stamp.st_atime_ns, stamp.st_mtime_ns))
     assert load_with_datasets(str(folder), **cache)["train"].to_list() == [{"text": "edits", "label": 2}]
+    # the same when only some splits are asked for, through read_source's hub path with its own cache folder
+    (folder / "train.csv").write_text("text,label\nagain,3\n", encoding="utf-8")
+    os.utime(folder / "train.csv", ns=(stamp.st_atime_ns, stamp.st_mtime_ns))
+    split_cache = tmp_path / "split-cache"
+    assert load_with_datasets(str(folder), splits=("train",), **cache)["train"].to_list() == [
+        {"text": "again", "label": 3}]
+    assert read_source(str(folder), hub=True, hub_splits=["train"], cache_dir=str(split_cache)) == {
+        "train": [Record(f"{folder}[train] row 1", {"text": "again", "label": 3})]}
+    assert any(split_cache.iterdir())
     broken = tmp_path / "broken.jsonl"
     broken.write_text('{"text": "a"}\n{"text": \n', encoding="utf-8")
     with pytest.raises(InputError) as raised:  # a local file: the hub plays no part in the message
@@ -290,3 +299,12 @@ def test_a_parquet_files_rows_are_named_by_row_number(tmp_path: Path) -> None:
     datasets.Dataset.from_list([{"text": "a", "label": 0}, {"text": "b", "label": 1}]).to_parquet(str(path))
     assert read_file(path) == [Record(f"{path} row 1", {"text": "a", "label": 0}),
                                Record(f"{path} row 2", {"text": "b", "label": 1})]
+
+
+def test_a_hub_id_offline_and_not_cached_is_one_line_naming_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")  # nothing listens there
+    with pytest.raises(InputError) as raised:
+        load_with_datasets("nobody/no-such-set", cache_dir=str(tmp_path / "cache"))
+    assert str(raised.value) == (
+        "nobody/no-such-set: the hub is unreachable and this dataset is not in the local datasets cache: load it once "
+        "where the hub is reachable, or pass --input with a local copy of its files")

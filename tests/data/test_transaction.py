@@ -16,6 +16,7 @@ from recipekit.data.dataset_info import default_data_dir
 from recipekit.data.transaction import (
     Plan,
     StagedSet,
+    check_makers,
     check_sets,
     commit,
     content_key,
@@ -496,3 +497,24 @@ def test_a_commit_of_no_converter_checks_no_maker_and_records_none(tmp_path: Pat
     assert registry_of(tmp_path) == {"s": {"file_name": "s.jsonl"}}
     commit(Plan(tmp_path, {"s": StagedSet([{"input": "b"}], {}, [None])}, maker="generic"), "s")
     assert registry_of(tmp_path) == {"s": {"file_name": "s.jsonl", "converter": "generic"}}  # an unrecorded maker
+
+
+def test_a_set_another_converter_wrote_is_named_with_its_file_only_when_that_file_is_its_own(tmp_path: Path) -> None:
+    staged = StagedSet([{"x": 1}], {}, [None])
+    registry = {"mine": {"file_name": "mine.jsonl", "converter": "agnews"},
+                "old": {"file_name": "old.jsonl", "converter": "agnews"},
+                "gone": {"file_name": "gone.jsonl", "converter": "agnews"},
+                "shared": {"file_name": "elsewhere.jsonl", "converter": "agnews"}}
+    (tmp_path / "old.jsonl").write_text("{}\n", encoding="utf-8")
+    (tmp_path / "elsewhere.jsonl").write_text("{}\n", encoding="utf-8")
+    (tmp_path / "shared.jsonl").write_text("{}\n", encoding="utf-8")  # a file of its name that it does not own
+    plan = Plan(tmp_path, {"mine": staged}, maker="generic")
+    with pytest.raises(InputError) as refused:
+        check_makers(plan, registry, ["old", "gone", "shared"], Path("data/dataset_info.json"))
+    assert str(refused.value) == (
+        f"data/dataset_info.json: 'mine', 'old', 'gone', 'shared' were written by convert agnews: convert generic "
+        f"would replace 'mine', delete 'old' and {tmp_path / 'old'}.jsonl, delete 'gone', delete 'shared'; nothing "
+        "was written (--replace to do it, or choose another --name)")
+    with pytest.raises(InputError) as refused:
+        check_makers(plan, registry, [], Path("data/dataset_info.json"))
+    assert str(refused.value).startswith("data/dataset_info.json: 'mine' was written by convert agnews: ")
