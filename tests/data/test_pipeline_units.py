@@ -59,6 +59,9 @@ def test_max_samples_beyond_the_training_rows_is_a_note_and_exactly_all_is_not(
     assert len(select_rows(pools, 6, 0, 0)[0]) == 5
     # a split of another name alone is neither trained on nor held out
     assert select_rows({"extra": [Example({"i": 0})]}, None, 0, 0) == ([], [])
+    # a held-out split alone is split like a training split would be
+    train, val = select_rows({"test": [Example({"i": i}) for i in range(4)]}, None, 1, 0)
+    assert (len(train), len(val)) == (3, 1) and sorted(e.row["i"] for e in train + val) == [0, 1, 2, 3]
     assert capsys.readouterr().out == ("note: --max-samples 6 is more than the 5 training rows there are: all 5 are "
                                        "used\n")
 
