@@ -244,19 +244,6 @@ def ascii_locale() -> Iterator[str]:
         locale.setlocale(locale.LC_CTYPE, before)
 
 
-def run_in_ascii_locale(code: str, *args: str, env: dict[str, str] | None = None) -> str:
-    """``code`` in a new interpreter whose default file encoding is ASCII (UTF-8 mode off, the C locale's character
-    type set before ``code`` runs, as a Windows or Latin-1 locale would; arguments still pass as UTF-8): its
-    output, after checking that it ran and read files as ASCII."""
-    prefix = ("import codecs, locale; locale.setlocale(locale.LC_CTYPE, 'C'); "
-              "print(codecs.lookup(locale.getencoding()).name); ")
-    done = subprocess.run([sys.executable, "-c", prefix + code, *args], capture_output=True, text=True,
-                          env={**os.environ, **(env or {}), "PYTHONUTF8": "0"}, timeout=30, check=False)
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.startswith("ascii\n"), done.stdout
-    return done.stdout.removeprefix("ascii\n")
-
-
 def finished_run_file(folder: str | Path) -> Path:
     """The offline wandb run's file in ``folder`` once wandb's service has written it out: ``run.finish()`` may
     return while the file still holds only its header, so wait (up to 30 s) for its last record, the run's exit."""

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import Piped, ascii_locale, run_in_ascii_locale
+from conftest import Piped, ascii_locale
 
 from recipekit.steps import Outcome, Runner, Step, said_why
 
@@ -65,16 +65,6 @@ def test_each_progress_line_of_run_all_is_flushed_before_the_next_thing_happens(
     assert out.seen == out.getvalue()
 
 
-def test_a_stamp_with_non_ascii_text_is_read_as_utf8_in_an_ascii_locale(tmp_path: Path) -> None:
-    step = Step("greet", ["echo", "caf\u00e9 \u4f60\u597d"])
-    logs = tmp_path / "logs"
-    logs.mkdir()
-    Runner(logs).stamp(step).write_text(step.shell(), encoding="utf-8")
-    code = ("import sys; from pathlib import Path; from recipekit.steps import Runner, Step; "
-            "print(Runner(Path(sys.argv[1])).up_to_date(Step('greet', ['echo', 'caf\\u00e9 \\u4f60\\u597d'])))")
-    assert run_in_ascii_locale(code, str(logs), env={"LLM_RECIPES_ROOT": str(tmp_path)}) == "True\n"
-
-
 def test_a_stamp_with_non_ascii_text_is_read_as_utf8_while_this_process_reads_ascii(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Here, in the C locale's character type (a file opened without an encoding reads as ASCII): the stamp of
@@ -89,14 +79,16 @@ def test_a_stamp_with_non_ascii_text_is_read_as_utf8_while_this_process_reads_as
     assert done is True
 
 
-def test_a_step_run_in_an_ascii_locale_stamps_its_non_ascii_command_as_utf8(tmp_path: Path) -> None:
+def test_a_step_run_in_an_ascii_locale_stamps_its_non_ascii_command_as_utf8(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The stamp of a command with non-ASCII text is written as UTF-8 bytes whatever the locale (not refused by
     an ASCII codec), and says the step is up to date afterwards."""
+    monkeypatch.setenv("LLM_RECIPES_ROOT", str(tmp_path))
     logs = tmp_path / "logs"
-    code = ("import sys; from pathlib import Path; from recipekit.steps import Runner, Step; "
-            "step = Step('greet', [sys.executable, '-c', 'pass', 'caf\\u00e9 \\u4f60\\u597d']); "
-            "runner = Runner(Path(sys.argv[1])); print(runner.execute(step).status, runner.up_to_date(step))")
-    assert run_in_ascii_locale(code, str(logs), env={"LLM_RECIPES_ROOT": str(tmp_path)}) == "ran True\n"
+    step = Step("greet", [sys.executable, "-c", "pass", "caf\u00e9 \u4f60\u597d"])
+    runner = Runner(logs)
+    with ascii_locale():
+        assert (runner.execute(step).status, runner.up_to_date(step)) == ("ran", True)
     command = f"{shlex.quote(sys.executable)} -c pass 'caf\u00e9 \u4f60\u597d'"
     assert (logs / "greet.done").read_bytes() == command.encode("utf-8")
 

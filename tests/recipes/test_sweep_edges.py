@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from conftest import run_in_ascii_locale
+from conftest import ascii_locale
 
 from recipekit.recipes.sweep import point_metrics
 
@@ -41,7 +41,5 @@ def test_result_files_with_non_ascii_text_are_read_as_utf8_in_an_ascii_locale(tm
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
     assert "\u00e9".encode() in (tmp_path / "report" / "gen_report.json").read_bytes()
-    code = ("import json, sys; from pathlib import Path; from recipekit.recipes.sweep import point_metrics; "
-            "print(json.dumps(point_metrics(Path(sys.argv[1])), sort_keys=True))")
-    assert json.loads(run_in_ascii_locale(code, str(tmp_path))) == {
-        "lf_bleu-4": 7.25, "final_train_loss": 0.75, "steps": 2}
+    with ascii_locale():
+        assert point_metrics(tmp_path) == {"lf_bleu-4": 7.25, "final_train_loss": 0.75, "steps": 2}

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import matplotlib.colors
 import pytest
-from conftest import run_in_ascii_locale
+from conftest import ascii_locale
 from cycler import cycler
 from drawn_figures import keep_figures, ticks
 
@@ -37,9 +37,8 @@ def test_a_report_with_non_ascii_labels_is_read_as_utf8_in_an_ascii_locale(tmp_p
     """As a Windows or Latin-1 locale would read it by default: the report is UTF-8 all the same."""
     labels = ["n\u00e9gatif", "positif", "\u4e2d\u6027"]
     put(tmp_path / "fr" / "classify_report.json", {"accuracy": 0.75, "per_class": {k: {} for k in labels}})
-    code = ("import json, sys; from pathlib import Path; from recipekit.report.compare import load_runs; "
-            "print(json.dumps(load_runs([Path(sys.argv[1])], None)[0]['labels']))")
-    assert json.loads(run_in_ascii_locale(code, str(tmp_path / "fr"))) == labels
+    with ascii_locale():
+        assert load_runs([tmp_path / "fr"], None)[0]["labels"] == labels
 
 
 ROWS = [{"run": "v1", "accuracy": 0.5}, {"run": "v8", "accuracy": 0.75}, {"run": "v17", "accuracy": 0.8}]

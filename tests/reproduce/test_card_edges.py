@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import run_in_ascii_locale
+from conftest import ascii_locale
 
 from recipekit.reproduce.card import contamination
 from recipekit.reproduce.chain import Number
@@ -85,12 +85,10 @@ def test_a_contamination_report_with_non_ascii_names_is_read_as_utf8_in_an_ascii
                          "methods": {"exact": {"scored_rows": 1}}}]}
     found = tmp_path / "contamination.json"
     found.write_text(json.dumps(report, ensure_ascii=False), encoding="utf-8")
-    code = ("import json, sys; from pathlib import Path; "
-            "from recipekit.reproduce.card import contamination; from recipekit.reproduce.chain import Number; "
-            "from recipekit.steps import Step; scored = [{}]; "
-            "checked = contamination(scored, [Number('acc', 0.7, 'accuracy', 'r', set='afqmc_验证')], "
-            "[Step('check', ['true'], outputs=[Path(sys.argv[1])])]); "
-            "print(json.dumps([checked, scored]))")
-    assert json.loads(run_in_ascii_locale(code, str(found))) == [{"file": str(found), "settings": {"ngram": 8}},
+    scored: list[dict] = [{}]
+    with ascii_locale():
+        checked = contamination(scored, [Number("acc", 0.7, "accuracy", "r", set="afqmc_验证")],
+                                [Step("check", ["true"], outputs=[found])])
+    assert [checked, scored] == [{"file": str(found), "settings": {"ngram": 8}},
                                 [{"contamination": {"set": "afqmc_验证", "rows": 8, "found": 1,
                                                     "by_training_set": {"afqmc_训练": {"exact": 1}}}}]]

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import ascii_locale, run_in_ascii_locale
+from conftest import ascii_locale
 
 from recipekit.errors import InputError
 from recipekit.reproduce.chain import Chain, Layout
@@ -73,16 +73,6 @@ def test_a_tiny_runs_step_gets_its_recipes_tiny_copy_and_its_notes_before_it_run
         "model_name_or_path": "out/saves/sft/merged", "output_dir": "out/saves/sft/lora", "dataset_dir": "out/data",
         "max_steps": 2, "per_device_train_batch_size": 2, "gradient_accumulation_steps": 2,
         "bf16": True if cuda else None}
-
-
-def test_a_state_with_non_ascii_text_is_read_as_utf8_in_an_ascii_locale(tmp_path: Path) -> None:
-    """As a Windows or Latin-1 locale would read it by default: the state file is UTF-8 all the same."""
-    state = {"chain": "demo", "steps": {"greet": {"status": "ran", "seconds": 0.5, "log": "logs/greet.log",
-                                                  "command": "echo 'caf\u00e9 \u4f60\u597d'"}}}
-    (tmp_path / "reproduce.json").write_text(json.dumps(state, ensure_ascii=False), encoding="utf-8")
-    code = ("import json, sys; from pathlib import Path; from recipekit.reproduce.runner import load_state; "
-            "print(json.dumps(load_state(Path(sys.argv[1]))))")
-    assert json.loads(run_in_ascii_locale(code, str(tmp_path))) == state
 
 
 def test_a_state_with_non_ascii_text_is_read_as_utf8_while_this_process_reads_ascii(tmp_path: Path) -> None:
