@@ -179,9 +179,9 @@ def interrupted_line(step: Step, log: Path, since: float) -> str:
     folders = {(root() / o).parent for o in step.outputs}
     if step.progress:
         folders.add((root() / step.progress).parent)
-    left = sorted(str(p) for folder in folders if folder.is_dir() for p in folder.rglob("*")
-                  if p.is_file() and p.stat().st_mtime >= since)
-    where = (f"it had written {len(left)} file(s) under {', '.join(sorted(map(str, folders)))} (left as they are; "
+    left = sum(1 for folder in folders if folder.is_dir() for p in folder.rglob("*")
+               if p.is_file() and p.stat().st_mtime >= since)
+    where = (f"it had written {left} file(s) under {', '.join(sorted(map(str, folders)))} (left as they are; "
              "a rerun redoes the step)") if left else "it had written nothing in its output folders"
     return f"interrupted (Ctrl-C) during step {step.name}: {where}; its log: {log}"
 

@@ -518,3 +518,17 @@ def test_a_set_another_converter_wrote_is_named_with_its_file_only_when_that_fil
     with pytest.raises(InputError) as refused:
         check_makers(plan, registry, [], Path("data/dataset_info.json"))
     assert str(refused.value).startswith("data/dataset_info.json: 'mine' was written by convert agnews: ")
+
+
+def test_a_file_removed_outside_a_held_unit_goes_at_once_a_missing_one_is_no_error_and_a_folder_is_refused(
+        tmp_path: Path) -> None:
+    path = tmp_path / "a.jsonl"
+    path.write_text("{}\n", encoding="utf-8")
+    remove_file(path)
+    assert list(tmp_path.iterdir()) == []
+    remove_file(path)
+    (tmp_path / "d").mkdir()
+    with pytest.raises(InputError) as raised:
+        remove_file(tmp_path / "d")
+    assert str(raised.value) == f"{tmp_path / 'd'}: is a folder, not a file"
+    assert (tmp_path / "d").is_dir()
