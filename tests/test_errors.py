@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import io
 import signal
 import sys
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -132,6 +134,30 @@ def test_ctrl_c_ignored_once_the_files_landed_is_back_when_the_command_returns(
         assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
     finally:
         signal.signal(signal.SIGINT, original)
+
+
+def test_a_writing_commands_wrote_lines_are_said_with_ctrl_c_ignored_and_its_handler_back_after(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from recipekit.files import announce, atomic_write_bytes, writing_command
+
+    seen: list[tuple[str, object, bool]] = []
+
+    class Watched(io.StringIO):
+        def write(self, text: str) -> int:
+            seen.append((text, signal.getsignal(signal.SIGINT), (tmp_path / "a.txt").exists()))
+            return super().write(text)
+
+    @writing_command
+    def main() -> None:
+        atomic_write_bytes(tmp_path / "a.txt", b"x")
+        announce("wrote a.txt")
+
+    original = signal.getsignal(signal.SIGINT)
+    monkeypatch.setattr(sys, "stdout", Watched())
+    main()
+    # said once the file is in place, while a Ctrl-C could no longer end the run as if nothing had been written
+    assert seen[0] == ("wrote a.txt", signal.SIG_IGN, True)
+    assert signal.getsignal(signal.SIGINT) is original
 
 
 def frames(*names: str) -> SimpleNamespace | None:
