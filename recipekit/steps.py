@@ -149,7 +149,7 @@ POLL_SECONDS = 2.0  # how often a running step's progress is read
 STOP_SECONDS = 30  # how long a child stopped by Ctrl-C may take to end before it is killed
 
 
-def run_child(command: list[str], env: Mapping[str, str] | None = None, log: IO[str] | None = None,
+def run_child(command: list[str], env: Mapping[str, str] | None = None, log: IO[bytes] | None = None,
               cwd: Path | None = None, tick: Callable[[], None] | None = None) -> int:
     """Run ``command`` with this environment's programs first on PATH (``env`` added) and return its exit code:
     its output into ``log`` (else this process's own), ``tick()`` every ``POLL_SECONDS`` while it runs (without a
@@ -245,7 +245,7 @@ class Runner:
                 heartbeat.shown()  # the trainer's own line (or its live bar) says it runs
             heartbeat.beat()
 
-        with log.open("w", encoding="utf-8") as handle:
+        with log.open("wb") as handle:  # the child writes into it
             try:
                 returncode = run_child(step.command, step.env, handle, root(), tick)
             except KeyboardInterrupt:
