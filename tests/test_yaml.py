@@ -52,3 +52,20 @@ def test_recipes_chains_and_suites_refuse_a_repeated_key(tmp_path: Path) -> None
         with pytest.raises(InputError) as caught:
             load(str(path))
         assert str(caught.value).endswith(f"{line}; YAML would keep the last one silently")
+
+
+def test_a_mapping_file_is_named_in_each_of_its_errors(tmp_path: Path) -> None:
+    from recipekit.files import read_yaml_mapping
+
+    path = tmp_path / "cards.yaml"
+    for text, message in (("a: [1\n", f"{path}:2: not valid YAML ("), ("- a\n", f"{path}: a cards file is a YAML "
+                                                                                   "mapping")):
+        path.write_text(text, encoding="utf-8")
+        with pytest.raises(InputError) as caught:
+            read_yaml_mapping(path, "cards file")
+        assert str(caught.value).startswith(message)
+    with pytest.raises(InputError) as caught:
+        read_yaml_mapping(tmp_path / "none.yaml", "cards file")
+    assert str(caught.value) == f"{tmp_path / 'none.yaml'}: no such cards file"
+    path.write_text("a: 1\n", encoding="utf-8")
+    assert read_yaml_mapping(path, "cards file") == {"a": 1}
