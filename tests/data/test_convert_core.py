@@ -31,7 +31,7 @@ def test_jsonl_lines_equal_json_dumps_byte_for_byte() -> None:
         if i % 11 == 0:
             row = {1: text, "x": True}  # a non-string key goes through the plain encoder
         rows.append(row)
-    rows.append({})
+    rows += [{}, {2: "keys that are all numbers"}]
     expected = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
     assert "".join(jsonl_lines(rows)) == expected
 
