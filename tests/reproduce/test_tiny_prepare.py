@@ -79,7 +79,11 @@ def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, list[s
         yield root, notes
 
 
-def test_a_hub_models_recipe_is_copied_whole_onto_the_tiny_model_of_its_family(hub: tuple[Path, list[str]]) -> None:
+def test_a_hub_models_recipe_is_copied_whole_onto_the_tiny_model_of_its_family_trained_on_the_rows(
+        hub: tuple[Path, list[str]]) -> None:
+    """One test: the model is built in the module's fixture, which a mutation run traces to the first test alone."""
+    from transformers import AutoConfig, AutoTokenizer
+
     root, notes = hub
     model = root / "out" / "models" / "qwen2_qwen"
     assert (root / "out" / "recipes" / "sft.yaml").read_text(encoding="utf-8") == f"""\
@@ -106,14 +110,7 @@ max_samples: 16
     assert notes == []
     log = (root / "out" / "logs" / "tiny_model_qwen2_qwen.log").read_text(encoding="utf-8")
     assert log.splitlines()[-1].startswith("wrote qwen2 model (") and log.endswith(f" to {model}\n")
-
-
-def test_the_tiny_models_tokenizer_is_trained_on_the_reproductions_rows_with_the_templates_tokens(
-        hub: tuple[Path, list[str]]) -> None:
-    from transformers import AutoConfig, AutoTokenizer
-
-    root, _ = hub
-    model = root / "out" / "models" / "qwen2_qwen"
+    # its tokenizer: trained on the reproduction's rows, with the template's tokens
     assert AutoConfig.from_pretrained(model).model_type == "qwen2"
     tokenizer = AutoTokenizer.from_pretrained(model)
     assert tokenizer.tokenize(WORD) == [WORD]  # a word of the rows alone: one token of the vocabulary
