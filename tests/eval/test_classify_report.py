@@ -50,6 +50,14 @@ def test_label_matching_cases(raw: str, expected: str | None) -> None:
     assert LabelMatcher(LABELS).match(raw) == expected
 
 
+def test_lenient_matching_finds_a_numbered_label_with_other_spacing_behind_an_answer_prefix() -> None:
+    matcher = LabelMatcher(["1: World", "2: Sports"], lenient=True)
+    assert matcher.match("Answer: 1:World.") == "1: World"
+    assert matcher.match("The answer is 2 :Sports!") == "2: Sports"
+    assert matcher.match("answer: 1:Sports") is None  # a number and a name that disagree
+    assert LabelMatcher(["1: World", "2: Sports"]).match("Answer: 1:World.") is None  # exact: no prefix dropped
+
+
 def test_plain_label_sets_match_exactly_after_normalisation() -> None:
     matcher = LabelMatcher(["A", "B", "tie"])
     assert matcher.match(" tie\n</s>") == "tie"
