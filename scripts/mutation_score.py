@@ -228,7 +228,7 @@ def with_block(path: Path, text: str) -> str:
 @exit_on_input_error
 def main(argv: list[str] | None = None) -> dict[str, Counter[str]]:
     args = build_parser().parse_args(argv)
-    path = Path(args.equivalent) if Path(args.equivalent).is_absolute() else root() / args.equivalent
+    path = at_root(args.equivalent)
     equivalent = read_yaml_mapping(path, "list of equivalent mutants")
     results = at_root(args.results)
     if args.restore or Path("mutants").is_dir():
