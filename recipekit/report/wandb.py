@@ -73,8 +73,8 @@ def offline_records(path: Path) -> Iterator[Any]:
             at += left
             continue
         _, length, kind = struct.unpack("<IHB", data[at:at + CHUNK_HEADER])
-        if kind == 0 and length == 0:
-            break
+        if (kind == 0 and length == 0) or at + CHUNK_HEADER + length > len(data):
+            break  # a zeroed tail, or a record still being written (or cut off when its run was killed)
         pending += data[at + CHUNK_HEADER:at + CHUNK_HEADER + length]
         at += CHUNK_HEADER + length
         if kind in (1, 4):  # a whole record, or the last chunk of one

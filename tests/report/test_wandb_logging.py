@@ -232,6 +232,18 @@ def test_a_zeroed_tail_ends_the_records(tmp_path: Path) -> None:
     assert list(offline_records(path)) == [first]
 
 
+@pytest.mark.parametrize("across_blocks", [False, True])
+@pytest.mark.parametrize("kept", [7, 7 + 10])
+def test_a_record_cut_off_ends_the_records(tmp_path: Path, kept: int, across_blocks: bool) -> None:
+    # a run still writing its file, or killed while writing, leaves its last record short: the ones before count
+    first = summary_record(a="1")
+    cut = run_record("r2", note="x" * 40000) if across_blocks else summary_record(b="2" * 40)
+    end = (BLOCK if across_blocks else len(chunks([first.SerializeToString()]))) + kept  # its FULL or LAST chunk
+    path = write_run(tmp_path / "run.wandb", [], tail=chunks([first.SerializeToString(), cut.SerializeToString()])[
+        len(HEADER):end])
+    assert list(offline_records(path)) == [first]
+
+
 def test_a_file_that_is_not_a_run_file_is_named(tmp_path: Path) -> None:
     path = tmp_path / "run-x.wandb"
     path.write_bytes(b":W&X" + chunks([])[4:])
