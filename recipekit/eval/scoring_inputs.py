@@ -7,8 +7,6 @@ row's prompt: the very prompt ids `predict_with_generate` would see.
 
 from __future__ import annotations
 
-import contextlib
-import io
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -88,11 +86,23 @@ class ScoringSource:
     keep: str = "id,fold,swapped"
 
 
+def quantization_runs_here() -> bool:
+    """Whether a 4/8-bit load can run on this machine: bitsandbytes installed and a CUDA GPU."""
+    import importlib.util
+
+    import torch
+
+    return torch.cuda.is_available() and importlib.util.find_spec("bitsandbytes") is not None
+
+
 def load_for_scoring(args: ScoringSource) -> Loaded:
     """Parse LLaMA-Factory's predict arguments, load tokenizer, template, model and encode every row."""
     import tempfile
 
     check_model_path(args.model)
+    if args.quantization_bit is not None and not quantization_runs_here():
+        raise InputError(f"quantization_bit {args.quantization_bit} needs bitsandbytes and a CUDA GPU; drop it to "
+                         "score in full precision", args.model)
     with tempfile.TemporaryDirectory() as workdir:  # a --data file's scratch registry and the unused output_dir
         return load_in(args, Path(workdir))
 
@@ -115,15 +125,13 @@ def load_in(args: ScoringSource, workdir: Path) -> Loaded:
     elif name not in load_registry(dataset_dir / "dataset_info.json"):
         raise InputError(f"dataset {name!r} is not registered", str(dataset_dir / "dataset_info.json"))
     options: dict[str, Any] = {
-        "model_name_or_path": args.model, "stage": "sft", "do_predict": True, "predict_with_generate": True,
-        "finetuning_type": "lora" if args.adapter else "full", "eval_dataset": name,
+        "model_name_or_path": args.model, "stage": "sft", "predict_with_generate": True, "eval_dataset": name,
         "dataset_dir": str(dataset_dir), "template": args.template, "output_dir": str(workdir / "out"),
-        "overwrite_cache": True, "report_to": "none",
     }
-    options |= {key: value for key, value in (("adapter_name_or_path", args.adapter),
-                                              ("quantization_bit", args.quantization_bit),
-                                              ("max_samples", args.max_samples), ("cutoff_len", args.cutoff_len),
-                                              ("per_device_eval_batch_size", args.batch_size)) if value is not None}
+    options |= {key: value for key, value in (
+        ("adapter_name_or_path", args.adapter), ("max_samples", args.max_samples), ("cutoff_len", args.cutoff_len),
+        ("quantization_bit", args.quantization_bit),  # pragma: no mutate (reached only with bitsandbytes and a GPU)
+        ("per_device_eval_batch_size", args.batch_size)) if value is not None}
     model_args, data_args, training_args, finetuning_args, _ = get_train_args(options)
     tokenizer_module = load_tokenizer(model_args)
     tokenizer = tokenizer_module["tokenizer"]
@@ -131,14 +139,13 @@ def load_in(args: ScoringSource, workdir: Path) -> Loaded:
     aligned = _get_merged_dataset(data_args.eval_dataset, model_args, data_args, training_args, "sft")
     processor = _get_dataset_processor(data_args, "sft", template, tokenizer, tokenizer_module["processor"],
                                        do_generate=True)
-    raw = [row for _, row in read_jsonl(args.data)] if args.data else source_rows(dataset_dir, name)
-    if raw is not None and not (len(raw) == len(aligned) or (args.max_samples and len(raw) > len(aligned))):
+    raw = source_rows(dataset_dir, name)
+    if raw is not None and len(raw[:args.max_samples]) != len(aligned):
         raw = None  # rows do not pair with what LLaMA-Factory loaded: keep no fields rather than wrong ones
     keep = [key.strip() for key in args.keep.split(",") if key.strip()]
     examples, skipped = [], Counter()
     for index, row in enumerate(aligned):
-        with contextlib.redirect_stdout(io.StringIO()):
-            encoded = processor.preprocess_dataset({key: [value] for key, value in row.items()})
+        encoded = processor.preprocess_dataset({key: [value] for key, value in row.items()})
         if not encoded["input_ids"]:
             skipped["LLaMA-Factory drops it (prompt turns not user/assistant alternating)"] += 1
             continue
@@ -146,10 +153,7 @@ def load_in(args: ScoringSource, workdir: Path) -> Loaded:
         gold = response[0]["content"] if len(response) == 1 else ""
         kept = {k: raw[index][k] for k in keep if k in raw[index]} if raw else {}
         examples.append(Example(encoded["input_ids"][0], gold, kept))
-    model = load_model(tokenizer, model_args, finetuning_args, is_trainable=False)
-    if getattr(model, "hf_device_map", None) is None and args.quantization_bit is None:
-        model.to(training_args.device)
-    model.eval()
+    model = load_model(tokenizer, model_args, finetuning_args)  # frozen, in eval mode, on LLaMA-Factory's device
     source = args.data or f"{dataset_dir}/dataset_info.json:{name}"
     return Loaded(model, tokenizer, template, examples, skipped, source, training_args.per_device_eval_batch_size)
 

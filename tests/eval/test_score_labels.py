@@ -4,6 +4,7 @@ agreement with LLaMA-Factory's greedy generation on a model trained here to answ
 from __future__ import annotations
 
 import json
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +16,7 @@ from scipy.special import softmax
 from recipekit.errors import InputError
 from recipekit.eval.label_scoring import label_candidates, score_batch
 from recipekit.eval.labels import LabelMatcher
+from recipekit.eval.scoring_inputs import Loaded, ScoringSource, load_for_scoring
 
 TOPICS = {"1": "World", "2": "Sports", "3": "Business", "4": "Tech"}
 INSTRUCTION = "Classify the news topic: World, Sports, Business or Tech."
@@ -203,3 +205,90 @@ def test_an_export_recipe_scores_into_outputs_scores_not_into_its_merged_model()
     args = apply_recipe(build_parser().parse_args(["--recipe", "recipes/export/yelp5_lora.yaml", "--dataset",
                                                    "yelp5_val"]))
     assert Path(args.out).parts[-4:] == ("outputs", "scores", "yelp5_val", "label_scores.jsonl")
+
+
+def load(topics: dict[str, Path], **given: object) -> Loaded:
+    return load_for_scoring(ScoringSource(**{"model": str(topics["model"]), "template": "default",
+                                             "dataset_dir": str(topics["data"]), **given}))
+
+
+def test_a_registered_set_loads_llamafactorys_prompts_gold_answers_and_the_kept_fields(topics: dict[str, Path]) -> None:
+    source = [json.loads(line) for line in (topics["data"] / "topics_val.jsonl").read_text().splitlines()]
+    loaded = load(topics, dataset="topics_val", keep=" output,id ,absent", batch_size=5)
+    template, tokenizer = template_and_tokenizer(topics["model"])
+    assert loaded.source == f"{topics['data']}/dataset_info.json:topics_val" and loaded.batch_size == 5
+    assert [e.prompt_ids for e in loaded.examples] == [template.encode_oneturn(tokenizer, [
+        {"role": "user", "content": f"{row['instruction']}\n{row['input']}"},
+        {"role": "assistant", "content": row["output"]}])[0] for row in source]
+    assert [(e.gold, e.keep) for e in loaded.examples] == [
+        (row["output"], {"output": row["output"], "id": row["id"]}) for row in source]
+    assert loaded.skipped == Counter()
+    assert not loaded.model.training and not any(p.requires_grad for p in loaded.model.parameters())  # scoring only
+
+    cut = load(topics, dataset="topics_val", max_samples=3, cutoff_len=12)  # fewer rows than the file: still paired
+    assert [e.keep for e in cut.examples] == [{"id": row["id"]} for row in source[:3]] and cut.batch_size == 8
+    assert all(len(e.prompt_ids) <= 12 < len(full.prompt_ids)
+               for e, full in zip(cut.examples, loaded.examples, strict=False))
+
+
+def test_rows_llamafactory_samples_keep_no_fields(topics: dict[str, Path], tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "val.jsonl").write_bytes((topics["data"] / "topics_val.jsonl").read_bytes())
+    registry = json.loads((topics["data"] / "dataset_info.json").read_text())["topics_val"]
+    (data / "dataset_info.json").write_text(json.dumps({"sampled": {**registry, "file_name": "val.jsonl",
+                                                                    "num_samples": 5}}))
+    loaded = load(topics, dataset="sampled", dataset_dir=str(data))
+    assert len(loaded.examples) == 5 and all(e.keep == {} for e in loaded.examples)  # order not the file's
+
+
+def test_a_file_s_rows_llamafactory_drops_are_counted_and_the_others_keep_their_own_fields(
+        topics: dict[str, Path], tmp_path: Path) -> None:
+    def conversation(row_id: str, *turns: tuple[str, str]) -> dict[str, object]:
+        return {"id": row_id, "messages": [{"role": role, "content": text} for role, text in turns]}
+
+    rows = write_jsonl(tmp_path / "rows.jsonl", [
+        conversation("a", ("user", "World news"), ("assistant", "World")),
+        conversation("b", ("user", "x"), ("user", "y"), ("assistant", "Sports")),  # two user turns
+        conversation("c", ("user", "Sports news"), ("assistant", "Sports")),
+        conversation("d", ("user", "no answer")),  # no assistant turn
+        conversation("e", ("user", "Tech news"), ("assistant", "Tech"))])
+    loaded = load(topics, data=str(rows), keep="id")
+    assert loaded.source == str(rows)
+    assert [(e.gold, e.keep) for e in loaded.examples] == [("World", {"id": "a"}), ("Sports", {"id": "c"}),
+                                                           ("Tech", {"id": "e"})]
+    assert loaded.skipped == Counter({"LLaMA-Factory drops it (prompt turns not user/assistant alternating)": 2})
+    unanswered = write_jsonl(tmp_path / "alpaca.jsonl", [{"instruction": "Topic?", "input": "x", "id": 1},
+                                                         {"instruction": "Topic?", "input": "y", "output": ""}])
+    assert [(e.gold, e.keep) for e in load(topics, data=str(unanswered)).examples] == [("", {"id": 1}), ("", {})]
+
+
+def test_what_cannot_be_loaded_is_one_line_before_any_model_is(topics: dict[str, Path], tmp_path: Path) -> None:
+    def refusal(**given: object) -> str:
+        with pytest.raises(InputError) as caught:
+            load(topics, **given)
+        return str(caught.value)
+
+    assert refusal(dataset="nope") == f"{topics['data']}/dataset_info.json: dataset 'nope' is not registered"
+    assert refusal(data=str(tmp_path / "none.jsonl")) == f"{tmp_path / 'none.jsonl'}: no such file"
+    if not torch.cuda.is_available():
+        assert refusal(dataset="topics_val", quantization_bit=4) == (
+            f"{topics['model']}: quantization_bit 4 needs bitsandbytes and a CUDA GPU; drop it to score in full "
+            "precision")
+
+
+def test_an_adapter_is_merged_into_the_model_it_scores_with(topics: dict[str, Path], tmp_path: Path) -> None:
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    torch.manual_seed(0)
+    lora = get_peft_model(AutoModelForCausalLM.from_pretrained(topics["model"]),
+                          LoraConfig(r=4, target_modules=["q_proj", "v_proj"], init_lora_weights=False))
+    lora.save_pretrained(tmp_path / "adapter")
+    merged = lora.merge_and_unload().eval()
+    loaded = load(topics, dataset="topics_val", max_samples=2, adapter=str(tmp_path / "adapter"))
+    prompt = torch.tensor([loaded.examples[0].prompt_ids])
+    with torch.no_grad():
+        base = AutoModelForCausalLM.from_pretrained(topics["model"]).eval()(prompt).logits
+        expected, got = merged(prompt).logits, loaded.model(prompt).logits
+    assert torch.allclose(got, expected, atol=1e-5) and not torch.allclose(got, base, atol=1e-3)
