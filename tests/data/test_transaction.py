@@ -518,6 +518,11 @@ def test_a_set_another_converter_wrote_is_named_with_its_file_only_when_that_fil
     with pytest.raises(InputError) as refused:
         check_makers(plan, registry, [], Path("data/dataset_info.json"))
     assert str(refused.value).startswith("data/dataset_info.json: 'mine' was written by convert agnews: ")
+    registry["old"]["converter"] = "yelp"  # two other makers: both named, in order
+    with pytest.raises(InputError) as refused:
+        check_makers(plan, registry, ["old"], Path("data/dataset_info.json"))
+    assert str(refused.value).startswith(
+        "data/dataset_info.json: 'mine', 'old' were written by convert agnews and convert yelp: convert generic would ")
 
 
 def test_a_file_removed_outside_a_held_unit_goes_at_once_a_missing_one_is_no_error_and_a_folder_is_refused(
