@@ -116,6 +116,26 @@ def test_a_skip_naming_no_field_or_one_row_that_maps_is_not_a_missing_column() -
     assert log.fix_examples == {"broken UTF-8 or lone surrogate replaced with U+FFFD": ["a.csv:3 (field ok)"]}
 
 
+def test_a_mappers_repairs_are_logged_at_their_row_and_field() -> None:
+    def mapper(record: Record) -> Example:
+        return Example({"x": 1}, None, (("whitespace trimmed", "text"), ("label lowercased", "label")))
+
+    log = RowLog()
+    map_records([Record("a.csv:2", {"text": " a "}), Record("a.csv:3", {"text": "b"})], mapper, log)
+    assert log.fixes == {"whitespace trimmed": 2, "label lowercased": 2}
+    assert log.fix_examples == {"whitespace trimmed": ["a.csv:2 (field text)", "a.csv:3 (field text)"],
+                                "label lowercased": ["a.csv:2 (field label)", "a.csv:3 (field label)"]}
+
+
+def test_a_missing_column_error_names_a_file_whose_name_holds_colons() -> None:
+    def mapper(record: Record) -> Example:
+        raise Skip("missing value", "label")
+
+    with pytest.raises(InputError) as raised:
+        map_records([Record("runs/10:30:00/raw.csv:2", {"body": "a"})], mapper, RowLog())
+    assert raised.value.path == "runs/10:30:00/raw.csv"
+
+
 def test_a_commit_with_nothing_staged_names_the_folder_and_replaces_nothing_unasked(tmp_path: Path) -> None:
     with pytest.raises(InputError) as raised:
         Conversion().commit("mine", tmp_path)
