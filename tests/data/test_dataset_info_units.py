@@ -5,9 +5,33 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from conftest import write_jsonl
+import pytest
+from conftest import ascii_locale, write_jsonl
 
-from recipekit.data.dataset_info import dataset_answers, maker_of
+from recipekit.data.dataset_info import dataset_answers, load_registry, maker_of
+from recipekit.errors import InputError
+
+
+def test_a_registry_is_read_as_utf_8_and_a_missing_or_empty_one_is_empty(tmp_path: Path) -> None:
+    path = tmp_path / "dataset_info.json"
+    assert load_registry(path) == {}
+    path.write_text("", encoding="utf-8")
+    assert load_registry(path) == {}
+    path.write_text(json.dumps({"新闻": {"file_name": "新闻.jsonl"}}, ensure_ascii=False), encoding="utf-8")
+    with ascii_locale():
+        assert load_registry(path) == {"新闻": {"file_name": "新闻.jsonl"}}
+
+
+def test_a_registry_that_is_not_an_object_of_entries_is_named(tmp_path: Path) -> None:
+    path = tmp_path / "dataset_info.json"
+    path.write_text('["agnews"]', encoding="utf-8")
+    with pytest.raises(InputError) as caught:
+        load_registry(path)
+    assert str(caught.value) == f"{path}: expected a JSON object of dataset entries"
+    path.write_text('{"a": 1,\n}', encoding="utf-8")
+    with pytest.raises(InputError) as caught:
+        load_registry(path)
+    assert str(caught.value) == f"{path}:2: not valid JSON (Expecting property name enclosed in double quotes)"
 
 
 def test_the_maker_is_a_non_empty_text_of_a_mapping_entry() -> None:
