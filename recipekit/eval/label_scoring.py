@@ -57,7 +57,7 @@ def check_model_path(model: str, flag: str = "--model") -> None:
 def answer_ids(template: Any, tokenizer: Any, content: str) -> list[int]:
     """Token ids of ``content`` as the assistant's answer, as LLaMA-Factory's template encodes it for SFT."""
     messages = [{"role": "user", "content": "x"}, {"role": "assistant", "content": content}]
-    _, response = template.encode_oneturn(tokenizer, messages, None, None)
+    _, response = template.encode_oneturn(tokenizer, messages)
     return list(response) + ([tokenizer.eos_token_id] if template.efficient_eos else [])
 
 
@@ -165,7 +165,7 @@ def score_batch(model: Any, prompts: list[list[int]], candidates: list[list[int]
 
 
 def score_prompts(model: Any, prompts: list[list[int]], candidates: list[list[int]], pad_id: int,
-                  batch_size: int, progress: bool = True) -> np.ndarray:
+                  batch_size: int, progress: bool) -> np.ndarray:
     """``score_batch`` over all prompts, longest first in batches of ``batch_size``, in input order."""
     from tqdm import tqdm
 

@@ -92,7 +92,9 @@ def quantization_runs_here() -> bool:
 
     import torch
 
+    # pragma: no mutate start (True only on a GPU machine with bitsandbytes: the refusal is tested, not this probe)
     return torch.cuda.is_available() and importlib.util.find_spec("bitsandbytes") is not None
+    # pragma: no mutate end
 
 
 def load_for_scoring(args: ScoringSource) -> Loaded:
@@ -158,7 +160,7 @@ def load_in(args: ScoringSource, workdir: Path) -> Loaded:
     return Loaded(model, tokenizer, template, examples, skipped, source, training_args.per_device_eval_batch_size)
 
 
-def score_examples(loaded: Loaded, candidates: Candidates, progress: bool = True) -> Any:
+def score_examples(loaded: Loaded, candidates: Candidates, progress: bool) -> Any:
     """Summed label log-probabilities ``[rows, labels]`` of every loaded example, ``loaded.batch_size`` at once."""
     pad_id = loaded.tokenizer.pad_token_id
     return score_prompts(loaded.model, [e.prompt_ids for e in loaded.examples], candidates.token_ids, pad_id,

@@ -1,14 +1,16 @@
-"""Pairing a predictions file with its baseline's rows: by id when every row of both has one, else by position, and
-each way of not being the same rows refused in one line naming the baseline."""
+"""Reading LLaMA-Factory's predictions file, and pairing it with its baseline's rows: by id when every row of both
+has one, else by position, each way of not being the same rows refused in one line naming the baseline."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import write_jsonl
 
 from recipekit.errors import InputError
-from recipekit.eval.predictions import Prediction, pair_baseline
+from recipekit.eval.predictions import Prediction, load_predictions, pair_baseline
 
 
 def rows(*labels: str, ids: list[Any] | None = None) -> list[Prediction]:
@@ -67,3 +69,29 @@ def test_rows_with_other_gold_labels_are_refused_at_the_baselines_row() -> None:
 def test_gold_labels_that_differ_in_surrounding_space_are_the_same() -> None:
     paired, how = pair_baseline(rows(" a", "b\n"), rows("a ", " b"), "new.jsonl", "base.jsonl")
     assert how == "by position" and [row.line for row in paired] == [1, 2]
+
+
+def test_a_rows_prompt_and_its_other_fields_are_kept_apart_and_a_missing_prompt_is_empty(tmp_path: Path) -> None:
+    path = write_jsonl(tmp_path / "p.jsonl", [{"prompt": "Q1", "predict": "a", "label": "b", "id": 7},
+                                              {"predict": "c", "label": "d"}])
+    assert load_predictions(path) == [Prediction(1, "a", "b", "Q1", {"id": 7}), Prediction(2, "c", "d", "", {})]
+
+
+@pytest.mark.parametrize(("row", "message"), [
+    ({"predict": "a"}, "missing field 'label'"),
+    ({"predict": "a", "label": 3}, "field 'label' must be a string, got int"),
+    ({"predict": None, "label": "b"}, "field 'predict' must be a string, got NoneType"),
+])
+def test_a_row_without_text_answers_is_named_with_its_line(tmp_path: Path, row: dict, message: str) -> None:
+    path = write_jsonl(tmp_path / "p.jsonl", [{"predict": "a", "label": "b"}, row])
+    with pytest.raises(InputError) as caught:
+        load_predictions(path)
+    assert str(caught.value) == f"{path}:2: {message}"
+
+
+def test_a_file_without_rows_is_named(tmp_path: Path) -> None:
+    path = tmp_path / "p.jsonl"
+    path.write_text("\n", encoding="utf-8")
+    with pytest.raises(InputError) as caught:
+        load_predictions(path)
+    assert str(caught.value) == f"{path}: empty file: no prediction rows"

@@ -98,6 +98,29 @@ def test_label_tokens_add_the_end_token_only_when_labels_would_clash(topics: dic
         label_candidates(template, tokenizer, ["World", "World"])
 
 
+@pytest.mark.parametrize(("name", "before", "after", "end"), [
+    ("qwen3", "<think>\n\n</think>\n\n", "", "<|im_end|>\n"),  # an empty thought before every answer
+    ("empty", "", "", ""),  # nothing after the answer: no end tokens to split off
+    ("chatglm3", "\n", "", "</s>"),  # an end token LLaMA-Factory adds itself (efficient_eos)
+    ("breeze", "", "", "</s>"),
+])
+def test_label_tokens_are_the_answer_as_the_template_writes_it_without_its_end(
+        topics: dict[str, Path], name: str, before: str, after: str, end: str) -> None:
+    template, tokenizer = template_and_tokenizer(topics["model"], name)
+    labels = ["World", "Sports", "Tech"]
+    candidates = label_candidates(template, tokenizer, labels)
+    assert candidates.end_ids == tokenizer.encode(end, add_special_tokens=False) and not candidates.with_end
+    assert candidates.token_ids == [tokenizer.encode(before + label + after, add_special_tokens=False)
+                                    for label in labels]
+
+
+def test_an_unknown_end_tokens_mode_is_named(topics: dict[str, Path]) -> None:
+    template, tokenizer = template_and_tokenizer(topics["model"])
+    with pytest.raises(InputError) as caught:
+        label_candidates(template, tokenizer, ["World", "Sports"], "sometimes")
+    assert str(caught.value) == "end tokens must be one of ('auto', 'always', 'never'), got 'sometimes'"
+
+
 def test_score_labels_writes_normalised_probabilities_classify_report_reads(topics: dict[str, Path],
                                                                              tmp_path: Path) -> None:
     out = tmp_path / "scores" / "label_scores.jsonl"

@@ -140,3 +140,16 @@ def test_output_rows_decode_the_prompt_and_pick_the_likeliest_label(tiny: tuple)
                                                                           "logprobs"}
     with pytest.raises(ValueError):
         result_rows(loaded, ["yes", "no", "maybe"], logprobs[:1])  # a row short: not silently cut
+
+
+def test_scoring_shows_a_bar_of_batches_only_when_asked(tiny: tuple, capsys: pytest.CaptureFixture[str]) -> None:
+    tokenizer, model = tiny
+    examples = [Example(tokenizer(text)["input_ids"], "cat", {}) for text in ("the cat", "a dog", "sat", "far")]
+    loaded = Loaded(model, tokenizer, None, examples, Counter(), "rows.jsonl", 3)
+    candidates = Candidates(["cat", "dog"], [tokenizer(" cat")["input_ids"], tokenizer(" dog")["input_ids"]], [],
+                            False)
+    score_examples(loaded, candidates, progress=False)
+    assert capsys.readouterr().err == ""
+    score_examples(loaded, candidates, progress=True)
+    bar = capsys.readouterr().err.replace("\r", "\n").strip().splitlines()[-1]
+    assert bar.startswith("scoring labels: 100%|") and " 2/2 [" in bar and "batch/s]" in bar  # 4 rows, 3 a batch
