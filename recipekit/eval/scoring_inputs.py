@@ -7,6 +7,7 @@ row's prompt: the very prompt ids `predict_with_generate` would see.
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,7 +16,7 @@ from typing import Any
 from recipekit.data.dataset_info import alpaca_entry, load_registry, sharegpt_entry
 from recipekit.errors import InputError
 from recipekit.eval.label_scoring import Candidates, check_model_path, normalise, score_prompts
-from recipekit.files import dumps_json, read_jsonl
+from recipekit.files import read_jsonl
 
 DATA_NAME = "score_labels_input"
 
@@ -105,7 +106,7 @@ def load_for_scoring(args: ScoringSource) -> Loaded:
     if args.quantization_bit is not None and not quantization_runs_here():
         raise InputError(f"quantization_bit {args.quantization_bit} needs bitsandbytes and a CUDA GPU; drop it to "
                          "score in full precision", args.model)
-    with tempfile.TemporaryDirectory() as workdir:  # a --data file's scratch registry and the unused output_dir
+    with tempfile.TemporaryDirectory() as workdir:  # a --data file's scratch registry
         return load_in(args, Path(workdir))
 
 
@@ -123,13 +124,12 @@ def load_in(args: ScoringSource, workdir: Path) -> Loaded:
         dataset_dir, name = workdir / "data", DATA_NAME
         dataset_dir.mkdir()
         registry = {name: {"file_name": str(data), **entry_for_file(data)}}  # scratch, read by LLaMA-Factory now
-        (dataset_dir / "dataset_info.json").write_text(dumps_json(registry), encoding="utf-8")
+        # in ASCII (escapes): LLaMA-Factory reads it in the locale's encoding, and the file's path may be any text
+        (dataset_dir / "dataset_info.json").write_text(json.dumps(registry), encoding="ascii")
     elif name not in load_registry(dataset_dir / "dataset_info.json"):
         raise InputError(f"dataset {name!r} is not registered", str(dataset_dir / "dataset_info.json"))
-    options: dict[str, Any] = {
-        "model_name_or_path": args.model, "stage": "sft", "predict_with_generate": True, "eval_dataset": name,
-        "dataset_dir": str(dataset_dir), "template": args.template, "output_dir": str(workdir / "out"),
-    }
+    options: dict[str, Any] = {"model_name_or_path": args.model, "stage": "sft", "eval_dataset": name,
+                               "dataset_dir": str(dataset_dir), "template": args.template}
     options |= {key: value for key, value in (
         ("adapter_name_or_path", args.adapter), ("max_samples", args.max_samples), ("cutoff_len", args.cutoff_len),
         ("quantization_bit", args.quantization_bit),  # pragma: no mutate (reached only with bitsandbytes and a GPU)

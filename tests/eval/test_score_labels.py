@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import agnews_rows, command_module, run_cli, run_script, write_jsonl
+from conftest import agnews_rows, ascii_locale, command_module, run_cli, run_script, write_jsonl
 from scipy.special import softmax
 
 from recipekit.errors import InputError
@@ -281,6 +281,12 @@ def test_a_file_s_rows_llamafactory_drops_are_counted_and_the_others_keep_their_
     assert [(e.gold, e.keep) for e in loaded.examples] == [("World", {"id": "a"}), ("Sports", {"id": "c"}),
                                                            ("Tech", {"id": "e"})]
     assert loaded.skipped == Counter({"LLaMA-Factory drops it (prompt turns not user/assistant alternating)": 2})
+    named = tmp_path / "新闻" / "行.jsonl"  # a path LLaMA-Factory reads from the registry in the locale's encoding
+    named.parent.mkdir()
+    named.write_bytes(rows.read_bytes())
+    with ascii_locale():
+        assert [e.keep for e in load(topics, data=str(named), keep="id").examples] == [{"id": "a"}, {"id": "c"},
+                                                                                      {"id": "e"}]
     unanswered = write_jsonl(tmp_path / "alpaca.jsonl", [{"instruction": "Topic?", "input": "x", "id": 1},
                                                          {"instruction": "Topic?", "input": "y", "output": ""}])
     assert [(e.gold, e.keep) for e in load(topics, data=str(unanswered)).examples] == [("", {"id": 1}), ("", {})]
@@ -315,3 +321,21 @@ def test_an_adapter_is_merged_into_the_model_it_scores_with(topics: dict[str, Pa
         base = AutoModelForCausalLM.from_pretrained(topics["model"]).eval()(prompt).logits
         expected, got = merged(prompt).logits, loaded.model(prompt).logits
     assert torch.allclose(got, expected, atol=1e-5) and not torch.allclose(got, base, atol=1e-3)
+
+
+def test_a_hub_id_in_the_hugging_face_cache_is_accepted_while_the_hub_does_not_answer(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from huggingface_hub import constants
+
+    from recipekit.eval.label_scoring import check_model_path
+
+    snapshot = tmp_path / "hub" / "models--some-org--cached-model" / "snapshots" / "0123abcd"
+    snapshot.mkdir(parents=True)
+    (snapshot / "config.json").write_text("{}", encoding="utf-8")
+    (snapshot.parents[1] / "refs").mkdir()
+    (snapshot.parents[1] / "refs" / "main").write_text("0123abcd", encoding="utf-8")
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hub"))  # where this machine's cache would be
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    check_model_path("some-org/cached-model")  # answered from the cache: no error
+    with pytest.raises(InputError, match="nor a reachable hub id"):
+        check_model_path("some-org/not-cached")
