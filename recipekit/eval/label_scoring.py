@@ -81,7 +81,7 @@ def label_candidates(template: Any, tokenizer: Any, labels: list[str], end_token
     empty = answer_ids(template, tokenizer, "")
     end = empty[_common_prefix(empty, full[0]):]
     splittable = all(len(ids) > len(end) and ids[len(ids) - len(end):] == end for ids in full)
-    bodies = [ids[: len(ids) - len(end)] for ids in full] if splittable else full
+    bodies = [ids[: len(ids) - len(end)] for ids in full]  # read only when splittable (else the end is kept)
     with_end = end_tokens == "always" or not splittable or (end_tokens == "auto" and _prefix_clash(bodies))
     chosen = full if with_end else bodies
     for i, ids in enumerate(chosen):

@@ -92,8 +92,9 @@ def test_label_tokens_add_the_end_token_only_when_labels_would_clash(topics: dic
     assert clash.token_ids[1][0] == plain.token_ids[0][0] and clash.token_ids[1][-len(end):] == end
     assert label_candidates(template, tokenizer, ["World", "Sports"], "always").token_ids[1] == [
         plain.token_ids[1][0], *end]
-    with pytest.raises(InputError, match="a label's tokens start another label's"):
+    with pytest.raises(InputError) as caught:
         label_candidates(template, tokenizer, ["World", "World Sports"], "never")
+    assert str(caught.value) == "with --end-tokens never, a label's tokens start another label's; use auto or always"
     with pytest.raises(InputError, match="labels 'World' and 'World' encode to the same tokens"):
         label_candidates(template, tokenizer, ["World", "World"])
 
