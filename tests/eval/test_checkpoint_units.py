@@ -121,3 +121,22 @@ def test_the_command_refuses_a_run_without_checkpoints_in_one_line(tmp_path: Pat
         checkpoints_command.main(["--template", "default"])
     assert stopped.value.code == 2
     assert capsys.readouterr().err == "error: missing RUN_DIR, --dataset (or a --recipe that names it)\n"
+
+
+def test_selection_metrics_are_scikit_learns_over_every_label_even_one_never_seen() -> None:
+    import warnings
+
+    import numpy as np
+    from sklearn.metrics import accuracy_score, f1_score, log_loss
+
+    from recipekit.eval.probabilities import selection_metrics
+
+    probs = np.array([[0.7, 0.2, 0.1], [0.6, 0.3, 0.1], [0.2, 0.7, 0.1], [0.5, 0.4, 0.1]])
+    y = np.array([0, 1, 1, 0])  # label 2 is neither answered nor predicted
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no warning about the label nobody predicted
+        got = selection_metrics(probs, y)
+    assert got == {"accuracy": pytest.approx(accuracy_score(y, [0, 0, 1, 0])),
+                   "f1": pytest.approx((0.8 + 2 / 3 + 0) / 3),  # F1 of 0: 2/3 precision, recall 1; label 2 counts 0
+                   "log_loss": pytest.approx(log_loss(y, probs, labels=[0, 1, 2]))}
+    assert got["f1"] == pytest.approx(f1_score(y, [0, 0, 1, 0], labels=[0, 1, 2], average="macro", zero_division=0))
