@@ -327,3 +327,21 @@ def test_rewritten_rows_refuse_scores_of_another_shape() -> None:
     for new_probs, logprobs, predicted, extra in cases:  # one row short, or a third label's column
         with pytest.raises(ValueError, match=r"^zip\(\) argument [24] is (shorter|longer) than argument(s 1-3| 1)$"):
             rewritten_rows(source, new_probs, logprobs, predicted, extra)
+
+
+def test_probabilistic_metrics_by_hand_with_a_confidence_exactly_at_a_bins_edge() -> None:
+    from sklearn.metrics import brier_score_loss
+
+    from recipekit.eval.probabilities import probabilistic_metrics
+
+    probs = np.array([[0.9, 0.05, 0.05], [0.4, 0.35, 0.25], [0.2, 0.7, 0.1], [0.3, 0.2, 0.5]])
+    y = np.array([0, 1, 1, 2])  # the second row is wrong, the rest right
+    got = probabilistic_metrics(probs, y, ["a", "b", "c"], n_bins=2)
+    assert got["log_loss"] == pytest.approx(log_loss(y, probs, labels=[0, 1, 2]))
+    assert got["brier"] == pytest.approx(brier_score_loss(y, probs, labels=[0, 1, 2]))
+    assert got["mean_confidence"] == pytest.approx((0.9 + 0.4 + 0.7 + 0.5) / 4)
+    assert got["argmax_accuracy"] == 0.75 and got["ece_bins"] == 2
+    assert got["reliability"] == [  # 0.5 falls in the first bin, (0, 0.5]
+        {"low": 0.0, "high": 0.5, "count": 2, "confidence": pytest.approx(0.45), "accuracy": 0.5},
+        {"low": 0.5, "high": 1.0, "count": 2, "confidence": pytest.approx(0.8), "accuracy": 1.0}]
+    assert got["ece"] == pytest.approx((2 * abs(0.5 - 0.45) + 2 * abs(1.0 - 0.8)) / 4)
