@@ -61,9 +61,9 @@ def answer_ids(template: Any, tokenizer: Any, content: str) -> list[int]:
     return list(response) + ([tokenizer.eos_token_id] if template.efficient_eos else [])
 
 
-def _common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
+def _common_suffix(a: Sequence[int], b: Sequence[int]) -> int:
     n = 0
-    while n < min(len(a), len(b)) and a[n] == b[n]:
+    while n < min(len(a), len(b)) and a[-1 - n] == b[-1 - n]:
         n += 1
     return n
 
@@ -79,10 +79,12 @@ def label_candidates(template: Any, tokenizer: Any, labels: list[str], end_token
         raise InputError(f"end tokens must be one of {END_TOKEN_MODES}, got {end_tokens!r}")
     full = [answer_ids(template, tokenizer, label) for label in labels]
     empty = answer_ids(template, tokenizer, "")
-    end = empty[_common_prefix(empty, full[0]):]
-    splittable = all(len(ids) > len(end) and ids[len(ids) - len(end):] == end for ids in full)
-    bodies = [ids[: len(ids) - len(end)] for ids in full]  # read only when splittable (else the end is kept)
-    with_end = end_tokens == "always" or not splittable or (end_tokens == "auto" and _prefix_clash(bodies))
+    # the end tokens: what the empty answer and every label's answer end with, each label keeping a token of its own
+    # (a label's text may merge with what the template writes before it, never with these)
+    cut = min(min(_common_suffix(empty, ids), len(ids) - 1) for ids in full)
+    end = empty[len(empty) - cut:]
+    bodies = [ids[: len(ids) - cut] for ids in full]
+    with_end = end_tokens == "always" or (end_tokens == "auto" and _prefix_clash(bodies))
     chosen = full if with_end else bodies
     for i, ids in enumerate(chosen):
         for j in range(i):
