@@ -53,7 +53,7 @@ def calibration_bins(probs: np.ndarray, y: np.ndarray, n_bins: int = DEFAULT_BIN
     """Top-label reliability bins of equal width on [0, 1]: count, mean confidence, accuracy (empty bins left out)."""
     confidence = probs.max(axis=1)
     correct = probs.argmax(axis=1) == y
-    index = np.clip(np.ceil(confidence * n_bins).astype(int) - 1, 0, n_bins - 1)  # (lo, hi], first bin [0, hi]
+    index = np.ceil(confidence * n_bins).astype(int) - 1  # bins (lo, hi]: a top label's confidence is in (0, 1]
     bins = []
     for b in range(n_bins):
         members = index == b

@@ -58,6 +58,11 @@ def test_lenient_matching_finds_a_numbered_label_with_other_spacing_behind_an_an
     assert LabelMatcher(["1: World", "2: Sports"]).match("Answer: 1:World.") is None  # exact: no prefix dropped
 
 
+def test_a_numbered_answer_counts_only_for_a_numbered_label_set() -> None:
+    assert LabelMatcher(["1", "2"]).match("1: 1") is None  # "N: name" read as number and name only for "N: name" labels
+    assert LabelMatcher(["1", "2"]).match("1") == "1"
+
+
 def test_plain_label_sets_match_exactly_after_normalisation() -> None:
     matcher = LabelMatcher(["A", "B", "tie"])
     assert matcher.match(" tie\n</s>") == "tie"
