@@ -345,3 +345,21 @@ def test_probabilistic_metrics_by_hand_with_a_confidence_exactly_at_a_bins_edge(
         {"low": 0.0, "high": 0.5, "count": 2, "confidence": pytest.approx(0.45), "accuracy": 0.5},
         {"low": 0.5, "high": 1.0, "count": 2, "confidence": pytest.approx(0.8), "accuracy": 1.0}]
     assert got["ece"] == pytest.approx((2 * abs(0.5 - 0.45) + 2 * abs(1.0 - 0.8)) / 4)
+
+
+def test_probabilities_are_renormalised_within_the_tolerance_and_a_row_without_them_is_named() -> None:
+    from recipekit.eval.predictions import Prediction
+    from recipekit.eval.probabilities import probability_matrix
+
+    def row(line: int, probs: object) -> Prediction:
+        return Prediction(line, "a", "a", "", {"probs": probs} if probs is not None else {})
+
+    matrix = probability_matrix([row(1, {"a": 0.5, "b": 0.5005}), row(2, {"a": 0.25, "b": 0.75})], ["a", "b"],
+                                "p.jsonl")  # 1.0005: within 1e-3 of 1, divided by its sum
+    assert matrix.tolist() == [[0.5 / 1.0005, 0.5005 / 1.0005], [0.25, 0.75]]
+    with pytest.raises(InputError) as caught:
+        probability_matrix([row(1, {"a": 0.5, "b": 0.5}), row(2, None), row(3, [0.5, 0.5])], ["a", "b"], "p.jsonl")
+    assert str(caught.value) == "p.jsonl:2: field 'probs' must be an object label -> probability (2 of 3 rows have one)"
+    with pytest.raises(InputError) as caught:
+        probability_matrix([row(4, {"a": 0.5, "b": 0.502})], ["a", "b"], "p.jsonl")
+    assert str(caught.value) == "p.jsonl:4: field 'probs' sums to 1.002000 over the labels ['a', 'b'], not 1"

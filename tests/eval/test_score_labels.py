@@ -58,7 +58,7 @@ def template_and_tokenizer(model: Path, template_name: str = "default") -> tuple
 
 @pytest.mark.parametrize(("arch", "candidates"), [
     ("llama", [[11], [12, 13, 14], [12, 15], [40, 41, 42, 43, 44]]),  # shared first token, different lengths
-    ("qwen2", [[11], [12, 13, 14], [12, 15], [40, 41, 42, 43, 44]]),
+    ("qwen2", [[11], [12, 13, 14], [12, 15], [40, 41, 42, 43, 44]]),  # saved with use_cache: false (as after training)
     ("llama", [[7, 8, 9, 11], [7, 8, 9, 12, 13], [7, 8, 9, 14]]),  # a prefix all share (an empty thought, say)
 ])
 def test_shared_prompt_pass_equals_reencoding_each_label(arch: str, candidates: list[list[int]]) -> None:
@@ -68,7 +68,7 @@ def test_shared_prompt_pass_equals_reencoding_each_label(arch: str, candidates: 
     torch.manual_seed(0)
     model = AutoModelForCausalLM.from_config(config_class(
         vocab_size=97, hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
-        num_key_value_heads=2, max_position_embeddings=128)).eval()
+        num_key_value_heads=2, max_position_embeddings=128, use_cache=arch == "llama")).eval()
     generator = torch.Generator().manual_seed(1)
     prompts = [torch.randint(4, 97, (n,), generator=generator).tolist() for n in (9, 1, 23, 5, 14)]
     fast = score_batch(model, prompts, candidates, pad_id=0)
