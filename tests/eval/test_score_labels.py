@@ -104,12 +104,12 @@ def test_label_tokens_add_the_end_token_only_when_labels_would_clash(topics: dic
     ("empty", "", "", ""),  # nothing after the answer: no end tokens to split off
     ("chatglm3", "\n", "", "</s>"),  # an end token LLaMA-Factory adds itself (efficient_eos)
     ("breeze", "", "", "</s>"),
-    ("mistral", " ", "", "</s>"),  # " World" is one token, " 1" two: the answer's leading space is no end token
+    ("mistral", " ", "", "</s>"),  # a leading space a label may merge with: no end token, whatever the label
 ])
 def test_label_tokens_are_the_answer_as_the_template_writes_it_without_its_end(
         topics: dict[str, Path], name: str, before: str, after: str, end: str) -> None:
     template, tokenizer = template_and_tokenizer(topics["model"], name)
-    labels = ["1", "World", "Sports", "Tech"]
+    labels = ["1 x", "World news", "Sports news", "Sci/Tech news"]  # each several tokens
     candidates = label_candidates(template, tokenizer, labels)
     assert candidates.end_ids == tokenizer.encode(end, add_special_tokens=False) and not candidates.with_end
     assert candidates.token_ids == [tokenizer.encode(before + label + after, add_special_tokens=False)
