@@ -192,6 +192,16 @@ def test_full_and_freeze_tuning_save_the_whole_model_and_lora_and_oft_an_adapter
     assert recipe_models(recipe) == (("saves/lean", None) if whole else ("Qwen/Qwen2.5-0.5B", "saves/lean"))
 
 
+def test_a_predict_recipe_naming_no_model_records_none_not_the_word(tmp_path: Path) -> None:
+    from recipekit.report.provenance import recipe_models
+
+    path = tmp_path / "r.yaml"
+    path.write_text("stage: sft\ndo_predict: true\ndataset: x\ntemplate: qwen\n", encoding="utf-8")
+    assert recipe_models(load_recipe(path)) == (None, None)
+    path.write_text("stage: sft\ndo_predict: true\nadapter_name_or_path: saves/a\n", encoding="utf-8")
+    assert recipe_models(load_recipe(path)) == (None, "saves/a")
+
+
 @pytest.mark.parametrize(("method", "saved", "missing"), [
     ("full", "model.safetensors", "adapter_model.safetensors"), ("freeze", "model.safetensors",
                                                                   "adapter_model.safetensors"),

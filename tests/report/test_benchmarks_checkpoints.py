@@ -171,7 +171,7 @@ def test_the_checkpoint_curves_two_axes_and_the_best_step_marked(tmp_path: Path,
     assert same(best.get_xdata(), [20, 20]) and best.get_linestyle() == "--"
     assert best.get_color() == "grey"
     (loss,) = right.get_lines()
-    assert same(loss.get_ydata(), [0.9, 0.6, 0.7]) and loss.get_marker() == "s"
+    assert same(loss.get_xdata(), [10, 20, 30]) and same(loss.get_ydata(), [0.9, 0.6, 0.7]) and loss.get_marker() == "s"
     assert matplotlib.colors.same_color(loss.get_color(), "tab:red")
     assert legend_texts(left) == ["accuracy", "f1", "best by f1", "log loss"]
     assert list(figure.get_size_inches()) == [7, 4]

@@ -162,6 +162,29 @@ def test_a_single_axis_sweep_names_its_line_by_the_axis_and_draws_no_legend(tmp_
     assert same(ax.get_lines()[0].get_ydata(), [1.0, 0.5])
 
 
+def test_two_other_axes_name_each_line_by_both_and_spacing_in_a_value_is_kept(tmp_path: Path,
+                                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    from matplotlib.font_manager import FontProperties
+
+    saved = keep_figures(monkeypatch, plots)
+    rows = [{"point": f"p{i}", "template": t, "lora_rank": r, "lora_dropout": d, "accuracy": i / 10}
+            for i, (t, r, d) in enumerate([("a  b", 8, 0.1), ("c", 8, 0.1), ("a  b", 16, 0.0)])]
+    plot_axis(rows, "template", ["a  b", "c"], "accuracy", tmp_path / "t.png")
+    figure, _ = saved[0]
+    ax = figure.axes[0]
+    assert ticks(ax) == ["a  b", "c"] and tuple(figure.get_size_inches()) == (6.0, 4.0)
+    assert legend_texts(ax) == ["lora_rank=8, lora_dropout=0.1", "lora_rank=16, lora_dropout=0.0"]
+    assert ax.get_legend().get_texts()[0].get_fontsize() == FontProperties(size="small").get_size_in_points()
+    assert same(ax.get_lines()[1].get_ydata(), [0.2, float("nan")])
+
+
+def test_a_sweep_of_one_point_draws_its_one_value(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    saved = keep_figures(monkeypatch, plots)
+    plot_axis([{"point": "p0", "lora_rank": "8", "accuracy": 0.5}], "lora_rank", ["8"], "accuracy", tmp_path / "r.png")
+    (line,) = saved[0][0].axes[0].get_lines()
+    assert same(line.get_ydata(), [0.5]) and line.get_label() == "lora_rank"
+
+
 def trainer_log(folder: Path, rows: list[dict[str, Any]]) -> Path:
     write_jsonl(folder / "trainer_log.jsonl", rows)
     return folder

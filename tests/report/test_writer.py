@@ -32,3 +32,17 @@ def test_writes_held_until_the_block_ends(tmp_path: Path) -> None:
         write_json(tmp_path / "b.json", {})
         raise RuntimeError("stopped")
     assert not (tmp_path / "b.json").exists()
+
+
+def test_the_report_left_in_place_is_named_with_what_it_was_made_from() -> None:
+    from recipekit.report.writer import ReportFolder
+
+    path = Path("out/classify_report.json")
+    assert ReportFolder(path, None, "ab" * 32).left_unchanged() == ""  # no report there
+    assert ReportFolder(path, {}, "ab" * 32).left_unchanged() == \
+        "; out/classify_report.json (a report of an input it does not record) is left unchanged"
+    same = {"path": "p.jsonl", "sha256": "ab" * 32}
+    assert ReportFolder(path, same, "ab" * 32).left_unchanged() == \
+        "; out/classify_report.json (a report of p.jsonl: these same predictions) is left unchanged"
+    assert ReportFolder(path, same, "cd" * 32).left_unchanged() == \
+        "; out/classify_report.json (a report of p.jsonl with sha256 abababababab: not this input) is left unchanged"
