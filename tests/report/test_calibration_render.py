@@ -65,5 +65,6 @@ def test_oof_lists_each_file_with_its_rows_and_folds() -> None:
               "summaries": {"merged": SUMMARY, "file_0": SUMMARY}}
     assert oof_markdown(report, 4) == [
         "# Out-of-fold merge: 4 rows from 2 files", "",
-        "| file | path | rows | folds |\n|---|---|---|---|\n| file_0 | f0.jsonl | 3 | 0,1 |\n| file_1 | f1.jsonl | 1 | - |",
+        "\n".join(["| file | path | rows | folds |", "|---|---|---|---|", "| file_0 | f0.jsonl | 3 | 0,1 |",
+                   "| file_1 | f1.jsonl | 1 | - |"]),
         "", "\n".join(["| metric | merged | file_0 |", "|---|---|---|", *ROWS]), ""]
