@@ -52,10 +52,10 @@ def summarise(run_dir: Path, history: list[dict[str, Any]], final: dict[str, Any
     _, loss = series(history, "loss")
     if not loss:
         raise InputError("no training loss logged", str(run_dir))
-    steps = [entry["step"] for entry in history if "step" in entry]
+    steps = [entry["step"] for entry in history if "step" in entry]  # a logged loss has a step: never empty
     summary: dict[str, Any] = {
         "run": str(run_dir), "initial_loss": loss[0], "final_loss": loss[-1], "min_loss": min(loss),
-        "steps": max(steps) if steps else None, "epochs": max((e.get("epoch", 0) for e in history), default=None),
+        "steps": max(steps), "epochs": max(e.get("epoch", 0) for e in history),
         "runtime_s": final.get("train_runtime"),
     }
     _, eval_loss = series(history, "eval_loss")

@@ -22,7 +22,7 @@ def require_wandb(who: str = "--wandb") -> None:
     if os.environ.get("WANDB_MODE", "").lower() in ("offline", "disabled", "dryrun") or os.environ.get("WANDB_API_KEY"):
         return
     host = urlparse(os.environ.get("WANDB_BASE_URL", "https://api.wandb.ai")).hostname or "api.wandb.ai"
-    with contextlib.suppress(FileNotFoundError, netrc.NetrcParseError, OSError):
+    with contextlib.suppress(netrc.NetrcParseError, OSError):
         if netrc.netrc().authenticators(host):
             return
     raise InputError(f"{who}: wandb is not configured: set WANDB_MODE=offline (the run stays on disk) or run "

@@ -295,6 +295,8 @@ def test_the_training_run_is_the_newest_whose_output_dir_is_the_folder(tmp_path:
     monkeypatch.delenv("WANDB_DIR")  # the working folder instead (tmp_path holds no wandb/)
     assert training_run(train) == ("inside", train)
     assert training_run(tmp_path / "saves" / "dpo") is None
+    training_file(tmp_path, "here", train, 5000)  # the working folder's own wandb/, newest
+    assert training_run(train) == ("here", Path("."))
 
 
 def test_a_run_without_an_output_dir_is_no_training_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
