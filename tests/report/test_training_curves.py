@@ -9,7 +9,7 @@ from typing import Any
 
 import matplotlib.pyplot as plt
 import pytest
-from conftest import run_cli, write_jsonl
+from conftest import ascii_locale, run_cli, write_jsonl
 from drawn_figures import keep_figures, legend_texts, png_size, same, ticks
 
 from recipekit.errors import InputError
@@ -160,6 +160,21 @@ def test_a_single_axis_sweep_names_its_line_by_the_axis_and_draws_no_legend(tmp_
     assert ax.get_legend() is None and [line.get_label() for line in ax.get_lines()] == ["template"]
     assert ticks(ax) == ["a" * 15 + "…", "b" * 16]
     assert same(ax.get_lines()[0].get_ydata(), [1.0, 0.5])
+
+
+def test_a_trainer_state_is_read_as_utf8_in_an_ascii_locale(tmp_path: Path) -> None:
+    history = [{"step": 1, "loss": 0.5, "note": "na\u00efve \u4f60\u597d"}, {"step": 1, "train_runtime": 2.0}]
+    (tmp_path / "trainer_state.json").write_text(json.dumps({"log_history": history}, ensure_ascii=False),
+                                                 encoding="utf-8")
+    with ascii_locale():
+        assert read_history(tmp_path) == ([{"step": 1, "loss": 0.5, "note": "na\u00efve \u4f60\u597d"}],
+                                          {"step": 1, "train_runtime": 2.0})
+
+
+def test_series_are_drawn_on_a_seven_by_four_figure(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    saved = keep_figures(monkeypatch, plots)
+    plot_series({"a": HISTORY}, "loss", ("loss",), tmp_path)
+    assert tuple(saved[0][0].get_size_inches()) == (7.0, 4.0)
 
 
 def test_two_other_axes_name_each_line_by_both_and_spacing_in_a_value_is_kept(tmp_path: Path,

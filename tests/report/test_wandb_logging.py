@@ -372,6 +372,17 @@ def test_a_report_into_the_training_run_named_by_its_id_prefixes_its_keys(
     assert capsys.readouterr().out == ""  # the id names the run: no training folder is looked for
 
 
+def test_a_report_into_a_named_run_without_wandb_dir_goes_to_its_folder_and_never_into_an_active_run(
+        offline: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import wandb
+
+    active = wandb.init(project="mine", dir=str(offline), job_type="user")  # a run the caller left open
+    monkeypatch.setenv("WANDB_RUN_ID", "trainrun2")
+    folder = log_report("gen_report", offline / "report", {"bleu": 1.0}, {}, {}, {})
+    assert Path(folder).parent == offline / "report" / "wandb" and "-trainrun2" in Path(folder).name
+    assert run_facts(finished_run_file(folder))["id"] == "trainrun2" != active.id
+
+
 def test_a_report_attaches_to_the_run_of_its_training_folder_or_says_there_is_none(
         offline: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     train = offline / "saves" / "sft"
