@@ -169,7 +169,8 @@ def test_a_small_file_says_its_interval_means_little(tmp_path: Path) -> None:
     line = ("only 6 row(s) (under 30): the 95% intervals, resampled from so few rows, mean little; score more rows "
             "before trusting a difference")
     assert f"\nnote: {line}\n" in result.stdout
-    assert f"**Note:** {line}." in (tmp_path / "gen_report.md").read_text(encoding="utf-8")
+    assert (tmp_path / "gen_report.md").read_text(encoding="utf-8").startswith(
+        f"# Generation report: `{path}`\n\n6 rows, 1 empty predictions.\n\n**Note:** {line}.\n\n| metric (x100) |")
 
 
 @pytest.mark.integration  # a fresh interpreter: jieba's import warns only the first time

@@ -233,14 +233,15 @@ def test_a_zeroed_tail_ends_the_records(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("across_blocks", [False, True])
-@pytest.mark.parametrize("kept", [7, 7 + 10])
+@pytest.mark.parametrize("kept", [7, 7 + 10, -1])
 def test_a_record_cut_off_ends_the_records(tmp_path: Path, kept: int, across_blocks: bool) -> None:
-    # a run still writing its file, or killed while writing, leaves its last record short: the ones before count
+    # a run still writing its file, or killed while writing, leaves its last record short: the ones before count.
+    # Kept: the FULL or LAST chunk's header, ten bytes more, or all of it but its last byte
     first = summary_record(a="1")
     cut = run_record("r2", note="x" * 40000) if across_blocks else summary_record(b="2" * 40)
-    end = (BLOCK if across_blocks else len(chunks([first.SerializeToString()]))) + kept  # its FULL or LAST chunk
-    path = write_run(tmp_path / "run.wandb", [], tail=chunks([first.SerializeToString(), cut.SerializeToString()])[
-        len(HEADER):end])
+    whole = chunks([first.SerializeToString(), cut.SerializeToString()])
+    end = len(whole) - 1 if kept < 0 else (BLOCK if across_blocks else len(chunks([first.SerializeToString()]))) + kept
+    path = write_run(tmp_path / "run.wandb", [], tail=whole[len(HEADER):end])
     assert list(offline_records(path)) == [first]
 
 
