@@ -10,7 +10,8 @@ from recipekit.report.generation import render_markdown
 def report(n: int = 40, **extra: Any) -> dict[str, Any]:
     return {"n": n, "n_empty_predict": 2,
             "meta": {"predictions": {"path": "p.jsonl", "sha256": "0123456789abcdef"},
-                     "llamafactory_definition": "LLaMA-Factory's own", "versions": {"sacrebleu": "2.5", "jieba": "0.42"}},
+                     "llamafactory_definition": "LLaMA-Factory's own",
+                     "versions": {"sacrebleu": "2.5", "jieba": "0.42"}},
             "llamafactory": {"bleu-4": 10.0, "rouge-1": 40.0, "rouge-2": 20.0, "rouge-l": 30.0},
             "corpus": {"bleu": {"score": 8.0, "signature": "nrefs:1"}, "chrf": {"score": 35.0, "signature": "chrF2"},
                        "rouge": {"rouge1": 41.0}, "rouge_tokenizer": "words"},
