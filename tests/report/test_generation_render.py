@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
+import pytest
+from drawn_figures import keep_figures, legend_texts, png_size, same, ticks
+
+from recipekit.report import generation
 from recipekit.report.generation import render_markdown
 
 
@@ -97,3 +102,76 @@ Baseline: `base.jsonl`, 40 rows (this file: 12), paired by id.
     text = render_markdown(report(n=40, baseline=base, examples=[examples[1]]))
     assert "Baseline: `base.jsonl`, 40 rows (this file: 40), paired by position.\n" in text
     assert "| which | line | rouge-l | label | prediction |\n" in text and "**Note:**" not in text
+
+
+def test_the_metrics_chart_has_a_bar_per_headline_number_and_the_baselines_beside(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    saved = keep_figures(monkeypatch, generation)
+    names = ["lf_bleu-4", "lf_rouge-1", "lf_rouge-2", "lf_rouge-l", "corpus_bleu", "corpus_chrf", "corpus_rouge1"]
+    path = generation.plot_metrics(report(), tmp_path / "m.png")
+    assert path == tmp_path / "m.png" and png_size(path)[0] > 0
+    figure, _ = saved[0]
+    (ax,) = figure.axes
+    assert tuple(figure.get_size_inches()) == pytest.approx((6.3, 4.0))  # 0.9 inch a bar, 6 at least
+    (bars,) = ax.containers
+    assert [b.get_height() for b in bars] == [10.0, 40.0, 20.0, 30.0, 8.0, 35.0, 41.0]
+    assert [b.get_x() + b.get_width() / 2 for b in bars] == pytest.approx(range(7))
+    assert {round(b.get_width(), 6) for b in bars} == {0.6} and ax.get_legend() is None
+    assert ticks(ax) == names and {t.get_rotation() for t in ax.get_xticklabels()} == {45.0}
+    assert {t.get_horizontalalignment() for t in ax.get_xticklabels()} == {"right"}
+    assert (ax.get_ylabel(), ax.get_title()) == ("score (x100)", "generation metrics (n=40)")
+
+    base = report(n=40)
+    base["llamafactory"]["bleu-4"] = 5.0
+    generation.plot_metrics(report(n=12, baseline=base), tmp_path / "b.png")
+    ax = saved[1][0].axes[0]
+    before, after = ax.containers
+    assert [b.get_height() for b in before] == [5.0, 40.0, 20.0, 30.0, 8.0, 35.0, 41.0]
+    assert [b.get_x() + b.get_width() / 2 for b in before] == pytest.approx([i - 0.2 for i in range(7)])
+    assert [b.get_x() + b.get_width() / 2 for b in after] == pytest.approx([i + 0.2 for i in range(7)])
+    assert {round(b.get_width(), 6) for b in [*before, *after]} == {0.4}
+    assert legend_texts(ax) == ["baseline", "this"] and ax.get_title() == "generation metrics (n=12)"
+
+
+def test_the_lengths_figure_scatters_each_row_and_histograms_its_ratio(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    saved = keep_figures(monkeypatch, generation)
+    rows = [{"label_len": 10, "predict_len": 5}, {"label_len": 4, "predict_len": 12},
+            {"label_len": 0, "predict_len": 3}]
+    generation.plot_lengths(rows, tmp_path / "l.png")
+    figure, _ = saved[0]
+    left, right = figure.axes
+    assert tuple(figure.get_size_inches()) == (10.0, 4.0)
+    (points,) = left.collections
+    assert points.get_offsets().tolist() == [[10, 5], [4, 12], [0, 3]]
+    (diagonal,) = left.get_lines()  # to the longest length either side
+    assert same(diagonal.get_xdata(), [0, 12]) and same(diagonal.get_ydata(), [0, 12])
+    assert diagonal.get_linestyle() == "--"
+    counts = [p.get_height() for p in right.patches]
+    assert len(counts) == 30 and sum(counts) == 2  # the row with an empty label has no ratio
+    last = right.patches[-1]
+    assert right.patches[0].get_x() == 0.5 and last.get_x() + last.get_width() == pytest.approx(3)
+    assert (left.get_xlabel(), left.get_ylabel(), right.get_xlabel(), right.get_ylabel()) == (
+        "label length (chars)", "prediction length (chars)", "prediction / label length", "rows")
+    assert left.get_legend() is None and right.get_legend() is None
+
+    generation.plot_lengths([{"label_len": 0, "predict_len": 0}], tmp_path / "z.png",
+                            baseline=[{"label_len": 2, "predict_len": 1}])
+    left, right = saved[1][0].axes
+    assert [c.get_offsets().tolist() for c in left.collections] == [[[0, 0]], [[2, 1]]]
+    assert same(left.get_lines()[0].get_xdata(), [0, 2])
+    assert legend_texts(left) == legend_texts(right) == ["this", "baseline"]
+    assert sum(p.get_height() for p in right.patches) == 2  # this file's one 0.0 (no ratio) and the baseline's 0.5
+
+
+@pytest.mark.parametrize(("row", "diagonal_end", "hist_from"), [
+    ({"label_len": 0, "predict_len": 0}, 1, -0.5),  # nothing long: a unit diagonal; no ratio: one 0.0 drawn
+    ({"label_len": 1, "predict_len": 2}, 2, 1.5)])  # a one-character label has a ratio (2.0: bins 1.5 to 2.5)
+def test_a_single_short_row_draws_its_diagonal_and_ratio(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                          row: dict[str, int], diagonal_end: int,
+                                                          hist_from: float) -> None:
+    saved = keep_figures(monkeypatch, generation)
+    generation.plot_lengths([row], tmp_path / "l.png")
+    left, right = saved[0][0].axes
+    assert same(left.get_lines()[0].get_xdata(), [0, diagonal_end])
+    assert right.patches[0].get_x() == hist_from and sum(p.get_height() for p in right.patches) == 1
