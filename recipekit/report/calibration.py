@@ -26,10 +26,9 @@ def metrics_table(columns: dict[str, dict[str, Any] | None], counts: dict[str, i
     return md_table(["metric", *names], rows)
 
 
-def before_after_table(summaries: dict[str, dict[str, Any] | None], val: ScoreFile, test: ScoreFile) -> str:
-    """The metrics of the validation and test rows, before and after."""
-    return metrics_table(summaries, {"val_before": len(val.rows), "val_after": len(val.rows),
-                                     "test_before": len(test.rows), "test_after": len(test.rows)})
+def before_after_table(summaries: dict[str, dict[str, Any] | None], test: ScoreFile) -> str:
+    """The metrics of the validation and test rows, before and after (the validation rows are always labeled)."""
+    return metrics_table(summaries, dict.fromkeys(("test_before", "test_after"), len(test.rows)))
 
 
 def temperature_markdown(report: dict[str, Any], val: ScoreFile, test: ScoreFile, which: str,
@@ -42,7 +41,7 @@ def temperature_markdown(report: dict[str, Any], val: ScoreFile, test: ScoreFile
             f"Fitted on `{val.path}` ({len(val.rows)} rows, minimum log loss), applied to `{test.path}` "
             f"({len(test.rows)} rows{'' if test.y is not None else ', unlabeled'}). The argmax does not change.",
             f"The reliability diagram shows the {which}.", "",
-            before_after_table(report["summaries"], val, test), ""]
+            before_after_table(report["summaries"], test), ""]
 
 
 def threshold_markdown(report: dict[str, Any], val: ScoreFile, test: ScoreFile) -> list[str]:
@@ -51,7 +50,7 @@ def threshold_markdown(report: dict[str, Any], val: ScoreFile, test: ScoreFile) 
     return [f"# Threshold calibration: {report['rule']}", "",
             f"Searched on `{val.path}` over [{grid['low']:g}, {grid['high']:g}] step {grid['step']:g} for macro-F1 "
             f"(ties: nearest 0); applied to `{test.path}`. Threshold 0 is the plain argmax.", "",
-            before_after_table(report["summaries"], val, test), ""]
+            before_after_table(report["summaries"], test), ""]
 
 
 def swap_markdown(report: dict[str, Any], original: ScoreFile, swapped: ScoreFile) -> list[str]:

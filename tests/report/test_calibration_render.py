@@ -52,6 +52,9 @@ def test_threshold_names_its_rule_and_grid() -> None:
 def test_swap_names_both_files_the_pairing_and_the_agreement() -> None:
     report = {"paired_by": "id", "flip": "a<->b", "order_consistency": 0.8125,
               "summaries": {"original": SUMMARY, "averaged": SUMMARY}}
+    unlabeled = dict(report, summaries={"original": None, "averaged": None})
+    assert swap_markdown(unlabeled, scores("ab.jsonl", 16, labeled=False), scores("ba.jsonl", 16, labeled=False))[
+        4].splitlines()[2] == "| n | 16 (unlabeled) | 16 (unlabeled) |"
     assert swap_markdown(report, scores("ab.jsonl", 16), scores("ba.jsonl", 16)) == [
         "# A/B swap averaging", "",
         "`ab.jsonl` and its swapped copy `ba.jsonl` (16 rows, paired by id, labels flipped a<->b). The two orders "

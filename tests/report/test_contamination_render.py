@@ -22,7 +22,7 @@ def test_each_pair_its_counts_shares_ids_and_examples() -> None:
          "any": {"scored_rows": 3, "training_rows": 4}, "scored_ids": [f"r{i}" for i in range(21)],
          "examples": [{"method": "ngram", "jaccard": 0.42, "training_id": "t7", "training_text": "a | b\nc",
                        "scored_id": "s1", "scored_text": long_text},
-                      {"method": "near", "jaccard": 0.9, "training_id": "t8", "training_text": "x",
+                      {"method": "near", "jaccard": 0.9, "training_id": "t8", "training_text": long_text,
                        "scored_id": "s2", "scored_text": "y"}]},
         {"training": "train_a", "scored": "test_y", "scored_rows": 0, "methods": methods((0, 0), (0, 0), (0, 0)),
          "any": {"scored_rows": 0, "training_rows": 0}, "scored_ids": [], "examples": []},
@@ -58,7 +58,7 @@ Scored rows found: {ids21} ...
 | method | Jaccard | training row | scored row |
 |---|---|---|---|
 | 13-gram | 0.42 | t7: 'a \\| b c' | s1: '{clipped}' |
-| near-duplicate | 0.9 | t8: 'x' | s2: 'y' |
+| near-duplicate | 0.9 | t8: '{clipped}' | s2: 'y' |
 
 ## train_b / test_x
 
