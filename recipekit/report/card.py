@@ -42,12 +42,11 @@ def render_markdown(card: dict[str, Any]) -> str:
     for recipe, items in differences.items():
         if recipe != "chain":
             lines += [f"- `{recipe}`: {key}: {why}" for key, why in items.items()]
-    hardware = card["hardware"]
+    hardware, steps = card["hardware"], card["time"]["steps_seconds"]
     lines += ["", "## Hardware, time, versions", "", f"- the report's: {'; '.join(hardware['report']) or '-'}",
               f"- this run's: {hardware['run']}",
-              f"- time: {card['time']['total_seconds']:.0f} s in all" + "".join(
-                  "; " + ", ".join(f"{k} {v:.0f} s" for k, v in steps.items())
-                  for steps in [card["time"]["steps_seconds"]] if steps),
+              f"- time: {card['time']['total_seconds']:.0f} s in all"
+              + ("; " + ", ".join(f"{k} {v:.0f} s" for k, v in steps.items()) if steps else ""),
               *report_time_lines(card["time"].get("report", {})),
               "- versions: " + ", ".join(f"{k} {v}" for k, v in card["versions"].items())]
     return "\n".join(lines) + "\n"

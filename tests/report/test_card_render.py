@@ -103,6 +103,12 @@ def test_each_recipes_report_time_with_or_without_the_chains_plan() -> None:
                               "p.yaml": {"plan": {"said": "t", "minutes": 45, "steps": 1200}, "seq": 64}}) == [
         "- `r.yaml`: the report's own time (s): 1-2.5 h; this chain does not plan it",
         "- `p.yaml`: The report's own time (t): 45 min for 1,200 steps; it gives no step count to compare a step with."]
+    stepped = {"said": "t", "minutes": 45, "seconds_per_step": 2.0, "planned_seconds_per_step": 1.5, "card": "T4",
+               "ratio": 0.75}
+    (line,) = report_time_lines({"p.yaml": {"plan": stepped, "seq": 64}})
+    assert line.endswith(". The plan's rows are all 64 tokens (cutoff_len, the report's longest row or --seq/--data); "
+                         "rows shorter than that make the report's steps faster, and its time includes evaluation and "
+                         "saving.")
 
 
 def card_figure(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, card: dict[str, Any]) -> Any:
@@ -150,6 +156,19 @@ def test_a_tiny_card_says_so_in_its_title(tmp_path: Path, monkeypatch: pytest.Mo
     assert same(bars.lines[0].get_xdata(), [0.0])
     assert [line.get_markersize() for line in figure.axes[1].get_lines()][-1] == 18
     assert [t.get_text() for t in figure.legends[0].get_texts()] == ["report", "this run (95% interval)"]
+
+
+def test_a_number_without_an_interval_is_a_point_and_the_report_a_red_tick(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    bare = dict(ACCURACY, ci95=None)  # a report written with --bootstrap 0
+    figure = card_figure(monkeypatch, tmp_path, a_card(numbers=[bare]))
+    (ax,) = figure.axes
+    assert ax.containers == []
+    point, published = ax.get_lines()
+    assert same(point.get_xdata(), [94.1234]) and same(point.get_ydata(), [0]) and point.get_marker() == "o"
+    assert matplotlib.colors.same_color(point.get_color(), "tab:blue")
+    assert same(published.get_xdata(), [94.5]) and same(published.get_ydata(), [0]) and published.get_marker() == "|"
+    assert [t.get_text() for t in figure.legends[0].get_texts()] == ["this run (no interval)", "report"]
 
 
 def reproduction(tmp_path: Path, state: dict[str, Any] | None) -> Path:
