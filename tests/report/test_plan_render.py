@@ -323,3 +323,9 @@ def test_a_header_without_a_report_line_is_refused() -> None:
         with pytest.raises(InputError) as caught:
             set_plan_line(text, "# Plan (a).")
         assert str(caught.value) == "the header has no 'Report:' line to put the plan after"
+
+
+def test_a_micro_batch_of_a_twentieth_of_a_teraflop_rounds_up() -> None:
+    # 5e10 FLOP is 0.05 TFLOP, shown to one decimal as 0.1 (0.05 in binary lies just above the half)
+    assert "\n\n0.1 TFLOP per micro-batch (recomputation included)" in render_markdown(
+        train_plan(flops_per_micro_batch=5e10))
