@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
+from drawn_figures import keep_figures, png_size, ticks
+
 from recipekit.report.classification import _probability_section, render_markdown
 
 METRICS = {"log_loss": 0.5, "brier": 0.25, "ece": 0.125, "ece_bins": 10, "mean_confidence": 0.75,
@@ -79,3 +84,31 @@ def test_a_plain_report_has_no_repeats_note_probabilities_invalid_table_or_basel
                        label_shift={})
     assert render_markdown(unchanged).split("\n")[-6:-2] == [
         "### Label shift (baseline -> this), 0 rows changed", "", "No prediction changed.", ""]
+
+
+def test_the_confusion_matrix_heat_map_its_counts_colours_and_axes(tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    from recipekit.report import classification
+
+    saved = keep_figures(monkeypatch, classification)
+    shown = report(5, accuracy=0.6, confusion_matrix={"labels": ["neg", "pos"],
+                                                           "predicted": ["neg", "pos", "(invalid)"],
+                                                           "matrix": [[3, 1, 1], [1, 5, 2]]})
+    path = classification.plot_confusion_matrix(shown, tmp_path / "cm.png")
+    assert path == tmp_path / "cm.png" and png_size(path)[0] > 0
+    figure, _ = saved[0]
+    (ax,) = figure.axes
+    assert tuple(figure.get_size_inches()) == pytest.approx((4.7, 4.7 * 2 / 3 + 0.5))  # 0.9 a column + 2
+    (image,) = ax.get_images()
+    assert image.get_array().tolist() == [[3, 1, 1], [1, 5, 2]] and image.get_cmap().name == "Blues"
+    assert (image.norm.vmin, image.norm.vmax) == (0, 5)  # the scale starts at zero, not at the smallest count
+    # white on the dark cells only: above the middle of the smallest and largest counts (3, itself black)
+    cells = {(t.get_position(), t.get_text(), t.get_color()) for t in ax.texts}
+    assert cells == {((0, 0), "3", "black"), ((1, 0), "1", "black"), ((2, 0), "1", "black"),
+                     ((0, 1), "1", "black"), ((1, 1), "5", "white"), ((2, 1), "2", "black")}
+    assert {(t.get_horizontalalignment(), t.get_verticalalignment()) for t in ax.texts} == {("center", "center")}
+    assert ticks(ax) == ["neg", "pos", "(invalid)"] and list(ax.get_xticks()) == [0, 1, 2]
+    assert {(t.get_rotation(), t.get_horizontalalignment()) for t in ax.get_xticklabels()} == {(45.0, "right")}
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["neg", "pos"] and list(ax.get_yticks()) == [0, 1]
+    assert (ax.get_xlabel(), ax.get_ylabel(), ax.get_title()) == ("Predicted label", "True label",
+                                                                  "accuracy 0.6000 (n=5)")
