@@ -32,14 +32,14 @@ def repeats_text(repeats: dict[str, Any]) -> str:
 
 
 def _headline_rows(report: dict[str, Any]) -> list[list[str]]:
-    ci = report.get("ci") or {}
+    ci = report["ci"] or {}  # None: a report written without intervals (--bootstrap 0)
 
     def with_ci(value: float, key: str) -> str:
         return f"{fmt(value)} [{fmt(ci[key][0])}, {fmt(ci[key][1])}]" if key in ci else fmt(value)
 
     return [
         ["n", fmt(report["n"])],
-        *([["repeated rows", repeats_text(report["repeats"])]] if report.get("repeats", {}).get("repeated") else []),
+        *([["repeated rows", repeats_text(report["repeats"])]] if report["repeats"]["repeated"] else []),
         ["invalid predictions", fmt(report["n_invalid"])],
         ["accuracy (95% CI)", with_ci(report["accuracy"], "accuracy")],
         ["macro F1 (95% CI)", with_ci(report["macro"]["f1"], "macro_f1")],

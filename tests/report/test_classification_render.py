@@ -47,7 +47,7 @@ def test_a_report_renders_headline_classes_matrix_invalid_answers_and_the_baseli
     base = report(10, accuracy=0.5, n_invalid=3, macro={"precision": 0.5, "recall": 0.5, "f1": 0.375},
                   probabilistic={"log_loss": 0.75, "brier": 0.5})
     shown = report(4, repeats={"by": "id", "repeated": 2, "counted_once": True}, probabilistic=METRICS,
-                   invalid_groups=[{"text": "maybe  |  so", "count": 1, "lines": [3]}], baseline=base,
+                   invalid_groups=[{"text": "maybe  |  so", "count": 2, "lines": [3, 9]}], baseline=base,
                    delta={"accuracy": 0.25, "macro_f1": 0.0625, "n_invalid": -2, "log_loss": -0.25},
                    label_shift={"neg->pos": 2, "pos->(invalid)": 1})
     assert render_markdown(shown).split("\n") == [
@@ -65,7 +65,7 @@ def test_a_report_renders_headline_classes_matrix_invalid_answers_and_the_baseli
         "| pos | 0 | 2 | 0 |", "",
         *"\n".join(_probability_section(METRICS)).split("\n"),
         "## Invalid predictions (1 of 4, 25.0%), grouped by text", "",
-        "| answer given (normalised) | rows | first lines |", "|---|---|---|", "| 'maybe \\| so' | 1 | 3 |", "",
+        "| answer given (normalised) | rows | first lines |", "|---|---|---|", "| 'maybe \\| so' | 2 | 3, 9 |", "",
         "Every row's verdict is in `classify_rows.jsonl`.", "",
         "## Against baseline `out/p.jsonl`", "", "| metric | baseline | this | delta |", "|---|---|---|---|",
         "| accuracy | 0.5000 | 0.7500 | +0.2500 |", "| macro F1 | 0.3750 | 0.4375 | +0.0625 |",
@@ -78,6 +78,8 @@ def test_a_report_renders_headline_classes_matrix_invalid_answers_and_the_baseli
 def test_a_plain_report_has_no_repeats_note_probabilities_invalid_table_or_baseline() -> None:
     lines = render_markdown(report(30, n_invalid=0)).split("\n")
     assert "| n | 30 |" in lines and not any(line.startswith(("| repeated rows", "**Note:**")) for line in lines)
+    bare = render_markdown(report(30, ci=None)).split("\n")  # written with --bootstrap 0: no intervals
+    assert bare[6:8] == ["| accuracy (95% CI) | 0.7500 |", "| macro F1 (95% CI) | 0.4375 |"]
     assert not [line for line in lines if line.startswith("## ") and line != "## Per class"
                 and not line.startswith("## Confusion matrix")]
     unchanged = report(30, baseline=report(30), delta={"accuracy": 0.0, "macro_f1": 0.0, "n_invalid": 0},
