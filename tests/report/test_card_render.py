@@ -145,6 +145,11 @@ def test_the_card_figure_a_row_per_number(tmp_path: Path, monkeypatch: pytest.Mo
     (legend,) = figure.legends
     assert [t.get_text() for t in legend.get_texts()] == ["report", "this run (95% interval)"]
     assert (legend._loc, legend._ncols) == (8, 2)  # lower center, two columns
+    assert legend.legend_handles[0].get_marker() == "|"  # the axes' own artists, not ones matplotlib picks
+    small, medium = (matplotlib.font_manager.FontProperties(size=s).get_size_in_points() for s in ("small", "medium"))
+    assert {t.get_fontsize() for t in legend.get_texts()} == {small} and figure._suptitle.get_fontsize() == medium
+    boxes = [ax.get_position() for ax in figure.axes]  # inside the figure, a strip kept below for the legend
+    assert all(box.x0 >= 0 and box.x1 <= 1 and box.y1 <= 1 for box in boxes) and min(b.y0 for b in boxes) > 0.15
 
 
 def test_a_tiny_card_says_so_in_its_title(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -156,6 +161,8 @@ def test_a_tiny_card_says_so_in_its_title(tmp_path: Path, monkeypatch: pytest.Mo
     assert same(bars.lines[0].get_xdata(), [0.0])
     assert [line.get_markersize() for line in figure.axes[1].get_lines()][-1] == 18
     assert [t.get_text() for t in figure.legends[0].get_texts()] == ["report", "this run (95% interval)"]
+    # each label with its own kind of mark, though the first row has no run to draw
+    assert [type(h).__name__ for h in figure.legends[0].legend_handles] == ["Line2D", "LineCollection"]
 
 
 def test_a_number_without_an_interval_is_a_point_and_the_report_a_red_tick(

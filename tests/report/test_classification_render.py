@@ -78,8 +78,11 @@ def test_a_report_renders_headline_classes_matrix_invalid_answers_and_the_baseli
 def test_a_plain_report_has_no_repeats_note_probabilities_invalid_table_or_baseline() -> None:
     lines = render_markdown(report(30, n_invalid=0)).split("\n")
     assert "| n | 30 |" in lines and not any(line.startswith(("| repeated rows", "**Note:**")) for line in lines)
-    bare = render_markdown(report(30, ci=None)).split("\n")  # written with --bootstrap 0: no intervals
+    shown = report(30, ci=None)  # written with --bootstrap 0: no intervals
+    shown["meta"] = dict(shown["meta"], versions={"scikit-learn": "1.8.0", "numpy": "2.3.0"})
+    bare = render_markdown(shown).split("\n")
     assert bare[6:8] == ["| accuracy (95% CI) | 0.7500 |", "| macro F1 (95% CI) | 0.4375 |"]
+    assert bare[-2] == "_exact match; sha256 0123456789ab; scikit-learn 1.8.0, numpy 2.3.0_"
     assert not [line for line in lines if line.startswith("## ") and line != "## Per class"
                 and not line.startswith("## Confusion matrix")]
     unchanged = report(30, baseline=report(30), delta={"accuracy": 0.0, "macro_f1": 0.0, "n_invalid": 0},

@@ -102,7 +102,8 @@ Baseline: `base.jsonl`, 40 rows (this file: 12), paired by id.
     del base["paired"]  # a baseline paired by position says so; examples without a baseline have no such column
     text = render_markdown(report(n=40, baseline=base, examples=[examples[1]]))
     assert "Baseline: `base.jsonl`, 40 rows (this file: 40), paired by position.\n" in text
-    assert "| which | line | rouge-l | label | prediction |\n" in text and "**Note:**" not in text
+    assert "| which | line | rouge-l | label | prediction |\n|---|---|---|---|---|\n| worst | 7 | 0.00 |" in text
+    assert f"| \"it's\" |\n\n## Definitions" in text and "**Note:**" not in text
 
 
 def test_the_metrics_chart_has_a_bar_per_headline_number_and_the_baselines_beside(
