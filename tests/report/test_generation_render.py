@@ -103,7 +103,7 @@ Baseline: `base.jsonl`, 40 rows (this file: 12), paired by id.
     text = render_markdown(report(n=40, baseline=base, examples=[examples[1]]))
     assert "Baseline: `base.jsonl`, 40 rows (this file: 40), paired by position.\n" in text
     assert "| which | line | rouge-l | label | prediction |\n|---|---|---|---|---|\n| worst | 7 | 0.00 |" in text
-    assert f"| \"it's\" |\n\n## Definitions" in text and "**Note:**" not in text
+    assert "| \"it's\" |\n\n## Definitions" in text and "**Note:**" not in text
 
 
 def test_the_metrics_chart_has_a_bar_per_headline_number_and_the_baselines_beside(
