@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from conftest import ascii_locale
 
 from recipekit.report.provenance import predicted_by
@@ -22,9 +23,10 @@ def test_the_adapter_beside_the_predictions_names_its_base_model_in_any_locale(t
                      "from": f"the adapter beside the predictions ({folder / 'adapter_config.json'})"}
 
 
-def test_adapters_named_on_the_command_line_are_each_recorded_and_joined_by_commas(tmp_path: Path) -> None:
-    found = predicted_by(tmp_path / "p.jsonl", adapter=f"{tmp_path}/a,{tmp_path}/b/../c",
-                         recipes=tmp_path / "no-recipes")
-    assert found == {"model_name_or_path": None, "adapter_name_or_path": f"{tmp_path}/a,{tmp_path}/c",
-                     "from": "--adapter"}
+def test_adapters_named_on_the_command_line_are_each_recorded_and_joined_by_commas(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir((tmp_path / "w").mkdir() or tmp_path / "w")
+    found = predicted_by(tmp_path / "p.jsonl", adapter="a/b,..", recipes=tmp_path / "no-recipes")
+    # each resolved on its own: a/b under the root (the working folder here) stays relative, ".." is its parent
+    assert found == {"model_name_or_path": None, "adapter_name_or_path": f"a/b,{tmp_path}", "from": "--adapter"}
     assert predicted_by(tmp_path / "p.jsonl", recipes=tmp_path / "no-recipes") is None
