@@ -46,3 +46,18 @@ def test_the_report_left_in_place_is_named_with_what_it_was_made_from() -> None:
         "; out/classify_report.json (a report of p.jsonl: these same predictions) is left unchanged"
     assert ReportFolder(path, same, "cd" * 32).left_unchanged() == \
         "; out/classify_report.json (a report of p.jsonl with sha256 abababababab: not this input) is left unchanged"
+
+
+def test_the_input_a_report_records_is_read_as_utf8_in_an_ascii_locale(tmp_path: Path) -> None:
+    import json
+
+    from conftest import ascii_locale
+
+    from recipekit.report.writer import recorded_input
+
+    signature = {"path": "data/\u9884\u6d4b.jsonl", "size": 3, "sha256": "ab" * 32}
+    path = tmp_path / "classify_report.json"
+    path.write_text(json.dumps({"meta": {"predictions": signature}}, ensure_ascii=False), encoding="utf-8")
+    with ascii_locale():
+        assert recorded_input(path) == signature
+    assert recorded_input(tmp_path / "none.json") is None
