@@ -46,6 +46,13 @@ def same(values: Any, expected: list[float]) -> bool:
         (math.isnan(a) and math.isnan(b)) or a == b for a, b in zip(got, expected, strict=True))
 
 
+def points(size: str) -> float:
+    """A named font size ("small", "medium") in points, as matplotlib resolves it."""
+    from matplotlib.font_manager import FontProperties
+
+    return FontProperties(size=size).get_size_in_points()
+
+
 def ticks(axis: Any) -> list[str]:
     return [label.get_text() for label in axis.get_xticklabels()]
 

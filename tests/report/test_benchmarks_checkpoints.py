@@ -9,7 +9,7 @@ from typing import Any
 
 import matplotlib.colors
 import pytest
-from drawn_figures import keep_figures, legend_texts, png_size, same
+from drawn_figures import keep_figures, legend_texts, png_size, points, same
 
 from recipekit.report import benchmarks, checkpoints
 
@@ -95,8 +95,7 @@ def test_the_radar_draws_a_filled_polygon_per_stage(tmp_path: Path, monkeypatch:
     assert ax.get_ylim() == (0, 1)
     assert legend_texts(ax) == ["base", "sft"]
     legend = ax.get_legend()
-    assert legend._loc == 1 and legend.get_texts()[0].get_fontsize() == matplotlib.font_manager.FontProperties(
-        size="small").get_size_in_points()
+    assert legend._loc == 1 and legend.get_texts()[0].get_fontsize() == points("small")
 
 
 def test_the_radar_adds_the_reports_numbers_dashed_and_unfilled(tmp_path: Path,

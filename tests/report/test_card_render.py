@@ -11,7 +11,7 @@ from typing import Any
 import matplotlib.colors
 import pytest
 from conftest import run_cli
-from drawn_figures import keep_figures, png_size, same
+from drawn_figures import keep_figures, png_size, points, same
 
 from recipekit.report import card as card_module
 from recipekit.report.card import number_text, plot_card, render_markdown, report_time_lines
@@ -128,8 +128,7 @@ def test_the_card_figure_a_row_per_number(tmp_path: Path, monkeypatch: pytest.Mo
                                                                                     ["ece"]]
     assert [list(ax.get_yticks()) for ax in figure.axes] == [[0], [0], [0]]
     assert [ax.get_title(loc="right") for ax in figure.axes] == ["reproduced", "not run", "no number in the report"]
-    assert {(ax.get_title(), ax._right_title.get_fontsize()) for ax in figure.axes} == {("",
-        matplotlib.font_manager.FontProperties(size="small").get_size_in_points())}
+    assert {(ax.get_title(), ax._right_title.get_fontsize()) for ax in figure.axes} == {("", points("small"))}
     (bars,) = accuracy.containers
     point, caps, (segments,) = bars.lines
     assert same(point.get_xdata(), [94.1234]) and same(point.get_ydata(), [0]) and point.get_marker() == "o"
@@ -146,7 +145,7 @@ def test_the_card_figure_a_row_per_number(tmp_path: Path, monkeypatch: pytest.Mo
     assert [t.get_text() for t in legend.get_texts()] == ["report", "this run (95% interval)"]
     assert (legend._loc, legend._ncols) == (8, 2)  # lower center, two columns
     assert legend.legend_handles[0].get_marker() == "|"  # the axes' own artists, not ones matplotlib picks
-    small, medium = (matplotlib.font_manager.FontProperties(size=s).get_size_in_points() for s in ("small", "medium"))
+    small, medium = points("small"), points("medium")
     assert {t.get_fontsize() for t in legend.get_texts()} == {small} and figure._suptitle.get_fontsize() == medium
     boxes = [ax.get_position() for ax in figure.axes]  # inside the figure, a strip kept below for the legend
     assert all(box.x0 >= 0 and box.x1 <= 1 and box.y1 <= 1 for box in boxes) and min(b.y0 for b in boxes) > 0.15

@@ -10,7 +10,7 @@ from typing import Any
 import matplotlib.colors
 import pytest
 from conftest import run_cli
-from drawn_figures import keep_figures, png_size, same, ticks
+from drawn_figures import keep_figures, png_size, points, same, ticks
 
 from recipekit.report import compare
 from recipekit.report.compare import plot_bars, plot_scatter, plot_trend
@@ -60,7 +60,7 @@ def test_accuracy_against_log_loss_one_labelled_point_per_run(tmp_path: Path,
     assert [(note.get_text(), note.xy) for note in notes] == [("v1", (1.2, 0.5)), ("v8", (0.9, 0.75)),
                                                              ("v17", (0.6, 0.8))]
     assert {(note.xyann, note.anncoords, note.get_fontsize()) for note in notes} == {
-        ((3, 3), "offset points", matplotlib.font_manager.FontProperties(size="small").get_size_in_points())}
+        ((3, 3), "offset points", points("small"))}
     assert list(figure.get_size_inches()) == [5, 4]
 
 

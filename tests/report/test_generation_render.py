@@ -6,8 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from drawn_figures import keep_figures, legend_texts, png_size, same, ticks
-from matplotlib.font_manager import FontProperties
+from drawn_figures import keep_figures, legend_texts, png_size, points, same, ticks
 
 from recipekit.report import generation
 from recipekit.report.generation import render_markdown
@@ -144,13 +143,13 @@ def test_the_lengths_figure_scatters_each_row_and_histograms_its_ratio(
     figure, _ = saved[0]
     left, right = figure.axes
     assert tuple(figure.get_size_inches()) == (10.0, 4.0)
-    (points,) = left.collections
-    assert points.get_offsets().tolist() == [[10, 5], [4, 12], [0, 3]]
+    (dots,) = left.collections
+    assert dots.get_offsets().tolist() == [[10, 5], [4, 12], [0, 3]]
     (diagonal,) = left.get_lines()  # to the longest length either side
     assert same(diagonal.get_xdata(), [0, 12]) and same(diagonal.get_ydata(), [0, 12])
     assert (diagonal.get_linestyle(), diagonal.get_linewidth(), diagonal.get_color()) == ("--", 1, "grey")
     assert left.get_position().x1 <= right.get_position().x0  # side by side
-    assert points.get_sizes().tolist() == [8] and points.get_alpha() == 0.5
+    assert dots.get_sizes().tolist() == [8] and dots.get_alpha() == 0.5
     assert {p.get_alpha() for p in right.patches} == {0.6}
     counts = [p.get_height() for p in right.patches]
     assert len(counts) == 30 and sum(counts) == 2  # the row with an empty label has no ratio
@@ -166,7 +165,7 @@ def test_the_lengths_figure_scatters_each_row_and_histograms_its_ratio(
     assert [c.get_offsets().tolist() for c in left.collections] == [[[0, 0]], [[2, 1]]]
     assert same(left.get_lines()[0].get_xdata(), [0, 2])
     assert legend_texts(left) == legend_texts(right) == ["this", "baseline"]
-    small = FontProperties(size="small").get_size_in_points()
+    small = points("small")
     assert {t.get_fontsize() for t in [*left.get_legend().get_texts(), *right.get_legend().get_texts()]} == {small}
     assert sum(p.get_height() for p in right.patches) == 2  # this file's one 0.0 (no ratio) and the baseline's 0.5
 

@@ -6,8 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from drawn_figures import keep_figures, legend_texts, png_size
-from matplotlib.font_manager import FontProperties
+from drawn_figures import keep_figures, legend_texts, png_size, points
 
 from recipekit.report import reliability
 
@@ -43,5 +42,4 @@ def test_each_curve_its_bins_its_ece_and_the_confidence_histogram(tmp_path: Path
     assert {p.get_alpha() for p in bottom.patches} == {0.5}
     assert (bottom.get_xlabel(), bottom.get_ylabel()) == ("confidence (probability of the top label)", "rows")
     assert legend_texts(bottom) == ["val", "test"]
-    assert {t.get_fontsize() for t in bottom.get_legend().get_texts()} == {
-        FontProperties(size="small").get_size_in_points()}
+    assert {t.get_fontsize() for t in bottom.get_legend().get_texts()} == {points("small")}

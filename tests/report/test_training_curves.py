@@ -10,7 +10,7 @@ from typing import Any
 import matplotlib.pyplot as plt
 import pytest
 from conftest import ascii_locale, run_cli, write_jsonl
-from drawn_figures import keep_figures, legend_texts, png_size, same, ticks
+from drawn_figures import keep_figures, legend_texts, png_size, points, same, ticks
 
 from recipekit.errors import InputError
 from recipekit.report import plots
@@ -179,8 +179,6 @@ def test_series_are_drawn_on_a_seven_by_four_figure(tmp_path: Path, monkeypatch:
 
 def test_two_other_axes_name_each_line_by_both_and_spacing_in_a_value_is_kept(tmp_path: Path,
                                                                                monkeypatch: pytest.MonkeyPatch) -> None:
-    from matplotlib.font_manager import FontProperties
-
     saved = keep_figures(monkeypatch, plots)
     rows = [{"point": f"p{i}", "template": t, "lora_rank": r, "lora_dropout": d, "accuracy": i / 10}
             for i, (t, r, d) in enumerate([("a  b", 8, 0.1), ("c", 8, 0.1), ("a  b", 16, 0.0)])]
@@ -189,7 +187,7 @@ def test_two_other_axes_name_each_line_by_both_and_spacing_in_a_value_is_kept(tm
     ax = figure.axes[0]
     assert ticks(ax) == ["a  b", "c"] and tuple(figure.get_size_inches()) == (6.0, 4.0)
     assert legend_texts(ax) == ["lora_rank=8, lora_dropout=0.1", "lora_rank=16, lora_dropout=0.0"]
-    assert ax.get_legend().get_texts()[0].get_fontsize() == FontProperties(size="small").get_size_in_points()
+    assert ax.get_legend().get_texts()[0].get_fontsize() == points("small")
     assert same(ax.get_lines()[1].get_ydata(), [0.2, float("nan")])
 
 

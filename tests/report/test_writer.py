@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
-from conftest import run_cli, write_jsonl
+from conftest import ascii_locale, run_cli, write_jsonl
 
 from recipekit.errors import InputError
 from recipekit.files import held_bytes, write_json, writes_held
+from recipekit.report.writer import ReportFolder, recorded_input
 
 
 def test_a_report_that_fails_half_way_writes_none_of_its_files(tmp_path: Path) -> None:
@@ -35,8 +37,6 @@ def test_writes_held_until_the_block_ends(tmp_path: Path) -> None:
 
 
 def test_the_report_left_in_place_is_named_with_what_it_was_made_from() -> None:
-    from recipekit.report.writer import ReportFolder
-
     path = Path("out/classify_report.json")
     assert ReportFolder(path, None, "ab" * 32).left_unchanged() == ""  # no report there
     assert ReportFolder(path, {}, "ab" * 32).left_unchanged() == \
@@ -49,12 +49,6 @@ def test_the_report_left_in_place_is_named_with_what_it_was_made_from() -> None:
 
 
 def test_the_input_a_report_records_is_read_as_utf8_in_an_ascii_locale(tmp_path: Path) -> None:
-    import json
-
-    from conftest import ascii_locale
-
-    from recipekit.report.writer import recorded_input
-
     signature = {"path": "data/\u9884\u6d4b.jsonl", "size": 3, "sha256": "ab" * 32}
     path = tmp_path / "classify_report.json"
     path.write_text(json.dumps({"meta": {"predictions": signature}}, ensure_ascii=False), encoding="utf-8")
