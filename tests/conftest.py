@@ -187,6 +187,19 @@ def run_cli(*argv: object, cwd: Path = ROOT) -> Ran:
     return Ran(code, out.getvalue(), err.getvalue())
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Test processes side by side (pytest-xdist's workers, mutmut's children) share the cores: each, and every
+    process its tests start, gets its share of threads instead of all of them (oversubscribed, OpenMP's waiting
+    threads spin: two tiny trainings at once took 71 s with two threads each, 41 s with one)."""
+    side_by_side = max(int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")),
+                       2 if os.environ.get("MUTANT_UNDER_TEST") else 1)
+    if side_by_side > 1 and "OMP_NUM_THREADS" not in os.environ:
+        threads = max(1, (os.cpu_count() or 1) // side_by_side)
+        os.environ["OMP_NUM_THREADS"] = str(threads)
+        if "torch" in sys.modules:
+            sys.modules["torch"].set_num_threads(threads)
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Under mutmut (a mutant under test, run from its mutants/ folder beside its stats), the fastest tests first: a
     mutant most often fails a quick test, and mutmut stops at the first failure."""
@@ -196,16 +209,14 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         items.sort(key=lambda item: seconds.get(item.nodeid, 0.0))
 
 
-@pytest.fixture(scope="session")
-def session_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("llm-recipes-cache")
-
-
-@pytest.fixture(autouse=True)
-def own_cache(session_cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.fixture(scope="session", autouse=True)
+def session_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """Plans and models are cached in a temporary folder of this test session (a test may set its own), never in
-    the user's cache."""
-    monkeypatch.setenv("LLM_RECIPES_CACHE", str(session_cache))
+    the user's cache: set before every other fixture, those a whole module shares included."""
+    with pytest.MonkeyPatch.context() as patch:
+        cache = tmp_path_factory.mktemp("llm-recipes-cache")
+        patch.setenv("LLM_RECIPES_CACHE", str(cache))
+        yield cache
 
 
 @pytest.fixture
