@@ -33,12 +33,13 @@ test-unit: $(STAMP)
 
 # exit code 5 (no test collected or all skipped) is not a failure here; -rP shows what the slow tests print.
 # CI runs `make test` and `make test-slow`; `make test-all` adds the extended tests (whose paths other slow tests
-# already walk: the README's command block, the published points, two more `new` chains, the measuring sweep)
+# already walk: the README's command block, the published points, two more `new` chains, the measuring sweep).
+# The slow files go to the workers in the order tests/conftest.py gives them (those of `slow(minutes=N)` first).
 test-slow: $(STAMP)
-	$(PY) -m pytest -m "slow and not extended" $(XDIST) -rP --durations=15 || test $$? -eq 5
+	$(PY) -m pytest -m "slow and not extended" $(XDIST) --no-loadscope-reorder -rP --durations=15 || test $$? -eq 5
 
 test-all: test
-	$(PY) -m pytest -m slow $(XDIST) -rP --durations=25 || test $$? -eq 5
+	$(PY) -m pytest -m slow $(XDIST) --no-loadscope-reorder -rP --durations=25 || test $$? -eq 5
 
 # mutation testing of every module of recipekit/ ([tool.mutmut] in pyproject.toml) against the unit tests and the
 # integration tests marked `mutation`; not part

@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import NamedTuple
 
 import conftest
 import pytest
@@ -58,3 +59,24 @@ def test_a_thread_count_the_user_set_is_kept(monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setenv("PYTEST_XDIST_WORKER_COUNT", "2")
     conftest.pytest_configure(None)
     assert os.environ["OMP_NUM_THREADS"] == "3"
+
+
+class Collected(NamedTuple):
+    """What the ordering reads of a collected test: its file and its ``slow`` marks."""
+
+    name: str
+    path: Path
+    marks: tuple[pytest.Mark, ...]
+
+    def iter_markers(self, name: str) -> tuple[pytest.Mark, ...]:
+        return tuple(mark for mark in self.marks if mark.name == name)
+
+
+def test_files_that_say_they_take_minutes_come_first_longest_first_each_file_kept_together() -> None:
+    slow, seven, eight = pytest.mark.slow.mark, pytest.mark.slow(minutes=7).mark, pytest.mark.slow(minutes=8).mark
+    items = [Collected("a", Path("a.py"), ()), Collected("b", Path("b.py"), (slow,)),
+             Collected("c1", Path("c.py"), (seven,)), Collected("c2", Path("c.py"), (slow,)),
+             Collected("d", Path("d.py"), (pytest.mark.integration.mark, eight)), Collected("e", Path("e.py"), ()),
+             Collected("c3", Path("c.py"), ())]
+    conftest.pytest_collection_modifyitems(items)
+    assert [item.name for item in items] == ["d", "c1", "c2", "c3", "a", "b", "e"]

@@ -12,7 +12,7 @@ from conftest import ROOT, run_script
 SHARED_AG_NEWS = ROOT.parent / "shared" / "data" / "ag_news_csv"
 
 
-@pytest.mark.slow
+@pytest.mark.slow(minutes=7)
 def test_demo_on_real_ag_news_reaches_its_accuracy(tmp_path: Path) -> None:
     """With the hub switched off and no AG_NEWS, as on a fresh offline machine, the demo finds the local copy."""
     if os.environ.get("AG_NEWS"):

@@ -40,7 +40,7 @@ def reproduced(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path
     return done
 
 
-@pytest.mark.slow
+@pytest.mark.slow(minutes=8)  # the fixture: the five reproductions
 @pytest.mark.parametrize("report", REPORTS)
 def test_each_step_leaves_its_files_and_the_card_its_fields(reproduced: dict[str, tuple[Path, str]],
                                                            report: str) -> None:

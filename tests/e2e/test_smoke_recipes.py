@@ -31,7 +31,7 @@ def smoke(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path]:
     return result.stdout, work
 
 
-@pytest.mark.slow
+@pytest.mark.slow(minutes=7)  # the fixture: every recipe
 def test_every_recipe_runs_for_real(smoke: tuple[str, Path]) -> None:
     out, work = smoke
     for recipe in RECIPES:
