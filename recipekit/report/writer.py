@@ -76,6 +76,7 @@ def report_dir(out: str | None, predictions: str) -> Path:
     return Path(out) if out else Path(predictions).parent
 
 
+# pragma: no mutate start
 def add_report_flags(parser: argparse.ArgumentParser) -> None:
     """--replace, --recipe and --adapter: whose report a folder holds, and which model made the predictions."""
     parser.add_argument("--replace", action="store_true",
@@ -86,6 +87,7 @@ def add_report_flags(parser: argparse.ArgumentParser) -> None:
                                          "beside the file, else the recipe whose output_dir holds it)")
     parser.add_argument("--adapter", help="the adapter that made the predictions, when the predict run set "
                                           "adapter_name_or_path on its command line (recorded in the report)")
+# pragma: no mutate end
 
 
 @dataclass(frozen=True)
