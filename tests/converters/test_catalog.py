@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import http.server
 import json
+import re
 import socket
 import threading
 from collections.abc import Iterator
@@ -35,6 +36,39 @@ def test_every_fixture_converts_into_the_dataset_it_declares(tmp_path: Path) -> 
         assert name in registry, name
         rows = (tmp_path / "data" / registry[name]["file_name"]).read_text(encoding="utf-8").splitlines()
         assert len(rows) >= 4, name
+
+
+def rows_in(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+def test_the_chat_fixtures_become_the_turns_and_answers_they_are_written_with(tmp_path: Path) -> None:
+    """Tulu: 16 prompts asking for i words (no commas), each answered with i + 1 words "word", 4 held out;
+    UltraFeedback: 16 training and 4 test pairs, a clear answer chosen over "No." (the raw files named as the
+    hub's splits)."""
+    for name in ("tulu3_personas_if", "ultrafeedback_dpo"):
+        make_fixture_dataset(name, tmp_path / "raw", tmp_path / "data")
+    assert sorted(p.name for p in (tmp_path / "raw" / "ultrafeedback_dpo" / "uf").iterdir()) == [
+        "test_prefs.jsonl", "train_prefs.jsonl"]
+    tulu = rows_in(tmp_path / "data" / "tulu3_personas_if.jsonl")
+    held = rows_in(tmp_path / "data" / "tulu3_personas_if_val.jsonl")
+    assert (len(tulu), len(held)) == (12, 4)
+    for row in tulu + held:
+        i = int(row["id"][1:])
+        assert row == {"id": f"p{i}", "messages": [{"role": "user", "content": f"Write {i} words."},
+                                                   {"role": "assistant", "content": " ".join(["word"] * (i + 1))}],
+                       "constraints": ["no commas"]}
+    assert sorted(int(row["id"][1:]) for row in tulu + held) == list(range(16))
+
+    def pair(i: int) -> dict:
+        return {"id": f"u{i}", "conversations": [{"role": "user", "content": f"Explain idea {i}."}],
+                "chosen": {"role": "assistant", "content": f"A clear answer about idea {i}."},
+                "rejected": {"role": "assistant", "content": "No."}}
+
+    train = sorted(rows_in(tmp_path / "data" / "ultrafeedback_dpo.jsonl"), key=lambda row: int(row["id"][1:]))
+    assert train == [pair(i) for i in range(16)]
+    assert sorted(rows_in(tmp_path / "data" / "ultrafeedback_dpo_val.jsonl"), key=lambda row: row["id"]) == [
+        pair(100 + i) for i in range(4)]
 
 
 def test_a_missing_dataset_names_the_catalog_command(tmp_path: Path) -> None:
@@ -104,3 +138,12 @@ def serving() -> Iterator[str]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_the_ag_news_fixture_quotes_every_field_as_the_original_csv_does(tmp_path: Path) -> None:
+    """The release's lines read "3","Fears for T N pension after talks","Unions representing ...": all quoted."""
+    from recipekit.converters import fixtures
+
+    flags = fixtures.agnews(tmp_path)
+    lines = Path(flags[1]).read_text(encoding="utf-8").splitlines()
+    assert lines and all(re.fullmatch(r'"[1-4]","[^"]+","[^"]+"', line) for line in lines), lines[:2]

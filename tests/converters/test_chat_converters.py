@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import msg, rows_of, run_script, tulu_row, uf_row, write_jsonl
@@ -99,6 +101,36 @@ def test_ultrafeedback_bad_pairs_are_counted(tmp_path: Path) -> None:
     assert result.counts == {"ultrafeedback_dpo": 1}
 
 
+def test_ultrafeedback_names_the_field_each_bad_pair_failed_on(tmp_path: Path) -> None:
+    """Each skip points at its line and the field to look at; a NaN score is not a number either."""
+    ends_with_user = [msg("user", "Explain idea 9."), msg("assistant", "x"), msg("user", "and?")]
+    rows = [uf_row(0), uf_row(1, chosen="not messages"), uf_row(2, rejected=7), uf_row(3, chosen=ends_with_user),
+            uf_row(4, rejected=ends_with_user), uf_row(5, rejected=[msg("user", "other"), msg("assistant", "x")]),
+            uf_row(6, 3.0, 6.0), uf_row(7, score_chosen="n/a"), uf_row(8, float("nan"), 2.0),
+            uf_row(9, 1.0, float("nan"))]
+    raw = write_jsonl(tmp_path / "train_prefs.jsonl", rows)
+    result = ultrafeedback.main(["--input", str(raw), "--data-dir", str(tmp_path / "data")])
+    fields = {reason: [re.search(r":(\d+) \(field ([\w/]+)", place).groups() for place in places]
+              for reason, places in result.log.examples.items()}
+    assert fields == {"invalid JSON in chosen (Expecting value)": [("2", "chosen")],
+                      "rejected is not a list of role/content messages": [("3", "rejected")],
+                      "conversation ends with a user turn (expected assistant)": [("4", "chosen"), ("5", "rejected")],
+                      "chosen and rejected conversations differ before the answer": [("6", "chosen/rejected")],
+                      "score_chosen below score_rejected": [("7", "score_chosen/score_rejected")],
+                      "score_chosen is not a number": [("8", "score_chosen"), ("9", "score_chosen")],
+                      "score_rejected is not a number": [("10", "score_rejected")]}
+
+
+def test_ultrafeedback_keeps_every_turn_before_the_two_answers(tmp_path: Path) -> None:
+    turns = [msg("system", "Be brief."), msg("user", "Explain idea 0."), msg("assistant", "Idea 0 is..."),
+             msg("user", "Shorter?")]
+    raw = write_jsonl(tmp_path / "train_prefs.jsonl", [uf_row(0, chosen=[*turns, msg("assistant", "good")],
+                                                              rejected=[*turns, msg("assistant", "weak")])])
+    ultrafeedback.main(["--input", str(raw), "--data-dir", str(tmp_path / "data")])
+    assert rows_of(tmp_path / "data" / "ultrafeedback_dpo.jsonl") == [
+        {"id": "p0", "conversations": turns, "chosen": msg("assistant", "good"), "rejected": msg("assistant", "weak")}]
+
+
 def test_ultrafeedback_samples_20000_by_default_seeded(tmp_path: Path) -> None:
     assert ultrafeedback.build_parser().parse_args(["--input", "x"]).max_samples == 20000
     folder = tmp_path / "uf"
@@ -137,3 +169,12 @@ def test_help_shows_examples() -> None:
     for script in ("converters/tulu.py", "converters/ultrafeedback.py"):
         result = run_script(script, "--help")
         assert result.returncode == 0 and f"llm-recipes convert {Path(script).stem} --" in result.stdout
+
+
+@pytest.mark.parametrize(("module", "hub_id", "files"), [
+    (tulu, "allenai/tulu-3-sft-personas-instruction-following", "parquet/JSONL/CSV files"),
+    (ultrafeedback, "HuggingFaceH4/ultrafeedback_binarized", "parquet/JSONL files named train_prefs/test_prefs")])
+def test_help_names_the_hub_id_and_the_files_input_takes(module: Any, hub_id: str, files: str) -> None:
+    text = " ".join(module.build_parser().format_help().split())
+    assert f"--hf HUB_ID hub id read with datasets.load_dataset (e.g. {hub_id})" in text
+    assert f"--input INPUT {files}: a folder of split files" in text

@@ -34,6 +34,22 @@ def test_label_map_gives_exact_alpaca_rows_and_stratified_split(tmp_path: Path) 
     assert info["reviews"]["formatting"] == "alpaca" and info["reviews_val"]["file_name"] == "reviews_val.jsonl"
 
 
+def test_preference_pairs_become_alpaca_ranking_rows_registered_as_ranking(tmp_path: Path) -> None:
+    raw = write_jsonl(tmp_path / "prefs.jsonl", [{"q": f"Question {i}?", "good": f"Answer {i}.", "bad": "No."}
+                                                 for i in range(3)])
+    for given in ([], ["--format", "alpaca"]):
+        data = tmp_path / f"data{len(given)}"
+        generic.main(["--input", str(raw), "--name", "prefs", "--data-dir", str(data), "--instruction", "Answer.",
+                      "--input-column", "q", "--chosen-column", "good", "--rejected-column", "bad", *given])
+        assert rows_of(data / "prefs.jsonl") == [
+            {"instruction": "Answer.", "input": f"Question {i}?", "chosen": f"Answer {i}.", "rejected": "No."}
+            for i in range(3)]
+        entry = json.loads((data / "dataset_info.json").read_text(encoding="utf-8"))["prefs"]
+        assert entry["ranking"] is True and entry["formatting"] == "alpaca"
+        assert entry["columns"] == {"prompt": "instruction", "query": "input", "chosen": "chosen",
+                                    "rejected": "rejected"}
+
+
 def test_template_and_sharegpt_with_system(tmp_path: Path) -> None:
     raw = write_jsonl(tmp_path / "pairs.jsonl", [{"title": "Cup final", "body": "3-2", "topic": "sport"}])
     generic.main(["--input", str(raw), "--name", "topics", "--data-dir", str(tmp_path / "data"), "--format",
@@ -122,3 +138,15 @@ def test_the_skipped_rows_of_a_wrong_type_are_printed_with_the_others(tmp_path: 
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines()[:2] == [
         "read 2 rows, skipped 1", f"  skipped 1 row(s): text is not a string; e.g. {raw}:1 (field text = 3.5)"]
+
+
+def test_the_test_split_is_seeded(tmp_path: Path) -> None:
+    raw = reviews_csv(tmp_path / "reviews.csv", per_class=8)
+    split = {}
+    for run, seed in (("a", "7"), ("b", "7"), ("c", "8")):
+        generic.main(["--input", str(raw), "--name", "reviews", "--data-dir", str(tmp_path / run), "--instruction",
+                      "Rate.", "--input-column", "text", "--output-column", "label", "--test-size", "6",
+                      "--seed", seed])
+        split[run] = (tmp_path / run / "reviews_test.jsonl").read_bytes()
+    assert split["a"] == split["b"] != split["c"]
+    assert len(rows_of(tmp_path / "a" / "reviews_test.jsonl")) == 6
