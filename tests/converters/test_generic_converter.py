@@ -150,3 +150,31 @@ def test_the_test_split_is_seeded(tmp_path: Path) -> None:
         split[run] = (tmp_path / run / "reviews_test.jsonl").read_bytes()
     assert split["a"] == split["b"] != split["c"]
     assert len(rows_of(tmp_path / "a" / "reviews_test.jsonl")) == 6
+
+
+def test_preference_pairs_test_rows_keep_the_chosen_answer_as_a_plain_alpaca_reference(tmp_path: Path) -> None:
+    """NAME_test of pairs: the chosen answer as the output a generation is scored against (no ranking entry); no
+    --instruction gives an empty one; --max-samples samples the training pairs left."""
+    raw = write_jsonl(tmp_path / "prefs.jsonl", [{"q": f"Question {i}?", "good": f"Answer {i}.", "bad": "No."}
+                                                 for i in range(10)])
+    data = tmp_path / "data"
+    result = generic.main(["--input", str(raw), "--name", "prefs", "--data-dir", str(data), "--input-column", "q",
+                           "--chosen-column", "good", "--rejected-column", "bad", "--test-size", "3",
+                           "--max-samples", "4"])
+    assert result.counts == {"prefs": 4, "prefs_test": 3}
+    test = rows_of(data / "prefs_test.jsonl")
+    assert len(test) == 3 and all(row == {"instruction": "", "input": f"Question {row['input'][9:-1]}?",
+                                          "output": f"Answer {row['input'][9:-1]}."} for row in test)
+    train = rows_of(data / "prefs.jsonl")
+    assert {row["input"] for row in train}.isdisjoint(row["input"] for row in test)
+    assert all(set(row) == {"instruction", "input", "chosen", "rejected"} for row in train)
+    info = json.loads((data / "dataset_info.json").read_text(encoding="utf-8"))
+    assert info["prefs"]["ranking"] is True and "ranking" not in info["prefs_test"]
+    assert info["prefs_test"]["columns"] == {"prompt": "instruction", "query": "input", "response": "output"}
+
+
+def test_a_label_map_without_pairs_names_the_form_it_expects() -> None:
+    from recipekit.errors import InputError
+
+    with pytest.raises(InputError, match=r"^--label-map expects RAW=NAME pairs separated by commas, got '0bad'$"):
+        generic.parse_label_map("0bad")
