@@ -147,3 +147,14 @@ def test_the_ag_news_fixture_quotes_every_field_as_the_original_csv_does(tmp_pat
     flags = fixtures.agnews(tmp_path)
     lines = Path(flags[1]).read_text(encoding="utf-8").splitlines()
     assert lines and all(re.fullmatch(r'"[1-4]","[^"]+","[^"]+"', line) for line in lines), lines[:2]
+
+
+def test_the_yelp_fixture_has_six_reviews_of_each_star_count_ten_held_out(tmp_path: Path) -> None:
+    from recipekit.converters.yelp import LABEL_NAMES
+
+    make_fixture_dataset("yelp5", tmp_path / "raw", tmp_path / "data")
+    rows = rows_in(tmp_path / "data" / "yelp5.jsonl") + rows_in(tmp_path / "data" / "yelp5_val.jsonl")
+    assert len(rows_in(tmp_path / "data" / "yelp5_val.jsonl")) == 10
+    expected = sorted((f"Review {i}: {'great' if stars >= 4 else 'poor'} food.\nStars {stars}.", LABEL_NAMES[stars - 1])
+                      for i in range(6) for stars in (1, 2, 3, 4, 5))
+    assert sorted((row["input"], row["output"]) for row in rows) == expected

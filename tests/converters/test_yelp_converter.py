@@ -7,7 +7,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from conftest import rows_of, run_script, write_jsonl
+from conftest import rows_of, run_cli, run_script, write_jsonl
 from raw_formats import reviews, write_yelp_csv
 
 from recipekit.converters import yelp
@@ -26,7 +26,9 @@ def test_original_rows_become_exact_alpaca_rows(tmp_path: Path) -> None:
         {"instruction": prompt, "input": 'Awful.\nThe "chef" shouted.', "output": "strong_negative"},
         {"instruction": prompt, "input": "Best tacos!\n\nGo now.", "output": "strong_positive"},
     ]
-    assert prompt.endswith("negative, neutral, positive, strong_positive.\nAnswer with the level only.")
+    assert prompt == ("Read the following Yelp review and classify the reviewer's sentiment into exactly one of these "
+                      "five levels, from most negative to most positive: strong_negative, negative, neutral, positive, "
+                      "strong_positive.\nAnswer with the level only.")
     assert result.counts == {"yelp5": 3}
     info = json.loads((tmp_path / "data" / "dataset_info.json").read_text(encoding="utf-8"))
     assert info == {"yelp5": {"file_name": "yelp5.jsonl", "formatting": "alpaca",
@@ -69,16 +71,16 @@ def test_split_is_stratified_seeded_and_labels_configurable(tmp_path: Path) -> N
     assert not {r["input"] for r in train} & {r["input"] for r in val}
 
 
-@pytest.mark.integration
 def test_bad_rows_are_counted_with_their_reasons(tmp_path: Path) -> None:
     raw = tmp_path / "train.csv"
     raw.write_bytes(b'"5","fine"\n"6","too many stars"\n"x","not a number"\n"2"\n"4","   "\n"1","ok",""\n'
-                    b'"3","bad byte \xff here"\n')
-    result = run_script("converters/yelp.py", "--input", raw, "--data-dir", tmp_path / "data")
+                    b'"3","bad byte \xff here"\n"0","no stars"\n')
+    result = run_cli("convert", "yelp", "--input", raw, "--data-dir", tmp_path / "data")
     assert result.returncode == 0, result.stderr
     out = result.stdout
-    assert "read 7 rows, skipped 5" in out
-    assert f"skipped 2 row(s): stars not in 1-5; e.g. {raw}:2 (field stars = '6'); {raw}:3 (field stars = 'x')" in out
+    assert "read 8 rows, skipped 6" in out
+    assert f"skipped 3 row(s): stars not in 1-5; e.g. {raw}:2 (field stars = '6'); {raw}:3 (field stars = 'x'); " \
+           f"{raw}:8 (field stars = '0')" in out
     assert f"skipped 1 row(s): wrong number of fields (1, expected 2: stars, text); e.g. {raw}:4" in out
     assert f"skipped 1 row(s): wrong number of fields (3, expected 2: stars, text); e.g. {raw}:6" in out
     assert f"skipped 1 row(s): empty text; e.g. {raw}:5 (field text = '   ')" in out
