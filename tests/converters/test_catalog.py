@@ -158,3 +158,21 @@ def test_the_yelp_fixture_has_six_reviews_of_each_star_count_ten_held_out(tmp_pa
     expected = sorted((f"Review {i}: {'great' if stars >= 4 else 'poor'} food.\nStars {stars}.", LABEL_NAMES[stars - 1])
                       for i in range(6) for stars in (1, 2, 3, 4, 5))
     assert sorted((row["input"], row["output"]) for row in rows) == expected
+
+
+def test_the_arena_fixture_has_24_kaggle_rows_cycling_a_b_tie_and_one_test_row(tmp_path: Path) -> None:
+    """Kaggle's train.csv (winner columns one-hot, a response's second turn null) and test.csv (no answer)."""
+    make_fixture_dataset("arena", tmp_path / "raw", tmp_path / "data")
+    rows = [row for name in ("arena", "arena_val") for row in rows_in(tmp_path / "data" / f"{name}.jsonl")
+            if not row["swapped"]]
+    assert len(rows_in(tmp_path / "data" / "arena_val.jsonl")) == 6
+    seen = {}
+    for row in rows:
+        i = int(row["id"]) - 100
+        assert row["input"] == (f"### Prompt\nquestion {i}?\n\n### Response A\nanswer a{i}\n\n### Response B\n"
+                                f"[Turn 1] answer b{i}\n\n[Turn 2]"), row
+        seen[i] = row["output"]
+    assert seen == {i: ("A", "B", "tie")[i % 3] for i in range(24)}
+    test = rows_in(tmp_path / "data" / "arena_test.jsonl")
+    assert [(row["id"], row["output"], row["input"]) for row in test] == [
+        ("900", "", "### Prompt\nq?\n\n### Response A\na\n\n### Response B\nb")]
