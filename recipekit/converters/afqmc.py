@@ -91,6 +91,7 @@ def convert(args: argparse.Namespace) -> Conversion:
     return result
 
 
+# pragma: no mutate start (argument parsing, like every command's)
 def build_parser() -> argparse.ArgumentParser:
     parser = script_parser(__doc__)
     add_source_arguments(parser, "afqmc", HUB_ID, "CLUE folder (train.json, dev.json, test.json)")
@@ -102,6 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
                              "without one; default: 1)")
     add_instruction_argument(parser, "the report's prompt naming the two answers")
     return parser
+# pragma: no mutate end
 
 
 def main(argv: list[str] | None = None) -> Conversion:

@@ -63,6 +63,7 @@ def convert(args: argparse.Namespace) -> Conversion:
                          headerless=ORIGINAL_COLUMNS, header_names={"text", "label"})
 
 
+# pragma: no mutate start (argument parsing, like every command's)
 def build_parser() -> argparse.ArgumentParser:
     parser = script_parser(__doc__)
     add_source_arguments(parser, "agnews", HUB_ID, "original CSV folder (train.csv/test.csv)")
@@ -70,6 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="output '3: Business' (numbered, the report's) or 'Business' (name)")
     add_instruction_argument(parser, "the report's v2 prompt", PROMPT)
     return parser
+# pragma: no mutate end
 
 
 def main(argv: list[str] | None = None) -> Conversion:

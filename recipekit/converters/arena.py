@@ -210,6 +210,7 @@ def convert(args: argparse.Namespace) -> Conversion:
     return result
 
 
+# pragma: no mutate start (argument parsing, like every command's)
 def build_parser() -> argparse.ArgumentParser:
     parser = script_parser(__doc__)
     add_source_arguments(parser, "arena", HUB_ID, "Kaggle competition folder (train.csv, test.csv)")
@@ -229,6 +230,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="most chars/tokens kept of each flattened response (default: 3000; 0 = all)")
     add_instruction_argument(parser, "the A/B/tie question")
     return parser
+# pragma: no mutate end
 
 
 def main(argv: list[str] | None = None) -> Conversion:

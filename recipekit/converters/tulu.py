@@ -41,10 +41,12 @@ def convert(args: argparse.Namespace) -> Conversion:
     return convert_table(source_options(args), to_example, sharegpt_entry("messages"))
 
 
+# pragma: no mutate start (argument parsing, like every command's)
 def build_parser() -> argparse.ArgumentParser:
     parser = script_parser(__doc__)
     add_source_arguments(parser, "tulu3_personas_if", HUB_ID, "parquet/JSONL/CSV files")
     return parser
+# pragma: no mutate end
 
 
 def main(argv: list[str] | None = None) -> Conversion:

@@ -72,11 +72,13 @@ def convert(args: argparse.Namespace) -> Conversion:
     return result
 
 
+# pragma: no mutate start (argument parsing, like every command's)
 def build_parser() -> argparse.ArgumentParser:
     parser = script_parser(__doc__)
     add_source_arguments(parser, "ultrafeedback_dpo", HUB_ID, "parquet/JSONL files named train_prefs/test_prefs")
     parser.set_defaults(max_samples=20000)
     return parser
+# pragma: no mutate end
 
 
 def main(argv: list[str] | None = None) -> Conversion:

@@ -59,6 +59,7 @@ def convert(args: argparse.Namespace) -> Conversion:
                          headerless=ORIGINAL_COLUMNS, header_names={"label", "text"})
 
 
+# pragma: no mutate start (argument parsing, like every command's)
 def build_parser() -> argparse.ArgumentParser:
     parser = script_parser(__doc__)
     add_source_arguments(parser, "yelp5", HUB_ID, "original CSV folder (train.csv/test.csv)")
@@ -66,6 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help=f"five names, lowest rating first (default: {','.join(LABEL_NAMES)})")
     add_instruction_argument(parser, "a prompt listing the five label names")
     return parser
+# pragma: no mutate end
 
 
 def main(argv: list[str] | None = None) -> Conversion:
