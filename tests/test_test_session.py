@@ -32,7 +32,8 @@ def test_a_fixture_a_whole_module_shares_caches_in_the_sessions_folder(
 def test_processes_side_by_side_get_their_share_of_the_cores(monkeypatch: pytest.MonkeyPatch, workers: str | None,
                                                              mutant: str, cores: int, threads: str | None) -> None:
     before = torch.get_num_threads()
-    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.setenv("OMP_NUM_THREADS", "")  # recorded, so the value the hook sets is undone after the test
+    monkeypatch.delenv("OMP_NUM_THREADS")
     if workers is None:
         monkeypatch.delenv("PYTEST_XDIST_WORKER_COUNT", raising=False)
     else:

@@ -76,7 +76,7 @@ def report_dir(out: str | None, predictions: str) -> Path:
     return Path(out) if out else Path(predictions).parent
 
 
-# pragma: no mutate start
+# pragma: no mutate start (argument parsing, like every command's)
 def add_report_flags(parser: argparse.ArgumentParser) -> None:
     """--replace, --recipe and --adapter: whose report a folder holds, and which model made the predictions."""
     parser.add_argument("--replace", action="store_true",

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, run_cli
+from conftest import ROOT, rows_of, run_cli
 
 from recipekit.converters import catalog
 from recipekit.converters.catalog import DATASETS, converter_commands, make_fixture_dataset, spec_for
@@ -38,10 +38,6 @@ def test_every_fixture_converts_into_the_dataset_it_declares(tmp_path: Path) -> 
         assert len(rows) >= 4, name
 
 
-def rows_in(path: Path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
-
-
 def test_the_chat_fixtures_become_the_turns_and_answers_they_are_written_with(tmp_path: Path) -> None:
     """Tulu: 16 prompts asking for i words (no commas), each answered with i + 1 words "word", 4 held out;
     UltraFeedback: 16 training and 4 test pairs, a clear answer chosen over "No." (the raw files named as the
@@ -50,8 +46,8 @@ def test_the_chat_fixtures_become_the_turns_and_answers_they_are_written_with(tm
         make_fixture_dataset(name, tmp_path / "raw", tmp_path / "data")
     assert sorted(p.name for p in (tmp_path / "raw" / "ultrafeedback_dpo" / "uf").iterdir()) == [
         "test_prefs.jsonl", "train_prefs.jsonl"]
-    tulu = rows_in(tmp_path / "data" / "tulu3_personas_if.jsonl")
-    held = rows_in(tmp_path / "data" / "tulu3_personas_if_val.jsonl")
+    tulu = rows_of(tmp_path / "data" / "tulu3_personas_if.jsonl")
+    held = rows_of(tmp_path / "data" / "tulu3_personas_if_val.jsonl")
     assert (len(tulu), len(held)) == (12, 4)
     for row in tulu + held:
         i = int(row["id"][1:])
@@ -65,9 +61,9 @@ def test_the_chat_fixtures_become_the_turns_and_answers_they_are_written_with(tm
                 "chosen": {"role": "assistant", "content": f"A clear answer about idea {i}."},
                 "rejected": {"role": "assistant", "content": "No."}}
 
-    train = sorted(rows_in(tmp_path / "data" / "ultrafeedback_dpo.jsonl"), key=lambda row: int(row["id"][1:]))
+    train = sorted(rows_of(tmp_path / "data" / "ultrafeedback_dpo.jsonl"), key=lambda row: int(row["id"][1:]))
     assert train == [pair(i) for i in range(16)]
-    assert sorted(rows_in(tmp_path / "data" / "ultrafeedback_dpo_val.jsonl"), key=lambda row: row["id"]) == [
+    assert sorted(rows_of(tmp_path / "data" / "ultrafeedback_dpo_val.jsonl"), key=lambda row: row["id"]) == [
         pair(100 + i) for i in range(4)]
 
 
@@ -153,8 +149,8 @@ def test_the_yelp_fixture_has_six_reviews_of_each_star_count_ten_held_out(tmp_pa
     from recipekit.converters.yelp import LABEL_NAMES
 
     make_fixture_dataset("yelp5", tmp_path / "raw", tmp_path / "data")
-    rows = rows_in(tmp_path / "data" / "yelp5.jsonl") + rows_in(tmp_path / "data" / "yelp5_val.jsonl")
-    assert len(rows_in(tmp_path / "data" / "yelp5_val.jsonl")) == 10
+    rows = rows_of(tmp_path / "data" / "yelp5.jsonl") + rows_of(tmp_path / "data" / "yelp5_val.jsonl")
+    assert len(rows_of(tmp_path / "data" / "yelp5_val.jsonl")) == 10
     expected = sorted((f"Review {i}: {'great' if stars >= 4 else 'poor'} food.\nStars {stars}.", LABEL_NAMES[stars - 1])
                       for i in range(6) for stars in (1, 2, 3, 4, 5))
     assert sorted((row["input"], row["output"]) for row in rows) == expected
@@ -163,9 +159,9 @@ def test_the_yelp_fixture_has_six_reviews_of_each_star_count_ten_held_out(tmp_pa
 def test_the_arena_fixture_has_24_kaggle_rows_cycling_a_b_tie_and_one_test_row(tmp_path: Path) -> None:
     """Kaggle's train.csv (winner columns one-hot, a response's second turn null) and test.csv (no answer)."""
     make_fixture_dataset("arena", tmp_path / "raw", tmp_path / "data")
-    rows = [row for name in ("arena", "arena_val") for row in rows_in(tmp_path / "data" / f"{name}.jsonl")
+    rows = [row for name in ("arena", "arena_val") for row in rows_of(tmp_path / "data" / f"{name}.jsonl")
             if not row["swapped"]]
-    assert len(rows_in(tmp_path / "data" / "arena_val.jsonl")) == 6
+    assert len(rows_of(tmp_path / "data" / "arena_val.jsonl")) == 6
     seen = {}
     for row in rows:
         i = int(row["id"]) - 100
@@ -173,6 +169,6 @@ def test_the_arena_fixture_has_24_kaggle_rows_cycling_a_b_tie_and_one_test_row(t
                                 f"[Turn 1] answer b{i}\n\n[Turn 2]"), row
         seen[i] = row["output"]
     assert seen == {i: ("A", "B", "tie")[i % 3] for i in range(24)}
-    test = rows_in(tmp_path / "data" / "arena_test.jsonl")
+    test = rows_of(tmp_path / "data" / "arena_test.jsonl")
     assert [(row["id"], row["output"], row["input"]) for row in test] == [
         ("900", "", "### Prompt\nq?\n\n### Response A\na\n\n### Response B\nb")]
