@@ -127,7 +127,7 @@ def mapper(budgets: dict[str, int], truncate: Truncate, folds: int) -> Mapper:
     return to_example
 
 
-def battle_text(parts: dict[str, Any], swap: bool = False) -> str:
+def battle_text(parts: dict[str, Any], swap: bool) -> str:
     """The model input: the prompt and both responses under clear markers (responses exchanged if ``swap``)."""
     first, second = ("response_b", "response_a") if swap else ("response_a", "response_b")
     return f"### Prompt\n{parts['prompt']}\n\n### Response A\n{parts[first]}\n\n### Response B\n{parts[second]}"
