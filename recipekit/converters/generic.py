@@ -116,8 +116,8 @@ def convert(args: argparse.Namespace) -> Conversion:
     train, val = select_rows(pools, options.max_samples, options.val_size, options.seed)
     result.write_train_val(options.data_dir, options.name, train, val, entry)
     if test:
-        reference = [Example({"instruction": e.row["instruction"], "input": e.row["input"], "output": e.row["chosen"]},
-                             e.label) for e in test] if pairs else test
+        reference = [Example({"instruction": e.row["instruction"], "input": e.row["input"], "output": e.row["chosen"]})
+                     for e in test] if pairs else test  # pairs carry no label
         result.write(options.data_dir, f"{options.name}_test", reference, alpaca_entry() if pairs else entry)
     return result
 

@@ -79,11 +79,13 @@ def test_bad_rows_are_counted_with_their_reasons(tmp_path: Path) -> None:
         json.dumps({"sentence2": "b", "label": "0"}),
         '{"sentence1": "a", "sentence2": "b", "label": "0"',
         json.dumps({"sentence1": "c", "sentence2": "d", "label": 0}),
+        json.dumps({"sentence1": "e", "sentence2": "", "label": "1"}),
     ]) + "\n", encoding="utf-8")
     result = afqmc.main(["--input", str(train), "--data-dir", str(tmp_path / "data")])
-    assert dict(result.log.counts) == {"label not in 0-1": 1, "empty sentence": 1, "missing value": 1,
+    assert dict(result.log.counts) == {"label not in 0-1": 1, "empty sentence": 2, "missing value": 1,
                                        "not valid JSON (Expecting ',' delimiter)": 1}
-    assert result.log.examples["empty sentence"] == [f"{train}:3 (field sentence1 = ' ')"]
+    assert result.log.examples["empty sentence"] == [f"{train}:3 (field sentence1 = ' ')",
+                                                     f"{train}:7 (field sentence2 = '')"]
     assert result.log.examples["missing value"] == [f"{train}:4 (field sentence1)"]
     assert result.counts == {"afqmc": 2}
 

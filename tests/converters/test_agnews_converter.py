@@ -7,7 +7,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from conftest import agnews_rows, hub_records, rows_of, run_script, write_jsonl, write_original_csv
+from conftest import agnews_rows, hub_records, rows_of, run_cli, run_script, write_jsonl, write_original_csv
 
 from recipekit.converters import agnews
 from recipekit.data import Conversion
@@ -135,7 +135,6 @@ def test_registry_upsert_keeps_every_other_entry(tmp_path: Path) -> None:
     assert not [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
 
 
-@pytest.mark.integration
 def test_bad_rows_are_counted_with_file_line_and_reason(tmp_path: Path) -> None:
     raw = tmp_path / "bad.csv"
     raw.write_text(
@@ -148,7 +147,7 @@ def test_bad_rows_are_counted_with_file_line_and_reason(tmp_path: Path) -> None:
         '"9","After","the multi-line row"\n',
         encoding="utf-8",
     )
-    result = run_script("converters/agnews.py", "--input", raw, "--data-dir", tmp_path / "data")
+    result = run_cli("convert", "agnews", "--input", raw, "--data-dir", tmp_path / "data")
     assert result.returncode == 0, result.stderr
     out = result.stdout
     assert "read 7 rows, skipped 5" in out

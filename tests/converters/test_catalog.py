@@ -8,6 +8,7 @@ import json
 import re
 import socket
 import threading
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -136,13 +137,29 @@ def serving() -> Iterator[str]:
         server.server_close()
 
 
-def test_the_ag_news_fixture_quotes_every_field_as_the_original_csv_does(tmp_path: Path) -> None:
-    """The release's lines read "3","Fears for T N pension after talks","Unions representing ...": all quoted."""
+AG_NEWS_LINE = r'"[1-4]","[^"]+","[^"]+"'  # the release: "3","Fears for T N pension after talks","Unions ..."
+YELP_LINE = r'"([1-5])","Review [0-5]: (great|poor) food\.\\nStars \1\."'  # every field quoted, "\n" as two chars
+ARENA_HEADER = "id,model_a,model_b,prompt,response_a,response_b,winner_model_a,winner_model_b,winner_tie"
+
+
+@pytest.mark.parametrize(("dataset", "file", "first", "line"), [
+    ("agnews", "train.csv", AG_NEWS_LINE, AG_NEWS_LINE),
+    ("yelp5", "train.csv", YELP_LINE, YELP_LINE),
+    ("arena", "kaggle/train.csv", ARENA_HEADER, r'1\d\d,m1,m2,"\[""question \d+\?""\]",.*,[01],[01],[01]'),
+])
+def test_each_raw_fixture_is_written_as_its_release_writes_it(tmp_path: Path, dataset: str, file: str, first: str,
+                                                              line: str) -> None:
+    """Quoting as the release quotes (AG News and Yelp quote every field, Kaggle's CSV only what needs it) and
+    Unix line ends."""
     from recipekit.converters import fixtures
 
-    flags = fixtures.agnews(tmp_path)
-    lines = Path(flags[1]).read_text(encoding="utf-8").splitlines()
-    assert lines and all(re.fullmatch(r'"[1-4]","[^"]+","[^"]+"', line) for line in lines), lines[:2]
+    getattr(fixtures, dataset)(tmp_path)
+    text = (tmp_path / file).read_bytes().decode("utf-8")
+    lines = text.split("\n")
+    assert "\r" not in text and lines[-1] == "" and re.fullmatch(first, lines[0]), lines[0]
+    assert all(re.fullmatch(line, row) for row in lines[1:-1]), lines[1]
+    if dataset == "yelp5":  # six reviews of each star count 1-5, none outside the scale the converter reads
+        assert Counter(re.fullmatch(line, row)[1] for row in lines[:-1]) == {str(s): 6 for s in range(1, 6)}
 
 
 def test_the_yelp_fixture_has_six_reviews_of_each_star_count_ten_held_out(tmp_path: Path) -> None:

@@ -51,16 +51,19 @@ def test_preference_pairs_become_alpaca_ranking_rows_registered_as_ranking(tmp_p
 
 
 def test_template_and_sharegpt_with_system(tmp_path: Path) -> None:
-    raw = write_jsonl(tmp_path / "pairs.jsonl", [{"title": "Cup final", "body": "3-2", "topic": "sport"}])
+    raw = write_jsonl(tmp_path / "pairs.jsonl", [{"title": "Cup final", "body": "3-2", "topic": "sport"},
+                                                 {"title": "Rain", "body": "all day", "topic": "weather"}])
     generic.main(["--input", str(raw), "--name", "topics", "--data-dir", str(tmp_path / "data"), "--format",
                   "sharegpt", "--system", "Be brief.", "--instruction", "Name the topic.",
-                  "--template", "Title: {title}\nBody: {body}", "--output-column", "topic"])
-    assert rows_of(tmp_path / "data" / "topics.jsonl") == [{"messages": [
+                  "--template", "Title: {title}\nBody: {body}", "--output-column", "topic", "--test-size", "1"])
+    rows = rows_of(tmp_path / "data" / "topics.jsonl") + rows_of(tmp_path / "data" / "topics_test.jsonl")
+    assert {"messages": [
         {"role": "system", "content": "Be brief."},
         {"role": "user", "content": "Name the topic.\n\nTitle: Cup final\nBody: 3-2"},
-        {"role": "assistant", "content": "sport"}]}]
+        {"role": "assistant", "content": "sport"}]} in rows and len(rows) == 2
     info = json.loads((tmp_path / "data" / "dataset_info.json").read_text(encoding="utf-8"))
-    assert info["topics"]["formatting"] == "sharegpt" and info["topics"]["columns"] == {"messages": "messages"}
+    for name in ("topics", "topics_test"):  # the test rows are chat rows too
+        assert info[name]["formatting"] == "sharegpt" and info[name]["columns"] == {"messages": "messages"}
 
 
 def test_parquet_and_tsv_inputs_give_the_same_rows_as_csv(tmp_path: Path) -> None:
@@ -178,3 +181,17 @@ def test_a_label_map_without_pairs_names_the_form_it_expects() -> None:
 
     with pytest.raises(InputError, match=r"^--label-map expects RAW=NAME pairs separated by commas, got '0bad'$"):
         generic.parse_label_map("0bad")
+
+
+def test_hf_reads_the_hubs_layout_through_datasets(tmp_path: Path) -> None:
+    """--hf goes through datasets.load_dataset: a local copy in the hub's data/ layout, which no file reader takes."""
+    import pandas as pd
+
+    (tmp_path / "hub" / "data").mkdir(parents=True)
+    pd.DataFrame({"text": ["good film", "bad film"], "label": ["pos", "neg"]}).to_parquet(
+        tmp_path / "hub" / "data" / "train-00000-of-00001.parquet")
+    result = generic.main(["--hf", str(tmp_path / "hub"), "--name", "films", "--data-dir", str(tmp_path / "data"),
+                           "--input-column", "text", "--output-column", "label"])
+    assert result.read == 2
+    assert rows_of(tmp_path / "data" / "films.jsonl") == [{"instruction": "", "input": "good film", "output": "pos"},
+                                                          {"instruction": "", "input": "bad film", "output": "neg"}]

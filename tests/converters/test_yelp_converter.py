@@ -99,10 +99,9 @@ def test_hub_rows_with_bad_values_are_counted(tmp_path: Path) -> None:
     assert result.log.examples["missing value"] == [f"{path}:3 (field text)"]
 
 
-@pytest.mark.integration
 def test_label_names_must_be_five(tmp_path: Path) -> None:
     raw = write_yelp_csv(tmp_path / "train.csv", reviews(1))
-    result = run_script("converters/yelp.py", "--input", raw, "--label-names", "bad,good")
+    result = run_cli("convert", "yelp", "--input", raw, "--label-names", "bad,good")
     assert result.returncode == 2
     assert result.stderr.strip() == "error: --label-names needs 5 distinct comma-separated names, got 'bad,good'"
 
