@@ -72,9 +72,8 @@ def convert(args: argparse.Namespace) -> Conversion:
     """Read, map, split, sample, write and register; returns what was done."""
     answers = parse_names(args.answers, 2, "--answers")
     result = Conversion()
-    kwargs = {"name": args.hf_config} if args.hf and args.hf_config else {}
     pools, unlabeled = {}, []
-    for split, records in read_source(args.hf or args.input, bool(args.hf), **kwargs).items():
+    for split, records in read_source(args.hf or args.input, bool(args.hf), name=args.hf_config).items():
         result.read += len(records)
         labeled = is_labeled(records)
         examples = map_records(records, mapper(answers, labeled, args.instruction), result.log)

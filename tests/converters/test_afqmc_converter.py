@@ -7,7 +7,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from conftest import rows_of, run_script, write_jsonl
+from conftest import rows_of, run_cli, run_script, write_jsonl
 from raw_formats import clue_folder
 
 from recipekit.converters import afqmc
@@ -18,7 +18,7 @@ PROMPT = afqmc.instruction(["是", "否"])
 def test_clue_folder_gives_train_val_and_predict_ready_test(tmp_path: Path) -> None:
     result = afqmc.main(["--input", str(clue_folder(tmp_path)), "--data-dir", str(tmp_path / "data")])
     data = tmp_path / "data"
-    assert result.counts == {"afqmc": 12, "afqmc_val": 2, "afqmc_test": 2}
+    assert result.counts == {"afqmc": 12, "afqmc_val": 2, "afqmc_test": 2} and result.read == 16
     assert sorted(rows_of(data / "afqmc_val.jsonl"), key=lambda r: r["output"]) == [
         {"instruction": PROMPT, "input": "句子1：借呗额度\n句子2：花呗分期", "output": "否"},
         {"instruction": PROMPT, "input": "句子1：借呗额度\n句子2：借呗的额度", "output": "是"},
@@ -45,21 +45,29 @@ def test_class_balance_is_printed_and_answers_configurable(tmp_path: Path) -> No
 
 
 def test_hub_layout_matches_clue_layout(tmp_path: Path) -> None:
-    """The hub's parquet layout: integer labels, -1 on the unlabeled test split, `idx` as the id."""
+    """The hub's parquet layout (integer labels, -1 on the unlabeled test split, `idx` as the id) in a repo of
+    several configs, read through datasets.load_dataset with --hf-config (default afqmc)."""
     import pandas as pd
 
     clue = clue_folder(tmp_path)
-    hub = tmp_path / "hub"
-    hub.mkdir()
+    hub = tmp_path / "clue_hub"
     for split, name in (("train", "train"), ("dev", "validation"), ("test", "test")):
         frame = pd.read_json(clue / f"{split}.json", lines=True, dtype=False)
         frame["label"] = frame["label"].astype(int) if "label" in frame else -1
-        frame = frame.rename(columns={"id": "idx"})
-        frame.to_parquet(hub / f"{name}.parquet")
-    for name, folder in (("clue", clue), ("hub", hub)):
-        afqmc.main(["--input", str(folder), "--data-dir", str(tmp_path / name), "--max-samples", "9"])
+        frame = frame.rename(columns={"id": "idx"}) if "id" in frame else frame.assign(idx=range(len(frame)))
+        for config, rows in (("afqmc", frame), ("other", frame.head(1))):
+            (hub / config).mkdir(parents=True, exist_ok=True)
+            rows.to_parquet(hub / config / f"{name}-00000-of-00001.parquet")
+    (hub / "README.md").write_text("---\nconfigs:\n" + "".join(
+        f"- config_name: {config}\n  data_files:\n" + "".join(f"  - split: {name}\n    path: {config}/{name}-*\n"
+                                                           for name in ("train", "validation", "test"))
+        for config in ("afqmc", "other")) + "---\n", encoding="utf-8")
+    afqmc.main(["--input", str(clue), "--data-dir", str(tmp_path / "clue"), "--max-samples", "9"])
+    afqmc.main(["--hf", str(hub), "--data-dir", str(tmp_path / "hub"), "--max-samples", "9"])
     for file in ("afqmc.jsonl", "afqmc_val.jsonl", "afqmc_test.jsonl"):
         assert (tmp_path / "clue" / file).read_bytes() == (tmp_path / "hub" / file).read_bytes()
+    other = afqmc.main(["--hf", str(hub), "--hf-config", "other", "--data-dir", str(tmp_path / "other")])
+    assert other.counts == {"afqmc": 1, "afqmc_val": 1, "afqmc_test": 1}
 
 
 def test_same_input_and_seed_give_the_same_bytes(tmp_path: Path) -> None:
@@ -95,7 +103,26 @@ def test_unlabeled_rows_without_an_id_are_counted(tmp_path: Path) -> None:
                                                 {"id": 5, "sentence1": "c", "sentence2": "d"}])
     result = afqmc.main(["--input", str(test), "--data-dir", str(tmp_path / "data")])
     assert dict(result.log.counts) == {"missing id on an unlabeled row": 1}
+    assert result.log.examples["missing id on an unlabeled row"] == [f"{test}:1 (field id)"]
     assert result.counts == {"afqmc_test": 1}
+
+
+def test_every_unlabeled_split_goes_to_the_test_set_and_val_size_samples_dev(tmp_path: Path) -> None:
+    folder = clue_folder(tmp_path)
+    write_jsonl(folder / "dev.json", [{"id": 7, "sentence1": "甲", "sentence2": "乙", "label": "-1"}])
+    result = afqmc.main(["--input", str(folder), "--data-dir", str(tmp_path / "a")])
+    assert sorted(r["id"] for r in rows_of(tmp_path / "a" / "afqmc_test.jsonl")) == [0, 1, 7]
+    assert result.counts == {"afqmc": 12, "afqmc_test": 3}  # no labeled dev split: no validation set
+    write_jsonl(folder / "dev.json", [{"sentence1": f"甲{i}", "sentence2": "乙", "label": str(i % 2)}
+                                      for i in range(6)])
+    result = afqmc.main(["--input", str(folder), "--data-dir", str(tmp_path / "b"), "--val-size", "2"])
+    assert result.counts == {"afqmc": 12, "afqmc_val": 2, "afqmc_test": 2}  # 2 of dev's 6, train keeps its 12
+
+
+def test_answers_must_be_two_names(tmp_path: Path) -> None:
+    result = run_cli("convert", "afqmc", "--input", clue_folder(tmp_path), "--answers", "same")
+    assert (result.returncode, result.stderr.strip()) == (
+        2, "error: --answers needs 2 distinct comma-separated names, got 'same'")
 
 
 def test_repeat_same_weights_the_same_meaning_class_in_training_only(tmp_path: Path) -> None:
