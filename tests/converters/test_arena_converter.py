@@ -115,9 +115,13 @@ def test_same_input_and_seed_give_the_same_bytes(tmp_path: Path) -> None:
     folder = competition(tmp_path / "kaggle")
     outs = []
     for run, seed in (("a", "3"), ("b", "3"), ("c", "4")):
-        arena.main(["--input", str(folder), "--data-dir", str(tmp_path / run), "--val-size", "6", "--seed", seed])
+        result = arena.main(["--input", str(folder), "--data-dir", str(tmp_path / run), "--val-size", "6",
+                             "--seed", seed])
         outs.append(tuple((tmp_path / run / f"arena{s}.jsonl").read_bytes() for s in ("", "_val", "_pref", "_test")))
     assert outs[0] == outs[1] and outs[0][0] != outs[2][0]
+    balance = {"A": 2, "B": 2, "tie": 2}  # counted from the rows written, swapped or not
+    assert result.balance == {"arena": {"A": 16, "B": 16, "tie": 16}, "arena_val": balance,
+                              "arena_val_swapped": balance}
     assert Counter(r["output"] for r in rows_of(tmp_path / "a" / "arena_val.jsonl")) == {"A": 2, "B": 2, "tie": 2}
     assert_swapped_copy(tmp_path / "a", "arena_val")
 
@@ -187,6 +191,8 @@ def test_bad_rows_are_cleaned_or_counted_with_reasons(tmp_path: Path) -> None:
         f"repaired 1 time(s), row kept: lone surrogate in JSON text replaced with U+FFFD; e.g. {raw}:7 (field prompt)",
         "repaired 1 time(s), row kept: broken UTF-8 or lone surrogate replaced with U+FFFD; "
         f"e.g. {raw}:14 (field prompt)",
+        "left out 2 row(s): tie, no preference (from arena_pref only); e.g. id 11 (field winner_tie); "
+        "id 9 (field winner_tie)",
     ):
         assert line in out
     kept = {r["input"].split("\n")[1]: r["output"] for r in rows_of(tmp_path / "data" / "arena.jsonl")}
