@@ -11,6 +11,8 @@ import csv
 import json
 from pathlib import Path
 
+from recipekit.files import write_jsonl
+
 TOPICS = {"1": ("minister", "election"), "2": ("match", "coach"), "3": ("shares", "profit"), "4": ("software", "chip")}
 
 
@@ -24,7 +26,7 @@ def _csv(path: Path, rows: list[list[str]], quote_all: bool = False) -> Path:
 
 def _jsonl(path: Path, rows: list[dict]) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    write_jsonl(path, rows)
     return path
 
 

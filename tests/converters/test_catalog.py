@@ -173,6 +173,27 @@ def test_the_yelp_fixture_has_six_reviews_of_each_star_count_ten_held_out(tmp_pa
     assert sorted((row["input"], row["output"]) for row in rows) == expected
 
 
+def test_the_afqmc_fixture_is_clues_folder_of_24_train_8_dev_and_4_test_pairs(tmp_path: Path) -> None:
+    """CLUE's afqmc_public/ (train.json, dev.json, test.json: JSON lines, Chinese as is, labels as strings)."""
+    make_fixture_dataset("afqmc", tmp_path / "raw", tmp_path / "data")
+    folder = tmp_path / "raw" / "afqmc" / "afqmc_public"
+    assert sorted(p.name for p in folder.iterdir()) == ["dev.json", "test.json", "train.json"]
+    assert (folder / "train.json").read_text(encoding="utf-8").startswith(
+        '{"sentence1": "花呗0怎么还款", "sentence2": "借呗额度", "label": "0"}\n')
+    answer = {0: "否", 1: "是"}
+
+    def pair(first: str, second: str) -> str:
+        return f"句子1：{first}\n句子2：{second}"
+
+    train = sorted((r["input"], r["output"]) for r in rows_of(tmp_path / "data" / "afqmc.jsonl"))
+    assert train == sorted((pair(f"花呗{i}怎么还款", f"花呗{i}如何还钱" if i % 2 else "借呗额度"), answer[i % 2])
+                           for i in range(24))
+    val = sorted((r["input"], r["output"]) for r in rows_of(tmp_path / "data" / "afqmc_val.jsonl"))
+    assert val == sorted((pair(f"余额宝{i}", f"余额宝{i}收益"), answer[i % 2]) for i in range(8))
+    assert [(r["id"], r["input"], r["output"]) for r in rows_of(tmp_path / "data" / "afqmc_test.jsonl")] == [
+        (i, pair(f"蚂蚁{i}", "能量"), "") for i in range(4)]
+
+
 def test_the_arena_fixture_has_24_kaggle_rows_cycling_a_b_tie_and_one_test_row(tmp_path: Path) -> None:
     """Kaggle's train.csv (winner columns one-hot, a response's second turn null) and test.csv (no answer)."""
     make_fixture_dataset("arena", tmp_path / "raw", tmp_path / "data")
