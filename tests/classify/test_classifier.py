@@ -100,13 +100,23 @@ def test_text_pairs_train_with_metrics_per_eval_and_feed_the_eval_scripts(setup:
     """AFQMC pairs on a tiny BERT with class weights: accuracy/F1/log loss at every evaluation in trainer_state,
     prediction rows as score_labels writes them, read by classify_report and calibrate threshold unchanged."""
     path = recipe(setup, "afqmc_bert", class_weights={"是": 3.0, "否": 1.0}, max_steps=4, eval_strategy="steps",
-                  eval_steps=2, save_steps=2, predict_dataset="afqmc_test", do_predict=True)
+                  eval_steps=2, save_steps=2, predict_dataset="afqmc_test", do_predict=True, max_samples=20,
+                  metric_for_best_model="f1")
     run = train(path)
     out = setup["work"] / "runs" / "afqmc_bert"
     assert run["class_weights"] == [3.0, 1.0] and run["labels"] == ["是", "否"]
+    assert run["train_rows"] == 20  # max_samples of the fixture's 24 training pairs
+    assert run["predictions"] == {name: str(out / f"predictions_{name}.jsonl") for name in ("afqmc_val", "afqmc_test")}
     history = json.loads((out / "trainer_state.json").read_text(encoding="utf-8"))["log_history"]
     evals = [h for h in history if "eval_f1" in h]
     assert [h["step"] for h in evals] == [2, 4]
+    best = max(evals, key=lambda h: (h["eval_f1"], -h["step"]))  # the earliest of equal scores stays the best
+    assert (run["metric_for_best_model"], run["best_metric"]) == ("f1", pytest.approx(best["eval_f1"]))
+    assert run["best_checkpoint"] == str(out / f"checkpoint-{best['step']}")
+    from transformers import AutoModelForSequenceClassification
+
+    whole = AutoModelForSequenceClassification.from_pretrained(setup["bert"], num_labels=2)  # full fine-tuning
+    assert run["all_parameters"] == run["trainable_parameters"] == sum(p.numel() for p in whole.parameters())
     assert all(0 <= h["eval_accuracy"] <= 1 and h["eval_log_loss"] > 0 for h in evals)
     # the trainer log a step runner follows, in LLaMA-Factory's fields: one record per log of trainer_state (then
     # the evaluation after training, which trainer_state.json, saved before it, does not hold)
@@ -128,6 +138,11 @@ def test_text_pairs_train_with_metrics_per_eval_and_feed_the_eval_scripts(setup:
     assert all(row["label"] == "" and "id" in row for row in test)
     accuracy = sum(r["predict"] == g["output"] for r, g in zip(val, gold, strict=True)) / len(val)
     assert run["eval_metrics"]["eval_accuracy"] == pytest.approx(accuracy)
+    # the loss is torch's class-weighted cross entropy: sum of weight x -log p(gold) over the sum of the weights
+    weight = {"是": 3.0, "否": 1.0}
+    weighted = sum(weight[r["label"]] * -r["logprobs"][r["label"]] for r in val) / sum(weight[r["label"]] for r in val)
+    assert run["eval_metrics"]["eval_loss"] == pytest.approx(weighted, rel=1e-5)
+    assert run["eval_metrics"]["eval_loss"] != pytest.approx(run["eval_metrics"]["eval_log_loss"], rel=1e-3)
     report = run_cli("report", "classify", out / "predictions_afqmc_val.jsonl", "--out", out / "report")
     assert report.returncode == 0, report.stderr
     scored = json.loads((out / "report" / "classify_report.json").read_text(encoding="utf-8"))
@@ -224,6 +239,9 @@ def test_bad_recipes_are_one_line_errors(setup: dict[str, Path]) -> None:
         (recipe(setup, "bad_pair", text_pair_separator="@@"), "afqmc.jsonl:1: text_pair_separator '@@' does not"),
         (recipe(setup, "bad_type", finetuning_type="freeze"), "finetuning_type must be one of ('full', 'lora')"),
         (recipe(setup, "bad_stop", early_stopping_steps=2), "early_stopping_steps needs load_best_model_at_end"),
+        (recipe(setup, "no_train_set", dataset=""), "a training run needs dataset: NAME"),
+        (recipe(setup, "best_unseen", eval_dataset="", load_best_model_at_end=True, eval_strategy="steps",
+                metric_for_best_model="f1"), "load_best_model_at_end needs eval_dataset"),
     ]
     for path, message in cases:
         done = run_cli("train-classifier", path)
