@@ -55,7 +55,10 @@ def train(path: Path, *overrides: str) -> dict:
     done = run_cli("train-classifier", path, *overrides)
     assert done.returncode == 0, done.stderr[-3000:]
     out = Path(yaml.safe_load(path.read_text(encoding="utf-8"))["output_dir"])
-    return json.loads((out / "classifier_run.json").read_text(encoding="utf-8"))
+    run = json.loads((out / "classifier_run.json").read_text(encoding="utf-8"))
+    assert (f"{path}: {run['trainable_parameters']:,} trainable of {run['all_parameters']:,} parameters, "
+            f"labels {run['labels']}") in done.stdout
+    return run
 
 
 @pytest.mark.mutation
@@ -238,7 +241,8 @@ def test_bad_recipes_are_one_line_errors(setup: dict[str, Path]) -> None:
         (recipe(setup, "bad_labels", labels="same,different"), "afqmc.jsonl:1: answer '否' is not one of the labels"),
         (recipe(setup, "bad_pair", text_pair_separator="@@"), "afqmc.jsonl:1: text_pair_separator '@@' does not"),
         (recipe(setup, "bad_type", finetuning_type="freeze"), "finetuning_type must be one of ('full', 'lora')"),
-        (recipe(setup, "bad_stop", early_stopping_steps=2), "early_stopping_steps needs load_best_model_at_end"),
+        (recipe(setup, "bad_stop", early_stopping_steps=2),
+         "early_stopping_steps needs load_best_model_at_end: true and metric_for_best_model"),
         (recipe(setup, "no_train_set", dataset=""), "a training run needs dataset: NAME"),
         (recipe(setup, "best_unseen", eval_dataset="", load_best_model_at_end=True, eval_strategy="steps",
                 metric_for_best_model="f1"), "load_best_model_at_end needs eval_dataset"),
