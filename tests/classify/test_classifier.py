@@ -251,6 +251,8 @@ def test_bad_recipes_are_one_line_errors(setup: dict[str, Path]) -> None:
         done = run_cli("train-classifier", path)
         assert done.returncode == 2, (path, done.stderr[-2000:])
         assert message in done.stderr and "Traceback" not in done.stderr
+        if path.stem in ("bad_stop", "no_train_set", "best_unseen"):  # the whole message, to the end of the line
+            assert done.stderr.strip() == f"error: {message}"
         assert len(done.stderr.strip().splitlines()) == 1, done.stderr
     lora_zero3 = recipe(setup, "lora_zero3", finetuning_type="lora",
                         deepspeed=str(ROOT / "recipes/deepspeed/ds_z3_config.json"))
