@@ -139,6 +139,13 @@ def test_text_pairs_train_with_metrics_per_eval_and_feed_the_eval_scripts(setup:
         assert math.isclose(math.exp(row["logprobs"]["是"]), row["probs"]["是"], rel_tol=1e-9)
     test = rows_of(out / "predictions_afqmc_test.jsonl")
     assert all(row["label"] == "" and "id" in row for row in test)
+    # the saved classifier, in a predict-only run of its own, gives the same test predictions
+    again = recipe(setup, "afqmc_bert_predict", model_name_or_path=str(out), dataset="", eval_dataset="",
+                   do_train=False, do_predict=True, predict_dataset="afqmc_test")
+    assert train(again)["train_rows"] == 0
+    repeated = rows_of(setup["work"] / "runs" / "afqmc_bert_predict" / "predictions_afqmc_test.jsonl")
+    assert [(r["id"], r["predict"]) for r in repeated] == [(r["id"], r["predict"]) for r in test]
+    assert [r["probs"]["是"] for r in repeated] == pytest.approx([r["probs"]["是"] for r in test], abs=1e-6)
     accuracy = sum(r["predict"] == g["output"] for r, g in zip(val, gold, strict=True)) / len(val)
     assert run["eval_metrics"]["eval_accuracy"] == pytest.approx(accuracy)
     # the loss is torch's class-weighted cross entropy: sum of weight x -log p(gold) over the sum of the weights
