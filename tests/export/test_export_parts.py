@@ -438,3 +438,61 @@ def test_the_whole_card_text_of_a_classifier_on_a_local_base_without_reports(tmp
         f"`{tmp_path / 'export.yaml'}`:", "", "```yaml", f"model_name_or_path: {base}",
         "adapter_name_or_path: saves/b", "export_dir: m", "export_size: 2", "```", ""]
     assert card_body(CardFacts("m", export, "text-classification", trained)) == "\n".join(expected)
+
+
+def saved_adapter(folder: Path, task: str | None, run: dict | None = None, **config: object) -> Path:
+    """An adapter folder as peft saves it (config + weights file), with a classifier run's record if given."""
+    folder.mkdir(parents=True)
+    (folder / "adapter_config.json").write_text(json.dumps({"task_type": task, **config}), encoding="utf-8")
+    (folder / "adapter_model.safetensors").write_bytes(b"")
+    if run is not None:
+        (folder / "classifier_run.json").write_text(json.dumps(run), encoding="utf-8")
+    return folder
+
+
+def export_of(tmp_path: Path, *adapters: Path, **values: object) -> Recipe:
+    path = tmp_path / "export.yaml"
+    args = {"model_name_or_path": "m", "export_dir": str(tmp_path / "out"), **values}
+    if adapters:
+        args["adapter_name_or_path"] = ",".join(str(a) for a in adapters)
+    path.write_text(yaml.safe_dump(args), encoding="utf-8")
+    return load_recipe(path)
+
+
+def test_what_an_export_merges_is_checked_before_any_model_loads(tmp_path: Path) -> None:
+    from recipekit.export.merge import adapter_modules, adapter_task, adapters, classifier_labels, merge
+
+    with pytest.raises(InputError) as caught:
+        adapters(export_of(tmp_path))
+    assert str(caught.value) == (f"{tmp_path / 'export.yaml'}: an export recipe merges an adapter: set "
+                                 "adapter_name_or_path (the training run's output_dir)")
+    with pytest.raises(InputError) as caught:
+        adapters(export_of(tmp_path, tmp_path / "gone"))
+    assert str(caught.value) == (f"{tmp_path / 'gone'}: no trained adapter here (adapter_config.json missing): train "
+                                 "it first")
+    causal = saved_adapter(tmp_path / "causal", "CAUSAL_LM")
+    head = saved_adapter(tmp_path / "head", "SEQ_CLS", {"labels": ["neg", 1]}, modules_to_save=["classifier"])
+    assert adapters(export_of(tmp_path, causal, head)) == [causal, head]
+    assert (adapter_task(causal), adapter_task(saved_adapter(tmp_path / "untyped", None))) == ("CAUSAL_LM", "")
+    assert (adapter_modules(head), adapter_modules(causal)) == ({"classifier"}, set())
+    assert classifier_labels(head) == ["neg", "1"]  # in head order, as text
+    (head / "classifier_run.json").write_text(json.dumps({"labels": ["是", "否"]}, ensure_ascii=False), "utf-8")
+    with ascii_locale():  # the run's record is UTF-8 whatever the locale
+        assert classifier_labels(head) == ["是", "否"]
+    with pytest.raises(InputError) as caught:
+        classifier_labels(causal)
+    assert str(caught.value) == f"{causal}: a classifier adapter without classifier_run.json: its labels are unknown"
+    for bad in ({}, {"labels": []}, {"labels": "neg,pos"}):
+        (head / "classifier_run.json").write_text(json.dumps(bad), encoding="utf-8")
+        with pytest.raises(InputError) as caught:
+            classifier_labels(head)
+        assert str(caught.value) == f"{head / 'classifier_run.json'}: labels: missing (the run's labels in head order)"
+    for recipe, message in (
+        (export_of(tmp_path, causal, quantization_bit=4), "quantization_bit: an adapter cannot be merged into a "
+         "quantised model; name the unquantised base (drop quantization_bit), as LLaMA-Factory's merge examples do"),
+        (export_of(tmp_path, causal, head), "a classifier's export merges one adapter"),
+    ):
+        with pytest.raises(InputError) as caught:
+            merge(recipe, tmp_path / "target")
+        assert str(caught.value) == f"{tmp_path / 'export.yaml'}: {message}"
+    assert not (tmp_path / "target").exists()
