@@ -53,7 +53,9 @@ def classifier_adapter(base: Path, out: Path) -> Path:
     config = LoraConfig(task_type=TaskType.SEQ_CLS, r=4, lora_alpha=8, target_modules=["query", "value"],
                         modules_to_save=["classifier"], init_lora_weights=False)
     get_peft_model(model, config).save_pretrained(out)
-    AutoTokenizer.from_pretrained(base).save_pretrained(out)
+    tokenizer = AutoTokenizer.from_pretrained(base)
+    tokenizer.model_max_length = 96  # the run's own tokenizer, told apart from the base's
+    tokenizer.save_pretrained(out)
     (out / "classifier_run.json").write_text(json.dumps({"labels": LABELS}), encoding="utf-8")
     return out
 
@@ -152,6 +154,10 @@ def test_classifier_adapter_merges_with_its_labels_and_card_metrics(models: dict
         merged = merged_model(x).logits
     torch.testing.assert_close(merged, expected, atol=1e-5, rtol=1e-4)
     assert merged_model.config.id2label == dict(enumerate(LABELS))
+    from transformers import AutoTokenizer
+
+    base_length = AutoTokenizer.from_pretrained(models["bert"]).model_max_length
+    assert (AutoTokenizer.from_pretrained(target).model_max_length, base_length != 96) == (96, True)  # the run's
 
     card = ModelCard.load(target / "README.md")
     results = {r.metric_type: r for r in card.data.eval_results}
@@ -161,6 +167,13 @@ def test_classifier_adapter_merges_with_its_labels_and_card_metrics(models: dict
     assert results["accuracy"].dataset_type == "Yelp/yelp_review_full"
     assert results["accuracy"].dataset_split == "validation"
     assert card.data.pipeline_tag == "text-classification" and card.data.model_name == "merged"
+    # an adapter saved without its tokenizer: the base model's is exported with it
+    for name in ("tokenizer.json", "tokenizer_config.json"):
+        (adapter / name).unlink()
+    export_recipe(recipe, model_name_or_path=str(models["bert"]), adapter_name_or_path=str(adapter),
+                  export_dir=str(tmp_path / "merged_again"))
+    assert run_cli("export", recipe).returncode == 0
+    assert AutoTokenizer.from_pretrained(tmp_path / "merged_again").model_max_length == base_length
 
 
 @pytest.mark.mutation
