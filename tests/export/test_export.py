@@ -218,6 +218,8 @@ def test_a_failed_merge_leaves_the_old_export_and_no_partial_folder(models: dict
     ({}, ["--push", "bad repo id!"], "--push"),
     ({}, ["--report", "no/such/folder"], "no classify_report.json or gen_report.json"),
     ({}, ["--private"], "--private goes with --push"),
+    ({"export_quantization_bit": 8, "export_quantization_dataset": "c4_demo.jsonl"}, [],
+     "LLaMA-Factory's export refused it: "),
 ])
 @pytest.mark.mutation
 def test_bad_input_is_one_line_and_writes_nothing(models: dict[str, Path], tmp_path: Path, values: dict,
@@ -228,6 +230,9 @@ def test_bad_input_is_one_line_and_writes_nothing(models: dict[str, Path], tmp_p
     recipe = export_recipe(tmp_path / "export.yaml", **{k: v for k, v in args.items() if v is not None})
     ran = run_cli("export", recipe, *flags)
     assert ran.returncode == 2 and says in ran.stderr, ran.stderr
+    if "export_quantization_bit" in values:  # LLaMA-Factory's own refusal, whole, naming the recipe
+        assert ran.stderr == (f"error: {recipe}: LLaMA-Factory's export refused it: Please merge adapters before "
+                              "quantizing the model.\n")
     assert ran.stderr.strip().count("\n") == 0
     assert not (tmp_path / "merged").exists()
 
