@@ -146,6 +146,13 @@ def test_text_pairs_train_with_metrics_per_eval_and_feed_the_eval_scripts(setup:
     repeated = rows_of(setup["work"] / "runs" / "afqmc_bert_predict" / "predictions_afqmc_test.jsonl")
     assert [(r["id"], r["predict"]) for r in repeated] == [(r["id"], r["predict"]) for r in test]
     assert [r["probs"]["是"] for r in repeated] == pytest.approx([r["probs"]["是"] for r in test], abs=1e-6)
+    # include_instruction: the model reads each row's instruction before its input
+    framed = recipe(setup, "afqmc_bert_framed", model_name_or_path=str(out), dataset="", eval_dataset="",
+                    do_train=False, do_predict=True, predict_dataset="afqmc_test", include_instruction=True)
+    train(framed)
+    asked = rows_of(setup["data"] / "afqmc_test.jsonl")
+    assert [r["prompt"] for r in rows_of(setup["work"] / "runs" / "afqmc_bert_framed" / "predictions_afqmc_test.jsonl")
+            ] == [f"{row['instruction']}\n{row['input']}" for row in asked]
     accuracy = sum(r["predict"] == g["output"] for r, g in zip(val, gold, strict=True)) / len(val)
     assert run["eval_metrics"]["eval_accuracy"] == pytest.approx(accuracy)
     # the loss is torch's class-weighted cross entropy: sum of weight x -log p(gold) over the sum of the weights
