@@ -241,3 +241,9 @@ def test_bad_flags_are_one_line_errors(tmp_path: Path, args: list[str], message:
 def test_the_script_runs_on_its_own(tmp_path: Path) -> None:
     result = run_script("converters/arena.py", "--input", competition(tmp_path), "--fold", "5")
     assert result.returncode == 2 and result.stderr.strip() == "error: --fold must be in 0..4"
+
+
+def test_max_samples_caps_the_training_battles_after_the_held_out_ones(tmp_path: Path) -> None:
+    result = arena.main(["--input", str(competition(tmp_path / "kaggle")), "--data-dir", str(tmp_path / "data"),
+                         "--val-size", "6", "--max-samples", "9"])
+    assert (result.counts["arena"], result.counts["arena_val"]) == (18, 6)  # 9 battles and their swapped copies
