@@ -116,6 +116,8 @@ def test_text_pairs_train_with_metrics_per_eval_and_feed_the_eval_scripts(setup:
     best = max(evals, key=lambda h: (h["eval_f1"], -h["step"]))  # the earliest of equal scores stays the best
     assert (run["metric_for_best_model"], run["best_metric"]) == ("f1", pytest.approx(best["eval_f1"]))
     assert run["best_checkpoint"] == str(out / f"checkpoint-{best['step']}")
+    for folder in (out, out / "checkpoint-2", out / "checkpoint-4"):  # each loads on its own, its tokenizer beside it
+        assert (folder / "tokenizer.json").is_file() and (folder / "tokenizer_config.json").is_file(), folder
     from transformers import AutoModelForSequenceClassification
 
     whole = AutoModelForSequenceClassification.from_pretrained(setup["bert"], num_labels=2)  # full fine-tuning
@@ -195,6 +197,8 @@ def test_best_checkpoint_follows_f1_where_eval_loss_disagrees(setup: dict[str, P
         worst = (min if pick is max else max)(evals, key=lambda h: h[key])
         assert worst[key] != best[key], f"{key} does not vary over this run: any checkpoint would pass"
         assert run["best_checkpoint"] == str(out / f"checkpoint-{best['step']}")
+    for folder in (out, out / "checkpoint-2", out / "checkpoint-4"):  # each loads on its own, its tokenizer beside it
+        assert (folder / "tokenizer.json").is_file() and (folder / "tokenizer_config.json").is_file(), folder
         assert run["best_metric"] == pytest.approx(best[key])
         if metric == "f1":
             lowest_loss = min(evals, key=lambda h: (h["eval_loss"], h["step"]))
