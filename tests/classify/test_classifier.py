@@ -197,8 +197,6 @@ def test_best_checkpoint_follows_f1_where_eval_loss_disagrees(setup: dict[str, P
         worst = (min if pick is max else max)(evals, key=lambda h: h[key])
         assert worst[key] != best[key], f"{key} does not vary over this run: any checkpoint would pass"
         assert run["best_checkpoint"] == str(out / f"checkpoint-{best['step']}")
-    for folder in (out, out / "checkpoint-2", out / "checkpoint-4"):  # each loads on its own, its tokenizer beside it
-        assert (folder / "tokenizer.json").is_file() and (folder / "tokenizer_config.json").is_file(), folder
         assert run["best_metric"] == pytest.approx(best[key])
         if metric == "f1":
             lowest_loss = min(evals, key=lambda h: (h["eval_loss"], h["step"]))

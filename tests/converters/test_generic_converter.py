@@ -57,10 +57,14 @@ def test_template_and_sharegpt_with_system(tmp_path: Path) -> None:
                   "sharegpt", "--system", "Be brief.", "--instruction", "Name the topic.",
                   "--template", "Title: {title}\nBody: {body}", "--output-column", "topic", "--test-size", "1"])
     rows = rows_of(tmp_path / "data" / "topics.jsonl") + rows_of(tmp_path / "data" / "topics_test.jsonl")
-    assert {"messages": [
-        {"role": "system", "content": "Be brief."},
-        {"role": "user", "content": "Name the topic.\n\nTitle: Cup final\nBody: 3-2"},
-        {"role": "assistant", "content": "sport"}]} in rows and len(rows) == 2
+
+    def chat(user: str, answer: str) -> dict:
+        return {"messages": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": user},
+                             {"role": "assistant", "content": answer}]}
+
+    assert sorted(rows, key=json.dumps) == sorted([chat("Name the topic.\n\nTitle: Cup final\nBody: 3-2", "sport"),
+                                                   chat("Name the topic.\n\nTitle: Rain\nBody: all day", "weather")],
+                                                  key=json.dumps)
     info = json.loads((tmp_path / "data" / "dataset_info.json").read_text(encoding="utf-8"))
     for name in ("topics", "topics_test"):  # the test rows are chat rows too
         assert info[name]["formatting"] == "sharegpt" and info[name]["columns"] == {"messages": "messages"}
