@@ -73,7 +73,7 @@ def convert(args: argparse.Namespace) -> Conversion:
     answers = parse_names(args.answers, 2, "--answers")
     result = Conversion()
     pools, unlabeled = {}, []
-    for split, records in read_source(args.hf or args.input, bool(args.hf), name=args.hf_config).items():
+    for split, records in read_source(args.hf or args.input, bool(args.hf), name=args.hf_config or None).items():
         result.read += len(records)
         labeled = is_labeled(records)
         examples = map_records(records, mapper(answers, labeled, args.instruction), result.log)
