@@ -25,8 +25,7 @@ def _csv(path: Path, rows: list[list[str]], quote_all: bool = False) -> Path:
 
 
 def _jsonl(path: Path, rows: list[dict]) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    write_jsonl(path, rows)
+    write_jsonl(path, rows)  # its folder made as it writes
     return path
 
 

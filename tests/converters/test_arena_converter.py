@@ -90,6 +90,8 @@ def test_folds_are_stable_by_id_and_hold_out_one_fold(tmp_path: Path) -> None:
     assert {r["fold"] for r in val} == {2} and 2 not in {r["fold"] for r in train}
     assert len(train) + len(val) == 60 and val
     assert all(r["fold"] == id_fold(r["id"], 5) for r in train + val)
+    with (folder / "train.csv").open(encoding="utf-8", newline="") as handle:
+        rows = list(csv.reader(handle))
     # the first and last fold can be held out; --max-samples and --seed pick among the other folds' rows
     picked = []
     for run, (fold, seed) in enumerate(((0, "1"), (4, "1"), (4, "2"), (4, "1"))):
@@ -97,13 +99,11 @@ def test_folds_are_stable_by_id_and_hold_out_one_fold(tmp_path: Path) -> None:
         arena.main(["--input", str(folder), "--data-dir", str(out), "--fold", str(fold), "--no-swap-augment",
                     "--max-samples", "9", "--seed", seed])
         held = [r["id"] for r in rows_of(out / "arena_val.jsonl")]
-        assert held == [r[0] for r in csv.reader((folder / "train.csv").open()) if r[0] != "id" and
-                        id_fold(r[0], 5) == fold]
+        assert held == [r[0] for r in rows[1:] if id_fold(r[0], 5) == fold]
         picked.append({r["id"] for r in rows_of(out / "arena.jsonl")})
         assert len(picked[-1]) == 9 and not picked[-1] & set(held)
     assert picked[1] != picked[2] and picked[1] == picked[3]
     # the fold of an id does not depend on which other rows are there or their order
-    rows = list(csv.reader((folder / "train.csv").open(encoding="utf-8")))
     write_csv(tmp_path / "shuffled" / "train.csv", list(reversed(rows[1:]))[:25])
     arena.main(["--input", str(tmp_path / "shuffled"), "--data-dir", str(tmp_path / "b"), "--no-swap-augment"])
     folds = {r["id"]: r["fold"] for r in train + val}
