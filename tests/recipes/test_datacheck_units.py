@@ -32,6 +32,8 @@ def test_length_statistics_by_hand() -> None:
     assert stats([40, 10, 30, 20], 30) == {"mean": 25.0, "p50": 25, "p95": 38, "max": 40, "over_cutoff": 1}
     assert stats([40, 10, 30, 20], 29)["over_cutoff"] == 2  # a row at the cutoff is not over it
     assert stats([1, 2, 2], 0) == {"mean": 1.67, "p50": 2, "p95": 2, "max": 2, "over_cutoff": 3}
+    # two rows 0 and 100: the q-th percentile is q itself, so p50 and p95 are exactly 50 and 95
+    assert stats([100, 0], 100) == {"mean": 50.0, "p50": 50, "p95": 95, "max": 100, "over_cutoff": 0}
     assert all(type(v) is int for k, v in stats([3, 5], 4).items() if k != "mean")
     assert (UNTRUNCATED, TOKENIZER_SAMPLE_ROWS) == (1_000_000, 2000)
     settings = CheckSettings("d", None, 5)
