@@ -179,6 +179,35 @@ def test_text_pairs_train_with_metrics_per_eval_and_feed_the_eval_scripts(setup:
     assert summary["best_eval_f1"] == pytest.approx(max(h["eval_f1"] for h in evals))
 
 
+@pytest.mark.mutation
+def test_rows_longer_than_the_model_are_cut_at_cutoff_len(setup: dict[str, Path]) -> None:
+    """A BERT of 16 positions reads the AFQMC pairs (longer) in training, evaluation and prediction only because
+    each is cut at cutoff_len 16, longest first: the written probabilities are the saved model's on those cuts."""
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    short = setup["work"] / "bert16"
+    built = run_cli("tiny-model", "--texts", *sorted(setup["data"].glob("*.jsonl")), "--out", short, "--arch", "bert",
+                    "--max-positions", "16", *TINY)
+    assert built.returncode == 0, built.stderr
+    path = recipe(setup, "afqmc_cut", model_name_or_path=str(short), finetuning_type="full", cutoff_len=16,
+                  max_steps=1, predict_dataset="afqmc_test", do_predict=True)
+    run = train(path)
+    out = setup["work"] / "runs" / "afqmc_cut"
+    assert run["eval_metrics"]["eval_loss"] > 0
+    tokenizer = AutoTokenizer.from_pretrained(out)
+    model = AutoModelForSequenceClassification.from_pretrained(out).eval()
+    asked = rows_of(setup["data"] / "afqmc_test.jsonl")
+    firsts, seconds = zip(*(row["input"].split("\n", 1) for row in asked), strict=True)
+    assert all(second.startswith("句子2：") for second in seconds)
+    assert max(len(ids) for ids in tokenizer(list(firsts), list(seconds))["input_ids"]) > 16  # the cut bites
+    cut = tokenizer(list(firsts), list(seconds), truncation="longest_first", max_length=16, padding=True,
+                    return_tensors="pt")
+    with torch.no_grad():
+        probs = torch.softmax(model(**cut).logits, dim=-1)[:, 0].tolist()  # p(是), the first label
+    written = rows_of(out / "predictions_afqmc_test.jsonl")
+    assert [row["probs"]["是"] for row in written] == pytest.approx(probs, abs=1e-5)
+
+
 # trains until eval loss and F1 disagree: half a minute
 def test_best_checkpoint_follows_f1_where_eval_loss_disagrees(setup: dict[str, Path]) -> None:
     """A run whose lowest eval loss and highest macro-F1 fall on different steps keeps the F1 one (and, asked
