@@ -206,6 +206,14 @@ def test_rows_longer_than_the_model_are_cut_at_cutoff_len(setup: dict[str, Path]
         probs = torch.softmax(model(**cut).logits, dim=-1)[:, 0].tolist()  # p(是), the first label
     written = rows_of(out / "predictions_afqmc_test.jsonl")
     assert [row["probs"]["是"] for row in written] == pytest.approx(probs, abs=1e-5)
+    # a checkpoint whose config also returns the hidden states: the Trainer then predicts a tuple, logits first
+    config = json.loads((out / "config.json").read_text(encoding="utf-8"))
+    (out / "config.json").write_text(json.dumps({**config, "output_hidden_states": True}), encoding="utf-8")
+    again = recipe(setup, "afqmc_cut_states", model_name_or_path=str(out), finetuning_type="full", cutoff_len=16,
+                   dataset="", eval_dataset="", do_train=False, do_predict=True, predict_dataset="afqmc_test")
+    train(again)
+    states = rows_of(setup["work"] / "runs" / "afqmc_cut_states" / "predictions_afqmc_test.jsonl")
+    assert [row["probs"]["是"] for row in states] == pytest.approx(probs, abs=1e-5)
 
 
 # trains until eval loss and F1 disagree: half a minute
