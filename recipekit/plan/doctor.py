@@ -55,8 +55,10 @@ def this_machine() -> Machine:
 
     if not torch.cuda.is_available():
         return Machine(0)
+    # pragma: no mutate start (a GPU's readings: the GPU check, tools/gpu_check.sh, runs the doctor on one)
     props = torch.cuda.get_device_properties(0)
     return Machine(torch.cuda.device_count(), props.name, props.total_memory / GIB, torch.cuda.is_bf16_supported())
+    # pragma: no mutate end
 
 
 def cuda_check(machine: Machine) -> Check:
@@ -77,13 +79,12 @@ def cuda_check(machine: Machine) -> Check:
 
 
 def recipe_gpus(recipe: Recipe) -> int:
-    """The GPUs the recipe's run uses: the count its header's hardware names, else one."""
+    """The GPUs the recipe's run uses: the count its header's hardware names (at least one), else one."""
     try:
         hardware = recipe.facts().hardware
     except InputError:
         return 1
-    _, count, named = report_hardware(hardware)
-    return count if named or count > 1 else 1
+    return max(report_hardware(hardware)[1], 1)
 
 
 def local_gpu(machine: Machine, cards: dict[str, Gpu]) -> Gpu:
@@ -109,7 +110,7 @@ def gpu_checks(recipe: Recipe, machine: Machine, planned: dict[str, Any] | None)
         found.append(Check("memory", fits, f"planned peak {peak:.1f} GiB per GPU on {machine.device} "
                            f"({machine.memory_gib:.1f} GiB)" + ("" if fits else ": does not fit"),
                            "`llm-recipes plan RECIPE` lists the changes that fit (batch, checkpointing, ZeRO, LoRA)"))
-    if recipe.setting("bf16", False):
+    if recipe.setting("bf16"):
         found.append(Check("bf16", machine.bf16, f"bf16 {'is' if machine.bf16 else 'is not'} supported by "
                            f"{machine.device}", "set bf16: false and fp16: true (a card before Ampere)"))
     if wanted > 1:
@@ -129,7 +130,7 @@ def importable(module: str) -> bool:
 def library_checks(recipe: Recipe, machine: Machine) -> list[Check]:
     """bitsandbytes with CUDA for 4/8-bit, flash_attn for ``flash_attn: fa2``, DeepSpeed's op builds for ZeRO."""
     found = []
-    bits = recipe.setting("quantization_bit", None)
+    bits = recipe.setting("quantization_bit")
     if bits:
         has = importable("bitsandbytes")
         said = (f"quantization_bit {bits}: bitsandbytes " + ("is installed" if has else "is not installed")

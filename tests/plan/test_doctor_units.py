@@ -66,17 +66,18 @@ def test_a_cuda_build_without_a_gpu_and_with_gpus(monkeypatch: pytest.MonkeyPatc
     assert none.fix == ("nvidia-smi must list the GPUs with a driver for CUDA >= 12.8; else install the torch build "
                         "of the driver's CUDA version")
     two = cuda_check(Machine(2, "NVIDIA H100 80GB HBM3", 79.26))
-    assert (two.ok, two.said, two.fix) == (True, "torch 2.8.0+cu128 (CUDA 12.8), 2 x NVIDIA H100 80GB HBM3 "
-                                                 "(79.3 GiB)", "")
+    assert (two.name, two.ok, two.said, two.fix) == ("cuda", True, "torch 2.8.0+cu128 (CUDA 12.8), 2 x NVIDIA H100 "
+                                                               "80GB HBM3 (79.3 GiB)", "")
 
 
 @pytest.mark.parametrize(("header", "gpus"), [
     ((), 1), (("# Hardware: 4x A100 80GB",), 4), (("# Hardware: 1x RTX 4090",), 1),
     (("# Hardware: 2 x GPU of some kind",), 2), (("# Hardware: one mystery card",), 1),
-    (("# Report: recipes/reproduce/no_such_chain.yaml",), 1)])
+    (("# Report: recipes/reproduce/no_such_chain.yaml",), 1), (("# Hardware: 0 GPUs",), 1),
+    (("# Hardware: 0x A100 80GB",), 1), (("# Hardware: 3x mystery card",), 3)])
 def test_the_runs_gpus_are_the_headers_count_else_one(tmp_path: Path, header: tuple[str, ...], gpus: int) -> None:
     """A count the header states with a card or with 'GPU'; one without a count, for a card it does not name, or
-    when its Report: line names no chain file."""
+    when its Report: line names no chain file; at least one."""
     assert recipe_gpus(recipe(tmp_path, header)) == gpus
 
 
@@ -124,6 +125,40 @@ def test_too_few_gpus_name_the_accumulation_that_keeps_the_global_batch(tmp_path
 
 def test_no_library_is_needed_without_4_bit_fa2_or_deepspeed(tmp_path: Path) -> None:
     assert library_checks(recipe(tmp_path, flash_attn="sdpa"), Machine(1, "X", 8.0)) == []
+    classifier = Recipe(tmp_path / "c.yaml", {"model_name_or_path": "bert-base-uncased", "dataset": "x",
+                                              "labels": "a,b", "output_dir": str(tmp_path / "c")}, classifier=True)
+    assert library_checks(classifier, Machine(1, "X", 8.0)) == []  # its parser has no flash_attn
+
+
+def test_a_torch_build_without_nccl_fails_a_run_on_several_gpus(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+                                                                 ) -> None:
+    two = recipe(tmp_path, ("# Hardware: 2x H100",))
+    for available, said in ((False, "NCCL is not in this torch build"), (True, "NCCL is in this torch build")):
+        monkeypatch.setattr(torch.distributed, "is_nccl_available", lambda available=available: available)
+        nccl = gpu_checks(two, Machine(2, "NVIDIA H100", 79.0, True), None)[-1]
+        assert (nccl.name, nccl.ok, nccl.said, nccl.fix) == ("nccl", available, said,
+                                                             "install torch's CUDA build (it ships NCCL)")
+
+
+def installed(monkeypatch: pytest.MonkeyPatch, folder: Path, *packages: str) -> None:
+    """Each package importable from ``folder`` (an empty package there, found by the real import machinery)."""
+    for package in packages:
+        (folder / package).mkdir(parents=True)
+        (folder / package / "__init__.py").write_text("", encoding="utf-8")
+    monkeypatch.syspath_prepend(str(folder))
+
+
+@pytest.mark.parametrize(("gpus", "ok", "said", "fix"), [
+    (1, True, "quantization_bit 4: bitsandbytes is installed", ""),
+    (0, False, "quantization_bit 4: bitsandbytes is installed, and it needs CUDA", "run on a CUDA machine")])
+def test_four_bit_with_bitsandbytes_installed_passes_on_a_gpu_only(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                   gpus: int, ok: bool, said: str, fix: str) -> None:
+    installed(monkeypatch, tmp_path / "site", "bitsandbytes", "flash_attn")
+    checks = library_checks(recipe(tmp_path, quantization_bit=4, flash_attn="fa2"), Machine(gpus, "X", 8.0))
+    assert [(c.name, c.ok, c.said) for c in checks] == [
+        ("bitsandbytes", ok, said), ("attention", True, "flash_attn: fa2 finds the flash_attn package")]
+    assert checks[0].line("r.yaml") == f"{'ok  ' if ok else 'FAIL'} r.yaml: bitsandbytes: {said}" + (
+        f"; fix: {fix}" if fix else "")
 
 
 def executable(folder: Path, name: str) -> None:
