@@ -162,10 +162,10 @@ def disk_bytes(recipe: Recipe, planned: dict[str, Any], local_model: bool) -> tu
     model), and ``save_total_limit`` checkpoints (at least one without a limit) of the trainable parameters'
     fp32 weights and Adam moments, plus the final save."""
     download = 0 if local_model else int(planned["params"]) * WEIGHT_BYTES
-    if str(recipe.setting("save_strategy", "no")).lower().endswith("no"):
+    if str(recipe.setting("save_strategy")).lower().endswith("no"):
         kept = 0
     else:
-        kept = int(recipe.setting("save_total_limit", None) or 1)
+        kept = int(recipe.setting("save_total_limit") or 1)
     trainable = int(planned.get("trainable") or 0)  # a prediction run saves no checkpoints
     return download, (kept + 1) * trainable * CHECKPOINT_BYTES
 

@@ -5,7 +5,11 @@ and checkpoints, host memory, wandb's login, and every check a recipe calls for 
 from __future__ import annotations
 
 import json
+import os
+import re
+import shutil
 import stat
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -16,6 +20,7 @@ from recipekit.plan.doctor import (
     Machine,
     cuda_check,
     disk_bytes,
+    disk_check,
     gpu_checks,
     host_check,
     library_checks,
@@ -114,6 +119,7 @@ def test_too_few_gpus_name_the_accumulation_that_keeps_the_global_batch(tmp_path
     assert checks[0].said == "the run uses 8, this machine has 3"
     assert checks[0].fix == "rent 8 GPUs, or raise gradient_accumulation_steps x2 to keep the global batch on fewer"
     assert checks[1].said == "bf16 is supported by NVIDIA H100"
+    assert checks[1].fix == "set bf16: false and fp16: true (a card before Ampere)"
     assert checks[2].name == "nccl" and checks[2].said == f"NCCL {'is' if checks[2].ok else 'is not'} in this torch " \
                                                           "build"
     two = gpu_checks(recipe(tmp_path, ("# Hardware: 2x H100",)), Machine(1, "NVIDIA H100", 79.0, True), None)
@@ -207,6 +213,43 @@ def test_the_disk_a_run_needs_is_the_download_and_each_kept_checkpoint_and_the_f
 def test_a_prediction_run_saves_no_checkpoint(tmp_path: Path) -> None:
     assert disk_bytes(recipe(tmp_path), {"params": 1000, "trainable": None}, False) == (2000, 0)
     assert disk_bytes(recipe(tmp_path), {"params": 1000}, False) == (2000, 0)
+
+
+HUGE = {"params": 10**15, "trainable": 10**15}  # 2e15 bytes to download, 12e15 per save: no disk holds them
+
+
+def short_of(said: str) -> dict[str, float]:
+    """The needed GiB per path of a disk check's answer ("PATH has F GiB free of N needed", comma separated)."""
+    return {path: float(needed) for path, needed in re.findall(r"(\S+) has [\d.]+ GiB free of ([\d.]+) needed", said)}
+
+
+def test_the_model_and_checkpoints_on_one_file_system_are_summed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+                                                                 ) -> None:
+    from huggingface_hub import constants
+
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hub"))  # neither folder is there yet
+    check = disk_check(recipe(tmp_path, output_dir=str(tmp_path / "out"), save_strategy="no"), HUGE, "org/model")
+    assert check.ok is False
+    assert check.said.startswith(f"model {2e15 / GIB:.1f} GiB, checkpoints {12e15 / GIB:.1f} GiB; ")
+    assert short_of(check.said) == {str(tmp_path): float(f"{14e15 / GIB:.1f}")}  # both land in tmp_path
+    local = disk_check(recipe(tmp_path, save_strategy="no"), HUGE, str(tmp_path))  # a model on this machine
+    assert local.said.startswith(f"model 0.0 GiB, checkpoints {12e15 / GIB:.1f} GiB; ")
+
+
+def test_each_file_system_short_of_disk_is_named_with_what_it_needs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+                                                                    ) -> None:
+    shm = Path("/dev/shm")
+    if not shm.is_dir() or os.stat(shm).st_dev == os.stat(tmp_path).st_dev:
+        pytest.skip("needs a second file system (/dev/shm)")
+    from huggingface_hub import constants
+
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
+    out = Path(tempfile.mkdtemp(dir=shm))
+    try:
+        check = disk_check(recipe(tmp_path, output_dir=str(out / "saves"), save_strategy="no"), HUGE, "org/model")
+    finally:
+        shutil.rmtree(out)
+    assert short_of(check.said) == {str(tmp_path): float(f"{2e15 / GIB:.1f}"), str(out): float(f"{12e15 / GIB:.1f}")}
 
 
 def test_a_little_offloaded_state_fits_in_the_hosts_memory() -> None:
