@@ -23,6 +23,7 @@ from recipekit.recipes.reading import Recipe
 GATED = ("meta-llama/",)  # model families whose download needs an accepted licence and a token
 WEIGHT_BYTES = 2  # a model's download: bf16/fp16 safetensors
 CHECKPOINT_BYTES = 12  # per trainable parameter in a checkpoint: fp32 weight and Adam's two moments
+HUB_SECONDS = 10  # how long the hub may take to answer for a model
 
 
 @dataclass(frozen=True)
@@ -221,7 +222,7 @@ def hub_check(model: str) -> Check | None:
         return Check("hub", False, f"{model} is gated and no Hugging Face token is set",
                      f"accept the licence at https://huggingface.co/{model}, then `hf auth login` (or HF_TOKEN)")
     try:
-        HfApi(endpoint=os.environ.get("HF_ENDPOINT")).model_info(model, token=token, timeout=10)
+        HfApi(endpoint=os.environ.get("HF_ENDPOINT")).model_info(model, token=token, timeout=HUB_SECONDS)
     except Exception as exc:  # any failure to reach or read the model is the answer
         return Check("hub", False, f"{model}: {type(exc).__name__}: {' '.join(str(exc).split())[:160]}",
                      "check the network (HF_ENDPOINT) and, for a gated model, that the token's account has access")

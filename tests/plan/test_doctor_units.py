@@ -4,17 +4,23 @@ and checkpoints, host memory, wandb's login, and every check a recipe calls for 
 
 from __future__ import annotations
 
+import http.server
 import json
 import os
 import re
 import shutil
+import socket
 import stat
 import tempfile
+import threading
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any, ClassVar
 
 import pytest
 import torch
 
+from recipekit.plan import doctor
 from recipekit.plan.doctor import (
     Check,
     Machine,
@@ -23,6 +29,7 @@ from recipekit.plan.doctor import (
     disk_check,
     gpu_checks,
     host_check,
+    hub_check,
     library_checks,
     local_gpu,
     recipe_checks,
@@ -250,6 +257,36 @@ def test_each_file_system_short_of_disk_is_named_with_what_it_needs(tmp_path: Pa
     finally:
         shutil.rmtree(out)
     assert short_of(check.said) == {str(tmp_path): float(f"{2e15 / GIB:.1f}"), str(out): float(f"{12e15 / GIB:.1f}")}
+    assert len(check.said.split("; ")[1].split(", ")) == 2  # one entry per file system, comma separated
+    assert check.fix == ("free disk, or point HF_HOME and output_dir at a larger volume; lower save_total_limit")
+
+
+def test_disk_exactly_as_large_as_the_run_needs_is_enough(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from collections import namedtuple
+
+    from huggingface_hub import constants
+
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
+    needed = 2 * 1000 + 1 * 10 * 12  # the download and the final save, both in tmp_path
+    usage = namedtuple("usage", "total used free")
+    for free, ok in ((needed, True), (needed - 1, False)):
+        monkeypatch.setattr(shutil, "disk_usage", lambda path, free=free: usage(10 * needed, 0, free))
+        check = disk_check(recipe(tmp_path, output_dir=str(tmp_path / "out"), save_strategy="no"),
+                           {"params": 1000, "trainable": 10}, "org/model")
+        assert check.ok is ok, free
+
+
+def test_host_memory_exactly_as_large_as_the_offloaded_states_is_enough(monkeypatch: pytest.MonkeyPatch) -> None:
+    import psutil
+
+    memory = psutil.virtual_memory()
+    for available, ok in ((8 * GIB, True), (8 * GIB - 1, False)):
+        monkeypatch.setattr(psutil, "virtual_memory", lambda available=available: memory._replace(
+            available=available))
+        check = host_check({"memory": {"host_gib": 8.0}})
+        assert check == Check("host memory", ok, f"offloaded states 8.0 GiB, {available / GIB:.1f} GiB "
+                                     "available", "rent a machine with more RAM, or offload less (the DeepSpeed "
+                                     "config's offload_* device: none)")
 
 
 def test_a_little_offloaded_state_fits_in_the_hosts_memory() -> None:
@@ -312,3 +349,77 @@ def test_a_machine_with_a_gpu_plans_the_recipe_for_memory_disk_and_host(tmp_path
     assert checks[2].said == "model 0.0 GiB, checkpoints 0.0 GiB"
     without = recipe_checks(predict, Machine(0), load_cards(), {})
     assert [(c.name, c.ok) for c in without] == [("gpus", False)]
+
+
+MODEL = "org/tiny"
+
+
+class ModelHub(http.server.BaseHTTPRequestHandler):
+    """The hub's model page: MODEL's answered, any other not found; each call's path and Authorization kept."""
+
+    calls: ClassVar[list[tuple[str, str]]] = []
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        self.calls.append((self.path.split("?")[0], self.headers.get("Authorization", "")))
+        found = self.path.split("?")[0] == f"/api/models/{MODEL}"
+        body = json.dumps({"id": MODEL} if found else {"error": "Repository not found"}).encode()
+        self.send_response(200 if found else 404)
+        if not found:
+            self.send_header("X-Error-Code", "RepoNotFound")  # as the hub marks a repository it does not have
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+@pytest.fixture
+def model_hub(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[type[ModelHub]]:
+    """A hub served here (HF_ENDPOINT), online, with no token stored."""
+    from huggingface_hub import constants
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), ModelHub)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{server.server_address[1]}")
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+    for name in ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(constants, "HF_TOKEN_PATH", str(tmp_path / "token"))
+    monkeypatch.setattr(constants, "HF_STORED_TOKENS_PATH", str(tmp_path / "stored_tokens"))
+    ModelHub.calls = []
+    yield ModelHub
+    server.shutdown()
+    server.server_close()
+
+
+def test_a_model_the_hub_serves_is_reachable_with_the_token_sent(model_hub: type[ModelHub],
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    assert hub_check(MODEL) == Check("hub", True, f"{MODEL} reachable")
+    monkeypatch.setenv("HF_TOKEN", "hf_doctor")
+    assert hub_check(MODEL) == Check("hub", True, f"{MODEL} reachable with a token")
+    assert model_hub.calls == [(f"/api/models/{MODEL}", ""), (f"/api/models/{MODEL}", "Bearer hf_doctor")]
+
+
+def test_a_model_the_hub_lacks_or_a_gated_one_without_a_token_fails_with_its_fix(model_hub: type[ModelHub]) -> None:
+    missing = hub_check("org/none")
+    assert missing is not None and (missing.name, missing.ok) == ("hub", False)
+    assert missing.said.startswith("org/none: RepositoryNotFoundError: ")
+    assert missing.fix == "check the network (HF_ENDPOINT) and, for a gated model, that the token's account has access"
+    gated = hub_check("meta-llama/Llama-3.1-8B")
+    assert gated == Check("hub", False, "meta-llama/Llama-3.1-8B is gated and no Hugging Face token is set",
+                                 "accept the licence at https://huggingface.co/meta-llama/Llama-3.1-8B, then `hf auth "
+                                 "login` (or HF_TOKEN)")
+    assert model_hub.calls == [("/api/models/org/none", "")]  # a gated model without a token is not asked for
+
+
+def test_a_hub_that_never_answers_fails_after_the_hubs_time(model_hub: type[ModelHub],
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    with socket.socket() as silent:  # connections queue in its backlog; no answer ever comes
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{silent.getsockname()[1]}")
+        monkeypatch.setattr(doctor, "HUB_SECONDS", 0.5)
+        check = hub_check(MODEL)
+    assert check is not None and check.ok is False and "Timeout" in check.said
