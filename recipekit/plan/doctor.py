@@ -231,8 +231,7 @@ def hub_check(model: str) -> Check | None:
 
 def wandb_check(recipe: Recipe) -> Check | None:
     """wandb logged in (WANDB_API_KEY, or `wandb login`'s netrc entry) when the recipe reports to it."""
-    report_to = recipe.setting("report_to", None) or []
-    if "wandb" not in ([report_to] if isinstance(report_to, str) else list(report_to)):
+    if "wandb" not in recipe.setting("report_to"):  # TrainingArguments reads it as a list
         return None
     import netrc
 

@@ -351,6 +351,28 @@ def test_a_machine_with_a_gpu_plans_the_recipe_for_memory_disk_and_host(tmp_path
     assert [(c.name, c.ok) for c in without] == [("gpus", False)]
 
 
+def test_a_run_on_some_of_the_gpus_is_planned_on_that_many_with_its_libraries(tmp_path: Path) -> None:
+    """A ZeRO-3 recipe whose header asks for 2 GPUs, on a machine of 4: planned on 2 (ZeRO-3 partitions the states
+    over the run's GPUs, so the peak tells 1, 2 and 4 apart); a 4-bit one gets its bitsandbytes check."""
+    from recipekit.plan.planner import plan
+
+    model = tmp_path / "small"
+    model.mkdir()
+    small = {**TINY, "vocab_size": 32000, "hidden_size": 1024, "intermediate_size": 4096, "num_hidden_layers": 4}
+    (model / "config.json").write_text(json.dumps(small), encoding="utf-8")  # 0.2B: GiBs of states to partition
+    zero3 = recipe(tmp_path, ("# Hardware: 2x A100 80GB",), model_name_or_path=str(model), finetuning_type="full",
+                   deepspeed="recipes/deepspeed/ds_z3_config.json", report_to="none")
+    a100 = Machine(4, "NVIDIA A100-SXM4-80GB", 79.1, True)
+    checks = recipe_checks(zero3, a100, load_cards(), {})
+    card = local_gpu(a100, load_cards())
+    peaks = {n: plan(zero3, card, n, {})["memory"]["peak_gib"] for n in (1, 2, 4)}
+    assert len({f"{peak:.1f}" for peak in peaks.values()}) == 3, peaks
+    memory = next(c for c in checks if c.name == "memory")
+    assert memory.said == f"planned peak {peaks[2]:.1f} GiB per GPU on NVIDIA A100-SXM4-80GB (79.1 GiB)"
+    four_bit = recipe(tmp_path, model_name_or_path=str(model), quantization_bit=4, report_to="none")
+    assert "bitsandbytes" in [c.name for c in recipe_checks(four_bit, a100, load_cards(), {})]
+
+
 MODEL = "org/tiny"
 
 
