@@ -37,6 +37,43 @@ def test_the_template_is_what_half_the_rows_share() -> None:
     assert template_of(rows[:9], 13) == Template()  # too few rows to tell a template
 
 
+def test_a_template_takes_what_exactly_half_the_rows_share_at_any_n() -> None:
+    """Ten rows: "h0 h1 h2" in exactly five (half: template), "q0 q1 q2" in four (content), trigrams asked for."""
+    shared = " ".join(f"t{i}" for i in range(14))
+    rows = [Row(str(i), f"{'h0 h1 h2' if i < 5 else 'q0 q1 q2' if i < 9 else ''} {shared} c{i}") for i in range(10)]
+    template = template_of(rows, 3)
+    assert ("h0", "h1", "h2") in template.grams and ("q0", "q1", "q2") not in template.grams
+    assert {tuple(f"t{j}" for j in range(i, i + 3)) for i in range(12)} <= template.grams
+    assert "h0 h1" in template.shingles and "q0 q1" not in template.shingles
+
+
+def test_an_index_of_other_settings_compares_with_them() -> None:
+    """Trigrams and 64 permutations: "a".."h" and "a".."i" share trigrams and 7 of 8 shingles (Jaccard 7/8)."""
+    index = ScoredIndex(Settings(ngram=3, permutations=64))
+    assert index.content(["a", "b", "c", "d"])[0] == [("a", "b", "c"), ("b", "c", "d")]
+    index.add("scored", [Row("0", "a b c d e f g h")])
+    [prepared] = index.prepare([Row("t", "a b c d e f g h i")])
+    assert index.matches(prepared) == {0: ({"ngram", "near"}, 7 / 8)}
+
+
+def test_a_pair_exactly_at_the_threshold_is_near() -> None:
+    for threshold, methods in ((7 / 8, {"near"}), (0.876, set())):
+        index = ScoredIndex(Settings(threshold=threshold))
+        index.add("scored", [Row("0", "a b c d e f g h")])
+        [prepared] = index.prepare([Row("t", "a b c d e f g h i")])
+        assert {i: found for i, (found, _) in index.matches(prepared).items() if found} == (
+            {0: methods} if methods else {}), threshold
+
+
+def test_an_exact_match_without_content_shingles_is_not_near() -> None:
+    """Both rows' only shingle is the template's: the exact match stands, their similarity is 0, not the 1.0 that
+    the Jaccard of two empty sets would give."""
+    index = ScoredIndex(Settings(), Template(frozenset(), frozenset({"a b"})))
+    index.add("scored", [Row("0", "a b")])
+    [prepared] = index.prepare([Row("t", "A, b!")])
+    assert prepared.shingles == set() and index.matches(prepared) == {0: ({"exact"}, 0.0)}
+
+
 def test_masked_rows_keep_only_their_content() -> None:
     shared = [f"t{i}" for i in range(14)]
     template = Template(frozenset(ngrams(shared)), frozenset())
