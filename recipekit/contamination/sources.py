@@ -48,24 +48,24 @@ def row_text(row: dict[str, Any], entry: dict[str, Any], fields: str) -> str:
     tags = {**LLAMAFACTORY_TAGS, **entry.get("tags", {})}
     parts: list[Any] = []
     answers = ["chosen", "rejected"] if entry.get("ranking") else []
-    if entry.get("formatting", "alpaca") == "sharegpt":
+    if entry.get("formatting") == "sharegpt":
         asked = {tags["user_tag"], tags["system_tag"], "user", "system"}
         for message in row.get(columns.get("messages", "conversations")) or []:
             if isinstance(message, dict):
                 role = message.get(tags["role_tag"])
                 if role in asked or fields == "all":
-                    parts.append(message.get(tags["content_tag"], ""))
-        parts.append(row.get(columns.get("system", "system"), ""))
+                    parts.append(message.get(tags["content_tag"]))
+        parts.append(row.get(columns.get("system", "system")))
     else:
-        parts += [row.get(columns.get("prompt", "instruction"), ""), row.get(columns.get("query", "input"), ""),
-                  row.get(columns.get("system", "system"), "")]
+        parts = [row.get(columns.get("prompt", "instruction")), row.get(columns.get("query", "input")),
+                 row.get(columns.get("system", "system"))]
         answers.append(columns.get("response", "output"))
     if fields == "all":
         for column in answers:
             value = row.get(columns.get(column, column), "")
             messages = value if isinstance(value, list) else [value]
             parts += [m.get(tags["content_tag"], "") if isinstance(m, dict) else m for m in messages]
-    return "\n".join(str(part) for part in parts if part)
+    return "\n".join(str(part) for part in parts if part)  # a field left out or empty adds nothing
 
 
 def held_out(data_dir: Path, training: list[str]) -> list[str]:
