@@ -62,9 +62,9 @@ def row_text(row: dict[str, Any], entry: dict[str, Any], fields: str) -> str:
         answers.append(columns.get("response", "output"))
     if fields == "all":
         for column in answers:
-            value = row.get(columns.get(column, column), "")
+            value = row.get(columns.get(column, column))
             messages = value if isinstance(value, list) else [value]
-            parts += [m.get(tags["content_tag"], "") if isinstance(m, dict) else m for m in messages]
+            parts += [m.get(tags["content_tag"]) if isinstance(m, dict) else m for m in messages]
     return "\n".join(str(part) for part in parts if part)  # a field left out or empty adds nothing
 
 
