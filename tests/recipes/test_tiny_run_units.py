@@ -52,6 +52,38 @@ def test_a_tiny_model_already_made_is_kept(tmp_path: Path) -> None:
     assert not log.exists() and sorted(p.name for p in out.iterdir()) == ["config.json"]
 
 
+def test_a_tiny_model_is_two_layers_of_64_with_its_settings_and_log(tmp_path: Path,
+                                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    """Two layers of width 64 (128 in the MLP, 4 heads, 1,024 positions) around a 1,024-token BPE trained on the
+    data's rows with the template's special tokens; its settings and parameter count in tiny_model.json, the
+    libraries' lines and the summary in the log (its folder made), one progress line on the terminal."""
+    import random
+
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    rng = random.Random(0)
+    syllables = [a + b for a in "bcdfghjklmnprstvz" for b in "aeiou"]
+    rows = [{"instruction": " ".join("".join(rng.choices(syllables, k=3)) for _ in range(40)), "input": "",
+             "output": "x"} for _ in range(300)]  # enough distinct words for the BPE to reach 1,024 tokens
+    write_jsonl(tmp_path / "data" / "train.jsonl", rows)
+    out, log = tmp_path / "model", tmp_path / "logs" / "tiny" / "model.log"
+    assert make_tiny_model(out, "llama", "llama3", tmp_path / "data", log) == out
+    assert capsys.readouterr().out == "  building a tiny llama model (llama3 template)...\n"
+    config = json.loads((out / "config.json").read_text(encoding="utf-8"))
+    assert (config["hidden_size"], config["intermediate_size"], config["num_hidden_layers"],
+            config["num_attention_heads"], config["max_position_embeddings"]) == (64, 128, 2, 4, 1024)
+    tokenizer = AutoTokenizer.from_pretrained(out)
+    llama3 = ["<|begin_of_text|>", "<|start_header_id|>", "<|end_header_id|>", "<|eot_id|>"]
+    assert len(tokenizer) == 1024 and all(token in tokenizer.get_vocab() for token in llama3)
+    parameters = sum(p.numel() for p in AutoModelForCausalLM.from_pretrained(out).parameters())
+    assert json.loads((out / "tiny_model.json").read_text(encoding="utf-8")) == {
+        "texts": [str(tmp_path / "data" / "train.jsonl")], "arch": "llama", "vocab_size": 1024, "hidden": 64,
+        "intermediate": 128, "layers": 2, "heads": 4, "kv_heads": None, "max_positions": 1024,
+        "tie_embeddings": False, "seed": 0, "extra_special_tokens": llama3, "parameters": parameters}
+    assert log.read_text(encoding="utf-8").endswith(
+        f"wrote llama model ({parameters / 1e6:.2f} M parameters, vocab 1024) to {out}\n")
+
+
 def made(key: str, path: str) -> str:
     return f"tiny<{key}:{path}>"
 
