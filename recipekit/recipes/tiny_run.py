@@ -47,7 +47,7 @@ def tiny_family(recipe: Recipe) -> tuple[str, str]:
     """(tiny architecture, chat template): Qwen -> qwen2, BERT/MacBERT -> bert, DeBERTa -> deberta-v2, else llama;
     the recipe's template, else the tiny tokenizer's own: ``default`` (a recipe without one, a classifier's or an
     export's, gets the tiny model it always had)."""
-    model = str(recipe.written("model_name_or_path", "")).lower()
+    model = str(recipe.written("model_name_or_path")).lower()
     arch = next((arch for tag, arch in ARCH_TAGS if tag in model), "llama")
     return arch, str(recipe.template or "default")
 

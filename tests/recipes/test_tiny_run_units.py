@@ -165,6 +165,13 @@ def test_an_export_recipe_merges_into_the_runs_folder(tmp_path: Path) -> None:
                     "adapter_name_or_path": "tiny<adapter_name_or_path:saves/lora/yelp5>", "template": "default",
                     "finetuning_type": "lora", "export_dir": str(tmp_path / "merged"), "export_size": 2,
                     "cutoff_len": 4096}
+    # a path's trailing slash is dropped, nothing else of it; what this machine cannot run is dropped, with a note
+    notes: list[str] = []
+    kernels = recipe(tmp_path, model_name_or_path="Qwen/Qwen2.5-0.5B", adapter_name_or_path="saves/lora_X/",
+                     template="default", finetuning_type="lora", export_dir="saves/merged", flash_attn="fa2")
+    args = tiny_args(kernels, tmp_path / "d", tmp_path / "merged", 2, made, notes)
+    assert (args["adapter_name_or_path"], args["flash_attn"]) == ("tiny<adapter_name_or_path:saves/lora_X>", "auto")
+    assert notes == ["flash_attn fa2 -> auto (no flash-attn kernels here)"]
 
 
 @pytest.fixture
