@@ -253,6 +253,11 @@ def test_a_seeded_sample_of_a_registered_set_with_the_same_entry(tmp_path: Path)
     sample_dataset("s", data, out, rows=5, seed=3)
     picked = datasets.load_dataset("json", data_files=[str(data / "s.jsonl")], split="train").shuffle(seed=3)
     assert rows_of(out / "s.jsonl") == [picked[i] for i in range(5)]
+    write_jsonl(data / "zh.jsonl", [{"instruction": "花呗怎么还款", "output": "是"}])
+    registry(data, {"zh": {"file_name": "zh.jsonl"}})
+    sample_dataset("zh", data, tmp_path / "deep" / "tiny")  # its folders made; the text kept as written
+    assert (tmp_path / "deep" / "tiny" / "zh.jsonl").read_text(encoding="utf-8") == (
+        '{"instruction":"花呗怎么还款","output":"是"}\n')
     write_jsonl(data / "few" / "b.jsonl", rows[2:3])
     write_jsonl(data / "few" / "a.jsonl", rows[:2])
     registry(data, {"few": {"file_name": "few", "formatting": "alpaca"}})
@@ -297,7 +302,8 @@ def test_a_set_that_cannot_be_sampled_is_one_error(tmp_path: Path) -> None:
         assert str(caught.value) == says, name
     with pytest.raises(InputError) as caught:
         sample_dataset("bad", data, tmp_path / "out")
-    assert str(caught.value).startswith(f"{data / 'bad.json'}: dataset 'bad' cannot be read: ")
+    assert str(caught.value).startswith(f"{data / 'bad.json'}: dataset 'bad' cannot be read: An error occurred "
+                                        "while generating the dataset")  # the datasets library's words, one line
     assert "\n" not in str(caught.value) and not (tmp_path / "out").exists()
 
 
