@@ -144,7 +144,7 @@ def library_checks(recipe: Recipe, machine: Machine) -> list[Check]:
         found.append(Check("attention", has, f"flash_attn: fa2 {'finds' if has else 'needs'} the flash_attn package",
                            "pip install flash-attn --no-build-isolation (a build against this torch), or set "
                            "flash_attn: sdpa"))
-    deepspeed = recipe.setting("deepspeed", None)
+    deepspeed = recipe.setting("deepspeed")
     if deepspeed:
         home = os.environ.get("CUDA_HOME") or os.environ.get("CUDA_PATH") or "/usr/local/cuda"
         nvcc = shutil.which("nvcc") is not None or (Path(home) / "bin" / "nvcc").is_file()

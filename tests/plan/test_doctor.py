@@ -64,12 +64,15 @@ def test_four_bit_needs_bitsandbytes_and_flash_attention_2_needs_flash_attn() ->
     qlora = {c.name: c for c in library_checks(recipe("afqmc_qlora.yaml"), Machine(0))}
     assert qlora["bitsandbytes"].ok is False
     assert qlora["bitsandbytes"].said == "quantization_bit 4: bitsandbytes is not installed, and it needs CUDA"
+    assert qlora["bitsandbytes"].fix == "pip install '.[gpu]' on a CUDA machine"  # installing it comes first
     on_gpu = {c.name: c for c in library_checks(recipe("afqmc_qlora.yaml"), A100)}
     assert on_gpu["bitsandbytes"].said == "quantization_bit 4: bitsandbytes is not installed"
     assert on_gpu["bitsandbytes"].fix == "pip install '.[gpu]' on a CUDA machine"
     if not doctor.importable("flash_attn"):
         fa2 = {c.name: c for c in library_checks(recipe("agnews_full.yaml"), A100)}
-        assert fa2["attention"].ok is False and "flash_attn: sdpa" in fa2["attention"].fix
+        assert (fa2["attention"].ok, fa2["attention"].said) == (False, "flash_attn: fa2 needs the flash_attn package")
+        assert fa2["attention"].fix == ("pip install flash-attn --no-build-isolation (a build against this torch), or "
+                                        "set flash_attn: sdpa")
 
 
 def test_deepspeed_needs_ninja_and_nvcc(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
