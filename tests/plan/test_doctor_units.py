@@ -421,7 +421,11 @@ def test_a_model_the_hub_serves_is_reachable_with_the_token_sent(model_hub: type
     assert hub_check(MODEL) == Check("hub", True, f"{MODEL} reachable")
     monkeypatch.setenv("HF_TOKEN", "hf_doctor")
     assert hub_check(MODEL) == Check("hub", True, f"{MODEL} reachable with a token")
-    assert model_hub.calls == [(f"/api/models/{MODEL}", ""), (f"/api/models/{MODEL}", "Bearer hf_doctor")]
+    from huggingface_hub import constants
+
+    monkeypatch.setattr(constants, "HF_HUB_DISABLE_IMPLICIT_TOKEN", True)  # the token is given, not implied
+    assert hub_check(MODEL) == Check("hub", True, f"{MODEL} reachable with a token")
+    assert model_hub.calls == [(f"/api/models/{MODEL}", "")] + [(f"/api/models/{MODEL}", "Bearer hf_doctor")] * 2
 
 
 def test_a_model_the_hub_lacks_or_a_gated_one_without_a_token_fails_with_its_fix(model_hub: type[ModelHub]) -> None:
