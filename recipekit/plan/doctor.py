@@ -111,7 +111,7 @@ def gpu_checks(recipe: Recipe, machine: Machine, planned: dict[str, Any] | None)
         found.append(Check("memory", fits, f"planned peak {peak:.1f} GiB per GPU on {machine.device} "
                            f"({machine.memory_gib:.1f} GiB)" + ("" if fits else ": does not fit"),
                            "`llm-recipes plan RECIPE` lists the changes that fit (batch, checkpointing, ZeRO, LoRA)"))
-    if recipe.setting("bf16"):
+    if recipe.setting("bf16", False):  # an export recipe's parser has no TrainingArguments
         found.append(Check("bf16", machine.bf16, f"bf16 {'is' if machine.bf16 else 'is not'} supported by "
                            f"{machine.device}", "set bf16: false and fp16: true (a card before Ampere)"))
     if wanted > 1:
@@ -144,7 +144,7 @@ def library_checks(recipe: Recipe, machine: Machine) -> list[Check]:
         found.append(Check("attention", has, f"flash_attn: fa2 {'finds' if has else 'needs'} the flash_attn package",
                            "pip install flash-attn --no-build-isolation (a build against this torch), or set "
                            "flash_attn: sdpa"))
-    deepspeed = recipe.setting("deepspeed")
+    deepspeed = recipe.setting("deepspeed", None)
     if deepspeed:
         home = os.environ.get("CUDA_HOME") or os.environ.get("CUDA_PATH") or "/usr/local/cuda"
         nvcc = shutil.which("nvcc") is not None or (Path(home) / "bin" / "nvcc").is_file()
@@ -163,10 +163,10 @@ def disk_bytes(recipe: Recipe, planned: dict[str, Any], local_model: bool) -> tu
     model), and ``save_total_limit`` checkpoints (at least one without a limit) of the trainable parameters'
     fp32 weights and Adam moments, plus the final save."""
     download = 0 if local_model else int(planned["params"]) * WEIGHT_BYTES
-    if str(recipe.setting("save_strategy")).lower().endswith("no"):
+    if str(recipe.setting("save_strategy", "no")).lower().endswith("no"):
         kept = 0
     else:
-        kept = int(recipe.setting("save_total_limit") or 1)
+        kept = int(recipe.setting("save_total_limit", None) or 1)
     trainable = int(planned.get("trainable") or 0)  # a prediction run saves no checkpoints
     return download, (kept + 1) * trainable * CHECKPOINT_BYTES
 
@@ -231,7 +231,7 @@ def hub_check(model: str) -> Check | None:
 
 def wandb_check(recipe: Recipe) -> Check | None:
     """wandb logged in (WANDB_API_KEY, or `wandb login`'s netrc entry) when the recipe reports to it."""
-    if "wandb" not in recipe.setting("report_to"):  # TrainingArguments reads it as a list
+    if "wandb" not in (recipe.setting("report_to", None) or []):  # TrainingArguments reads it as a list
         return None
     import netrc
 

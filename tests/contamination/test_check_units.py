@@ -29,9 +29,9 @@ def test_rows_are_read_in_chunks_of_the_asked_size() -> None:
 def test_every_training_set_is_paired_with_every_scored_set_and_counted_on_the_bar() -> None:
     scored = {"val": [Row("v0", words("a", 20)), Row("v1", words("b", 20))]}
     training = {"one": reader([Row("1", words("a", 20))]), "two": reader([Row("2", words("b", 20)), Row("3", "x")])}
-    bar = tqdm(file=io.StringIO(), disable=False)
-    report = result_json(check(training, scored, Settings(), bar))
-    assert bar.n == 3  # every training row read, once
+    with tqdm(file=io.StringIO(), disable=False) as bar:
+        report = result_json(check(training, scored, Settings(), bar))
+        assert bar.n == 3  # every training row read, once
     assert {name: entry["side"] for name, entry in report["sets"].items()} == {
         "val": "scored", "one": "training", "two": "training"}
     assert [(p["training"], p["scored"], p["scored_ids"]) for p in report["pairs"]] == [

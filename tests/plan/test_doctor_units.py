@@ -143,6 +143,20 @@ def test_no_library_is_needed_without_4_bit_fa2_or_deepspeed(tmp_path: Path) -> 
     assert library_checks(classifier, Machine(1, "X", 8.0)) == []  # its parser has no flash_attn
 
 
+def test_an_export_recipe_is_checked_without_the_training_settings_its_parser_lacks() -> None:
+    """An export recipe is read by LLaMA-Factory's inference parser (no TrainingArguments): no bf16, DeepSpeed or
+    wandb check, no checkpoint kept, only the final save."""
+    from conftest import ROOT
+
+    from recipekit.recipes.reading import load_recipe
+
+    export = load_recipe(ROOT / "recipes" / "export" / "yelp5_lora.yaml")
+    machine = Machine(1, "NVIDIA A100-SXM4-80GB", 79.1, True)
+    assert [(c.name, c.ok) for c in gpu_checks(export, machine, None)] == [("gpus", True)]
+    assert library_checks(export, machine) == [] and wandb_check(export) is None
+    assert disk_bytes(export, {"params": 1000, "trainable": 10}, False) == (2 * 1000, 1 * 10 * 12)
+
+
 def test_a_torch_build_without_nccl_fails_a_run_on_several_gpus(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
                                                                  ) -> None:
     two = recipe(tmp_path, ("# Hardware: 2x H100",))
@@ -405,6 +419,7 @@ def model_hub(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[type[
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), ModelHub)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{server.server_address[1]}")
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")  # a proxy of the machine's is not asked for the hub served here
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
     for name in ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN"):
         monkeypatch.delenv(name, raising=False)

@@ -156,7 +156,7 @@ def test_a_classifier_recipe_keeps_its_own_output_handling(tmp_path: Path) -> No
             args["max_samples"], args["dataset_dir"]) == (256, 2, 2, "steps", 16, str(tmp_path / "d"))
 
 
-def test_an_export_recipe_merges_into_the_runs_folder(tmp_path: Path) -> None:
+def test_an_export_recipe_merges_into_the_runs_folder(tmp_path: Path, no_cuda: None) -> None:
     export = recipe(tmp_path, model_name_or_path="Qwen/Qwen2.5-0.5B", adapter_name_or_path="saves/lora/yelp5",
                     template="default", finetuning_type="lora", export_dir="saves/merged", export_size=2,
                     cutoff_len=4096)
@@ -275,13 +275,15 @@ def test_a_set_that_cannot_be_sampled_is_one_error(tmp_path: Path) -> None:
     info = registry(data, {"hub": {"hf_hub_url": "org/x"}, "gone": {"file_name": "gone.jsonl"},
                            "blank": {"file_name": ""}, "xmls": {"file_name": "xmls"},
                            "empty": {"file_name": "empty"}, "odd": {"file_name": "s.xml"},
-                           "bare": {"file_name": "noext"}, "bad": {"file_name": "bad.json"}})
+                           "bare": {"file_name": "noext"}, "bad": {"file_name": "bad.json"},
+                           "upper": {"file_name": "rows.Xjson"}})
     (data / "empty").mkdir()
     (data / "xmls").mkdir()
     (data / "xmls" / "b.xml").write_text("<a/>", encoding="utf-8")
     (data / "xmls" / "a.jsonl").mkdir()  # a folder inside: not a file of the set
     (data / "s.xml").write_text("<a/>", encoding="utf-8")
     (data / "noext").write_text("x", encoding="utf-8")
+    (data / "rows.Xjson").write_text('{"a": 1}\n', encoding="utf-8")  # no type LLaMA-Factory reads
     (data / "bad.json").write_text("{not json\n", encoding="utf-8")
     expected = {
         "nope": f"{info}: dataset 'nope' is not registered (no smoke fixture makes it either)",
@@ -295,6 +297,8 @@ def test_a_set_that_cannot_be_sampled_is_one_error(tmp_path: Path) -> None:
                "not .xml",
         "bare": f"{data / 'noext'}: dataset 'bare': LLaMA-Factory reads arrow, csv, json, jsonl, parquet, txt files, "
                 "not files without an extension",
+        "upper": f"{data / 'rows.Xjson'}: dataset 'upper': LLaMA-Factory reads arrow, csv, json, jsonl, parquet, txt "
+                 "files, not .Xjson",
     }
     for name, says in expected.items():
         with pytest.raises(InputError) as caught:
