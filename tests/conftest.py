@@ -113,16 +113,27 @@ def recipe_with(tmp_path: Path, recipe: str, **overrides: object) -> Path:
     return path
 
 
-# A CPU rank of a DeepSpeed run now and then aborts in the interpreter's teardown, after training finished and every
-# output was written: DeepSpeed keeps its gloo process groups (``deepspeed.utils.groups._WORLD_GROUP``, each ZeRO-3
-# parameter's ``ds_process_group``) past LLaMA-Factory's destroy_process_group, so their C++ threads still run while
-# Python finalizes (pytorch/pytorch#190489 names the same abort). Such a run is tried once more.
-TEARDOWN_ABORT = "terminate called without an active exception"
+# A CPU rank of a DeepSpeed run under torchrun now and then aborts in the interpreter's teardown, after training
+# finished: DeepSpeed keeps its gloo process groups (``deepspeed.utils.groups._WORLD_GROUP``, each ZeRO-3 parameter's
+# ``ds_process_group``) past LLaMA-Factory's destroy_process_group, so their C++ threads still run while Python
+# finalizes (pytorch/pytorch#190489 names the same abort). Such a run of a training-only recipe that overwrites its
+# output folder is run once more.
+TEARDOWN_ABORT = ("terminate called without an active exception", "Signal 6 (SIGABRT)", "***** train metrics *****")
+
+
+def aborted_in_teardown(recipe: Path, env: dict[str, str], said: str) -> bool:
+    """Whether a failed run is the teardown abort above: torchrun's rank ended by SIGABRT with the C++ message,
+    after the train metrics, in a recipe that trains only (no evaluation or prediction after the metrics) and
+    overwrites its output folder (a second run starts afresh)."""
+    config = yaml.safe_load(recipe.read_text(encoding="utf-8"))
+    training_only = not any(config.get(key) for key in ("do_eval", "do_predict", "eval_dataset", "val_size"))
+    return (env.get("FORCE_TORCHRUN") == "1" and training_only and bool(config.get("overwrite_output_dir"))
+            and all(sign in said for sign in TEARDOWN_ABORT))
 
 
 def llamafactory(recipe: Path, log: Path, env: dict[str, str] | None = None) -> str:
-    """Run ``llamafactory-cli train recipe`` from the repository root; return its output, fail loudly (a run whose
-    rank aborted in teardown after its train metrics were printed is run once more, and says so in ``log``)."""
+    """Run ``llamafactory-cli train recipe`` from the repository root; return its output, fail loudly (a run that
+    ``aborted_in_teardown`` is run once more, and says so in ``log``)."""
     path = os.pathsep.join([str(Path(CLI).parent), os.environ.get("PATH", "")])  # torchrun lives beside the CLI
     full_env = {**os.environ, "PATH": path, "WANDB_MODE": "offline", **(env or {})}
     said = ""
@@ -130,8 +141,7 @@ def llamafactory(recipe: Path, log: Path, env: dict[str, str] | None = None) -> 
         done = subprocess.run([CLI, "train", str(recipe)], cwd=ROOT, env=full_env, capture_output=True, text=True,
                               timeout=900, check=False)
         said += done.stdout + done.stderr
-        finished = "***** train metrics *****" in done.stdout + done.stderr
-        if done.returncode == 0 or not (finished and TEARDOWN_ABORT in done.stdout + done.stderr):
+        if done.returncode == 0 or not aborted_in_teardown(recipe, env or {}, done.stdout + done.stderr):
             break
         said += "\n--- a rank aborted in teardown after training finished: run again ---\n"
     log.write_text(said, encoding="utf-8")
