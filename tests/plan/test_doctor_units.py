@@ -11,6 +11,7 @@ import re
 import shutil
 import socket
 import stat
+import sys
 import tempfile
 import threading
 from collections.abc import Iterator
@@ -215,6 +216,9 @@ def test_deepspeed_passes_with_ninja_on_the_path_and_nvcc_in_the_cuda_home(
     assert (check.ok, check.said) == (False, "ds_z2.json: missing ninja")
     assert check.fix == ("pip install '.[gpu]' ninja, and a CUDA toolkit (export CUDA_HOME=/usr/local/cuda) for "
                          "DeepSpeed's fused Adam build")
+    monkeypatch.setitem(sys.modules, "deepspeed", None)  # as if not installed: the import system finds no spec
+    [check] = library_checks(recipe(tmp_path, deepspeed=str(ds)), Machine(1, "X", 8.0))
+    assert (check.ok, check.said) == (False, "ds_z2.json: missing deepspeed, ninja")
 
 
 @pytest.mark.parametrize(("values", "local", "expected"), [
