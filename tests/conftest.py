@@ -5,6 +5,7 @@ from __future__ import annotations
 import codecs
 import contextlib
 import csv
+import http.server
 import importlib.util
 import io
 import json
@@ -12,11 +13,12 @@ import locale
 import os
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from functools import cache
 from pathlib import Path
 from types import ModuleType
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import pytest
 import yaml
@@ -111,6 +113,36 @@ def recipe_with(tmp_path: Path, recipe: str, **overrides: object) -> Path:
     path = tmp_path / Path(recipe).name
     path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
     return path
+
+
+class JsonHandler(http.server.BaseHTTPRequestHandler):
+    """A request handler of a server the tests run (a hub's API): it answers in JSON and logs nothing."""
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+    def answer(self, code: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> None:
+        data = json.dumps(body).encode()
+        self.send_response(code)
+        for name, value in {"Content-Type": "application/json", "Content-Length": str(len(data)),
+                            **(headers or {})}.items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(data)
+
+
+@contextlib.contextmanager
+def serving(handler: type[http.server.BaseHTTPRequestHandler] = http.server.BaseHTTPRequestHandler
+            ) -> Iterator[str]:
+    """A server of ``handler`` on a free port of this machine, for the block; its URL (the bare handler answers
+    every request with an error)."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 # A CPU rank of a DeepSpeed run under torchrun now and then aborts in the interpreter's teardown, after training

@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-import contextlib
-import http.server
 import json
 import re
 import socket
-import threading
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, rows_of, run_cli
+from conftest import ROOT, rows_of, run_cli, serving
 
 from recipekit.converters import catalog
 from recipekit.converters.catalog import DATASETS, converter_commands, make_fixture_dataset, spec_for
@@ -122,19 +118,6 @@ def test_no_hub_and_no_local_copy_tries_the_hub_for_datasets_cache(offline_world
     offline_world.rmdir()
     flags, said = catalog.source_flags("agnews", "fancyzhx/ag_news")
     assert flags == ["--hf", "fancyzhx/ag_news"] and "there is no local copy" in said
-
-
-@contextlib.contextmanager
-def serving() -> Iterator[str]:
-    """A local HTTP server answering 404 to everything: a hub that answers."""
-    server = http.server.HTTPServer(("127.0.0.1", 0), http.server.BaseHTTPRequestHandler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 AG_NEWS_LINE = r'"[1-4]","[^"]+","[^"]+"'  # the release: "3","Fears for T N pension after talks","Unions ..."

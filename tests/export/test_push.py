@@ -5,36 +5,24 @@ under the export's message, the commit's URL returned; a hub that refuses is one
 from __future__ import annotations
 
 import base64
-import http.server
 import json
-import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import pytest
+from conftest import JsonHandler, serving
 
 from recipekit.errors import InputError
 from recipekit.export.model_card import push
 
 
-class Hub(http.server.BaseHTTPRequestHandler):
+class Hub(JsonHandler):
     """The hub's answers to the calls an upload makes; every call kept in ``calls``; ``refuse`` answers 403."""
 
     calls: ClassVar[list[tuple[str, str, bytes]]] = []
     refuse: ClassVar[bool] = False
     exists: ClassVar[bool] = False
-
-    def log_message(self, *args: Any) -> None:
-        pass
-
-    def answer(self, code: int, body: dict[str, Any]) -> None:
-        data = json.dumps(body).encode()
-        self.send_response(code)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
 
     def do_GET(self) -> None:
         self.calls.append(("GET", self.path, b""))
@@ -67,16 +55,12 @@ class Hub(http.server.BaseHTTPRequestHandler):
 def hub(monkeypatch: pytest.MonkeyPatch) -> Iterator[type[Hub]]:
     import huggingface_hub.constants
 
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Hub)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    monkeypatch.setattr(huggingface_hub.constants, "ENDPOINT", f"http://127.0.0.1:{server.server_address[1]}")
-    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)
-    monkeypatch.setenv("HF_TOKEN", "hf_test_token")
-    Hub.calls, Hub.refuse, Hub.exists = [], False, False
-    yield Hub
-    server.shutdown()
-    server.server_close()
+    with serving(Hub) as endpoint:
+        monkeypatch.setattr(huggingface_hub.constants, "ENDPOINT", endpoint)
+        monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)
+        monkeypatch.setenv("HF_TOKEN", "hf_test_token")
+        Hub.calls, Hub.refuse, Hub.exists = [], False, False
+        yield Hub
 
 
 def exported(folder: Path) -> dict[str, bytes]:

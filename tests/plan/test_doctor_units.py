@@ -4,7 +4,6 @@ and checkpoints, host memory, wandb's login, and every check a recipe calls for 
 
 from __future__ import annotations
 
-import http.server
 import json
 import os
 import re
@@ -13,13 +12,13 @@ import socket
 import stat
 import sys
 import tempfile
-import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import pytest
 import torch
+from conftest import ROOT, JsonHandler, serving
 
 from recipekit.plan import doctor
 from recipekit.plan.doctor import (
@@ -147,8 +146,6 @@ def test_no_library_is_needed_without_4_bit_fa2_or_deepspeed(tmp_path: Path) -> 
 def test_an_export_recipe_is_checked_without_the_training_settings_its_parser_lacks() -> None:
     """An export recipe is read by LLaMA-Factory's inference parser (no TrainingArguments): no bf16, DeepSpeed or
     wandb check, no checkpoint kept, only the final save."""
-    from conftest import ROOT
-
     from recipekit.recipes.reading import load_recipe
 
     export = load_recipe(ROOT / "recipes" / "export" / "yelp5_lora.yaml")
@@ -394,25 +391,17 @@ def test_a_run_on_some_of_the_gpus_is_planned_on_that_many_with_its_libraries(tm
 MODEL = "org/tiny"
 
 
-class ModelHub(http.server.BaseHTTPRequestHandler):
+class ModelHub(JsonHandler):
     """The hub's model page: MODEL's answered, any other not found; each call's path and Authorization kept."""
 
     calls: ClassVar[list[tuple[str, str]]] = []
 
-    def log_message(self, *args: Any) -> None:
-        pass
-
     def do_GET(self) -> None:
         self.calls.append((self.path.split("?")[0], self.headers.get("Authorization", "")))
-        found = self.path.split("?")[0] == f"/api/models/{MODEL}"
-        body = json.dumps({"id": MODEL} if found else {"error": "Repository not found"}).encode()
-        self.send_response(200 if found else 404)
-        if not found:
-            self.send_header("X-Error-Code", "RepoNotFound")  # as the hub marks a repository it does not have
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+        if self.path.split("?")[0] == f"/api/models/{MODEL}":
+            self.answer(200, {"id": MODEL})
+        else:  # marked as the hub marks a repository it does not have
+            self.answer(404, {"error": "Repository not found"}, {"X-Error-Code": "RepoNotFound"})
 
 
 @pytest.fixture
@@ -420,19 +409,16 @@ def model_hub(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[type[
     """A hub served here (HF_ENDPOINT), online, with no token stored."""
     from huggingface_hub import constants
 
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), ModelHub)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{server.server_address[1]}")
-    monkeypatch.setenv("NO_PROXY", "127.0.0.1")  # a proxy of the machine's is not asked for the hub served here
-    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
-    for name in ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setattr(constants, "HF_TOKEN_PATH", str(tmp_path / "token"))
-    monkeypatch.setattr(constants, "HF_STORED_TOKENS_PATH", str(tmp_path / "stored_tokens"))
-    ModelHub.calls = []
-    yield ModelHub
-    server.shutdown()
-    server.server_close()
+    with serving(ModelHub) as endpoint:
+        monkeypatch.setenv("HF_ENDPOINT", endpoint)
+        monkeypatch.setenv("NO_PROXY", "127.0.0.1")  # a proxy of the machine's is not asked for the hub served here
+        monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+        for name in ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN"):
+            monkeypatch.delenv(name, raising=False)
+        monkeypatch.setattr(constants, "HF_TOKEN_PATH", str(tmp_path / "token"))
+        monkeypatch.setattr(constants, "HF_STORED_TOKENS_PATH", str(tmp_path / "stored_tokens"))
+        ModelHub.calls = []
+        yield ModelHub
 
 
 def test_a_model_the_hub_serves_is_reachable_with_the_token_sent(model_hub: type[ModelHub],
